@@ -1,0 +1,72 @@
+"""Handle values: the typed, indexed entries of a handle record (RFC 3651 section 3.1).
+
+This module holds the in-memory representation shared by every layer; the byte
+encoding lives in :mod:`protocol.value_codec`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TTL_TYPE_RELATIVE = 0
+TTL_TYPE_ABSOLUTE = 1
+DEFAULT_TTL = 86400
+
+PERM_ADMIN_READ = 0x08
+PERM_ADMIN_WRITE = 0x04
+PERM_PUBLIC_READ = 0x02
+PERM_PUBLIC_WRITE = 0x01
+
+
+@dataclass(frozen=True, slots=True)
+class ValueReference:
+    """A reference from a value to another handle value (handle name and index)."""
+
+    handle: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandleValue:
+    """One handle value.  ``type`` is the value type name (``URL``, ``HS_ADMIN``...).
+
+    ``timestamp`` is seconds since the epoch of the last change; ``ttl_type`` is
+    :data:`TTL_TYPE_RELATIVE` (``ttl`` seconds) or :data:`TTL_TYPE_ABSOLUTE`
+    (``ttl`` is an expiry time in epoch seconds).
+    """
+
+    index: int
+    type: str
+    data: bytes
+    ttl_type: int = TTL_TYPE_RELATIVE
+    ttl: int = DEFAULT_TTL
+    timestamp: int = 0
+    admin_read: bool = True
+    admin_write: bool = True
+    public_read: bool = True
+    public_write: bool = False
+    references: tuple[ValueReference, ...] = field(default=())
+
+    @property
+    def permissions(self) -> int:
+        """The permission bits as the one byte the wire format carries."""
+        return (
+            (PERM_ADMIN_READ if self.admin_read else 0)
+            | (PERM_ADMIN_WRITE if self.admin_write else 0)
+            | (PERM_PUBLIC_READ if self.public_read else 0)
+            | (PERM_PUBLIC_WRITE if self.public_write else 0)
+        )
+
+    @staticmethod
+    def permission_flags(bits: int) -> dict[str, bool]:
+        """Keyword arguments for the four permission fields from the wire byte."""
+        return {
+            "admin_read": bool(bits & PERM_ADMIN_READ),
+            "admin_write": bool(bits & PERM_ADMIN_WRITE),
+            "public_read": bool(bits & PERM_PUBLIC_READ),
+            "public_write": bool(bits & PERM_PUBLIC_WRITE),
+        }
+
+    def data_text(self) -> str:
+        """The data as text (UTF-8, undecodable bytes replaced) for display."""
+        return self.data.decode("utf-8", "replace")

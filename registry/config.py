@@ -1,0 +1,194 @@
+"""NodeConfig: one node's settings from ``idnode.toml``, ``IDNODE_*`` variables and CLI flags.
+
+Sources are applied in order of strength: built-in defaults, then the TOML file,
+then the environment, then explicit overrides (the CLI's flags).  Keys are flat
+(``handle_port``); in the TOML file they may also be written in sections, where
+``[handle] port = 2641`` means ``handle_port``.  The environment variable for a
+key is ``IDNODE_`` + the key in upper case (``IDNODE_HANDLE_PORT``).  A bad value
+raises :class:`ConfigError` naming the key and where the value came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE_NAME = "idnode.toml"
+ENV_PREFIX = "IDNODE_"
+ROLES = ("node", "root")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Every setting of one node.  See the module docstring for how it is loaded."""
+
+    data_dir: Path = Path("idnode-data")
+    role: str = "node"
+    prefixes: tuple[str, ...] = ("88.118",)
+    database_url: str = ""
+    redis_url: str = ""
+    listen_hosts: tuple[str, ...] = ("127.0.0.1",)
+    public_host: str = "127.0.0.1"
+    handle_port: int = 2641
+    http_port: int = 8000
+    dns_port: int = 0
+    dns_zone: str = "id.local."
+    workers: int = 1
+    root_address: str = ""
+    root_admin: str = ""
+    server_key_path: Path = Path("keys/server_key.pem")
+    server_pubkey_path: Path = Path("keys/server_pubkey.bin")
+    trust_anchor_path: Path = Path("")
+    cache_size: int = 100_000
+    negative_ttl: int = 60
+    stale_if_error: int = 3600
+    max_message_size: int = 4 * 1024 * 1024
+    max_values_per_handle: int = 1024
+    max_handle_length: int = 1024
+    max_tcp_connections: int = 1024
+    tcp_idle_timeout: float = 60.0
+    rate_limit: float = 0.0
+    rate_burst: int = 200
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file under the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    def path(self, relative: Path) -> Path:
+        """A configured path resolved against the data dir when it is relative."""
+        return relative if relative.is_absolute() else self.data_dir / relative
+
+
+_FIELDS = {f.name: f for f in fields(NodeConfig)}
+
+
+def _coerce(key: str, raw: Any, origin: str) -> Any:
+    """Convert ``raw`` to the type of field ``key`` or raise ConfigError."""
+    default = getattr(NodeConfig, key)
+    try:
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(str(raw))
+        if isinstance(default, tuple):
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        if isinstance(raw, (str, int, float)):
+            return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: cannot use {raw!r} from {origin}: {exc}") from exc
+    raise ConfigError(f"{key}: cannot use {raw!r} from {origin}: expected a string")
+
+
+def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """Turn ``{"handle": {"port": 1}}`` into ``{"handle_port": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            for sub_key, sub_value in _flatten(value, origin).items():
+                flat[f"{key}_{sub_key}"] = sub_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def _validate(config: NodeConfig) -> NodeConfig:
+    checks: list[tuple[bool, str]] = [
+        (config.role in ROLES, f"role: must be one of {', '.join(ROLES)}, got {config.role!r}"),
+        (bool(config.prefixes), "prefixes: at least one prefix is needed"),
+        (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
+        (config.cache_size >= 0, "cache_size: must not be negative"),
+        (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
+        (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),
+    ]
+    for port_key in ("handle_port", "http_port", "dns_port"):
+        port = getattr(config, port_key)
+        checks.append((0 <= port <= 65535, f"{port_key}: must be 0-65535, got {port}"))
+    for prefix in config.prefixes:
+        checks.append((
+            bool(prefix) and "/" not in prefix and all(prefix.split(".")),
+            f"prefixes: {prefix!r} is not a prefix like 88.118",
+        ))
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    return config
+
+
+def load_config(
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> NodeConfig:
+    """Load the configuration: defaults < TOML file < ``IDNODE_*`` env < ``overrides``.
+
+    Without ``config_file`` the file ``idnode.toml`` in the data dir is read if
+    it exists (the data dir itself may come from the environment or overrides).
+    """
+    environ = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    env_values = {
+        name[len(ENV_PREFIX):].lower(): value
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG"
+    }
+    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
+    if config_file is None:
+        data_dir = overrides.get("data_dir") or env_values.get("data_dir") or NodeConfig.data_dir
+        candidate = Path(str(data_dir)) / CONFIG_FILE_NAME
+        config_file = candidate if candidate.exists() else None
+
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file is not None:
+        layers.append((str(config_file), _read_toml(config_file)))
+    layers.append(("the environment (IDNODE_*)", env_values))
+    layers.append(("the command line", overrides))
+
+    values: dict[str, Any] = {}
+    for origin, layer in layers:
+        for key, raw in layer.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"{key}: unknown setting in {origin}")
+            values[key] = _coerce(key, raw, origin)
+    return _validate(replace(NodeConfig(), **values))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return _flatten(tomllib.load(handle), str(path))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config: file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from exc
+
+
+def render_toml(config: NodeConfig) -> str:
+    """The configuration as TOML text (for ``idnode init`` to write)."""
+    lines = []
+    for key in _FIELDS:
+        value = getattr(config, key)
+        if isinstance(value, tuple):
+            rendered = "[" + ", ".join(f'"{item}"' for item in value) + "]"
+        elif isinstance(value, (int, float)):
+            rendered = repr(value)
+        else:
+            rendered = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        lines.append(f"{key} = {rendered}")
+    return "\n".join(lines) + "\n"
