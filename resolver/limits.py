@@ -1,0 +1,36 @@
+"""Bounds on everything a client controls, shared by the service and the servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.constants import MAX_HANDLE_VALUES
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-node limits.
+
+    ``max_message_size`` bounds one decoded request (TCP) and the reassembled
+    message (UDP); ``max_values`` and ``max_handle_length`` (UTF-8 bytes) bound
+    what one write may store; ``max_tcp_connections`` open connections per
+    process are served, further ones are closed at once; a TCP connection with
+    no complete request for ``idle_timeout`` seconds is closed;
+    ``challenge_lifetime`` is how long an authentication challenge may be
+    answered; ``max_pending_challenges`` bounds the open challenges per
+    process; ``max_group_lookups`` bounds the HS_VLIST references followed
+    while checking one administrator.
+    """
+
+    max_message_size: int = 1024 * 1024
+    max_values: int = MAX_HANDLE_VALUES
+    max_handle_length: int = 1024
+    max_tcp_connections: int = 1024
+    idle_timeout: float = 60.0
+    challenge_lifetime: float = 30.0
+    max_pending_challenges: int = 10000
+    max_group_lookups: int = 64
+    list_page_size: int = 1000
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,483 @@
+"""The resolution service: the one object every front end asks.
+
+The Handle TCP/UDP server, the REST API, the DNS bridge and the CLI all turn
+their requests into calls on :class:`ResolutionService`, so every front end
+answers the same question the same way: resolution with type/index filters and
+read-permission filtering, administrative writes authorised by HS_ADMIN values
+(following HS_VLIST admin groups and the per-operation permission bits exactly
+like the CNRI server), and verification of the credentials an administrator
+proves its identity with (HS_SECKEY, HS_PUBKEY).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from protocol.admin_record import decode_admin_record
+from protocol.constants import (
+    ADMIN_PERM_ADD_HANDLE,
+    ADMIN_PERM_ADD_NA,
+    ADMIN_PERM_DELETE_HANDLE,
+    ADMIN_PERM_LIST_HANDLES,
+    ADMIN_PERM_READ_VALUE,
+    NA_HANDLE_PREFIX,
+    RC_AUTHENTICATION_FAILED,
+    RC_AUTHENTICATION_NEEDED,
+    RC_HANDLE_ALREADY_EXISTS,
+    RC_HANDLE_NOT_FOUND,
+    RC_INSUFFICIENT_PERMISSIONS,
+    RC_INVALID_HANDLE,
+    RC_INVALID_VALUE,
+    RC_SUCCESS,
+    RC_VALUE_ALREADY_EXISTS,
+    RC_VALUES_NOT_FOUND,
+    ROOT_HANDLE,
+    TYPE_HS_ADMIN,
+    TYPE_HS_PUBKEY,
+    TYPE_HS_SECKEY,
+    TYPE_HS_VLIST,
+)
+from protocol.errors import ProtocolError
+from protocol.public_key import decode_public_key
+from protocol.references import decode_secret_key, decode_vlist
+from protocol.values import HandleValue
+from registry.errors import StoreError
+from registry.names import name_key
+from resolver import auth
+from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.permissions import (
+    bits_to_add,
+    bits_to_modify,
+    bits_to_remove,
+    bits_to_replace,
+    select_values,
+)
+
+if TYPE_CHECKING:
+    from registry.store import HandleStore
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: an authenticated admin ``handle``:``index``, or ``Caller(None, None)``."""
+
+    handle: str | None
+    index: int | None
+
+    @property
+    def authenticated(self) -> bool:
+        """True for an identity proven by a credential."""
+        return self.handle is not None
+
+
+ANONYMOUS = Caller(None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The answer to a resolution.
+
+    ``withheld`` counts selected values left out because the caller may not
+    read them (the Handle server challenges for them when asked to).
+    """
+
+    handle: str
+    response_code: int
+    values: tuple[HandleValue, ...]
+    authoritative: bool = True
+    source: str = "local"
+    stale: bool = False
+    referral_values: tuple[HandleValue, ...] = ()
+    chain: tuple[str, ...] = ()
+    withheld: int = 0
+
+
+class ServiceError(Exception):
+    """A refused request: ``response_code`` is the Handle RC_* code to answer with."""
+
+    def __init__(self, response_code: int, message: str = "") -> None:
+        super().__init__(message or str(response_code))
+        self.response_code = response_code
+        self.message = message
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _stamped(values: Iterable[HandleValue], now: int) -> list[HandleValue]:
+    return [dataclasses.replace(v, timestamp=now) for v in values]
+
+
+def prefix_admin_handle(handle: str) -> tuple[str, int]:
+    """The handle whose HS_ADMIN values allow creating ``handle``, and the bit needed.
+
+    ``88.118.8/X`` -> ``0.NA/88.118.8`` (add handle); a prefix handle
+    ``0.NA/88.118.8`` -> its parent ``0.NA/88.118`` (add derived prefix), and a
+    top-level ``0.NA/88`` -> the root ``0.NA/0.NA``.
+    """
+    prefix, _, suffix = handle.partition("/")
+    if name_key(prefix) == name_key(NA_HANDLE_PREFIX[:-1]):
+        parent, dot, _ = suffix.rpartition(".")
+        return (NA_HANDLE_PREFIX + parent if dot else ROOT_HANDLE), ADMIN_PERM_ADD_NA
+    return NA_HANDLE_PREFIX + prefix, ADMIN_PERM_ADD_HANDLE
+
+
+class ResolutionService:
+    """Resolution and administration over one :class:`registry.store.HandleStore`.
+
+    ``site_info`` is this node's HS_SITE value; ``server_admins`` are
+    ``(handle, index)`` identities with every permission on every handle (the
+    CNRI ``server_admins`` with ``allow_na_admins``); ``limits`` bounds what a
+    client may store.
+    """
+
+    def __init__(
+        self,
+        store: HandleStore,
+        *,
+        site_info: HandleValue | None = None,
+        server_admins: Sequence[tuple[str, int]] = (),
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.store = store
+        self.site_info = site_info
+        self.server_admins = tuple(server_admins)
+        self.limits = limits
+
+    # --- resolution ---------------------------------------------------------
+
+    async def resolve(
+        self,
+        handle: str,
+        *,
+        types: Sequence[str] = (),
+        indexes: Sequence[int] = (),
+        caller: Caller | None = None,
+        recursive: bool = False,
+    ) -> Resolution:
+        """Resolve ``handle``: values of the given types or indexes the caller may read."""
+        del recursive  # referrals are followed by the recursive resolver layer
+        self._check_name(handle)
+        record = await self._lookup(handle)
+        if record is None:
+            return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
+        selected = select_values(record, types, indexes)
+        readable = await self._readable(record, selected, caller or ANONYMOUS)
+        withheld = len(selected) - len(readable)
+        code = RC_SUCCESS if readable else RC_VALUES_NOT_FOUND
+        return Resolution(handle, code, readable, withheld=withheld)
+
+    async def _lookup(self, handle: str) -> tuple[HandleValue, ...] | None:
+        """All values of ``handle`` from the authoritative store, or None if unknown."""
+        record = await self.store.get_handle(handle)
+        return None if record is None else tuple(record.values)
+
+    async def _readable(
+        self, record: Sequence[HandleValue], selected: Sequence[HandleValue], caller: Caller
+    ) -> tuple[HandleValue, ...]:
+        restricted = any(not v.public_read and v.admin_read for v in selected)
+        admin = restricted and await self._is_admin(caller, record, ADMIN_PERM_READ_VALUE)
+        return tuple(v for v in selected if v.public_read or (admin and v.admin_read))
+
+    async def get_site_info(self) -> HandleValue | None:
+        """This node's HS_SITE value."""
+        return self.site_info
+
+    # --- administration ---------------------------------------------------------
+
+    async def create_handle(
+        self, handle: str, values: Sequence[HandleValue], *, caller: Caller
+    ) -> None:
+        """Create ``handle``; needs add-handle (add-derived-prefix) on its prefix handle."""
+        self._check_name(handle)
+        self._check_values(values, self.limits.max_values)
+        self._require_identity(caller)
+        if await self._lookup(handle) is not None:
+            raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
+        await self._authorize_create(caller, handle)
+        await self._write(self.store.create_handle, handle, _stamped(values, _now()), caller)
+
+    async def replace_handle(
+        self, handle: str, values: Sequence[HandleValue], *, caller: Caller
+    ) -> None:
+        """Create ``handle`` or overwrite all its values (CNRI create with overwrite)."""
+        self._check_name(handle)
+        self._check_values(values, self.limits.max_values)
+        self._require_identity(caller)
+        existing = await self._lookup(handle)
+        if existing is None:
+            await self._authorize_create(caller, handle)
+            await self._write(self.store.create_handle, handle, _stamped(values, _now()), caller)
+            return
+        bits = bits_to_replace(existing, values)
+        if not (
+            await self._is_admin(caller, existing, bits)
+            or await self._is_admin(caller, existing, ADMIN_PERM_DELETE_HANDLE)
+        ):
+            await self._authorize_create(caller, handle)
+        await self._write(self.store.replace_handle, handle, _stamped(values, _now()), caller)
+
+    async def add_values(
+        self, handle: str, values: Sequence[HandleValue], *, caller: Caller
+    ) -> None:
+        """Add values with new indexes (add-value / add-admin)."""
+        self._check_name(handle)
+        self._check_values(values, self.limits.max_values)
+        if not values:
+            raise ServiceError(RC_INVALID_VALUE, "value list was empty")
+        self._require_identity(caller)
+        existing = await self._existing(handle)
+        taken = {v.index for v in existing}
+        clash = [v.index for v in values if v.index in taken]
+        if clash:
+            raise ServiceError(RC_VALUE_ALREADY_EXISTS, f"index conflict for {clash[0]}")
+        if len(existing) + len(values) > self.limits.max_values:
+            raise ServiceError(RC_INVALID_VALUE, "too many values for one handle")
+        await self._require(caller, existing, bits_to_add(values))
+        await self._write(self.store.add_values, handle, _stamped(values, _now()), caller)
+
+    async def modify_values(
+        self, handle: str, values: Sequence[HandleValue], *, caller: Caller
+    ) -> None:
+        """Replace the values with the same indexes (modify-value / modify-admin...)."""
+        self._check_name(handle)
+        self._check_values(values, self.limits.max_values)
+        existing = await self._existing(handle)
+        by_index = {v.index: v for v in existing}
+        for v in values:
+            old = by_index.get(v.index)
+            if old is None:
+                raise ServiceError(RC_VALUES_NOT_FOUND, f"no value at index {v.index}")
+            if not old.admin_write:
+                raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "value is read-only")
+        bits = bits_to_modify(existing, values)
+        if bits:
+            self._require_identity(caller)
+            await self._require(caller, existing, bits)
+        await self._write(self.store.modify_values, handle, _stamped(values, _now()), caller)
+
+    async def remove_values(self, handle: str, indexes: Sequence[int], *, caller: Caller) -> None:
+        """Remove the values at ``indexes`` (remove-value / remove-admin)."""
+        self._check_name(handle)
+        self._require_identity(caller)
+        existing = await self._existing(handle)
+        present = {v.index for v in existing}
+        missing = [i for i in indexes if i not in present]
+        if missing:
+            raise ServiceError(RC_VALUES_NOT_FOUND, f"no value at index {missing[0]}")
+        await self._require(caller, existing, bits_to_remove(existing, indexes))
+        await self._write(self.store.remove_values, handle, list(indexes), caller)
+
+    async def delete_handle(self, handle: str, *, caller: Caller) -> None:
+        """Delete ``handle`` (delete-handle)."""
+        self._check_name(handle)
+        self._require_identity(caller)
+        existing = await self._existing(handle)
+        await self._require(caller, existing, ADMIN_PERM_DELETE_HANDLE)
+        try:
+            await self.store.delete_handle(handle)
+        except StoreError as exc:
+            raise ServiceError(exc.response_code, str(exc)) from None
+
+    async def list_handles(
+        self, prefix: str, *, caller: Caller | None, page: int = 0, page_size: int = 100
+    ) -> list[str]:
+        """Handles under ``prefix``; needs list-handles on ``0.NA/<prefix>``."""
+        caller = caller or ANONYMOUS
+        self._require_identity(caller)
+        na = prefix if name_key(prefix).startswith(name_key(NA_HANDLE_PREFIX)) else (
+            NA_HANDLE_PREFIX + prefix
+        )
+        await self.authorize(caller, na, ADMIN_PERM_LIST_HANDLES)
+        size = max(1, min(page_size, self.limits.list_page_size))
+        bare = na[len(NA_HANDLE_PREFIX) :]
+        return list(await self.store.list_handles(bare, page=page, page_size=size))
+
+    async def authorize(self, caller: Caller, handle: str, permission: int) -> None:
+        """Raise ServiceError unless an HS_ADMIN of ``handle`` grants ``caller`` every bit asked."""
+        self._require_identity(caller)
+        await self._require(caller, await self._lookup(handle) or (), permission)
+
+    # --- authentication -----------------------------------------------------------
+
+    async def verify_secret_key_answer(
+        self,
+        handle: str,
+        index: int,
+        nonce: bytes,
+        request_digest: bytes,
+        answer: bytes,
+        *,
+        old_format: bool = False,
+    ) -> bool:
+        """Whether ``answer`` to a challenge was made with an HS_SECKEY of ``handle``.
+
+        ``index`` 0 tries every HS_SECKEY value (``HandleServer.verifyChallenge``).
+        """
+        for value in await self._credential_values(handle, index, TYPE_HS_SECKEY):
+            key = decode_secret_key(value.data)
+            if auth.verify_secret_key_answer(
+                key, nonce, request_digest, answer, old_format=old_format
+            ):
+                return True
+        return False
+
+    async def verify_public_key_answer(
+        self, handle: str, index: int, nonce: bytes, request_digest: bytes, answer: bytes
+    ) -> int | None:
+        """The index of the HS_PUBKEY of ``handle`` that signed the challenge, or None.
+
+        ``index`` 0 tries every HS_PUBKEY value in index order, as CNRI does.
+        """
+        for value in await self._credential_values(handle, index, TYPE_HS_PUBKEY):
+            try:
+                key = decode_public_key(value.data)
+            except ProtocolError:
+                continue
+            if auth.verify_public_key_answer(key, nonce, request_digest, answer):
+                return value.index
+        return None
+
+    async def authenticate_secret_key(self, handle: str, index: int, secret: bytes) -> Caller:
+        """The caller proven by presenting the secret key itself (REST basic auth).
+
+        Raises ServiceError(RC_AUTHENTICATION_FAILED) when no HS_SECKEY matches.
+        """
+        for value in await self._credential_values(handle, index, TYPE_HS_SECKEY):
+            if hmac.compare_digest(decode_secret_key(value.data), secret):
+                return Caller(handle, value.index)
+        raise ServiceError(RC_AUTHENTICATION_FAILED, "authentication failed")
+
+    async def authenticate_signature(
+        self, handle: str, index: int, nonce: bytes, request_digest: bytes, answer: bytes
+    ) -> Caller:
+        """The caller proven by a HS_PUBKEY signed answer over ``nonce + request_digest``."""
+        found = await self.verify_public_key_answer(handle, index, nonce, request_digest, answer)
+        if found is None:
+            raise ServiceError(RC_AUTHENTICATION_FAILED, "authentication failed")
+        return Caller(handle, found)
+
+    async def _credential_values(
+        self, handle: str, index: int, type_name: str
+    ) -> list[HandleValue]:
+        record = await self._lookup(handle) or ()
+        return sorted(
+            (v for v in record if v.type == type_name and (index == 0 or v.index == index)),
+            key=lambda v: v.index,
+        )
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _check_name(self, handle: str) -> None:
+        if not handle or "/" not in handle:
+            raise ServiceError(RC_INVALID_HANDLE, "handle must be PREFIX/SUFFIX")
+        if len(handle.encode("utf-8", "surrogatepass")) > self.limits.max_handle_length:
+            raise ServiceError(RC_INVALID_HANDLE, "handle too long")
+
+    @staticmethod
+    def _check_values(values: Sequence[HandleValue], max_values: int) -> None:
+        if len(values) > max_values:
+            raise ServiceError(RC_INVALID_VALUE, "too many values for one handle")
+        seen: set[int] = set()
+        for v in values:
+            if v.index <= 0:
+                raise ServiceError(RC_INVALID_VALUE, "value indexes must be positive")
+            if v.index in seen:
+                raise ServiceError(RC_VALUE_ALREADY_EXISTS, f"index conflict for {v.index}")
+            seen.add(v.index)
+
+    @staticmethod
+    def _require_identity(caller: Caller) -> None:
+        if not caller.authenticated:
+            raise ServiceError(RC_AUTHENTICATION_NEEDED, "authentication needed")
+
+    async def _existing(self, handle: str) -> tuple[HandleValue, ...]:
+        existing = await self._lookup(handle)
+        if existing is None:
+            raise ServiceError(RC_HANDLE_NOT_FOUND, f"{handle} not found")
+        return existing
+
+    async def _authorize_create(self, caller: Caller, handle: str) -> None:
+        na, bit = prefix_admin_handle(handle)
+        await self._require(caller, await self._lookup(na) or (), bit)
+
+    async def _require(self, caller: Caller, values: Sequence[HandleValue], bits: int) -> None:
+        if not await self._is_admin(caller, values, bits):
+            raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "insufficient permissions")
+
+    @staticmethod
+    async def _write(
+        op: Callable[..., Awaitable[object]],
+        handle: str,
+        payload: Sequence[HandleValue] | Sequence[int],
+        caller: Caller,
+    ) -> None:
+        actor = f"{caller.index}:{caller.handle}" if caller.authenticated else "anonymous"
+        try:
+            await op(handle, payload, actor=actor)
+        except StoreError as exc:
+            raise ServiceError(exc.response_code, str(exc)) from None
+
+    async def _is_admin(self, caller: Caller, values: Sequence[HandleValue], bits: int) -> bool:
+        """``HandleServer.adminHasPermission``: server admins, then HS_ADMIN, then groups."""
+        if caller.handle is None:
+            return False
+        me = (name_key(caller.handle), caller.index or 0)
+        pending: deque[tuple[str, int]] = deque()
+        for ref in self.server_admins:
+            if _matches(ref, me):
+                return True
+            pending.append(ref)
+        for v in values:
+            if v.type != TYPE_HS_ADMIN:
+                continue
+            try:
+                admin = decode_admin_record(v.data)
+            except ProtocolError:
+                continue
+            if not admin.has(bits):
+                continue
+            ref = (admin.admin_handle, admin.admin_index)
+            if _matches(ref, me):
+                return True
+            pending.append(ref)
+        return await self._in_group(me, pending)
+
+    async def _in_group(self, me: tuple[str, int], pending: deque[tuple[str, int]]) -> bool:
+        """``HandleServer.isAdminInGroup``: follow HS_VLIST references breadth first."""
+        seen: set[tuple[str, int]] = set()
+        lookups = 0
+        while pending and lookups < self.limits.max_group_lookups:
+            handle, index = pending.popleft()
+            key = (name_key(handle), index)
+            if key in seen or index == 0:
+                seen.add(key)
+                continue
+            seen.add(key)
+            lookups += 1
+            for v in await self._lookup(handle) or ():
+                if v.index != index or v.type != TYPE_HS_VLIST:
+                    continue
+                try:
+                    members = decode_vlist(v.data)
+                except ProtocolError:
+                    continue
+                for m in members:
+                    ref = (m.handle, m.index)
+                    if _matches(ref, me):
+                        return True
+                    if (name_key(m.handle), m.index) not in seen:
+                        pending.append(ref)
+        return False
+
+
+def _matches(ref: tuple[str, int], me: tuple[str, int]) -> bool:
+    """``ValueReference.isMatchedBy``: same handle, and index 0 matches any index."""
+    return name_key(ref[0]) == me[0] and (ref[1] == 0 or ref[1] == me[1])
