@@ -1,0 +1,80 @@
+"""Pending authentication challenges (``HandleServer.pendingAuthorizations``).
+
+A challenge is issued for a request that needs an identity; the client's
+answer names it by the session id the challenge carried.  Each challenge can be
+answered once (taking it removes it, so a replayed answer finds nothing) and
+only within its lifetime; the table is bounded, the oldest challenge making
+room for a new one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge(Generic[T]):
+    """An open challenge: the nonce sent, the request digest, and the request it guards."""
+
+    session_id: int
+    nonce: bytes
+    digest_alg: int
+    request_digest: bytes
+    request: T
+    expires: float
+
+
+class ChallengeTable(Generic[T]):
+    """Open challenges by session id, single-use and expiring."""
+
+    def __init__(
+        self,
+        lifetime: float,
+        max_pending: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lifetime = lifetime
+        self._max = max(1, max_pending)
+        self._clock = clock
+        self._open: OrderedDict[int, Challenge[T]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def issue(
+        self, nonce: bytes, digest_alg: int, request_digest: bytes, request: T
+    ) -> Challenge[T]:
+        """Open a challenge under a fresh, unguessable, positive session id."""
+        self._purge()
+        while len(self._open) >= self._max:
+            self._open.popitem(last=False)
+        session_id = 0
+        while session_id == 0 or session_id in self._open:
+            session_id = secrets.randbits(31)
+        challenge = Challenge(
+            session_id, nonce, digest_alg, request_digest, request, self._clock() + self._lifetime
+        )
+        self._open[session_id] = challenge
+        return challenge
+
+    def take(self, session_id: int) -> Challenge[T] | None:
+        """Remove and return the live challenge ``session_id``; None if unknown, used or expired."""
+        challenge = self._open.pop(session_id, None)
+        if challenge is None or challenge.expires < self._clock():
+            return None
+        return challenge
+
+    def _purge(self) -> None:
+        now = self._clock()
+        while self._open:
+            first = next(iter(self._open.values()))
+            if first.expires >= now:
+                break
+            self._open.popitem(last=False)
