@@ -3,8 +3,7 @@
 ``net.handle.server.HandleServer`` asks for a set of ``AdminRecord`` bits per
 operation and accepts an administrator only if one HS_ADMIN value grants *all*
 of them.  These functions compute that set (as a bit mask of
-``protocol.constants.ADMIN_PERM_*``) from the values a request touches, and
-decide read access to single values.
+``protocol.constants.ADMIN_PERM_*``) from the values a request touches.
 """
 
 from __future__ import annotations
@@ -26,26 +25,6 @@ from protocol.values import HandleValue
 def is_admin_value(value: HandleValue) -> bool:
     """True for an HS_ADMIN value."""
     return value.type == TYPE_HS_ADMIN
-
-
-def type_matches(value_type: str, wanted: Iterable[str]) -> bool:
-    """CNRI ``Util.isParentTypeInArray``: ``URL`` matches ``URL`` and ``URL.x`` (any case)."""
-    vt = value_type.casefold()
-    for t in wanted:
-        tf = t.casefold()
-        if vt == tf or (vt.startswith(tf) and vt[len(tf) : len(tf) + 1] == "."):
-            return True
-    return False
-
-
-def select_values(
-    values: Sequence[HandleValue], types: Sequence[str], indexes: Sequence[int]
-) -> tuple[HandleValue, ...]:
-    """CNRI ``Util.filterValues``: values of a listed type *or* a listed index; all if none."""
-    if not types and not indexes:
-        return tuple(values)
-    wanted = set(indexes)
-    return tuple(v for v in values if v.index in wanted or (types and type_matches(v.type, types)))
 
 
 def _change_bits(old: HandleValue, new: HandleValue) -> int:

@@ -48,18 +48,14 @@ from protocol.public_key import decode_public_key
 from protocol.references import decode_secret_key, decode_vlist
 from protocol.values import HandleValue
 from registry.errors import StoreError
+from registry.filters import select_values
 from registry.names import name_key
 from resolver import auth
 from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.permissions import (
-    bits_to_add,
-    bits_to_modify,
-    bits_to_remove,
-    bits_to_replace,
-    select_values,
-)
+from resolver.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
 
 if TYPE_CHECKING:
+    from registry.records import HandleRecord
     from registry.store import HandleStore
 
 
@@ -175,9 +171,9 @@ class ResolutionService:
         return Resolution(handle, code, readable, withheld=withheld)
 
     async def _lookup(self, handle: str) -> tuple[HandleValue, ...] | None:
-        """All values of ``handle`` from the authoritative store, or None if unknown."""
+        """All values of ``handle``, or None if unknown (the slot for caching and referrals)."""
         record = await self.store.get_handle(handle)
-        return None if record is None else tuple(record.values)
+        return None if record is None else record.values
 
     async def _readable(
         self, record: Sequence[HandleValue], selected: Sequence[HandleValue], caller: Caller
@@ -199,7 +195,7 @@ class ResolutionService:
         self._check_name(handle)
         self._check_values(values, self.limits.max_values)
         self._require_identity(caller)
-        if await self._lookup(handle) is not None:
+        if await self.store.get_handle(handle) is not None:
             raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
         await self._authorize_create(caller, handle)
         await self._write(self.store.create_handle, handle, _stamped(values, _now()), caller)
@@ -211,18 +207,20 @@ class ResolutionService:
         self._check_name(handle)
         self._check_values(values, self.limits.max_values)
         self._require_identity(caller)
-        existing = await self._lookup(handle)
-        if existing is None:
+        record = await self.store.get_handle(handle)
+        if record is None:
             await self._authorize_create(caller, handle)
             await self._write(self.store.create_handle, handle, _stamped(values, _now()), caller)
             return
+        existing = record.values
         bits = bits_to_replace(existing, values)
         if not (
             await self._is_admin(caller, existing, bits)
             or await self._is_admin(caller, existing, ADMIN_PERM_DELETE_HANDLE)
         ):
             await self._authorize_create(caller, handle)
-        await self._write(self.store.replace_handle, handle, _stamped(values, _now()), caller)
+        stamped = _stamped(values, _now())
+        await self._write(self.store.replace_handle, handle, stamped, caller, record.version)
 
     async def add_values(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
@@ -233,7 +231,8 @@ class ResolutionService:
         if not values:
             raise ServiceError(RC_INVALID_VALUE, "value list was empty")
         self._require_identity(caller)
-        existing = await self._existing(handle)
+        record = await self._existing(handle)
+        existing = record.values
         taken = {v.index for v in existing}
         clash = [v.index for v in values if v.index in taken]
         if clash:
@@ -241,7 +240,8 @@ class ResolutionService:
         if len(existing) + len(values) > self.limits.max_values:
             raise ServiceError(RC_INVALID_VALUE, "too many values for one handle")
         await self._require(caller, existing, bits_to_add(values))
-        await self._write(self.store.add_values, handle, _stamped(values, _now()), caller)
+        stamped = _stamped(values, _now())
+        await self._write(self.store.add_values, handle, stamped, caller, record.version)
 
     async def modify_values(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
@@ -249,7 +249,8 @@ class ResolutionService:
         """Replace the values with the same indexes (modify-value / modify-admin...)."""
         self._check_name(handle)
         self._check_values(values, self.limits.max_values)
-        existing = await self._existing(handle)
+        record = await self._existing(handle)
+        existing = record.values
         by_index = {v.index: v for v in existing}
         for v in values:
             old = by_index.get(v.index)
@@ -261,28 +262,32 @@ class ResolutionService:
         if bits:
             self._require_identity(caller)
             await self._require(caller, existing, bits)
-        await self._write(self.store.modify_values, handle, _stamped(values, _now()), caller)
+        stamped = _stamped(values, _now())
+        await self._write(self.store.modify_values, handle, stamped, caller, record.version)
 
     async def remove_values(self, handle: str, indexes: Sequence[int], *, caller: Caller) -> None:
         """Remove the values at ``indexes`` (remove-value / remove-admin)."""
         self._check_name(handle)
         self._require_identity(caller)
-        existing = await self._existing(handle)
+        record = await self._existing(handle)
+        existing = record.values
         present = {v.index for v in existing}
         missing = [i for i in indexes if i not in present]
         if missing:
             raise ServiceError(RC_VALUES_NOT_FOUND, f"no value at index {missing[0]}")
         await self._require(caller, existing, bits_to_remove(existing, indexes))
-        await self._write(self.store.remove_values, handle, list(indexes), caller)
+        await self._write(self.store.remove_values, handle, list(indexes), caller, record.version)
 
     async def delete_handle(self, handle: str, *, caller: Caller) -> None:
         """Delete ``handle`` (delete-handle)."""
         self._check_name(handle)
         self._require_identity(caller)
-        existing = await self._existing(handle)
-        await self._require(caller, existing, ADMIN_PERM_DELETE_HANDLE)
+        record = await self._existing(handle)
+        await self._require(caller, record.values, ADMIN_PERM_DELETE_HANDLE)
         try:
-            await self.store.delete_handle(handle)
+            await self.store.delete_handle(
+                handle, actor=_actor(caller), expected_version=record.version
+            )
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
 
@@ -398,11 +403,11 @@ class ResolutionService:
         if not caller.authenticated:
             raise ServiceError(RC_AUTHENTICATION_NEEDED, "authentication needed")
 
-    async def _existing(self, handle: str) -> tuple[HandleValue, ...]:
-        existing = await self._lookup(handle)
-        if existing is None:
+    async def _existing(self, handle: str) -> HandleRecord:
+        record = await self.store.get_handle(handle)
+        if record is None:
             raise ServiceError(RC_HANDLE_NOT_FOUND, f"{handle} not found")
-        return existing
+        return record
 
     async def _authorize_create(self, caller: Caller, handle: str) -> None:
         na, bit = prefix_admin_handle(handle)
@@ -418,10 +423,13 @@ class ResolutionService:
         handle: str,
         payload: Sequence[HandleValue] | Sequence[int],
         caller: Caller,
+        expected_version: int | None = None,
     ) -> None:
-        actor = f"{caller.index}:{caller.handle}" if caller.authenticated else "anonymous"
+        """Store a change; with ``expected_version`` it fails if the record changed
+        since it was authorised (RC_ERROR from the store)."""
+        kwargs = {} if expected_version is None else {"expected_version": expected_version}
         try:
-            await op(handle, payload, actor=actor)
+            await op(handle, payload, actor=_actor(caller), **kwargs)
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
 
@@ -476,6 +484,11 @@ class ResolutionService:
                     if (name_key(m.handle), m.index) not in seen:
                         pending.append(ref)
         return False
+
+
+def _actor(caller: Caller) -> str:
+    """How the audit log names the caller: ``index:handle``."""
+    return f"{caller.index}:{caller.handle}" if caller.authenticated else "anonymous"
 
 
 def _matches(ref: tuple[str, int], me: tuple[str, int]) -> bool:

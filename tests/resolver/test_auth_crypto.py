@@ -31,7 +31,6 @@ from resolver.permissions import (
     bits_to_modify,
     bits_to_remove,
     bits_to_replace,
-    select_values,
 )
 from resolver.sessions import ChallengeTable
 
@@ -155,11 +154,3 @@ def test_permission_bits_per_operation() -> None:
     )
     assert bits_to_replace(existing, [_v(1), _v(100, "HS_ADMIN"), _v(2, public_write=True)]) == 0
     assert bits_to_replace(existing, [_v(1), _v(100, "HS_ADMIN")]) == ADMIN_PERM_REMOVE_VALUE
-
-
-def test_type_and_index_selection_is_a_union_with_parent_types() -> None:
-    values = [_v(1, "URL"), _v(2, "URL.mirror"), _v(3, "EMAIL"), _v(4, "URLX")]
-    assert [v.index for v in select_values(values, ["url"], [])] == [1, 2]
-    assert [v.index for v in select_values(values, ["EMAIL"], [1])] == [1, 3]
-    assert [v.index for v in select_values(values, [], [4])] == [4]
-    assert len(select_values(values, [], [])) == 4
