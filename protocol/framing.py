@@ -1,0 +1,198 @@
+"""Framing of encoded messages for TCP and UDP.
+
+TCP: each message is an envelope followed by ``message_length`` bytes.
+UDP: a message longer than ``MAX_UDP_DATA_SIZE`` (512 - 20 = 492) bytes is cut
+into pieces of 492 bytes, each sent behind its own copy of the envelope whose
+``sequence_number`` is the piece number and whose ``message_length`` is the
+length of the whole message (CNRI ``HdlUdpRequestHandler`` /
+``HandleResolver.sendHdlUdpRequest``).  :class:`UdpReassembler` puts them back
+together with bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field, replace
+
+from protocol.constants import MAX_MESSAGE_SIZE, MAX_UDP_DATA_SIZE, MESSAGE_ENVELOPE_SIZE
+from protocol.envelope import Envelope, decode_envelope, encode_envelope
+from protocol.errors import ProtocolError
+from protocol.message import Message, decode_message, encode_message
+
+
+def encode_tcp(msg: Message) -> bytes:
+    """Envelope + message, ready to write to a TCP stream."""
+    body = encode_message(msg)
+    return encode_envelope(msg.envelope(len(body))) + body
+
+
+def decode_packet(data: bytes, max_message_size: int = MAX_MESSAGE_SIZE) -> Message:
+    """Decode one envelope + message held in a single buffer."""
+    env = decode_envelope(data, max_message_size)
+    return decode_message(env, data[MESSAGE_ENVELOPE_SIZE:], max_message_size)
+
+
+def split_tcp_frame(
+    buffer: bytes, max_message_size: int = MAX_MESSAGE_SIZE
+) -> tuple[Envelope, bytes, int] | None:
+    """The first complete frame of a TCP byte stream: (envelope, message bytes,
+    bytes consumed), or None when more bytes are needed."""
+    if len(buffer) < MESSAGE_ENVELOPE_SIZE:
+        return None
+    env = decode_envelope(buffer, max_message_size)
+    end = MESSAGE_ENVELOPE_SIZE + env.message_length
+    if len(buffer) < end:
+        return None
+    return env, bytes(buffer[MESSAGE_ENVELOPE_SIZE:end]), end
+
+
+class TcpDeframer:
+    """Incremental TCP deframer: ``feed`` bytes, get complete (envelope, message) pairs.
+
+    Never buffers more than one envelope plus ``max_message_size`` bytes.
+    """
+
+    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
+        self._buf = bytearray()
+        self.max_message_size = max_message_size
+
+    def feed(self, data: bytes) -> list[tuple[Envelope, bytes]]:
+        """Add received bytes; return every frame now complete."""
+        self._buf += data
+        frames = []
+        while len(self._buf) >= MESSAGE_ENVELOPE_SIZE:
+            env = decode_envelope(bytes(self._buf[:MESSAGE_ENVELOPE_SIZE]), self.max_message_size)
+            end = MESSAGE_ENVELOPE_SIZE + env.message_length
+            if len(self._buf) < end:
+                break
+            frames.append((env, bytes(self._buf[MESSAGE_ENVELOPE_SIZE:end])))
+            del self._buf[:end]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered but not yet part of a complete frame."""
+        return len(self._buf)
+
+
+def encode_udp(
+    msg: Message, max_data: int = MAX_UDP_DATA_SIZE, mark_truncated: bool | None = None
+) -> list[bytes]:
+    """The datagrams carrying ``msg``.  ``mark_truncated`` sets the envelope's
+    truncated flag on multi-packet messages; by default requests set it (as the
+    CNRI client does) and responses do not (as the CNRI server does)."""
+    if max_data <= 0:
+        raise ProtocolError("max_data must be positive")
+    body = encode_message(msg)
+    pieces = [body[i : i + max_data] for i in range(0, len(body), max_data)] or [b""]
+    if mark_truncated is None:
+        mark_truncated = msg.is_request
+    env = replace(msg.envelope(len(body)), truncated=bool(mark_truncated and len(pieces) > 1))
+    return [
+        encode_envelope(replace(env, sequence_number=i)) + piece for i, piece in enumerate(pieces)
+    ]
+
+
+@dataclass(slots=True)
+class _Pending:
+    envelope: Envelope
+    expires: float
+    pieces: dict[int, bytes] = field(default_factory=dict)
+    size: int = 0
+
+
+class UdpReassembler:
+    """Collects UDP pieces per sender key until a message is complete.
+
+    Bounded: at most ``max_pending`` incomplete messages and ``max_total_bytes``
+    buffered bytes; messages longer than ``max_message_size`` are refused;
+    incomplete messages are dropped ``timeout`` seconds after their first piece.
+    A piece that disagrees with the others (length, version, ids, size for its
+    position, or different bytes for a repeated piece) raises ProtocolError and
+    drops the whole message.  Time is passed in (``now``) so this stays pure.
+    """
+
+    def __init__(
+        self,
+        max_pending: int = 1024,
+        max_message_size: int = 256 * 1024,
+        max_total_bytes: int = 8 * 1024 * 1024,
+        timeout: float = 10.0,
+        max_data: int = MAX_UDP_DATA_SIZE,
+    ) -> None:
+        self.max_pending = max_pending
+        self.max_message_size = max_message_size
+        self.max_total_bytes = max_total_bytes
+        self.timeout = timeout
+        self.max_data = max_data
+        self._pending: dict[Hashable, _Pending] = {}
+        self._total = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held for incomplete messages."""
+        return self._total
+
+    def expire(self, now: float) -> int:
+        """Drop incomplete messages that are too old; return how many were dropped."""
+        old = [k for k, p in self._pending.items() if p.expires <= now]
+        for k in old:
+            self._drop(k)
+        return len(old)
+
+    def _drop(self, key: Hashable) -> None:
+        p = self._pending.pop(key, None)
+        if p is not None:
+            self._total -= p.size
+
+    def add(self, key: Hashable, datagram: bytes, now: float) -> tuple[Envelope, bytes] | None:
+        """Add one datagram from sender ``key`` (e.g. (address, port)).
+
+        Returns (envelope, message bytes) when the message is complete, else None.
+        """
+        env = decode_envelope(datagram, self.max_message_size)
+        piece = datagram[MESSAGE_ENVELOPE_SIZE:]
+        length = env.message_length
+        npieces = max(1, -(-length // self.max_data))
+        seq = env.sequence_number
+        if not 0 <= seq < npieces:
+            raise ProtocolError(f"UDP piece {seq} outside 0..{npieces - 1}")
+        expect = min(self.max_data, length - seq * self.max_data)
+        if len(piece) < expect:
+            raise ProtocolError(f"UDP piece {seq} has {len(piece)} bytes, expected {expect}")
+        piece = piece[:expect]
+        if npieces == 1:
+            return env, piece
+        full_key = (key, env.request_id)
+        pending = self._pending.get(full_key)
+        if pending is None:
+            self.expire(now)
+            if len(self._pending) >= self.max_pending:
+                raise ProtocolError("too many incomplete UDP messages", 3)
+            pending = _Pending(env, now + self.timeout)
+            self._pending[full_key] = pending
+        else:
+            first = pending.envelope
+            if replace(env, sequence_number=first.sequence_number) != first:
+                self._drop(full_key)
+                raise ProtocolError("UDP piece does not match the rest of its message")
+        old = pending.pieces.get(seq)
+        if old is not None:
+            if old != piece:
+                self._drop(full_key)
+                raise ProtocolError("UDP piece repeated with different content")
+            return None
+        if self._total + len(piece) > self.max_total_bytes:
+            self._drop(full_key)
+            raise ProtocolError("UDP reassembly buffer full", 3)
+        pending.pieces[seq] = piece
+        pending.size += len(piece)
+        self._total += len(piece)
+        if len(pending.pieces) < npieces:
+            return None
+        self._drop(full_key)
+        message = b"".join(pending.pieces[i] for i in range(npieces))
+        return replace(pending.envelope, sequence_number=0), message

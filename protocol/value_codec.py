@@ -1,0 +1,135 @@
+"""Byte encoding of handle values (``Encoder.encodeHandleValue``/``decodeHandleValue``).
+
+One value is::
+
+    index:int4 timestamp:int4 ttl_type:int1 ttl:int4 permissions:int1
+    type:bytes data:bytes references:int4 (handle:bytes index:int4)*
+
+A value list (as in a resolution response or a create request) is a four-octet
+count followed by the values.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from protocol.constants import MAX_ARRAY_SIZE, MAX_HANDLE_VALUES
+from protocol.errors import ProtocolError
+from protocol.values import HandleValue, ValueReference
+from protocol.wire import Reader, Writer, decode_utf8, encode_utf8
+
+_FIXED = struct.Struct(">iiBiB")  # index, timestamp, ttl type, ttl, permissions
+_I32 = struct.Struct(">i")
+_U32 = struct.Struct(">I")
+#: smallest encoding of one value: fixed part + empty type + empty data + zero references
+MIN_VALUE_SIZE = _FIXED.size + 12
+
+
+def _int32(value: int, what: str) -> int:
+    if not -0x80000000 <= value <= 0xFFFFFFFF:
+        raise ProtocolError(f"{what} out of range: {value}")
+    return value if value < 0x80000000 else value - 0x100000000
+
+
+def encode_value(value: HandleValue) -> bytes:
+    """The bytes of one handle value."""
+    out = bytearray()
+    _append_value(out, value)
+    return bytes(out)
+
+
+def _append_value(out: bytearray, value: HandleValue) -> None:
+    if not 0 <= value.ttl_type <= 0xFF:
+        raise ProtocolError(f"ttl type out of range: {value.ttl_type}")
+    type_bytes = encode_utf8(value.type)
+    data = value.data
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ProtocolError("value data must be bytes")
+    out += _FIXED.pack(
+        _int32(value.index, "index"),
+        _int32(value.timestamp, "timestamp"),
+        value.ttl_type,
+        _int32(value.ttl, "ttl"),
+        value.permissions,
+    )
+    out += _U32.pack(len(type_bytes))
+    out += type_bytes
+    out += _U32.pack(len(data))
+    out += data
+    refs = value.references
+    out += _U32.pack(len(refs))
+    for ref in refs:
+        hb = encode_utf8(ref.handle)
+        out += _U32.pack(len(hb))
+        out += hb
+        out += _I32.pack(_int32(ref.index, "reference index"))
+
+
+def encode_values(values: Sequence[HandleValue]) -> bytes:
+    """A counted list of values (count, then each value)."""
+    out = bytearray(_U32.pack(len(values)))
+    for v in values:
+        _append_value(out, v)
+    return bytes(out)
+
+
+def write_values(w: Writer, values: Sequence[HandleValue]) -> None:
+    """Append a counted value list to a Writer."""
+    w.raw(encode_values(values))
+
+
+_PERMS = tuple(HandleValue.permission_flags(bits) for bits in range(256))
+
+
+def read_value(r: Reader) -> HandleValue:
+    """Decode one value at the reader's position."""
+    data = r.data
+    start = r.advance(_FIXED.size)
+    index, timestamp, ttl_type, ttl, perms = _FIXED.unpack_from(data, start)
+    type_name = decode_utf8(r.byte_array())
+    payload = r.byte_array()
+    nrefs = r.count(8, MAX_ARRAY_SIZE)
+    refs: tuple[ValueReference, ...] = ()
+    if nrefs:
+        refs = tuple(ValueReference(r.string(), r.i32()) for _ in range(nrefs))
+    return HandleValue(
+        index=index,
+        type=type_name,
+        data=payload,
+        ttl_type=ttl_type,
+        ttl=ttl,
+        timestamp=timestamp,
+        references=refs,
+        **_PERMS[perms],
+    )
+
+
+def read_values(r: Reader, limit: int = MAX_HANDLE_VALUES) -> tuple[HandleValue, ...]:
+    """Decode a counted value list at the reader's position."""
+    n = r.count(MIN_VALUE_SIZE, limit)
+    return tuple(read_value(r) for _ in range(n))
+
+
+def decode_value(data: bytes) -> HandleValue:
+    """Decode exactly one value; trailing bytes are an error."""
+    r = Reader(data)
+    value = read_value(r)
+    r.expect_end("handle value")
+    return value
+
+
+def decode_values(data: bytes, limit: int = MAX_HANDLE_VALUES) -> tuple[HandleValue, ...]:
+    """Decode exactly one counted value list; trailing bytes are an error."""
+    r = Reader(data)
+    values = read_values(r, limit)
+    r.expect_end("value list")
+    return values
+
+
+def value_size(value: HandleValue) -> int:
+    """Encoded length of ``value`` (``Encoder.calcStorageSize``)."""
+    size = _FIXED.size + 12 + len(encode_utf8(value.type)) + len(value.data)
+    for ref in value.references:
+        size += 8 + len(encode_utf8(ref.handle))
+    return size
