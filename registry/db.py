@@ -1,0 +1,130 @@
+"""Async database engines for SQLite (aiosqlite) and PostgreSQL (asyncpg), and migrations.
+
+URLs accepted: ``sqlite:///path``, ``sqlite+aiosqlite:///path`` or a bare file
+path for SQLite; ``postgresql://``, ``postgres://`` or ``postgresql+asyncpg://``
+for PostgreSQL.  ``schema`` (PostgreSQL only) puts every table in that schema
+(``search_path``), creating it if missing, so tests and tenants can isolate.
+
+SQLite connections run in WAL mode with a busy timeout and foreign keys on.
+Transactions are explicit: a connection of an engine with execution option
+``idnode_mode="read"`` runs without ``BEGIN`` (each statement is its own
+snapshot); every other transaction starts with ``BEGIN IMMEDIATE``, so writers
+queue for the single SQLite write lock instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MODE_OPTION = "idnode_mode"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name || current_schema()))")
+
+
+def normalise_url(url: str) -> URL:
+    """The SQLAlchemy async URL for ``url`` (see the module docstring for the forms)."""
+    if "://" not in url:
+        return URL.create("sqlite+aiosqlite", database=str(Path(url)))
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
+
+
+def _check_schema(schema: str) -> str:
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return schema
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    engine = create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(MODE_OPTION) != "read":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+async def open_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An async engine for ``url``; on PostgreSQL ``schema`` is created and searched."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return _sqlite_engine(parsed)
+    settings = {"jit": "off"}
+    if schema is not None:
+        settings["search_path"] = _check_schema(schema)
+    engine = create_async_engine(parsed, connect_args={"server_settings": settings})
+    if schema is not None:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    return engine
+
+
+async def transaction_lock(conn: AsyncConnection, name: str) -> None:
+    """Serialise transactions that take the lock ``name`` until they end.
+
+    PostgreSQL: an advisory transaction lock keyed by ``name`` and the current
+    schema.  SQLite: nothing to do, every writing transaction already holds the
+    database write lock from ``BEGIN IMMEDIATE``.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_PG_LOCK, {"name": f"idnode.{name}."})
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def run_migrations(engine: AsyncEngine) -> None:
+    """Upgrade the database behind ``engine`` to the newest revision.
+
+    Safe when several processes start at once: SQLite serialises them on the
+    write lock, PostgreSQL on an advisory lock per schema.
+    """
+    async with engine.begin() as conn:
+        await transaction_lock(conn, "migrate")
+        await conn.run_sync(_upgrade)
+
+
+async def migrate(url: str, schema: str | None = None) -> None:
+    """Upgrade the database at ``url`` (PostgreSQL: in ``schema``) to the newest revision."""
+    engine = await open_engine(url, schema=schema)
+    try:
+        await run_migrations(engine)
+    finally:
+        await engine.dispose()

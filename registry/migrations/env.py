@@ -1,0 +1,20 @@
+"""Alembic environment: migrates the connection :func:`registry.db.run_migrations` hands over.
+
+No ``alembic.ini`` is involved: the caller builds the Alembic ``Config`` and puts
+an open (synchronous facade of an async) connection in
+``config.attributes["connection"]``; this module only runs the scripts on it.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from registry.models import Base
+
+context.configure(
+    connection=context.config.attributes["connection"],
+    target_metadata=Base.metadata,
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

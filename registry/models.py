@@ -1,0 +1,228 @@
+"""SQLAlchemy 2.0 models: every table of the registry.
+
+The store runs Core statements on ``Model.__table__`` for speed; the ORM
+classes are the single description of the schema that the initial migration
+(``registry/migrations/versions/0001_initial.py``) reproduces.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# INTEGER PRIMARY KEY is SQLite's rowid (fast); PostgreSQL gets 64 bits.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+PREFIX_KINDS = ("hosted", "delegated", "root-managed")
+INDUSTRIES = ("appliance", "machinery", "rubber", "other")
+ENTERPRISE_STATUSES = ("active", "suspended")
+PREFIX_STATUSES = ("active", "suspended")
+CREDENTIAL_KINDS = ("seckey", "pubkey")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind ``model`` (the store runs Core statements on it)."""
+    return cast(Table, model.__table__)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, allowed: tuple[str, ...]) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in allowed)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the registry models (deterministic constraint names)."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Enterprise(Base):
+    """An enterprise that owns prefixes and handles on this node."""
+
+    __tablename__ = "enterprises"
+    __table_args__ = (_one_of("industry", INDUSTRIES), _one_of("status", ENTERPRISE_STATUSES))
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    industry: Mapped[str] = mapped_column(String(16), default="other")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    quota: Mapped[int | None] = mapped_column(BigInteger)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Prefix(Base):
+    """A prefix this node hosts, delegates or manages for the root."""
+
+    __tablename__ = "prefixes"
+    __table_args__ = (_one_of("kind", PREFIX_KINDS), _one_of("status", PREFIX_STATUSES))
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    parent: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), default="hosted")
+    owner: Mapped[str | None] = mapped_column(ForeignKey("enterprises.code"), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class Handle(Base):
+    """A handle record's head row; ``version`` drives optimistic concurrency."""
+
+    __tablename__ = "handles"
+    __table_args__ = (Index("ix_handles_prefix_name_key", "prefix", "name_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(1024))
+    name_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    prefix: Mapped[str] = mapped_column(String(255))
+    enterprise: Mapped[str | None] = mapped_column(ForeignKey("enterprises.code"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HandleValueRow(Base):
+    """One value of a handle: the columns of :class:`protocol.values.HandleValue`."""
+
+    __tablename__ = "handle_values"
+
+    handle_id: Mapped[int] = mapped_column(
+        ForeignKey("handles.id", ondelete="CASCADE"), primary_key=True
+    )
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(255), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    ttl_type: Mapped[int] = mapped_column(Integer, default=0)
+    ttl: Mapped[int] = mapped_column(BigInteger, default=86400)
+    timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
+    admin_read: Mapped[bool] = mapped_column(Boolean, default=True)
+    admin_write: Mapped[bool] = mapped_column(Boolean, default=True)
+    public_read: Mapped[bool] = mapped_column(Boolean, default=True)
+    public_write: Mapped[bool] = mapped_column(Boolean, default=False)
+    references: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Credential(Base):
+    """A key registered for an enterprise's admin handle (its value index)."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (_one_of("kind", CREDENTIAL_KINDS),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    enterprise: Mapped[str | None] = mapped_column(ForeignKey("enterprises.code"), index=True)
+    admin_handle: Mapped[str] = mapped_column(String(1024), index=True)
+    admin_index: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditLog(Base):
+    """Append-only, hash-chained log of every registry write."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    handle: Mapped[str | None] = mapped_column(String(1024), index=True)
+    before: Mapped[str | None] = mapped_column(String(64))
+    after: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class HandleLink(Base):
+    """A directed relation between handles (component, batch...) for where-used."""
+
+    __tablename__ = "handle_links"
+
+    from_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    to_key: Mapped[str] = mapped_column(String(1024), primary_key=True, index=True)
+    relation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_handle: Mapped[str] = mapped_column(String(1024))
+    to_handle: Mapped[str] = mapped_column(String(1024))
+
+
+class ImportJob(Base):
+    """Checkpoint of a resumable bulk import."""
+
+    __tablename__ = "import_jobs"
+
+    job_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source_digest: Mapped[str] = mapped_column(String(128))
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DataTemplate(Base):
+    """A versioned industry data template (JSON Schema text)."""
+
+    __tablename__ = "data_templates"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schema: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatsCounter(Base):
+    """A usage counter per period start, prefix ("" for the whole node) and metric."""
+
+    __tablename__ = "stats_counters"
+
+    period: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(255), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

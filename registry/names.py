@@ -1,0 +1,43 @@
+"""Handle names: validation, the case-insensitive lookup key, prefixes and their parents.
+
+The Handle system compares names case-insensitively for ASCII letters only
+(CNRI ``Util.upperCase``): ``a``-``z`` become ``A``-``Z`` and every other
+character, non-ASCII included, is kept as it is.
+"""
+
+from __future__ import annotations
+
+from registry.errors import InvalidHandle
+
+MAX_NAME_BYTES = 1024
+PREFIX_NAMESPACE = "0.NA"
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def name_key(name: str) -> str:
+    """The lookup key of ``name``: ASCII letters upper-cased, nothing else changed."""
+    return name.translate(_ASCII_UPPER)
+
+
+def split_handle(name: str) -> tuple[str, str]:
+    """``(prefix, suffix)`` of a valid handle name; raises :class:`InvalidHandle`."""
+    if not name:
+        raise InvalidHandle("empty handle name")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise InvalidHandle(f"handle name longer than {MAX_NAME_BYTES} bytes")
+    prefix, slash, suffix = name.partition("/")
+    if not slash or not prefix or not suffix:
+        raise InvalidHandle(f"handle name must be PREFIX/SUFFIX: {name!r}")
+    return prefix, suffix
+
+
+def prefix_handle(prefix: str) -> str:
+    """The handle that describes ``prefix``: ``88.118.8`` -> ``0.NA/88.118.8``."""
+    return f"{PREFIX_NAMESPACE}/{prefix}"
+
+
+def parent_prefixes(prefix: str) -> list[str]:
+    """Ancestors of a dotted prefix, nearest first: ``88.118.8`` -> ``[88.118, 88]``."""
+    parts = prefix.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
