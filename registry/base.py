@@ -1,0 +1,54 @@
+"""Connection plumbing shared by every part of :class:`registry.store.HandleStore`.
+
+Reads go through an engine that runs without a transaction block (PostgreSQL
+autocommit, SQLite without ``BEGIN``): one statement, one round trip.  Writes
+run in one transaction each (``BEGIN IMMEDIATE`` on SQLite, row locks on
+PostgreSQL).  ``query_count`` counts every statement sent to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from registry.db import MODE_OPTION
+
+
+class StoreBase:
+    """Owns the engine; subclasses add the operations."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.query_count = 0
+        if engine.dialect.name == "sqlite":
+            self._reader = engine.execution_options(**{MODE_OPTION: "read"})
+        else:
+            self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: Any) -> None:
+        self.query_count += 1
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        event.remove(self.engine.sync_engine, "before_cursor_execute", self._count)
+        await self.engine.dispose()

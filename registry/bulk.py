@@ -1,0 +1,235 @@
+"""Bulk writes for the importer: one transaction per batch, resumable by job checkpoint.
+
+A batch either commits completely (handles, values, audit rows and the job's
+``rows_done``) or not at all, so an importer that crashes resumes at the last
+committed checkpoint; a batch whose ``job_position`` is not beyond the
+checkpoint was applied before and is skipped, never stored twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import HandleValue
+from registry.admission import load_owners
+from registry.audit import AuditEvent, append_audit
+from registry.base import StoreBase
+from registry.errors import EnterpriseSuspended, HandleAlreadyExists, StoreError
+from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
+from registry.names import name_key, split_handle
+from registry.records import BulkResult, ImportJobState, Rejection
+from registry.valuerows import VALUE_COLUMNS, check_values, record_digest, row_value, value_row
+
+_H = table_of(Handle)
+_V = table_of(HandleValueRow)
+_E = table_of(Enterprise)
+_J = table_of(ImportJob)
+_CHUNK = 5000
+
+
+@dataclass(slots=True)
+class _Row:
+    """One valid input row of a batch."""
+
+    position: int
+    name: str
+    key: str
+    prefix: str
+    values: dict[int, HandleValue]
+
+
+def _stamped(values: dict[int, HandleValue], now: int) -> list[HandleValue]:
+    """Values in index order; a zero timestamp becomes ``now``, others are kept."""
+    return [
+        v if v.timestamp else HandleValue(v.index, v.type, v.data, v.ttl_type, v.ttl, now,
+                                          v.admin_read, v.admin_write, v.public_read,
+                                          v.public_write, v.references)
+        for _, v in sorted(values.items())
+    ]
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+class BulkMixin(StoreBase):
+    """``bulk_put`` and the import-job checkpoints it keeps."""
+
+    async def start_import_job(self, job_id: str, source_digest: str) -> ImportJobState:
+        """The job ``job_id``, created at row 0 if new; resuming needs the same source."""
+        async with self._write() as conn:
+            job = await self._job(conn, job_id, source_digest)
+        if job.source_digest != source_digest:
+            raise StoreError(f"import job {job_id} was started on another source")
+        return job
+
+    async def get_import_job(self, job_id: str) -> ImportJobState | None:
+        """The checkpoint of ``job_id`` or None."""
+        async with self._read() as conn:
+            row = (await conn.execute(select(_J).where(_J.c.job_id == job_id))).first()
+        return None if row is None else ImportJobState(*row)
+
+    async def finish_import_job(self, job_id: str, status: str = "done") -> None:
+        """Mark a job finished (``done``, ``failed``...)."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(_J).where(_J.c.job_id == job_id).values(status=status, updated=utcnow())
+            )
+
+    async def _job(self, conn: AsyncConnection, job_id: str, digest: str) -> ImportJobState:
+        query = select(_J).where(_J.c.job_id == job_id).with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is not None:
+            return ImportJobState(*row)
+        state = ImportJobState(job_id, digest, 0, "running", utcnow())
+        await conn.execute(insert(_J), [
+            {"job_id": job_id, "source_digest": digest, "rows_done": 0, "status": "running",
+             "updated": state.updated}
+        ])
+        return state
+
+    async def bulk_put(
+        self,
+        records: Sequence[tuple[str, Sequence[HandleValue]]],
+        *,
+        actor: str,
+        job_id: str | None = None,
+        job_position: int | None = None,
+        overwrite: bool = False,
+    ) -> BulkResult:
+        """Store a batch of ``(name, values)`` in one transaction.
+
+        Existing handles are rejected unless ``overwrite``; invalid rows, rows of
+        suspended enterprises and rows beyond a quota are rejected with the
+        reason, the others stored.  With ``job_id``/``job_position`` the job's
+        checkpoint moves to ``job_position`` in the same transaction.
+        """
+        rejected: list[Rejection] = []
+        rows: dict[str, _Row] = {}
+        for position, (name, values) in enumerate(records):
+            try:
+                prefix, _suffix = split_handle(name)
+                key = name_key(name)
+                if key in rows:
+                    raise HandleAlreadyExists(f"{name} appears twice in the batch")
+                rows[key] = _Row(position, name, key, name_key(prefix), check_values(values))
+            except StoreError as exc:
+                rejected.append(Rejection(position, name, str(exc), exc.response_code))
+        async with self._write() as conn:
+            if job_id is not None:
+                job = await self._job(conn, job_id, "")
+                if job_position is not None and job.rows_done >= job_position:
+                    return BulkResult(0, 0, (), skipped=True)
+            now = utcnow()
+            fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected)
+            events = await self._bulk_replace(conn, replaced, actor, job_id, now)
+            events += await self._bulk_insert(conn, fresh, actor, job_id, now)
+            await append_audit(conn, events)
+            if job_id is not None and job_position is not None:
+                await conn.execute(
+                    update(_J).where(_J.c.job_id == job_id).values(rows_done=job_position,
+                                                                   updated=now)
+                )
+        rejected.sort(key=lambda r: r.row)
+        return BulkResult(len(fresh), len(replaced), tuple(rejected))
+
+    async def _sort_rows(
+        self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,
+        rejected: list[Rejection],
+    ) -> tuple[list[tuple[_Row, str | None]], list[tuple[_Row, int, int]]]:
+        """Split rows into new ones with their owner and ``(row, id, version)`` to replace."""
+        existing: dict[str, tuple[int, int, str | None]] = {}
+        head = (
+            select(_H.c.name_key, _H.c.id, _H.c.version, _E.c.status)
+            .select_from(_H.outerjoin(_E, _E.c.code == _H.c.enterprise))
+            .where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
+            .with_for_update(of=_H)
+        )
+        for chunk in _chunks(sorted(rows)):
+            for key, hid, version, status in await conn.execute(head, {"keys": list(chunk)}):
+                existing[key] = (hid, version, status)
+        owners = await load_owners(conn, {r.prefix for r in rows.values() if r.key not in existing})
+        fresh: list[tuple[_Row, str | None]] = []
+        replaced: list[tuple[_Row, int, int]] = []
+        for row in sorted(rows.values(), key=lambda r: r.position):
+            try:
+                if row.key in existing:
+                    hid, version, status = existing[row.key]
+                    if not overwrite:
+                        raise HandleAlreadyExists(f"{row.name} exists")
+                    if status not in (None, "active"):
+                        raise EnterpriseSuspended(f"{row.name}: its enterprise is {status}")
+                    replaced.append((row, hid, version))
+                else:
+                    owner = owners.get(row.prefix)
+                    if owner is not None:
+                        owner.admit()
+                    fresh.append((row, owner.code if owner else None))
+            except StoreError as exc:
+                rejected.append(Rejection(row.position, row.name, str(exc), exc.response_code))
+        return fresh, replaced
+
+    async def _bulk_replace(
+        self, conn: AsyncConnection, replaced: list[tuple[_Row, int, int]], actor: str,
+        job_id: str | None, now: datetime,
+    ) -> list[AuditEvent]:
+        """Overwrite the values of existing handles; their audit events."""
+        if not replaced:
+            return []
+        ids = [hid for _row, hid, _version in replaced]
+        old: dict[int, list[HandleValue]] = {hid: [] for hid in ids}
+        columns = select(_V.c.handle_id, *(_V.c[c] for c in VALUE_COLUMNS))
+        for chunk in _chunks(ids):
+            for found in await conn.execute(columns.where(_V.c.handle_id.in_(chunk))):
+                old[found[0]].append(row_value(found, 1))
+            await conn.execute(delete(_V).where(_V.c.handle_id.in_(chunk)))
+        await conn.execute(
+            update(_H).where(_H.c.id == bindparam("hid")).values(
+                version=_H.c.version + 1, updated=now
+            ),
+            [{"hid": hid} for hid in ids],
+        )
+        stamp = int(now.timestamp())
+        value_rows: list[dict[str, Any]] = []
+        events = []
+        for row, hid, version in replaced:
+            values = _stamped(row.values, stamp)
+            value_rows.extend(value_row(hid, v) for v in values)
+            detail = {"job": job_id, "version": version + 1}
+            events.append(AuditEvent(actor, "import", row.name, record_digest(old[hid]),
+                                     record_digest(values), detail))
+        if value_rows:
+            await conn.execute(insert(_V), value_rows)
+        return events
+
+    async def _bulk_insert(
+        self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]], actor: str,
+        job_id: str | None, now: datetime,
+    ) -> list[AuditEvent]:
+        """Create new handles with their values; their audit events."""
+        if not fresh:
+            return []
+        heads = [
+            {"name": row.name, "name_key": row.key, "prefix": row.prefix, "enterprise": owner,
+             "version": 1, "created": now, "updated": now}
+            for row, owner in fresh
+        ]
+        returning = insert(_H).returning(_H.c.id, sort_by_parameter_order=True)
+        ids = (await conn.execute(returning, heads)).scalars().all()
+        stamp = int(now.timestamp())
+        value_rows: list[dict[str, Any]] = []
+        events = []
+        for (row, _owner), hid in zip(fresh, ids, strict=True):
+            values = _stamped(row.values, stamp)
+            value_rows.extend(value_row(hid, v) for v in values)
+            events.append(AuditEvent(actor, "import", row.name, None, record_digest(values),
+                                     {"job": job_id, "version": 1}))
+        if value_rows:
+            await conn.execute(insert(_V), value_rows)
+        return events

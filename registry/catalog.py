@@ -1,0 +1,146 @@
+"""Handle links (where-used), data templates and usage counters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry.base import StoreBase
+from registry.errors import InvalidArgument
+from registry.models import DataTemplate, HandleLink, StatsCounter, table_of, utcnow
+from registry.names import name_key
+from registry.records import CounterRow, TemplateInfo
+
+_L = table_of(HandleLink)
+_T = table_of(DataTemplate)
+_S = table_of(StatsCounter)
+
+Counter = tuple[str, str, datetime, int]
+
+
+async def _upsert(
+    conn: AsyncConnection, table: Any, rows: list[dict[str, Any]], set_: dict[str, Any]
+) -> None:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE on either backend."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    update = {k: v(stmt.excluded) if callable(v) else v for k, v in set_.items()}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), rows)
+
+
+class CatalogMixin(StoreBase):
+    """Links between handles, data templates and statistics counters."""
+
+    # --- links -------------------------------------------------------------
+
+    async def set_links(self, from_handle: str, links: Iterable[tuple[str, str]]) -> None:
+        """Replace the outgoing links of ``from_handle`` by ``(to_handle, relation)`` pairs."""
+        from_key = name_key(from_handle)
+        rows = {
+            (name_key(to), relation): {"from_key": from_key, "from_handle": from_handle,
+                                       "to_key": name_key(to), "to_handle": to,
+                                       "relation": relation}
+            for to, relation in links
+        }
+        async with self._write() as conn:
+            await conn.execute(delete(_L).where(_L.c.from_key == from_key))
+            if rows:
+                await conn.execute(insert(_L), list(rows.values()))
+
+    async def links_from(self, from_handle: str) -> list[tuple[str, str]]:
+        """``(to_handle, relation)`` pairs that ``from_handle`` points to."""
+        return await self._links(_L.c.to_handle, _L.c.from_key, from_handle, _L.c.to_key)
+
+    async def where_used(self, to_handle: str) -> list[tuple[str, str]]:
+        """``(from_handle, relation)`` pairs pointing at ``to_handle`` (indexed lookup)."""
+        return await self._links(_L.c.from_handle, _L.c.to_key, to_handle, _L.c.from_key)
+
+    async def _links(
+        self, other: Any, key_column: Any, handle: str, order: Any
+    ) -> list[tuple[str, str]]:
+        query = (
+            select(other, _L.c.relation)
+            .where(key_column == name_key(handle))
+            .order_by(order, _L.c.relation)
+        )
+        async with self._read() as conn:
+            return [(row[0], row[1]) for row in await conn.execute(query)]
+
+    # --- templates ---------------------------------------------------------
+
+    async def put_template(self, name: str, version: int, schema: str | dict[str, Any]) -> None:
+        """Store (or overwrite) version ``version`` of template ``name`` (JSON Schema)."""
+        text = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgument(f"template {name} v{version} is not JSON: {exc}") from exc
+        row = {"name": name, "version": version, "schema": text, "created": utcnow()}
+        async with self._write() as conn:
+            await _upsert(conn, _T, [row], {"schema": text, "created": row["created"]})
+
+    async def get_template(self, name: str, version: int | None = None) -> TemplateInfo | None:
+        """Template ``name`` at ``version`` (newest when None), or None."""
+        query = select(_T).where(_T.c.name == name).order_by(_T.c.version.desc()).limit(1)
+        if version is not None:
+            query = query.where(_T.c.version == version)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else TemplateInfo(*row)
+
+    async def list_templates(self) -> list[TemplateInfo]:
+        """Every template version, by name then version."""
+        async with self._read() as conn:
+            rows = await conn.execute(select(_T).order_by(_T.c.name, _T.c.version))
+            return [TemplateInfo(*row) for row in rows]
+
+    # --- counters ----------------------------------------------------------
+
+    async def bump_counter(
+        self, metric: str, prefix: str, period: datetime, n: int = 1
+    ) -> None:
+        """Add ``n`` to ``metric`` of ``prefix`` ("" = node) for the period starting ``period``."""
+        await self.bump_counters([(metric, prefix, period, n)])
+
+    async def bump_counters(self, counters: Iterable[Counter]) -> None:
+        """Add many ``(metric, prefix, period, n)`` increments in one transaction."""
+        totals: dict[tuple[str, str, datetime], int] = {}
+        for metric, prefix, period, n in counters:
+            key = (metric, name_key(prefix), period)
+            totals[key] = totals.get(key, 0) + n
+        if not totals:
+            return
+        rows = [{"metric": m, "prefix": p, "period": t, "count": n}
+                for (m, p, t), n in sorted(totals.items())]
+        async with self._write() as conn:
+            await _upsert(conn, _S, rows, {"count": lambda new: _S.c.count + new.count})
+
+    async def read_counters(
+        self,
+        *,
+        metric: str | None = None,
+        prefix: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CounterRow]:
+        """Counters by period, prefix and metric; ``since`` inclusive, ``until`` exclusive."""
+        query = select(_S.c.period, _S.c.prefix, _S.c.metric, _S.c.count).order_by(
+            _S.c.period, _S.c.prefix, _S.c.metric
+        )
+        if metric is not None:
+            query = query.where(_S.c.metric == metric)
+        if prefix is not None:
+            query = query.where(_S.c.prefix == name_key(prefix))
+        if since is not None:
+            query = query.where(_S.c.period >= since)
+        if until is not None:
+            query = query.where(_S.c.period < until)
+        async with self._read() as conn:
+            return [CounterRow(*row) for row in await conn.execute(query)]

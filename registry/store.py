@@ -1,0 +1,388 @@
+"""``HandleStore``: the one async service every front end reads and writes handles through.
+
+Each write is one transaction: it locks the handle row (PostgreSQL
+``FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``), checks ``expected_version``,
+applies the change, bumps ``version`` with a compare-and-swap and appends a
+hash-chained audit row.  A reader gets a record in one query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from protocol.values import HandleValue
+from registry.admission import load_owners
+from registry.audit import AuditEvent, AuditMixin, append_audit
+from registry.bulk import BulkMixin
+from registry.catalog import CatalogMixin
+from registry.db import open_engine, run_migrations
+from registry.directory import DirectoryMixin
+from registry.errors import (
+    ConcurrentModification,
+    EnterpriseSuspended,
+    HandleAlreadyExists,
+    HandleNotFound,
+    ValueAlreadyExists,
+    ValuesNotFound,
+)
+from registry.filters import select_values
+from registry.models import Enterprise, Handle, HandleLink, HandleValueRow, table_of, utcnow
+from registry.names import name_key, split_handle
+from registry.records import HandleRecord
+from registry.valuerows import VALUE_COLUMNS, check_values, record_digest, row_value, value_row
+
+_H = table_of(Handle)
+_V = table_of(HandleValueRow)
+_E = table_of(Enterprise)
+_L = table_of(HandleLink)
+_VALUES = tuple(_V.c[name] for name in VALUE_COLUMNS)
+_WITH_VALUES = _H.outerjoin(_V, _V.c.handle_id == _H.c.id)
+
+_GET = (
+    select(_H.c.name, _H.c.version, *_VALUES)
+    .select_from(_WITH_VALUES)
+    .where(_H.c.name_key == bindparam("key"))
+    .order_by(_V.c.idx)
+)
+_LOCK = (
+    select(_H.c.id, _H.c.name, _H.c.version, _E.c.status, *_VALUES)
+    .select_from(_WITH_VALUES.outerjoin(_E, _E.c.code == _H.c.enterprise))
+    .where(_H.c.name_key == bindparam("key"))
+    .order_by(_V.c.idx)
+    .with_for_update(of=_H)
+)
+_BUMP = (
+    update(_H)
+    .where(_H.c.id == bindparam("hid"), _H.c.version == bindparam("old"))
+    .values(version=_H.c.version + 1, updated=bindparam("now"))
+)
+
+Values = dict[int, HandleValue]
+Change = Callable[[Values | None], Values | None]
+
+
+@dataclass(slots=True)
+class _Current:
+    """The locked head row and values of a handle inside a write."""
+
+    id: int
+    name: str
+    version: int
+    enterprise_status: str | None
+    values: Values
+
+
+def _values_of(rows: Sequence[Any], offset: int) -> Values:
+    return {row[offset]: row_value(row, offset) for row in rows if row[offset] is not None}
+
+
+def _settle(old: Values | None, new: Values, now: int) -> Values:
+    """Stamp changed values with ``now``; an unchanged value keeps its old object."""
+    settled: Values = {}
+    for index, value in new.items():
+        previous = old.get(index) if old else None
+        if previous is not None and dataclasses.replace(value, timestamp=previous.timestamp) == (
+            previous
+        ):
+            settled[index] = previous
+        else:
+            settled[index] = dataclasses.replace(value, timestamp=now)
+    return settled
+
+
+def _record(name: str, values: Values, version: int) -> HandleRecord:
+    return HandleRecord(name, tuple(values[i] for i in sorted(values)), version)
+
+
+class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
+    """Handles, their values and everything around them, on SQLite or PostgreSQL."""
+
+    @classmethod
+    async def open(
+        cls, url: str, *, schema: str | None = None, migrate: bool = True
+    ) -> HandleStore:
+        """Connect to ``url`` (see :mod:`registry.db`), upgrading the schema first if asked."""
+        engine = await open_engine(url, schema=schema)
+        if migrate:
+            await run_migrations(engine)
+        return cls(engine)
+
+    @classmethod
+    def from_engine(cls, engine: AsyncEngine) -> HandleStore:
+        """A store on an engine made by :func:`registry.db.open_engine`."""
+        return cls(engine)
+
+    # --- reading ---------------------------------------------------------------
+
+    async def get_handle(
+        self, name: str, *, types: Iterable[str] = (), indexes: Iterable[int] = ()
+    ) -> HandleRecord | None:
+        """The record of ``name`` (case-insensitive) filtered as a Handle server does."""
+        async with self._read() as conn:
+            rows = (await conn.execute(_GET, {"key": name_key(name)})).all()
+        if not rows:
+            return None
+        values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
+        return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
+
+    def _in_prefix(self, prefix: str | None) -> list[ColumnElement[bool]]:
+        return [] if prefix is None else [_H.c.prefix == name_key(prefix)]
+
+    async def list_handles(
+        self, prefix: str | None = None, *, page: int = 0, page_size: int = 100
+    ) -> list[str]:
+        """Handle names under ``prefix`` (all when None), ordered by key, one page."""
+        query = (
+            select(_H.c.name)
+            .where(*self._in_prefix(prefix))
+            .order_by(_H.c.name_key)
+            .limit(page_size)
+            .offset(page * page_size)
+        )
+        async with self._read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def count_handles(self, prefix: str | None = None) -> int:
+        """How many handles ``prefix`` (all when None) holds."""
+        query = select(func.count()).select_from(_H).where(*self._in_prefix(prefix))
+        async with self._read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def iter_handles(
+        self, prefix: str | None = None, batch: int = 1000
+    ) -> AsyncIterator[HandleRecord]:
+        """Every record (under ``prefix``) in key order, ``batch`` handles per query."""
+        last = ""
+        while True:
+            heads = (
+                select(_H.c.id, _H.c.name, _H.c.name_key, _H.c.version)
+                .where(_H.c.name_key > last, *self._in_prefix(prefix))
+                .order_by(_H.c.name_key)
+                .limit(batch)
+                .subquery()
+            )
+            query = (
+                select(heads.c.name, heads.c.version, heads.c.name_key, *_VALUES)
+                .select_from(heads.outerjoin(_V, _V.c.handle_id == heads.c.id))
+                .order_by(heads.c.name_key, _V.c.idx)
+            )
+            async with self._read() as conn:
+                rows = (await conn.execute(query)).all()
+            if not rows:
+                return
+            group: list[Any] = []
+            for row in rows:
+                if group and group[0][2] != row[2]:
+                    yield _record(group[0][0], _values_of(group, 3), group[0][1])
+                    group = []
+                group.append(row)
+            yield _record(group[0][0], _values_of(group, 3), group[0][1])
+            last = rows[-1][2]
+
+    # --- writing ---------------------------------------------------------------
+
+    async def create_handle(
+        self, name: str, values: Iterable[HandleValue], *, actor: str
+    ) -> HandleRecord:
+        """Create ``name``; :class:`HandleAlreadyExists` if any spelling of it exists."""
+        given = check_values(values)
+        record = await self._apply(name, actor, "create", None, lambda _old: given, create=True)
+        assert record is not None
+        return record
+
+    async def replace_handle(
+        self,
+        name: str,
+        values: Iterable[HandleValue],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> HandleRecord:
+        """Set all values of ``name``, creating it if missing (unless a version is expected)."""
+        given = check_values(values)
+        record = await self._apply(
+            name, actor, "replace", expected_version, lambda _old: given,
+            create=expected_version is None,
+        )
+        assert record is not None
+        return record
+
+    async def add_values(
+        self,
+        name: str,
+        values: Iterable[HandleValue],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> HandleRecord:
+        """Add values at new indexes; :class:`ValueAlreadyExists` if an index is taken."""
+        given = check_values(values)
+
+        def change(old: Values | None) -> Values:
+            assert old is not None
+            taken = sorted(given.keys() & old.keys())
+            if taken:
+                raise ValueAlreadyExists(f"{name} already has index {taken[0]}")
+            return {**old, **given}
+
+        return await self._change(name, actor, "add_values", expected_version, change)
+
+    async def modify_values(
+        self,
+        name: str,
+        values: Iterable[HandleValue],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> HandleRecord:
+        """Overwrite values at existing indexes; :class:`ValuesNotFound` if one is missing."""
+        given = check_values(values)
+
+        def change(old: Values | None) -> Values:
+            assert old is not None
+            missing = sorted(given.keys() - old.keys())
+            if missing:
+                raise ValuesNotFound(f"{name} has no index {missing[0]}")
+            return {**old, **given}
+
+        return await self._change(name, actor, "modify_values", expected_version, change)
+
+    async def remove_values(
+        self,
+        name: str,
+        indexes: Iterable[int],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+    ) -> HandleRecord:
+        """Remove the values at ``indexes``; :class:`ValuesNotFound` if one is missing."""
+        doomed = set(indexes)
+
+        def change(old: Values | None) -> Values:
+            assert old is not None
+            missing = sorted(doomed - old.keys())
+            if missing:
+                raise ValuesNotFound(f"{name} has no index {missing[0]}")
+            return {i: v for i, v in old.items() if i not in doomed}
+
+        return await self._change(name, actor, "remove_values", expected_version, change)
+
+    async def delete_handle(
+        self, name: str, *, actor: str, expected_version: int | None = None
+    ) -> None:
+        """Delete ``name`` with its values and outgoing links."""
+        await self._apply(name, actor, "delete", expected_version, lambda _old: None)
+
+    async def _change(
+        self, name: str, actor: str, action: str, expected: int | None, change: Change
+    ) -> HandleRecord:
+        record = await self._apply(name, actor, action, expected, change)
+        assert record is not None
+        return record
+
+    async def _apply(
+        self,
+        name: str,
+        actor: str,
+        action: str,
+        expected_version: int | None,
+        change: Change,
+        *,
+        create: bool = False,
+    ) -> HandleRecord | None:
+        """Run one write: lock, check, ``change`` the values, store, bump, audit."""
+        prefix, _suffix = split_handle(name)
+        key = name_key(name)
+        try:
+            async with self._write() as conn:
+                rows = (await conn.execute(_LOCK, {"key": key})).all()
+                if rows:
+                    current = _Current(rows[0][0], rows[0][1], rows[0][2], rows[0][3],
+                                       _values_of(rows, 4))
+                    return await self._update_one(conn, current, actor, action, expected_version,
+                                              change, create_only=action == "create")
+                if not create:
+                    raise HandleNotFound(name)
+                return await self._create_one(conn, name, key, name_key(prefix), actor, action,
+                                          change(None) or {})
+        except IntegrityError as exc:
+            if create:
+                raise HandleAlreadyExists(name) from exc
+            raise
+
+    async def _create_one(
+        self, conn: AsyncConnection, name: str, key: str, prefix: str, actor: str, action: str,
+        given: Values,
+    ) -> HandleRecord:
+        owner = (await load_owners(conn, [prefix])).get(prefix)
+        if owner is not None:
+            owner.admit()
+        now = utcnow()
+        head = {"name": name, "name_key": key, "prefix": prefix, "version": 1, "created": now,
+                "updated": now, "enterprise": owner.code if owner else None}
+        handle_id = (await conn.execute(insert(_H).returning(_H.c.id), head)).scalar_one()
+        values = _settle(None, given, int(now.timestamp()))
+        if values:
+            await conn.execute(insert(_V), [value_row(handle_id, v) for v in values.values()])
+        event = AuditEvent(actor, action, name, after=record_digest(values.values()),
+                           detail={"version": 1})
+        await append_audit(conn, [event])
+        return _record(name, values, 1)
+
+    async def _update_one(
+        self,
+        conn: AsyncConnection,
+        current: _Current,
+        actor: str,
+        action: str,
+        expected_version: int | None,
+        change: Change,
+        *,
+        create_only: bool,
+    ) -> HandleRecord | None:
+        if create_only:
+            raise HandleAlreadyExists(current.name)
+        if current.enterprise_status not in (None, "active"):
+            raise EnterpriseSuspended(f"{current.name}: its enterprise is suspended")
+        if expected_version is not None and expected_version != current.version:
+            raise ConcurrentModification(
+                f"{current.name} is at version {current.version}, not {expected_version}"
+            )
+        old = current.values
+        given = change(old)
+        now = utcnow()
+        before = record_digest(old.values())
+        if given is None:
+            await conn.execute(delete(_L).where(_L.c.from_key == name_key(current.name)))
+            result = await conn.execute(
+                delete(_H).where(_H.c.id == current.id, _H.c.version == current.version)
+            )
+            after_digest, record = None, None
+        else:
+            new = _settle(old, given, int(now.timestamp()))
+            dropped = [i for i, v in old.items() if new.get(i) is not v]
+            added = [value_row(current.id, v) for i, v in new.items() if old.get(i) is not v]
+            if dropped:
+                await conn.execute(
+                    delete(_V).where(_V.c.handle_id == current.id, _V.c.idx.in_(dropped))
+                )
+            if added:
+                await conn.execute(insert(_V), added)
+            result = await conn.execute(
+                _BUMP, {"hid": current.id, "old": current.version, "now": now}
+            )
+            after_digest = record_digest(new.values())
+            record = _record(current.name, new, current.version + 1)
+        if result.rowcount != 1:
+            raise ConcurrentModification(f"{current.name} changed during the write")
+        detail = {"version": None if record is None else record.version}
+        await append_audit(conn, [AuditEvent(actor, action, current.name, before, after_digest,
+                                             detail)])
+        return record
