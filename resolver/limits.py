@@ -14,7 +14,9 @@ class Limits:
     ``max_message_size`` bounds one decoded request (TCP) and the reassembled
     message (UDP); ``max_values`` and ``max_handle_length`` (UTF-8 bytes) bound
     what one write may store; ``max_tcp_connections`` open connections per
-    process are served, further ones are closed at once; a TCP connection with
+    process are served, further ones are closed at once; at most
+    ``max_udp_inflight`` UDP requests are answered at a time, further ones get
+    RC_SERVER_TOO_BUSY; a TCP connection with
     no complete request for ``idle_timeout`` seconds is closed;
     ``challenge_lifetime`` is how long an authentication challenge may be
     answered; ``max_pending_challenges`` bounds the open challenges per
@@ -26,6 +28,7 @@ class Limits:
     max_values: int = MAX_HANDLE_VALUES
     max_handle_length: int = 1024
     max_tcp_connections: int = 1024
+    max_udp_inflight: int = 1024
     idle_timeout: float = 60.0
     challenge_lifetime: float = 30.0
     max_pending_challenges: int = 10000

@@ -11,6 +11,7 @@ proves its identity with (HS_SECKEY, HS_PUBKEY).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
 import time
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from protocol import auth
 from protocol.admin_record import decode_admin_record
 from protocol.constants import (
     ADMIN_PERM_ADD_HANDLE,
@@ -50,7 +52,6 @@ from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key
-from resolver import auth
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
 
@@ -326,13 +327,16 @@ class ResolutionService:
 
         ``index`` 0 tries every HS_SECKEY value (``HandleServer.verifyChallenge``).
         """
-        for value in await self._credential_values(handle, index, TYPE_HS_SECKEY):
-            key = decode_secret_key(value.data)
-            if auth.verify_secret_key_answer(
-                key, nonce, request_digest, answer, old_format=old_format
-            ):
-                return True
-        return False
+        keys = [
+            decode_secret_key(v.data)
+            for v in await self._credential_values(handle, index, TYPE_HS_SECKEY)
+        ]
+        if not keys:
+            return False
+        # PBKDF2 answers cost real CPU: keep them off the event loop
+        return await asyncio.to_thread(
+            _any_secret_matches, keys, nonce, request_digest, answer, old_format
+        )
 
     async def verify_public_key_answer(
         self, handle: str, index: int, nonce: bytes, request_digest: bytes, answer: bytes
@@ -346,7 +350,7 @@ class ResolutionService:
                 key = decode_public_key(value.data)
             except ProtocolError:
                 continue
-            if auth.verify_public_key_answer(key, nonce, request_digest, answer):
+            if auth.verify_public_key_answer(nonce, request_digest, key, answer):
                 return value.index
         return None
 
@@ -484,6 +488,14 @@ class ResolutionService:
                     if (name_key(m.handle), m.index) not in seen:
                         pending.append(ref)
         return False
+
+
+def _any_secret_matches(
+    keys: Sequence[bytes], nonce: bytes, digest: bytes, answer: bytes, old_format: bool
+) -> bool:
+    return any(
+        auth.verify_secret_key_answer(nonce, digest, key, answer, old_format) for key in keys
+    )
 
 
 def _actor(caller: Caller) -> str:

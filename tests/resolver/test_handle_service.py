@@ -1,0 +1,166 @@
+"""ResolutionService against real stores: resolution, read filtering, authorisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol import auth
+from protocol.constants import (
+    ADMIN_PERM_ADD_HANDLE,
+    ADMIN_PERM_LIST_HANDLES,
+    RC_AUTHENTICATION_FAILED,
+    RC_AUTHENTICATION_NEEDED,
+    RC_HANDLE_ALREADY_EXISTS,
+    RC_HANDLE_NOT_FOUND,
+    RC_INSUFFICIENT_PERMISSIONS,
+    RC_INVALID_HANDLE,
+    RC_INVALID_VALUE,
+    RC_SUCCESS,
+    RC_VALUE_ALREADY_EXISTS,
+    RC_VALUES_NOT_FOUND,
+)
+from registry.store import HandleStore
+from resolver.limits import Limits
+from resolver.service import Caller, ResolutionService, ServiceError
+from tests.resolver.test_handle_support import (
+    DSA_KEY,
+    NA,
+    OPS,
+    OTHER_NA,
+    RSA_KEY,
+    SECRET,
+    TV,
+    admin_value,
+    seed,
+    url,
+)
+
+ADMIN = Caller(NA, 300)
+MEMBER = Caller(OPS, 300)
+STRANGER = Caller(OTHER_NA, 300)
+
+
+@pytest.fixture
+async def service(database: HandleStore) -> ResolutionService:
+    await seed(database)
+    return ResolutionService(database, limits=Limits(max_values=8, max_handle_length=64))
+
+
+async def test_anonymous_resolution_leaves_out_restricted_values(
+    service: ResolutionService,
+) -> None:
+    res = await service.resolve(TV)
+    assert res.response_code == RC_SUCCESS
+    assert [v.index for v in res.values] == [1, 100, 101]
+    assert res.withheld == 1
+    assert res.source == "local" and res.authoritative
+
+
+async def test_filters_and_not_found_codes(service: ResolutionService) -> None:
+    assert [v.index for v in (await service.resolve(TV, types=["URL"])).values] == [1]
+    assert [v.index for v in (await service.resolve(TV, indexes=[100])).values] == [100]
+    assert (await service.resolve("88.118.8/none")).response_code == RC_HANDLE_NOT_FOUND
+    assert (await service.resolve(TV, types=["DESC"])).response_code == RC_VALUES_NOT_FOUND
+    only_restricted = await service.resolve(TV, types=["EMAIL"])
+    assert only_restricted.response_code == RC_VALUES_NOT_FOUND
+    assert only_restricted.withheld == 1
+
+
+async def test_admins_and_group_members_read_restricted_values(service: ResolutionService) -> None:
+    for caller in (ADMIN, MEMBER):
+        res = await service.resolve(TV, types=["EMAIL"], caller=caller)
+        assert [v.data for v in res.values] == [b"owner@example.test"]
+    res = await service.resolve(TV, types=["EMAIL"], caller=STRANGER)
+    assert res.response_code == RC_VALUES_NOT_FOUND
+
+
+async def test_create_modify_remove_delete_by_admin(service: ResolutionService) -> None:
+    new = "88.118.8/TV-0002"
+    await service.create_handle(new, [url(1, "a")], caller=ADMIN)
+    assert (await service.resolve(new)).values[0].data == b"a"
+    assert (await service.resolve(new)).values[0].timestamp > 0
+    await service.add_values(TV, [url(3, "b")], caller=MEMBER)
+    await service.modify_values(TV, [url(3, "c")], caller=MEMBER)
+    assert (await service.resolve(TV, indexes=[3])).values[0].data == b"c"
+    await service.remove_values(TV, [3], caller=ADMIN)
+    assert (await service.resolve(TV, indexes=[3])).response_code == RC_VALUES_NOT_FOUND
+    await service.replace_handle(new, [url(2, "d"), admin_value(100, NA, 200)], caller=ADMIN)
+    assert [v.index for v in (await service.resolve(new)).values] == [2, 100]
+    await service.delete_handle(new, caller=MEMBER)
+    assert (await service.resolve(new)).response_code == RC_HANDLE_NOT_FOUND
+
+
+async def _refused(code: int, op) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as info:
+        await op
+    assert info.value.response_code == code
+
+
+async def test_writes_are_refused_to_others_and_change_nothing(service: ResolutionService) -> None:
+    before = await service.store.get_handle(TV)
+    for caller, code in (
+        (Caller(None, None), RC_AUTHENTICATION_NEEDED),
+        (STRANGER, RC_INSUFFICIENT_PERMISSIONS),
+        (Caller(NA, 301), RC_INSUFFICIENT_PERMISSIONS),  # an index no HS_ADMIN names
+    ):
+        await _refused(code, service.create_handle("88.118.8/x", [url(1, "x")], caller=caller))
+        await _refused(code, service.add_values(TV, [url(9, "x")], caller=caller))
+        await _refused(code, service.modify_values(TV, [url(1, "x")], caller=caller))
+        await _refused(code, service.remove_values(TV, [1], caller=caller))
+        await _refused(code, service.delete_handle(TV, caller=caller))
+        await _refused(code, service.list_handles("88.118.8", caller=caller))
+    assert await service.store.get_handle(TV) == before
+    assert await service.store.get_handle("88.118.8/x") is None
+
+
+async def test_group_admin_lacks_bits_its_record_does_not_grant(service: ResolutionService) -> None:
+    admin_value_change = [TV_ADMIN := url(100, "not an admin any more")]
+    await _refused(
+        RC_INSUFFICIENT_PERMISSIONS, service.modify_values(TV, admin_value_change, caller=MEMBER)
+    )
+    await service.modify_values(TV, [TV_ADMIN], caller=ADMIN)  # full permissions
+    await _refused(RC_INSUFFICIENT_PERMISSIONS, service.list_handles("88.118.8", caller=MEMBER))
+
+
+async def test_request_checks(service: ResolutionService) -> None:
+    await _refused(RC_HANDLE_ALREADY_EXISTS, service.create_handle(TV, [url(1, "x")], caller=ADMIN))
+    await _refused(RC_INVALID_HANDLE, service.create_handle("nohandle", [], caller=ADMIN))
+    await _refused(RC_INVALID_HANDLE, service.resolve("88.118.8/" + "x" * 80))
+    too_many = [url(i, "x") for i in range(1, 10)]
+    await _refused(RC_INVALID_VALUE, service.create_handle("88.118.8/y", too_many, caller=ADMIN))
+    await _refused(RC_INVALID_VALUE, service.add_values(TV, [url(0, "x")], caller=ADMIN))
+    await _refused(RC_VALUE_ALREADY_EXISTS, service.add_values(TV, [url(1, "x")], caller=ADMIN))
+    await _refused(RC_VALUES_NOT_FOUND, service.remove_values(TV, [42], caller=ADMIN))
+    await _refused(RC_HANDLE_NOT_FOUND, service.delete_handle("88.118.8/none", caller=ADMIN))
+
+
+async def test_list_handles_and_authorize(service: ResolutionService) -> None:
+    assert await service.list_handles("88.118.8", caller=ADMIN) == [OPS, TV]
+    await service.authorize(ADMIN, NA, ADMIN_PERM_LIST_HANDLES)
+    await service.authorize(MEMBER, NA, ADMIN_PERM_ADD_HANDLE)
+    refused = service.authorize(STRANGER, NA, ADMIN_PERM_ADD_HANDLE)
+    await _refused(RC_INSUFFICIENT_PERMISSIONS, refused)
+
+
+async def test_server_admins_may_do_everything(database: HandleStore) -> None:
+    await seed(database)
+    service = ResolutionService(database, server_admins=[("0.NA/0.NA", 300)])
+    await service.create_handle("0.NA/88.118.7", [url(1, "p")], caller=Caller("0.NA/0.NA", 300))
+    assert (await service.resolve("0.NA/88.118.7")).response_code == RC_SUCCESS
+
+
+async def test_credentials(service: ResolutionService) -> None:
+    nonce, digest = auth.new_nonce(), b"d" * 32
+    answer = auth.secret_key_answer(nonce, digest, SECRET)
+    assert await service.verify_secret_key_answer(NA, 300, nonce, digest, answer)
+    assert await service.verify_secret_key_answer(NA, 0, nonce, digest, answer)
+    assert not await service.verify_secret_key_answer(OTHER_NA, 300, nonce, digest, answer)
+    assert not await service.verify_secret_key_answer(NA, 301, nonce, digest, answer)
+    signed = auth.public_key_answer(nonce, digest, RSA_KEY)
+    assert await service.verify_public_key_answer(NA, 301, nonce, digest, signed) == 301
+    assert await service.verify_public_key_answer(NA, 0, nonce, digest, signed) == 301
+    assert await service.verify_public_key_answer(NA, 302, nonce, digest, signed) is None
+    dsa_signed = auth.public_key_answer(nonce, digest, DSA_KEY, b"SHA1")
+    assert await service.verify_public_key_answer(NA, 0, nonce, digest, dsa_signed) == 302
+    assert await service.authenticate_secret_key(NA, 300, SECRET) == ADMIN
+    await _refused(RC_AUTHENTICATION_FAILED, service.authenticate_secret_key(NA, 300, b"wrong"))
