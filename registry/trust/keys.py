@@ -1,0 +1,239 @@
+"""Signing keys: generation, PEM storage, JWK form and HS_PUBKEY value data.
+
+Three key types are supported, each with exactly one JWS algorithm:
+
+=============  =========  ====================================
+``ed25519``    ``EdDSA``  RFC 8037, JWK ``kty`` ``OKP``
+``p256``       ``ES256``  ECDSA P-256 / SHA-256, JWK ``kty`` ``EC``
+``rsa``        ``RS256``  RSA PKCS#1 v1.5 / SHA-256, JWK ``kty`` ``RSA``
+=============  =========  ====================================
+
+Handle 9 signs with RSA (and DSA) only; RS256 values made here verify in
+Handle 9, the other two are extensions.  The JWK form is what Handle 9's
+``GsonUtility.PublicKeyTypeHierarchyAdapter`` writes into the ``publicKey``
+claim (``kty``, ``n``, ``e`` for RSA), extended with the RFC 7518/8037 members
+for EC and OKP keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from protocol.errors import ProtocolError
+from protocol.public_key import decode_public_key, encode_public_key
+from protocol.wire import Reader, Writer
+from registry.trust.errors import KeyLoadError, TrustError
+
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+KEY_TYPES = ("ed25519", "p256", "rsa")
+MIN_RSA_BITS = 2048
+
+#: HS_PUBKEY key-type labels for the key types CNRI 9.x has no encoding for
+#: (same layout as ``RSA_PUB_KEY``: label, two reserved flag octets, byte arrays)
+HS_PUBKEY_ED25519 = b"ED25519_PUB_KEY"
+HS_PUBKEY_EC = b"EC_PUB_KEY"
+_P256_NAME = b"P-256"
+
+
+def generate_key(key_type: str = "ed25519", *, rsa_bits: int = 3072) -> PrivateKey:
+    """A new private key of ``key_type`` (one of :data:`KEY_TYPES`)."""
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if key_type == "p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "rsa":
+        if rsa_bits < MIN_RSA_BITS:
+            raise TrustError(f"RSA keys must have at least {MIN_RSA_BITS} bits, not {rsa_bits}")
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    raise TrustError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
+
+
+def _encoded_passphrase(passphrase: str | bytes | None) -> bytes | None:
+    if passphrase is None or passphrase in ("", b""):
+        return None
+    return passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+
+
+def private_key_to_pem(key: PrivateKey, passphrase: str | bytes | None = None) -> bytes:
+    """PKCS#8 PEM of ``key``, encrypted with ``passphrase`` when one is given."""
+    secret = _encoded_passphrase(passphrase)
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(secret) if secret else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> PrivateKey:
+    """The private key in ``pem``; :class:`KeyLoadError` names what went wrong."""
+    secret = _encoded_passphrase(passphrase)
+    try:
+        key = serialization.load_pem_private_key(pem, password=secret)
+    except TypeError:
+        if secret is None:
+            raise KeyLoadError("the private key is encrypted: a passphrase is needed") from None
+        raise KeyLoadError("the private key is not encrypted: give no passphrase") from None
+    except ValueError:
+        if secret is not None and b"ENCRYPTED" in pem:
+            raise KeyLoadError("wrong passphrase for the private key") from None
+        raise KeyLoadError("not a PEM private key, or the key is damaged") from None
+    except UnsupportedAlgorithm:
+        raise KeyLoadError("the private key uses an unsupported algorithm") from None
+    return _supported_private(key)
+
+
+def _supported_private(key: object) -> PrivateKey:
+    if isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
+    raise KeyLoadError(
+        f"unsupported private key type {type(key).__name__}; use Ed25519, P-256 or RSA"
+    )
+
+
+def key_type_of(key: PrivateKey | PublicKey) -> str:
+    """``ed25519``, ``p256`` or ``rsa`` for a supported private or public key."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "ed25519"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        if isinstance(key.curve, ec.SECP256R1):
+            return "p256"
+        raise TrustError(f"unsupported curve {key.curve.name}; only P-256 is supported")
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "rsa"
+    raise TrustError(f"unsupported key type {type(key).__name__}")
+
+
+def same_key(a: PublicKey, b: PublicKey) -> bool:
+    """Whether two public keys are the same key."""
+    return public_key_to_jwk(a) == public_key_to_jwk(b)
+
+
+# --- JWK ------------------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE uses everywhere."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Inverse of :func:`b64url`; tolerates padding, rejects other characters."""
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise TrustError(f"bad base64url: {exc}") from None
+
+
+def _uint_bytes(value: int, size: int = 0) -> bytes:
+    return value.to_bytes(max(size, (value.bit_length() + 7) // 8, 1), "big")
+
+
+def public_key_to_jwk(key: PublicKey) -> dict[str, str]:
+    """The public JWK of ``key`` (only the members RFC 7638 requires)."""
+    kind = key_type_of(key)
+    if kind == "ed25519":
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    if kind == "p256":
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        ecn = key.public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url(_uint_bytes(ecn.x, 32)),
+            "y": b64url(_uint_bytes(ecn.y, 32)),
+        }
+    assert isinstance(key, rsa.RSAPublicKey)
+    rn = key.public_numbers()
+    return {"kty": "RSA", "n": b64url(_uint_bytes(rn.n)), "e": b64url(_uint_bytes(rn.e))}
+
+
+def jwk_to_public_key(jwk: Any) -> PublicKey:
+    """The public key of a JWK object; :class:`TrustError` if it is not one we support."""
+    if not isinstance(jwk, dict):
+        raise TrustError("a JWK must be a JSON object")
+    try:
+        kty, crv = jwk.get("kty"), jwk.get("crv")
+        if kty == "OKP" and crv == "Ed25519":
+            return ed25519.Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+        if kty == "EC" and crv == "P-256":
+            x, y = (int.from_bytes(b64url_decode(jwk[k]), "big") for k in ("x", "y"))
+            return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        if kty == "RSA":
+            n, e = (int.from_bytes(b64url_decode(jwk[k]), "big") for k in ("n", "e"))
+            key = rsa.RSAPublicNumbers(e, n).public_key()
+            if key.key_size < MIN_RSA_BITS:
+                raise TrustError(f"RSA key of {key.key_size} bits is too small")
+            return key
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrustError(f"bad JWK: {exc}") from None
+    raise TrustError(f"unsupported JWK kty={kty!r} crv={crv!r}")
+
+
+def jwk_thumbprint(key: PublicKey) -> str:
+    """RFC 7638 SHA-256 thumbprint of ``key`` (how revocation lists name keys)."""
+    canonical = json.dumps(public_key_to_jwk(key), sort_keys=True, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+
+
+# --- HS_PUBKEY --------------------------------------------------------------------------------
+
+
+def public_key_to_hs_pubkey(key: PublicKey) -> bytes:
+    """HS_PUBKEY value data for ``key``.
+
+    RSA uses CNRI's ``RSA_PUB_KEY`` layout via :mod:`protocol.public_key`.  CNRI
+    9.x has no elliptic-curve layout, so Ed25519 and P-256 keys use the same
+    shape with their own labels (``ED25519_PUB_KEY``: the 32 raw key octets;
+    ``EC_PUB_KEY``: curve name then the uncompressed SEC1 point).  Handle 9
+    clients reject those two as an unknown key format, which is what they do
+    for any key they cannot use.
+    """
+    kind = key_type_of(key)
+    if kind == "rsa":
+        assert isinstance(key, rsa.RSAPublicKey)
+        return encode_public_key(key)
+    w = Writer()
+    if kind == "ed25519":
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        w.byte_array(HS_PUBKEY_ED25519).i16(0).byte_array(raw)
+    else:
+        point = key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        w.byte_array(HS_PUBKEY_EC).i16(0).byte_array(_P256_NAME).byte_array(point)
+    return w.getvalue()
+
+
+def hs_pubkey_to_public_key(data: bytes) -> PublicKey:
+    """The public key in HS_PUBKEY value data; :class:`TrustError` if unusable for signing."""
+    try:
+        r = Reader(data)
+        label = r.byte_array()
+        if label == HS_PUBKEY_ED25519:
+            r.i16()
+            key: object = ed25519.Ed25519PublicKey.from_public_bytes(r.byte_array())
+        elif label == HS_PUBKEY_EC:
+            r.i16()
+            if r.byte_array() != _P256_NAME:
+                raise TrustError("EC_PUB_KEY on a curve other than P-256")
+            key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), r.byte_array())
+        else:
+            key = decode_public_key(data)
+    except (ProtocolError, ValueError) as exc:
+        raise TrustError(f"bad HS_PUBKEY data: {exc}") from None
+    if isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        return key
+    raise TrustError(f"HS_PUBKEY holds a {type(key).__name__}, which cannot sign JWS")

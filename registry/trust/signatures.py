@@ -1,0 +1,66 @@
+"""HS_SIGNATURE values: a record signed by a key (Handle 9 ``HandleSigner.signHandleValues``).
+
+The value's data is a JWS (compact serialisation) whose claims are::
+
+    {"iss": "300:0.NA/88.118.8", "sub": "88.118.8/TV-0001", "iat": ..., "nbf": ..., "exp": ...,
+     "digests": {"alg": "SHA-256", "digests": [{"index": 1, "digest": "<base64>"}, ...]}}
+
+``digests`` covers every public value of the record other than HS_SIGNATURE
+values (see :mod:`registry.trust.digests`), so sign the record as it will be
+stored, and sign again after any change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocol.constants import TYPE_HS_SIGNATURE
+from protocol.values import HandleValue
+from registry.trust.certs import claims_value
+from registry.trust.claims import HandleClaims, ValueRef
+from registry.trust.digests import digest_values
+from registry.trust.errors import TrustError
+from registry.trust.keys import PrivateKey
+
+FIRST_SIGNATURE_INDEX = 400
+
+
+def next_free_index(values: Sequence[HandleValue], first: int = FIRST_SIGNATURE_INDEX) -> int:
+    """The lowest index from ``first`` on not used by ``values`` (``getNextUnusedIndex``)."""
+    used = {v.index for v in values}
+    index = first
+    while index in used:
+        index += 1
+    return index
+
+
+def sign_record(
+    handle: str,
+    values: Sequence[HandleValue],
+    signer_handle: str,
+    signer_index: int,
+    key: PrivateKey,
+    issued: int,
+    expires: int,
+    *,
+    index: int | None = None,
+) -> HandleValue:
+    """An HS_SIGNATURE value over ``handle``'s ``values``, issued by ``signer_index:signer_handle``.
+
+    The signature is valid from ``issued`` (``iat`` and ``nbf``) until
+    ``expires``.  ``index`` defaults to the first index from 400 on that
+    ``values`` leave free.
+    """
+    if expires <= issued:
+        raise TrustError("a signature must expire after it is issued")
+    claims = HandleClaims(
+        iss=str(ValueRef(signer_handle, signer_index)),
+        sub=handle,
+        iat=issued,
+        nbf=issued,
+        exp=expires,
+        digests=digest_values(values),
+    )
+    return claims_value(
+        next_free_index(values) if index is None else index, TYPE_HS_SIGNATURE, claims, key
+    )

@@ -1,0 +1,1 @@
+"""Tests of registry.trust: keys, JWS, certificates, record signatures, verification."""
