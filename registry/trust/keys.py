@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -42,6 +43,7 @@ MIN_RSA_BITS = 2048
 HS_PUBKEY_ED25519 = b"ED25519_PUB_KEY"
 HS_PUBKEY_EC = b"EC_PUB_KEY"
 _P256_NAME = b"P-256"
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def generate_key(key_type: str = "ed25519", *, rsa_bits: int = 3072) -> PrivateKey:
@@ -93,6 +95,8 @@ def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> Priva
 
 
 def _supported_private(key: object) -> PrivateKey:
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+        raise KeyLoadError(f"RSA key of {key.key_size} bits is too small")
     if isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
@@ -129,11 +133,10 @@ def b64url(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """Inverse of :func:`b64url`; tolerates padding, rejects other characters."""
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
-        raise TrustError(f"bad base64url: {exc}") from None
+    """Inverse of :func:`b64url`; rejects padding and any character outside base64url."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise TrustError("bad base64url text")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _uint_bytes(value: int, size: int = 0) -> bytes:

@@ -61,6 +61,8 @@ def test_alg_must_match_the_key_type() -> None:
         '{"payload":"e30","signatures":[]}',
         "e30.e30.AA",
         "bm9wZQ.e30.AA",
+        "eyJhbGciOiJFZERTQSJ9.e30.A*A",
+        "eyJhbGciOiJFZERTQSJ9=.e30.AA",
     ],
 )
 def test_malformed_jws_is_refused(text: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from protocol.public_key import decode_public_key
 from registry.trust import (
@@ -88,6 +88,9 @@ def test_weak_or_unknown_keys_are_refused() -> None:
         generate_key("dsa")
     with pytest.raises(TrustError, match="unsupported JWK"):
         jwk_to_public_key({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"})
+    small = rsa.generate_private_key(65537, 1024)  # noqa: S505 - must be refused
+    with pytest.raises(KeyLoadError, match="too small"):
+        load_private_key(private_key_to_pem(small))
     p384 = ec.generate_private_key(ec.SECP384R1())
     with pytest.raises(KeyLoadError, match="unsupported private key type"):
         load_private_key(private_key_to_pem(p384))
