@@ -79,6 +79,8 @@ async def seed(store: HandleStore) -> Node:
         [
             admin_value(100, NA, 300),
             admin_value(101, NA, 200, GROUP_PERMS),
+            admin_value(102, NA, 301),
+            admin_value(103, NA, 302),
             HandleValue(200, "HS_VLIST", encode_vlist([ValueReference(OPS, 300)])),
             secret_value(300, SECRET),
             HandleValue(301, "HS_PUBKEY", encode_public_key(RSA_KEY.public_key())),

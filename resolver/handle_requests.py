@@ -1,0 +1,272 @@
+"""Turn one decoded Handle request into its response messages, via the service.
+
+Transport-independent: the TCP and UDP servers decode a request, hand it to
+:meth:`RequestProcessor.process` and send back what it returns.  Requests that
+need an identity are challenged first (nonce + digest of the request, as
+``HandleServer.createChallenge``); the answer (``OC_RESPONSE_TO_CHALLENGE``)
+names the challenge by its session id, is checked against the HS_SECKEY or
+HS_PUBKEY of the claimed identity, and only then is the original request run
+with that identity.  Each challenge is answerable once, within its lifetime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from protocol.auth import make_challenge
+from protocol.bodies import (
+    ChallengeAnswerRequest,
+    ChallengeResponse,
+    CreateHandleResponse,
+    EmptyBody,
+    GetSiteInfoResponse,
+    HandleListResponse,
+    HandleRequest,
+    ReferralResponse,
+    RemoveValueRequest,
+    ResolutionRequest,
+    ResolutionResponse,
+    ValuesRequest,
+    VerifyAuthRequest,
+    VerifyAuthResponse,
+    error_body,
+)
+from protocol.constants import (
+    AUTH_TYPE_PUBLIC_KEY,
+    AUTH_TYPE_SECRET_KEY,
+    NA_HANDLE_PREFIX,
+    OC_ADD_VALUE,
+    OC_CREATE_HANDLE,
+    OC_DELETE_HANDLE,
+    OC_GET_SITE_INFO,
+    OC_LIST_HANDLES,
+    OC_MODIFY_VALUE,
+    OC_REMOVE_VALUE,
+    OC_RESOLUTION,
+    OC_RESPONSE_TO_CHALLENGE,
+    OC_VERIFY_CHALLENGE,
+    RC_AUTHEN_TIMEOUT,
+    RC_AUTHENTICATION_FAILED,
+    RC_ERROR,
+    RC_INVALID_CREDENTIAL,
+    RC_OPERATION_NOT_SUPPORTED,
+    RC_SERVICE_REFERRAL,
+    RC_SUCCESS,
+)
+from protocol.credential import sign_message
+from protocol.crypto import PrivateKey
+from protocol.errors import ProtocolError
+from protocol.message import Message, make_response
+from protocol.site_info import decode_site_info
+from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.service import Caller, ResolutionService, ServiceError
+from resolver.sessions import Challenge, ChallengeTable
+
+log = logging.getLogger(__name__)
+
+ADMIN_OPS = frozenset(
+    {
+        OC_CREATE_HANDLE,
+        OC_DELETE_HANDLE,
+        OC_ADD_VALUE,
+        OC_REMOVE_VALUE,
+        OC_MODIFY_VALUE,
+        OC_LIST_HANDLES,
+    }
+)
+
+def error_response(request: Message, code: int, text: str = "") -> Message:
+    """An error response to ``request``."""
+    return make_response(request, code, error_body(text))
+
+
+class RequestProcessor:
+    """Answers decoded requests for one server process.
+
+    ``private_key`` (the key whose public half the node's HS_SITE lists) signs
+    the responses to certified requests, as CNRI's ``sendResponse`` does.
+    """
+
+    def __init__(
+        self,
+        service: ResolutionService,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        private_key: PrivateKey | None = None,
+    ) -> None:
+        self.service = service
+        self.limits = limits
+        self.private_key = private_key
+        self.challenges: ChallengeTable[Message] = ChallengeTable(
+            limits.challenge_lifetime, limits.max_pending_challenges
+        )
+
+    async def process(self, request: Message) -> list[Message]:
+        """The responses to ``request`` (several only for a long handle list)."""
+        try:
+            responses = await self._dispatch(request, None)
+        except ServiceError as exc:
+            responses = [error_response(request, exc.response_code, exc.message)]
+        except ProtocolError as exc:
+            responses = [error_response(request, exc.response_code, str(exc))]
+        if self.private_key is not None:
+            for response in responses:
+                if response.certify:
+                    sign_message(response, self.private_key)
+        return responses
+
+    async def _dispatch(self, request: Message, caller: Caller | None) -> list[Message]:
+        op = request.op_code
+        if op == OC_RESOLUTION:
+            return [await self._resolve(request, caller)]
+        if op == OC_GET_SITE_INFO:
+            return [await self._site_info(request)]
+        if op == OC_RESPONSE_TO_CHALLENGE:
+            return await self._answer(request)
+        if op == OC_VERIFY_CHALLENGE:
+            return [await self._verify(request)]
+        if op in ADMIN_OPS:
+            if caller is None:
+                return [self._challenge(request)]
+            return await self._admin(request, caller)
+        return [error_response(request, RC_OPERATION_NOT_SUPPORTED, "operation not supported")]
+
+    # --- authentication -----------------------------------------------------------
+
+    def _challenge(self, request: Message) -> Message:
+        response = make_challenge(request)
+        body, digest = response.body, response.request_digest
+        assert isinstance(body, ChallengeResponse) and digest is not None
+        opened = self.challenges.issue(body.nonce, digest.alg, digest.digest, request)
+        response.session_id = opened.session_id
+        return response
+
+    async def _answer(self, answer: Message) -> list[Message]:
+        body = answer.body
+        assert isinstance(body, ChallengeAnswerRequest)
+        challenge = self.challenges.take(answer.session_id)
+        if challenge is None:
+            return [error_response(answer, RC_AUTHEN_TIMEOUT, "no such challenge or it expired")]
+        caller = await self._identify(answer, body, challenge)
+        if caller is None:
+            log.info(
+                "handle auth failed identity=%s:%s type=%s",
+                body.user_index,
+                body.user_handle,
+                body.auth_type,
+            )
+            return [error_response(answer, RC_AUTHENTICATION_FAILED, "authentication failed")]
+        original = challenge.request
+        try:
+            responses = await self._dispatch(original, caller)
+        except ServiceError as exc:
+            responses = [error_response(original, exc.response_code, exc.message)]
+        return [dataclasses.replace(r, request_id=answer.request_id) for r in responses]
+
+    async def _identify(
+        self, answer: Message, body: ChallengeAnswerRequest, challenge: Challenge[Message]
+    ) -> Caller | None:
+        args = (body.user_handle, body.user_index, challenge.nonce, challenge.request_digest)
+        if body.auth_type == AUTH_TYPE_SECRET_KEY:
+            ok = await self.service.verify_secret_key_answer(
+                *args, body.signed_response, old_format=not answer.at_least(2, 1)
+            )
+            return Caller(body.user_handle, body.user_index) if ok else None
+        if body.auth_type == AUTH_TYPE_PUBLIC_KEY:
+            index = await self.service.verify_public_key_answer(*args, body.signed_response)
+            return None if index is None else Caller(body.user_handle, index)
+        raise ServiceError(RC_INVALID_CREDENTIAL, "unknown authentication type")
+
+    async def _verify(self, request: Message) -> Message:
+        body = request.body
+        assert isinstance(body, VerifyAuthRequest)
+        ok = await self.service.verify_secret_key_answer(
+            body.handle,
+            body.index,
+            body.nonce,
+            body.request_digest,
+            body.signed_response,
+            old_format=not request.at_least(2, 1),
+        )
+        response = make_response(request, RC_SUCCESS, VerifyAuthResponse(ok))
+        response.certify = True
+        return response
+
+    # --- queries -----------------------------------------------------------------
+
+    async def _resolve(self, request: Message, caller: Caller | None) -> Message:
+        body = request.body
+        assert isinstance(body, ResolutionRequest)
+        res = await self.service.resolve(
+            body.handle,
+            types=body.types,
+            indexes=body.indexes,
+            caller=caller,
+            recursive=request.recursive,
+        )
+        if res.withheld and caller is None and not request.public_only:
+            return self._challenge(request)
+        if res.response_code == RC_SUCCESS:
+            found = ResolutionResponse(res.handle, res.values)
+            response = make_response(request, RC_SUCCESS, found)
+        elif res.response_code == RC_SERVICE_REFERRAL:
+            referral = ReferralResponse("", res.referral_values)
+            response = make_response(request, RC_SERVICE_REFERRAL, referral)
+        else:
+            response = error_response(request, res.response_code)
+        response.authoritative = res.authoritative
+        return response
+
+    async def _site_info(self, request: Message) -> Message:
+        value = await self.service.get_site_info()
+        if value is None:
+            return error_response(request, RC_ERROR, "this node has no site information")
+        return make_response(request, RC_SUCCESS, GetSiteInfoResponse(decode_site_info(value.data)))
+
+    # --- administration ------------------------------------------------------------
+
+    async def _admin(self, request: Message, caller: Caller) -> list[Message]:
+        op, body, service = request.op_code, request.body, self.service
+        if op == OC_LIST_HANDLES:
+            assert isinstance(body, HandleRequest)
+            return await self._list(request, body.handle, caller)
+        if op == OC_DELETE_HANDLE:
+            assert isinstance(body, HandleRequest)
+            await service.delete_handle(body.handle, caller=caller)
+        elif op == OC_REMOVE_VALUE:
+            assert isinstance(body, RemoveValueRequest)
+            await service.remove_values(body.handle, body.indexes, caller=caller)
+        else:
+            assert isinstance(body, ValuesRequest)
+            if op == OC_CREATE_HANDLE:
+                if request.mint_new_suffix:
+                    raise ServiceError(RC_OPERATION_NOT_SUPPORTED, "minting is not supported")
+                write = service.replace_handle if request.overwrite_when_exists else (
+                    service.create_handle
+                )
+                await write(body.handle, body.values, caller=caller)
+                return [make_response(request, RC_SUCCESS, CreateHandleResponse())]
+            if op == OC_ADD_VALUE:
+                await service.add_values(body.handle, body.values, caller=caller)
+            else:
+                await service.modify_values(body.handle, body.values, caller=caller)
+        return [make_response(request, RC_SUCCESS, EmptyBody())]
+
+    async def _list(self, request: Message, handle: str, caller: Caller) -> list[Message]:
+        prefix = handle if "/" in handle else NA_HANDLE_PREFIX + handle
+        size = self.limits.list_page_size
+        pages: list[list[str]] = []
+        while True:
+            page = await self.service.list_handles(
+                prefix, caller=caller, page=len(pages), page_size=size
+            )
+            pages.append(page)
+            if len(page) < size:
+                break
+        responses = []
+        for number, page in enumerate(pages):
+            response = make_response(request, RC_SUCCESS, HandleListResponse(tuple(page)))
+            response.continuous = number < len(pages) - 1
+            responses.append(response)
+        return responses

@@ -1,0 +1,268 @@
+"""Handle protocol servers on TCP and UDP (default port 2641, IPv4 and IPv6).
+
+Thin adapters: bytes in, :class:`resolver.handle_requests.RequestProcessor`,
+bytes out.  Everything a client controls is bounded (:class:`Limits`): message
+size, open TCP connections, idle TCP connections, UDP reassembly buffers.  A
+request that cannot be decoded gets an RC_PROTOCOL_ERROR response when its
+envelope could be read (a TCP stream is then closed, since its framing can no
+longer be trusted); otherwise a datagram is dropped.  No exception escapes to
+the event loop: each failure is logged as one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from protocol.bodies import error_body
+from protocol.constants import (
+    MESSAGE_ENVELOPE_SIZE,
+    OC_RESERVED,
+    RC_ERROR,
+    RC_PROTOCOL_ERROR,
+    RC_SERVER_TOO_BUSY,
+)
+from protocol.crypto import PrivateKey
+from protocol.envelope import Envelope, decode_envelope
+from protocol.errors import ProtocolError
+from protocol.framing import UdpReassembler, encode_tcp, encode_udp
+from protocol.message import Message, decode_message
+from protocol.versions import negotiate
+from resolver.handle_requests import RequestProcessor
+from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.service import ResolutionService
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 2641
+
+
+def _envelope_error(env: Envelope, code: int, text: str) -> Message:
+    """An error response when only the request's envelope is known."""
+    major, minor = negotiate(env.suggest_major_version, env.suggest_minor_version)
+    return Message(
+        op_code=OC_RESERVED,
+        response_code=code,
+        body=error_body(text),
+        request_id=env.request_id,
+        session_id=env.session_id,
+        major_version=major,
+        minor_version=minor,
+    )
+
+
+async def _respond(processor: RequestProcessor, request: Message) -> list[Message]:
+    """The processor's answer, or an RC_ERROR response if it failed unexpectedly."""
+    try:
+        return await processor.process(request)
+    except Exception as exc:  # one bad request must not take the server down
+        log.error("handle request failed op=%s: %r", request.op_code, exc)
+        return [_envelope_error(request.envelope(0), RC_ERROR, "internal error")]
+
+
+class _TcpConnections:
+    """Serves TCP connections: one request after another, bounded and idle-timed."""
+
+    def __init__(self, processor: RequestProcessor, limits: Limits) -> None:
+        self.processor = processor
+        self.limits = limits
+        self.open = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.limits.max_tcp_connections:
+            writer.close()
+            return
+        self.open += 1
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        except Exception as exc:
+            log.error("handle tcp connection failed: %r", exc)
+        finally:
+            self.open -= 1
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        limit = self.limits.max_message_size
+        while True:
+            async with asyncio.timeout(self.limits.idle_timeout):
+                head = await reader.readexactly(MESSAGE_ENVELOPE_SIZE)
+                try:
+                    env = decode_envelope(head, limit)
+                except ProtocolError as exc:
+                    fake = Envelope(0, *_ids(head))
+                    writer.write(encode_tcp(_envelope_error(fake, RC_PROTOCOL_ERROR, str(exc))))
+                    await writer.drain()
+                    return
+                data = await reader.readexactly(env.message_length)
+            try:
+                request = decode_message(env, data, limit)
+            except ProtocolError as exc:
+                writer.write(encode_tcp(_envelope_error(env, exc.response_code, str(exc))))
+                await writer.drain()
+                return
+            for response in await _respond(self.processor, request):
+                writer.write(encode_tcp(response))
+            await writer.drain()
+
+
+def _ids(head: bytes) -> tuple[int, int]:
+    """(request id, session id) from a raw envelope, for an error reply."""
+    return int.from_bytes(head[8:12], "big", signed=True), int.from_bytes(
+        head[4:8], "big", signed=True
+    )
+
+
+class _UdpServer(asyncio.DatagramProtocol):
+    """Serves datagrams: reassembles multi-packet requests, answers each in a task."""
+
+    def __init__(self, processor: RequestProcessor, limits: Limits) -> None:
+        self.processor = processor
+        self.limits = limits
+        self.transport: asyncio.DatagramTransport | None = None
+        self.reassembler = UdpReassembler(max_message_size=limits.max_message_size)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        try:
+            complete = self.reassembler.add(addr, data, time.monotonic())
+        except ProtocolError as exc:
+            self._reply_error(data, addr, exc)
+            return
+        except Exception as exc:
+            log.error("handle udp datagram failed: %r", exc)
+            return
+        if complete is None:
+            return
+        env, message = complete
+        if len(self.tasks) >= self.limits.max_udp_inflight:
+            self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr)
+            return
+        task = asyncio.get_running_loop().create_task(self._answer(env, message, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _reply_error(self, data: bytes, addr: tuple[str | int, ...], exc: ProtocolError) -> None:
+        try:
+            env = decode_envelope(data, self.limits.max_message_size)
+        except ProtocolError:
+            return  # no envelope: no reply can be formed
+        self._send([_envelope_error(env, exc.response_code, str(exc))], addr)
+
+    async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...]) -> None:
+        try:
+            try:
+                request = decode_message(env, message, self.limits.max_message_size)
+            except ProtocolError as exc:
+                self._send([_envelope_error(env, exc.response_code, str(exc))], addr)
+                return
+            self._send(await _respond(self.processor, request), addr)
+        except Exception as exc:
+            log.error("handle udp request failed: %r", exc)
+
+    def _send(self, responses: Sequence[Message], addr: tuple[str | int, ...]) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        for response in responses:
+            for datagram in encode_udp(response):
+                self.transport.sendto(datagram, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.info("handle udp socket error: %r", exc)
+
+
+@dataclass
+class HandleServer:
+    """Running TCP and UDP listeners.  ``ports`` lists (host, port) bound per protocol."""
+
+    processor: RequestProcessor
+    tcp: list[asyncio.Server] = field(default_factory=list)
+    udp: list[asyncio.DatagramTransport] = field(default_factory=list)
+
+    @property
+    def tcp_ports(self) -> list[tuple[str, int]]:
+        """Bound TCP (host, port) pairs."""
+        return [s.getsockname()[:2] for srv in self.tcp for s in srv.sockets]
+
+    @property
+    def udp_ports(self) -> list[tuple[str, int]]:
+        """Bound UDP (host, port) pairs."""
+        return [t.get_extra_info("sockname")[:2] for t in self.udp]
+
+    @property
+    def port(self) -> int:
+        """The port shared by every listener."""
+        return self.tcp_ports[0][1]
+
+    async def close(self) -> None:
+        """Stop listening and wait for the TCP servers to shut down."""
+        for transport in self.udp:
+            transport.close()
+        for srv in self.tcp:
+            srv.close()
+        for srv in self.tcp:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(srv.wait_closed(), 5)
+
+
+def _bind(host: str, port: int, kind: socket.SocketKind, reuse_port: bool) -> socket.socket:
+    info = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(info[0], kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if info[0] == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(info[4])
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def run_handle_server(
+    service: ResolutionService,
+    host: str | Sequence[str] = ("0.0.0.0", "::"),
+    port: int = DEFAULT_PORT,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    private_key: PrivateKey | None = None,
+    reuse_port: bool = False,
+) -> HandleServer:
+    """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
+
+    Port 0 picks one free port shared by all listeners.  ``private_key`` signs
+    the responses to certified requests; ``reuse_port`` sets
+    SO_REUSEPORT so several processes can share the ports.
+    """
+    loop = asyncio.get_running_loop()
+    processor = RequestProcessor(service, limits=limits, private_key=private_key)
+    server = HandleServer(processor)
+    handler = _TcpConnections(processor, limits)
+    try:
+        for one in [host] if isinstance(host, str) else host:
+            tcp_sock = _bind(one, port, socket.SOCK_STREAM, reuse_port)
+            port = tcp_sock.getsockname()[1]
+            srv = await asyncio.start_server(handler, sock=tcp_sock, limit=2**16)
+            server.tcp.append(srv)
+            udp_sock = _bind(one, port, socket.SOCK_DGRAM, reuse_port)
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpServer(processor, limits), sock=udp_sock
+            )
+            server.udp.append(transport)
+    except BaseException:
+        await server.close()
+        raise
+    return server
