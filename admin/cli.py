@@ -9,13 +9,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from admin.commands import COMMAND_MODULES
-from admin.context import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, CliError, CommandContext
+from admin.context import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    CommandContext,
+)
 from admin.parsing import CONFIG_OPTION_PREFIX, common_options
 from registry.config import ConfigError
 from registry.errors import StoreError
+
+_NOT_INITIALISED = ("no such table", "does not exist")
+
+
+def database_error(exc: SQLAlchemyError | OSError) -> CliError:
+    """The one-line CLI error for a database failure."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    if any(marker in first for marker in _NOT_INITIALISED):
+        return CliError(f"the database is not initialised (run 'idnode init'): {first}")
+    if isinstance(exc, OSError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return CliError(f"cannot reach the database: {first}", EXIT_UNREACHABLE)
+    return CliError(f"database error: {first}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,15 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``idnode`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    cli_args = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(cli_args)
+    args.argv = cli_args
     overrides = {
         name[len(CONFIG_OPTION_PREFIX):]: value
         for name, value in vars(args).items()
         if name.startswith(CONFIG_OPTION_PREFIX) and value is not None
     }
     try:
-        ctx = CommandContext.from_args(args, overrides)
-        return asyncio.run(args.handler(ctx, args))
+        try:
+            ctx = CommandContext.from_args(args, overrides)
+            return int(asyncio.run(args.handler(ctx, args)))
+        except (SQLAlchemyError, ConnectionError, TimeoutError) as exc:
+            raise database_error(exc) from None
     except ConfigError as exc:
         print(f"idnode: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -58,6 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("idnode: interrupted", file=sys.stderr)
         return 130
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (it pays off for the servers)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

@@ -2,4 +2,8 @@
 
 from types import ModuleType
 
-COMMAND_MODULES: list[ModuleType] = []
+from admin.commands import audit, bulk, enterprise, handle, node, prefix, resolve, serve, stats
+
+COMMAND_MODULES: list[ModuleType] = [
+    node, serve, prefix, enterprise, handle, resolve, bulk, audit, stats,
+]

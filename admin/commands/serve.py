@@ -1,0 +1,96 @@
+"""``idnode serve``: run the node's front ends until interrupted.
+
+With ``--workers N`` (N > 1) this process runs worker 0 and starts N-1 more
+worker processes; all share the Handle and HTTP ports through SO_REUSEPORT and
+stop when this process stops.  A line ``idnode ... serving`` on stdout says the
+node is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
+from admin.parsing import add_command
+from resolver.node import start_node
+
+log = logging.getLogger("idnode.serve")
+
+EXAMPLES = """  idnode serve                              # the node in ./idnode-data
+  idnode serve --handle-port 2641 --http-port 8000 --workers 2
+  idnode serve --role root --data-dir root-data --handle-port 12641
+  IDNODE_DATABASE_URL=postgresql://127.0.0.1/test idnode serve"""
+
+PR_SET_PDEATHSIG = 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve``."""
+    parser = add_command(
+        subparsers, "serve", serve, summary="Serve the Handle protocol, HTTP API and DNS.",
+        examples=EXAMPLES,
+    )
+    parser.add_argument("--role", dest="cfg_role", choices=("node", "root"))
+    parser.add_argument("--listen", dest="cfg_listen_hosts", help="addresses, comma-separated")
+    parser.add_argument("--public-host", dest="cfg_public_host", help="address put in HS_SITE")
+    parser.add_argument("--handle-port", dest="cfg_handle_port", type=int)
+    parser.add_argument("--http-port", dest="cfg_http_port", type=int)
+    parser.add_argument("--dns-port", dest="cfg_dns_port", type=int, help="0 = DNS off")
+    parser.add_argument("--dns-zone", dest="cfg_dns_zone")
+    parser.add_argument("--database-url", dest="cfg_database_url")
+    parser.add_argument("--redis-url", dest="cfg_redis_url")
+    parser.add_argument("--root-address", dest="cfg_root_address", help="HOST:PORT of the root")
+    parser.add_argument("--prefixes", dest="cfg_prefixes", help="node prefixes, comma-separated")
+    parser.add_argument("--workers", dest="cfg_workers", type=int, help="processes (default 1)")
+    parser.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
+
+
+async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Run until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=ctx.config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    workers = 1 if args.worker_child else ctx.config.workers
+    if workers > 1 and (ctx.config.handle_port == 0 or ctx.config.http_port == 0):
+        raise CliError("--workers needs fixed --handle-port and --http-port", EXIT_USAGE)
+    node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
+                            with_dns=not args.worker_child)
+    children = _start_workers(workers - 1, args.argv)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"{node.describe()} serving", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for child in children:
+            child.terminate()
+        await node.close()
+        for child in children:
+            await asyncio.to_thread(child.wait)
+    return EXIT_OK
+
+
+def _start_workers(count: int, cli_args: Sequence[str]) -> list[subprocess.Popen[bytes]]:
+    """Start ``count`` more worker processes with this command's arguments."""
+    argv = [sys.executable, "-m", "admin.cli", *cli_args, "--worker-child"]
+    return [
+        subprocess.Popen(argv, preexec_fn=_die_with_parent)
+        for _ in range(count)
+    ]
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this child when the parent dies, even by SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -1,0 +1,156 @@
+"""A running node: the store, the resolution service and every configured front end.
+
+:func:`start_node` turns a :class:`registry.config.NodeConfig` into listening
+servers (Handle TCP+UDP, HTTP, optionally DNS) sharing one ResolutionService,
+so ``idnode serve``, the benchmarks and the end-to-end tests start a node the
+same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from protocol.crypto import PrivateKey
+from registry.config import NodeConfig
+from registry.names import prefix_handle
+from registry.store import HandleStore
+from registry.trust.keys import load_private_key
+from resolver.dns_bridge import DnsServer, run_dns_server
+from resolver.handle_server import HandleServer, run_handle_server
+from resolver.http_api import run_http_server
+from resolver.limits import Limits
+from resolver.service import ResolutionService
+from resolver.site import build_site_info, site_info_value
+
+log = logging.getLogger("idnode.node")
+
+NODE_ADMIN_INDEX = 300
+
+
+@dataclass
+class RunningNode:
+    """Everything one node process runs; :meth:`close` stops it all."""
+
+    config: NodeConfig
+    store: HandleStore
+    service: ResolutionService
+    handle_server: HandleServer
+    http_runner: web.AppRunner
+    http_port: int
+    dns_server: DnsServer | None = None
+
+    @property
+    def handle_port(self) -> int:
+        """The bound Handle protocol port (TCP and UDP)."""
+        return self.handle_server.port
+
+    def describe(self) -> str:
+        """One line saying what listens where."""
+        hosts = ",".join(self.config.listen_hosts)
+        dns = f"dns {hosts}:{self.dns_server.port}" if self.dns_server else "dns off"
+        return (
+            f"idnode {self.config.role} for {','.join(self.config.prefixes)}: "
+            f"handle tcp+udp {hosts}:{self.handle_port}, "
+            f"http http://{self.config.listen_hosts[0]}:{self.http_port}/, {dns}"
+        )
+
+    async def close(self) -> None:
+        """Stop the front ends, then the store."""
+        if self.dns_server is not None:
+            self.dns_server.close()
+        await self.handle_server.close()
+        await self.http_runner.cleanup()
+        await self.store.close()
+
+
+def limits_from(config: NodeConfig) -> Limits:
+    """The server limits a configuration asks for."""
+    return Limits(
+        max_message_size=config.max_message_size,
+        max_values=config.max_values_per_handle,
+        max_handle_length=config.max_handle_length,
+        max_tcp_connections=config.max_tcp_connections,
+        idle_timeout=config.tcp_idle_timeout,
+    )
+
+
+def load_server_key(config: NodeConfig) -> PrivateKey | None:
+    """The key certified responses are signed with, if the node has one."""
+    path = config.path(config.server_key_path)
+    if not path.is_file():
+        log.warning("no server key at %s: certified requests are answered unsigned", path)
+        return None
+    key = load_private_key(path.read_bytes())
+    if not isinstance(key, PrivateKey):
+        log.warning("server key %s is not RSA or DSA: responses are not signed", path)
+        return None
+    return key
+
+
+def _public_key_bytes(config: NodeConfig) -> bytes:
+    path: Path = config.path(config.server_pubkey_path)
+    return path.read_bytes() if path.is_file() else b""
+
+
+async def start_node(
+    config: NodeConfig, *, reuse_port: bool = False, with_dns: bool = True
+) -> RunningNode:
+    """Open the store and start every front end the configuration enables.
+
+    ``reuse_port`` lets several worker processes share the ports; the DNS
+    front end (no SO_REUSEPORT) runs only where ``with_dns`` is true.
+    """
+    store = await HandleStore.open(config.effective_database_url, migrate=True)
+    try:
+        return await _start_front_ends(config, store, reuse_port, with_dns)
+    except BaseException:
+        await store.close()
+        raise
+
+
+async def _start_front_ends(
+    config: NodeConfig, store: HandleStore, reuse_port: bool, with_dns: bool
+) -> RunningNode:
+    limits = limits_from(config)
+    site = build_site_info(
+        [(config.public_host, config.handle_port)],
+        public_key=_public_key_bytes(config),
+        http_port=config.http_port,
+        description=f"idnode {config.role} {','.join(config.prefixes)}",
+    )
+    service = ResolutionService(
+        store,
+        site_info=site_info_value(site),
+        server_admins=[(prefix_handle(p), NODE_ADMIN_INDEX) for p in config.prefixes],
+        limits=limits,
+    )
+    handle_server = await run_handle_server(
+        service,
+        config.listen_hosts,
+        config.handle_port,
+        limits=limits,
+        private_key=load_server_key(config),
+        reuse_port=reuse_port,
+    )
+    runner: web.AppRunner | None = None
+    try:
+        runner, http_port = await run_http_server(
+            service, config.listen_hosts[0], config.http_port, reuse_port=reuse_port
+        )
+        dns_server = None
+        if config.dns_port and with_dns:
+            dns_server = await run_dns_server(
+                service, zone=config.dns_zone, host=config.listen_hosts[0], port=config.dns_port
+            )
+    except BaseException:
+        await handle_server.close()
+        if runner is not None:
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        raise
+    return RunningNode(config, store, service, handle_server, runner, http_port, dns_server)
