@@ -130,7 +130,12 @@ def test_value_with_reference_golden() -> None:
     00000001 00000003 612f62 0000012c  # 1 reference: "a/b" index 300
     """)
     hv = HandleValue(
-        2, "EMAIL", b"", ttl_type=1, ttl=1700000000, public_write=True,
+        2,
+        "EMAIL",
+        b"",
+        ttl_type=1,
+        ttl=1700000000,
+        public_write=True,
         references=(ValueReference("a/b", 300),),
     )
     assert encode_value(hv) == raw
@@ -138,12 +143,16 @@ def test_value_with_reference_golden() -> None:
 
 
 # Encoder.encodeResolutionResponse: header (RC_SUCCESS), handle, value count, values.
-RESOLUTION_RESPONSE = h("""
+RESOLUTION_RESPONSE = (
+    h("""
 00000001 00000001 19000000 0005 00 00 6553f100   # op 1, rc 1, flags, serial 5
 0000004b                                          # body length 75
 00000010 38382e3131382e382f54562d30303031         # handle "88.118.8/TV-0001"
 00000001                                          # one value
-""") + URL_VALUE + h("00000000")
+""")
+    + URL_VALUE
+    + h("00000000")
+)
 
 
 def test_resolution_response_golden() -> None:

@@ -1,0 +1,120 @@
+"""TCP deframing and UDP fragmentation/reassembly."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.bodies import ResolutionResponse
+from protocol.constants import MAX_UDP_PACKET_SIZE, OC_RESOLUTION, RC_SUCCESS
+from protocol.envelope import decode_envelope
+from protocol.errors import ProtocolError
+from protocol.framing import TcpDeframer, UdpReassembler, encode_tcp, encode_udp, split_tcp_frame
+from protocol.message import Message, decode_message, encode_message
+from protocol.values import HandleValue
+
+
+def big_response(n: int = 10) -> Message:
+    values = tuple(HandleValue(i, "URL", b"https://example.com/" + b"x" * 100) for i in range(n))
+    return Message(
+        OC_RESOLUTION,
+        RC_SUCCESS,
+        ResolutionResponse("88.118.8/TV-0001", values),
+        request_id=42,
+        expiration=1,
+    )
+
+
+def test_tcp_deframer_byte_by_byte() -> None:
+    a, b = encode_tcp(big_response(1)), encode_tcp(big_response(3))
+    d = TcpDeframer()
+    frames = []
+    for byte in a + b:
+        frames += d.feed(bytes([byte]))
+    assert [len(m) for _, m in frames] == [len(a) - 20, len(b) - 20]
+    assert d.pending == 0
+    assert decode_message(*frames[1]) == big_response(3)
+    assert split_tcp_frame(a[:30]) is None
+    assert split_tcp_frame(a)[2] == len(a)  # type: ignore[index]
+
+
+def test_tcp_deframer_rejects_oversized() -> None:
+    d = TcpDeframer(max_message_size=100)
+    with pytest.raises(ProtocolError):
+        d.feed(encode_tcp(big_response(3)))
+
+
+def test_udp_split_and_reassemble_any_order() -> None:
+    msg = big_response(10)
+    grams = encode_udp(msg)
+    assert len(grams) > 2
+    assert all(len(g) <= MAX_UDP_PACKET_SIZE for g in grams)
+    whole = encode_message(msg)
+    assert b"".join(g[20:] for g in grams) == whole
+    envs = [decode_envelope(g) for g in grams]
+    assert [e.sequence_number for e in envs] == list(range(len(grams)))
+    assert all(e.message_length == len(whole) and not e.truncated for e in envs)
+    r = UdpReassembler()
+    order = list(reversed(grams))
+    results = [r.add("peer", g, now=0.0) for g in order]
+    assert results[:-1] == [None] * (len(grams) - 1)
+    env, body = results[-1]  # type: ignore[misc]
+    assert body == whole and env.sequence_number == 0
+    assert decode_message(env, body) == msg
+    assert len(r) == 0 and r.buffered_bytes == 0
+
+
+def test_udp_request_sets_truncated_and_single_packet_passthrough() -> None:
+    req = big_response(10)
+    req.response_code = 0
+    from protocol.bodies import ResolutionRequest
+
+    req.body = ResolutionRequest("x/" + "y" * 600)
+    grams = encode_udp(req)
+    assert len(grams) == 2 and all(decode_envelope(g).truncated for g in grams)
+    small = encode_udp(big_response(1))
+    assert len(small) == 1
+    env, body = UdpReassembler().add("p", small[0], 0.0)  # type: ignore[misc]
+    assert decode_message(env, body) == big_response(1)
+
+
+def test_udp_rejects_inconsistent_pieces() -> None:
+    grams = encode_udp(big_response(10))
+    r = UdpReassembler()
+    r.add("p", grams[0], 0.0)
+    assert r.add("p", grams[0], 0.0) is None  # exact duplicate is harmless
+    bad = bytearray(grams[1])
+    bad[25] ^= 0xFF
+    r.add("p", bytes(bad), 0.0)
+    with pytest.raises(ProtocolError):
+        r.add("p", grams[1], 0.0)  # same piece, different bytes
+    assert len(r) == 0
+    r.add("p", grams[0], 0.0)
+    other_len = bytearray(grams[1])
+    other_len[19] ^= 1  # message length differs from piece 0
+    with pytest.raises(ProtocolError):
+        r.add("p", bytes(other_len), 0.0)
+    with pytest.raises(ProtocolError):
+        r.add("p", grams[1][:100], 0.0)  # short middle piece
+    seq_out = bytearray(grams[0])
+    seq_out[12:16] = (99).to_bytes(4, "big")
+    with pytest.raises(ProtocolError):
+        r.add("p", bytes(seq_out), 0.0)
+
+
+def test_udp_bounds_and_expiry() -> None:
+    grams = encode_udp(big_response(10))
+    r = UdpReassembler(max_pending=2, timeout=5.0)
+    r.add("a", grams[0], 0.0)
+    r.add("b", grams[0], 0.0)
+    with pytest.raises(ProtocolError):
+        r.add("c", grams[0], 1.0)
+    assert r.add("c", grams[0], 6.0) is None  # a and b expired first
+    assert len(r) == 1
+    small = UdpReassembler(max_total_bytes=600)
+    small.add("a", grams[0], 0.0)
+    with pytest.raises(ProtocolError):
+        small.add("a", grams[1], 0.0)
+    assert small.buffered_bytes == 0
+    tiny = UdpReassembler(max_message_size=1000)
+    with pytest.raises(ProtocolError):
+        tiny.add("a", grams[0], 0.0)

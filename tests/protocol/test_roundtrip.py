@@ -1,0 +1,112 @@
+"""Property tests: everything the codec encodes decodes back to the same thing."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.admin_record import AdminRecord, decode_admin_record, encode_admin_record
+from protocol.envelope import Envelope, decode_envelope, encode_envelope
+from protocol.framing import decode_packet, encode_tcp
+from protocol.message import Message, decode_message, encode_header_body, encode_message
+from protocol.public_key import KeyNumbers, decode_key_numbers, encode_key_numbers
+from protocol.references import (
+    decode_alias,
+    decode_service_handle,
+    decode_vlist,
+    encode_alias,
+    encode_service_handle,
+    encode_vlist,
+)
+from protocol.site_info import SiteInfo, decode_site_info, encode_site_info
+from protocol.value_codec import (
+    decode_value,
+    decode_values,
+    encode_value,
+    encode_values,
+    value_size,
+)
+from protocol.values import HandleValue, ValueReference
+
+from .strategies import (
+    admin_records,
+    handle_values,
+    int32,
+    key_numbers,
+    messages,
+    octet,
+    refs,
+    sites,
+    text,
+    value_tuples,
+)
+
+
+@given(handle_values)
+def test_value_roundtrip(value: HandleValue) -> None:
+    raw = encode_value(value)
+    assert len(raw) == value_size(value)
+    assert decode_value(raw) == value
+
+
+@given(value_tuples)
+def test_value_list_roundtrip(values: tuple[HandleValue, ...]) -> None:
+    assert decode_values(encode_values(values)) == values
+
+
+@given(admin_records)
+def test_admin_roundtrip(rec: AdminRecord) -> None:
+    assert decode_admin_record(encode_admin_record(rec)) == rec
+
+
+@given(sites)
+def test_site_roundtrip(site: SiteInfo) -> None:
+    assert decode_site_info(encode_site_info(site)) == site
+
+
+@given(st.lists(refs, max_size=5).map(tuple))
+def test_vlist_roundtrip(items: tuple[ValueReference, ...]) -> None:
+    assert decode_vlist(encode_vlist(items)) == items
+
+
+@given(text)
+def test_handle_reference_roundtrip(handle: str) -> None:
+    assert decode_service_handle(encode_service_handle(handle)) == handle
+    assert decode_alias(encode_alias(handle)) == handle
+
+
+@given(key_numbers)
+def test_key_numbers_roundtrip(numbers: KeyNumbers) -> None:
+    assert decode_key_numbers(encode_key_numbers(numbers)) == numbers
+
+
+@given(
+    st.builds(
+        Envelope,
+        message_length=st.integers(0, 4 * 1024 * 1024),
+        request_id=int32,
+        session_id=int32,
+        sequence_number=int32,
+        major_version=octet,
+        minor_version=octet,
+        suggest_major_version=st.integers(1, 3),
+        suggest_minor_version=octet,
+        compressed=st.booleans(),
+        encrypted=st.booleans(),
+        truncated=st.booleans(),
+    )
+)
+def test_envelope_roundtrip(env: Envelope) -> None:
+    assert decode_envelope(encode_envelope(env)) == env
+
+
+@settings(max_examples=300)
+@given(messages())
+def test_message_roundtrip(msg: Message) -> None:
+    raw = encode_message(msg)
+    env = msg.envelope(len(raw))
+    back = decode_message(env, raw)
+    assert back == msg
+    assert back.encoded == encode_header_body(msg)
+    assert encode_message(back) == raw
+    assert decode_packet(encode_tcp(msg)) == msg
