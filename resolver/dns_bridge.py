@@ -1,0 +1,407 @@
+"""DNS front end: answers DNS queries for handles from the resolution service.
+
+Names map to handles by :mod:`resolver.dns_names`.  For a handle name:
+
+* ``URI`` (RFC 7553): one record per URL value (type ``URL`` or ``URL.*``),
+  priority = the value's index (capped at 65535), weight 1, so clients try the
+  URLs in index order, as the Handle proxy does.
+* ``TXT``: one record per other value, as the character-strings
+  ``"index=<n>" "type=<type>" "ttl=<seconds>" "value=<UTF-8 text>"``; data that
+  is not printable UTF-8 is given as ``"value.b64=<base64>"`` instead.  The
+  value field is always last and continues through every following string
+  (a character-string holds at most 255 bytes): concatenate them.  A value
+  whose type name does not fit one string is left out.
+* ``ANY``: both; any other type: NODATA.
+
+Record TTLs come from the values (an absolute TTL becomes the seconds left);
+all records of one RRset carry the smallest of them (RFC 2181 section 5.2).
+An unknown handle is NXDOMAIN, a handle without values of the asked kind is
+NODATA, both with the zone's SOA in the authority section (RFC 2308).  The apex
+answers SOA and NS; names outside the zone are REFUSED; names above handle
+names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  UDP answers
+larger than 512 bytes, or the client's EDNS payload size, are truncated with TC
+set so the client retries over TCP.  Undecodable queries get FORMERR (or are
+dropped when not even the header is there); a failing lookup gets SERVFAIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.NS
+import dns.rdtypes.ANY.SOA
+import dns.rdtypes.ANY.TXT
+import dns.rdtypes.ANY.URI
+import dns.rrset
+
+from protocol.constants import (
+    RC_HANDLE_NOT_FOUND,
+    RC_INVALID_HANDLE,
+    RC_SUCCESS,
+    RC_VALUES_NOT_FOUND,
+)
+from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
+from registry.filters import select_values
+from resolver.dns_names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
+from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.service import Resolution, ServiceError
+
+log = logging.getLogger(__name__)
+
+CLASSIC_UDP_SIZE = 512
+OUR_EDNS_PAYLOAD = 1232
+TCP_MAX_SIZE = 65535
+MAX_PENDING_UDP = 1024
+MAX_TTL = 2**31 - 1
+MAX_STRING = 255
+_IN = dns.rdataclass.IN
+
+
+class HandleResolver(Protocol):
+    """What the bridge needs of :class:`resolver.service.ResolutionService`."""
+
+    async def resolve(self, handle: str, *, recursive: bool = False) -> Resolution:
+        """Resolve ``handle`` for an anonymous caller."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SoaSettings:
+    """The zone's SOA fields; names without a final dot are relative to the zone.
+
+    ``mname`` defaults to the first NS name, ``serial`` to the server's start
+    time; ``minimum`` is the negative-caching TTL.
+    """
+
+    mname: str | None = None
+    rname: str = "hostmaster"
+    serial: int | None = None
+    refresh: int = 3600
+    retry: int = 600
+    expire: int = 1209600
+    minimum: int = 300
+    ttl: int = 3600
+
+
+class DnsBridge:
+    """Turns one DNS query (wire bytes) into one DNS response (wire bytes)."""
+
+    def __init__(
+        self,
+        service: HandleResolver,
+        *,
+        zone: dns.name.Name | str,
+        ns_names: Sequence[str] = (),
+        soa: SoaSettings | None = None,
+        recursive: bool = False,
+    ) -> None:
+        self.service = service
+        self.zone = as_zone(zone)
+        self.recursive = recursive
+        soa = soa or SoaSettings()
+        ns = [dns.name.from_text(n, origin=self.zone) for n in ns_names or ["ns"]]
+        self.ns = dns.rrset.from_rdata(
+            self.zone, soa.ttl, *(dns.rdtypes.ANY.NS.NS(_IN, dns.rdatatype.NS, n) for n in ns)
+        )
+        soa_rdata = dns.rdtypes.ANY.SOA.SOA(
+            _IN,
+            dns.rdatatype.SOA,
+            dns.name.from_text(soa.mname, origin=self.zone) if soa.mname else ns[0],
+            dns.name.from_text(soa.rname, origin=self.zone),
+            int(time.time()) if soa.serial is None else soa.serial,
+            soa.refresh,
+            soa.retry,
+            soa.expire,
+            soa.minimum,
+        )
+        self.soa = dns.rrset.from_rdata(self.zone, soa.ttl, soa_rdata)
+        self.negative_soa = dns.rrset.from_rdata(self.zone, min(soa.ttl, soa.minimum), soa_rdata)
+
+    async def answer(self, wire: bytes, *, udp: bool) -> bytes | None:
+        """The response to the query ``wire``, or None when nothing should be sent."""
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.message.ShortHeader:
+            return None
+        except Exception:  # anything dnspython cannot decode is the client's fault
+            return _form_error(wire)
+        if query.flags & dns.flags.QR:
+            return None
+        response = dns.message.make_response(query, our_payload=OUR_EDNS_PAYLOAD)
+        if query.opcode() != dns.opcode.QUERY:
+            response.set_rcode(dns.rcode.NOTIMP)
+        elif len(query.question) != 1:
+            response.set_rcode(dns.rcode.FORMERR)
+        else:
+            question = query.question[0]
+            await self._fill(response, question.name, question.rdtype, question.rdclass)
+        max_size = TCP_MAX_SIZE
+        if udp:
+            max_size = min(query.payload, OUR_EDNS_PAYLOAD) if query.edns >= 0 else 0
+        return response.to_wire(max_size=max(max_size, CLASSIC_UDP_SIZE), prefer_truncation=True)
+
+    async def _fill(
+        self,
+        response: dns.message.Message,
+        qname: dns.name.Name,
+        qtype: dns.rdatatype.RdataType,
+        qclass: dns.rdataclass.RdataClass,
+    ) -> None:
+        in_class = qclass in (dns.rdataclass.IN, dns.rdataclass.ANY)
+        if not in_class or not qname.is_subdomain(self.zone):
+            response.set_rcode(dns.rcode.REFUSED)
+            return
+        response.flags |= dns.flags.AA
+        if qname == self.zone:
+            self._apex(response, qtype)
+            return
+        try:
+            handle = name_to_handle(qname, self.zone)
+        except DnsNameError:
+            self._negative(response, nxdomain=not is_empty_non_terminal(qname, self.zone))
+            return
+        try:
+            resolution = await self.service.resolve(handle, recursive=self.recursive)
+        except ServiceError as exc:
+            resolution = Resolution(handle, exc.response_code, ())
+        except Exception:
+            log.exception("dns lookup failed handle=%r", handle)
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return
+        self._records(response, qname, qtype, resolution)
+
+    def _apex(self, response: dns.message.Message, qtype: dns.rdatatype.RdataType) -> None:
+        wanted = {dns.rdatatype.SOA: [self.soa], dns.rdatatype.NS: [self.ns]}
+        wanted[dns.rdatatype.ANY] = [self.soa, self.ns]
+        if qtype in wanted:
+            response.answer.extend(wanted[qtype])
+        else:
+            self._negative(response, nxdomain=False)
+
+    def _records(
+        self,
+        response: dns.message.Message,
+        qname: dns.name.Name,
+        qtype: dns.rdatatype.RdataType,
+        resolution: Resolution,
+    ) -> None:
+        code = resolution.response_code
+        if code in (RC_HANDLE_NOT_FOUND, RC_INVALID_HANDLE, RC_VALUES_NOT_FOUND):
+            self._negative(response, nxdomain=code != RC_VALUES_NOT_FOUND)
+            return
+        if code != RC_SUCCESS:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return
+        if not resolution.authoritative:
+            response.flags &= ~dns.flags.AA
+        now = int(time.time())
+        urls = select_values(resolution.values, ["URL."])
+        others = [v for v in resolution.values if v not in urls]
+        urls = tuple(v for v in urls if v.data)  # a URI record cannot be empty
+        if qtype in (dns.rdatatype.URI, dns.rdatatype.ANY) and urls:
+            response.answer.append(_rrset(qname, [(v, _uri(v)) for v in urls], now))
+        if qtype in (dns.rdatatype.TXT, dns.rdatatype.ANY):
+            txt = [(v, rdata) for v in others if (rdata := _txt(v, now)) is not None]
+            if txt:
+                response.answer.append(_rrset(qname, txt, now))
+        if not response.answer:
+            self._negative(response, nxdomain=False)
+
+    def _negative(self, response: dns.message.Message, *, nxdomain: bool) -> None:
+        if nxdomain:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        response.authority.append(self.negative_soa)
+
+
+def _form_error(wire: bytes) -> bytes:
+    """A FORMERR response echoing the query id of an undecodable message."""
+    response = dns.message.Message(id=int.from_bytes(wire[:2], "big"))
+    response.flags = dns.flags.QR
+    response.set_rcode(dns.rcode.FORMERR)
+    return response.to_wire()
+
+
+def value_ttl(value: HandleValue, now: int) -> int:
+    """The DNS TTL of ``value``: its relative TTL, or the seconds until its absolute expiry."""
+    ttl = value.ttl - now if value.ttl_type == TTL_TYPE_ABSOLUTE else value.ttl
+    return max(0, min(ttl, MAX_TTL))
+
+
+def _rrset(
+    qname: dns.name.Name, records: list[tuple[HandleValue, dns.rdata.Rdata]], now: int
+) -> dns.rrset.RRset:
+    records.sort(key=lambda item: item[0].index)
+    ttl = min(value_ttl(v, now) for v, _ in records)
+    return dns.rrset.from_rdata(qname, ttl, *(rdata for _, rdata in records))
+
+
+def _uri(value: HandleValue) -> dns.rdata.Rdata:
+    priority = max(0, min(value.index, 65535))
+    return dns.rdtypes.ANY.URI.URI(_IN, dns.rdatatype.URI, priority, 1, value.data)
+
+
+def _txt(value: HandleValue, now: int) -> dns.rdata.Rdata | None:
+    type_field = b"type=" + value.type.encode("utf-8", "replace")
+    if len(type_field) > MAX_STRING:
+        return None
+    text = _printable_text(value.data)
+    payload = b"value=" + value.data if text else b"value.b64=" + base64.b64encode(value.data)
+    strings = [
+        f"index={value.index}".encode(),
+        type_field,
+        f"ttl={value_ttl(value, now)}".encode(),
+        *(payload[i : i + MAX_STRING] for i in range(0, len(payload), MAX_STRING)),
+    ]
+    return dns.rdtypes.ANY.TXT.TXT(_IN, dns.rdatatype.TXT, strings)
+
+
+def _printable_text(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, bridge: DnsBridge, tasks: set[asyncio.Task[None]]) -> None:
+        self.bridge = bridge
+        self.tasks = tasks
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if len(self.tasks) >= MAX_PENDING_UDP:
+            return
+        task = asyncio.ensure_future(self._reply(data, addr))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _reply(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        try:
+            wire = await self.bridge.answer(data, udp=True)
+        except Exception:
+            log.exception("dns udp query failed peer=%s", addr[0])
+            return
+        if wire is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(wire, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("dns udp socket error: %s", exc)
+
+
+class DnsServer:
+    """A running DNS front end (UDP and TCP on one port).  Stop it with :meth:`close`."""
+
+    def __init__(self, bridge: DnsBridge, limits: Limits) -> None:
+        self.bridge = bridge
+        self.limits = limits
+        self.host = ""
+        self.port = 0
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._queries: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.Task[object]] = set()
+
+    async def start(self, host: str, port: int) -> None:
+        """Bind UDP and TCP to ``host``:``port`` (0: one free port for both)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            tcp = await asyncio.start_server(self._serve_tcp, host, port)
+            bound = tcp.sockets[0].getsockname()[1]
+            try:
+                self._udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpProtocol(self.bridge, self._queries), local_addr=(host, bound)
+                )
+            except OSError:
+                tcp.close()
+                await tcp.wait_closed()
+                if port:
+                    raise
+                continue
+            self._tcp, self.host, self.port = tcp, host, bound
+            log.info("dns server listening host=%s port=%d zone=%s", host, bound, self.bridge.zone)
+            return
+        raise OSError(f"no free port for both UDP and TCP on {host}")
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is None or len(self._connections) >= self.limits.max_tcp_connections:
+            writer.close()
+            return
+        self._connections.add(task)
+        try:
+            while True:
+                async with asyncio.timeout(self.limits.idle_timeout):
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                    wire = await reader.readexactly(size)
+                answer = await self.bridge.answer(wire, udp=False)
+                if answer is None:
+                    break
+                writer.write(len(answer).to_bytes(2, "big") + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            pass
+        except Exception:
+            log.exception("dns tcp connection failed")
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    def close(self) -> None:
+        """Stop listening and cancel the queries in progress."""
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+        for task in [*self._queries, *self._connections]:
+            task.cancel()
+
+    async def wait_closed(self) -> None:
+        """Wait until the sockets are closed and the cancelled queries have ended."""
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+        await asyncio.gather(*self._queries, *self._connections, return_exceptions=True)
+
+
+async def run_dns_server(
+    service: HandleResolver,
+    *,
+    zone: str,
+    host: str = "127.0.0.1",
+    port: int = 53,
+    ns_names: Sequence[str] = (),
+    soa: SoaSettings | None = None,
+    recursive: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> DnsServer:
+    """Start the DNS front end for ``zone`` on ``host``:``port`` (UDP and TCP).
+
+    ``port`` 0 picks a free port (see :attr:`DnsServer.port`).  ``ns_names``
+    are the zone's name servers (relative to the zone unless they end in a
+    dot; default ``ns.<zone>``); ``recursive`` is passed on to the service.
+    """
+    bridge = DnsBridge(service, zone=zone, ns_names=ns_names, soa=soa, recursive=recursive)
+    server = DnsServer(bridge, limits)
+    await server.start(host, port)
+    return server

@@ -1,0 +1,109 @@
+"""DnsBridge.answer without sockets: record encoding and the edge cases a store rarely yields."""
+
+from __future__ import annotations
+
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import pytest
+
+from protocol.constants import RC_ERROR, RC_INVALID_HANDLE, RC_SUCCESS
+from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
+from resolver.dns_bridge import DnsBridge, value_ttl
+from resolver.dns_names import handle_to_name
+from resolver.service import Resolution, ServiceError
+
+ZONE = "id.example."
+HANDLE = "88.118.8/TV-0001"
+
+
+class StubService:
+    """Answers every handle with one fixed outcome (a Resolution or an exception)."""
+
+    def __init__(self, outcome: Resolution | Exception) -> None:
+        self.outcome = outcome
+        self.asked: list[tuple[str, bool]] = []
+
+    async def resolve(self, handle: str, *, recursive: bool = False) -> Resolution:
+        self.asked.append((handle, recursive))
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def _found(*values: HandleValue, authoritative: bool = True) -> Resolution:
+    return Resolution(HANDLE, RC_SUCCESS, values, authoritative=authoritative)
+
+
+async def _ask(
+    service: StubService, rdtype: str = "TXT", *, recursive: bool = False
+) -> dns.message.Message:
+    bridge = DnsBridge(service, zone=ZONE, recursive=recursive)
+    query = dns.message.make_query(handle_to_name(HANDLE, ZONE), rdtype)
+    wire = await bridge.answer(query.to_wire(), udp=False)
+    assert wire is not None
+    return dns.message.from_wire(wire)
+
+
+async def test_long_values_continue_in_further_strings() -> None:
+    data = "é".encode() * 300
+    response = await _ask(StubService(_found(HandleValue(2, "DESC", data))))
+    (record,) = response.answer[0]
+    assert all(len(s) <= 255 for s in record.strings)
+    assert record.strings[:3] == (b"index=2", b"type=DESC", b"ttl=86400")
+    assert b"".join(record.strings[3:]) == b"value=" + data
+
+
+async def test_values_whose_type_does_not_fit_a_string_are_left_out() -> None:
+    values = (HandleValue(1, "T" * 251, b"x"), HandleValue(2, "EMAIL", b"a@example.com"))
+    response = await _ask(StubService(_found(*values)))
+    assert [r.strings[0] for r in response.answer[0]] == [b"index=2"]
+
+
+async def test_url_subtypes_are_uri_records_and_empty_urls_are_skipped() -> None:
+    values = (HandleValue(2, "URL.mobile", b"https://m.example/"), HandleValue(1, "URL", b""))
+    response = await _ask(StubService(_found(*values)), "URI")
+    assert [(r.priority, r.target) for r in response.answer[0]] == [(2, b"https://m.example/")]
+
+
+async def test_cached_answers_are_not_authoritative_and_recursion_is_passed_on() -> None:
+    service = StubService(_found(HandleValue(1, "EMAIL", b"a@example.com"), authoritative=False))
+    response = await _ask(service, recursive=True)
+    assert not response.flags & dns.flags.AA
+    assert service.asked == [("88.118.8/tv-0001", True)]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "rcode"),
+    [
+        (RuntimeError("store down"), dns.rcode.SERVFAIL),
+        (ServiceError(RC_INVALID_HANDLE, "handle too long"), dns.rcode.NXDOMAIN),
+        (Resolution(HANDLE, RC_ERROR, ()), dns.rcode.SERVFAIL),
+    ],
+)
+async def test_failures(outcome: Resolution | Exception, rcode: dns.rcode.Rcode) -> None:
+    response = await _ask(StubService(outcome))
+    assert response.rcode() == rcode
+    assert not response.answer
+
+
+async def test_other_opcodes_classes_and_responses() -> None:
+    bridge = DnsBridge(StubService(RuntimeError("not asked")), zone=ZONE)
+    notify = dns.message.make_query(ZONE, "SOA")
+    notify.set_opcode(dns.opcode.NOTIFY)
+    response = dns.message.from_wire(await bridge.answer(notify.to_wire(), udp=True) or b"")
+    assert response.rcode() == dns.rcode.NOTIMP
+    chaos = dns.message.make_query("version.bind.", "TXT", rdclass=dns.rdataclass.CH)
+    response = dns.message.from_wire(await bridge.answer(chaos.to_wire(), udp=True) or b"")
+    assert response.rcode() == dns.rcode.REFUSED
+    reflected = dns.message.make_response(dns.message.make_query(ZONE, "SOA"))
+    assert await bridge.answer(reflected.to_wire(), udp=True) is None
+
+
+def test_value_ttl() -> None:
+    assert value_ttl(HandleValue(1, "X", b"", ttl=600), now=1000) == 600
+    assert value_ttl(HandleValue(1, "X", b"", ttl_type=TTL_TYPE_ABSOLUTE, ttl=1600), 1000) == 600
+    assert value_ttl(HandleValue(1, "X", b"", ttl_type=TTL_TYPE_ABSOLUTE, ttl=900), 1000) == 0
+    assert value_ttl(HandleValue(1, "X", b"", ttl=-5), now=0) == 0
