@@ -66,12 +66,12 @@ async def discover(
     """The endpoints DNS announces for ``domain``, else ``fallback``.
 
     ``nameserver`` is an IP address (None: the system's resolver
-    configuration); ``lifetime`` bounds each lookup (seconds); ``rng`` makes the weighted
-    order reproducible.
+    configuration); ``lifetime`` bounds each lookup (seconds); ``rng`` makes
+    the weighted order reproducible.
     """
     try:
         resolver = _resolver(nameserver, port, lifetime)
-    except dns.exception.DNSException as exc:
+    except (dns.exception.DNSException, ValueError) as exc:  # no resolv.conf, or not an IP
         log.warning("discovery has no resolver domain=%s error=%s", domain, exc)
         return list(fallback)
     origin = dns.name.from_text(domain)

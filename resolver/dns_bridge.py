@@ -21,7 +21,8 @@ answers SOA and NS; names outside the zone are REFUSED; names above handle
 names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  UDP answers
 larger than 512 bytes, or the client's EDNS payload size, are truncated with TC
 set so the client retries over TCP.  Undecodable queries get FORMERR (or are
-dropped when not even the header is there); a failing lookup gets SERVFAIL.
+dropped when not even the header is there), EDNS versions above 0 BADVERS
+(RFC 6891), opcodes other than QUERY NOTIMP; a failing lookup gets SERVFAIL.
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ class DnsBridge:
         response = dns.message.make_response(query, our_payload=OUR_EDNS_PAYLOAD)
         if query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)
+        elif query.edns > 0:
+            response.set_rcode(dns.rcode.BADVERS)
         elif len(query.question) != 1:
             response.set_rcode(dns.rcode.FORMERR)
         else:

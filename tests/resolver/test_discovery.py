@@ -98,6 +98,10 @@ async def test_discovery_falls_back_when_the_server_is_down() -> None:
     assert found == FALLBACK
 
 
+async def test_discovery_falls_back_when_the_nameserver_is_no_address() -> None:
+    assert await discover("test.", nameserver="not-an-address", fallback=FALLBACK) == FALLBACK
+
+
 def _endpoint(priority: int, weight: int, host: str) -> ServiceEndpoint:
     return ServiceEndpoint("_handle._tcp", host, 2641, priority, weight, "srv")
 

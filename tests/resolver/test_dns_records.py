@@ -98,6 +98,9 @@ async def test_other_opcodes_classes_and_responses() -> None:
     chaos = dns.message.make_query("version.bind.", "TXT", rdclass=dns.rdataclass.CH)
     response = dns.message.from_wire(await bridge.answer(chaos.to_wire(), udp=True) or b"")
     assert response.rcode() == dns.rcode.REFUSED
+    future = dns.message.make_query(ZONE, "SOA", use_edns=1)
+    response = dns.message.from_wire(await bridge.answer(future.to_wire(), udp=True) or b"")
+    assert response.rcode() == dns.rcode.BADVERS
     reflected = dns.message.make_response(dns.message.make_query(ZONE, "SOA"))
     assert await bridge.answer(reflected.to_wire(), udp=True) is None
 
