@@ -156,8 +156,8 @@ class DnsBridge:
             await self._fill(response, question.name, question.rdtype, question.rdclass)
         max_size = TCP_MAX_SIZE
         if udp:
-            max_size = min(query.payload, OUR_EDNS_PAYLOAD) if query.edns >= 0 else 0
-        return response.to_wire(max_size=max(max_size, CLASSIC_UDP_SIZE), prefer_truncation=True)
+            max_size = min(query.payload, OUR_EDNS_PAYLOAD) if query.edns >= 0 else CLASSIC_UDP_SIZE
+        return response.to_wire(max_size=max_size, prefer_truncation=True)  # never below 512
 
     async def _fill(
         self,
