@@ -55,6 +55,7 @@ from protocol.constants import (
     RC_ERROR,
     RC_HANDLE_NOT_FOUND,
     RC_INVALID_CREDENTIAL,
+    RC_PREFIX_REFERRAL,
     RC_SERVICE_REFERRAL,
     RC_SUCCESS,
     RC_VALUES_NOT_FOUND,
@@ -247,11 +248,15 @@ class HandleClient:
         auth: Credentials | None = None,
         certify: bool = False,
         authoritative: bool = False,
+        recursive: bool = True,
     ) -> Resolution:
         """Resolve ``handle``; with ``auth`` restricted values are asked for too.
 
-        Not-found and referral answers come back as a Resolution with their
-        response code; other failures raise :class:`HandleClientError`.
+        ``recursive`` (set by default, as CNRI clients do) lets the server
+        follow referrals itself; a recursive resolver clears it on its hops.
+        Not-found and referral (service or prefix) answers come back as a
+        Resolution with their response code; other failures raise
+        :class:`HandleClientError`.
         """
         request = _new_request(
             OC_RESOLUTION, ResolutionRequest(handle, tuple(indexes), tuple(types))
@@ -259,13 +264,14 @@ class HandleClient:
         request.public_only = auth is None
         request.certify = certify
         request.authoritative = authoritative
+        request.recursive = recursive
         (response,), source = await self._ask(request, handle, server, auth, admin=False)
         body, rc = response.body, response.response_code
         if rc == RC_SUCCESS and isinstance(body, ResolutionResponse):
             return Resolution(
                 body.handle, rc, body.values, authoritative=response.authoritative, source=source
             )
-        if rc == RC_SERVICE_REFERRAL and isinstance(body, ReferralResponse):
+        if rc in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL) and isinstance(body, ReferralResponse):
             referral = body.values or ()
             return Resolution(handle, rc, (), source=source, referral_values=referral)
         if rc in (RC_HANDLE_NOT_FOUND, RC_VALUES_NOT_FOUND):
