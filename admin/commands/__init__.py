@@ -2,8 +2,19 @@
 
 from types import ModuleType
 
-from admin.commands import audit, bulk, enterprise, handle, node, prefix, resolve, serve, stats
+from admin.commands import (
+    audit,
+    bulk,
+    dns,
+    enterprise,
+    handle,
+    node,
+    prefix,
+    resolve,
+    serve,
+    stats,
+)
 
 COMMAND_MODULES: list[ModuleType] = [
-    node, serve, prefix, enterprise, handle, resolve, bulk, audit, stats,
+    node, serve, prefix, enterprise, handle, resolve, bulk, audit, stats, dns,
 ]
