@@ -90,6 +90,7 @@ from protocol.constants import (
     RC_RESERVED,
     RC_SERVER_BACKUP,
     RC_SERVICE_REFERRAL,
+    RC_SESSION_FAILED,
     RC_SUCCESS,
     RC_VALUE_ALREADY_EXISTS,
 )
@@ -260,7 +261,7 @@ def _wire_response_code(msg: Message) -> int:
 def encode_header_body(msg: Message) -> bytes:
     """Header and body bytes (``getEncodedMessageBody``): what digests and signatures cover."""
     expected = body_class(msg.op_code, msg.response_code, msg.major_version, msg.minor_version)
-    if not isinstance(msg.body, expected | RawBody):
+    if not isinstance(msg.body, (expected, RawBody)):
         raise ProtocolError(
             f"body {type(msg.body).__name__} does not fit op {msg.op_code} rc {msg.response_code}"
         )
@@ -321,6 +322,8 @@ def decode_message(
     RC_OPERATION_NOT_SUPPORTED for an unknown op code).
     """
     length = envelope.message_length
+    if envelope.encrypted or envelope.compressed:
+        raise ProtocolError("encrypted or compressed messages are not supported", RC_SESSION_FAILED)
     if length > max_message_size:
         raise ProtocolError(f"message too large: {length}")
     if len(data) < length:

@@ -39,25 +39,45 @@ def encode_value(value: HandleValue) -> bytes:
     return bytes(out)
 
 
+_TYPE_PREFIXED: dict[str, bytes] = {}
+
+
+def _type_field(name: str) -> bytes:
+    """Length-prefixed UTF-8 of a type name, cached (few distinct types exist)."""
+    field = _TYPE_PREFIXED.get(name)
+    if field is None:
+        raw = encode_utf8(name)
+        field = _U32.pack(len(raw)) + raw
+        if len(_TYPE_PREFIXED) < 4096:
+            _TYPE_PREFIXED[name] = field
+    return field
+
+
 def _append_value(out: bytearray, value: HandleValue) -> None:
-    if not 0 <= value.ttl_type <= 0xFF:
-        raise ProtocolError(f"ttl type out of range: {value.ttl_type}")
-    type_bytes = encode_utf8(value.type)
     data = value.data
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ProtocolError("value data must be bytes")
-    out += _FIXED.pack(
-        _int32(value.index, "index"),
-        _int32(value.timestamp, "timestamp"),
-        value.ttl_type,
-        _int32(value.ttl, "ttl"),
-        value.permissions,
-    )
-    out += _U32.pack(len(type_bytes))
-    out += type_bytes
+    try:
+        out += _FIXED.pack(
+            value.index, value.timestamp, value.ttl_type, value.ttl, value.permissions
+        )
+    except struct.error:
+        if not 0 <= value.ttl_type <= 0xFF:
+            raise ProtocolError(f"ttl type out of range: {value.ttl_type}") from None
+        out += _FIXED.pack(
+            _int32(value.index, "index"),
+            _int32(value.timestamp, "timestamp"),
+            value.ttl_type,
+            _int32(value.ttl, "ttl"),
+            value.permissions,
+        )
+    out += _type_field(value.type)
     out += _U32.pack(len(data))
     out += data
     refs = value.references
+    if not refs:
+        out += b"\0\0\0\0"
+        return
     out += _U32.pack(len(refs))
     for ref in refs:
         hb = encode_utf8(ref.handle)
@@ -79,30 +99,53 @@ def write_values(w: Writer, values: Sequence[HandleValue]) -> None:
     w.raw(encode_values(values))
 
 
-_PERMS = tuple(HandleValue.permission_flags(bits) for bits in range(256))
+_HEAD = struct.Struct(">iiBiBi")  # fixed part + type length
+_PERMS = tuple(
+    (bool(bits & 8), bool(bits & 4), bool(bits & 2), bool(bits & 1)) for bits in range(256)
+)
+_TYPE_NAMES: dict[bytes, str] = {}
+
+
+def _short(what: str) -> ProtocolError:
+    return ProtocolError(f"truncated or invalid {what} in handle value")
 
 
 def read_value(r: Reader) -> HandleValue:
-    """Decode one value at the reader's position."""
+    """Decode one value at the reader's position (inlined bounds checks: hot path)."""
     data = r.data
-    start = r.advance(_FIXED.size)
-    index, timestamp, ttl_type, ttl, perms = _FIXED.unpack_from(data, start)
-    type_name = decode_utf8(r.byte_array())
-    payload = r.byte_array()
-    nrefs = r.count(8, MAX_ARRAY_SIZE)
+    pos = r.pos
+    end = r.end
+    if pos + 18 > end:
+        raise _short("header")
+    index, timestamp, ttl_type, ttl, perms, tlen = _HEAD.unpack_from(data, pos)
+    pos += 18
+    if tlen < 0 or tlen > MAX_ARRAY_SIZE or pos + tlen + 4 > end:
+        raise _short("type")
+    raw_type = data[pos : pos + tlen]
+    pos += tlen
+    type_name = _TYPE_NAMES.get(raw_type)
+    if type_name is None:
+        type_name = decode_utf8(raw_type)
+        if len(_TYPE_NAMES) < 4096:
+            _TYPE_NAMES[raw_type] = type_name
+    (dlen,) = _I32.unpack_from(data, pos)
+    pos += 4
+    if dlen < 0 or dlen > MAX_ARRAY_SIZE or pos + dlen + 4 > end:
+        raise _short("data")
+    payload = data[pos : pos + dlen]
+    pos += dlen
+    (nrefs,) = _I32.unpack_from(data, pos)
+    pos += 4
     refs: tuple[ValueReference, ...] = ()
     if nrefs:
+        if nrefs < 0 or nrefs * 8 > end - pos:
+            raise _short("reference count")
+        r.pos = pos
         refs = tuple(ValueReference(r.string(), r.i32()) for _ in range(nrefs))
-    return HandleValue(
-        index=index,
-        type=type_name,
-        data=payload,
-        ttl_type=ttl_type,
-        ttl=ttl,
-        timestamp=timestamp,
-        references=refs,
-        **_PERMS[perms],
-    )
+        pos = r.pos
+    r.pos = pos
+    ar, aw, pr, pw = _PERMS[perms]
+    return HandleValue(index, type_name, payload, ttl_type, ttl, timestamp, ar, aw, pr, pw, refs)
 
 
 def read_values(r: Reader, limit: int = MAX_HANDLE_VALUES) -> tuple[HandleValue, ...]:

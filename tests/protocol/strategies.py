@@ -15,6 +15,7 @@ from protocol.constants import (
     OC_ADD_VALUE,
     OC_CREATE_HANDLE,
     OC_DELETE_HANDLE,
+    OC_DUMP_HANDLES,
     OC_GET_NEXT_TXN_ID,
     OC_GET_SITE_INFO,
     OC_HOME_NA,
@@ -24,6 +25,7 @@ from protocol.constants import (
     OC_REMOVE_VALUE,
     OC_RESOLUTION,
     OC_RESPONSE_TO_CHALLENGE,
+    OC_RETRIEVE_TXN_LOG,
     OC_SESSION_EXCHANGEKEY,
     OC_SESSION_SETUP,
     OC_SESSION_TERMINATE,
@@ -165,6 +167,9 @@ REQUESTS = st.one_of(
     ),
     st.tuples(st.just(OC_SESSION_SETUP), session_setups),
     st.tuples(st.just(OC_SESSION_EXCHANGEKEY), st.builds(b.SessionExchangeKeyRequest, small_bytes)),
+    st.tuples(
+        st.sampled_from([OC_RETRIEVE_TXN_LOG, OC_DUMP_HANDLES]), st.builds(b.RawBody, small_bytes)
+    ),
 ).map(lambda t: (t[0], 0, t[1]))
 
 RESPONSES = st.one_of(

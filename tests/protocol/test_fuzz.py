@@ -179,3 +179,9 @@ json_trees = st.recursive(
 @given(json_trees)
 def test_rest_json_garbage(obj: Any) -> None:
     only_protocol_errors(value_from_json, obj)
+
+
+def test_encrypted_or_compressed_envelope_is_refused() -> None:
+    for flags in ({"encrypted": True}, {"compressed": True}):
+        with pytest.raises(ProtocolError):
+            decode_message(Envelope(message_length=28, **flags), bytes(28))
