@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from admin.output import Printer
+from protocol.values import HandleValue
+from registry.bootstrap import ADMIN_KEY_FILE, ADMIN_PUBKEY_FILE, NodeKeyFiles
 from registry.config import NodeConfig, load_config
 from registry.store import HandleStore
+from resolver.site import build_site_info, site_info_value
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,11 +52,64 @@ class CommandContext:
         config = load_config(config_file, overrides={"data_dir": args.data_dir, **overrides})
         return cls(config=config, out=Printer(args.json))
 
+    @property
+    def node_prefix(self) -> str:
+        """This node's own prefix (the first configured one)."""
+        return self.config.prefixes[0]
+
+    @property
+    def actor(self) -> str:
+        """Who the audit log names for writes made by this command."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        return f"cli:{user}"
+
+    @property
+    def key_files(self) -> NodeKeyFiles:
+        """The node's key files, resolved against the data dir."""
+        path = self.config.path
+        return NodeKeyFiles(
+            server_key=path(self.config.server_key_path),
+            server_pubkey=path(self.config.server_pubkey_path),
+            admin_key=path(Path(ADMIN_KEY_FILE)),
+            admin_pubkey=path(Path(ADMIN_PUBKEY_FILE)),
+        )
+
+    def site_value(self) -> HandleValue:
+        """This node's HS_SITE value from the configuration and the server public key."""
+        pubkey_path = self.key_files.server_pubkey
+        public_key = pubkey_path.read_bytes() if pubkey_path.exists() else b""
+        site = build_site_info(
+            [(self.config.public_host, self.config.handle_port)],
+            public_key=public_key,
+            http_port=self.config.http_port or None,
+            description=f"idnode {self.node_prefix}",
+        )
+        return site_info_value(site)
+
     @asynccontextmanager
     async def store(self, *, migrate: bool = False) -> AsyncIterator[HandleStore]:
-        """The node's registry, opened for the duration of a command."""
-        store = await HandleStore.open(self.config.effective_database_url, migrate=migrate)
+        """The node's registry, opened for the duration of a command.
+
+        A database that cannot be reached is a :class:`CliError` with exit code 3.
+        """
+        try:
+            store = await HandleStore.open(
+                self.config.effective_database_url,
+                schema=self.config.database_schema or None,
+                migrate=migrate,
+            )
+        except (OSError, SQLAlchemyError) as exc:
+            raise CliError(f"cannot open the database: {_first_line(exc)}", EXIT_UNREACHABLE
+                           ) from None
         try:
             yield store
         finally:
             await store.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -30,6 +30,15 @@ def common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
         help="print machine-readable JSON instead of tables",
     )
+    if not suppress:
+        parser.add_argument(
+            "--database-url", dest=CONFIG_OPTION_PREFIX + "database_url", metavar="URL",
+            help="registry database URL (default: SQLite in the data dir)",
+        )
+        parser.add_argument(
+            "--database-schema", dest=CONFIG_OPTION_PREFIX + "database_schema", metavar="SCHEMA",
+            help="PostgreSQL schema of the registry tables",
+        )
 
 
 def add_command(

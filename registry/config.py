@@ -20,6 +20,7 @@ from typing import Any
 CONFIG_FILE_NAME = "idnode.toml"
 ENV_PREFIX = "IDNODE_"
 ROLES = ("node", "root")
+SUSPENDED_RESOLUTION = ("serve", "refuse")
 
 
 class ConfigError(ValueError):
@@ -28,12 +29,20 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """Every setting of one node.  See the module docstring for how it is loaded."""
+    """Every setting of one node.  See the module docstring for how it is loaded.
+
+    ``database_schema`` (PostgreSQL only) puts the registry tables in that
+    schema; empty means the server's default search path.
+    ``suspended_resolution`` is how identifiers of a suspended enterprise
+    resolve: ``serve`` answers them as usual (they are only frozen against
+    writes), ``refuse`` answers as if they did not exist.
+    """
 
     data_dir: Path = Path("idnode-data")
     role: str = "node"
     prefixes: tuple[str, ...] = ("88.118",)
     database_url: str = ""
+    database_schema: str = ""
     redis_url: str = ""
     listen_hosts: tuple[str, ...] = ("127.0.0.1",)
     public_host: str = "127.0.0.1"
@@ -58,6 +67,7 @@ class NodeConfig:
     rate_limit: float = 0.0
     rate_burst: int = 200
     log_level: str = "INFO"
+    suspended_resolution: str = "serve"
 
     @property
     def effective_database_url(self) -> str:
@@ -109,6 +119,11 @@ def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
 def _validate(config: NodeConfig) -> NodeConfig:
     checks: list[tuple[bool, str]] = [
         (config.role in ROLES, f"role: must be one of {', '.join(ROLES)}, got {config.role!r}"),
+        (
+            config.suspended_resolution in SUSPENDED_RESOLUTION,
+            f"suspended_resolution: must be one of {', '.join(SUSPENDED_RESOLUTION)}, "
+            f"got {config.suspended_resolution!r}",
+        ),
         (bool(config.prefixes), "prefixes: at least one prefix is needed"),
         (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
         (config.cache_size >= 0, "cache_size: must not be negative"),

@@ -1,0 +1,121 @@
+"""``idnode import FILE`` and ``idnode export FILE``: bulk moves of handle records.
+
+The formats, batching, resume and report are described in
+:mod:`registry.importer` and :mod:`registry.exporter`; these commands add the
+progress display and the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
+from admin.output import fields
+from admin.parsing import add_command
+from admin.progress import Progress
+from registry.exporter import export_file, write_jsonl
+from registry.importer import DEFAULT_BATCH_ROWS, FORMATS, import_file
+
+
+def _readable(name: str) -> Path:
+    path = Path(name)
+    if not path.is_file():
+        raise CliError(f"cannot read {path}: no such file", EXIT_USAGE)
+    return path
+
+
+async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Import a CSV or JSON Lines file, resuming an interrupted run of the same file."""
+    path = _readable(args.file)
+    if args.batch < 1:
+        raise CliError("--batch must be at least 1", EXIT_USAGE)
+    progress: Progress | None = None
+
+    def show(done: int, total: int) -> None:
+        nonlocal progress
+        if args.quiet:
+            return
+        if progress is None:
+            progress = Progress("import", total, start=done)
+        progress.update(done, force=done == total)
+
+    async with ctx.store(migrate=False) as store:
+        summary = await import_file(
+            store, path, fmt=args.format, report_path=Path(args.report) if args.report else None,
+            batch_rows=args.batch, overwrite=args.overwrite, actor=ctx.actor, on_progress=show,
+        )
+    if progress is not None:
+        progress.finish()
+    data = summary.as_dict()
+    if summary.already_done:
+        ctx.out.result(data, f"{path} was already imported (job {summary.job_id}); nothing to do")
+        return EXIT_OK
+    text = fields({k: data[k] for k in ("job_id", "rows", "resumed_from", "inserted",
+                                          "replaced", "rejected", "rows_per_second")})
+    if summary.rejected:
+        text += f"\nrejected rows are listed in {summary.report}"
+    ctx.out.result(data, text)
+    return EXIT_FAILED if summary.rejected and args.strict else EXIT_OK
+
+
+async def export(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Export records to JSON Lines (``-`` writes to stdout)."""
+    prefixes = tuple(args.prefix or ())
+    progress = None if args.quiet or args.file == "-" else Progress("export", 0, unit="records")
+    on_progress = progress.update if progress else None
+    async with ctx.store(migrate=False) as store:
+        if args.file == "-":
+            await write_jsonl(store, sys.stdout.buffer, prefixes=prefixes)
+            sys.stdout.buffer.flush()
+            return EXIT_OK
+        path = Path(args.file)
+        count = await export_file(store, path, prefixes=prefixes, on_progress=on_progress)
+    os.chmod(path, 0o600)
+    if progress is not None:
+        progress.finish()
+    ctx.out.result({"file": str(path), "records": count, "prefixes": list(prefixes)},
+                   f"exported {count} records to {path}")
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``import`` and ``export``."""
+    parser = add_command(
+        subparsers, "import", import_,
+        summary="Import handle records from CSV or JSON Lines (resumable; see the formats below).",
+        examples="""  idnode import products.csv
+  idnode import export.jsonl --overwrite --report rejected.csv
+  (after an interruption, run the same command again: it resumes)
+
+formats:
+  CSV         header handle,index,type,data[,ttl]; one value per row; consecutive rows
+              with the same handle form one record; data is UTF-8 text
+  JSON Lines  one record per line: {"handle": "88.118.8/X", "values": [REST JSON values]}
+  rejected rows go to FILE.rejected.csv (row,handle,reason); rows count from 1
+  after the CSV header""",
+    )
+    parser.add_argument("file", help="a .csv or .jsonl file")
+    parser.add_argument("--format", choices=FORMATS, help="override the format from the name")
+    parser.add_argument("--report", metavar="FILE",
+                        help="where rejected rows go (default: FILE.rejected.csv)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing handles instead of rejecting them")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_ROWS,
+                        help=f"rows per transaction (default {DEFAULT_BATCH_ROWS})")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when any row was rejected")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+    parser = add_command(
+        subparsers, "export", export,
+        summary="Export handle records to JSON Lines (the import format).",
+        examples="  idnode export all.jsonl\n  idnode export --prefix 88.118.8 haiyue.jsonl\n"
+        "  idnode export - | gzip > backup.jsonl.gz",
+    )
+    parser.add_argument("file", help="output file, or - for stdout")
+    parser.add_argument("--prefix", action="append",
+                        help="only handles with exactly this prefix (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")

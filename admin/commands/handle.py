@@ -1,0 +1,167 @@
+"""``idnode handle create|get|set|delete|list``: editing handle records in the registry.
+
+Values come from ``--value INDEX:TYPE:DATA`` (see :mod:`admin.values`) and/or
+``--from-json FILE``: a JSON list of REST JSON values, or an object with a
+``values`` list (what ``idnode --json handle get`` prints).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
+from admin.parsing import add_command, add_group
+from admin.values import ValueSyntaxError, parse_value, print_record
+from protocol.errors import ProtocolError
+from protocol.rest_json import values_from_json
+from protocol.values import HandleValue
+from registry.errors import HandleNotFound
+from registry.records import HandleRecord
+
+VALUE_HELP = "a value INDEX:TYPE:DATA, e.g. 1:URL:https://example.com (repeatable)"
+
+
+def given_values(args: argparse.Namespace) -> list[HandleValue]:
+    """The values of ``--from-json`` then ``--value``; a usage error if malformed."""
+    values: list[HandleValue] = []
+    if getattr(args, "from_json", None):
+        try:
+            doc: Any = orjson.loads(Path(args.from_json).read_bytes())
+            if isinstance(doc, dict):
+                doc = doc.get("values")
+            values.extend(values_from_json(doc))
+        except (OSError, orjson.JSONDecodeError, ProtocolError) as exc:
+            raise CliError(f"--from-json {args.from_json}: {exc}", EXIT_USAGE) from None
+    try:
+        values.extend(parse_value(spec, ttl=args.ttl) for spec in args.value or ())
+    except ValueSyntaxError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    return values
+
+
+def record_head(record: HandleRecord) -> dict[str, Any]:
+    """The fields printed above a record's values."""
+    return {"handle": record.name, "version": record.version}
+
+
+async def create(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Create a handle with the given values."""
+    values = given_values(args)
+    if not values:
+        raise CliError("give at least one --value or --from-json", EXIT_USAGE)
+    async with ctx.store() as store:
+        record = await store.create_handle(args.handle, values, actor=ctx.actor)
+    print_record(ctx.out, record_head(record), record.values)
+    return EXIT_OK
+
+
+async def get(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Show a handle's values as stored (secret keys hidden)."""
+    async with ctx.store() as store:
+        record = await store.get_handle(args.handle, types=args.type or (),
+                                        indexes=args.index or ())
+    if record is None:
+        raise HandleNotFound(f"handle {args.handle} not found")
+    print_record(ctx.out, record_head(record), record.values)
+    return EXIT_OK
+
+
+async def set_(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Add or overwrite values by index, remove indexes, or replace the whole record."""
+    values = given_values(args)
+    if not values and not args.remove:
+        raise CliError("give --value, --from-json or --remove", EXIT_USAGE)
+    async with ctx.store() as store:
+        current = await store.get_handle(args.handle)
+        if current is None:
+            raise HandleNotFound(f"handle {args.handle} not found")
+        if args.replace:
+            merged = {v.index: v for v in values}
+        else:
+            merged = {v.index: v for v in current.values} | {v.index: v for v in values}
+        missing = [i for i in args.remove or () if i not in merged]
+        if missing:
+            raise CliError(f"{current.name} has no value at index {missing[0]}")
+        for index in args.remove or ():
+            del merged[index]
+        record = await store.replace_handle(current.name, list(merged.values()), actor=ctx.actor,
+                                            expected_version=current.version)
+    print_record(ctx.out, record_head(record), record.values)
+    return EXIT_OK
+
+
+async def delete(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Delete a handle."""
+    async with ctx.store() as store:
+        await store.delete_handle(args.handle, actor=ctx.actor)
+    ctx.out.result({"handle": args.handle, "deleted": True}, f"deleted {args.handle}")
+    return EXIT_OK
+
+
+async def list_(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Handle names under a prefix (all when none), a page at a time."""
+    async with ctx.store() as store:
+        names = await store.list_handles(args.prefix, page=args.page, page_size=args.limit)
+        total = await store.count_handles(args.prefix)
+    ctx.out.result({"prefix": args.prefix, "total": total, "page": args.page, "handles": names},
+                   "\n".join(names) if names else "(none)")
+    return EXIT_OK
+
+
+def _value_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--value", action="append", metavar="INDEX:TYPE:DATA", help=VALUE_HELP)
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="values in REST JSON form (a list, or an object with 'values')")
+    parser.add_argument("--ttl", type=int, help="TTL in seconds of the --value values")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``handle`` command group."""
+    group = add_group(subparsers, "handle", "Create, inspect, change and delete handles.")
+    parser = add_command(
+        group, "create", create, summary="Create a handle.",
+        examples="  idnode handle create 88.118.8/TV-0001 --value 1:URL:https://example.com/tv1\n"
+        "  idnode handle create 88.118.8/TV-0002 --value 1:URL:https://example.com/tv2 "
+        "--value 100:HS_ADMIN:0.NA/88.118.8:300\n"
+        "  idnode handle create 88.118.8/TV-0003 --from-json tv3.json",
+    )
+    parser.add_argument("handle")
+    _value_options(parser)
+
+    parser = add_command(
+        group, "get", get, summary="Show a handle's stored values (secret keys hidden).",
+        examples="  idnode handle get 88.118.8/TV-0001\n"
+        "  idnode --json handle get 88.118.8/TV-0001 --type URL",
+    )
+    parser.add_argument("handle")
+    parser.add_argument("--type", action="append", help="only values of this type (repeatable)")
+    parser.add_argument("--index", action="append", type=int,
+                        help="only the value at this index (repeatable)")
+
+    parser = add_command(
+        group, "set", set_, summary="Add or change values by index, or remove some.",
+        examples="  idnode handle set 88.118.8/TV-0001 --value 1:URL:https://example.com/new\n"
+        "  idnode handle set 88.118.8/TV-0001 --remove 2\n"
+        "  idnode handle set 88.118.8/TV-0001 --replace --from-json tv1.json",
+    )
+    parser.add_argument("handle")
+    _value_options(parser)
+    parser.add_argument("--remove", action="append", type=int, metavar="INDEX",
+                        help="remove the value at this index (repeatable)")
+    parser.add_argument("--replace", action="store_true",
+                        help="the given values replace all current values")
+
+    parser = add_command(group, "delete", delete, summary="Delete a handle.",
+                         examples="  idnode handle delete 88.118.8/TV-0001")
+    parser.add_argument("handle")
+
+    parser = add_command(group, "list", list_, summary="List handle names under a prefix.",
+                         examples="  idnode handle list 88.118.8\n"
+                         "  idnode handle list 88.118.8 --page 2 --limit 50")
+    parser.add_argument("prefix", nargs="?", help="a prefix such as 88.118.8 (default: all)")
+    parser.add_argument("--page", type=int, default=0, help="page number from 0")
+    parser.add_argument("--limit", type=int, default=100, help="names per page")

@@ -1,0 +1,178 @@
+"""``idnode init`` and ``idnode status``: create a node, and look at one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from admin.context import EXIT_OK, EXIT_UNREACHABLE, CliError, CommandContext
+from admin.parsing import add_command
+from registry.bootstrap import (
+    CREDENTIAL_INDEX,
+    create_node_keys,
+    ensure_node_identity,
+    onboard_enterprise,
+)
+from registry.config import CONFIG_FILE_NAME, render_toml
+from registry.demo import DEMO_ENTERPRISES, DemoEnterprise, generate
+from registry.names import prefix_handle
+from registry.store import HandleStore
+
+DEMO_PRODUCTS = 50
+PROBE_TIMEOUT = 0.5
+
+
+def enterprise_code(demo: DemoEnterprise) -> str:
+    """The demo enterprise's code: the first word of its name in capitals."""
+    return demo.name.split()[0].upper()
+
+
+async def _is_initialised(ctx: CommandContext) -> bool:
+    if not (ctx.config.data_dir / CONFIG_FILE_NAME).exists():
+        return False
+    async with ctx.store(migrate=False) as store:
+        try:
+            return await store.get_handle(prefix_handle(ctx.node_prefix)) is not None
+        except SQLAlchemyError:  # not migrated yet
+            return False
+
+
+async def load_demo(ctx: CommandContext, store: HandleStore, products: int) -> dict[str, int]:
+    """The demo enterprises with their prefixes and ``products`` products' records."""
+    site = ctx.site_value()
+    for demo in DEMO_ENTERPRISES:
+        if await store.get_prefix(demo.prefix) is not None:
+            continue
+        info = await store.add_enterprise(enterprise_code(demo), demo.name,
+                                          industry=demo.industry)
+        await onboard_enterprise(store, info, demo.prefix, node_prefix=ctx.node_prefix,
+                                 site=site, actor=ctx.actor)
+    page = f"http://{ctx.config.public_host}:{ctx.config.http_port}/trace/{{handle}}"
+    records = list(generate(products, page_url=page))
+    result = await store.bulk_put(records, actor=ctx.actor, overwrite=True)
+    return {"enterprises": len(DEMO_ENTERPRISES), "records": result.inserted + result.replaced}
+
+
+async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Create the data dir, config file, keys and database with the node prefix handle."""
+    config = ctx.config
+    if await _is_initialised(ctx):
+        if args.if_missing:
+            ctx.out.result({"initialised": False, "data_dir": str(config.data_dir)},
+                           f"{config.data_dir} is already initialised; nothing to do")
+            return EXIT_OK
+        raise CliError(f"{config.data_dir} is already initialised (use --if-missing to accept)")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(config.data_dir, 0o700)
+    config_file = config.data_dir / CONFIG_FILE_NAME
+    if not config_file.exists():
+        config_file.write_text(render_toml(config), encoding="utf-8")
+    written = create_node_keys(ctx.key_files)
+    admin_pubkey = ctx.key_files.admin_pubkey.read_bytes()
+    demo: dict[str, int] = {}
+    async with ctx.store(migrate=True) as store:
+        for prefix in config.prefixes:
+            await ensure_node_identity(store, prefix, site=ctx.site_value(),
+                                       admin_pubkey=admin_pubkey, actor=ctx.actor)
+        if args.demo:
+            demo = await load_demo(ctx, store, args.demo_products)
+    result: dict[str, Any] = {
+        "initialised": True,
+        "data_dir": str(config.data_dir),
+        "config_file": str(config_file),
+        "database": _safe_url(config.effective_database_url),
+        "prefixes": list(config.prefixes),
+        "node_admin": f"{CREDENTIAL_INDEX}:{prefix_handle(ctx.node_prefix)}",
+        "admin_key": str(ctx.key_files.admin_key),
+        "server_key": str(ctx.key_files.server_key),
+        "keys_created": [str(p) for p in written],
+        "demo": demo or None,
+    }
+    ctx.out.result(result)
+    return EXIT_OK
+
+
+def _safe_url(url: str) -> str:
+    """A database URL with any password masked."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}" if ":" in credentials else url
+
+
+async def _probe(host: str, port: int) -> str:
+    if not port:
+        return "disabled"
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
+                                                 PROBE_TIMEOUT)
+    except (OSError, TimeoutError):
+        return "not reachable"
+    writer.close()
+    return "listening"
+
+
+async def status(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Configuration summary, database counts and whether the servers answer."""
+    del args
+    config = ctx.config
+    host = config.public_host
+    result: dict[str, Any] = {
+        "data_dir": str(config.data_dir),
+        "role": config.role,
+        "prefixes": list(config.prefixes),
+        "database": _safe_url(config.effective_database_url),
+        "handle_server": f"{host}:{config.handle_port} "
+        + await _probe(host, config.handle_port),
+        "http_server": f"{host}:{config.http_port} " + await _probe(host, config.http_port),
+        "redis": config.redis_url or "(none)",
+    }
+    code = EXIT_OK
+    try:
+        async with ctx.store(migrate=False) as store:
+            result["handles"] = await store.count_handles()
+            result["prefixes_registered"] = len(await store.list_prefixes())
+            result["enterprises"] = len(await store.list_enterprises())
+            node_handle = await store.get_handle(prefix_handle(ctx.node_prefix))
+            result["node_prefix_handle"] = "present" if node_handle else "missing (run init)"
+            result["database_status"] = "reachable"
+    except CliError as exc:
+        result["database_status"] = str(exc)
+        code = EXIT_UNREACHABLE
+    ctx.out.result(result)
+    return code
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``init`` and ``status``."""
+    parser = add_command(
+        subparsers, "init", init,
+        summary="Create a node: data dir, idnode.toml, keys, database and the node prefix handle.",
+        examples="""  idnode --data-dir ./idnode-data init
+  idnode --data-dir ./idnode-data init --demo --if-missing
+  idnode --database-url postgresql://db/idnode init --prefix 88.118 --public-host 10.0.0.5""",
+    )
+    parser.add_argument("--demo", action="store_true",
+                        help=f"also load the demo enterprises and {DEMO_PRODUCTS} products")
+    parser.add_argument("--demo-products", type=int, default=DEMO_PRODUCTS,
+                        help="how many demo products to generate (with --demo)")
+    parser.add_argument("--if-missing", action="store_true",
+                        help="do nothing (exit 0) when the node is already initialised")
+    parser.add_argument("--prefix", dest="cfg_prefixes", help="node prefix(es), comma separated")
+    parser.add_argument("--public-host", dest="cfg_public_host",
+                        help="address published in the node's HS_SITE")
+    parser.add_argument("--handle-port", dest="cfg_handle_port", type=int,
+                        help="Handle protocol port (TCP and UDP)")
+    parser.add_argument("--http-port", dest="cfg_http_port", type=int, help="HTTP port")
+    add_command(
+        subparsers, "status", status,
+        summary="Show the configuration, database counts and whether the servers answer.",
+        examples="  idnode status\n  idnode --json status",
+    )
+

@@ -1,0 +1,335 @@
+"""Bulk import of handle records from CSV or JSON Lines, resumable after a crash.
+
+Input formats (chosen by the file name: ``.csv``; ``.jsonl``/``.ndjson``/``.json``):
+
+* **CSV**, one value per row, with a header naming the columns
+  ``handle,index,type,data`` and optionally ``ttl`` (any order).  Consecutive
+  rows with the same handle form one record.  ``data`` is UTF-8 text (URL,
+  EMAIL, industry fields...); values whose data is binary (HS_ADMIN,
+  HS_SITE...) need JSON Lines.  Values get the default permissions and the
+  import time as timestamp.  Example::
+
+      handle,index,type,data,ttl
+      88.118.8/TV-0001,1,URL,https://example.com/tv/0001,86400
+      88.118.8/TV-0001,2,EMAIL,support@example.com,
+
+* **JSON Lines**, one record per line, the values in REST JSON form
+  (:mod:`protocol.rest_json`), exactly what :mod:`registry.exporter` writes::
+
+      {"handle": "88.118.8/TV-0001", "values": [{"index": 1, "type": "URL", ...}]}
+
+Row numbers count data rows from 1 (the CSV header is not a row; for JSON
+Lines the row is the line number).  A record spans the rows of its values.
+
+Every batch of about ``batch_rows`` source rows is one :meth:`HandleStore.bulk_put`
+transaction that also moves the job's checkpoint (rows committed).  The job id
+is derived from the SHA-256 of the file, so running the same command again
+after an interruption (even ``kill -9``) skips the committed rows and goes on;
+nothing is stored twice.  Rejected records (unparsable rows, existing handles
+without ``overwrite``, suspended enterprises, quota) are appended to a CSV
+report ``row,handle,reason`` after their batch commits.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from protocol.errors import ProtocolError
+from protocol.rest_json import value_from_json
+from protocol.values import DEFAULT_TTL, HandleValue
+from registry.errors import InvalidArgument
+from registry.store import HandleStore
+
+FORMATS = ("csv", "jsonl")
+CSV_COLUMNS = ("handle", "index", "type", "data")
+CSV_OPTIONAL = ("ttl",)
+REPORT_HEADER = ("row", "handle", "reason")
+DEFAULT_BATCH_ROWS = 5000
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One record read from the source (or the reason it could not be read).
+
+    ``row`` is its first source row, ``end`` its last; ``error`` is set when
+    the record is unusable, and then ``values`` is empty.
+    """
+
+    row: int
+    end: int
+    handle: str
+    values: tuple[HandleValue, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What a pass over the file learned: its digest and how many rows it has."""
+
+    path: Path
+    format: str
+    digest: str
+    rows: int
+
+    @property
+    def job_id(self) -> str:
+        """The import job id: the same file always resumes the same job."""
+        return f"import-{self.digest[:40]}"
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """Outcome of one run of :func:`import_file`."""
+
+    job_id: str
+    source: str
+    format: str
+    rows: int
+    resumed_from: int = 0
+    rows_done: int = 0
+    inserted: int = 0
+    replaced: int = 0
+    rejected: int = 0
+    report: str = ""
+    seconds: float = 0.0
+    already_done: bool = False
+
+    @property
+    def rows_per_second(self) -> float:
+        """Source rows processed per second in this run."""
+        done = self.rows_done - self.resumed_from
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "job_id": self.job_id, "source": self.source, "format": self.format,
+            "rows": self.rows, "resumed_from": self.resumed_from, "rows_done": self.rows_done,
+            "inserted": self.inserted, "replaced": self.replaced, "rejected": self.rejected,
+            "report": self.report, "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second), "already_done": self.already_done,
+        }
+
+
+def detect_format(path: Path) -> str:
+    """``csv`` or ``jsonl`` from the file name."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise InvalidArgument(f"{path}: cannot tell the format from the name; give --format csv|jsonl")
+
+
+def scan_source(path: Path, fmt: str) -> SourceInfo:
+    """SHA-256 and row count of ``path`` in one pass (rows: lines, minus a CSV header)."""
+    digest = hashlib.sha256()
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last != b"\n":
+        lines += 1
+    rows = max(0, lines - 1) if fmt == "csv" else lines
+    return SourceInfo(path, fmt, digest.hexdigest(), rows)
+
+
+# --- readers ----------------------------------------------------------------------
+
+
+def read_jsonl(stream: IO[bytes], *, skip: int = 0) -> Iterator[Item]:
+    """Records of a JSON Lines stream; the first ``skip`` lines are passed over unparsed."""
+    for number, line in enumerate(stream, start=1):
+        if number <= skip or not line.strip():
+            continue
+        yield _jsonl_item(number, line)
+
+
+def _jsonl_item(number: int, line: bytes) -> Item:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Item(number, number, "", error=f"not JSON: {exc}")
+    if not isinstance(obj, dict):
+        return Item(number, number, "", error="a line must be a JSON object")
+    handle = obj.get("handle")
+    if not isinstance(handle, str) or not handle:
+        return Item(number, number, "", error='missing "handle"')
+    raw_values = obj.get("values")
+    if not isinstance(raw_values, list):
+        return Item(number, number, handle, error='"values" must be a list')
+    try:
+        values = tuple(value_from_json(v) for v in raw_values)
+    except (ProtocolError, ValueError, TypeError, KeyError) as exc:
+        return Item(number, number, handle, error=f"bad value: {exc}")
+    return Item(number, number, handle, values)
+
+
+def read_csv(stream: IO[str], *, skip: int = 0) -> Iterator[Item]:
+    """Records of a CSV stream (see the module docstring); rows up to ``skip`` are passed over."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        return
+    columns = [c.strip().lower() for c in header]
+    missing = [c for c in CSV_COLUMNS if c not in columns]
+    unknown = [c for c in columns if c not in CSV_COLUMNS + CSV_OPTIONAL]
+    if missing or unknown:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+        raise InvalidArgument(
+            f"CSV header must name handle,index,type,data[,ttl]: {problem}"
+        )
+    at = {name: columns.index(name) for name in columns}
+    group: list[tuple[int, list[str]]] = []
+    for number, cells in enumerate(reader, start=1):
+        if number <= skip or not cells:
+            continue
+        handle = cells[at["handle"]].strip() if len(cells) > at["handle"] else ""
+        if group and handle != group[0][1][at["handle"]].strip():
+            yield _csv_item(group, at)
+            group = []
+        group.append((number, cells))
+    if group:
+        yield _csv_item(group, at)
+
+
+def _csv_item(group: list[tuple[int, list[str]]], at: dict[str, int]) -> Item:
+    first, end = group[0][0], group[-1][0]
+    values = []
+    handle = ""
+    for number, cells in group:
+        if len(cells) != len(at):
+            return Item(first, end, handle, error=f"row {number}: expected {len(at)} columns, "
+                        f"got {len(cells)}")
+        handle = cells[at["handle"]].strip()
+        try:
+            index = int(cells[at["index"]])
+            ttl_text = cells[at["ttl"]].strip() if "ttl" in at else ""
+            ttl = int(ttl_text) if ttl_text else DEFAULT_TTL
+        except ValueError as exc:
+            return Item(first, end, handle, error=f"row {number}: {exc}")
+        value_type = cells[at["type"]].strip()
+        values.append(HandleValue(index=index, type=value_type,
+                                  data=cells[at["data"]].encode("utf-8"), ttl=ttl))
+    if not handle:
+        return Item(first, end, handle, error=f"row {first}: empty handle")
+    return Item(first, end, handle, tuple(values))
+
+
+def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Item]:
+    if source.format == "csv":
+        text = source.path.open(newline="", encoding="utf-8")
+        opened.append(text)
+        return read_csv(text, skip=skip)
+    raw = source.path.open("rb")
+    opened.append(raw)
+    return read_jsonl(raw, skip=skip)
+
+
+def _batches(items: Iterator[Item], batch_rows: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
+    rows = 0
+    for item in items:
+        batch.append(item)
+        rows += item.end - item.row + 1
+        if rows >= batch_rows:
+            yield batch
+            batch, rows = [], 0
+    if batch:
+        yield batch
+
+
+# --- the import ----------------------------------------------------------------------
+
+
+def _open_report(path: Path, resuming: bool) -> IO[str]:
+    if resuming and path.exists():
+        return path.open("a", newline="", encoding="utf-8")
+    handle = path.open("w", newline="", encoding="utf-8")
+    csv.writer(handle).writerow(REPORT_HEADER)
+    return handle
+
+
+async def import_file(
+    store: HandleStore,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    report_path: Path | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    overwrite: bool = False,
+    actor: str = "import",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
+    """Import ``path`` into ``store``, resuming its job if an earlier run was interrupted.
+
+    ``on_progress(rows_done, rows_total)`` is called after every committed batch.
+    """
+    source = scan_source(path, fmt or detect_format(path))
+    report_path = report_path or path.with_name(path.name + ".rejected.csv")
+    job = await store.start_import_job(source.job_id, source.digest)
+    summary = ImportSummary(source.job_id, str(path), source.format, source.rows,
+                            resumed_from=job.rows_done, rows_done=job.rows_done,
+                            report=str(report_path))
+    if job.status == "done":
+        summary.already_done = True
+        return summary
+    started = time.monotonic()
+    opened: list[IO[Any]] = []
+    try:
+        items = _items(source, job.rows_done, opened)
+        report = _open_report(report_path, job.rows_done > 0)
+        opened.append(report)
+        writer = csv.writer(report)
+        if on_progress:
+            on_progress(summary.rows_done, source.rows)
+        for batch in _batches(items, batch_rows):
+            await _import_batch(store, batch, summary, writer, actor, overwrite)
+            report.flush()
+            if on_progress:
+                on_progress(summary.rows_done, source.rows)
+    finally:
+        for handle in opened:
+            handle.close()
+    await store.finish_import_job(source.job_id)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+async def _import_batch(
+    store: HandleStore,
+    batch: list[Item],
+    summary: ImportSummary,
+    writer: Any,
+    actor: str,
+    overwrite: bool,
+) -> None:
+    good = [item for item in batch if item.error is None]
+    position = batch[-1].end
+    result = await store.bulk_put(
+        [(item.handle, item.values) for item in good],
+        actor=actor, job_id=summary.job_id, job_position=position, overwrite=overwrite,
+    )
+    rejected = [(item.row, item.handle, item.error or "") for item in batch if item.error]
+    if not result.skipped:
+        rejected += [(good[r.row].row, r.name, r.reason) for r in result.rejected]
+        summary.inserted += result.inserted
+        summary.replaced += result.replaced
+    else:
+        rejected = []
+    rejected.sort()
+    writer.writerows(rejected)
+    summary.rejected += len(rejected)
+    summary.rows_done = position
