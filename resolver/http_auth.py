@@ -1,0 +1,374 @@
+"""Authentication of REST API requests, as the CNRI HANDLE.NET HTTP interface does it.
+
+Two ways to prove an identity (``INDEX:HANDLE`` of an HS_SECKEY or HS_PUBKEY
+value) are accepted, and only over TLS (CNRI ignores credentials on a plain
+channel; ``allow_insecure`` lifts that for a TLS-terminating proxy in front):
+
+* ``Authorization: Basic base64(urlencode("300:0.NA/88.118.8") + ":" + secret)``;
+* the ``Handle`` scheme with sessions: ``POST /api/sessions`` hands out a
+  ``sessionId`` and a server ``nonce``; the client answers in
+  ``Authorization: Handle version="0", sessionId="...", id="300%3A0.NA%2F...",
+  type="HS_PUBKEY", cnonce="<b64>", alg="SHA256", signature="<b64>"`` with a
+  signature (HS_PUBKEY) or keyed MAC (HS_SECKEY) over ``nonce + cnonce``.
+  Later requests of the session carry just ``Handle sessionId="..."``.
+
+Unlike CNRI, a session's nonce answers one authentication attempt only: a
+second signature (even a replay of the accepted one) is refused, so a captured
+header cannot be replayed into another identity proof.  Sessions live in this
+process; ids are looked up by their SHA-256 so lookups leak nothing by timing,
+and secrets are compared by the service with ``hmac.compare_digest``.  Nothing
+here logs a credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, unquote_to_bytes
+
+from protocol.constants import (
+    HASH_CODE_HMAC_SHA1,
+    HASH_CODE_HMAC_SHA256,
+    HASH_CODE_MD5,
+    HASH_CODE_PBKDF2_HMAC_SHA1,
+    HASH_CODE_SHA1,
+    HASH_CODE_SHA256,
+    TYPE_HS_PUBKEY,
+    TYPE_HS_SECKEY,
+)
+from protocol.wire import Writer
+from resolver.service import ANONYMOUS, Caller, ServiceError
+
+if TYPE_CHECKING:
+    from resolver.service import ResolutionService
+
+_TCHARS = r"[-A-Za-z0-9!#$%&'*+.`^_|~]+"
+_QUOTED = r'"(?:[^\\"]|\\.)*"'
+_PARAM = re.compile(rf"\s*({_TCHARS})\s*=\s*({_TCHARS}|{_QUOTED})\s*(,?)")
+_UNESCAPE = re.compile(r"\\(.)")
+
+#: ``alg`` of a HS_PUBKEY answer -> the hash id of a signed response
+_SIGNATURE_HASHES = {
+    "MD5": b"MD5", "SHA": b"SHA1", "SHA1": b"SHA1", "SHA-1": b"SHA1",
+    "SHA-256": b"SHA-256", "SHA256": b"SHA-256", "SHA-2": b"SHA-256", "SHA2": b"SHA-256",
+}
+#: ``alg`` of a HS_SECKEY answer, compared without case and punctuation -> MAC code
+_MAC_CODES = {
+    "MD5": HASH_CODE_MD5, "SHA": HASH_CODE_SHA1, "SHA1": HASH_CODE_SHA1,
+    "SHA256": HASH_CODE_SHA256, "SHA2": HASH_CODE_SHA256,
+    "HMACSHA1": HASH_CODE_HMAC_SHA1, "HMACSHA256": HASH_CODE_HMAC_SHA256,
+    "PBKDF2HMACSHA1": HASH_CODE_PBKDF2_HMAC_SHA1, "PBKDF2WITHHMACSHA1": HASH_CODE_PBKDF2_HMAC_SHA1,
+}
+
+
+class AuthError(Exception):
+    """Credentials were presented but do not prove an identity (HTTP 401)."""
+
+
+def parse_identity(text: str) -> tuple[str, int]:
+    """``"300:0.NA/88.118.8"`` -> ``("0.NA/88.118.8", 300)``; no index means 0 (any)."""
+    head, colon, rest = text.partition(":")
+    if colon and head.isdigit() and head.isascii():
+        return rest, int(head)
+    return text, 0
+
+
+def parse_basic(value: str) -> tuple[str, int, bytes] | None:
+    """``(handle, index, secret)`` of a Basic header with a URL-encoded ``INDEX:HANDLE`` user."""
+    parts = value.split()
+    if len(parts) != 2 or parts[0].lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, secret = raw.partition(b":")
+    if not colon:
+        return None
+    try:
+        handle, index = parse_identity(unquote_to_bytes(user).decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return handle, index, secret
+
+
+@dataclass(frozen=True, slots=True)
+class HandleAuthHeader:
+    """The parameters of an ``Authorization: Handle ...`` header (``HandleAuthorizationHeader``)."""
+
+    params: dict[str, str]
+
+    @classmethod
+    def parse(cls, value: str | None) -> HandleAuthHeader | None:
+        """The parsed header, or None when it is absent, of another scheme or malformed."""
+        if value is None:
+            return None
+        scheme, _, rest = value.strip().partition(" ")
+        if scheme.lower() != "handle" or not rest.strip():
+            return None
+        params: dict[str, str] = {}
+        pos, end, comma = 0, len(rest), True
+        while pos < end:
+            match = _PARAM.match(rest, pos)
+            if match is None or not comma:
+                return None
+            key, raw = match.group(1).lower(), match.group(2)
+            if raw.startswith('"'):
+                raw = _UNESCAPE.sub(r"\1", raw[1:-1])
+            params[key] = unquote(raw) if key == "id" else raw
+            comma = bool(match.group(3))
+            pos = match.end()
+        return cls(params)
+
+    def get(self, key: str) -> str | None:
+        """One parameter (keys are case-insensitive)."""
+        return self.params.get(key.lower())
+
+    @property
+    def session_id(self) -> str | None:
+        """The ``sessionId`` parameter."""
+        return self.get("sessionid")
+
+    @property
+    def authenticating(self) -> bool:
+        """Whether the header tries to prove an identity (any of id, type, alg, signature)."""
+        return any(self.get(k) is not None for k in ("id", "type", "alg", "signature"))
+
+
+@dataclass(slots=True)
+class Session:
+    """One ``/api/sessions`` session: its nonce, and who it authenticated (if anyone)."""
+
+    session_id: str
+    nonce: bytes
+    last_used: float
+    caller: Caller = ANONYMOUS
+    nonce_used: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def _session_key(session_id: str) -> bytes:
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).digest()
+
+
+class SessionStore:
+    """In-process sessions, expiring after ``ttl`` idle seconds; the oldest go past ``limit``."""
+
+    def __init__(self, *, ttl: float = 1800.0, limit: int = 10000) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._sessions: OrderedDict[bytes, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def create(self) -> Session:
+        """A new session with a fresh 16-byte nonce."""
+        now = time.monotonic()
+        self._expire(now)
+        session = Session(secrets.token_urlsafe(24), secrets.token_bytes(16), now)
+        self._sessions[_session_key(session.session_id)] = session
+        while len(self._sessions) > self.limit:
+            self._sessions.popitem(last=False)
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        """The live session with this id, or None."""
+        now = time.monotonic()
+        self._expire(now)
+        key = _session_key(session_id)
+        session = self._sessions.get(key)
+        if session is not None:
+            session.last_used = now
+            self._sessions.move_to_end(key)
+        return session
+
+    def delete(self, session: Session) -> None:
+        """End ``session``."""
+        self._sessions.pop(_session_key(session.session_id), None)
+
+    def _expire(self, now: float) -> None:
+        while self._sessions:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.last_used <= self.ttl:
+                return
+            self._sessions.popitem(last=False)
+
+
+def _b64(text: str | None, what: str) -> bytes:
+    if not text:
+        raise AuthError(f"missing {what}")
+    standard = text.strip().replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthError(f"{what} is not base64") from None
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+@dataclass(slots=True)
+class AuthResult:
+    """Outcome of authenticating one request.
+
+    ``authenticating`` is true when credentials were presented; ``caller`` is
+    the proven identity (anonymous when none); ``session`` the session in play.
+    """
+
+    caller: Caller = ANONYMOUS
+    authenticating: bool = False
+    session: Session | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Credentials were presented and did not prove an identity."""
+        return self.authenticating and not self.caller.authenticated
+
+
+class Authenticator:
+    """Turns the ``Authorization`` header of a request into a :class:`Caller`."""
+
+    def __init__(self, service: ResolutionService, sessions: SessionStore) -> None:
+        self.service = service
+        self.sessions = sessions
+
+    async def authenticate(
+        self, authorization: str | None, *, session: Session | None = None,
+        create_session: bool = True,
+    ) -> AuthResult:
+        """Authenticate a request carrying ``authorization`` (None when absent).
+
+        ``session`` is a session already chosen (``POST /api/sessions``); otherwise
+        the header's ``sessionId`` names it.  A signed ``Handle`` header naming no
+        session gets a new one (when ``create_session``) whose nonce goes back in
+        the 401 challenge, without spending it.
+        """
+        result = AuthResult(session=session)
+        if authorization is None:
+            return result
+        if authorization.strip().lower().startswith("basic"):
+            result.authenticating = True
+            await self._basic(authorization, result)
+            return result
+        header = HandleAuthHeader.parse(authorization)
+        if header is None:
+            result.authenticating = True
+            result.errors.append("unsupported Authorization header")
+            return result
+        if header.session_id is not None and result.session is None:
+            result.session = self.sessions.get(header.session_id)
+            if result.session is None:
+                result.authenticating = True
+                result.errors.append("unknown or expired session")
+                return result
+        if header.authenticating:
+            result.authenticating = True
+            if result.session is not None:
+                await self._signature(header, result.session, result)
+            elif create_session:
+                # nothing can have been signed over a nonce not yet issued: challenge
+                result.session = self.sessions.create()
+                result.errors.append("no session: sign the nonce of the new session")
+        elif result.session is not None:
+            result.caller = result.session.caller
+        return result
+
+    async def _basic(self, authorization: str, result: AuthResult) -> None:
+        parsed = parse_basic(authorization)
+        if parsed is None:
+            result.errors.append("malformed Basic credentials")
+            return
+        handle, index, secret = parsed
+        try:
+            result.caller = await self.service.authenticate_secret_key(handle, index, secret)
+        except ServiceError:
+            result.errors.append("identity not verified")
+            return
+        if result.session is not None:
+            result.session.caller = result.caller
+
+    async def _signature(self, header: HandleAuthHeader, session: Session, out: AuthResult) -> None:
+        if session.nonce_used:
+            out.errors.append("session nonce already used; start a new session")
+            return
+        session.nonce_used = True
+        try:
+            caller = await self._verify(header, session.nonce)
+        except AuthError as exc:
+            out.errors.append(str(exc))
+            return
+        session.caller = out.caller = caller
+
+    async def _verify(self, header: HandleAuthHeader, nonce: bytes) -> Caller:
+        version = header.get("version")
+        if version is not None and version != "0":
+            raise AuthError("unknown version in Authorization: Handle")
+        ident, kind, alg = header.get("id"), header.get("type"), header.get("alg")
+        if ident is None or kind is None or alg is None or header.get("cnonce") is None:
+            raise AuthError("missing fields in authentication data")
+        cnonce = _b64(header.get("cnonce"), "cnonce")
+        signature = _b64(header.get("signature"), "signature")
+        handle, index = parse_identity(ident)
+        try:
+            if kind == TYPE_HS_PUBKEY:
+                hash_id = _SIGNATURE_HASHES.get(alg.upper())
+                if hash_id is None:
+                    raise AuthError("unsupported signature algorithm")
+                answer = Writer().byte_array(hash_id).byte_array(signature).getvalue()
+                return await self.service.authenticate_signature(
+                    handle, index, nonce, cnonce, answer
+                )
+            if kind == TYPE_HS_SECKEY:
+                answer = bytes([self._mac_code(alg)]) + self._mac_bytes(header, alg, signature)
+                if await self.service.verify_secret_key_answer(
+                    handle, index, nonce, cnonce, answer
+                ):
+                    return Caller(handle, index)
+                raise AuthError("identity not verified")
+        except (ServiceError, ValueError):  # ProtocolError is a ValueError
+            raise AuthError("identity not verified") from None
+        raise AuthError("unknown authentication type")
+
+    @staticmethod
+    def _mac_code(alg: str) -> int:
+        code = _MAC_CODES.get(_letters(alg))
+        if code is None:
+            raise AuthError("unsupported MAC algorithm")
+        return code
+
+    @classmethod
+    def _mac_bytes(cls, header: HandleAuthHeader, alg: str, mac: bytes) -> bytes:
+        if cls._mac_code(alg) != HASH_CODE_PBKDF2_HMAC_SHA1:
+            return mac
+        salt, iterations, length = header.get("salt"), header.get("iterations"), header.get(
+            "length"
+        )
+        if salt is None or iterations is None or length is None:
+            return mac
+        if not (iterations.isdigit() and length.isdigit()):
+            raise AuthError("malformed PBKDF2 parameters")
+        return (
+            Writer().byte_array(_b64(salt, "salt")).i32(int(iterations)).i32(int(length))
+            .byte_array(mac).getvalue()
+        )
+
+
+def www_authenticate(session: Session, errors: list[str], *, basic: bool) -> list[str]:
+    """The ``WWW-Authenticate`` challenges of a 401 (CNRI ``addWwwAuthenticateHandleHeader``)."""
+    challenges = ['Basic realm="handle"'] if basic else []
+    nonce = base64.b64encode(session.nonce).decode("ascii")
+    handle = f'Handle sessionId="{session.session_id}", nonce="{nonce}"'
+    if errors:
+        text = "; ".join(errors).replace("\\", "\\\\").replace('"', '\\"')
+        handle += f', error="{text}"'
+    return [*challenges, handle]

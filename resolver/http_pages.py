@@ -1,0 +1,213 @@
+"""Proxy pages, as hdl.handle.net serves them: redirect to a handle's URL or show its values.
+
+``GET /88.118.8/TV-0001`` answers 302 to the first URL value; with
+``?noredirect`` (or when the handle has no usable URL) it answers a plain
+server-rendered HTML page of the values.  ``GET /`` is a home page whose resolve
+box is a form that GETs ``/?hdl=...&noredirect=on``, answered by a redirect to
+the handle's page, so the site works without JavaScript.  Every string from a
+record is HTML-escaped; pages carry their small stylesheet inline and load
+nothing from elsewhere (a strict Content-Security-Policy says so).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
+from protocol.values import HandleValue
+
+Resolver = Callable[[str], Awaitable[tuple[int, tuple[HandleValue, ...]]]]
+Renderer = Callable[[HandleValue], Mapping[str, Any]]
+
+#: key under which a response carries its Handle response code (for the metrics)
+RESPONSE_CODE = web.ResponseKey("idnode_response_code", int)
+
+_REDIRECT_SCHEMES = ("http://", "https://", "ftp://", "mailto:")
+_LINK_SCHEMES = ("http://", "https://")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+_STYLE = """
+body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1f23;background:#f6f8fa}
+main{max-width:960px;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.5rem;word-break:break-all}
+form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:1rem 0}
+input[type=text]{flex:1 1 20rem;font:inherit;padding:.4rem .6rem}
+button{font:inherit;padding:.4rem 1rem}
+table{border-collapse:collapse;width:100%;background:#fff}
+th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;vertical-align:top}
+td.data{word-break:break-all;font-family:ui-monospace,monospace}
+.muted{color:#57606a}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f'<body><main>{body}<p class="muted"><a href="/">idnode handle resolver</a></p>'
+        "</main></body></html>\n"
+    )
+
+
+def _resolve_form(value: str = "") -> str:
+    return (
+        '<form id="resolve" action="/" method="get" role="search">'
+        '<label for="hdl">Handle</label>'
+        f'<input type="text" id="hdl" name="hdl" value="{_e(value)}" required '
+        'placeholder="88.118.8/TV-0001" autocomplete="off" spellcheck="false">'
+        '<label><input type="checkbox" name="noredirect" checked> show values, do not redirect'
+        '</label><button type="submit" id="submit">Resolve</button></form>'
+    )
+
+
+def home_page() -> str:
+    """The home page with its resolve box."""
+    return _document(
+        "Handle resolver",
+        "<h1>Resolve a handle</h1>" + _resolve_form()
+        + '<p class="muted">Machine access: <a href="/api/openapi.json">REST API</a>.</p>',
+    )
+
+
+def _data_cell(value: HandleValue, data: Mapping[str, Any]) -> str:
+    fmt, content = data.get("format"), data.get("value")
+    if fmt == "string" and isinstance(content, str):
+        if value.type.upper().startswith("URL") and content.startswith(_LINK_SCHEMES):
+            return f'<a href="{_e(content)}" rel="nofollow noopener">{_e(content)}</a>'
+        return _e(content)
+    if fmt == "admin" and isinstance(content, Mapping):
+        return (
+            f"handle={_e(content.get('handle'))} index={_e(content.get('index'))} "
+            f"permissions={_e(content.get('permissions'))}"
+        )
+    if fmt == "vlist" and isinstance(content, list):
+        refs = (f"{_e(r.get('index'))}:{_e(r.get('handle'))}" for r in content if
+                isinstance(r, Mapping))
+        return "<br>".join(refs)
+    if fmt in ("base64", "hex"):
+        return f'<span class="muted">{_e(fmt)}:</span> {_e(content)}'
+    return f'<span class="muted">{_e(fmt)}</span>'
+
+
+def _row(value: HandleValue, render: Renderer) -> str:
+    rendered = render(value)
+    return (
+        f"<tr><td>{value.index}</td><td>{_e(value.type)}</td>"
+        f"<td>{_e(rendered.get('timestamp', ''))}</td>"
+        f'<td class="data">{_data_cell(value, rendered.get("data", {}))}</td></tr>'
+    )
+
+
+def values_page(handle: str, values: Iterable[HandleValue], render: Renderer) -> str:
+    """The page listing ``values`` of ``handle``; ``render`` gives a value's REST JSON form."""
+    rows = "".join(_row(v, render) for v in values)
+    table = (
+        '<table id="values"><thead><tr><th>Index</th><th>Type</th><th>Timestamp</th>'
+        f"<th>Data</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows else '<p id="values">This handle has no values you may read.</p>'
+    )
+    return _document(
+        f"Handle {handle}",
+        f'<h1>Handle <span id="handle">{_e(handle)}</span></h1>{table}' + _resolve_form(handle),
+    )
+
+
+def error_page(handle: str, title: str, detail: str) -> str:
+    """A page for a handle that could not be shown (not found, or an error)."""
+    return _document(
+        f"{title}: {handle}",
+        f'<h1 id="error">{_e(title)}</h1><p>{_e(detail)}</p>' + _resolve_form(handle),
+    )
+
+
+def redirect_target(values: Iterable[HandleValue]) -> str | None:
+    """The first URL value (lowest index) that is safe to put in a Location header."""
+    for v in sorted(values, key=lambda v: v.index):
+        if v.type.upper() != "URL":
+            continue
+        try:
+            url = v.data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            continue
+        if url.lower().startswith(_REDIRECT_SCHEMES) and url.isprintable() and " " not in url:
+            return url
+    return None
+
+
+def _html(text: str, status: int, response_code: int) -> web.Response:
+    response = web.Response(
+        text=text, status=status, content_type="text/html", charset="utf-8",
+        headers=SECURITY_HEADERS,
+    )
+    response[RESPONSE_CODE] = response_code
+    return response
+
+
+def handle_path(handle: str) -> str:
+    """The URL path of ``handle``'s page (percent-encoded, slashes kept)."""
+    return "/" + quote(handle, safe="/")
+
+
+def page_routes(
+    resolve: Resolver,
+    render: Renderer,
+    http_status: Callable[[int], int],
+) -> list[web.RouteDef]:
+    """Routes of the home page and of ``/{handle}`` (register after every other route).
+
+    ``resolve`` answers ``(response code, values)`` for a handle, ``render`` gives a
+    value's REST JSON form, ``http_status`` maps a Handle response code to the
+    HTTP status of its page.
+    """
+
+    async def home(request: web.Request) -> web.StreamResponse:
+        wanted = request.query.get("hdl", "").strip()
+        if wanted:
+            location = handle_path(wanted.removeprefix("hdl:"))
+            if "noredirect" in request.query:
+                location += "?noredirect"
+            response = web.Response(status=302, headers={"Location": location})
+            response[RESPONSE_CODE] = RC_SUCCESS
+            return response
+        return _html(home_page(), 200, RC_SUCCESS)
+
+    async def show(request: web.Request) -> web.StreamResponse:
+        handle = request.match_info["handle"]
+        code, values = await resolve(handle)
+        if code == RC_HANDLE_NOT_FOUND:
+            return _html(
+                error_page(handle, "Handle not found", "No such handle is registered here."),
+                404, code,
+            )
+        if code not in (RC_SUCCESS, RC_VALUES_NOT_FOUND):
+            return _html(
+                error_page(handle, "Resolution error", f"The handle could not be resolved "
+                           f"(response code {code})."),
+                http_status(code), code,
+            )
+        target = None if "noredirect" in request.query else redirect_target(values)
+        if target is not None:
+            response = web.Response(status=302, headers={"Location": target})
+            response[RESPONSE_CODE] = code
+            return response
+        return _html(values_page(handle, values, render), 200, code)
+
+    return [web.get("/", home), web.get("/{handle:.+}", show)]
