@@ -1,0 +1,68 @@
+"""The :class:`Template`: one versioned JSON Schema plus its field -> value-type mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from protocol.values import HandleValue
+from registry.templates.errors import TemplateError
+from registry.templates.mapping import DEFAULT_START_INDEX, document_to_values
+from registry.templates.validation import compile_schema, problems
+
+
+@dataclass(frozen=True)
+class Template:
+    """A data template; build one with :func:`registry.templates.parse_template`.
+
+    ``fields`` maps document fields to value types in value order, ``links``
+    maps link fields to ``TRACE.COMPONENT`` / ``TRACE.BATCH``; ``schema`` is
+    the whole template file (the JSON Schema with its ``x-idnode`` block).
+    """
+
+    name: str
+    version: int
+    industry: str
+    title: str
+    fields: tuple[tuple[str, str], ...]
+    links: tuple[tuple[str, str], ...]
+    schema: Mapping[str, Any] = field(repr=False, compare=False)
+    _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_validator", compile_schema(self.schema))
+
+    @property
+    def id(self) -> str:
+        """``name@version``, the text of the ``TRACE.TEMPLATE`` value."""
+        return f"{self.name}@{self.version}"
+
+    def validate(self, document: object) -> None:
+        """Raise :class:`TemplateError` listing every field that breaks the schema."""
+        found = problems(self._validator, document)
+        if found:
+            raise TemplateError(f"document does not match {self.id}", found)
+
+    def to_values(
+        self,
+        document: Mapping[str, Any],
+        *,
+        start_index: int = DEFAULT_START_INDEX,
+        check: bool = True,
+    ) -> list[HandleValue]:
+        """The Handle values of ``document`` from ``start_index`` up.
+
+        ``check=False`` skips validation, for callers that produce documents
+        known to be valid (the demo generator, a bulk load validated earlier).
+        """
+        if check:
+            self.validate(document)
+        return document_to_values(self.id, self.fields, self.links, document, start_index)
+
+    def to_json(self) -> str:
+        """The template file text, to store (``data_templates.schema``) or write out."""
+        return json.dumps(self.schema, ensure_ascii=False, indent=2)
