@@ -595,9 +595,7 @@ async def _front_door(request: web.Request, handler: Handler) -> web.StreamRespo
         response = _api_error(exc.status, exc.reason)
     except Exception:
         _log.exception("http: unhandled error serving %s %s", request.method, request.path)
-        if not api:
-            raise
-        response = _api_error(500, "Internal error")
+        response = _api_error(500, "Internal error") if api else http_pages.server_error_page()
     if api and "Origin" in request.headers:
         response.headers.update(_CORS_HEADERS)
     frontend = _frontend(request.path)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
+from protocol.constants import RC_ERROR, RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from protocol.values import HandleValue
 
 Resolver = Callable[[str], Awaitable[tuple[int, tuple[HandleValue, ...]]]]
@@ -133,7 +133,7 @@ def values_page(handle: str, values: Iterable[HandleValue], render: Renderer) ->
 def error_page(handle: str, title: str, detail: str) -> str:
     """A page for a handle that could not be shown (not found, or an error)."""
     return _document(
-        f"{title}: {handle}",
+        f"{title}: {handle}" if handle else title,
         f'<h1 id="error">{_e(title)}</h1><p>{_e(detail)}</p>' + _resolve_form(handle),
     )
 
@@ -152,13 +152,22 @@ def redirect_target(values: Iterable[HandleValue]) -> str | None:
     return None
 
 
-def _html(text: str, status: int, response_code: int) -> web.Response:
+def html_response(text: str, status: int, response_code: int) -> web.Response:
+    """An HTML page with the security headers, carrying its Handle response code."""
     response = web.Response(
         text=text, status=status, content_type="text/html", charset="utf-8",
         headers=SECURITY_HEADERS,
     )
     response[RESPONSE_CODE] = response_code
     return response
+
+
+def server_error_page() -> web.Response:
+    """The 500 page for an unexpected failure (details go to the log, not the page)."""
+    return html_response(
+        error_page("", "Server error", "The handle could not be resolved; try again later."),
+        500, RC_ERROR,
+    )
 
 
 def handle_path(handle: str) -> str:
@@ -187,18 +196,18 @@ def page_routes(
             response = web.Response(status=302, headers={"Location": location})
             response[RESPONSE_CODE] = RC_SUCCESS
             return response
-        return _html(home_page(), 200, RC_SUCCESS)
+        return html_response(home_page(), 200, RC_SUCCESS)
 
     async def show(request: web.Request) -> web.StreamResponse:
         handle = request.match_info["handle"]
         code, values = await resolve(handle)
         if code == RC_HANDLE_NOT_FOUND:
-            return _html(
+            return html_response(
                 error_page(handle, "Handle not found", "No such handle is registered here."),
                 404, code,
             )
         if code not in (RC_SUCCESS, RC_VALUES_NOT_FOUND):
-            return _html(
+            return html_response(
                 error_page(handle, "Resolution error", f"The handle could not be resolved "
                            f"(response code {code})."),
                 http_status(code), code,
@@ -208,6 +217,6 @@ def page_routes(
             response = web.Response(status=302, headers={"Location": target})
             response[RESPONSE_CODE] = code
             return response
-        return _html(values_page(handle, values, render), 200, code)
+        return html_response(values_page(handle, values, render), 200, code)
 
     return [web.get("/", home), web.get("/{handle:.+}", show)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -83,3 +84,16 @@ async def test_home_page_and_resolve_box(http: aiohttp.ClientSession, node: Serv
     status, _, response = await page(http, "/?hdl=hdl:88.118.8/a%20b")
     assert status == 302 and response.headers["Location"] == f"/{PREFIX}/a%20b"
     assert node.metrics.request_count("http", 1) >= 2
+
+
+async def test_failures_answer_500_without_details(sqlite_url: str, tmp_path: Path) -> None:
+    store = await HandleStore.open(sqlite_url)
+    async with serve(store) as node, aiohttp.ClientSession(node.url) as http:
+        await store.close()
+        (tmp_path / "registry.db").unlink()  # the next query finds no tables
+        status, text, response = await page(http, f"/{TV}")
+        assert status == 500 and response.content_type == "text/html"
+        assert "Server error" in text and "Traceback" not in text and "sqlite" not in text
+        async with http.get(f"/api/handles/{TV}") as response:
+            assert response.status == 500
+            assert await response.json() == {"responseCode": 2, "message": "Internal error"}
