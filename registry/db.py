@@ -14,7 +14,9 @@ queue for the single SQLite write lock instead of failing half-way.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,13 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MODE_OPTION = "idnode_mode"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:name || current_schema()))")
+_PG_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtext(:name || coalesce(current_schema(), '')))"
+)
 
 
 def normalise_url(url: str) -> URL:
@@ -59,8 +66,8 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         for pragma in (
-            "journal_mode=WAL",
             f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "journal_mode=WAL",
             "foreign_keys=ON",
             "synchronous=NORMAL",
         ):
@@ -88,6 +95,7 @@ async def open_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     engine = create_async_engine(parsed, connect_args={"server_settings": settings})
     if schema is not None:
         async with engine.begin() as conn:
+            await transaction_lock(conn, f"schema.{schema}")
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine
 
@@ -110,13 +118,23 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _migration_lock() -> asyncio.Lock:
+    """Alembic keeps its context in module globals: one migration per process at a time."""
+    loop = asyncio.get_running_loop()
+    lock = _MIGRATION_LOCKS.get(loop)
+    if lock is None:
+        lock = _MIGRATION_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def run_migrations(engine: AsyncEngine) -> None:
     """Upgrade the database behind ``engine`` to the newest revision.
 
-    Safe when several processes start at once: SQLite serialises them on the
-    write lock, PostgreSQL on an advisory lock per schema.
+    Safe when several processes (or tasks) start at once: SQLite serialises them
+    on the write lock, PostgreSQL on an advisory lock per schema, tasks of one
+    process on a lock of their event loop.
     """
-    async with engine.begin() as conn:
+    async with _migration_lock(), engine.begin() as conn:
         await transaction_lock(conn, "migrate")
         await conn.run_sync(_upgrade)
 

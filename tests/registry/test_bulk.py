@@ -1,0 +1,89 @@
+"""bulk_put: batches with rejections, overwrite, quota, and resume by job checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocol.values import HandleValue
+from registry.errors import StoreError
+from registry.store import HandleStore
+
+
+def row(n: int, prefix: str = "88.118.8") -> tuple[str, list[HandleValue]]:
+    return f"{prefix}/BULK-{n:05d}", [HandleValue(1, "URL", f"https://e.test/{n}".encode()),
+                                     HandleValue(2, "EMAIL", b"ops@e.test", timestamp=1234)]
+
+
+async def test_batch_stores_good_rows_and_reports_bad_ones(database: HandleStore) -> None:
+    await database.create_handle("88.118.8/BULK-00001", [HandleValue(1, "URL", b"x")], actor="t")
+    batch = [
+        row(0),
+        row(1),  # exists
+        ("no-slash", [HandleValue(1, "URL", b"x")]),
+        ("88.118.8/dup-index", [HandleValue(1, "URL", b"x"), HandleValue(1, "URL", b"y")]),
+        row(2),
+        ("88.118.8/bulk-00002", [HandleValue(1, "URL", b"again")]),  # same key twice
+    ]
+    result = await database.bulk_put(batch, actor="importer")
+    assert (result.inserted, result.replaced, result.skipped) == (2, 0, False)
+    assert [(r.row, r.response_code) for r in result.rejected] == [
+        (1, 101), (2, 102), (3, 201), (5, 101)]
+    assert all(r.reason for r in result.rejected)
+    stored = await database.get_handle("88.118.8/BULK-00000")
+    assert stored is not None and stored.version == 1
+    assert stored.values[1].timestamp == 1234 and stored.values[0].timestamp > 0
+    assert (await database.get_handle("88.118.8/BULK-00001")).values[0].data == b"x"  # type: ignore[union-attr]
+    assert (await database.verify_audit()).ok
+
+
+async def test_overwrite_replaces_values_and_bumps_versions(database: HandleStore) -> None:
+    await database.bulk_put([row(n) for n in range(3)], actor="importer")
+    newer = [(name, [HandleValue(9, "URL", b"new")]) for name, _ in (row(n) for n in range(4))]
+    result = await database.bulk_put(newer, actor="importer", overwrite=True)
+    assert (result.inserted, result.replaced, result.rejected) == (1, 3, ())
+    record = await database.get_handle("88.118.8/BULK-00002")
+    assert record is not None and record.version == 2
+    assert [(v.index, v.data) for v in record.values] == [(9, b"new")]
+
+
+async def test_quota_and_suspension_reject_rows(database: HandleStore) -> None:
+    await database.add_enterprise("ACME", "Acme", quota=2)
+    await database.create_prefix("88.118.8", owner="ACME")
+    await database.add_enterprise("IDLE", "Idle")
+    await database.create_prefix("88.118.7", owner="IDLE")
+    await database.set_enterprise_status("IDLE", "suspended")
+    result = await database.bulk_put([row(0), row(1), row(2), row(3, "88.118.7")],
+                                     actor="importer")
+    assert result.inserted == 2
+    assert [(r.row, r.response_code) for r in result.rejected] == [(2, 401), (3, 401)]
+    assert await database.count_handles("88.118.8") == 2
+
+
+async def test_resume_by_job_checkpoint_never_duplicates(database: HandleStore) -> None:
+    source = [row(n) for n in range(25)]
+    job = await database.start_import_job("job-1", "sha256:abc")
+    assert job.rows_done == 0
+    for start in range(0, 20, 10):  # the first run dies after two batches
+        await database.bulk_put(source[start : start + 10], actor="importer", job_id="job-1",
+                                job_position=start + 10)
+    resumed = await database.start_import_job("job-1", "sha256:abc")
+    assert resumed.rows_done == 20
+    again = await database.bulk_put(source[10:20], actor="importer", job_id="job-1",
+                                    job_position=20)
+    assert again.skipped and again.inserted == 0
+    last = await database.bulk_put(source[resumed.rows_done :], actor="importer",
+                                   job_id="job-1", job_position=25)
+    assert (last.inserted, last.rejected) == (5, ())
+    await database.finish_import_job("job-1")
+    state = await database.get_import_job("job-1")
+    assert state is not None and (state.rows_done, state.status) == (25, "done")
+    assert await database.count_handles("88.118.8") == 25
+    with pytest.raises(StoreError):
+        await database.start_import_job("job-1", "sha256:other")
+
+
+async def test_a_large_batch(database: HandleStore) -> None:
+    result = await database.bulk_put([row(n) for n in range(6000)], actor="importer")
+    assert result.inserted == 6000
+    assert await database.count_handles("88.118.8") == 6000
+    assert len(await database.audit_entries(after_seq=5990, limit=100)) == 10

@@ -1,0 +1,71 @@
+"""Migrations: upgrade an empty database to head on both backends, match the models."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect, text
+
+from registry.db import migrate, open_engine
+from registry.models import Base
+from registry.store import HandleStore
+from tests.conftest import PgDatabase
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, sqlite_url: str) -> tuple[str, str | None]:
+    """(url, schema) of a database nothing has touched yet."""
+    if request.param == "sqlite":
+        return sqlite_url, None
+    pg: PgDatabase = request.getfixturevalue("pg_url")
+    return pg.url, pg.schema
+
+
+def _differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_upgrade_from_empty_matches_the_models(
+    empty_database: tuple[str, str | None],
+) -> None:
+    url, schema = empty_database
+    await migrate(url, schema)
+    await migrate(url, schema)  # already at head: nothing to do
+    engine = await open_engine(url, schema=schema)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_tables) == set(Base.metadata.tables) | {"alembic_version"}
+            assert await conn.run_sync(_differences) == []
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+            assert version == [("0001",)]
+    finally:
+        await engine.dispose()
+
+
+async def test_processes_starting_together_migrate_once(
+    empty_database: tuple[str, str | None],
+) -> None:
+    url, schema = empty_database
+    stores = await asyncio.gather(*(HandleStore.open(url, schema=schema) for _ in range(3)))
+    try:
+        assert all([await s.count_handles() == 0 for s in stores])
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_open_without_migrating_leaves_the_database_alone(sqlite_url: str) -> None:
+    store = await HandleStore.open(sqlite_url, migrate=False)
+    try:
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(_tables) == set()
+    finally:
+        await store.close()
