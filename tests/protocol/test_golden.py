@@ -8,17 +8,40 @@ is named beside each vector).  They are not produced by this codec.
 from __future__ import annotations
 
 from protocol.admin_record import AdminRecord, decode_admin_record, encode_admin_record
-from protocol.bodies import ErrorResponse, ResolutionRequest, ResolutionResponse
+from protocol.bodies import (
+    ChallengeAnswerRequest,
+    ChallengeResponse,
+    ErrorResponse,
+    GetSiteInfoResponse,
+    HandleRequest,
+    ReferralResponse,
+    ResolutionRequest,
+    ResolutionResponse,
+    SessionSetupRequest,
+    VerifyAuthRequest,
+)
 from protocol.constants import (
     ADMIN_PERM_ALL,
+    DEFAULT_MESSAGE_FLAGS,
+    KEY_EXCHANGE_CIPHER_SERVER,
+    MSG_FLAG_RRDG,
+    OC_CREATE_HANDLE,
+    OC_GET_SITE_INFO,
     OC_RESOLUTION,
+    OC_RESPONSE_TO_CHALLENGE,
+    OC_SESSION_SETUP,
+    OC_VERIFY_CHALLENGE,
+    RC_AUTHENTICATION_NEEDED,
     RC_HANDLE_NOT_FOUND,
+    RC_SERVER_BACKUP,
+    RC_SERVICE_REFERRAL,
     RC_SUCCESS,
     SP_HDL_TCP,
     SP_HDL_UDP,
     ST_ADMIN_AND_QUERY,
     ST_QUERY,
 )
+from protocol.digests import RequestDigest
 from protocol.envelope import Envelope, decode_envelope, encode_envelope
 from protocol.framing import decode_packet, encode_tcp
 from protocol.message import Message, decode_message, encode_message
@@ -280,3 +303,117 @@ def test_public_key_blobs_golden() -> None:
     dsa_numbers = DSAKeyNumbers(p=0x7F, q=0x8F, g=2, y=0x80)
     assert encode_key_numbers(dsa_numbers) == DSA_BLOB
     assert decode_key_numbers(DSA_BLOB) == dsa_numbers
+
+
+def _roundtrip_golden(msg: Message, raw: bytes, major: int = 2, minor: int = 10) -> Message:
+    assert encode_message(msg) == raw
+    env = Envelope(message_length=len(raw), major_version=major, minor_version=minor)
+    back = decode_message(env, raw)
+    assert back.body == msg.body
+    return back
+
+
+def test_challenge_response_golden() -> None:
+    # Encoder.encodeChallenge (>= 2.1): request digest first (code + bytes), then the nonce
+    raw = (
+        h("""
+    00000064 00000192 19800000 ffff 00 00 00000000   # op 100, rc 402, flags + RRDG 0x00800000
+    00000035                                          # body 53 = 1 + 32 + 4 + 16
+    03                                                # digest code SHA-256
+    """)
+        + b"\xaa" * 32
+        + h("""
+    00000010 000102030405060708090a0b0c0d0e0f         # nonce
+    00000000
+    """)
+    )
+    msg = Message(
+        OC_CREATE_HANDLE,
+        RC_AUTHENTICATION_NEEDED,
+        ChallengeResponse(bytes(range(16))),
+        flags=DEFAULT_MESSAGE_FLAGS | MSG_FLAG_RRDG,
+        request_digest=RequestDigest(3, b"\xaa" * 32),
+    )
+    back = _roundtrip_golden(msg, raw)
+    assert back.request_digest == RequestDigest(3, b"\xaa" * 32)
+
+
+def test_challenge_answer_and_verify_request_golden() -> None:
+    # Encoder.encodeChallengeAnswer: auth type, user handle, user index, signed response
+    answer = h("""
+    000000c8 00000000 00000000 ffff 00 00 00000000 00000024   # op 200, body 36
+    00000009 48535f5345434b4559          # "HS_SECKEY"
+    00000005 302e4e412f                  # "0.NA/"
+    0000012c                             # index 300
+    00000006 02aabbccddee                # signed response: code 2 + 5 octets
+    00000000
+    """)
+    body = ChallengeAnswerRequest("HS_SECKEY", "0.NA/", 300, bytes.fromhex("02aabbccddee"))
+    _roundtrip_golden(Message(OC_RESPONSE_TO_CHALLENGE, body=body, flags=0), answer)
+    # Encoder.encodeVerifyAuthRequest: handle, index, nonce, digest (length-prefixed), answer
+    verify = h("""
+    000000c9 00000000 00000000 ffff 00 00 00000000 00000021   # op 201, body 33
+    00000003 612f62 0000012c             # "a/b", index 300
+    00000002 0102                        # nonce
+    00000004 03040506                    # request digest, old length-prefixed form
+    00000004 07080900                    # signed response
+    00000000
+    """)
+    vbody = VerifyAuthRequest(
+        "a/b", 300, b"\x01\x02", bytes.fromhex("03040506"), bytes.fromhex("07080900")
+    )
+    _roundtrip_golden(Message(OC_VERIFY_CHALLENGE, body=vbody, flags=0), verify)
+    # decodeVerifyAuthRequest also takes a code octet + fixed-size digest (SHA-1 here)
+    new_form = (
+        h("""
+    000000c9 00000000 00000000 ffff 00 00 00000000 0000002e   # body 46
+    00000003 612f62 0000012c 00000002 0102
+    02 """)
+        + b"\x11" * 20
+        + h("00000004 07080900 00000000")
+    )
+    got = decode_message(Envelope(message_length=len(new_form)), new_form).body
+    assert got == VerifyAuthRequest(
+        "a/b", 300, b"\x01\x02", b"\x11" * 20, bytes.fromhex("07080900")
+    )
+    assert isinstance(got, VerifyAuthRequest) and got.digest_alg == 2
+
+
+def test_session_setup_and_generic_requests_golden() -> None:
+    # Encoder.encodeSessionSetupRequest counts 4 octets for the 2-octet mode: 2 zero octets trail
+    setup = h("""
+    00000190 00000000 00000000 ffff 00 00 00000000 00000013   # op 400, body 19
+    0002 00015180 00000003 612f62 0000012c 0000              # server cipher, 86400 s, a/b:300
+    00000000
+    """)
+    sbody = SessionSetupRequest(KEY_EXCHANGE_CIPHER_SERVER, 86400, "a/b", 300)
+    _roundtrip_golden(Message(OC_SESSION_SETUP, body=sbody, flags=0), setup)
+    # Encoder.encodeGenericRequest: get site info for the blank handle "/"
+    site_req = h("00000002 00000000 00000000 ffff 00 00 00000000 00000005 00000001 2f 00000000")
+    _roundtrip_golden(Message(OC_GET_SITE_INFO, body=HandleRequest("/"), flags=0), site_req)
+
+
+def test_referral_and_site_info_response_golden() -> None:
+    # Encoder.encodeServiceReferralResponse: handle, then the value list only when present
+    referral = h("""
+    00000001 0000012e 00000000 ffff 00 00 00000000 00000011   # rc 302, body 17
+    0000000d 302e4e412f38382e3131382e39                      # "0.NA/88.118.9"
+    00000000
+    """)
+    _roundtrip_golden(
+        Message(OC_RESOLUTION, RC_SERVICE_REFERRAL, ReferralResponse("0.NA/88.118.9"), flags=0),
+        referral,
+    )
+    # prefix referral before 2.5 is read as an error and reported as RC_SERVER_BACKUP
+    back = decode_message(
+        Envelope(message_length=len(referral), minor_version=4),
+        referral.replace(bytes.fromhex("0000012e"), bytes.fromhex("0000012f"), 1),
+    )
+    assert back.response_code == RC_SERVER_BACKUP
+    # Encoder.encodeGetSiteInfoResponse: the HS_SITE record is the body
+    resp = h("00000002 00000001 00000000 ffff 00 00 00000000") + len(SITE_DATA).to_bytes(4, "big")
+    resp += SITE_DATA + h("00000000")
+    site = decode_site_info(SITE_DATA)
+    _roundtrip_golden(
+        Message(OC_GET_SITE_INFO, RC_SUCCESS, GetSiteInfoResponse(site), flags=0), resp
+    )
