@@ -36,6 +36,7 @@ from protocol.constants import (
     RC_INSUFFICIENT_PERMISSIONS,
     RC_INVALID_HANDLE,
     RC_INVALID_VALUE,
+    RC_SERVICE_REFERRAL,
     RC_SUCCESS,
     RC_VALUE_ALREADY_EXISTS,
     RC_VALUES_NOT_FOUND,
@@ -52,12 +53,14 @@ from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key
+from resolver.cache import Answer, Kind
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
 
 if TYPE_CHECKING:
     from registry.records import HandleRecord
     from registry.store import HandleStore
+    from resolver.stack import ResolutionStack
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,8 @@ class ResolutionService:
     ``site_info`` is this node's HS_SITE value; ``server_admins`` are
     ``(handle, index)`` identities with every permission on every handle (the
     CNRI ``server_admins`` with ``allow_na_admins``); ``limits`` bounds what a
-    client may store.
+    client may store; ``answers`` (see :mod:`resolver.stack`) adds caching,
+    referrals and recursion to resolution (without it: the store, uncached).
     """
 
     def __init__(
@@ -142,11 +146,18 @@ class ResolutionService:
         site_info: HandleValue | None = None,
         server_admins: Sequence[tuple[str, int]] = (),
         limits: Limits = DEFAULT_LIMITS,
+        answers: ResolutionStack | None = None,
     ) -> None:
         self.store = store
         self.site_info = site_info
         self.server_admins = tuple(server_admins)
         self.limits = limits
+        self.answers = answers
+
+    async def close(self) -> None:
+        """Release what the resolution stack holds (Redis connections, listeners)."""
+        if self.answers is not None:
+            await self.answers.close()
 
     # --- resolution ---------------------------------------------------------
 
@@ -159,20 +170,50 @@ class ResolutionService:
         caller: Caller | None = None,
         recursive: bool = False,
     ) -> Resolution:
-        """Resolve ``handle``: values of the given types or indexes the caller may read."""
-        del recursive  # referrals are followed by the recursive resolver layer
+        """Resolve ``handle``: values of the given types or indexes the caller may read.
+
+        A handle under a delegated prefix is a service referral, unless
+        ``recursive`` asks to follow referrals to the final answer.  Cached
+        records are whole: read permissions are applied here, per caller.
+        """
         self._check_name(handle)
-        record = await self._lookup(handle)
-        if record is None:
-            return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
+        answer = await self._answer(handle, recursive)
+        absent = Resolution(
+            handle,
+            RC_HANDLE_NOT_FOUND,
+            (),
+            authoritative=answer.authoritative,
+            source=answer.source,
+            stale=answer.stale,
+            chain=answer.chain,
+        )
+        if answer.kind is Kind.REFERRAL:
+            return dataclasses.replace(
+                absent, response_code=RC_SERVICE_REFERRAL, referral_values=answer.values
+            )
+        if answer.kind is Kind.ABSENT:
+            return absent
+        record = answer.values
         selected = select_values(record, types, indexes)
         readable = await self._readable(record, selected, caller or ANONYMOUS)
         withheld = len(selected) - len(readable)
         code = RC_SUCCESS if readable else RC_VALUES_NOT_FOUND
-        return Resolution(handle, code, readable, withheld=withheld)
+        return dataclasses.replace(
+            absent, response_code=code, values=readable, withheld=withheld
+        )
+
+    async def _answer(self, handle: str, recursive: bool) -> Answer:
+        """What the resolution stack knows about ``handle`` (the store when there is none)."""
+        if self.answers is not None:
+            return await self.answers.answer(handle, recursive=recursive)
+        record = await self._lookup(handle)
+        return Answer(Kind.ABSENT if record is None else Kind.FOUND, record or (), 0.0)
 
     async def _lookup(self, handle: str) -> tuple[HandleValue, ...] | None:
-        """All values of ``handle``, or None if unknown (the slot for caching and referrals)."""
+        """All values of ``handle`` from the store, or None if unknown.
+
+        Authorisation and credential checks read through here, uncached, so a
+        changed key or HS_ADMIN value counts at once."""
         record = await self.store.get_handle(handle)
         return None if record is None else record.values
 
@@ -291,6 +332,7 @@ class ResolutionService:
             )
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
+        await self._invalidate(handle)
 
     async def list_handles(
         self, prefix: str, *, caller: Caller | None, page: int = 0, page_size: int = 100
@@ -421,8 +463,8 @@ class ResolutionService:
         if not await self._is_admin(caller, values, bits):
             raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "insufficient permissions")
 
-    @staticmethod
     async def _write(
+        self,
         op: Callable[..., Awaitable[object]],
         handle: str,
         payload: Sequence[HandleValue] | Sequence[int],
@@ -430,12 +472,18 @@ class ResolutionService:
         expected_version: int | None = None,
     ) -> None:
         """Store a change; with ``expected_version`` it fails if the record changed
-        since it was authorised (RC_ERROR from the store)."""
+        since it was authorised (RC_ERROR from the store).  Caches everywhere
+        forget the handle before this returns."""
         kwargs = {} if expected_version is None else {"expected_version": expected_version}
         try:
             await op(handle, payload, actor=_actor(caller), **kwargs)
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
+        await self._invalidate(handle)
+
+    async def _invalidate(self, handle: str) -> None:
+        if self.answers is not None:
+            await self.answers.invalidate([handle])
 
     async def _is_admin(self, caller: Caller, values: Sequence[HandleValue], bits: int) -> bool:
         """``HandleServer.adminHasPermission``: server admins, then HS_ADMIN, then groups."""

@@ -1,0 +1,273 @@
+"""The recursive resolver: follow the Handle system's referrals to the final answer.
+
+As CNRI's ``HandleResolver`` does for a client, for a handle ``P/S``:
+
+1. ask the root (``root_address``) for the prefix handle ``0.NA/P`` (HS_SITE
+   and HS_SERV values), following service referrals (the root refers
+   ``0.NA/88.118.9`` to the secondary node that holds it); a prefix handle
+   that does not exist is retried with ``P``'s parents;
+2. turn the values into sites: HS_SITE values directly (the newest serial
+   number known for a site wins, see :class:`SiteCache`), HS_SERV values by
+   resolving the service handle they name (``0.NA/0.NA`` means the root);
+3. ask those sites for the handle (the server chosen by the site's hash of
+   the handle, :mod:`protocol.server_select` via the client) and follow every
+   RC_SERVICE_REFERRAL the same way.
+
+A walk that started from a local referral begins at step 3.  Every request
+sent upstream has the recursive flag cleared, so the servers asked never
+recurse themselves.  Each hop has a timeout; a walk makes at most
+``max_hops`` requests and asking the same site about the same handle twice is
+a referral loop: both end with RC_RECURSION_COUNT_TOO_HIGH and a message
+naming the handle.  When no server of any site answers, :class:`UpstreamError`
+lets the caller serve a stale answer instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from protocol.constants import (
+    NA_HANDLE_PREFIX,
+    RC_ERROR,
+    RC_HANDLE_NOT_FOUND,
+    RC_PREFIX_REFERRAL,
+    RC_RECURSION_COUNT_TOO_HIGH,
+    RC_SERVICE_REFERRAL,
+    RC_SUCCESS,
+    RC_VALUES_NOT_FOUND,
+    ROOT_HANDLE,
+    TYPE_HS_SERV,
+    TYPE_HS_SITE,
+    TYPE_HS_SITE_6,
+    response_code_name,
+)
+from protocol.errors import ProtocolError
+from protocol.site_info import SiteInfo, decode_site_info
+from protocol.values import HandleValue
+from registry.names import name_key
+from resolver.cache import Answer, Clock, Kind, expiry
+from resolver.client import HandleClient, HandleClientError, Target, endpoints
+from resolver.referral import REFERRAL_TYPES, candidate_prefixes
+from resolver.service import ServiceError
+
+DEFAULT_MAX_HOPS = 16
+DEFAULT_HOP_TIMEOUT = 5.0
+_SITE_TYPES = (TYPE_HS_SITE, TYPE_HS_SITE_6, "HS_SITE.PREFIX")
+_SERVICE_TYPES = (TYPE_HS_SERV, "HS_SERV.PREFIX")
+
+
+class UpstreamError(Exception):
+    """No server that should know the answer could be asked (stale-if-error applies)."""
+
+    def __init__(self, response_code: int, message: str) -> None:
+        super().__init__(message)
+        self.response_code = response_code
+        self.message = message
+
+
+def site_identity(target: Target) -> frozenset[tuple[str, int | None, int | None]]:
+    """The servers of ``target``: what makes two referrals point at the same place."""
+    return frozenset((e.host, e.tcp_port, e.udp_port) for e in endpoints(target, "/"))
+
+
+class SiteCache:
+    """Decoded HS_SITE values; for one site (same servers) the highest serial number wins.
+
+    An older copy of a site (from a cached referral, say) is replaced by the
+    newest version seen, as a CNRI client refreshes site info when it sees a
+    higher serial number.
+    """
+
+    def __init__(self, max_size: int = 1024) -> None:
+        self.max_size = max_size
+        self._decoded: OrderedDict[bytes, SiteInfo] = OrderedDict()
+        self._newest: dict[frozenset[tuple[str, int | None, int | None]], SiteInfo] = {}
+
+    def site(self, data: bytes) -> SiteInfo:
+        """The site ``data`` encodes, or a newer version of it; ProtocolError if damaged."""
+        site = self._decoded.get(data)
+        if site is None:
+            site = decode_site_info(data)
+            self._decoded[data] = site
+            if len(self._decoded) > self.max_size:
+                self._decoded.popitem(last=False)
+        identity = site_identity(site)
+        known = self._newest.get(identity)
+        if known is not None and known.serial_number > site.serial_number:
+            return known
+        if known is None and len(self._newest) >= self.max_size:
+            self._newest.clear()
+        self._newest[identity] = site
+        return site
+
+
+@dataclass
+class _Walk:
+    """The state of one recursive resolution: hops made, the chain, what was asked where."""
+
+    handle: str
+    hops: int = 0
+    chain: list[str] = field(default_factory=list)
+    asked: set[tuple[str, frozenset[tuple[str, int | None, int | None]]]] = field(
+        default_factory=set
+    )
+    services: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    code: int
+    values: tuple[HandleValue, ...]
+    source: str
+    authoritative: bool
+
+
+class RecursiveResolver:
+    """Resolves handles anywhere by following referrals from ``root`` (None: no root).
+
+    ``max_hops`` bounds the requests of one resolution; ``hop_timeout`` bounds
+    each (seconds); answers expire by their values' TTLs (``negative_ttl`` for
+    a handle that does not exist).
+    """
+
+    def __init__(
+        self,
+        root: Target | None,
+        *,
+        client: HandleClient | None = None,
+        max_hops: int = DEFAULT_MAX_HOPS,
+        hop_timeout: float = DEFAULT_HOP_TIMEOUT,
+        negative_ttl: float = 60.0,
+        clock: Clock = time.time,
+    ) -> None:
+        self.root = root
+        self.client = client or HandleClient(timeout=hop_timeout / 2, attempts=1)
+        self.max_hops = max_hops
+        self.hop_timeout = hop_timeout
+        self.negative_ttl = negative_ttl
+        self.clock = clock
+        self.sites = SiteCache()
+
+    async def from_root(self, handle: str) -> Answer:
+        """Resolve ``handle`` starting at the root."""
+        walk = _Walk(handle)
+        prefix, slash, _ = handle.partition("/")
+        if not slash or name_key(prefix) == name_key(NA_HANDLE_PREFIX[:-1]):
+            return await self._walk(walk, handle, [self._root()])
+        for candidate in candidate_prefixes(handle):
+            service = await self._walk(
+                walk, NA_HANDLE_PREFIX + candidate, [self._root()], REFERRAL_TYPES
+            )
+            if service.kind is Kind.FOUND and service.values:
+                return await self._walk(walk, handle, await self._targets(walk, service.values))
+        return self._answer(walk, _Reply(RC_HANDLE_NOT_FOUND, (), walk.chain[-1], True))
+
+    async def follow(self, handle: str, referral: Sequence[HandleValue]) -> Answer:
+        """Resolve ``handle`` starting from the sites of a local referral."""
+        walk = _Walk(handle)
+        walk.chain.append(f"{handle}@local")
+        return await self._walk(walk, handle, await self._targets(walk, referral))
+
+    def _root(self) -> Target:
+        if self.root is None:
+            raise UpstreamError(RC_ERROR, "no root address is configured")
+        return self.root
+
+    async def _walk(
+        self, walk: _Walk, handle: str, targets: list[Target], types: Sequence[str] = ()
+    ) -> Answer:
+        while True:
+            reply = await self._ask_any(walk, handle, targets, types)
+            if reply.code not in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL):
+                return self._answer(walk, reply)
+            targets = await self._targets(walk, reply.values)
+
+    async def _ask_any(
+        self, walk: _Walk, handle: str, targets: list[Target], types: Sequence[str]
+    ) -> _Reply:
+        problem = UpstreamError(RC_ERROR, f"no server to ask about {handle}")
+        for target in targets:
+            asked = (name_key(handle), site_identity(target))
+            if asked in walk.asked:
+                raise ServiceError(
+                    RC_RECURSION_COUNT_TOO_HIGH,
+                    f"referral loop resolving {walk.handle}: asked the same site about "
+                    f"{handle} twice (chain: {' -> '.join(walk.chain)})",
+                )
+            walk.asked.add(asked)
+            walk.hops += 1
+            if walk.hops > self.max_hops:
+                raise ServiceError(
+                    RC_RECURSION_COUNT_TOO_HIGH,
+                    f"more than {self.max_hops} requests resolving {walk.handle} "
+                    f"(chain: {' -> '.join(walk.chain)})",
+                )
+            try:
+                async with asyncio.timeout(self.hop_timeout):
+                    res = await self.client.resolve(
+                        handle, types, server=target, recursive=False
+                    )
+            except (HandleClientError, TimeoutError, ProtocolError) as exc:
+                code = getattr(exc, "response_code", RC_ERROR)
+                problem = UpstreamError(code, f"asking about {handle} failed: {exc}")
+                continue
+            walk.chain.append(f"{handle}@{res.source}")
+            if res.response_code in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL):
+                values = res.referral_values
+            else:
+                values = res.values
+            return _Reply(res.response_code, values, res.source, res.authoritative)
+        raise problem
+
+    async def _targets(self, walk: _Walk, values: Sequence[HandleValue]) -> list[Target]:
+        """The sites ``values`` (HS_SITE / HS_SERV) send a client to, primaries first."""
+        sites: list[SiteInfo] = []
+        targets: list[Target] = []
+        for value in values:
+            if value.type in _SITE_TYPES:
+                try:
+                    sites.append(self.sites.site(value.data))
+                except ProtocolError:
+                    continue
+        for value in values:
+            if value.type in _SERVICE_TYPES:
+                targets += await self._service_sites(walk, value.data.decode("utf-8", "replace"))
+        sites.sort(key=lambda s: not s.is_primary)
+        targets = [s for s in sites if s.servers] + targets
+        if not targets:
+            raise ServiceError(
+                RC_ERROR, f"a referral for {walk.handle} names no usable server"
+            )
+        return targets
+
+    async def _service_sites(self, walk: _Walk, service: str) -> list[Target]:
+        if name_key(service) == name_key(ROOT_HANDLE):
+            return [self._root()]
+        if name_key(service) in walk.services:
+            return []
+        walk.services.add(name_key(service))
+        answer = await self._walk(walk, service, [self._root()], REFERRAL_TYPES)
+        if answer.kind is not Kind.FOUND:
+            return []
+        return await self._targets(walk, answer.values)
+
+    def _answer(self, walk: _Walk, reply: _Reply) -> Answer:
+        now = self.clock()
+        chain = tuple(walk.chain)
+        if reply.code == RC_SUCCESS or reply.code == RC_VALUES_NOT_FOUND:
+            return Answer(
+                Kind.FOUND, reply.values, expiry(reply.values, now, self.negative_ttl),
+                reply.source, chain, reply.authoritative,
+            )
+        if reply.code == RC_HANDLE_NOT_FOUND:
+            return Answer(
+                Kind.ABSENT, (), now + self.negative_ttl, reply.source, chain, reply.authoritative
+            )
+        raise UpstreamError(
+            reply.code, f"{reply.source} answered {response_code_name(reply.code)} "
+            f"for {walk.handle}"
+        )

@@ -1,0 +1,292 @@
+"""The resolution stack behind ResolutionService, and the factory that builds it.
+
+One request for a handle goes: in-process LRU (:mod:`resolver.cache`) ->
+Redis (:mod:`resolver.redis_cache`, when configured) -> the store, or the
+referral this node answers with (:mod:`resolver.referral`) -> for recursive
+requests, the recursive resolver (:mod:`resolver.recursive`).  Local answers
+and recursively fetched ones are cached apart (keys ``l:`` and ``r:`` + the
+handle's lookup key).
+
+* A hot handle costs two dict lookups: no SQL, no Redis round trip.
+* Concurrent misses for one key share one fetch (single-flight).
+* A failed fetch (store error, or no upstream server answering) serves the
+  stale answer if it expired less than ``stale_if_error`` seconds ago,
+  marked ``stale=True``.
+* :meth:`ResolutionStack.invalidate` (called by the service's writes before
+  they return) drops the handle here and, through Redis, everywhere.  A
+  changed prefix handle also drops every referral and negative answer.
+* Hits and misses are counted per layer (``memory``, ``redis``) in
+  :attr:`ResolutionStack.counters` and fed to a shared
+  :class:`resolver.metrics.Metrics` when one is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from protocol.constants import NA_HANDLE_PREFIX
+from protocol.values import HandleValue
+from registry.config import ConfigError, NodeConfig
+from registry.names import name_key
+from registry.store import HandleStore
+from resolver.cache import Answer, Clock, Kind, LocalCache, expiry
+from resolver.client import HandleClient
+from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.metrics import Metrics
+from resolver.recursive import DEFAULT_HOP_TIMEOUT, RecursiveResolver, UpstreamError
+from resolver.redis_cache import RedisCache
+from resolver.referral import ReferralFinder
+from resolver.service import ResolutionService, ServiceError
+
+log = logging.getLogger(__name__)
+
+LOCAL = "l:"
+REMOTE = "r:"
+_STORE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+_NA_KEY = name_key(NA_HANDLE_PREFIX)
+
+Fetch = Callable[[str], Awaitable[Answer]]
+
+
+class SingleFlight:
+    """Runs one fetch per key at a time; callers arriving meanwhile share its result."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[Answer]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[Answer]]) -> Answer:
+        """The result of ``work()``, or of the run for ``key`` already in progress."""
+        while (running := self._running.get(key)) is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not running.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # the leading caller was cancelled: take over
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        try:
+            result = await work()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._running[key]
+
+
+class ResolutionStack:
+    """Cached, referral-aware and optionally recursive answers over one store.
+
+    ``negative_ttl`` is how long an answer without values lives;
+    ``stale_if_error`` how long past expiry an answer may still be served when
+    its upstream fails; ``clock`` gives epoch seconds (tests move it).
+    """
+
+    def __init__(
+        self,
+        store: HandleStore,
+        *,
+        cache_size: int = 100_000,
+        negative_ttl: float = 60.0,
+        stale_if_error: float = 3600.0,
+        redis: RedisCache | None = None,
+        recursor: RecursiveResolver | None = None,
+        metrics: Metrics | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.store = store
+        self.negative_ttl = negative_ttl
+        self.stale_if_error = stale_if_error
+        self.clock = clock
+        self.local = LocalCache(cache_size, stale_window=stale_if_error, clock=clock)
+        self.redis = redis
+        self.recursor = recursor
+        self.referrals = ReferralFinder(store)
+        self.metrics = metrics
+        self.counters: dict[str, int] = {}
+        self._flights = SingleFlight()
+
+    # --- answering -------------------------------------------------------------
+
+    async def answer(self, handle: str, *, recursive: bool = False) -> Answer:
+        """What is known about ``handle``; ``recursive`` follows referrals to the end."""
+        key = name_key(handle)
+        local = await self._cached(LOCAL + key, handle, self._fetch_local)
+        recursor = self.recursor
+        if not recursive or recursor is None:
+            return local
+        if local.kind is Kind.REFERRAL:
+            referral = local.values
+            return await self._cached(
+                REMOTE + key, handle, lambda name: recursor.follow(name, referral)
+            )
+        if local.kind is Kind.ABSENT and not local.authoritative and recursor.root is not None:
+            return await self._cached(REMOTE + key, handle, recursor.from_root)
+        return local
+
+    async def _cached(self, key: str, handle: str, fetch: Fetch) -> Answer:
+        hit = self.local.get(key)
+        if hit is not None:
+            self._count("memory", True)
+            return hit
+        self._count("memory", False)
+        return await self._flights.run(key, lambda: self._fill(key, handle, fetch))
+
+    async def _fill(self, key: str, handle: str, fetch: Fetch) -> Answer:
+        epoch = self.local.epoch
+        shared = None
+        if self.redis is not None:
+            shared = await self.redis.get(key)
+            fresh = shared is not None and shared.expires > self.clock()
+            self._count("redis", fresh)
+            if shared is not None and fresh:
+                if self.local.epoch == epoch:
+                    self.local.put(key, shared)
+                return shared
+        try:
+            answer = await fetch(handle)
+        except UpstreamError as exc:
+            return self._stale(key, shared, exc, ServiceError(exc.response_code, exc.message))
+        except _STORE_ERRORS as exc:
+            return self._stale(key, shared, exc, exc)
+        if self.local.epoch == epoch:
+            self.local.put(key, answer)
+            if self.redis is not None and answer.kind is not Kind.REFERRAL:
+                await self.redis.put(key, answer)
+        return answer
+
+    def _stale(
+        self, key: str, shared: Answer | None, problem: Exception, failure: Exception
+    ) -> Answer:
+        """The stale answer to serve instead of raising ``failure``."""
+        stale = self.local.get_stale(key)
+        if stale is None and shared is not None and (
+            shared.expires + self.stale_if_error > self.clock()
+        ):
+            stale = shared
+        if stale is None:
+            raise failure from None
+        log.warning("serving a stale answer key=%s because: %s", key, problem)
+        return dataclasses.replace(stale, stale=True)
+
+    async def _fetch_local(self, handle: str) -> Answer:
+        now = self.clock()
+        record = await self.store.get_handle(handle)
+        if record is not None:
+            return Answer(Kind.FOUND, record.values, self._expiry(record.values, now))
+        placement = await self.referrals.place(handle)
+        if placement.referral:
+            referral = placement.referral
+            return Answer(Kind.REFERRAL, referral, self._expiry(referral, now))
+        return Answer(Kind.ABSENT, (), now + self.negative_ttl, authoritative=placement.homed)
+
+    def _expiry(self, values: Sequence[HandleValue], now: float) -> float:
+        return expiry(values, now, self.negative_ttl)
+
+    def _count(self, layer: str, hit: bool) -> None:
+        name = f"{layer}_{'hits' if hit else 'misses'}"
+        self.counters[name] = self.counters.get(name, 0) + 1
+        if self.metrics is not None:
+            if hit:
+                self.metrics.cache_hit(layer)
+            else:
+                self.metrics.cache_miss(layer)
+
+    # --- invalidation ------------------------------------------------------------
+
+    async def invalidate(self, handles: Sequence[str]) -> None:
+        """Drop ``handles`` from every cache of every process (before a write is acknowledged)."""
+        keys = [mode + name_key(h) for h in handles for mode in (LOCAL, REMOTE)]
+        prefixes = any(name_key(h).startswith(_NA_KEY) for h in handles)
+        self._drop(keys, prefixes)
+        if self.redis is not None and not await self.redis.invalidate(keys, prefixes=prefixes):
+            log.warning("invalidation of %d handle(s) reached this process only", len(handles))
+
+    def _drop(self, keys: Sequence[str], prefixes: bool) -> None:
+        self.local.drop(keys)
+        if prefixes:
+            self.local.drop_matching(lambda _key, answer: answer.kind is not Kind.FOUND)
+
+    # --- life cycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following other processes' invalidations (needs a running loop)."""
+        if self.redis is not None:
+            self.redis.listen(self._drop, self.local.clear)
+
+    async def close(self) -> None:
+        """Stop the invalidation listener and close the Redis connections."""
+        if self.redis is not None:
+            await self.redis.close()
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT`` as a (host, port) pair; ConfigError if malformed."""
+    host, colon, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"root_address: expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+async def build_resolution_stack(
+    store: HandleStore,
+    config: NodeConfig,
+    *,
+    site_info: HandleValue | None,
+    server_admins: Sequence[tuple[str, int]] = (),
+    limits: Limits = DEFAULT_LIMITS,
+    metrics: Metrics | None = None,
+    redis_prefix: str | None = None,
+    hop_timeout: float = DEFAULT_HOP_TIMEOUT,
+    clock: Clock = time.time,
+    client: HandleClient | None = None,
+) -> ResolutionService:
+    """A ResolutionService with the cache, referrals and recursion ``config`` asks for.
+
+    Uses ``cache_size``, ``negative_ttl``, ``stale_if_error``, ``redis_url``
+    (keys under ``redis_prefix``, by default ``idnode:<node prefix>:``) and
+    ``root_address`` (where recursive resolution starts; a root without it
+    still follows its own referrals).  Close it with ``await service.close()``.
+    """
+    redis = None
+    if config.redis_url:
+        redis = RedisCache(
+            config.redis_url,
+            prefix=redis_prefix if redis_prefix is not None else f"idnode:{config.prefixes[0]}:",
+            stale_window=config.stale_if_error,
+            clock=clock,
+        )
+    root = parse_address(config.root_address) if config.root_address else None
+    recursor = RecursiveResolver(
+        root, client=client, hop_timeout=hop_timeout, negative_ttl=config.negative_ttl,
+        clock=clock,
+    )
+    stack = ResolutionStack(
+        store,
+        cache_size=config.cache_size,
+        negative_ttl=config.negative_ttl,
+        stale_if_error=config.stale_if_error,
+        redis=redis,
+        recursor=recursor,
+        metrics=metrics,
+        clock=clock,
+    )
+    stack.start()
+    return ResolutionService(
+        store, site_info=site_info, server_admins=server_admins, limits=limits, answers=stack
+    )
