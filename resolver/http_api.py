@@ -71,6 +71,7 @@ from resolver.http_auth import (
     Authenticator,
     AuthResult,
     HandleAuthHeader,
+    MemorySessionStore,
     SessionStore,
     www_authenticate,
 )
@@ -207,7 +208,7 @@ class RestApi:
         """Whether credentials are accepted on this connection (TLS, or allowed plain)."""
         return request.secure or self.s.allow_insecure_auth
 
-    def unauthorized(
+    async def unauthorized(
         self, request: web.Request, code: int, message: str, result: AuthResult | None = None,
         handle: str | None = None,
     ) -> web.Response:
@@ -218,7 +219,7 @@ class RestApi:
         if not self.auth_channel(request):
             return self.json(request, body, 403)
         session = result.session if result is not None and result.session else (
-            self.s.authenticator.sessions.create()
+            await self.s.authenticator.sessions.create()
         )
         authorization = request.headers.get("Authorization")
         basic = (
@@ -231,19 +232,19 @@ class RestApi:
             request, body, 401, headers=[("WWW-Authenticate", c) for c in challenges]
         )
 
-    def auth_failed(
+    async def auth_failed(
         self, request: web.Request, result: AuthResult, handle: str | None = None
     ) -> web.Response:
         """401 for credentials that did not prove an identity (responseCode 403)."""
-        return self.unauthorized(
+        return await self.unauthorized(
             request, RC_AUTHENTICATION_FAILED, "authentication failed", result, handle
         )
 
-    def service_error(self, request: web.Request, exc: ServiceError, handle: str | None,
-                      *, resolution: bool = False) -> web.Response:
+    async def service_error(self, request: web.Request, exc: ServiceError, handle: str | None,
+                            *, resolution: bool = False) -> web.Response:
         """The answer to a refused service call."""
         if exc.response_code == RC_AUTHENTICATION_NEEDED:
-            return self.unauthorized(request, exc.response_code, exc.message or
+            return await self.unauthorized(request, exc.response_code, exc.message or
                                      "authentication needed", handle=handle)
         status = http_status(exc.response_code, resolution=resolution)
         return self.error(request, exc.response_code, exc.message, handle=handle, status=status)
@@ -267,7 +268,7 @@ class RestApi:
             return self.error(request, RC_PROTOCOL_ERROR, str(exc), handle=handle)
         result = await self.authenticate(request)
         if result.failed:
-            return self.auth_failed(request, result, handle)
+            return await self.auth_failed(request, result, handle)
         caller = result.caller
         public_only = request.query.get("publicOnly")
         if public_only is not None and _flag(public_only):
@@ -279,7 +280,7 @@ class RestApi:
                 caller=caller, recursive=recursive,
             )
         except ServiceError as exc:
-            return self.service_error(request, exc, handle, resolution=True)
+            return await self.service_error(request, exc, handle, resolution=True)
         body: dict[str, Any] = {"responseCode": res.response_code, "handle": handle}
         if res.response_code in (RC_SUCCESS, RC_VALUES_NOT_FOUND):
             body["values"] = [value_to_json(v) for v in res.values]
@@ -299,11 +300,11 @@ class RestApi:
             return self.error(request, RC_PROTOCOL_ERROR, str(exc))
         result = await self.authenticate(request)
         if result.failed:
-            return self.auth_failed(request, result)
+            return await self.auth_failed(request, result)
         try:
             handles = await self._all_handles(prefix, result.caller)
         except ServiceError as exc:
-            return self.service_error(request, exc, None)
+            return await self.service_error(request, exc, None)
         body: dict[str, Any] = {
             "responseCode": RC_SUCCESS, "prefix": prefix, "totalCount": str(len(handles)),
         }
@@ -344,7 +345,7 @@ class RestApi:
             return self.error(request, RC_PROTOCOL_ERROR, str(exc), handle=handle)
         result = await self.authenticate(request)
         if result.failed:
-            return self.auth_failed(request, result, handle)
+            return await self.auth_failed(request, result, handle)
         overwrite_param = request.query.get("overwrite")
         overwrite = True if overwrite_param is None else _java_bool(overwrite_param)
         caller = result.caller
@@ -357,7 +358,7 @@ class RestApi:
             else:
                 created = await self._put_record(handle, values, caller, overwrite)
         except ServiceError as exc:
-            return self.service_error(request, exc, handle)
+            return await self.service_error(request, exc, handle)
         return self.json(request, {"responseCode": RC_SUCCESS, "handle": handle},
                          http_status(RC_SUCCESS, created=created))
 
@@ -446,14 +447,14 @@ class RestApi:
             return self.error(request, RC_PROTOCOL_ERROR, str(exc), handle=handle)
         result = await self.authenticate(request)
         if result.failed:
-            return self.auth_failed(request, result, handle)
+            return await self.auth_failed(request, result, handle)
         try:
             if indexes is None:
                 await self.s.service.delete_handle(handle, caller=result.caller)
             else:
                 await self.s.service.remove_values(handle, indexes, caller=result.caller)
         except ServiceError as exc:
-            return self.service_error(request, exc, handle)
+            return await self.service_error(request, exc, handle)
         return self.json(request, {"responseCode": RC_SUCCESS, "handle": handle}, 200)
 
     async def empty_handle(self, request: web.Request) -> web.StreamResponse:
@@ -469,7 +470,7 @@ class RestApi:
         authorization = request.headers.get("Authorization")
         if self._named_session(authorization):
             return web.Response(status=400)
-        session = self.s.authenticator.sessions.create()
+        session = await self.s.authenticator.sessions.create()
         result = await self.s.authenticator.authenticate(authorization, session=session)
         response = self._session_json(result, 201)
         response.headers["Location"] = "/api/sessions/this"
@@ -495,7 +496,7 @@ class RestApi:
         result = await self.s.authenticator.authenticate(authorization, create_session=False)
         if result.session is None:
             return web.Response(status=403)
-        self.s.authenticator.sessions.delete(result.session)
+        await self.s.authenticator.sessions.delete(result.session)
         return web.Response(status=204)
 
     @staticmethod
@@ -631,11 +632,13 @@ def make_app(
     ``metrics`` is shared with the other front ends (a private one by default);
     ``recursive`` makes reads follow referrals (a request's ``doNotRefer`` turns
     it off); ``allow_insecure_auth`` accepts credentials without TLS (only behind
-    a TLS-terminating proxy); ``sessions`` holds ``/api/sessions`` state.
+    a TLS-terminating proxy); ``sessions`` holds ``/api/sessions`` state (in this
+    process by default; pass a :class:`~resolver.http_auth.RedisSessionStore`
+    when several processes serve one address).
     """
     settings = _Settings(
         service=service,
-        authenticator=Authenticator(service, sessions or SessionStore()),
+        authenticator=Authenticator(service, sessions or MemorySessionStore()),
         metrics=metrics or Metrics(),
         recursive=recursive,
         allow_insecure_auth=allow_insecure_auth,

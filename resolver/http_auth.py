@@ -15,9 +15,10 @@ channel; ``allow_insecure`` lifts that for a TLS-terminating proxy in front):
 Unlike CNRI, a session's nonce answers one authentication attempt only: a
 second signature (even a replay of the accepted one) is refused, so a captured
 header cannot be replayed into another identity proof.  Sessions live in this
-process; ids are looked up by their SHA-256 so lookups leak nothing by timing,
-and secrets are compared by the service with ``hmac.compare_digest``.  Nothing
-here logs a credential.
+process (:class:`MemorySessionStore`) or in Redis (:class:`RedisSessionStore`,
+for several processes or hosts); ids are kept and looked up by their SHA-256,
+so lookups leak nothing by timing, and secrets are compared by the service with
+``hmac.compare_digest``.  Nothing here logs a credential.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, unquote_to_bytes
+
+import redis.asyncio as aioredis
 
 from protocol.constants import (
     HASH_CODE_HMAC_SHA1,
@@ -148,58 +151,173 @@ class Session:
 
     session_id: str
     nonce: bytes
-    last_used: float
     caller: Caller = ANONYMOUS
-    nonce_used: bool = False
-    errors: list[str] = field(default_factory=list)
 
 
 def _session_key(session_id: str) -> bytes:
     return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).digest()
 
 
-class SessionStore:
-    """In-process sessions, expiring after ``ttl`` idle seconds; the oldest go past ``limit``."""
+def _new_session() -> Session:
+    return Session(secrets.token_urlsafe(24), secrets.token_bytes(16))
+
+
+class SessionStore(Protocol):
+    """Where sessions live: this process (:class:`MemorySessionStore`) or Redis."""
+
+    async def create(self) -> Session:
+        """A new session with a fresh 16-byte nonce."""
+
+    async def get(self, session_id: str) -> Session | None:
+        """The live session with this id (its idle time restarts), or None."""
+
+    async def claim_nonce(self, session: Session) -> bool:
+        """True for the first authentication attempt on the session's nonce only."""
+
+    async def set_caller(self, session: Session, caller: Caller) -> None:
+        """Record that ``session`` is authenticated as ``caller``."""
+
+    async def delete(self, session: Session) -> None:
+        """End ``session``."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    session: Session
+    last_used: float
+    nonce_used: bool = False
+
+
+class MemorySessionStore:
+    """Sessions of this process, expiring after ``ttl`` idle seconds; the oldest go past ``limit``.
+
+    Enough for one process; with several processes or hosts behind one address
+    use :class:`RedisSessionStore` so any of them knows every session.
+    """
 
     def __init__(self, *, ttl: float = 1800.0, limit: int = 10000) -> None:
         self.ttl = ttl
         self.limit = limit
-        self._sessions: OrderedDict[bytes, Session] = OrderedDict()
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._entries)
 
-    def create(self) -> Session:
+    async def create(self) -> Session:
         """A new session with a fresh 16-byte nonce."""
         now = time.monotonic()
         self._expire(now)
-        session = Session(secrets.token_urlsafe(24), secrets.token_bytes(16), now)
-        self._sessions[_session_key(session.session_id)] = session
-        while len(self._sessions) > self.limit:
-            self._sessions.popitem(last=False)
+        session = _new_session()
+        self._entries[_session_key(session.session_id)] = _Entry(session, now)
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)
         return session
 
-    def get(self, session_id: str) -> Session | None:
+    async def get(self, session_id: str) -> Session | None:
         """The live session with this id, or None."""
         now = time.monotonic()
         self._expire(now)
         key = _session_key(session_id)
-        session = self._sessions.get(key)
-        if session is not None:
-            session.last_used = now
-            self._sessions.move_to_end(key)
-        return session
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        entry.last_used = now
+        self._entries.move_to_end(key)
+        return entry.session
 
-    def delete(self, session: Session) -> None:
+    async def claim_nonce(self, session: Session) -> bool:
+        """True the first time only."""
+        entry = self._entries.get(_session_key(session.session_id))
+        if entry is None or entry.nonce_used:
+            return False
+        entry.nonce_used = True
+        return True
+
+    async def set_caller(self, session: Session, caller: Caller) -> None:
+        """Record the identity the session proved."""
+        session.caller = caller
+
+    async def delete(self, session: Session) -> None:
         """End ``session``."""
-        self._sessions.pop(_session_key(session.session_id), None)
+        self._entries.pop(_session_key(session.session_id), None)
 
     def _expire(self, now: float) -> None:
-        while self._sessions:
-            oldest = next(iter(self._sessions.values()))
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
             if now - oldest.last_used <= self.ttl:
                 return
-            self._sessions.popitem(last=False)
+            self._entries.popitem(last=False)
+
+
+_CLAIM = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end " \
+    "return redis.call('HINCRBY', KEYS[1], 'used', 1)"
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text, whether or not the client decodes responses."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class RedisSessionStore:
+    """Sessions in Redis, shared by every process and host of a node.
+
+    One hash per session under ``prefix`` + SHA-256 of its id (the id itself is
+    never stored), expiring after ``ttl`` idle seconds; the nonce is claimed
+    atomically, so one answer is accepted whichever process receives it.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = "idnode:http-session:", ttl: int = 1800
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl = ttl
+        self._claim = client.register_script(_CLAIM)
+
+    def _key(self, session_id: str) -> str:
+        return self.prefix + _session_key(session_id).hex()
+
+    async def create(self) -> Session:
+        """A new session with a fresh 16-byte nonce."""
+        session = _new_session()
+        key = self._key(session.session_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"nonce": base64.b64encode(session.nonce), "used": 0})
+            pipe.expire(key, self.ttl)
+            await pipe.execute()
+        return session
+
+    async def get(self, session_id: str) -> Session | None:
+        """The live session with this id, or None."""
+        key = self._key(session_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(key)
+            pipe.expire(key, self.ttl)
+            raw, _ = await pipe.execute()
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        if "nonce" not in fields:
+            return None
+        caller = ANONYMOUS
+        if fields.get("handle"):
+            caller = Caller(fields["handle"], int(fields.get("index", "0")))
+        return Session(session_id, base64.b64decode(fields["nonce"]), caller)
+
+    async def claim_nonce(self, session: Session) -> bool:
+        """True for the first claim of the session's nonce, whoever makes it."""
+        return int(await self._claim(keys=[self._key(session.session_id)])) == 1
+
+    async def set_caller(self, session: Session, caller: Caller) -> None:
+        """Record the identity the session proved."""
+        session.caller = caller
+        key = self._key(session.session_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"handle": caller.handle or "", "index": caller.index or 0})
+            pipe.expire(key, self.ttl)
+            await pipe.execute()
+
+    async def delete(self, session: Session) -> None:
+        """End ``session``."""
+        await self.client.delete(self._key(session.session_id))
 
 
 def _b64(text: str | None, what: str) -> bytes:
@@ -266,7 +384,7 @@ class Authenticator:
             result.errors.append("unsupported Authorization header")
             return result
         if header.session_id is not None and result.session is None:
-            result.session = self.sessions.get(header.session_id)
+            result.session = await self.sessions.get(header.session_id)
             if result.session is None:
                 result.authenticating = True
                 result.errors.append("unknown or expired session")
@@ -277,7 +395,7 @@ class Authenticator:
                 await self._signature(header, result.session, result)
             elif create_session:
                 # nothing can have been signed over a nonce not yet issued: challenge
-                result.session = self.sessions.create()
+                result.session = await self.sessions.create()
                 result.errors.append("no session: sign the nonce of the new session")
         elif result.session is not None:
             result.caller = result.session.caller
@@ -295,19 +413,19 @@ class Authenticator:
             result.errors.append("identity not verified")
             return
         if result.session is not None:
-            result.session.caller = result.caller
+            await self.sessions.set_caller(result.session, result.caller)
 
     async def _signature(self, header: HandleAuthHeader, session: Session, out: AuthResult) -> None:
-        if session.nonce_used:
+        if not await self.sessions.claim_nonce(session):
             out.errors.append("session nonce already used; start a new session")
             return
-        session.nonce_used = True
         try:
             caller = await self._verify(header, session.nonce)
         except AuthError as exc:
             out.errors.append(str(exc))
             return
-        session.caller = out.caller = caller
+        out.caller = caller
+        await self.sessions.set_caller(session, caller)
 
     async def _verify(self, header: HandleAuthHeader, nonce: bytes) -> Caller:
         version = header.get("version")

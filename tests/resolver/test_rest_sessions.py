@@ -12,10 +12,13 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from registry.store import HandleStore
+from resolver.http_api import run_http_server
+from resolver.http_auth import RedisSessionStore
 from tests.resolver.test_rest_harness import (
     ADMIN_ID,
     PREFIX,
@@ -24,6 +27,7 @@ from tests.resolver.test_rest_harness import (
     SECRET,
     Served,
     basic,
+    self_signed_context,
     serve,
 )
 
@@ -156,3 +160,44 @@ async def test_bad_signatures_and_session_errors(http: aiohttp.ClientSession) ->
         body = await response.json()
     assert body["authenticated"] is True and body["id"] == ADMIN_ID
     assert await put(http, "basic-session", f'Handle sessionId="{body["sessionId"]}"') == 201
+
+
+async def test_sessions_shared_through_redis(
+    database: HandleStore, tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """Two server processes of one node: a session begun on one is honoured by the other."""
+    client = aioredis.Redis.from_url(redis_url)
+    store_a = RedisSessionStore(client, prefix=redis_prefix)
+    store_b = RedisSessionStore(client, prefix=redis_prefix)
+    connector = aiohttp.TCPConnector(ssl=False)
+    async with serve(database, tmp_path, sessions=store_a) as a, aiohttp.ClientSession(
+        connector=connector
+    ) as http:
+        runner, port = await run_http_server(
+            a.service, "127.0.0.1", 0, ssl_context=self_signed_context(tmp_path),
+            sessions=store_b,
+        )
+        b = f"https://127.0.0.1:{port}"
+        try:
+            async with http.post(f"{a.url}/api/sessions") as response:
+                body = await response.json()
+            session_id, nonce = body["sessionId"], base64.b64decode(body["nonce"])
+            header = {"Authorization": signed_header(session_id, nonce)}
+            async with http.put(f"{b}/api/sessions/this", headers=header) as response:
+                assert response.status == 200
+                assert (await response.json())["id"] == RSA_ID
+            async with http.put(f"{a.url}/api/sessions/this", headers=header) as response:
+                assert response.status == 401  # the nonce was spent on the other process
+            async with http.put(f"{a.url}/api/handles/{PREFIX}/shared", json=RECORD,
+                                headers=session_only(session_id)) as response:
+                assert response.status == 201
+            async with http.delete(f"{b}/api/sessions/this",
+                                   headers=session_only(session_id)) as response:
+                assert response.status == 204
+            async with http.get(f"{a.url}/api/sessions/this",
+                                headers=session_only(session_id)) as response:
+                assert response.status == 403
+            assert not [k async for k in client.scan_iter(match=f"{redis_prefix}*")]
+        finally:
+            await runner.cleanup()
+            await client.aclose()
