@@ -85,6 +85,8 @@ FRONTEND_REST = "rest"
 FRONTEND_PAGES = "http"
 RESPONSE_CODE = http_pages.RESPONSE_CODE
 MAX_BODY = 4 * 1024 * 1024
+#: seconds a store size read for /metrics is reused (counting a big table is not free)
+STORE_COUNT_MAX_AGE = 30.0
 _CALLBACK_BAD = re.compile(r"[^_$a-zA-Z0-9\u00a0-\uffff]")
 _JSON_TYPE = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE | re.DOTALL)
 
@@ -644,7 +646,8 @@ def make_app(
         allow_insecure_auth=allow_insecure_auth,
     )
     settings.metrics.add_gauge(
-        "idnode_store_handles", "Handles in the registry.", service.store.count_handles
+        "idnode_store_handles", "Handles in the registry.", service.store.count_handles,
+        max_age=STORE_COUNT_MAX_AGE,
     )
     app = web.Application(middlewares=[_front_door], client_max_size=client_max_size)
     app[SETTINGS] = settings

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,26 @@ class _Histogram:
         self.count += 1
 
 
+@dataclass(slots=True)
+class _Gauge:
+    """A gauge read through a callback, remembered for ``max_age`` seconds."""
+
+    help_text: str
+    read: GaugeCallback
+    max_age: float
+    last: float = 0.0
+    read_at: float = -math.inf
+
+    async def value(self) -> float:
+        now = time.monotonic()
+        if now - self.read_at >= self.max_age:
+            value = self.read()
+            if inspect.isawaitable(value):
+                value = await value
+            self.last, self.read_at = float(value), now
+        return self.last
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -73,7 +94,7 @@ class Metrics:
         self._latency: dict[str, _Histogram] = {}
         self._cache_hits: dict[str, int] = {}
         self._cache_misses: dict[str, int] = {}
-        self._gauges: dict[str, tuple[str, GaugeCallback]] = {}
+        self._gauges: dict[str, _Gauge] = {}
 
     def observe_request(self, frontend: str, response_code: int, seconds: float) -> None:
         """Count one answered request of ``frontend`` and record its latency."""
@@ -92,9 +113,15 @@ class Metrics:
         """Count a cache miss in ``layer``."""
         self._cache_misses[layer] = self._cache_misses.get(layer, 0) + 1
 
-    def add_gauge(self, name: str, help_text: str, read: GaugeCallback) -> None:
-        """Expose gauge ``name``, read by calling ``read`` (sync or async) at scrape time."""
-        self._gauges[name] = (help_text, read)
+    def add_gauge(
+        self, name: str, help_text: str, read: GaugeCallback, *, max_age: float = 0.0
+    ) -> None:
+        """Expose gauge ``name``, read by calling ``read`` (sync or async) at scrape time.
+
+        A value younger than ``max_age`` seconds is shown again instead of reading
+        anew (for gauges costly to read, such as counting the store).
+        """
+        self._gauges[name] = _Gauge(help_text, read, max_age)
 
     def request_count(self, frontend: str, response_code: int) -> int:
         """How many requests of ``frontend`` were answered with ``response_code``."""
@@ -134,17 +161,15 @@ class Metrics:
             lines += [
                 f'{name}{{layer="{_escape(layer)}"}} {n}' for layer, n in sorted(table.items())
             ]
-        for name, (help_text, read) in sorted(self._gauges.items()):
+        for name, gauge in sorted(self._gauges.items()):
             try:
-                value = read()
-                if inspect.isawaitable(value):
-                    value = await value
+                value = await gauge.value()
             except Exception:  # a broken gauge must not hide the other metrics
                 _log.exception("metrics: gauge %s could not be read", name)
                 continue
             lines += [
-                f"# HELP {name} {_escape(help_text)}",
+                f"# HELP {name} {_escape(gauge.help_text)}",
                 f"# TYPE {name} gauge",
-                f"{name} {_number(float(value))}",
+                f"{name} {_number(value)}",
             ]
         return "\n".join(lines) + "\n"
