@@ -535,8 +535,13 @@ class RestApi:
     async def unknown(self, request: web.Request) -> web.StreamResponse:
         """Any other ``/api/...``: 404 (405 for a known path with another method)."""
         message = f"Unknown HTTP API endpoint {request.method} {request.path}"
-        known = request.path.startswith(("/api/handles", "/api/sessions"))
-        return self.error(request, RC_PROTOCOL_ERROR, message, status=405 if known else 404)
+        path = request.path
+        for base, allowed in _ALLOWED.items():
+            if path == base or path.startswith(base + "/"):
+                response = self.error(request, RC_PROTOCOL_ERROR, message, status=405)
+                response.headers["Allow"] = allowed
+                return response
+        return self.error(request, RC_PROTOCOL_ERROR, message, status=404)
 
     async def openapi_doc(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/openapi.json``."""
@@ -561,6 +566,12 @@ def _scrub_callback(callback: str) -> str:
         head = "_"
     return head + _CALLBACK_BAD.sub("_", callback[1:])
 
+
+#: methods of the API resources, for the ``Allow`` header of a 405
+_ALLOWED = {
+    "/api/handles": "GET, HEAD, PUT, DELETE, OPTIONS",
+    "/api/sessions": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+}
 
 _CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",

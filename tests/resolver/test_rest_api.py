@@ -253,6 +253,8 @@ async def test_unknown_endpoints_and_jsonp(http: aiohttp.ClientSession) -> None:
     assert status == 404 and body["responseCode"] == 4
     status, body = await call(http, "POST", f"/api/handles/{TV}")
     assert status == 405 and body["responseCode"] == 4
+    status, body = await call(http, "GET", "/api/handlesx")
+    assert status == 404 and body["responseCode"] == 4
     async with http.get(f"/api/handles/{TV}?index=1&callback=show<me>") as response:
         assert response.content_type == "application/javascript"
         text = await response.text()
