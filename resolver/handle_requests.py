@@ -61,7 +61,7 @@ from protocol.message import Message, make_response
 from protocol.site_info import decode_site_info
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.service import Caller, ResolutionService, ServiceError
-from resolver.sessions import Challenge, ChallengeTable
+from resolver.sessions import Challenge, ChallengeStore, ChallengeTable
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ class RequestProcessor:
     """Answers decoded requests for one server process.
 
     ``private_key`` (the key whose public half the node's HS_SITE lists) signs
-    the responses to certified requests, as CNRI's ``sendResponse`` does.
+    the responses to certified requests, as CNRI's ``sendResponse`` does;
+    ``challenges`` is where open challenges are kept (this process by default).
     """
 
     def __init__(
@@ -94,12 +95,13 @@ class RequestProcessor:
         *,
         limits: Limits = DEFAULT_LIMITS,
         private_key: PrivateKey | None = None,
+        challenges: ChallengeStore[Message] | None = None,
     ) -> None:
         self.service = service
         self.limits = limits
         self.private_key = private_key
-        self.challenges: ChallengeTable[Message] = ChallengeTable(
-            limits.challenge_lifetime, limits.max_pending_challenges
+        self.challenges = challenges or ChallengeStore(
+            ChallengeTable(limits.challenge_lifetime, limits.max_pending_challenges)
         )
 
     async def process(self, request: Message) -> list[Message]:
@@ -128,24 +130,24 @@ class RequestProcessor:
             return [await self._verify(request)]
         if op in ADMIN_OPS:
             if caller is None:
-                return [self._challenge(request)]
+                return [await self._challenge(request)]
             return await self._admin(request, caller)
         return [error_response(request, RC_OPERATION_NOT_SUPPORTED, "operation not supported")]
 
     # --- authentication -----------------------------------------------------------
 
-    def _challenge(self, request: Message) -> Message:
+    async def _challenge(self, request: Message) -> Message:
         response = make_challenge(request)
         body, digest = response.body, response.request_digest
         assert isinstance(body, ChallengeResponse) and digest is not None
-        opened = self.challenges.issue(body.nonce, digest.alg, digest.digest, request)
+        opened = await self.challenges.issue(body.nonce, digest.alg, digest.digest, request)
         response.session_id = opened.session_id
         return response
 
     async def _answer(self, answer: Message) -> list[Message]:
         body = answer.body
         assert isinstance(body, ChallengeAnswerRequest)
-        challenge = self.challenges.take(answer.session_id)
+        challenge = await self.challenges.take(answer.session_id)
         if challenge is None:
             return [error_response(answer, RC_AUTHEN_TIMEOUT, "no such challenge or it expired")]
         caller = await self._identify(answer, body, challenge)
@@ -206,7 +208,7 @@ class RequestProcessor:
             recursive=request.recursive,
         )
         if res.withheld and caller is None and not request.public_only:
-            return self._challenge(request)
+            return await self._challenge(request)
         if res.response_code == RC_SUCCESS:
             found = ResolutionResponse(res.handle, res.values)
             response = make_response(request, RC_SUCCESS, found)

@@ -37,6 +37,7 @@ from protocol.versions import negotiate
 from resolver.handle_requests import RequestProcessor
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.service import ResolutionService
+from resolver.sessions import ChallengeStore
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class _TcpConnections:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
+        except asyncio.CancelledError:
+            pass  # shutting down: this task is the connection's top level
         except Exception as exc:
             log.error("handle tcp connection failed: %r", exc)
         finally:
@@ -239,16 +242,20 @@ async def run_handle_server(
     *,
     limits: Limits = DEFAULT_LIMITS,
     private_key: PrivateKey | None = None,
+    challenges: ChallengeStore[Message] | None = None,
     reuse_port: bool = False,
 ) -> HandleServer:
     """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
 
     Port 0 picks one free port shared by all listeners.  ``private_key`` signs
-    the responses to certified requests; ``reuse_port`` sets
-    SO_REUSEPORT so several processes can share the ports.
+    the responses to certified requests; ``challenges`` holds open challenges
+    (shared by worker processes, see :mod:`resolver.workers`); ``reuse_port``
+    sets SO_REUSEPORT so several processes can share the ports.
     """
     loop = asyncio.get_running_loop()
-    processor = RequestProcessor(service, limits=limits, private_key=private_key)
+    processor = RequestProcessor(
+        service, limits=limits, private_key=private_key, challenges=challenges
+    )
     server = HandleServer(processor)
     handler = _TcpConnections(processor, limits)
     try:

@@ -5,10 +5,16 @@ answer names it by the session id the challenge carried.  Each challenge can be
 answered once (taking it removes it, so a replayed answer finds nothing) and
 only within its lifetime; the table is bounded, the oldest challenge making
 room for a new one.
+
+CNRI clients send the answer on a new connection, which SO_REUSEPORT may hand
+to another worker process: workers then share one table held by a
+``multiprocessing`` manager (:mod:`resolver.workers`), reached through
+:class:`ChallengeStore` off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import OrderedDict
@@ -78,3 +84,28 @@ class ChallengeTable(Generic[T]):
             if first.expires >= now:
                 break
             self._open.popitem(last=False)
+
+
+class ChallengeStore(Generic[T]):
+    """Async access to a :class:`ChallengeTable` in this process or, when
+    ``remote``, to a manager proxy of one shared by several processes."""
+
+    def __init__(self, table: ChallengeTable[T], *, remote: bool = False) -> None:
+        self.table = table
+        self.remote = remote
+
+    async def issue(
+        self, nonce: bytes, digest_alg: int, request_digest: bytes, request: T
+    ) -> Challenge[T]:
+        """See :meth:`ChallengeTable.issue`."""
+        if self.remote:
+            return await asyncio.to_thread(
+                self.table.issue, nonce, digest_alg, request_digest, request
+            )
+        return self.table.issue(nonce, digest_alg, request_digest, request)
+
+    async def take(self, session_id: int) -> Challenge[T] | None:
+        """See :meth:`ChallengeTable.take`."""
+        if self.remote:
+            return await asyncio.to_thread(self.table.take, session_id)
+        return self.table.take(session_id)

@@ -46,16 +46,16 @@ from resolver.limits import Limits
 from resolver.service import ResolutionService
 from resolver.site import build_site_info, site_info_value
 from tests.resolver.test_handle_support import (
-    DSA_KEY,
     NA,
     OPS,
     OPS_SECRET,
     OTHER_NA,
     OTHER_SECRET,
-    RSA_KEY,
     SECRET,
     TV,
     admin_value,
+    dsa_key,
+    rsa_key,
     seed,
     url,
 )
@@ -135,8 +135,8 @@ async def test_site_info_and_certified_responses(node: Running) -> None:
         SecretKeyAuth(NA, 300, SECRET, HASH_CODE_MD5),
         SecretKeyAuth(NA, 300, SECRET, HASH_CODE_SHA1),
         SecretKeyAuth(NA, 300, SECRET, HASH_CODE_HMAC_SHA256),
-        PublicKeyAuth(NA, 301, RSA_KEY),
-        PublicKeyAuth(NA, 302, DSA_KEY),
+        PublicKeyAuth(NA, 301, rsa_key()),
+        PublicKeyAuth(NA, 302, dsa_key()),
         SecretKeyAuth(OPS, 300, OPS_SECRET),
     ],
     ids=["pbkdf2", "md5", "sha1", "hmac-sha256", "rsa", "dsa", "group-member"],
@@ -163,7 +163,7 @@ async def test_refusals_change_nothing(node: Running) -> None:
     cases = [
         (None, RC_AUTHENTICATION_NEEDED),
         (SecretKeyAuth(NA, 300, b"wrong key"), RC_AUTHENTICATION_FAILED),
-        (PublicKeyAuth(NA, 301, DSA_KEY), RC_AUTHENTICATION_FAILED),
+        (PublicKeyAuth(NA, 301, dsa_key()), RC_AUTHENTICATION_FAILED),
         (SecretKeyAuth(OTHER_NA, 300, OTHER_SECRET), RC_INSUFFICIENT_PERMISSIONS),
     ]
     for auth, code in cases:

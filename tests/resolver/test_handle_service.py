@@ -23,14 +23,14 @@ from registry.store import HandleStore
 from resolver.limits import Limits
 from resolver.service import Caller, ResolutionService, ServiceError
 from tests.resolver.test_handle_support import (
-    DSA_KEY,
     NA,
     OPS,
     OTHER_NA,
-    RSA_KEY,
     SECRET,
     TV,
     admin_value,
+    dsa_key,
+    rsa_key,
     seed,
     url,
 )
@@ -101,7 +101,7 @@ async def test_writes_are_refused_to_others_and_change_nothing(service: Resoluti
     for caller, code in (
         (Caller(None, None), RC_AUTHENTICATION_NEEDED),
         (STRANGER, RC_INSUFFICIENT_PERMISSIONS),
-        (Caller(NA, 301), RC_INSUFFICIENT_PERMISSIONS),  # an index no HS_ADMIN names
+        (Caller(NA, 305), RC_INSUFFICIENT_PERMISSIONS),  # an index no HS_ADMIN names
     ):
         await _refused(code, service.create_handle("88.118.8/x", [url(1, "x")], caller=caller))
         await _refused(code, service.add_values(TV, [url(9, "x")], caller=caller))
@@ -156,11 +156,11 @@ async def test_credentials(service: ResolutionService) -> None:
     assert await service.verify_secret_key_answer(NA, 0, nonce, digest, answer)
     assert not await service.verify_secret_key_answer(OTHER_NA, 300, nonce, digest, answer)
     assert not await service.verify_secret_key_answer(NA, 301, nonce, digest, answer)
-    signed = auth.public_key_answer(nonce, digest, RSA_KEY)
+    signed = auth.public_key_answer(nonce, digest, rsa_key())
     assert await service.verify_public_key_answer(NA, 301, nonce, digest, signed) == 301
     assert await service.verify_public_key_answer(NA, 0, nonce, digest, signed) == 301
     assert await service.verify_public_key_answer(NA, 302, nonce, digest, signed) is None
-    dsa_signed = auth.public_key_answer(nonce, digest, DSA_KEY, b"SHA1")
+    dsa_signed = auth.public_key_answer(nonce, digest, dsa_key(), b"SHA1")
     assert await service.verify_public_key_answer(NA, 0, nonce, digest, dsa_signed) == 302
     assert await service.authenticate_secret_key(NA, 300, SECRET) == ADMIN
     await _refused(RC_AUTHENTICATION_FAILED, service.authenticate_secret_key(NA, 300, b"wrong"))

@@ -7,6 +7,7 @@ A node hosting prefix ``88.118.8`` (admin ``0.NA/88.118.8``:300 by secret key,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import dsa, rsa
@@ -43,8 +44,19 @@ GROUP_PERMS = (
     | ADMIN_PERM_READ_VALUE
 )
 
-RSA_KEY = rsa.generate_private_key(65537, 2048)
-DSA_KEY = dsa.generate_private_key(2048)
+
+
+@functools.cache
+def rsa_key() -> rsa.RSAPrivateKey:
+    """The RSA key of ``0.NA/88.118.8``:301 (made on first use: worker processes
+    import this module too)."""
+    return rsa.generate_private_key(65537, 2048)
+
+
+@functools.cache
+def dsa_key() -> dsa.DSAPrivateKey:
+    """The DSA key of ``0.NA/88.118.8``:302."""
+    return dsa.generate_private_key(2048)
 
 
 def admin_value(
@@ -83,8 +95,8 @@ async def seed(store: HandleStore) -> Node:
             admin_value(103, NA, 302),
             HandleValue(200, "HS_VLIST", encode_vlist([ValueReference(OPS, 300)])),
             secret_value(300, SECRET),
-            HandleValue(301, "HS_PUBKEY", encode_public_key(RSA_KEY.public_key())),
-            HandleValue(302, "HS_PUBKEY", encode_public_key(DSA_KEY.public_key())),
+            HandleValue(301, "HS_PUBKEY", encode_public_key(rsa_key().public_key())),
+            HandleValue(302, "HS_PUBKEY", encode_public_key(dsa_key().public_key())),
         ],
         actor="test",
     )
