@@ -25,8 +25,10 @@ from protocol.constants import (
     SITE_MULTI_PRIMARY,
     SITE_PRIMARY,
     SITE_RECORD_FORMAT_VERSION,
+    SP_HDL_HTTP,
     SP_HDL_TCP,
     SP_HDL_UDP,
+    ST_ADMIN,
     ST_ADMIN_AND_QUERY,
     ST_QUERY,
 )
@@ -51,7 +53,7 @@ class Interface:
     @property
     def admin(self) -> bool:
         """The interface accepts administration requests."""
-        return bool(self.type & 1)
+        return bool(self.type & ST_ADMIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +251,7 @@ def simple_site(
     if udp:
         interfaces.append(Interface(ST_QUERY, SP_HDL_UDP, port))
     if http_port is not None:
-        interfaces.append(Interface(ST_ADMIN_AND_QUERY, 2, http_port))
+        interfaces.append(Interface(ST_ADMIN_AND_QUERY, SP_HDL_HTTP, http_port))
     attributes: tuple[Attribute, ...] = ()
     if description is not None:
         attributes = (Attribute(b"desc", description.encode("utf-8")),)
