@@ -1,0 +1,170 @@
+"""The in-process level of the resolution stack, against real stores (SQLite and PostgreSQL).
+
+Expiry is driven by an injected clock, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+
+from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
+from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
+from registry.store import HandleStore
+from resolver.cache import Answer, Kind, LocalCache, expiry
+from resolver.metrics import Metrics
+from resolver.service import Caller, ResolutionService
+from resolver.stack import ResolutionStack
+
+ADMIN = Caller("0.NA/88.118", 300)
+TV = "88.118.8/TV-0001"
+
+
+@dataclass
+class FakeClock:
+    """Epoch seconds that only move when a test says so."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def url(index: int, text: str, ttl: int = 100, *, public_read: bool = True) -> HandleValue:
+    return HandleValue(
+        index=index, type="URL", data=text.encode(), ttl=ttl, public_read=public_read
+    )
+
+
+def make_service(
+    store: HandleStore, clock: FakeClock, *, metrics: Metrics | None = None, size: int = 100
+) -> ResolutionService:
+    stack = ResolutionStack(
+        store, cache_size=size, negative_ttl=30, stale_if_error=600, clock=clock,
+        metrics=metrics,
+    )
+    return ResolutionService(store, server_admins=[(ADMIN.handle or "", 300)], answers=stack)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+async def test_a_cached_handle_costs_no_query(database: HandleStore, clock: FakeClock) -> None:
+    await database.create_handle(TV, [url(1, "a")], actor="test")
+    metrics = Metrics()
+    service = make_service(database, clock, metrics=metrics)
+    assert (await service.resolve(TV)).values[0].data == b"a"
+    before = database.query_count
+    for _ in range(5):
+        res = await service.resolve(TV)
+        assert res.response_code == RC_SUCCESS and not res.stale
+    assert database.query_count == before
+    assert service.answers is not None
+    assert service.answers.counters == {"memory_hits": 5, "memory_misses": 1}
+    assert 'idnode_cache_hits_total{layer="memory"} 5' in await metrics.render()
+
+
+async def test_entries_live_for_the_smallest_ttl(database: HandleStore, clock: FakeClock) -> None:
+    await database.create_handle(TV, [url(1, "a", ttl=500), url(2, "b", ttl=100)], actor="test")
+    service = make_service(database, clock)
+    await service.resolve(TV)
+    before = database.query_count
+    clock.now += 99
+    await service.resolve(TV)
+    assert database.query_count == before
+    clock.now += 2
+    await service.resolve(TV)
+    assert database.query_count > before
+
+
+async def test_absolute_ttls_are_honoured(database: HandleStore, clock: FakeClock) -> None:
+    absolute = HandleValue(
+        index=1, type="URL", data=b"a", ttl_type=TTL_TYPE_ABSOLUTE, ttl=int(clock.now) + 20
+    )
+    await database.create_handle(TV, [absolute, url(2, "b", ttl=3600)], actor="test")
+    service = make_service(database, clock)
+    await service.resolve(TV)
+    before = database.query_count
+    clock.now += 19
+    await service.resolve(TV)
+    assert database.query_count == before
+    clock.now += 2
+    await service.resolve(TV)
+    assert database.query_count > before
+
+
+async def test_missing_handles_are_cached_for_the_negative_ttl(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    service = make_service(database, clock)
+    assert (await service.resolve("88.118.8/none")).response_code == RC_HANDLE_NOT_FOUND
+    before = database.query_count
+    assert (await service.resolve("88.118.8/none")).response_code == RC_HANDLE_NOT_FOUND
+    assert database.query_count == before
+    clock.now += 31
+    await service.resolve("88.118.8/none")
+    assert database.query_count > before
+
+
+async def test_a_write_through_the_service_replaces_the_cached_answer(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    service = make_service(database, clock)
+    assert (await service.resolve(TV)).response_code == RC_HANDLE_NOT_FOUND
+    await service.create_handle(TV, [url(1, "a")], caller=ADMIN)
+    assert (await service.resolve(TV)).values[0].data == b"a"
+    await service.modify_values(TV, [url(1, "b")], caller=ADMIN)
+    assert (await service.resolve(TV)).values[0].data == b"b"
+    await service.delete_handle(TV, caller=ADMIN)
+    assert (await service.resolve(TV)).response_code == RC_HANDLE_NOT_FOUND
+
+
+async def test_read_permissions_apply_to_cached_records(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    secret = url(2, "restricted", public_read=False)
+    await database.create_handle(TV, [url(1, "open"), secret], actor="test")
+    service = make_service(database, clock)
+    anonymous = await service.resolve(TV)
+    assert [v.index for v in anonymous.values] == [1] and anonymous.withheld == 1
+    before = database.query_count
+    admin = await service.resolve(TV, caller=ADMIN)
+    assert [v.index for v in admin.values] == [1, 2]
+    again = await service.resolve(TV, indexes=[2])
+    assert again.response_code == RC_VALUES_NOT_FOUND
+    assert database.query_count == before
+
+
+async def test_concurrent_misses_share_one_query(database: HandleStore, clock: FakeClock) -> None:
+    await database.create_handle(TV, [url(1, "a")], actor="test")
+    service = make_service(database, clock)
+    before = database.query_count
+    results = await asyncio.gather(*(service.resolve(TV) for _ in range(25)))
+    assert {r.values[0].data for r in results} == {b"a"}
+    assert database.query_count - before == 1
+
+
+def test_the_lru_is_bounded_and_keeps_recent_entries() -> None:
+    clock = FakeClock()
+    cache = LocalCache(2, clock=clock)
+    answer = Answer(Kind.ABSENT, (), clock.now + 10)
+    cache.put("a", answer)
+    cache.put("b", answer)
+    assert cache.get("a") is answer  # "a" is now the most recent
+    cache.put("c", answer)
+    assert len(cache) == 2 and cache.get("b") is None and cache.get("a") is answer
+
+
+def test_stale_answers_are_kept_for_the_stale_window_only() -> None:
+    clock = FakeClock()
+    cache = LocalCache(10, stale_window=50, clock=clock)
+    cache.put("a", Answer(Kind.FOUND, (url(1, "a", ttl=10),), expiry([url(1, "a", 10)],
+                                                                      clock.now, 0)))
+    clock.now += 30
+    assert cache.get("a") is None and cache.get_stale("a") is not None
+    clock.now += 31
+    assert cache.get_stale("a") is None and len(cache) == 0
