@@ -389,7 +389,7 @@ class RestApi:
         try:
             return [value_from_json(item) for item in items]
         except (ValueError, TypeError, KeyError) as exc:
-            raise _BadRequest(f"Invalid handle value: {exc}") from None
+            raise _BadRequest(str(exc)) from None
 
     async def _put_record(
         self, handle: str, values: list[HandleValue], caller: Caller, overwrite: bool
