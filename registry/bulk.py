@@ -1,13 +1,15 @@
 """Bulk writes for the importer: one transaction per batch, resumable by job checkpoint.
 
-A batch either commits completely (handles, values, audit rows and the job's
-``rows_done``) or not at all, so an importer that crashes resumes at the last
+A batch either commits completely (handles, values, one ``bulk_put`` audit row
+whose ``after`` digests every stored record, and the job's ``rows_done``) or
+not at all, so an importer that crashes resumes at the last
 committed checkpoint; a batch whose ``job_position`` is not beyond the
 checkpoint was applied before and is skipped, never stored twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,7 @@ from registry.errors import EnterpriseSuspended, HandleAlreadyExists, StoreError
 from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.records import BulkResult, ImportJobState, Rejection
-from registry.valuerows import VALUE_COLUMNS, check_values, record_digest, row_value, value_row
+from registry.valuerows import check_values, record_digest, value_row
 
 _H = table_of(Handle)
 _V = table_of(HandleValueRow)
@@ -126,11 +128,20 @@ class BulkMixin(StoreBase):
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
                     return BulkResult(0, 0, (), skipped=True)
-            now = utcnow()
             fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected)
-            events = await self._bulk_replace(conn, replaced, actor, job_id, now)
-            events += await self._bulk_insert(conn, fresh, actor, job_id, now)
-            await append_audit(conn, events)
+            now = utcnow()
+            ids = {row.key: hid for row, hid in replaced}
+            await self._clear(conn, list(ids.values()), now)
+            ids.update(await self._create_heads(conn, fresh, now))
+            stored = sorted([row for row, _owner in fresh] + [row for row, _hid in replaced],
+                            key=lambda r: r.position)
+            digest = await self._put_values(conn, stored, ids, int(now.timestamp()))
+            if stored:
+                detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
+                          "replaced": len(replaced), "first": stored[0].name,
+                          "last": stored[-1].name}
+                await append_audit(conn, [AuditEvent(actor, "bulk_put", None, after=digest,
+                                                     detail=detail)])
             if job_id is not None and job_position is not None:
                 await conn.execute(
                     update(_J).where(_J.c.job_id == job_id).values(rows_done=job_position,
@@ -142,30 +153,30 @@ class BulkMixin(StoreBase):
     async def _sort_rows(
         self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,
         rejected: list[Rejection],
-    ) -> tuple[list[tuple[_Row, str | None]], list[tuple[_Row, int, int]]]:
-        """Split rows into new ones with their owner and ``(row, id, version)`` to replace."""
-        existing: dict[str, tuple[int, int, str | None]] = {}
+    ) -> tuple[list[tuple[_Row, str | None]], list[tuple[_Row, int]]]:
+        """Split rows into new ones with their owner and ``(row, id)`` to overwrite."""
+        existing: dict[str, tuple[int, str | None]] = {}
         head = (
-            select(_H.c.name_key, _H.c.id, _H.c.version, _E.c.status)
+            select(_H.c.name_key, _H.c.id, _E.c.status)
             .select_from(_H.outerjoin(_E, _E.c.code == _H.c.enterprise))
             .where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
             .with_for_update(of=_H)
         )
         for chunk in _chunks(sorted(rows)):
-            for key, hid, version, status in await conn.execute(head, {"keys": list(chunk)}):
-                existing[key] = (hid, version, status)
+            for key, hid, status in await conn.execute(head, {"keys": list(chunk)}):
+                existing[key] = (hid, status)
         owners = await load_owners(conn, {r.prefix for r in rows.values() if r.key not in existing})
         fresh: list[tuple[_Row, str | None]] = []
-        replaced: list[tuple[_Row, int, int]] = []
+        replaced: list[tuple[_Row, int]] = []
         for row in sorted(rows.values(), key=lambda r: r.position):
             try:
                 if row.key in existing:
-                    hid, version, status = existing[row.key]
+                    hid, status = existing[row.key]
                     if not overwrite:
                         raise HandleAlreadyExists(f"{row.name} exists")
                     if status not in (None, "active"):
                         raise EnterpriseSuspended(f"{row.name}: its enterprise is {status}")
-                    replaced.append((row, hid, version))
+                    replaced.append((row, hid))
                 else:
                     owner = owners.get(row.prefix)
                     if owner is not None:
@@ -175,61 +186,50 @@ class BulkMixin(StoreBase):
                 rejected.append(Rejection(row.position, row.name, str(exc), exc.response_code))
         return fresh, replaced
 
-    async def _bulk_replace(
-        self, conn: AsyncConnection, replaced: list[tuple[_Row, int, int]], actor: str,
-        job_id: str | None, now: datetime,
-    ) -> list[AuditEvent]:
-        """Overwrite the values of existing handles; their audit events."""
-        if not replaced:
-            return []
-        ids = [hid for _row, hid, _version in replaced]
-        old: dict[int, list[HandleValue]] = {hid: [] for hid in ids}
-        columns = select(_V.c.handle_id, *(_V.c[c] for c in VALUE_COLUMNS))
+    async def _clear(self, conn: AsyncConnection, ids: list[int], now: datetime) -> None:
+        """Drop the values of handles about to be overwritten and bump their versions."""
+        if not ids:
+            return
         for chunk in _chunks(ids):
-            for found in await conn.execute(columns.where(_V.c.handle_id.in_(chunk))):
-                old[found[0]].append(row_value(found, 1))
             await conn.execute(delete(_V).where(_V.c.handle_id.in_(chunk)))
-        await conn.execute(
-            update(_H).where(_H.c.id == bindparam("hid")).values(
-                version=_H.c.version + 1, updated=now
-            ),
-            [{"hid": hid} for hid in ids],
-        )
-        stamp = int(now.timestamp())
-        value_rows: list[dict[str, Any]] = []
-        events = []
-        for row, hid, version in replaced:
-            values = _stamped(row.values, stamp)
-            value_rows.extend(value_row(hid, v) for v in values)
-            detail = {"job": job_id, "version": version + 1}
-            events.append(AuditEvent(actor, "import", row.name, record_digest(old[hid]),
-                                     record_digest(values), detail))
-        if value_rows:
-            await conn.execute(insert(_V), value_rows)
-        return events
+        bump = update(_H).where(_H.c.id == bindparam("hid"))
+        await conn.execute(bump.values(version=_H.c.version + 1, updated=now),
+                           [{"hid": hid} for hid in ids])
 
-    async def _bulk_insert(
-        self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]], actor: str,
-        job_id: str | None, now: datetime,
-    ) -> list[AuditEvent]:
-        """Create new handles with their values; their audit events."""
+    async def _create_heads(
+        self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]], now: datetime
+    ) -> dict[str, int]:
+        """Insert the new handles' head rows; their ids by key.
+
+        The ids are read back by key: SQLite cannot return many inserted rows
+        in order without a statement per row.
+        """
         if not fresh:
-            return []
+            return {}
         heads = [
             {"name": row.name, "name_key": row.key, "prefix": row.prefix, "enterprise": owner,
              "version": 1, "created": now, "updated": now}
             for row, owner in fresh
         ]
-        returning = insert(_H).returning(_H.c.id, sort_by_parameter_order=True)
-        ids = (await conn.execute(returning, heads)).scalars().all()
-        stamp = int(now.timestamp())
+        await conn.execute(insert(_H), heads)
+        query = select(_H.c.name_key, _H.c.id).where(
+            _H.c.name_key.in_(bindparam("keys", expanding=True))
+        )
+        ids: dict[str, int] = {}
+        for chunk in _chunks([row.key for row, _owner in fresh]):
+            ids.update((key, hid) for key, hid in await conn.execute(query, {"keys": list(chunk)}))
+        return ids
+
+    async def _put_values(
+        self, conn: AsyncConnection, stored: list[_Row], ids: dict[str, int], stamp: int
+    ) -> str:
+        """Insert the values of ``stored`` rows; the digest of the batch for the audit log."""
+        digest = hashlib.sha256()
         value_rows: list[dict[str, Any]] = []
-        events = []
-        for (row, _owner), hid in zip(fresh, ids, strict=True):
+        for row in stored:
             values = _stamped(row.values, stamp)
-            value_rows.extend(value_row(hid, v) for v in values)
-            events.append(AuditEvent(actor, "import", row.name, None, record_digest(values),
-                                     {"job": job_id, "version": 1}))
+            value_rows.extend(value_row(ids[row.key], v) for v in values)
+            digest.update(f"{row.name}\n{record_digest(values)}\n".encode())
         if value_rows:
             await conn.execute(insert(_V), value_rows)
-        return events
+        return digest.hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
 from registry.admission import load_owners
@@ -112,11 +112,6 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
         engine = await open_engine(url, schema=schema)
         if migrate:
             await run_migrations(engine)
-        return cls(engine)
-
-    @classmethod
-    def from_engine(cls, engine: AsyncEngine) -> HandleStore:
-        """A store on an engine made by :func:`registry.db.open_engine`."""
         return cls(engine)
 
     # --- reading ---------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -83,19 +82,16 @@ def row_value(row: Row[Any] | Sequence[Any], offset: int = 0) -> HandleValue:
 
 
 def record_digest(values: Iterable[HandleValue]) -> str:
-    """SHA-256 (hex) of a record's values in index order: the audit before/after."""
-    canonical = [
-        [
-            v.index,
-            v.type,
-            v.data.hex(),
-            v.ttl_type,
-            v.ttl,
-            v.timestamp,
-            v.permissions,
-            [[r.handle, r.index] for r in v.references],
-        ]
-        for v in sorted(values, key=lambda v: v.index)
-    ]
-    encoded = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    """SHA-256 (hex) of a record's values in index order: the audit before/after.
+
+    Every field is length-prefixed, so no two different records share an input.
+    """
+    digest = hashlib.sha256()
+    for v in sorted(values, key=lambda v: v.index):
+        refs = "\0".join(f"{r.index}:{r.handle}" for r in v.references).encode()
+        head = f"{v.index} {v.ttl_type} {v.ttl} {v.timestamp} {v.permissions}".encode()
+        type_ = v.type.encode()
+        for part in (head, type_, v.data, refs):
+            digest.update(len(part).to_bytes(4, "big"))
+            digest.update(part)
+    return digest.hexdigest()

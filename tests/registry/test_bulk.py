@@ -86,4 +86,7 @@ async def test_a_large_batch(database: HandleStore) -> None:
     result = await database.bulk_put([row(n) for n in range(6000)], actor="importer")
     assert result.inserted == 6000
     assert await database.count_handles("88.118.8") == 6000
-    assert len(await database.audit_entries(after_seq=5990, limit=100)) == 10
+    [entry] = await database.audit_entries()
+    assert (entry.action, entry.detail["inserted"]) == ("bulk_put", 6000)
+    assert (entry.detail["first"], entry.detail["last"]) == ("88.118.8/BULK-00000",
+                                                             "88.118.8/BULK-05999")
