@@ -11,10 +11,11 @@ from admin.commands import (
     node,
     prefix,
     resolve,
+    root,
     serve,
     stats,
 )
 
 COMMAND_MODULES: list[ModuleType] = [
-    node, serve, prefix, enterprise, handle, resolve, bulk, audit, stats, dns,
+    node, serve, prefix, enterprise, handle, resolve, bulk, audit, stats, dns, root,
 ]
