@@ -33,6 +33,9 @@ class NodeConfig:
 
     ``database_schema`` (PostgreSQL only) puts the registry tables in that
     schema; empty means the server's default search path.
+    ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
+    serve HTTPS; REST credentials are only accepted over TLS unless
+    ``http_insecure_auth`` is true (for a node behind a TLS-terminating proxy).
     ``suspended_resolution`` is how identifiers of a suspended enterprise
     resolve: ``serve`` answers them as usual (they are only frozen against
     writes), ``refuse`` answers as if they did not exist.
@@ -68,6 +71,9 @@ class NodeConfig:
     rate_burst: int = 200
     log_level: str = "INFO"
     suspended_resolution: str = "serve"
+    http_tls_cert: Path = Path("")
+    http_tls_key: Path = Path("")
+    http_insecure_auth: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -88,6 +94,8 @@ def _coerce(key: str, raw: Any, origin: str) -> Any:
     """Convert ``raw`` to the type of field ``key`` or raise ConfigError."""
     default = getattr(NodeConfig, key)
     try:
+        if isinstance(default, bool):
+            return _to_bool(raw)
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):
@@ -102,6 +110,15 @@ def _coerce(key: str, raw: Any, origin: str) -> Any:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: cannot use {raw!r} from {origin}: {exc}") from exc
     raise ConfigError(f"{key}: cannot use {raw!r} from {origin}: expected a string")
+
+
+def _to_bool(raw: Any) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
@@ -199,7 +216,9 @@ def render_toml(config: NodeConfig) -> str:
     lines = []
     for key in _FIELDS:
         value = getattr(config, key)
-        if isinstance(value, tuple):
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, tuple):
             rendered = "[" + ", ".join(f'"{item}"' for item in value) + "]"
         elif isinstance(value, (int, float)):
             rendered = repr(value)

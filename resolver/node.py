@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from protocol.crypto import PrivateKey
@@ -23,9 +25,12 @@ from registry.trust.keys import load_private_key
 from resolver.dns_bridge import DnsServer, run_dns_server
 from resolver.handle_server import HandleServer, run_handle_server
 from resolver.http_api import run_http_server
+from resolver.http_auth import RedisSessionStore, SessionStore
 from resolver.limits import Limits
+from resolver.metrics import Metrics
 from resolver.service import ResolutionService
 from resolver.site import build_site_info, site_info_value
+from resolver.stack import build_resolution_stack
 
 log = logging.getLogger("idnode.node")
 
@@ -65,6 +70,7 @@ class RunningNode:
             self.dns_server.close()
         await self.handle_server.close()
         await self.http_runner.cleanup()
+        await self.service.close()
         await self.store.close()
 
 
@@ -105,7 +111,9 @@ async def start_node(
     ``reuse_port`` lets several worker processes share the ports; the DNS
     front end (no SO_REUSEPORT) runs only where ``with_dns`` is true.
     """
-    store = await HandleStore.open(config.effective_database_url, migrate=True)
+    store = await HandleStore.open(
+        config.effective_database_url, schema=config.database_schema or None, migrate=True
+    )
     try:
         return await _start_front_ends(config, store, reuse_port, with_dns)
     except BaseException:
@@ -123,12 +131,30 @@ async def _start_front_ends(
         http_port=config.http_port,
         description=f"idnode {config.role} {','.join(config.prefixes)}",
     )
-    service = ResolutionService(
+    metrics = Metrics()
+    service = await build_resolution_stack(
         store,
+        config,
         site_info=site_info_value(site),
         server_admins=[(prefix_handle(p), NODE_ADMIN_INDEX) for p in config.prefixes],
         limits=limits,
+        metrics=metrics,
     )
+    try:
+        return await _listen(config, service, limits, metrics, reuse_port, with_dns)
+    except BaseException:
+        await service.close()
+        raise
+
+
+async def _listen(
+    config: NodeConfig,
+    service: ResolutionService,
+    limits: Limits,
+    metrics: Metrics,
+    reuse_port: bool,
+    with_dns: bool,
+) -> RunningNode:
     handle_server = await run_handle_server(
         service,
         config.listen_hosts,
@@ -140,7 +166,14 @@ async def _start_front_ends(
     runner: web.AppRunner | None = None
     try:
         runner, http_port = await run_http_server(
-            service, config.listen_hosts[0], config.http_port, reuse_port=reuse_port
+            service,
+            config.listen_hosts[0],
+            config.http_port,
+            reuse_port=reuse_port,
+            ssl_context=_tls_context(config),
+            metrics=metrics,
+            allow_insecure_auth=config.http_insecure_auth,
+            sessions=_session_store(config),
         )
         dns_server = None
         if config.dns_port and with_dns:
@@ -153,4 +186,24 @@ async def _start_front_ends(
             with contextlib.suppress(Exception):
                 await runner.cleanup()
         raise
-    return RunningNode(config, store, service, handle_server, runner, http_port, dns_server)
+    return RunningNode(config, service.store, service, handle_server, runner, http_port,
+                       dns_server)
+
+
+def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:
+    """HTTPS when a certificate and key are configured."""
+    if not str(config.http_tls_cert) or str(config.http_tls_cert) == ".":
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.path(config.http_tls_cert), config.path(config.http_tls_key))
+    return context
+
+
+def _session_store(config: NodeConfig) -> SessionStore | None:
+    """REST sessions in Redis when the node has it, so every worker shares them."""
+    if not config.redis_url:
+        return None
+    return RedisSessionStore(
+        aioredis.from_url(config.redis_url),
+        prefix=f"idnode:{config.prefixes[0]}:http-session:",
+    )

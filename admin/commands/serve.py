@@ -58,7 +58,8 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
         level=ctx.config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "aiohttp.access"):  # one line per request costs the hot path
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     workers = 1 if args.worker_child else ctx.config.workers
     if workers > 1 and (ctx.config.handle_port == 0 or ctx.config.http_port == 0):
         raise CliError("--workers needs fixed --handle-port and --http-port", EXIT_USAGE)

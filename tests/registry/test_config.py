@@ -75,3 +75,14 @@ def test_render_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "idnode.toml"
     path.write_text(render_toml(config))
     assert load_config(path, environ={}) == config
+
+
+def test_booleans(tmp_path: Path) -> None:
+    assert load_config(environ={"IDNODE_HTTP_INSECURE_AUTH": "yes"}).http_insecure_auth is True
+    assert load_config(environ={"IDNODE_HTTP_INSECURE_AUTH": "off"}).http_insecure_auth is False
+    with pytest.raises(ConfigError, match="http_insecure_auth"):
+        load_config(environ={"IDNODE_HTTP_INSECURE_AUTH": "maybe"})
+    config = NodeConfig(data_dir=tmp_path, http_insecure_auth=True)
+    path = tmp_path / "idnode.toml"
+    path.write_text(render_toml(config))
+    assert load_config(path, environ={}) == config
