@@ -264,6 +264,11 @@ async def build_resolution_stack(
     still follows its own referrals).  Close it with ``await service.close()``.
     """
     redis = None
+    if config.workers > 1 and not config.redis_url:
+        log.warning(
+            "%d workers without redis_url: a write in one worker is not seen by the other "
+            "workers' caches until the record's TTL ends", config.workers
+        )
     if config.redis_url:
         redis = RedisCache(
             config.redis_url,

@@ -68,24 +68,14 @@ async def test_a_cached_handle_costs_no_query(database: HandleStore, clock: Fake
     assert 'idnode_cache_hits_total{layer="memory"} 5' in await metrics.render()
 
 
-async def test_entries_live_for_the_smallest_ttl(database: HandleStore, clock: FakeClock) -> None:
-    await database.create_handle(TV, [url(1, "a", ttl=500), url(2, "b", ttl=100)], actor="test")
-    service = make_service(database, clock)
-    await service.resolve(TV)
-    before = database.query_count
-    clock.now += 99
-    await service.resolve(TV)
-    assert database.query_count == before
-    clock.now += 2
-    await service.resolve(TV)
-    assert database.query_count > before
-
-
-async def test_absolute_ttls_are_honoured(database: HandleStore, clock: FakeClock) -> None:
-    absolute = HandleValue(
+@pytest.mark.parametrize("ttl_type", ["relative", "absolute"])
+async def test_entries_live_for_the_smallest_ttl(
+    database: HandleStore, clock: FakeClock, ttl_type: str
+) -> None:
+    short = url(1, "a", ttl=20) if ttl_type == "relative" else HandleValue(
         index=1, type="URL", data=b"a", ttl_type=TTL_TYPE_ABSOLUTE, ttl=int(clock.now) + 20
     )
-    await database.create_handle(TV, [absolute, url(2, "b", ttl=3600)], actor="test")
+    await database.create_handle(TV, [short, url(2, "b", ttl=3600)], actor="test")
     service = make_service(database, clock)
     await service.resolve(TV)
     before = database.query_count

@@ -31,7 +31,7 @@ from registry.config import NodeConfig
 from registry.store import HandleStore
 from resolver.client import HandleClient, HandleClientError
 from resolver.handle_server import HandleServer, run_handle_server
-from resolver.recursive import RecursiveResolver
+from resolver.recursive import RecursiveResolver, SiteCache
 from resolver.service import ResolutionService, ServiceError
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
@@ -219,3 +219,14 @@ async def test_a_stale_answer_is_served_while_the_root_is_down(world: World) -> 
     with pytest.raises(ServiceError) as info:
         await stranger.service.resolve(PUMP, recursive=True)
     assert info.value.response_code == RC_ERROR
+
+
+def test_the_site_cache_keeps_the_newest_serial_of_a_site() -> None:
+    def site(serial: int, port: int = 2641) -> bytes:
+        return site_info_value(build_site_info([("127.0.0.1", port)], serial_number=serial)).data
+
+    cache = SiteCache()
+    assert cache.site(site(3)).serial_number == 3
+    assert cache.site(site(2)).serial_number == 3  # an older copy of the same site
+    assert cache.site(site(4)).serial_number == 4
+    assert cache.site(site(1, port=2642)).serial_number == 1  # another site
