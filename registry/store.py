@@ -2,8 +2,9 @@
 
 Each write is one transaction: it locks the handle row (PostgreSQL
 ``FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``), checks ``expected_version``,
-applies the change, bumps ``version`` with a compare-and-swap and appends a
-hash-chained audit row.  A reader gets a record in one query.
+applies the change, checks the traceability rules and updates the where-used
+links (:mod:`registry.links`), bumps ``version`` with a compare-and-swap and
+appends a hash-chained audit row.  A reader gets a record in one query.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
+from registry import links
 from registry.admission import load_owners
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.bulk import BulkMixin
@@ -88,13 +90,17 @@ def _settle(old: Values | None, new: Values, now: int) -> Values:
     settled: Values = {}
     for index, value in new.items():
         previous = old.get(index) if old else None
-        if previous is not None and dataclasses.replace(value, timestamp=previous.timestamp) == (
-            previous
+        if previous is not None and value == dataclasses.replace(
+            previous, timestamp=value.timestamp
         ):
             settled[index] = previous
         else:
             settled[index] = dataclasses.replace(value, timestamp=now)
     return settled
+
+
+def _in_prefix(prefix: str | None) -> list[ColumnElement[bool]]:
+    return [] if prefix is None else [_H.c.prefix == name_key(prefix)]
 
 
 def _record(name: str, values: Values, version: int) -> HandleRecord:
@@ -127,16 +133,13 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
 
-    def _in_prefix(self, prefix: str | None) -> list[ColumnElement[bool]]:
-        return [] if prefix is None else [_H.c.prefix == name_key(prefix)]
-
     async def list_handles(
         self, prefix: str | None = None, *, page: int = 0, page_size: int = 100
     ) -> list[str]:
         """Handle names under ``prefix`` (all when None), ordered by key, one page."""
         query = (
             select(_H.c.name)
-            .where(*self._in_prefix(prefix))
+            .where(*_in_prefix(prefix))
             .order_by(_H.c.name_key)
             .limit(page_size)
             .offset(page * page_size)
@@ -146,7 +149,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
 
     async def count_handles(self, prefix: str | None = None) -> int:
         """How many handles ``prefix`` (all when None) holds."""
-        query = select(func.count()).select_from(_H).where(*self._in_prefix(prefix))
+        query = select(func.count()).select_from(_H).where(*_in_prefix(prefix))
         async with self._read() as conn:
             return int((await conn.execute(query)).scalar_one())
 
@@ -158,7 +161,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
         while True:
             heads = (
                 select(_H.c.id, _H.c.name, _H.c.name_key, _H.c.version)
-                .where(_H.c.name_key > last, *self._in_prefix(prefix))
+                .where(_H.c.name_key > last, *_in_prefix(prefix))
                 .order_by(_H.c.name_key)
                 .limit(batch)
                 .subquery()
@@ -188,7 +191,9 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
     ) -> HandleRecord:
         """Create ``name``; :class:`HandleAlreadyExists` if any spelling of it exists."""
         given = check_values(values)
-        record = await self._apply(name, actor, "create", None, lambda _old: given, create=True)
+        record = await self._apply(
+            name, actor, "create", None, lambda _old: given, create=True, update=False
+        )
         assert record is not None
         return record
 
@@ -291,23 +296,31 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
         change: Change,
         *,
         create: bool = False,
+        update: bool = True,
     ) -> HandleRecord | None:
-        """Run one write: lock, check, ``change`` the values, store, bump, audit."""
+        """Run one write: lock, check, ``change`` the values, store, bump, audit.
+
+        A missing handle is created when ``create`` (else HandleNotFound); an
+        existing one is changed when ``update`` (else HandleAlreadyExists).
+        """
         prefix, _suffix = split_handle(name)
         key = name_key(name)
         try:
             async with self._write() as conn:
                 rows = (await conn.execute(_LOCK, {"key": key})).all()
-                if rows:
-                    current = _Current(rows[0][0], rows[0][1], rows[0][2], rows[0][3],
-                                       _values_of(rows, 4))
-                    return await self._update_one(conn, current, actor, action, expected_version,
-                                              change, create_only=action == "create")
-                if not create:
-                    raise HandleNotFound(name)
-                return await self._create_one(conn, name, key, name_key(prefix), actor, action,
-                                          change(None) or {})
-        except IntegrityError as exc:
+                if not rows:
+                    if not create:
+                        raise HandleNotFound(name)
+                    return await self._create_one(
+                        conn, name, key, name_key(prefix), actor, action, change(None) or {}
+                    )
+                if not update:
+                    raise HandleAlreadyExists(rows[0][1])
+                current = _Current(rows[0][0], rows[0][1], rows[0][2], rows[0][3],
+                                   _values_of(rows, 4))
+                return await self._update_one(conn, current, actor, action, expected_version,
+                                              change)
+        except IntegrityError as exc:  # a concurrent create of the same name won
             if create:
                 raise HandleAlreadyExists(name) from exc
             raise
@@ -324,6 +337,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
                 "updated": now, "enterprise": owner.code if owner else None}
         handle_id = (await conn.execute(insert(_H).returning(_H.c.id), head)).scalar_one()
         values = _settle(None, given, int(now.timestamp()))
+        await links.on_write(conn, name, None, values)
         if values:
             await conn.execute(insert(_V), [value_row(handle_id, v) for v in values.values()])
         event = AuditEvent(actor, action, name, after=record_digest(values.values()),
@@ -339,11 +353,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
         action: str,
         expected_version: int | None,
         change: Change,
-        *,
-        create_only: bool,
     ) -> HandleRecord | None:
-        if create_only:
-            raise HandleAlreadyExists(current.name)
         if current.enterprise_status not in (None, "active"):
             raise EnterpriseSuspended(f"{current.name}: its enterprise is suspended")
         if expected_version is not None and expected_version != current.version:
@@ -362,6 +372,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
             after_digest, record = None, None
         else:
             new = _settle(old, given, int(now.timestamp()))
+            await links.on_write(conn, current.name, old, new)
             dropped = [i for i, v in old.items() if new.get(i) is not v]
             added = [value_row(current.id, v) for i, v in new.items() if old.get(i) is not v]
             if dropped:
