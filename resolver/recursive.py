@@ -60,6 +60,10 @@ _SITE_TYPES = (TYPE_HS_SITE, TYPE_HS_SITE_6, "HS_SITE.PREFIX")
 _SERVICE_TYPES = (TYPE_HS_SERV, "HS_SERV.PREFIX")
 
 
+SiteId = frozenset[tuple[str, int | None, int | None]]
+"""A site as the set of its servers' (host, TCP port, UDP port)."""
+
+
 class UpstreamError(Exception):
     """No server that should know the answer could be asked (stale-if-error applies)."""
 
@@ -69,7 +73,7 @@ class UpstreamError(Exception):
         self.message = message
 
 
-def site_identity(target: Target) -> frozenset[tuple[str, int | None, int | None]]:
+def site_identity(target: Target) -> SiteId:
     """The servers of ``target``: what makes two referrals point at the same place."""
     return frozenset((e.host, e.tcp_port, e.udp_port) for e in endpoints(target, "/"))
 
@@ -85,7 +89,7 @@ class SiteCache:
     def __init__(self, max_size: int = 1024) -> None:
         self.max_size = max_size
         self._decoded: OrderedDict[bytes, SiteInfo] = OrderedDict()
-        self._newest: dict[frozenset[tuple[str, int | None, int | None]], SiteInfo] = {}
+        self._newest: dict[SiteId, SiteInfo] = {}
 
     def site(self, data: bytes) -> SiteInfo:
         """The site ``data`` encodes, or a newer version of it; ProtocolError if damaged."""
@@ -112,9 +116,7 @@ class _Walk:
     handle: str
     hops: int = 0
     chain: list[str] = field(default_factory=list)
-    asked: set[tuple[str, frozenset[tuple[str, int | None, int | None]]]] = field(
-        default_factory=set
-    )
+    asked: set[tuple[str, SiteId]] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
 
 
@@ -237,7 +239,10 @@ class RecursiveResolver:
             if value.type in _SERVICE_TYPES:
                 targets += await self._service_sites(walk, value.data.decode("utf-8", "replace"))
         sites.sort(key=lambda s: not s.is_primary)
-        targets = [s for s in sites if s.servers] + targets
+        unique: dict[SiteId, Target] = {}
+        for target in [*(s for s in sites if s.servers), *targets]:
+            unique.setdefault(site_identity(target), target)
+        targets = list(unique.values())
         if not targets:
             raise ServiceError(
                 RC_ERROR, f"a referral for {walk.handle} names no usable server"
