@@ -488,15 +488,18 @@ class VerifyAuthResponse:
 
 @dataclass(frozen=True, slots=True)
 class SessionSetupResponse:
-    """Session setup answer (``encodeSessionSetupResponse``)."""
+    """Session setup answer (``encodeSessionSetupResponse``).  As with the
+    request, CNRI counts four octets for the two-octet mode: two zero octets
+    trail the body, and we write them too."""
 
     key_exchange_mode: int
     data: bytes = b""
 
     def write(self, w: Writer, ctx: BodyContext) -> None:
-        """Append: mode (two octets), data."""
+        """Append: mode (two octets), data, two zero octets."""
         w.i16(self.key_exchange_mode)
         w.byte_array(self.data)
+        w.raw(b"\0\0")
 
     @classmethod
     def read(cls, r: Reader, ctx: BodyContext) -> SessionSetupResponse:

@@ -8,7 +8,9 @@ Layout: ``key_type:bytes flags:int2`` followed by, for
 
 each a length-prefixed big-endian two's-complement integer exactly as Java's
 ``BigInteger.toByteArray`` writes it (a leading zero octet when the top bit is
-set).  CNRI 9.x defines no elliptic-curve encoding, so neither do we.  DH keys
+set).  CNRI allocates room for one length field too many for RSA, so its RSA
+encoding ends with four zero octets; we write them too and ignore trailing
+bytes on input.  CNRI 9.x defines no elliptic-curve encoding, so neither do we.  DH keys
 (used only for session key exchange) are decoded to numbers, not key objects,
 because ``cryptography`` deprecates finite-field DH.
 """
@@ -87,6 +89,9 @@ def encode_key_numbers(numbers: KeyNumbers, flags: int = 0) -> bytes:
         raise ProtocolError(f"unsupported key type {type(numbers).__name__}")
     for part in parts:
         w.byte_array(java_bigint_bytes(part))
+    if isinstance(numbers, RSAKeyNumbers):
+        # CNRI sizes the RSA buffer for four length fields but writes three
+        w.raw(b"\0\0\0\0")
     return w.getvalue()
 
 

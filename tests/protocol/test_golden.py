@@ -286,6 +286,7 @@ RSA_BLOB = h("""
 0000                              # flags
 00000003 010001                   # e = 65537
 00000003 00c3f1                   # n = 0xc3f1 (top bit set -> leading 00)
+00000000                          # the buffer is sized for 4 length fields, 3 are written
 """)
 DSA_BLOB = h("""
 0000000b 4453415f5055425f4b4559   # "DSA_PUB_KEY"
