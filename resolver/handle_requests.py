@@ -27,6 +27,8 @@ from protocol.bodies import (
     RemoveValueRequest,
     ResolutionRequest,
     ResolutionResponse,
+    SessionSetupRequest,
+    SessionSetupResponse,
     ValuesRequest,
     VerifyAuthRequest,
     VerifyAuthResponse,
@@ -35,6 +37,7 @@ from protocol.bodies import (
 from protocol.constants import (
     AUTH_TYPE_PUBLIC_KEY,
     AUTH_TYPE_SECRET_KEY,
+    KEY_EXCHANGE_DH,
     NA_HANDLE_PREFIX,
     OC_ADD_VALUE,
     OC_CREATE_HANDLE,
@@ -45,20 +48,33 @@ from protocol.constants import (
     OC_REMOVE_VALUE,
     OC_RESOLUTION,
     OC_RESPONSE_TO_CHALLENGE,
+    OC_SESSION_SETUP,
+    OC_SESSION_TERMINATE,
     OC_VERIFY_CHALLENGE,
     RC_AUTHEN_TIMEOUT,
     RC_AUTHENTICATION_FAILED,
     RC_ERROR,
     RC_INVALID_CREDENTIAL,
+    RC_INVALID_SESSION_KEY,
     RC_OPERATION_NOT_SUPPORTED,
     RC_SERVICE_REFERRAL,
+    RC_SESSION_FAILED,
+    RC_SESSION_MESSAGE_REJECTED,
+    RC_SESSION_TIMEOUT,
     RC_SUCCESS,
 )
-from protocol.credential import sign_message
+from protocol.credential import (
+    decode_credential,
+    sign_message,
+    sign_message_mac,
+    verify_message_mac,
+)
 from protocol.crypto import PrivateKey
 from protocol.errors import ProtocolError
 from protocol.message import Message, make_response
 from protocol.site_info import decode_site_info
+from protocol.versions import at_least
+from resolver.handle_sessions import SessionStore, SessionTable, dh_session_key
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.service import Caller, ResolutionService, ServiceError
 from resolver.sessions import Challenge, ChallengeStore, ChallengeTable
@@ -76,6 +92,10 @@ ADMIN_OPS = frozenset(
     }
 )
 
+#: requests that carry a session id without being inside that session
+_SESSIONLESS_OPS = frozenset({OC_RESPONSE_TO_CHALLENGE, OC_SESSION_SETUP})
+
+
 def error_response(request: Message, code: int, text: str = "") -> Message:
     """An error response to ``request``."""
     return make_response(request, code, error_body(text))
@@ -86,7 +106,8 @@ class RequestProcessor:
 
     ``private_key`` (the key whose public half the node's HS_SITE lists) signs
     the responses to certified requests, as CNRI's ``sendResponse`` does;
-    ``challenges`` is where open challenges are kept (this process by default).
+    ``challenges`` and ``sessions`` is where open challenges and Handle sessions
+    are kept (this process by default).
     """
 
     def __init__(
@@ -96,6 +117,7 @@ class RequestProcessor:
         limits: Limits = DEFAULT_LIMITS,
         private_key: PrivateKey | None = None,
         challenges: ChallengeStore[Message] | None = None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self.service = service
         self.limits = limits
@@ -103,20 +125,51 @@ class RequestProcessor:
         self.challenges = challenges or ChallengeStore(
             ChallengeTable(limits.challenge_lifetime, limits.max_pending_challenges)
         )
+        self.sessions = sessions or SessionStore(SessionTable(limits.max_sessions))
 
     async def process(self, request: Message) -> list[Message]:
         """The responses to ``request`` (several only for a long handle list)."""
         try:
-            responses = await self._dispatch(request, None)
+            if request.session_id > 0 and request.op_code not in _SESSIONLESS_OPS:
+                responses = await self._in_session(request)
+            else:
+                responses = await self._dispatch(request, None)
         except ServiceError as exc:
             responses = [error_response(request, exc.response_code, exc.message)]
         except ProtocolError as exc:
             responses = [error_response(request, exc.response_code, str(exc))]
-        if self.private_key is not None:
-            for response in responses:
-                if response.certify:
-                    sign_message(response, self.private_key)
+        for response in responses:
+            if response.certify:
+                await self._certify(response)
         return responses
+
+    async def _certify(self, response: Message) -> None:
+        """Sign with the session key inside a session, else with the server's key."""
+        if response.session_id > 0 and response.op_code != OC_SESSION_SETUP:
+            session = await self.sessions.get(response.session_id)
+            if session is not None:
+                counter = await self.sessions.next_counter(session.session_id)
+                sign_message_mac(response, session.key, counter)
+                return
+        if self.private_key is not None:
+            sign_message(response, self.private_key)
+
+    async def _in_session(self, request: Message) -> list[Message]:
+        """A request inside a session: check its MAC and counter, act as the session's
+        identity once it is authenticated (``HandleServer.verifyIdentityAndGetIndex``)."""
+        session = await self.sessions.get(request.session_id)
+        if session is None:
+            return [error_response(request, RC_SESSION_TIMEOUT, "invalid session or timed out")]
+        if request.signature:
+            if not verify_message_mac(request, session.key):
+                return [error_response(request, RC_INVALID_SESSION_KEY, "bad session MAC")]
+            counter = decode_credential(request.signature).session_counter
+            if not await self.sessions.use_counter(session.session_id, counter):
+                return [error_response(request, RC_SESSION_MESSAGE_REJECTED, "replayed")]
+        elif session.identity is not None:
+            return [error_response(request, RC_INVALID_CREDENTIAL, "session request missing MAC")]
+        caller = None if session.identity is None else Caller(*session.identity)
+        return await self._dispatch(request, caller)
 
     async def _dispatch(self, request: Message, caller: Caller | None) -> list[Message]:
         op = request.op_code
@@ -128,6 +181,11 @@ class RequestProcessor:
             return await self._answer(request)
         if op == OC_VERIFY_CHALLENGE:
             return [await self._verify(request)]
+        if op == OC_SESSION_SETUP:
+            return [await self._session_setup(request)]
+        if op == OC_SESSION_TERMINATE:
+            await self.sessions.close(request.session_id)
+            return [make_response(request, RC_SUCCESS, EmptyBody())]
         if op in ADMIN_OPS:
             if caller is None:
                 return [await self._challenge(request)]
@@ -140,7 +198,9 @@ class RequestProcessor:
         response = make_challenge(request)
         body, digest = response.body, response.request_digest
         assert isinstance(body, ChallengeResponse) and digest is not None
-        opened = await self.challenges.issue(body.nonce, digest.alg, digest.digest, request)
+        opened = await self.challenges.issue(
+            body.nonce, digest.alg, digest.digest, request, request.session_id
+        )
         response.session_id = opened.session_id
         return response
 
@@ -160,6 +220,9 @@ class RequestProcessor:
             )
             return [error_response(answer, RC_AUTHENTICATION_FAILED, "authentication failed")]
         original = challenge.request
+        if original.session_id > 0:
+            index = caller.index or 0
+            await self.sessions.authenticate(original.session_id, body.user_handle, index)
         try:
             responses = await self._dispatch(original, caller)
         except ServiceError as exc:
@@ -193,6 +256,21 @@ class RequestProcessor:
         )
         response = make_response(request, RC_SUCCESS, VerifyAuthResponse(ok))
         response.certify = True
+        return response
+
+    async def _session_setup(self, request: Message) -> Message:
+        body = request.body
+        assert isinstance(body, SessionSetupRequest)
+        if not at_least(request.suggest_major_version, request.suggest_minor_version, 2, 4):
+            return error_response(request, RC_SESSION_FAILED, "sessions need protocol 2.4")
+        try:
+            key, data = dh_session_key(body.key_exchange_mode, body.public_key)
+        except ProtocolError as exc:
+            return error_response(request, RC_SESSION_FAILED, str(exc))
+        lifetime = min(max(body.timeout, 1), self.limits.session_lifetime)
+        session_id = await self.sessions.open(key, lifetime)
+        response = make_response(request, RC_SUCCESS, SessionSetupResponse(KEY_EXCHANGE_DH, data))
+        response.session_id = session_id
         return response
 
     # --- queries -----------------------------------------------------------------

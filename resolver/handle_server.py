@@ -35,6 +35,7 @@ from protocol.framing import UdpReassembler, encode_tcp, encode_udp
 from protocol.message import Message, decode_message
 from protocol.versions import negotiate
 from resolver.handle_requests import RequestProcessor
+from resolver.handle_sessions import SessionStore
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
@@ -243,18 +244,24 @@ async def run_handle_server(
     limits: Limits = DEFAULT_LIMITS,
     private_key: PrivateKey | None = None,
     challenges: ChallengeStore[Message] | None = None,
+    sessions: SessionStore | None = None,
     reuse_port: bool = False,
 ) -> HandleServer:
     """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
 
     Port 0 picks one free port shared by all listeners.  ``private_key`` signs
-    the responses to certified requests; ``challenges`` holds open challenges
-    (shared by worker processes, see :mod:`resolver.workers`); ``reuse_port``
+    the responses to certified requests; ``challenges`` and ``sessions`` hold
+    open challenges and Handle sessions (shared by worker processes, see
+    :mod:`resolver.workers`); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports.
     """
     loop = asyncio.get_running_loop()
     processor = RequestProcessor(
-        service, limits=limits, private_key=private_key, challenges=challenges
+        service,
+        limits=limits,
+        private_key=private_key,
+        challenges=challenges,
+        sessions=sessions,
     )
     server = HandleServer(processor)
     handler = _TcpConnections(processor, limits)

@@ -21,7 +21,8 @@ class Limits:
     ``challenge_lifetime`` is how long an authentication challenge may be
     answered; ``max_pending_challenges`` bounds the open challenges per
     process; ``max_group_lookups`` bounds the HS_VLIST references followed
-    while checking one administrator.
+    while checking one administrator; at most ``max_sessions`` Handle sessions
+    are open, each for at most ``session_lifetime`` seconds.
     """
 
     max_message_size: int = 1024 * 1024
@@ -33,6 +34,8 @@ class Limits:
     challenge_lifetime: float = 30.0
     max_pending_challenges: int = 10000
     max_group_lookups: int = 64
+    max_sessions: int = 10000
+    session_lifetime: float = 3600.0
     list_page_size: int = 1000
 
 

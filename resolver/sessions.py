@@ -55,14 +55,21 @@ class ChallengeTable(Generic[T]):
         return len(self._open)
 
     def issue(
-        self, nonce: bytes, digest_alg: int, request_digest: bytes, request: T
+        self,
+        nonce: bytes,
+        digest_alg: int,
+        request_digest: bytes,
+        request: T,
+        session_id: int = 0,
     ) -> Challenge[T]:
-        """Open a challenge under a fresh, unguessable, positive session id."""
+        """Open a challenge under ``session_id`` (the request's Handle session, which
+        CNRI reuses), or else under a fresh, unguessable, positive id."""
         self._purge()
         while len(self._open) >= self._max:
             self._open.popitem(last=False)
-        session_id = 0
-        while session_id == 0 or session_id in self._open:
+        if session_id > 0:
+            self._open.pop(session_id, None)  # a new challenge replaces the session's last
+        while session_id <= 0 or session_id in self._open:
             session_id = secrets.randbits(31)
         challenge = Challenge(
             session_id, nonce, digest_alg, request_digest, request, self._clock() + self._lifetime
@@ -95,14 +102,13 @@ class ChallengeStore(Generic[T]):
         self.remote = remote
 
     async def issue(
-        self, nonce: bytes, digest_alg: int, request_digest: bytes, request: T
+        self, nonce: bytes, digest_alg: int, request_digest: bytes, request: T, session_id: int = 0
     ) -> Challenge[T]:
         """See :meth:`ChallengeTable.issue`."""
+        args = (nonce, digest_alg, request_digest, request, session_id)
         if self.remote:
-            return await asyncio.to_thread(
-                self.table.issue, nonce, digest_alg, request_digest, request
-            )
-        return self.table.issue(nonce, digest_alg, request_digest, request)
+            return await asyncio.to_thread(self.table.issue, *args)
+        return self.table.issue(*args)
 
     async def take(self, session_id: int) -> Challenge[T] | None:
         """See :meth:`ChallengeTable.take`."""

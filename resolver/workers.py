@@ -2,7 +2,8 @@
 
 The parent reserves the port (so port 0 means one free port for every
 worker), starts a ``multiprocessing`` manager holding the one table of open
-authentication challenges (a CNRI client answers a challenge on a new
+authentication challenges and the one table of Handle sessions (a CNRI client
+answers a challenge, and sends each request of a session, on a new
 connection, which the kernel may give to any worker), then spawns the workers.
 Each worker builds its own :class:`ResolutionService` (its own database
 connections) with ``make_service`` and serves until it is told to stop.  Event
@@ -30,6 +31,7 @@ from typing import Any
 from protocol.crypto import PrivateKey
 from protocol.message import Message
 from resolver.handle_server import DEFAULT_PORT, run_handle_server
+from resolver.handle_sessions import SessionStore, SessionTable
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore, ChallengeTable
@@ -39,11 +41,18 @@ log = logging.getLogger(__name__)
 ServiceFactory = Callable[[], Awaitable[ResolutionService]]
 
 
-class _ChallengeManager(BaseManager):
-    """Serves the shared :class:`ChallengeTable` to the workers."""
+class _AuthManager(BaseManager):
+    """Serves the shared challenge and session tables to the workers."""
 
 
-_ChallengeManager.register("ChallengeTable", ChallengeTable)
+_AuthManager.register("ChallengeTable", ChallengeTable)
+_AuthManager.register("SessionTable", SessionTable)
+
+
+@dataclass(frozen=True)
+class _SharedTables:
+    challenges: ChallengeTable[Message]
+    sessions: SessionTable
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -65,7 +74,7 @@ class _WorkerConfig:
     private_key: PrivateKey | None
 
 
-async def _serve(config: _WorkerConfig, table: ChallengeTable[Message], ready: Queue[int]) -> None:
+async def _serve(config: _WorkerConfig, tables: _SharedTables, ready: Queue[int]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -77,7 +86,8 @@ async def _serve(config: _WorkerConfig, table: ChallengeTable[Message], ready: Q
         config.port,
         limits=config.limits,
         private_key=config.private_key,
-        challenges=ChallengeStore(table, remote=True),
+        challenges=ChallengeStore(tables.challenges, remote=True),
+        sessions=SessionStore(tables.sessions, remote=True),
         reuse_port=True,
     )
     ready.put(server.port)
@@ -90,9 +100,9 @@ async def _serve(config: _WorkerConfig, table: ChallengeTable[Message], ready: Q
             await close()
 
 
-def _worker_main(config: _WorkerConfig, table: ChallengeTable[Message], ready: Queue[int]) -> None:
+def _worker_main(config: _WorkerConfig, tables: _SharedTables, ready: Queue[int]) -> None:
     try:
-        run_event_loop(_serve(config, table, ready))
+        run_event_loop(_serve(config, tables, ready))
     except Exception as exc:
         log.error("handle worker failed: %r", exc)
         raise SystemExit(1) from None
@@ -114,15 +124,15 @@ class WorkerPool:
     def __init__(
         self,
         processes: list[BaseProcess],
-        manager: _ChallengeManager,
-        table: ChallengeTable[Message],
+        manager: _AuthManager,
+        tables: _SharedTables,
         reservation: socket.socket,
     ) -> None:
         self.processes = processes
         self.manager = manager
         # the workers' proxies were unpickled without a reference of their own:
-        # the table lives as long as this one
-        self.table = table
+        # the tables live as long as these
+        self.tables = tables
         self.reservation = reservation
         self.port: int = reservation.getsockname()[1]
 
@@ -165,10 +175,13 @@ def start_workers(
     hosts = (host,) if isinstance(host, str) else tuple(host)
     reservation = _reserve_port(hosts[0], port)
     ctx = multiprocessing.get_context("spawn")
-    manager = _ChallengeManager(ctx=ctx)
+    manager = _AuthManager(ctx=ctx)
     manager.start()
-    table = manager.ChallengeTable(  # type: ignore[attr-defined]
-        limits.challenge_lifetime, limits.max_pending_challenges
+    tables = _SharedTables(
+        manager.ChallengeTable(  # type: ignore[attr-defined]
+            limits.challenge_lifetime, limits.max_pending_challenges
+        ),
+        manager.SessionTable(limits.max_sessions),  # type: ignore[attr-defined]
     )
     config = _WorkerConfig(make_service, hosts, reservation.getsockname()[1], limits, private_key)
     ready: Queue[int] = ctx.Queue()
@@ -176,13 +189,13 @@ def start_workers(
     for number in range(max(1, n)):
         p = ctx.Process(
             target=_worker_main,
-            args=(config, table, ready),
+            args=(config, tables, ready),
             name=f"idnode-handle-{number}",
             daemon=True,
         )
         p.start()
         processes.append(p)
-    pool = WorkerPool(processes, manager, table, reservation)
+    pool = WorkerPool(processes, manager, tables, reservation)
     deadline = time.monotonic() + ready_timeout
     started = 0
     while started < len(processes):

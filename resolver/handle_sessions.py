@@ -1,0 +1,175 @@
+"""Handle protocol sessions (``OC_SESSION_SETUP``), as CNRI clients use them.
+
+A stock CNRI ``HandleResolver`` opens a session before its first
+administrative request: Diffie-Hellman key agreement (``KEY_EXCHANGE_DH``)
+yields a session key, every later request of the session carries an
+``HS_MAC`` credential made with it (and a session counter, never reused), the
+first request is challenged as usual and, once answered, the whole session is
+authenticated as that identity.  Only the DH exchange with an AES session key
+(protocol 2.4 and later) is offered; other key exchange modes are refused with
+RC_SESSION_FAILED.
+
+Sessions live in a :class:`SessionTable` (shared by worker processes through
+the same manager as the challenges), reached through :class:`SessionStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.constants import KEY_EXCHANGE_DH
+from protocol.errors import ProtocolError
+from protocol.public_key import DHKeyNumbers, decode_key_numbers, encode_key_numbers
+from protocol.wire import Writer
+
+#: HdlSecurityProvider.ENCRYPT_ALG_AES
+ENCRYPT_ALG_AES = 3
+AES_SESSION_KEY_SIZE = 32
+#: Diffie-Hellman moduli accepted from clients (CNRI clients use 1024 bits)
+MIN_DH_BITS = 1024
+MAX_DH_BITS = 4096
+#: how many request counters a session remembers for replay detection
+MAX_COUNTERS = 4096
+
+
+@dataclass(slots=True)
+class Session:
+    """One session: its MAC key, the identity it authenticated as, counters seen."""
+
+    session_id: int
+    key: bytes
+    expires: float
+    identity: tuple[str, int] | None = None
+    seen: set[int] = field(default_factory=set)
+    floor: int = 0
+    sent: int = 0
+
+
+class SessionTable:
+    """Open sessions by id, bounded and expiring (``SessionManager``)."""
+
+    def __init__(self, max_sessions: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max = max(1, max_sessions)
+        self._clock = clock
+        self._open: OrderedDict[int, Session] = OrderedDict()
+
+    def open(self, key: bytes, lifetime: float) -> int:
+        """Start a session with ``key``; return its fresh positive id."""
+        while len(self._open) >= self._max:
+            self._open.popitem(last=False)
+        session_id = 0
+        while session_id == 0 or session_id in self._open:
+            session_id = secrets.randbits(31)
+        self._open[session_id] = Session(session_id, key, self._clock() + lifetime)
+        return session_id
+
+    def get(self, session_id: int) -> Session | None:
+        """The live session ``session_id`` (a copy), or None."""
+        session = self._open.get(session_id)
+        if session is None:
+            return None
+        if session.expires < self._clock():
+            del self._open[session_id]
+            return None
+        return Session(session.session_id, session.key, session.expires, session.identity)
+
+    def authenticate(self, session_id: int, handle: str, index: int) -> None:
+        """Bind the session to the identity that answered its challenge."""
+        session = self._open.get(session_id)
+        if session is not None:
+            session.identity = (handle, index)
+
+    def use_counter(self, session_id: int, counter: int) -> bool:
+        """Record a request's session counter; False if it was seen (a replay)."""
+        session = self._open.get(session_id)
+        if session is None or counter <= session.floor or counter in session.seen:
+            return False
+        session.seen.add(counter)
+        if len(session.seen) > MAX_COUNTERS:
+            oldest = sorted(session.seen)[: MAX_COUNTERS // 2]
+            session.seen.difference_update(oldest)
+            session.floor = oldest[-1]
+        return True
+
+    def next_counter(self, session_id: int) -> int:
+        """The counter for the next response MAC'd in this session."""
+        session = self._open.get(session_id)
+        if session is None:
+            return 0
+        session.sent += 1
+        return session.sent
+
+    def close(self, session_id: int) -> None:
+        """End a session (``OC_SESSION_TERMINATE``)."""
+        self._open.pop(session_id, None)
+
+
+class SessionStore:
+    """Async access to a :class:`SessionTable` here or, when ``remote``, through a
+    manager proxy shared by worker processes."""
+
+    def __init__(self, table: SessionTable, *, remote: bool = False) -> None:
+        self.table = table
+        self.remote = remote
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args) if self.remote else fn(*args)
+
+    async def open(self, key: bytes, lifetime: float) -> int:
+        """See :meth:`SessionTable.open`."""
+        return int(await self._call(self.table.open, key, lifetime))
+
+    async def get(self, session_id: int) -> Session | None:
+        """See :meth:`SessionTable.get`."""
+        found: Session | None = await self._call(self.table.get, session_id)
+        return found
+
+    async def authenticate(self, session_id: int, handle: str, index: int) -> None:
+        """See :meth:`SessionTable.authenticate`."""
+        await self._call(self.table.authenticate, session_id, handle, index)
+
+    async def use_counter(self, session_id: int, counter: int) -> bool:
+        """See :meth:`SessionTable.use_counter`."""
+        return bool(await self._call(self.table.use_counter, session_id, counter))
+
+    async def next_counter(self, session_id: int) -> int:
+        """See :meth:`SessionTable.next_counter`."""
+        return int(await self._call(self.table.next_counter, session_id))
+
+    async def close(self, session_id: int) -> None:
+        """See :meth:`SessionTable.close`."""
+        await self._call(self.table.close, session_id)
+
+
+def dh_session_key(mode: int, client_key: bytes | None) -> tuple[bytes, bytes]:
+    """Answer a client's DH public key: (session key, SessionSetupResponse data).
+
+    The data is the key algorithm (AES) and our DH public key in the client's
+    group, as ``HandleServer.doSessionSetup`` writes them for 2.4+ clients; the
+    key is the shared secret without leading zero octets, cut to 32 octets
+    (``GenericProvider.getKeyFromDH``).  Raises ProtocolError for anything else.
+    """
+    if mode != KEY_EXCHANGE_DH or client_key is None:
+        raise ProtocolError("only Diffie-Hellman session key exchange is supported")
+    peer = decode_key_numbers(client_key)
+    if not isinstance(peer, DHKeyNumbers):
+        raise ProtocolError("session exchange key is not a Diffie-Hellman key")
+    p, g, y = peer.p, peer.g, peer.y
+    if p.bit_length() < MIN_DH_BITS or p.bit_length() > MAX_DH_BITS or not 1 < g < p - 1:
+        raise ProtocolError("unacceptable Diffie-Hellman group")
+    if not 1 < y < p - 1:
+        raise ProtocolError("unacceptable Diffie-Hellman public value")
+    x = secrets.randbelow(p - 3) + 2
+    shared = pow(y, x, p).to_bytes((p.bit_length() + 7) // 8, "big")
+    start = 0
+    while start + AES_SESSION_KEY_SIZE < len(shared) and shared[start] == 0:
+        start += 1
+    key = shared[start : start + AES_SESSION_KEY_SIZE]
+    mine = encode_key_numbers(DHKeyNumbers(p=p, g=g, y=pow(g, x, p)))
+    return key, Writer().i32(ENCRYPT_ALG_AES).raw(mine).getvalue()

@@ -1,0 +1,169 @@
+"""Handle sessions as a stock CNRI client uses them: DH setup, MAC'd requests, one challenge."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from protocol.bodies import HandleRequest, SessionSetupRequest, SessionSetupResponse, ValuesRequest
+from protocol.constants import (
+    KEY_EXCHANGE_CIPHER_SERVER,
+    KEY_EXCHANGE_DH,
+    OC_ADD_VALUE,
+    OC_DELETE_HANDLE,
+    OC_SESSION_SETUP,
+    RC_AUTHENTICATION_NEEDED,
+    RC_INVALID_CREDENTIAL,
+    RC_INVALID_SESSION_KEY,
+    RC_SESSION_FAILED,
+    RC_SESSION_MESSAGE_REJECTED,
+    RC_SESSION_TIMEOUT,
+    RC_SUCCESS,
+)
+from protocol.credential import sign_message_mac, verify_message_signature
+from protocol.message import Message
+from protocol.public_key import DHKeyNumbers, decode_key_numbers, encode_key_numbers
+from protocol.wire import Reader
+from registry.store import HandleStore
+from resolver.client import SecretKeyAuth, _answer, _TcpExchange
+from resolver.handle_server import HandleServer, run_handle_server
+from resolver.handle_sessions import SessionTable
+from resolver.service import ResolutionService
+from tests.resolver.test_handle_support import NA, SECRET, TV, seed, url
+
+# RFC 2409 group 2, the 1024-bit group Java's DH KeyPairGenerator uses
+P = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879"
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B"
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
+    16,
+)
+SERVER_KEY = rsa.generate_private_key(65537, 2048)
+
+
+@pytest.fixture
+async def server(database: HandleStore) -> AsyncIterator[HandleServer]:
+    await seed(database)
+    running = await run_handle_server(
+        ResolutionService(database), "127.0.0.1", 0, private_key=SERVER_KEY
+    )
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+class CnriLikeSession:
+    """What ``HandleResolver`` does with its default session tracker."""
+
+    def __init__(self, exchange: _TcpExchange) -> None:
+        self.exchange = exchange
+        self.session_id = 0
+        self.key = b""
+        self.counter = 0
+
+    async def setup(self) -> Message:
+        x = secrets.randbelow(P - 3) + 2
+        mine = encode_key_numbers(DHKeyNumbers(p=P, g=2, y=pow(2, x, P)))
+        body = SessionSetupRequest(KEY_EXCHANGE_DH, 600, NA, 300, mine)
+        request = Message(OC_SESSION_SETUP, body=body)
+        request.request_id, request.certify = 1, True
+        response = await self.send(request, sign=False)
+        if response.response_code == RC_SUCCESS:
+            assert isinstance(response.body, SessionSetupResponse)
+            r = Reader(response.body.data)
+            assert r.i32() == 3  # AES
+            theirs = decode_key_numbers(r.rest())
+            assert isinstance(theirs, DHKeyNumbers)
+            shared = pow(theirs.y, x, P).to_bytes(128, "big").lstrip(b"\0")
+            self.key, self.session_id = shared[:32], response.session_id
+        return response
+
+    async def send(self, msg: Message, *, sign: bool = True) -> Message:
+        if sign:
+            msg.session_id = self.session_id
+            self.counter += 1
+            sign_message_mac(msg, self.key, self.counter)
+        await self.exchange.send(msg)
+        return await self.exchange.receive()
+
+
+async def _open(server: HandleServer) -> CnriLikeSession:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    return CnriLikeSession(_TcpExchange(reader, writer))
+
+
+def _add(index: int, request_id: int) -> Message:
+    return Message(OC_ADD_VALUE, body=ValuesRequest(TV, (url(index, "s"),)), request_id=request_id)
+
+
+async def test_session_authenticates_once_then_macs_suffice(server: HandleServer) -> None:
+    session = await _open(server)
+    setup = await session.setup()
+    assert setup.response_code == RC_SUCCESS
+    assert verify_message_signature(setup, SERVER_KEY.public_key())  # certified by the server key
+    first = _add(20, 2)
+    challenge = await session.send(first)
+    assert challenge.response_code == RC_AUTHENTICATION_NEEDED
+    assert challenge.session_id == session.session_id
+    answer = _answer(first, challenge, SecretKeyAuth(NA, 300, SECRET))
+    assert (await session.send(answer, sign=False)).response_code == RC_SUCCESS
+    # the session is now authenticated: no further challenge
+    second = _add(21, 4)
+    assert (await session.send(second)).response_code == RC_SUCCESS
+    # a replayed counter, a wrong MAC and a missing MAC are refused
+    replay = _add(22, 5)
+    replay.session_id = session.session_id
+    sign_message_mac(replay, session.key, session.counter)
+    await session.exchange.send(replay)
+    assert (await session.exchange.receive()).response_code == RC_SESSION_MESSAGE_REJECTED
+    forged = _add(23, 6)
+    forged.session_id = session.session_id
+    sign_message_mac(forged, b"k" * 32, 999)
+    await session.exchange.send(forged)
+    assert (await session.exchange.receive()).response_code == RC_INVALID_SESSION_KEY
+    bare = _add(24, 7)
+    bare.session_id = session.session_id
+    await session.exchange.send(bare)
+    assert (await session.exchange.receive()).response_code == RC_INVALID_CREDENTIAL
+    session.exchange.close()
+    record = await server.processor.service.store.get_handle(TV, indexes=[20, 21, 22, 23, 24])
+    assert record is not None
+    assert [v.index for v in record.values] == [20, 21]
+
+
+async def test_unknown_session_and_unsupported_exchange(server: HandleServer) -> None:
+    session = await _open(server)
+    session.session_id, session.key = 12345, b"x" * 32
+    response = await session.send(Message(OC_DELETE_HANDLE, body=HandleRequest(TV), request_id=3))
+    assert response.response_code == RC_SESSION_TIMEOUT
+    body = SessionSetupRequest(KEY_EXCHANGE_CIPHER_SERVER)
+    request = Message(OC_SESSION_SETUP, body=body, request_id=4)
+    assert (await session.send(request, sign=False)).response_code == RC_SESSION_FAILED
+    weak = encode_key_numbers(DHKeyNumbers(p=23, g=5, y=8))
+    body = SessionSetupRequest(KEY_EXCHANGE_DH, 60, "", 0, weak)
+    request = Message(OC_SESSION_SETUP, body=body, request_id=5)
+    assert (await session.send(request, sign=False)).response_code == RC_SESSION_FAILED
+    session.exchange.close()
+    assert await server.processor.service.store.get_handle(TV) is not None
+
+
+def test_session_table_bounds_and_counters() -> None:
+    now = [0.0]
+    table = SessionTable(2, clock=lambda: now[0])
+    a = table.open(b"a", 10)
+    assert table.use_counter(a, 1) and not table.use_counter(a, 1)
+    assert table.next_counter(a) == 1 and table.next_counter(a) == 2
+    table.authenticate(a, NA, 300)
+    session = table.get(a)
+    assert session is not None and session.identity == (NA, 300)
+    now[0] = 11
+    assert table.get(a) is None
+    b, c, d = table.open(b"b", 10), table.open(b"c", 10), table.open(b"d", 10)
+    assert table.get(b) is None and table.get(c) is not None and table.get(d) is not None
+    table.close(c)
+    assert table.get(c) is None
