@@ -39,6 +39,11 @@ class NodeConfig:
     ``suspended_resolution`` is how identifiers of a suspended enterprise
     resolve: ``serve`` answers them as usual (they are only frozen against
     writes), ``refuse`` answers as if they did not exist.
+    ``trust_anchor_path`` is the root's public key (PEM or HS_PUBKEY data) that
+    record signatures are verified up to; ``sign_on_behalf`` lists hosted
+    enterprise prefixes whose handles the node signs after each write with the
+    key in ``keys/enterprises/<prefix>.pem``, signatures valid for
+    ``signature_days`` (see :mod:`registry.signing_policy`).
     """
 
     data_dir: Path = Path("idnode-data")
@@ -59,6 +64,8 @@ class NodeConfig:
     server_key_path: Path = Path("keys/server_key.pem")
     server_pubkey_path: Path = Path("keys/server_pubkey.bin")
     trust_anchor_path: Path = Path("")
+    sign_on_behalf: tuple[str, ...] = ()
+    signature_days: int = 365
     cache_size: int = 100_000
     negative_ttl: int = 60
     stale_if_error: int = 3600
@@ -144,6 +151,7 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (bool(config.prefixes), "prefixes: at least one prefix is needed"),
         (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
         (config.cache_size >= 0, "cache_size: must not be negative"),
+        (config.signature_days >= 1, "signature_days: must be at least 1"),
         (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
         (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),
     ]
