@@ -12,7 +12,8 @@ import asyncio
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
@@ -135,44 +136,62 @@ async def test_a_dead_redis_never_fails_a_resolution(
         await service.close()
 
 
+@dataclass
+class PrivateRedis:
+    """A redis-server of this test's own on an ephemeral port, to stop and start again."""
+
+    binary: str
+    port: int
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            async with asyncio.timeout(WAIT):
+                while True:
+                    try:
+                        await client.ping()
+                        return
+                    except (OSError, RedisError):  # still starting
+                        await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            await self.process.wait()
+            self.process = None
+
+
 @pytest.fixture
-def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A redis-server of this test's own, on an ephemeral port."""
+async def private_redis() -> AsyncIterator[PrivateRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    yield f"redis://127.0.0.1:{port}/0", proc
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = PrivateRedis(binary, free_port())
+    await server.start()
+    yield server
+    await server.stop()
 
 
 async def test_resolution_goes_on_when_redis_stops(
-    database: HandleStore,
-    private_redis: tuple[str, subprocess.Popen[bytes]],
-    clock: FakeClock,
+    database: HandleStore, private_redis: PrivateRedis, clock: FakeClock
 ) -> None:
-    url_, proc = private_redis
-    client = aioredis.Redis.from_url(url_)
-    async with asyncio.timeout(WAIT):
-        while True:
-            try:
-                await client.ping()
-                break
-            except (OSError, RedisError):  # still starting
-                await asyncio.sleep(0.05)
-    await client.aclose()
-    service = node(database, url_, "private:", clock)
+    service = node(database, private_redis.url, "private:", clock)
     try:
         await database.create_handle(TV, [url(1, "a")], actor="test")
         await database.create_handle("88.118.8/B", [url(1, "b")], actor="test")
         assert (await service.resolve(TV)).values[0].data == b"a"
-        proc.terminate()
-        await asyncio.to_thread(proc.wait, 10)
+        await private_redis.stop()
         before = database.query_count
         assert (await service.resolve(TV)).values[0].data == b"a"  # local hit
         assert database.query_count == before
@@ -181,3 +200,35 @@ async def test_resolution_goes_on_when_redis_stops(
         assert (await service.resolve(TV)).values[0].data == b"c"
     finally:
         await service.close()
+
+
+async def test_invalidation_resumes_when_redis_is_back(
+    database: HandleStore, private_redis: PrivateRedis, clock: FakeClock
+) -> None:
+    first = node(database, private_redis.url, "back:", clock)
+    second = node(database, private_redis.url, "back:", clock)
+    try:
+        await subscribed(private_redis.url, "back:", 2)
+        await database.create_handle(TV, [url(1, "v0")], actor="test")
+        await second.resolve(TV)
+        await private_redis.stop()
+        await private_redis.start()
+        # back on the channel, having perhaps missed messages, it forgot its answers
+        async with asyncio.timeout(WAIT):
+            while True:
+                if len(stack_of(second).local) == 0:
+                    break
+                await asyncio.sleep(0.02)
+        await subscribed(private_redis.url, "back:", 2)
+        async with asyncio.timeout(WAIT):
+            version = 0
+            while True:  # the writer's circuit may first need to close again
+                version += 1
+                await second.resolve(TV)
+                await first.modify_values(TV, [url(1, f"v{version}")], caller=ADMIN)
+                await asyncio.sleep(0.1)
+                if (await second.resolve(TV)).values[0].data == f"v{version}".encode():
+                    break
+    finally:
+        await first.close()
+        await second.close()
