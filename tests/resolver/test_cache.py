@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
@@ -158,3 +160,21 @@ def test_stale_answers_are_kept_for_the_stale_window_only() -> None:
     assert cache.get("a") is None and cache.get_stale("a") is not None
     clock.now += 31
     assert cache.get_stale("a") is None and len(cache) == 0
+
+
+async def test_a_failing_store_serves_the_stale_answer(tmp_path: Path, clock: FakeClock) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        await store.create_handle(TV, [url(1, "a")], actor="test")
+        service = make_service(store, clock)
+        await service.resolve(TV)
+        await store.engine.dispose()
+        (tmp_path / "registry.db").rename(tmp_path / "moved.db")  # the next query fails
+        clock.now += 101
+        stale = await service.resolve(TV)
+        assert stale.stale and stale.values[0].data == b"a"
+        clock.now += 600
+        with pytest.raises(SQLAlchemyError):
+            await service.resolve(TV)
+    finally:
+        await store.close()
