@@ -6,7 +6,9 @@ answers the same question the same way: resolution with type/index filters and
 read-permission filtering, administrative writes authorised by HS_ADMIN values
 (following HS_VLIST admin groups and the per-operation permission bits exactly
 like the CNRI server), and verification of the credentials an administrator
-proves its identity with (HS_SECKEY, HS_PUBKEY).
+proves its identity with (HS_SECKEY, HS_PUBKEY).  Every write passes the
+record it leaves through a :class:`registry.signing_policy.SigningPolicy`
+(signatures verified, records signed on an enterprise's behalf).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key
+from registry.signing_policy import SigningPolicy, resulting_values, store_fetch
 from resolver.cache import Answer, Kind
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
@@ -60,6 +63,7 @@ from resolver.permissions import bits_to_add, bits_to_modify, bits_to_remove, bi
 if TYPE_CHECKING:
     from registry.records import HandleRecord
     from registry.store import HandleStore
+    from registry.trust.keys import PublicKey
     from resolver.stack import ResolutionStack
 
 
@@ -136,7 +140,11 @@ class ResolutionService:
     ``(handle, index)`` identities with every permission on every handle (the
     CNRI ``server_admins`` with ``allow_na_admins``); ``limits`` bounds what a
     client may store; ``answers`` (see :mod:`resolver.stack`) adds caching,
-    referrals and recursion to resolution (without it: the store, uncached).
+    referrals and recursion to resolution (without it: the store, uncached);
+    ``signing`` checks (and, where configured, makes) record signatures on
+    every write (default: verify against the local registry, sign nothing);
+    ``trust_anchor`` is the root key :mod:`resolver.verification` checks
+    signature chains up to.
     """
 
     def __init__(
@@ -147,12 +155,16 @@ class ResolutionService:
         server_admins: Sequence[tuple[str, int]] = (),
         limits: Limits = DEFAULT_LIMITS,
         answers: ResolutionStack | None = None,
+        signing: SigningPolicy | None = None,
+        trust_anchor: PublicKey | None = None,
     ) -> None:
         self.store = store
         self.site_info = site_info
         self.server_admins = tuple(server_admins)
         self.limits = limits
         self.answers = answers
+        self.signing = signing or SigningPolicy(store_fetch(store))
+        self.trust_anchor = trust_anchor
 
     async def close(self) -> None:
         """Release what the resolution stack holds (Redis connections, listeners)."""
@@ -262,7 +274,9 @@ class ResolutionService:
         ):
             await self._authorize_create(caller, handle)
         stamped = _stamped(values, _now())
-        await self._write(self.store.replace_handle, handle, stamped, caller, record.version)
+        await self._write(
+            self.store.replace_handle, handle, stamped, caller, record.version, existing
+        )
 
     async def add_values(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
@@ -283,7 +297,9 @@ class ResolutionService:
             raise ServiceError(RC_INVALID_VALUE, "too many values for one handle")
         await self._require(caller, existing, bits_to_add(values))
         stamped = _stamped(values, _now())
-        await self._write(self.store.add_values, handle, stamped, caller, record.version)
+        await self._write(
+            self.store.add_values, handle, stamped, caller, record.version, existing
+        )
 
     async def modify_values(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
@@ -305,7 +321,9 @@ class ResolutionService:
             self._require_identity(caller)
             await self._require(caller, existing, bits)
         stamped = _stamped(values, _now())
-        await self._write(self.store.modify_values, handle, stamped, caller, record.version)
+        await self._write(
+            self.store.modify_values, handle, stamped, caller, record.version, existing
+        )
 
     async def remove_values(self, handle: str, indexes: Sequence[int], *, caller: Caller) -> None:
         """Remove the values at ``indexes`` (remove-value / remove-admin)."""
@@ -318,7 +336,9 @@ class ResolutionService:
         if missing:
             raise ServiceError(RC_VALUES_NOT_FOUND, f"no value at index {missing[0]}")
         await self._require(caller, existing, bits_to_remove(existing, indexes))
-        await self._write(self.store.remove_values, handle, list(indexes), caller, record.version)
+        await self._write(
+            self.store.remove_values, handle, list(indexes), caller, record.version, existing
+        )
 
     async def delete_handle(self, handle: str, *, caller: Caller) -> None:
         """Delete ``handle`` (delete-handle)."""
@@ -470,12 +490,20 @@ class ResolutionService:
         payload: Sequence[HandleValue] | Sequence[int],
         caller: Caller,
         expected_version: int | None = None,
+        before: Sequence[HandleValue] | None = None,
     ) -> None:
         """Store a change; with ``expected_version`` it fails if the record changed
-        since it was authorised (RC_ERROR from the store).  Caches everywhere
-        forget the handle before this returns."""
+        since it was authorised (RC_ERROR from the store).  ``before`` is the
+        record being changed (None for a create).  When the signing policy
+        re-signs the record, the whole signed record replaces it.  Caches
+        everywhere forget the handle before this returns."""
         kwargs = {} if expected_version is None else {"expected_version": expected_version}
         try:
+            after = resulting_values(op.__name__, before, payload)
+            signed = await self.signing.prepare(handle, after)
+            if signed is not None:
+                op = self.store.create_handle if before is None else self.store.replace_handle
+                payload = signed
             await op(handle, payload, actor=_actor(caller), **kwargs)
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
