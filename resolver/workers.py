@@ -1,10 +1,8 @@
 """One Handle server process per core, sharing the ports with SO_REUSEPORT.
 
 The parent reserves the port (so port 0 means one free port for every
-worker), starts a ``multiprocessing`` manager holding the one table of open
-authentication challenges and the one table of Handle sessions (a CNRI client
-answers a challenge, and sends each request of a session, on a new
-connection, which the kernel may give to any worker), then spawns the workers.
+worker), starts the tables of open challenges and Handle sessions every
+worker shares (:mod:`resolver.shared_auth`), then spawns the workers.
 Each worker builds its own :class:`ResolutionService` (its own database
 connections) with ``make_service`` and serves until it is told to stop.  Event
 loops use uvloop when it is installed.
@@ -23,36 +21,19 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from multiprocessing.managers import BaseManager
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
 from protocol.crypto import PrivateKey
-from protocol.message import Message
 from resolver.handle_server import DEFAULT_PORT, run_handle_server
-from resolver.handle_sessions import SessionStore, SessionTable
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.service import ResolutionService
-from resolver.sessions import ChallengeStore, ChallengeTable
+from resolver.shared_auth import SharedAuthTables, connect_auth_tables
 
 log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[], Awaitable[ResolutionService]]
-
-
-class _AuthManager(BaseManager):
-    """Serves the shared challenge and session tables to the workers."""
-
-
-_AuthManager.register("ChallengeTable", ChallengeTable)
-_AuthManager.register("SessionTable", SessionTable)
-
-
-@dataclass(frozen=True)
-class _SharedTables:
-    challenges: ChallengeTable[Message]
-    sessions: SessionTable
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -72,13 +53,18 @@ class _WorkerConfig:
     port: int
     limits: Limits
     private_key: PrivateKey | None
+    tables_address: str
+    tables_key: bytes
 
 
-async def _serve(config: _WorkerConfig, tables: _SharedTables, ready: Queue[int]) -> None:
+async def _serve(config: _WorkerConfig, ready: Queue[int]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    challenges, sessions = connect_auth_tables(
+        config.tables_address, config.tables_key, config.limits
+    )
     service = await config.make_service()
     server = await run_handle_server(
         service,
@@ -86,8 +72,8 @@ async def _serve(config: _WorkerConfig, tables: _SharedTables, ready: Queue[int]
         config.port,
         limits=config.limits,
         private_key=config.private_key,
-        challenges=ChallengeStore(tables.challenges, remote=True),
-        sessions=SessionStore(tables.sessions, remote=True),
+        challenges=challenges,
+        sessions=sessions,
         reuse_port=True,
     )
     ready.put(server.port)
@@ -100,9 +86,9 @@ async def _serve(config: _WorkerConfig, tables: _SharedTables, ready: Queue[int]
             await close()
 
 
-def _worker_main(config: _WorkerConfig, tables: _SharedTables, ready: Queue[int]) -> None:
+def _worker_main(config: _WorkerConfig, ready: Queue[int]) -> None:
     try:
-        run_event_loop(_serve(config, tables, ready))
+        run_event_loop(_serve(config, ready))
     except Exception as exc:
         log.error("handle worker failed: %r", exc)
         raise SystemExit(1) from None
@@ -124,14 +110,10 @@ class WorkerPool:
     def __init__(
         self,
         processes: list[BaseProcess],
-        manager: _AuthManager,
-        tables: _SharedTables,
+        tables: SharedAuthTables,
         reservation: socket.socket,
     ) -> None:
         self.processes = processes
-        self.manager = manager
-        # the workers' proxies were unpickled without a reference of their own:
-        # the tables live as long as these
         self.tables = tables
         self.reservation = reservation
         self.port: int = reservation.getsockname()[1]
@@ -151,7 +133,7 @@ class WorkerPool:
             if p.is_alive():
                 p.kill()
                 p.join()
-        self.manager.shutdown()
+        self.tables.close()
         self.reservation.close()
 
 
@@ -175,27 +157,23 @@ def start_workers(
     hosts = (host,) if isinstance(host, str) else tuple(host)
     reservation = _reserve_port(hosts[0], port)
     ctx = multiprocessing.get_context("spawn")
-    manager = _AuthManager(ctx=ctx)
-    manager.start()
-    tables = _SharedTables(
-        manager.ChallengeTable(  # type: ignore[attr-defined]
-            limits.challenge_lifetime, limits.max_pending_challenges
-        ),
-        manager.SessionTable(limits.max_sessions),  # type: ignore[attr-defined]
+    tables = SharedAuthTables()
+    port = reservation.getsockname()[1]
+    config = _WorkerConfig(
+        make_service, hosts, port, limits, private_key, tables.address, tables.authkey
     )
-    config = _WorkerConfig(make_service, hosts, reservation.getsockname()[1], limits, private_key)
     ready: Queue[int] = ctx.Queue()
     processes: list[BaseProcess] = []
     for number in range(max(1, n)):
         p = ctx.Process(
             target=_worker_main,
-            args=(config, tables, ready),
+            args=(config, ready),
             name=f"idnode-handle-{number}",
             daemon=True,
         )
         p.start()
         processes.append(p)
-    pool = WorkerPool(processes, manager, tables, reservation)
+    pool = WorkerPool(processes, tables, reservation)
     deadline = time.monotonic() + ready_timeout
     started = 0
     while started < len(processes):

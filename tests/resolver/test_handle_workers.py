@@ -1,4 +1,4 @@
-"""Several worker processes sharing the Handle ports (SO_REUSEPORT) and the challenges."""
+"""Worker processes sharing the Handle ports (SO_REUSEPORT), challenges and sessions."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from resolver.client import (
 )
 from resolver.service import ResolutionService
 from resolver.workers import WorkerPool, start_workers
+from tests.resolver.test_handle_sessions import CnriLikeSession, _add
 from tests.resolver.test_handle_support import NA, SECRET, TV, seed, url
 
 ADMIN = SecretKeyAuth(NA, 300, SECRET)
@@ -64,7 +65,7 @@ async def _connect(port: int) -> _TcpExchange:
     return _TcpExchange(*await asyncio.open_connection("127.0.0.1", port))
 
 
-async def test_answers_on_new_connections_reach_their_challenge(pool: WorkerPool) -> None:
+async def test_challenges_and_sessions_span_workers(pool: WorkerPool) -> None:
     for index in range(10, 30):
         body = ValuesRequest(TV, (url(index, "x"),))
         request = Message(OC_ADD_VALUE, body=body, request_id=index)
@@ -80,4 +81,21 @@ async def test_answers_on_new_connections_reach_their_challenge(pool: WorkerPool
     client = HandleClient(timeout=2)
     res = await client.resolve(TV, ["URL"], server=("127.0.0.1", pool.port))
     assert len(res.values) == 21
+    # a CNRI-style session: setup, request, answer and next request on new connections
+    for round_ in range(4):
+        session = CnriLikeSession(await _connect(pool.port))
+        assert (await session.setup()).response_code == RC_SUCCESS
+        session.exchange.close()
+        first = _add(40 + 2 * round_, 2)
+        session.exchange = await _connect(pool.port)
+        challenge = await session.send(first)
+        session.exchange.close()
+        assert challenge.response_code == RC_AUTHENTICATION_NEEDED
+        session.exchange = await _connect(pool.port)
+        answered = await session.send(_answer(first, challenge, ADMIN), sign=False)
+        session.exchange.close()
+        assert answered.response_code == RC_SUCCESS
+        session.exchange = await _connect(pool.port)
+        assert (await session.send(_add(41 + 2 * round_, 3))).response_code == RC_SUCCESS
+        session.exchange.close()
     assert pool.alive()
