@@ -1,8 +1,9 @@
 """Byte compatibility with the CNRI handle software itself.
 
-``data/cnri_vectors.tsv`` was produced by ``data/CnriVectors.java`` running
-CNRI's ``net.handle.hdllib`` (Encoder, GsonUtility, SiteInfo, the
-authentication classes), compiled from the reference sources.  Every message
+``data/cnri_vectors.tsv`` holds the output of CNRI's own ``net.handle.hdllib``
+(Encoder, GsonUtility, SiteInfo, the authentication classes), run once on a
+developer machine outside this repository; nothing of CNRI's code, and no
+program or recipe that builds it, is kept here.  Every message
 must decode and re-encode to exactly CNRI's bytes, every value must render as
 the same JSON as GsonUtility, and CNRI's MACs, signatures, challenge answers
 and handle hashes must verify/agree with ours.
