@@ -7,13 +7,16 @@ server (``HandleJsonRestApiServlet``, ``BaseHandleRequestProcessingServlet``):
 
 =========================================  ===========================================
 ``GET /api/handles/{handle}``              resolve (``type``, ``index`` repeatable,
-                                           ``auth``, ``publicOnly``, ``doNotRefer``)
+                                           ``auth``, ``publicOnly``, ``doNotRefer``;
+                                           ``verify=true`` adds ``verification``, see
+                                           :mod:`resolver.verification`)
 ``PUT /api/handles/{handle}``              create or replace (``overwrite``,
                                            ``mintNewSuffix``); with ``index``: add or
                                            modify those values (``index=various``: all)
 ``DELETE /api/handles/{handle}``           delete the handle, or the values at ``index``
 ``GET /api/handles?prefix=P``              list handles (``page``, ``pageSize``)
 ``POST /api/sessions``, ``/api/sessions/this``  ``Handle`` authorization sessions
+``GET /api/trace/{handle}``, ``/trace/{handle}``  traceability (:mod:`resolver.trace_pages`)
 ``GET /api/openapi.json``, ``/healthz``, ``/metrics``
 ``GET /``, ``GET /{handle}``               proxy pages (:mod:`resolver.http_pages`)
 =========================================  ===========================================
@@ -78,6 +81,9 @@ from resolver.http_auth import (
 from resolver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.metrics import Metrics
 from resolver.service import ANONYMOUS, Caller, ResolutionService, ServiceError
+from resolver.trace import Tracer
+from resolver.trace_pages import trace_routes
+from resolver.verification import report_json, verify
 
 _log = logging.getLogger(__name__)
 
@@ -288,6 +294,10 @@ class RestApi:
             body["values"] = [value_to_json(v) for v in res.values]
         elif res.response_code in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL):
             body["values"] = [value_to_json(v) for v in res.referral_values]
+        if res.response_code == RC_SUCCESS and _flag(request.query.get("verify")):
+            report = await verify(self.s.service, handle, recursive=recursive)
+            if report is not None:
+                body["verification"] = report_json(report)
         return self.json(request, body, http_status(res.response_code, resolution=True))
 
     async def list_handles(self, request: web.Request) -> web.StreamResponse:
@@ -571,6 +581,7 @@ def _scrub_callback(callback: str) -> str:
 _ALLOWED = {
     "/api/handles": "GET, HEAD, PUT, DELETE, OPTIONS",
     "/api/sessions": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+    "/api/trace": "GET, HEAD, OPTIONS",
 }
 
 _CORS_HEADERS = {
@@ -686,6 +697,7 @@ def make_app(
         web.put("/api/sessions/{which:[^/]+}", api.this_session),
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
+        *trace_routes(Tracer(service), http_status),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),

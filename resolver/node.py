@@ -31,6 +31,7 @@ from resolver.metrics import Metrics
 from resolver.service import ResolutionService
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
+from resolver.verification import configure_trust
 
 log = logging.getLogger("idnode.node")
 
@@ -141,6 +142,7 @@ async def _start_front_ends(
         metrics=metrics,
     )
     try:
+        configure_trust(service, config)
         return await _listen(config, service, limits, metrics, reuse_port, with_dns)
     except BaseException:
         await service.close()

@@ -122,6 +122,37 @@ _SCHEMAS: dict[str, Any] = {
             "responseCode": {"type": "integer"},
             "handle": {"type": "string"},
             "values": {"type": "array", "items": _ref("HandleValue")},
+            "verification": _ref("Verification"),
+        },
+    },
+    "Verification": {
+        "type": "object",
+        "description": "The record's signatures checked up to the node's trust anchor "
+        "(with verify=true).",
+        "required": ["status", "reason", "failedValues", "chain"],
+        "properties": {
+            "status": {
+                "type": "string",
+                "enum": ["valid", "invalid", "unsigned", "expired", "revoked", "untrusted"],
+            },
+            "reason": {"type": "string"},
+            "failedValues": {"type": "array", "items": {"type": "integer"}},
+            "signer": {"type": "string", "description": "index:handle of the deciding signer"},
+            "chain": {
+                "type": "array",
+                "description": "The deciding signature, then each certificate up the chain.",
+                "items": {
+                    "type": "object",
+                    "required": ["handle", "index", "status", "issuer"],
+                    "properties": {
+                        "handle": {"type": "string"},
+                        "index": {"type": "integer"},
+                        "status": {"type": "string"},
+                        "issuer": {"type": "string"},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "Written": {
@@ -177,6 +208,8 @@ def _handles_paths() -> dict[str, Any]:
                 _flag("auth", "Ask the authoritative source (accepted; always true here)."),
                 _flag("publicOnly", "Only public values, even for an authenticated caller."),
                 _flag("doNotRefer", "Do not follow referrals to other services."),
+                _flag("verify", "Check the record's signatures up to the trust anchor and "
+                      "add a verification member (responseCode 1 only)."),
             ],
             "security": _SECURITY,
             "responses": {

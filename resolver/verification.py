@@ -1,0 +1,93 @@
+"""Verification on resolution: a handle's signatures checked up to the node's trust anchor.
+
+:func:`verify` resolves the whole public record of a handle (type and index
+filters are for the answer, never for the check: a signature covers every
+public value) and every handle the certificate chain names through the same
+:class:`~resolver.service.ResolutionService` as any client, so cached,
+referred and recursively fetched records are judged alike.  The verdict is
+:func:`registry.trust.verify_record`'s: ``valid``, ``invalid`` (which value),
+``unsigned``, ``expired``, ``revoked`` or ``untrusted``.  Without a trust
+anchor (``trust_anchor_path``) no chain can end, so a signed record is at best
+``untrusted``.
+
+:func:`report_json` is the ``verification`` member the REST API adds with
+``?verify=true``::
+
+    {"status": "invalid", "reason": "value 2 does not match its signed digest",
+     "failedValues": [2], "signer": "300:0.NA/88.118.8",
+     "chain": [{"handle": "88.118.8/TV-0001", "index": 400, "status": "ok",
+                "issuer": "300:0.NA/88.118.8", "detail": ""}, ...]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.constants import RC_SUCCESS
+from protocol.values import HandleValue
+from registry.config import NodeConfig
+from registry.signing_policy import NO_ANCHOR, SigningPolicy, load_trust_anchor
+from registry.trust.verify import Fetch, Status, VerificationReport, verify_record
+from resolver.service import ResolutionService, ServiceError
+
+NO_ANCHOR_REASON = "no trust anchor is configured (trust_anchor_path)"
+
+
+def configure_trust(service: ResolutionService, config: NodeConfig) -> None:
+    """Give ``service`` the node's trust anchor and signing policy from ``config``."""
+    service.trust_anchor = load_trust_anchor(config)
+    service.signing = SigningPolicy.from_config(config, service.store)
+
+
+def resolution_fetch(service: ResolutionService, *, recursive: bool) -> Fetch:
+    """A verifier ``fetch``: the public record as an anonymous client resolves it."""
+
+    async def fetch(handle: str) -> list[HandleValue] | None:
+        try:
+            answer = await service.resolve(handle, recursive=recursive)
+        except ServiceError:
+            return None
+        return list(answer.values) if answer.response_code == RC_SUCCESS else None
+
+    return fetch
+
+
+async def verify(
+    service: ResolutionService, handle: str, *, recursive: bool = False, now: int | None = None
+) -> VerificationReport | None:
+    """The verdict on ``handle``'s record, or None when it does not resolve to values."""
+    fetch = resolution_fetch(service, recursive=recursive)
+    values = await fetch(handle)
+    if values is None:
+        return None
+    anchor = service.trust_anchor
+    report = await verify_record(
+        handle, values, fetch=fetch, trust_anchor=anchor or NO_ANCHOR, now=now
+    )
+    if anchor is None and report.status is Status.UNTRUSTED:
+        return VerificationReport(
+            report.handle, report.status, f"{NO_ANCHOR_REASON}; {report.reason}",
+            report.signatures,
+        )
+    return report
+
+
+def report_json(report: VerificationReport) -> dict[str, Any]:
+    """The REST JSON form of ``report`` (see the module docstring)."""
+    deciding = report.deciding
+    return {
+        "status": str(report.status),
+        "reason": report.reason,
+        "failedValues": list(report.failed_values),
+        "signer": deciding.signer if deciding else "",
+        "chain": [
+            {
+                "handle": link.handle,
+                "index": link.index,
+                "status": link.status,
+                "issuer": link.issuer,
+                "detail": link.detail,
+            }
+            for link in report.chain
+        ],
+    }
