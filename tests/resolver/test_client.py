@@ -46,6 +46,7 @@ async def server(database: HandleStore) -> AsyncIterator[HandleServer]:
         await running.close()
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_failover_to_the_sites_other_server(server: HandleServer) -> None:
     dead = _closed_port()
     for order in ([dead, server.port], [server.port, dead]):

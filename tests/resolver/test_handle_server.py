@@ -61,6 +61,8 @@ from tests.resolver.test_handle_support import (
 )
 
 SERVER_KEY = rsa.generate_private_key(65537, 2048)
+# the transport does not depend on the backend (test_handle_service covers both)
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 LIMITS = Limits(max_tcp_connections=4, idle_timeout=0.5, max_message_size=64 * 1024)
 ADMIN = SecretKeyAuth(NA, 300, SECRET)
 

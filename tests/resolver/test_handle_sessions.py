@@ -43,6 +43,8 @@ P = int(
     16,
 )
 SERVER_KEY = rsa.generate_private_key(65537, 2048)
+# the transport does not depend on the backend (test_handle_service covers both)
+SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -101,6 +103,7 @@ def _add(index: int, request_id: int) -> Message:
     return Message(OC_ADD_VALUE, body=ValuesRequest(TV, (url(index, "s"),)), request_id=request_id)
 
 
+@SQLITE_ONLY
 async def test_session_authenticates_once_then_macs_suffice(server: HandleServer) -> None:
     session = await _open(server)
     setup = await session.setup()
@@ -136,6 +139,7 @@ async def test_session_authenticates_once_then_macs_suffice(server: HandleServer
     assert [v.index for v in record.values] == [20, 21]
 
 
+@SQLITE_ONLY
 async def test_unknown_session_and_unsupported_exchange(server: HandleServer) -> None:
     session = await _open(server)
     session.session_id, session.key = 12345, b"x" * 32
