@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
+from registry import links
 from registry.admission import load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
@@ -104,13 +106,17 @@ class BulkMixin(StoreBase):
         job_id: str | None = None,
         job_position: int | None = None,
         overwrite: bool = False,
+        validated: bool = False,
     ) -> BulkResult:
         """Store a batch of ``(name, values)`` in one transaction.
 
         Existing handles are rejected unless ``overwrite``; invalid rows, rows of
         suspended enterprises and rows beyond a quota are rejected with the
         reason, the others stored.  With ``job_id``/``job_position`` the job's
-        checkpoint moves to ``job_position`` in the same transaction.
+        checkpoint moves to ``job_position`` in the same transaction.  Records
+        breaking a traceability rule are rejected too (:mod:`registry.links`;
+        ``validated`` skips that for records known to be good, e.g. the demo
+        generator's), and the stored records' where-used links are written.
         """
         rejected: list[Rejection] = []
         rows: dict[str, _Row] = {}
@@ -128,6 +134,8 @@ class BulkMixin(StoreBase):
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
                     return BulkResult(0, 0, (), skipped=True)
+            if not validated:
+                await self._reject_untraceable(conn, rows, rejected)
             fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected)
             now = utcnow()
             ids = {row.key: hid for row, hid in replaced}
@@ -136,6 +144,8 @@ class BulkMixin(StoreBase):
             stored = sorted([row for row, _owner in fresh] + [row for row, _hid in replaced],
                             key=lambda r: r.position)
             digest = await self._put_values(conn, stored, ids, int(now.timestamp()))
+            await links.link_records(conn, [(row.name, row.values) for row in stored],
+                                     replaced=[row.name for row, _hid in replaced])
             if stored:
                 detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
                           "replaced": len(replaced), "first": stored[0].name,
@@ -149,6 +159,16 @@ class BulkMixin(StoreBase):
                 )
         rejected.sort(key=lambda r: r.row)
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
+
+    @staticmethod
+    async def _reject_untraceable(
+        conn: AsyncConnection, rows: dict[str, _Row], rejected: list[Rejection]
+    ) -> None:
+        """Move the rows that break a traceability rule from ``rows`` to ``rejected``."""
+        bad = await links.check_records(conn, [(key, row.values) for key, row in rows.items()])
+        for key, reason in bad.items():
+            row = rows.pop(key)
+            rejected.append(Rejection(row.position, row.name, reason, RC_INVALID_VALUE))
 
     async def _sort_rows(
         self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,

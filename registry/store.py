@@ -107,7 +107,7 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
     return HandleRecord(name, tuple(values[i] for i in sorted(values)), version)
 
 
-class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin):
+class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.LinksMixin):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 
     @classmethod

@@ -1,0 +1,203 @@
+"""Traceability rules and the where-used index, applied inside every write transaction.
+
+The store calls :func:`on_write` (one record) and the bulk loader
+:func:`check_records` / :func:`link_records` (a batch) inside the write's own
+transaction, so REST, the Handle protocol, the CLI and ``idnode import`` all
+obey the same rules and the ``handle_links`` index never disagrees with the
+values it is built from:
+
+* a record carrying ``TRACE.TEMPLATE`` must match its template (a built-in one
+  or one an operator stored in ``data_templates``): ``TRACE.DATA`` validates
+  against the JSON Schema and the mapped field and link values say what the
+  document says.  A failure is :class:`~registry.templates.TemplateError`
+  (RC_INVALID_VALUE) whose message names each field by JSON pointer and the
+  rule it breaks, e.g. ``/energy_grade: 'X' is not one of [...] (enum)``;
+* ``TRACE.EVENT`` values are well formed and append-only
+  (:func:`registry.events.check_append_only`);
+* the outgoing links of the record (``TRACE.COMPONENT`` / ``TRACE.BATCH``,
+  :func:`registry.templates.links_of`) replace its rows in ``handle_links``.
+
+:class:`LinksMixin` gives the store :meth:`~LinksMixin.where_used_many`, the
+one-query-per-level read behind transitive where-used.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import HandleValue
+from registry.base import StoreBase
+from registry.errors import InvalidValue
+from registry.events import EVENT_TYPE, check_append_only, parse_event
+from registry.models import DataTemplate, HandleLink, table_of
+from registry.names import name_key
+from registry.templates import (
+    TYPE_TEMPLATE,
+    Template,
+    TemplateError,
+    links_of,
+    load_builtin_templates,
+    template_from_json,
+    values_to_document,
+)
+
+_L = table_of(HandleLink)
+_T = table_of(DataTemplate)
+_CHUNK = 2000
+_USERS = (
+    select(_L.c.to_key, _L.c.from_handle, _L.c.relation)
+    .where(_L.c.to_key.in_(bindparam("keys", expanding=True)))
+    .order_by(_L.c.to_key, _L.c.from_key, _L.c.relation)
+)
+
+Values = Mapping[int, HandleValue]
+
+
+@lru_cache(maxsize=128)
+def _parsed(text: str) -> Template:
+    return template_from_json(text, source="data_templates")
+
+
+class TemplateBook:
+    """Templates by ``name@version``: the built-in ones, then ``data_templates`` rows."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.known: dict[str, Template | None] = dict(load_builtin_templates())
+
+    async def find(self, template_id: str) -> Template | None:
+        """The template ``template_id`` names, or None if there is none."""
+        if template_id not in self.known:
+            self.known[template_id] = await self._stored(template_id)
+        return self.known[template_id]
+
+    async def _stored(self, template_id: str) -> Template | None:
+        name, _, version = template_id.rpartition("@")
+        if not name or not version.isdigit():
+            return None
+        query = select(_T.c.schema).where(_T.c.name == name, _T.c.version == int(version))
+        text = (await self.conn.execute(query)).scalar()
+        return None if text is None else _parsed(text)
+
+
+def _trace_state(values: Iterable[HandleValue]) -> list[tuple[int, str, bytes]]:
+    """The traceability values other than events, to tell whether a write touched them."""
+    return sorted((v.index, v.type, v.data) for v in values
+                  if v.type.startswith("TRACE.") and v.type != EVENT_TYPE)
+
+
+def _derived_problems(template: Template, document: Mapping[str, object],
+                      values: list[HandleValue]) -> list[str]:
+    """Mapped field and link values that do not say what ``TRACE.DATA`` says."""
+    field_of = {vtype: name for name, vtype in (*template.fields, *template.links)}
+    expected = Counter((v.type, v.data) for v in template.to_values(document, check=False)
+                       if v.type in field_of)
+    actual = Counter((v.type, v.data) for v in values if v.type in field_of)
+    wrong = sorted({vtype for vtype, _ in (expected - actual) + (actual - expected)})
+    return [f"/{field_of[t]}: the {t} values differ from TRACE.DATA (mapping)" for t in wrong]
+
+
+async def check_template(book: TemplateBook, values: list[HandleValue]) -> None:
+    """Raise :class:`TemplateError` unless a record with ``TRACE.TEMPLATE`` matches it."""
+    marks = [v for v in values if v.type == TYPE_TEMPLATE]
+    if not marks:
+        return
+    template_id, document = values_to_document(values)
+    template = await book.find(template_id)
+    if template is None:
+        raise TemplateError(f"TRACE.TEMPLATE names no known template: {template_id!r} "
+                            "(add it with 'idnode template add')")
+    template.validate(document)
+    found = _derived_problems(template, document, values)
+    if found:
+        raise TemplateError(f"record does not match {template.id}", found)
+
+
+def check_events(old: Values | None, new: Values) -> None:
+    """New or changed ``TRACE.EVENT`` values parse; ``old`` events are all kept as they were."""
+    if old:
+        check_append_only(old.values(), new.values())
+    for index, value in new.items():
+        if value.type == EVENT_TYPE and (old is None or old.get(index) != value):
+            parse_event(value)
+
+
+async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Values) -> None:
+    """Check the record a write leaves and bring its rows in ``handle_links`` up to date."""
+    check_events(old, new)
+    if old is None or _trace_state(old.values()) != _trace_state(new.values()):
+        await check_template(TemplateBook(conn), list(new.values()))
+    links = links_of(new.values())
+    if old is None and not links:
+        return
+    if old is None or links_of(old.values()) != links:
+        await conn.execute(delete(_L).where(_L.c.from_key == name_key(name)))
+        await _insert_links(conn, [(name, links)])
+
+
+async def check_records(
+    conn: AsyncConnection, records: Iterable[tuple[str, Values]]
+) -> dict[str, str]:
+    """``{handle: reason}`` for each new record of a batch that breaks a rule."""
+    book = TemplateBook(conn)
+    bad: dict[str, str] = {}
+    for name, values in records:
+        try:
+            check_events(None, values)
+            await check_template(book, list(values.values()))
+        except InvalidValue as exc:  # TemplateError, EventError
+            bad[name] = str(exc)
+    return bad
+
+
+async def link_records(
+    conn: AsyncConnection, records: Iterable[tuple[str, Values]], *, replaced: Iterable[str] = ()
+) -> None:
+    """Write the links of a batch; ``replaced`` handles lose their old links first."""
+    keys = [name_key(n) for n in replaced]
+    for start in range(0, len(keys), _CHUNK):
+        await conn.execute(delete(_L).where(_L.c.from_key.in_(keys[start:start + _CHUNK])))
+    await _insert_links(conn, [(name, links_of(values.values())) for name, values in records])
+
+
+async def _insert_links(
+    conn: AsyncConnection, records: Iterable[tuple[str, list[tuple[str, str]]]]
+) -> None:
+    rows: list[dict[str, str]] = []
+    for name, links in records:
+        from_key = name_key(name)
+        seen: set[tuple[str, str]] = set()
+        for to, relation in links:
+            key = (name_key(to), relation)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append({"from_key": from_key, "from_handle": name, "to_key": key[0],
+                         "to_handle": to, "relation": relation})
+    for start in range(0, len(rows), _CHUNK * 5):
+        await conn.execute(insert(_L), rows[start:start + _CHUNK * 5])
+
+
+class LinksMixin(StoreBase):
+    """Batched where-used reads over the ``handle_links`` index."""
+
+    async def where_used_many(
+        self, handles: Iterable[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """``{name_key(to): [(from_handle, relation), ...]}`` for every handle given.
+
+        One indexed query per :data:`_CHUNK` handles; handles nothing uses are absent.
+        """
+        keys = sorted({name_key(h) for h in handles})
+        found: dict[str, list[tuple[str, str]]] = {}
+        async with self._read() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                rows = await conn.execute(_USERS, {"keys": keys[start:start + _CHUNK]})
+                for to_key, from_handle, relation in rows:
+                    found.setdefault(to_key, []).append((from_handle, relation))
+        return found

@@ -1,0 +1,271 @@
+"""Product traceability lookups: the parts tree, where-used and the events, one call each.
+
+:meth:`Tracer.trace` answers, for one handle and a ``direction``:
+
+``down``
+    the component / batch tree (``TRACE.COMPONENT`` and ``TRACE.BATCH``
+    values) to ``depth`` levels, each identifier resolved through the
+    resolution service with recursion, so parts registered on other nodes are
+    fetched from them (``source`` says where each node was answered);
+``up``
+    where-used: every product that contains the handle, transitively, to
+    ``depth`` levels, read level by level from the ``handle_links`` index
+    (one indexed query per level, never a scan of the records);
+``events``
+    the lifecycle events (:mod:`registry.events`) in time order;
+``all``
+    the three together.
+
+Each node of a tree is a JSON object with ``handle``, ``relation``
+(``component`` or ``batch``; none for the root), ``source`` and
+``signature`` (the verdict of the verifier the tracer was given,
+``unchecked`` without one).  Problems are answered in the tree, never fatal:
+``{"handle": ..., "error": "cycle"}`` for a part that contains one of its own
+ancestors, ``"error": "unreachable"`` with ``responseCode`` and ``message``
+for a part that could not be resolved (not found, no server answering within
+the per-hop timeout...), ``"repeated": true`` for a part already shown
+elsewhere in the answer (shared batches are expanded once), ``"more": N`` for
+a node whose ``N`` links lie beyond ``depth``, and ``"error": "limit"`` once
+the answer holds ``max_nodes`` nodes (``truncated`` is then true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.constants import (
+    RC_ERROR,
+    RC_SUCCESS,
+    RC_VALUES_NOT_FOUND,
+    response_code_name,
+)
+from protocol.values import HandleValue
+from registry.errors import InvalidValue
+from registry.events import EVENT_TYPE, format_time, parse_event
+from registry.names import name_key
+from registry.templates import TYPE_TEMPLATE, links_of
+from resolver.service import ANONYMOUS, Caller, ResolutionService, ServiceError
+
+DIRECTIONS = ("down", "up", "events", "all")
+DEFAULT_DEPTH = 5
+MAX_DEPTH = 20
+DEFAULT_MAX_NODES = 2000
+DEFAULT_HOP_TIMEOUT = 5.0
+DEFAULT_CONCURRENCY = 16
+UNCHECKED = "unchecked"
+
+Node = dict[str, Any]
+#: ``verify(handle, public values)`` -> a signature status (valid, invalid, unsigned...)
+Verifier = Callable[[str, Sequence[HandleValue]], Awaitable[str]]
+
+
+class TraceRequestError(ValueError):
+    """A trace request with a bad direction or depth."""
+
+
+@dataclass
+class _Budget:
+    """How many more nodes the answer may hold."""
+
+    left: int
+    truncated: bool = False
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            self.truncated = True
+            return False
+        self.left -= 1
+        return True
+
+
+@dataclass
+class _Resolved:
+    """One node as resolved: its JSON, its links and its values (empty when unreachable)."""
+
+    node: Node
+    links: list[tuple[str, str]] = field(default_factory=list)
+    values: tuple[HandleValue, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return "error" not in self.node
+
+
+def event_json(value: HandleValue) -> dict[str, Any]:
+    """One ``TRACE.EVENT`` value as JSON; a malformed one as ``{"index", "error"}``."""
+    try:
+        event = parse_event(value)
+    except InvalidValue as exc:
+        return {"index": value.index, "error": str(exc)}
+    return {"index": event.index, "kind": event.kind, "time": format_time(event.time),
+            "actor": event.actor, "place": event.place, "note": event.note}
+
+
+def events_json(values: Sequence[HandleValue]) -> list[dict[str, Any]]:
+    """The events among ``values``, oldest first (equal times by index), bad ones last."""
+    found = [event_json(v) for v in values if v.type == EVENT_TYPE]
+    return sorted(found, key=lambda e: ("error" in e, e.get("time", ""), e["index"]))
+
+
+class Tracer:
+    """Traceability lookups over a resolution service (and its store's links index)."""
+
+    def __init__(
+        self,
+        service: ResolutionService,
+        *,
+        verifier: Verifier | None = None,
+        max_nodes: int = DEFAULT_MAX_NODES,
+        hop_timeout: float = DEFAULT_HOP_TIMEOUT,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.service = service
+        self.verifier = verifier
+        self.max_nodes = max_nodes
+        self.hop_timeout = hop_timeout
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def trace(
+        self,
+        handle: str,
+        *,
+        direction: str = "all",
+        depth: int = DEFAULT_DEPTH,
+        caller: Caller = ANONYMOUS,
+    ) -> dict[str, Any]:
+        """The answer for ``handle``; ``responseCode`` is that of resolving the handle itself."""
+        if direction not in DIRECTIONS:
+            raise TraceRequestError(f"direction must be one of {', '.join(DIRECTIONS)}")
+        if not 0 <= depth <= MAX_DEPTH:
+            raise TraceRequestError(f"depth must be 0 to {MAX_DEPTH}")
+        budget = _Budget(self.max_nodes - 1)
+        root = await self._resolve(handle, caller)
+        answer: dict[str, Any] = {
+            "responseCode": root.node.get("responseCode", RC_SUCCESS), "handle": handle,
+            "direction": direction, "depth": depth, "node": dict(root.node),
+        }
+        if direction in ("down", "all"):
+            answer["down"] = await self._down(root, depth, budget, caller)
+        if direction in ("up", "all"):
+            answer["up"] = await self._up(handle, depth, budget)
+        if direction in ("events", "all"):
+            answer["events"] = events_json(root.values)
+        answer["nodes"] = self.max_nodes - budget.left
+        answer["truncated"] = budget.truncated
+        return answer
+
+    # --- one node -----------------------------------------------------------------
+
+    async def _resolve(self, handle: str, caller: Caller) -> _Resolved:
+        node: Node = {"handle": handle}
+        try:
+            async with self._slots, asyncio.timeout(self.hop_timeout):
+                res = await self.service.resolve(handle, caller=caller, recursive=True)
+        except TimeoutError:
+            return _Resolved(_unreachable(node, RC_ERROR,
+                                          f"no answer within {self.hop_timeout:g} s"))
+        except ServiceError as exc:
+            return _Resolved(_unreachable(node, exc.response_code, exc.message))
+        if res.response_code not in (RC_SUCCESS, RC_VALUES_NOT_FOUND):
+            return _Resolved(_unreachable(node, res.response_code,
+                                          response_code_name(res.response_code)))
+        node["source"] = res.source
+        if res.stale:
+            node["stale"] = True
+        node["signature"] = await self._signature(handle, res.values)
+        template = next((v for v in res.values if v.type == TYPE_TEMPLATE), None)
+        if template is not None:
+            node["template"] = template.data.decode("utf-8", "replace")
+        return _Resolved(node, links_of(res.values), res.values)
+
+    async def _signature(self, handle: str, values: Sequence[HandleValue]) -> str:
+        if self.verifier is None:
+            return UNCHECKED
+        return await self.verifier(handle, values)
+
+    # --- down: the parts tree -----------------------------------------------------
+
+    async def _down(self, root: _Resolved, depth: int, budget: _Budget, caller: Caller) -> Node:
+        tree = dict(root.node)
+        if not root.ok:
+            return tree
+        seen = {name_key(tree["handle"])}
+        level = [(tree, root.links, frozenset(seen))]
+        for _ in range(depth):
+            jobs: list[tuple[Node, frozenset[str]]] = []
+            for parent, links, path in level:
+                parent["children"] = []
+                for to, relation in links:
+                    child: Node = {"handle": to, "relation": relation}
+                    parent["children"].append(child)
+                    if _expand(child, path, seen, budget):
+                        jobs.append((child, path | {name_key(to)}))
+            found = await asyncio.gather(*(self._resolve(c["handle"], caller) for c, _ in jobs))
+            level = []
+            for (child, path), resolved in zip(jobs, found, strict=True):
+                child.update({k: v for k, v in resolved.node.items() if k != "handle"})
+                if resolved.links:
+                    level.append((child, resolved.links, path))
+        for parent, links, _path in level:
+            parent["more"] = len(links)
+        return tree
+
+    # --- up: where-used -----------------------------------------------------------
+
+    async def _up(self, handle: str, depth: int, budget: _Budget) -> Node:
+        tree: Node = {"handle": handle}
+        seen = {name_key(handle)}
+        level = [(tree, frozenset(seen))]
+        for _ in range(depth):
+            if not level:
+                break
+            users = await self.service.store.where_used_many([n["handle"] for n, _ in level])
+            next_level = []
+            for parent, path in level:
+                parent["usedIn"] = []
+                for user, relation in users.get(name_key(parent["handle"]), ()):
+                    node: Node = {"handle": user, "relation": relation}
+                    parent["usedIn"].append(node)
+                    if _expand(node, path, seen, budget):
+                        next_level.append((node, path | {name_key(user)}))
+            await asyncio.gather(*(self._mark_local(n) for n, _ in next_level))
+            level = next_level
+        if level:
+            more = await self.service.store.where_used_many([n["handle"] for n, _ in level])
+            for node, _path in level:
+                if more.get(name_key(node["handle"])):
+                    node["more"] = len(more[name_key(node["handle"])])
+        return tree
+
+    async def _mark_local(self, node: Node) -> None:
+        """Where-used nodes come from this node's index: ``source`` local, signature if asked."""
+        node["source"] = "local"
+        if self.verifier is None:
+            node["signature"] = UNCHECKED
+            return
+        record = await self.service.store.get_handle(node["handle"])
+        values = () if record is None else tuple(v for v in record.values if v.public_read)
+        node["signature"] = await self._signature(node["handle"], values)
+
+
+def _expand(node: Node, path: frozenset[str], seen: set[str], budget: _Budget) -> bool:
+    """Whether to resolve and expand ``node``; else mark it a cycle, a repeat or over the limit."""
+    key = name_key(node["handle"])
+    if key in path:
+        node["error"] = "cycle"
+    elif key in seen:
+        node["repeated"] = True
+    elif not budget.take():
+        node["error"] = "limit"
+    else:
+        seen.add(key)
+        return True
+    return False
+
+
+def _unreachable(node: Node, code: int, message: str) -> Node:
+    node.update(error="unreachable", responseCode=code, message=message)
+    return node
