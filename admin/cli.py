@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from admin.commands import COMMAND_MODULES
+from admin.commands import command_modules
 from admin.context import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -40,8 +40,21 @@ def database_error(exc: SQLAlchemyError | OSError) -> CliError:
     return CliError(f"database error: {first}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every command registered."""
+def command_name(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` asks for (``import`` in ``--data-dir d import f``), if any."""
+    probe = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    common_options(probe, suppress=False)
+    probe.add_argument("command", nargs="?")
+    probe.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        known, _unknown = probe.parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit):
+        return None
+    return known.command if isinstance(known.command, str) else None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the command ``argv`` names registered (all when ``argv`` is None)."""
     parser = argparse.ArgumentParser(
         prog="idnode",
         description="Operate an idnode identifier resolution node (a Handle secondary node).",
@@ -51,15 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common_options(parser, suppress=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
+    for module in command_modules(None if argv is None else command_name(argv)):
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``idnode`` console script."""
-    parser = build_parser()
     cli_args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(cli_args)
     args = parser.parse_args(cli_args)
     args.argv = cli_args
     overrides = {

@@ -147,6 +147,12 @@ async def next_enterprise_prefix(store: HandleStore, node_prefix: str) -> str:
     return f"{node_prefix}.{number}"
 
 
+def check_enterprise_prefix(prefix: str, node_prefix: str) -> None:
+    """Raise :class:`InvalidArgument` unless ``prefix`` is below ``node_prefix``."""
+    if not name_key(prefix).startswith(name_key(node_prefix) + "."):
+        raise InvalidArgument(f"prefix {prefix} is not under this node's prefix {node_prefix}")
+
+
 async def onboard_enterprise(
     store: HandleStore,
     enterprise: EnterpriseInfo,
@@ -157,8 +163,7 @@ async def onboard_enterprise(
     actor: str,
 ) -> HandleRecord:
     """Give a registered enterprise its hosted ``prefix`` and prefix handle."""
-    if not name_key(prefix).startswith(name_key(node_prefix) + "."):
-        raise InvalidArgument(f"prefix {prefix} is not under this node's prefix {node_prefix}")
+    check_enterprise_prefix(prefix, node_prefix)
     await store.create_prefix(prefix, kind="hosted", owner=enterprise.code)
     values = enterprise_prefix_values(prefix, node_prefix, site)
     return await store.create_handle(prefix_handle(prefix), values, actor=actor)

@@ -18,6 +18,7 @@ from admin.parsing import add_command, add_group
 from admin.values import ValueSyntaxError, public_key_bytes
 from registry.bootstrap import (
     CREDENTIAL_INDEX,
+    check_enterprise_prefix,
     enterprise_prefix,
     issue_secret_key,
     next_enterprise_prefix,
@@ -55,6 +56,7 @@ async def add(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Register an enterprise with its hosted prefix and prefix handle."""
     async with ctx.store() as store:
         prefix = args.prefix or await next_enterprise_prefix(store, ctx.node_prefix)
+        check_enterprise_prefix(prefix, ctx.node_prefix)
         if await store.get_prefix(prefix) is not None:
             raise CliError(f"prefix {prefix} is already registered")
         info = await store.add_enterprise(args.code, args.name, industry=args.industry,

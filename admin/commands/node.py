@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 from typing import Any
 
@@ -18,7 +19,6 @@ from registry.bootstrap import (
     onboard_enterprise,
 )
 from registry.config import CONFIG_FILE_NAME, render_toml
-from registry.demo import DEMO_ENTERPRISES, DemoEnterprise, generate
 from registry.names import prefix_handle
 from registry.store import HandleStore
 
@@ -26,9 +26,9 @@ DEMO_PRODUCTS = 50
 PROBE_TIMEOUT = 0.5
 
 
-def enterprise_code(demo: DemoEnterprise) -> str:
-    """The demo enterprise's code: the first word of its name in capitals."""
-    return demo.name.split()[0].upper()
+def enterprise_code(name: str) -> str:
+    """A demo enterprise's code: the first word of its name in capitals."""
+    return name.split()[0].upper()
 
 
 async def _is_initialised(ctx: CommandContext) -> bool:
@@ -43,11 +43,14 @@ async def _is_initialised(ctx: CommandContext) -> bool:
 
 async def load_demo(ctx: CommandContext, store: HandleStore, products: int) -> dict[str, int]:
     """The demo enterprises with their prefixes and ``products`` products' records."""
+    # Imported here: the demo generator pulls in the templates and jsonschema.
+    from registry.demo import DEMO_ENTERPRISES, generate
+
     site = ctx.site_value()
     for demo in DEMO_ENTERPRISES:
         if await store.get_prefix(demo.prefix) is not None:
             continue
-        info = await store.add_enterprise(enterprise_code(demo), demo.name,
+        info = await store.add_enterprise(enterprise_code(demo.name), demo.name,
                                           industry=demo.industry)
         await onboard_enterprise(store, info, demo.prefix, node_prefix=ctx.node_prefix,
                                  site=site, actor=ctx.actor)
@@ -70,7 +73,8 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
     os.chmod(config.data_dir, 0o700)
     config_file = config.data_dir / CONFIG_FILE_NAME
     if not config_file.exists():
-        config_file.write_text(render_toml(config), encoding="utf-8")
+        resolved = dataclasses.replace(config, data_dir=config.data_dir.resolve())
+        config_file.write_text(render_toml(resolved), encoding="utf-8")
     written = create_node_keys(ctx.key_files)
     admin_pubkey = ctx.key_files.admin_pubkey.read_bytes()
     demo: dict[str, int] = {}
@@ -90,8 +94,10 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
         "admin_key": str(ctx.key_files.admin_key),
         "server_key": str(ctx.key_files.server_key),
         "keys_created": [str(p) for p in written],
-        "demo": demo or None,
     }
+    if demo:
+        result["demo_enterprises"] = demo["enterprises"]
+        result["demo_records"] = demo["records"]
     ctx.out.result(result)
     return EXIT_OK
 

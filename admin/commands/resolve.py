@@ -1,30 +1,76 @@
-"""``idnode resolve HANDLE``: what a client asking this node would get back.
+"""``idnode resolve HANDLE``: what a client asking this node (or another server) gets back.
 
-By default the question goes to the resolution service over the local
-registry (public view: values an anonymous client may read).  Exit code 1
-when the handle or the selected values do not exist.
+Without ``--server`` the question goes to this node's resolution service built
+from its configuration, exactly as its servers answer (local registry,
+referrals for delegated prefixes, recursion from ``root_address`` with
+``--recursive``), as an anonymous client.  With ``--server HOST:PORT`` it is
+asked over the Handle protocol; ``--recursive`` then lets that server follow
+referrals, else a referral comes back as the answer.
+
+Exit code 0 when values came back, 1 for not found / no values / a referral
+not followed, 3 when the server could not be reached.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Any
 
-from admin.context import EXIT_FAILED, EXIT_OK, CommandContext
+from admin.commands.prefix import parse_server
+from admin.context import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, CommandContext
 from admin.parsing import add_command
 from admin.values import print_record
-from protocol.constants import RC_SUCCESS, response_code_name
-from resolver.service import ResolutionService
+from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
+from resolver.client import HandleClient, HandleClientError
+from resolver.service import Resolution, ServiceError
+from resolver.stack import build_resolution_stack
+
+REMOTE_TIMEOUT = 5.0
+
+
+async def _local(ctx: CommandContext, args: argparse.Namespace) -> Resolution:
+    # A one-shot command gains nothing from the shared Redis cache.
+    config = dataclasses.replace(ctx.config, redis_url="")
+    async with ctx.store() as store:
+        service = await build_resolution_stack(store, config, site_info=ctx.site_value())
+        try:
+            return await service.resolve(args.handle, types=args.type or (),
+                                         indexes=args.index or (), recursive=args.recursive)
+        except ServiceError as exc:
+            code = EXIT_UNREACHABLE if exc.response_code == RC_ERROR else EXIT_FAILED
+            raise CliError(f"{response_code_name(exc.response_code)}: {exc.message}", code
+                           ) from None
+        finally:
+            await service.close()
+
+
+async def _remote(args: argparse.Namespace) -> Resolution:
+    server = parse_server(args.server)
+    client = HandleClient(timeout=REMOTE_TIMEOUT)
+    try:
+        return await client.resolve(args.handle, args.type or (), args.index or (),
+                                    server=server, recursive=args.recursive)
+    except HandleClientError as exc:
+        if exc.response_code == RC_ERROR:
+            raise CliError(f"no answer from {args.server}: {exc.message or exc}",
+                           EXIT_UNREACHABLE) from None
+        return Resolution(args.handle, exc.response_code, (), source=args.server)
 
 
 async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
-    """Resolve one handle against the local registry."""
-    async with ctx.store() as store:
-        service = ResolutionService(store)
-        answer = await service.resolve(args.handle, types=args.type or (),
-                                       indexes=args.index or ())
-    head = {"handle": answer.handle, "response_code": answer.response_code,
-            "response": response_code_name(answer.response_code), "source": answer.source}
-    print_record(ctx.out, head, answer.values)
+    """Resolve one handle, locally or at ``--server``."""
+    answer = await (_remote(args) if args.server else _local(ctx, args))
+    head: dict[str, Any] = {
+        "handle": answer.handle, "response_code": answer.response_code,
+        "response": response_code_name(answer.response_code), "source": answer.source,
+    }
+    if answer.chain:
+        head["chain"] = list(answer.chain)
+    values = answer.values or answer.referral_values
+    if answer.referral_values and not answer.values:
+        head["referral"] = True
+    print_record(ctx.out, head, values)
     return EXIT_OK if answer.response_code == RC_SUCCESS else EXIT_FAILED
 
 
@@ -32,12 +78,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``resolve``."""
     parser = add_command(
         subparsers, "resolve", resolve,
-        summary="Resolve a handle as a client of this node would see it.",
+        summary="Resolve a handle as a client of this node (or of another server) sees it.",
         examples="  idnode resolve 88.118.8/TV-0001\n"
         "  idnode resolve 88.118.8/TV-0001 --type URL\n"
+        "  idnode resolve 88.118.9/FL-0001 --recursive\n"
+        "  idnode resolve 88.118.8/TV-0001 --server 127.0.0.1:2641\n"
         "  idnode --json resolve 0.NA/88.118 --index 100",
     )
     parser.add_argument("handle")
     parser.add_argument("--type", action="append", help="only values of this type (repeatable)")
     parser.add_argument("--index", action="append", type=int,
                         help="only the value at this index (repeatable)")
+    parser.add_argument("--server", metavar="HOST:PORT",
+                        help="ask this Handle server over the Handle protocol")
+    parser.add_argument("--recursive", action="store_true",
+                        help="follow referrals to the final answer")

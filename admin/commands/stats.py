@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 
 from admin.context import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError, CommandContext
@@ -78,6 +77,8 @@ async def send(document: dict[str, Any], upper: str) -> str:
     if not upper.startswith(("http://", "https://")):
         await asyncio.to_thread(Path(upper).write_bytes, body + b"\n")
         return upper
+    import aiohttp  # only this sub-command needs an HTTP client
+
     timeout = aiohttp.ClientTimeout(total=POST_TIMEOUT)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
