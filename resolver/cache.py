@@ -12,8 +12,6 @@ an answer without values.
 seconds so that :meth:`LocalCache.get_stale` can serve them when the upstream
 fails (stale-if-error); :meth:`LocalCache.get` returns fresh answers only.
 The clock is injected (``time.time`` by default) so tests control expiry.
-``epoch`` counts invalidations: a fill that started before one must not be
-stored (it may hold the value the invalidating write replaced).
 """
 
 from __future__ import annotations
@@ -76,7 +74,6 @@ class LocalCache:
         self.max_size = max_size
         self.stale_window = stale_window
         self.clock = clock
-        self.epoch = 0
         self._entries: OrderedDict[str, Answer] = OrderedDict()
 
     def __len__(self) -> int:
@@ -110,14 +107,12 @@ class LocalCache:
             self._entries.popitem(last=False)
 
     def drop(self, keys: Sequence[str]) -> None:
-        """Forget ``keys`` and start a new epoch."""
-        self.epoch += 1
+        """Forget ``keys``."""
         for key in keys:
             self._entries.pop(key, None)
 
     def drop_matching(self, match: Callable[[str, Answer], bool]) -> int:
         """Forget every entry ``match`` accepts (a full scan: for rare prefix changes)."""
-        self.epoch += 1
         doomed = [key for key, answer in self._entries.items() if match(key, answer)]
         for key in doomed:
             del self._entries[key]
@@ -125,5 +120,4 @@ class LocalCache:
 
     def clear(self) -> None:
         """Forget everything (after missing invalidations, e.g. a lost Redis subscription)."""
-        self.epoch += 1
         self._entries.clear()

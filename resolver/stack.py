@@ -8,7 +8,9 @@ and recursively fetched ones are cached apart (keys ``l:`` and ``r:`` + the
 handle's lookup key).
 
 * A hot handle costs two dict lookups: no SQL, no Redis round trip.
-* Concurrent misses for one key share one fetch (single-flight).
+* Concurrent misses for one key share one fetch (single-flight); an answer
+  whose handle was invalidated while it was being fetched is returned but not
+  cached (it may be the record the write replaced).
 * A failed fetch (store error, or no upstream server answering) serves the
   stale answer if it expired less than ``stale_if_error`` seconds ago,
   marked ``stale=True``.
@@ -59,6 +61,10 @@ class SingleFlight:
 
     def __init__(self) -> None:
         self._running: dict[str, asyncio.Future[Answer]] = {}
+
+    def keys(self) -> list[str]:
+        """The keys being fetched now."""
+        return list(self._running)
 
     async def run(self, key: str, work: Callable[[], Awaitable[Answer]]) -> Answer:
         """The result of ``work()``, or of the run for ``key`` already in progress."""
@@ -119,6 +125,7 @@ class ResolutionStack:
         self.metrics = metrics
         self.counters: dict[str, int] = {}
         self._flights = SingleFlight()
+        self._invalidated: set[str] = set()  # keys dropped while being fetched
 
     # --- answering -------------------------------------------------------------
 
@@ -147,14 +154,21 @@ class ResolutionStack:
         return await self._flights.run(key, lambda: self._fill(key, handle, fetch))
 
     async def _fill(self, key: str, handle: str, fetch: Fetch) -> Answer:
-        epoch = self.local.epoch
+        """Fetch ``key`` (one caller at a time); an answer invalidated meanwhile is not kept."""
+        self._invalidated.discard(key)
+        try:
+            return await self._fetch(key, handle, fetch)
+        finally:
+            self._invalidated.discard(key)
+
+    async def _fetch(self, key: str, handle: str, fetch: Fetch) -> Answer:
         shared = None
         if self.redis is not None:
             shared = await self.redis.get(key)
             fresh = shared is not None and shared.expires > self.clock()
             self._count("redis", fresh)
             if shared is not None and fresh:
-                if self.local.epoch == epoch:
+                if key not in self._invalidated:
                     self.local.put(key, shared)
                 return shared
         try:
@@ -163,7 +177,7 @@ class ResolutionStack:
             return self._stale(key, shared, exc, ServiceError(exc.response_code, exc.message))
         except _STORE_ERRORS as exc:
             return self._stale(key, shared, exc, exc)
-        if self.local.epoch == epoch:
+        if key not in self._invalidated:
             self.local.put(key, answer)
             if self.redis is not None and answer.kind is not Kind.REFERRAL:
                 await self.redis.put(key, answer)
@@ -218,15 +232,22 @@ class ResolutionStack:
 
     def _drop(self, keys: Sequence[str], prefixes: bool) -> None:
         self.local.drop(keys)
+        fetching = self._flights.keys()
+        self._invalidated.update(fetching if prefixes else set(keys) & set(fetching))
         if prefixes:
             self.local.drop_matching(lambda _key, answer: answer.kind is not Kind.FOUND)
+
+    def _reset(self) -> None:
+        """Forget every answer (invalidations may have been missed)."""
+        self.local.clear()
+        self._invalidated.update(self._flights.keys())
 
     # --- life cycle --------------------------------------------------------------
 
     def start(self) -> None:
         """Start following other processes' invalidations (needs a running loop)."""
         if self.redis is not None:
-            self.redis.listen(self._drop, self.local.clear)
+            self.redis.listen(self._drop, self._reset)
 
     async def close(self) -> None:
         """Stop the invalidation listener and close the Redis connections."""

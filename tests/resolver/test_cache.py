@@ -178,3 +178,17 @@ async def test_a_failing_store_serves_the_stale_answer(tmp_path: Path, clock: Fa
             await service.resolve(TV)
     finally:
         await store.close()
+
+
+async def test_an_answer_invalidated_while_fetched_is_not_kept(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    stack = ResolutionStack(database, clock=clock)
+    old = Answer(Kind.FOUND, (url(1, "old"),), clock.now + 100)
+
+    async def fetch_racing_a_write(handle: str) -> Answer:
+        await stack.invalidate([handle])  # a write lands while the old record is on its way
+        return old
+
+    assert await stack._cached("l:" + TV, TV, fetch_racing_a_write) is old
+    assert stack.local.get("l:" + TV) is None
