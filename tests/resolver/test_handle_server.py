@@ -268,3 +268,21 @@ async def test_large_response_over_udp_is_reassembled(node: Running) -> None:
     await client.add_values(TV, values, server=node.addr, auth=ADMIN)
     res = await client.resolve(TV, ["URL"], server=udp_only(node.server.port))
     assert len(res.values) == 11
+
+
+async def test_ipv4_and_ipv6_listeners_share_one_port(database: HandleStore) -> None:
+    await seed(database)
+    server = await run_handle_server(ResolutionService(database), ["127.0.0.1", "::1"], 0)
+    try:
+        assert {host for host, _ in server.tcp_ports} == {"127.0.0.1", "::1"}
+        assert len({port for _, port in server.tcp_ports + server.udp_ports}) == 1
+        client = HandleClient(timeout=2)
+        res = await client.resolve(TV, server=("::1", server.port), authoritative=True)
+        assert res.response_code == RC_SUCCESS
+        assert res.source == f"[::1]:{server.port}"
+        udp = Interface(ST_QUERY, SP_HDL_UDP, server.port)
+        v6_udp_only = ServerInfo(1, address_from_string("::1"), b"", (udp,))
+        res = await client.resolve(TV, server=SiteInfo(servers=(v6_udp_only,)))
+        assert res.response_code == RC_SUCCESS
+    finally:
+        await server.close()
