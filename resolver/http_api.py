@@ -81,7 +81,7 @@ from resolver.http_auth import (
 from resolver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.metrics import Metrics
 from resolver.service import ANONYMOUS, Caller, ResolutionService, ServiceError
-from resolver.trace import Tracer
+from resolver.trace import Tracer, record_verifier
 from resolver.trace_pages import trace_routes
 from resolver.verification import report_json, verify
 
@@ -697,7 +697,7 @@ def make_app(
         web.put("/api/sessions/{which:[^/]+}", api.this_session),
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
-        *trace_routes(Tracer(service), http_status),
+        *trace_routes(Tracer(service, verifier=record_verifier(service)), http_status),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),

@@ -184,6 +184,57 @@ _SCHEMAS: dict[str, Any] = {
             "handle": {"type": "string"},
         },
     },
+    "TraceNode": {
+        "type": "object",
+        "required": ["handle"],
+        "description": "A node of a parts or where-used tree (see resolver.trace).",
+        "properties": {
+            "handle": {"type": "string"},
+            "relation": {"type": "string", "enum": ["component", "batch"]},
+            "source": {"type": "string", "description": "local, or HOST:PORT that answered"},
+            "signature": {"type": "string", "enum": [
+                "valid", "invalid", "unsigned", "expired", "revoked", "untrusted", "unchecked"]},
+            "template": {"type": "string"},
+            "stale": {"type": "boolean"},
+            "error": {"type": "string", "enum": ["cycle", "unreachable", "limit"]},
+            "responseCode": {"type": "integer"},
+            "message": {"type": "string"},
+            "repeated": {"type": "boolean"},
+            "more": {"type": "integer"},
+            "children": {"type": "array", "items": _ref("TraceNode")},
+            "usedIn": {"type": "array", "items": _ref("TraceNode")},
+        },
+    },
+    "TraceEvent": {
+        "type": "object",
+        "required": ["index"],
+        "properties": {
+            "index": {"type": "integer"},
+            "kind": {"type": "string"},
+            "time": {"type": "string"},
+            "actor": {"type": "string"},
+            "place": {"type": "string"},
+            "note": {"type": "string"},
+            "error": {"type": "string"},
+        },
+    },
+    "Trace": {
+        "type": "object",
+        "required": ["responseCode", "handle", "direction", "depth", "node", "nodes",
+                     "truncated"],
+        "properties": {
+            "responseCode": {"type": "integer"},
+            "handle": {"type": "string"},
+            "direction": {"type": "string", "enum": ["down", "up", "events", "all"]},
+            "depth": {"type": "integer"},
+            "node": _ref("TraceNode"),
+            "down": _ref("TraceNode"),
+            "up": _ref("TraceNode"),
+            "events": {"type": "array", "items": _ref("TraceEvent")},
+            "nodes": {"type": "integer"},
+            "truncated": {"type": "boolean"},
+        },
+    },
     "Session": {
         "type": "object",
         "properties": {
@@ -315,6 +366,42 @@ def _sessions_paths() -> dict[str, Any]:
     }
 
 
+def _trace_paths() -> dict[str, Any]:
+    params = [
+        _HANDLE_PATH,
+        {"name": "direction", "in": "query", "required": False,
+         "description": "down: parts tree; up: where-used; events; all (default).",
+         "schema": {"type": "string", "enum": ["down", "up", "events", "all"]}},
+        {"name": "depth", "in": "query", "required": False,
+         "description": "Levels to follow (default 5, at most 20).",
+         "schema": {"type": "integer", "minimum": 0, "maximum": 20}},
+    ]
+    return {
+        "/api/trace/{handle}": {"get": {
+            "operationId": "trace",
+            "summary": "Traceability: parts tree, where-used and lifecycle events in one call",
+            "parameters": params,
+            "responses": {
+                "200": _json("Trace", "The answer; problems with parts are inside it."),
+                "400": _json("Error", "Bad direction or depth, or an invalid handle."),
+                "404": _json("Error", "The handle is not found (not for direction=up)."),
+                "502": _json("Error", "The handle's server did not answer."),
+            },
+        }},
+        "/trace/{handle}": {"get": {
+            "operationId": "tracePage",
+            "summary": "The trace of a handle as a page: parts, where-used, events",
+            "parameters": params,
+            "responses": {
+                "200": _html("The trace page."),
+                "400": _html("Bad request or invalid handle."),
+                "404": _html("Handle not found."),
+                "502": _html("The handle's server did not answer."),
+            },
+        }},
+    }
+
+
 def _other_paths() -> dict[str, Any]:
     return {
         "/api/openapi.json": {"get": {
@@ -376,7 +463,7 @@ def document() -> dict[str, Any]:
                 "is the Handle protocol response code."
             ),
         },
-        "paths": {**_handles_paths(), **_sessions_paths(), **_other_paths()},
+        "paths": {**_handles_paths(), **_sessions_paths(), **_trace_paths(), **_other_paths()},
         "components": {
             "schemas": _SCHEMAS,
             "securitySchemes": {

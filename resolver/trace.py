@@ -18,15 +18,18 @@
 
 Each node of a tree is a JSON object with ``handle``, ``relation``
 (``component`` or ``batch``; none for the root), ``source`` and
-``signature`` (the verdict of the verifier the tracer was given,
-``unchecked`` without one).  Problems are answered in the tree, never fatal:
-``{"handle": ..., "error": "cycle"}`` for a part that contains one of its own
-ancestors, ``"error": "unreachable"`` with ``responseCode`` and ``message``
-for a part that could not be resolved (not found, no server answering within
-the per-hop timeout...), ``"repeated": true`` for a part already shown
-elsewhere in the answer (shared batches are expanded once), ``"more": N`` for
-a node whose ``N`` links lie beyond ``depth``, and ``"error": "limit"`` once
-the answer holds ``max_nodes`` nodes (``truncated`` is then true).
+``signature``: the verdict of :func:`record_verifier` (the record's
+signatures checked up to the node's trust anchor, as ``?verify=true`` does
+on ``/api/handles``: valid, invalid, unsigned, expired, revoked, untrusted),
+or ``unchecked`` for a tracer made without a verifier.  Problems are
+answered in the tree, never fatal: ``{"handle": ..., "error": "cycle"}`` for
+a part that contains one of its own ancestors, ``"error": "unreachable"``
+with ``responseCode`` and ``message`` for a part that could not be resolved
+(not found, no server answering within the per-hop timeout...),
+``"repeated": true`` for a part already shown elsewhere in the answer (shared
+batches are expanded once), ``"more": N`` for a node whose ``N`` links lie
+beyond ``depth``, and ``"error": "limit"`` once the answer holds
+``max_nodes`` nodes (``truncated`` is then true).
 """
 
 from __future__ import annotations
@@ -46,8 +49,11 @@ from protocol.values import HandleValue
 from registry.errors import InvalidValue
 from registry.events import EVENT_TYPE, format_time, parse_event
 from registry.names import name_key
+from registry.signing_policy import NO_ANCHOR
 from registry.templates import TYPE_TEMPLATE, links_of
+from registry.trust.verify import verify_record
 from resolver.service import ANONYMOUS, Caller, ResolutionService, ServiceError
+from resolver.verification import resolution_fetch
 
 DIRECTIONS = ("down", "up", "events", "all")
 DEFAULT_DEPTH = 5
@@ -108,6 +114,18 @@ def events_json(values: Sequence[HandleValue]) -> list[dict[str, Any]]:
     """The events among ``values``, oldest first (equal times by index), bad ones last."""
     found = [event_json(v) for v in values if v.type == EVENT_TYPE]
     return sorted(found, key=lambda e: ("error" in e, e.get("time", ""), e["index"]))
+
+
+def record_verifier(service: ResolutionService) -> Verifier:
+    """Signature checks through ``service`` (chain records resolved recursively)."""
+    fetch = resolution_fetch(service, recursive=True)
+
+    async def verify(handle: str, values: Sequence[HandleValue]) -> str:
+        anchor = service.trust_anchor or NO_ANCHOR
+        report = await verify_record(handle, list(values), fetch=fetch, trust_anchor=anchor)
+        return str(report.status)
+
+    return verify
 
 
 class Tracer:
@@ -246,9 +264,9 @@ class Tracer:
         if self.verifier is None:
             node["signature"] = UNCHECKED
             return
-        record = await self.service.store.get_handle(node["handle"])
-        values = () if record is None else tuple(v for v in record.values if v.public_read)
-        node["signature"] = await self._signature(node["handle"], values)
+        async with self._slots:
+            res = await self.service.resolve(node["handle"])
+        node["signature"] = await self._signature(node["handle"], res.values)
 
 
 def _expand(node: Node, path: frozenset[str], seen: set[str], budget: _Budget) -> bool:

@@ -28,6 +28,9 @@ COMMANDS: dict[str, str] = {
     "dns": "dns",
     "keys": "keys",
     "cert": "cert",
+    "trace": "trace",
+    "template": "template",
+    "demo": "demo",
 }
 
 

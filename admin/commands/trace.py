@@ -1,0 +1,128 @@
+"""``idnode trace HANDLE``: a product's parts tree, where it is used, and its events.
+
+The same lookups as ``GET /api/trace/{handle}`` (:mod:`resolver.trace`), made
+from the command line over the node's registry: parts on other nodes are
+resolved recursively from the configured root (``root_address``), signatures
+are checked against the configured trust anchor.  The text output is an
+indented tree, one node per line::
+
+    88.118.9/WL-0000012  machinery.equipment@1  [local, unsigned]
+      component 88.118.10/TY-00000031  rubber.product@1  [local, unsigned]
+        batch 88.118.10/MB-TRD-000002  material.batch@1  [local, unsigned]
+
+``--json`` prints the whole answer.  Exit code 1 when the handle itself cannot
+be resolved (except with ``--up``, which reads this node's where-used index).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
+from admin.parsing import add_command
+from protocol.constants import RC_SUCCESS, RC_VALUES_NOT_FOUND
+from resolver.stack import build_resolution_stack
+from resolver.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
+from resolver.verification import configure_trust
+
+
+def node_line(node: Mapping[str, Any]) -> str:
+    """One node as ``[relation ]handle  template  [source, signature]`` or its problem."""
+    head = f"{node['relation']} " if node.get("relation") else ""
+    text = head + str(node.get("handle", ""))
+    if node.get("template"):
+        text += f"  {node['template']}"
+    if node.get("error"):
+        detail = node.get("message", "")
+        text += f"  !! {node['error']}" + (f": {detail}" if detail else "")
+    elif node.get("repeated"):
+        text += "  (shown above)"
+    else:
+        stale = ", stale" if node.get("stale") else ""
+        text += f"  [{node.get('source', '?')}, {node.get('signature', '?')}{stale}]"
+    if node.get("more"):
+        text += f"  (+{node['more']} beyond the depth)"
+    return text
+
+
+def tree_lines(nodes: Sequence[Mapping[str, Any]], key: str, indent: int = 1) -> list[str]:
+    """The nodes under ``key`` (``children`` or ``usedIn``), indented two spaces a level."""
+    lines: list[str] = []
+    for node in nodes:
+        lines.append("  " * indent + node_line(node))
+        lines += tree_lines(node.get(key, ()), key, indent + 1)
+    return lines
+
+
+def answer_text(answer: Mapping[str, Any]) -> str:
+    """The human-readable rendering of a trace answer."""
+    lines = [node_line(answer["node"])]
+    if "down" in answer:
+        lines += ["parts:"] + (tree_lines(answer["down"].get("children", ()), "children")
+                               or ["  (none)"])
+    if "up" in answer:
+        lines += ["used in:"] + (tree_lines(answer["up"].get("usedIn", ()), "usedIn")
+                                 or ["  (none)"])
+    if "events" in answer:
+        lines.append("events:")
+        for event in answer["events"] or ():
+            if "error" in event:
+                lines.append(f"  !! {event['error']}")
+            else:
+                lines.append(f"  {event['time']}  {event['kind']:<9}  {event['actor']}  "
+                             f"{event['place']}  {event['note']}".rstrip())
+        if not answer["events"]:
+            lines.append("  (none)")
+    if answer.get("truncated"):
+        lines.append(f"(cut at {answer['nodes']} nodes)")
+    return "\n".join(lines)
+
+
+def _direction(args: argparse.Namespace) -> str:
+    chosen = [name for name in ("up", "events", "all") if getattr(args, name)]
+    if len(chosen) > 1:
+        raise CliError("give at most one of --up, --events, --all", EXIT_USAGE)
+    return chosen[0] if chosen else "down"
+
+
+async def trace(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Trace one handle and print the answer."""
+    direction = _direction(args)
+    async with ctx.store() as store:
+        service = await build_resolution_stack(store, ctx.config, site_info=None)
+        try:
+            configure_trust(service, ctx.config)
+            tracer = Tracer(service, verifier=record_verifier(service),
+                            hop_timeout=args.timeout)
+            answer = await tracer.trace(args.handle, direction=direction, depth=args.depth)
+        except TraceRequestError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        finally:
+            await service.close()
+    ctx.out.result(answer, answer_text(answer))
+    resolved = answer["responseCode"] in (RC_SUCCESS, RC_VALUES_NOT_FOUND)
+    return EXIT_OK if resolved or direction == "up" else EXIT_FAILED
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``trace``."""
+    parser = add_command(
+        subparsers, "trace", trace,
+        summary="Trace a product: its parts tree (default), where it is used (--up), "
+        "its lifecycle events (--events), or all three (--all).",
+        examples="  idnode trace 88.118.9/WL-0000012\n"
+        "  idnode trace 88.118.10/MB-NR-000004 --up --depth 3\n"
+        "  idnode trace 88.118.8/RF-0000007 --events\n"
+        "  idnode --json trace 88.118.8/RF-0000007 --all",
+    )
+    parser.add_argument("handle")
+    parser.add_argument("--up", action="store_true",
+                        help="where-used: every product containing HANDLE, transitively")
+    parser.add_argument("--events", action="store_true", help="the lifecycle events in order")
+    parser.add_argument("--all", action="store_true", help="parts, where-used and events")
+    parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
+                        help=f"levels to follow (default {DEFAULT_DEPTH})")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="seconds to wait for each part's server (default 5)")
