@@ -102,9 +102,12 @@ def is_empty_non_terminal(name: dns.name.Name | str, zone: dns.name.Name | str) 
     These are ``<prefix labels>.<zone>``, ``_.<prefix labels>.<zone>`` and the
     tails of multi-label encoded suffixes.  The server answers them with NODATA
     rather than NXDOMAIN so that QNAME-minimising resolvers keep descending
-    (RFC 8020).  The apex is not one.
+    (RFC 8020).  The apex is not one, nor is a name with a non-ASCII label.
     """
-    labels = _relative_labels(name, as_zone(zone))
+    absolute = _as_absolute(name)
+    if any(not label.isascii() for label in absolute.labels):
+        return False  # no handle name has such a label (found by tests/fuzz)
+    labels = _relative_labels(absolute, as_zone(zone))
     if SEPARATOR in labels:
         cut = labels.index(SEPARATOR)
         tail, labels = labels[:cut], labels[cut + 1 :]

@@ -1,0 +1,122 @@
+"""Run the atheris harnesses, one subprocess per target, for a bounded time.
+
+``python -m tests.fuzz.run --seconds 300`` (what ``make fuzz`` calls) splits the
+time evenly over the targets.  Each target starts from its seed corpus in
+``tests/fuzz/corpus/<target>/`` (read, never written) plus a working corpus
+where libFuzzer keeps what it finds interesting.  The contract per input is in
+:mod:`tests.fuzz.contracts`; on top of it libFuzzer enforces ``-timeout`` (no
+hang) and ``-rss_limit_mb`` (no allocation far beyond the bounded input).  A
+crashing input is written to the artifacts directory and the run exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TARGETS = ("wire", "rest_json", "dns")
+#: per-input time limit, seconds: a slower input is a hang
+INPUT_TIMEOUT = 10
+#: the input bound; one input may not grow the process beyond RSS_LIMIT_MB
+MAX_LEN = 8192
+RSS_LIMIT_MB = 1024
+#: extra wall time allowed for a target's start-up and shut-down
+GRACE = 60
+
+
+@dataclass
+class Outcome:
+    """What one target's run did."""
+
+    target: str
+    returncode: int
+    execs: int
+    corpus: int
+    artifacts: list[Path]
+
+    def line(self) -> str:
+        """One summary line."""
+        state = "ok" if self.returncode == 0 else f"FAILED (exit {self.returncode})"
+        found = "".join(f" finding={p}" for p in self.artifacts)
+        return f"fuzz {self.target}: {state} execs={self.execs} corpus={self.corpus}{found}"
+
+
+def run_target(target: str, seconds: int, work: Path, artifacts: Path) -> Outcome:
+    """Fuzz ``target`` for ``seconds`` in a subprocess and report what it did."""
+    corpus = work / "corpus" / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    tmp = work / "tmp" / target
+    tmp.mkdir(parents=True, exist_ok=True)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    prefix = artifacts / f"{target}-"
+    command = [
+        sys.executable, "-m", f"tests.fuzz.fuzz_{target}",
+        str(corpus), str(HERE / "corpus" / target),
+        f"-max_total_time={seconds}", f"-timeout={INPUT_TIMEOUT}",
+        f"-rss_limit_mb={RSS_LIMIT_MB}", f"-max_len={MAX_LEN}",
+        f"-artifact_prefix={prefix}", "-print_final_stats=1", "-close_fd_mask=1",
+    ]
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
+    try:
+        proc = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=seconds + INPUT_TIMEOUT + GRACE, check=False,
+        )
+        output, code = proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        output, code = _text(exc.stderr) + "\nrun.py: target did not stop in time", -1
+    log = work / f"{target}.log"
+    log.write_text(output)
+    if code != 0:
+        sys.stderr.write(output[-4000:])
+    found = sorted(p for p in artifacts.glob(f"{target}-*") if p.is_file())
+    return Outcome(target, code, _stat(output, "number_of_executed_units"),
+                   len(list(corpus.iterdir())), found)
+
+
+def _text(data: str | bytes | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data or ""
+
+
+def _stat(output: str, name: str) -> int:
+    match = re.search(rf"stat::{name}:\s*(\d+)", output)
+    return int(match.group(1)) if match else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fuzz every chosen target; exit 1 if any found a failing input."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=300, help="total time, split over targets")
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS))
+    parser.add_argument("--work", type=Path, help="keep the working corpora and logs here")
+    parser.add_argument("--artifacts", type=Path, help="write failing inputs here")
+    args = parser.parse_args(argv)
+    each = max(1, args.seconds // len(args.targets))
+    work = args.work or Path(tempfile.mkdtemp(prefix="idnode-fuzz-"))
+    artifacts = args.artifacts or work / "artifacts"
+    started = time.monotonic()
+    try:
+        outcomes = [run_target(t, each, work, artifacts) for t in args.targets]
+    finally:
+        if args.work is None:
+            shutil.rmtree(work / "tmp", ignore_errors=True)
+    for outcome in outcomes:
+        print(outcome.line())
+    print(f"fuzz: {len(outcomes)} targets in {time.monotonic() - started:.0f} s, work dir {work}")
+    return 0 if all(o.returncode == 0 for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Short fuzz run inside ``make test``, plus replays of the seed corpus and of every
+input the fuzzer ever found failing (each a regression test of its fix).
+
+The atheris run happens in a subprocess (atheris instruments modules as they
+are imported, which must not touch this pytest process); the replays call the
+same contracts (:mod:`tests.fuzz.contracts`) in-process, without atheris.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.message
+import dns.rcode
+import pytest
+
+from tests.fuzz import contracts
+from tests.fuzz.run import ROOT, TARGETS
+
+HERE = Path(__file__).resolve().parent
+SHORT_SECONDS = 10  # per target
+CHECKS = {"wire": contracts.check_wire, "rest_json": contracts.check_rest_json}
+
+
+def _inputs(kind: str, target: str) -> list[Path]:
+    folder = HERE / kind / target
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def dns_target() -> Iterator[contracts.DnsTarget]:
+    target = contracts.DnsTarget()
+    yield target
+    target.close()
+
+
+def _check(target: str, data: bytes, dns_target: contracts.DnsTarget) -> None:
+    if target == "dns":
+        dns_target.check(data)
+    else:
+        CHECKS[target](data)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_seed_corpus_keeps_the_contract(target: str, dns_target: contracts.DnsTarget) -> None:
+    seeds = _inputs("corpus", target)
+    assert seeds, f"no seed corpus for {target}"
+    for seed in seeds:
+        _check(target, seed.read_bytes(), dns_target)
+
+
+@pytest.mark.parametrize(
+    ("target", "finding"),
+    [(t, p) for t in TARGETS for p in _inputs("regressions", t)],
+    ids=lambda v: v.name if isinstance(v, Path) else v,
+)
+def test_past_finding_keeps_the_contract(
+    target: str, finding: Path, dns_target: contracts.DnsTarget
+) -> None:
+    _check(target, finding.read_bytes(), dns_target)
+
+
+def test_non_ascii_label_below_the_zone_is_nxdomain(dns_target: contracts.DnsTarget) -> None:
+    """Finding: a query for ``fuzz.\\xdf.8.118.88.<zone>`` made ``answer`` raise
+    DnsNameError (is_empty_non_terminal on a non-ASCII label) instead of answering."""
+    wire = (HERE / "regressions" / "dns" / "non-ascii-label-below-zone").read_bytes()
+    answer = dns_target.loop.run_until_complete(dns_target.bridge.answer(wire, udp=True))
+    assert answer is not None
+    assert dns.message.from_wire(answer).rcode() == dns.rcode.NXDOMAIN
+
+
+def test_short_fuzz_run_finds_nothing(tmp_path: Path) -> None:
+    """Every harness runs under atheris for a few seconds without a finding."""
+    seconds = SHORT_SECONDS * len(TARGETS)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.fuzz.run", "--seconds", str(seconds),
+         "--work", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=seconds + 150, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    for target in TARGETS:
+        line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(f"fuzz {target}:"))
+        execs = int(line.split("execs=")[1].split()[0])
+        assert execs > 0, line
