@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol.bodies import ValuesRequest
+from protocol.bodies import ResolutionRequest, ValuesRequest
 from protocol.constants import (
     HASH_CODE_HMAC_SHA256,
     HASH_CODE_MD5,
     HASH_CODE_SHA1,
     OC_ADD_VALUE,
+    OC_RESOLUTION,
     RC_AUTHEN_TIMEOUT,
     RC_AUTHENTICATION_FAILED,
     RC_AUTHENTICATION_NEEDED,
@@ -28,7 +29,7 @@ from protocol.constants import (
     ST_QUERY,
 )
 from protocol.envelope import Envelope, encode_envelope
-from protocol.framing import decode_packet
+from protocol.framing import decode_packet, encode_udp
 from protocol.message import Message
 from protocol.public_key import encode_public_key
 from protocol.site_info import Interface, ServerInfo, SiteInfo, address_from_string
@@ -205,8 +206,10 @@ async def test_replayed_answer_is_rejected(node: Running) -> None:
     assert not (await node.store.get_handle(TV, indexes=[7])).values  # type: ignore[union-attr]
 
 
-def _udp_exchange(addr: tuple[str, int], datagrams: list[bytes]) -> bytes | None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+def _udp_exchange(
+    addr: tuple[str, int], datagrams: list[bytes], family: int = socket.AF_INET
+) -> bytes | None:
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.5)
         for datagram in datagrams:
             sock.sendto(datagram, addr)
@@ -280,9 +283,10 @@ async def test_ipv4_and_ipv6_listeners_share_one_port(database: HandleStore) -> 
         res = await client.resolve(TV, server=("::1", server.port), authoritative=True)
         assert res.response_code == RC_SUCCESS
         assert res.source == f"[::1]:{server.port}"
-        udp = Interface(ST_QUERY, SP_HDL_UDP, server.port)
-        v6_udp_only = ServerInfo(1, address_from_string("::1"), b"", (udp,))
-        res = await client.resolve(TV, server=SiteInfo(servers=(v6_udp_only,)))
-        assert res.response_code == RC_SUCCESS
+        request = Message(OC_RESOLUTION, body=ResolutionRequest(TV), request_id=7)
+        reply = await asyncio.to_thread(
+            _udp_exchange, ("::1", server.port), encode_udp(request), socket.AF_INET6
+        )
+        assert reply is not None and decode_packet(reply).response_code == RC_SUCCESS
     finally:
         await server.close()
