@@ -1,0 +1,345 @@
+"""``idnode cert issue|revoke|show``: the chain of trust root -> node -> enterprise.
+
+An HS_CERT value on a subject's handle binds the subject's key to its value
+reference ``INDEX:HANDLE`` (see :mod:`registry.trust.certs`); record
+signatures verify up such a chain to the node's trust anchor (the root's
+public key, ``trust_anchor_path``).  A typical setup::
+
+    # the root certifies the node's key, on 0.NA/88.118 in the root's own registry
+    idnode --data-dir root-data cert issue --issuer-key root-data/keys/signing_key.pem \\
+        --issuer 300:0.NA/88 --subject 300:0.NA/88.118 --subject-key node.pem.pub \\
+        --days 365 --out node-cert.json
+    # ... or at the root over the authenticated Handle protocol (--server HOST:PORT;
+    # the node admin key authenticates unless --admin/--auth-key/--secret-file say otherwise)
+    # the node resolves its own prefix handle locally, so it keeps a copy as well:
+    idnode handle set 0.NA/88.118 --from-json node-cert.json
+    # the node certifies each enterprise's key, on 0.NA/88.118.8
+    idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\
+        --subject 300:0.NA/88.118.8 --subject-key acme.pem.pub --days 180
+    # and withdraws it: an HS_REVOCATION on the issuer's handle, honoured by resolvers
+    idnode cert revoke --issuer-key node.pem --issuer 300:0.NA/88.118 --subject 300:0.NA/88.118.8
+
+A certificate for a prefix handle grants the handle itself, every handle
+under the prefix and (unless ``--no-derived-prefixes``) the prefixes derived
+from it, which a node needs to vouch for its enterprises.  A new certificate
+for a subject replaces the issuer's earlier one at the same index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from admin.commands.keys import (
+    add_passphrase_options,
+    put_value,
+    read_private_key,
+    read_public_key_file,
+)
+from admin.commands.prefix import parse_server
+from admin.commands.root import credentials, parse_identity
+from admin.context import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    CommandContext,
+)
+from admin.parsing import add_command, add_group
+from protocol.constants import (
+    RC_ERROR,
+    RC_SUCCESS,
+    TYPE_HS_CERT,
+    TYPE_HS_SIGNATURE,
+    response_code_name,
+)
+from protocol.rest_json import value_to_json
+from protocol.values import HandleValue
+from registry.errors import HandleNotFound
+from registry.names import name_key
+from registry.trust.certs import (
+    DEFAULT_CERT_INDEX,
+    DEFAULT_REVOCATION_INDEX,
+    TYPE_HS_REVOCATION,
+    SignedValue,
+    issue_cert,
+    issue_revocation,
+    signed_values,
+)
+from registry.trust.claims import (
+    PERM_THIS_HANDLE,
+    Permission,
+    ValueRef,
+    prefix_permissions,
+)
+from registry.trust.errors import TrustError
+from registry.trust.keys import PublicKey, jwk_thumbprint
+from registry.trust.signatures import next_free_index
+from resolver.client import HandleClient, HandleClientError
+
+DAY = 86_400
+#: a new certificate is valid from a little before now, for clocks running behind
+CLOCK_SKEW = 300
+
+
+class Registry:
+    """Where certificates are read and written: this node's registry, or a Handle server."""
+
+    def __init__(self, ctx: CommandContext, args: argparse.Namespace) -> None:
+        self.ctx = ctx
+        self.args = args
+        self.server = parse_server(args.server) if args.server else None
+        self.client = HandleClient(timeout=args.timeout)
+
+    @property
+    def where(self) -> str:
+        """How output names the place written to."""
+        return self.args.server or "local"
+
+    async def values(self, handle: str) -> list[HandleValue]:
+        """The public values of ``handle``; an error when it does not exist."""
+        if self.server is None:
+            async with self.ctx.store() as store:
+                record = await store.get_handle(handle)
+            if record is None:
+                raise HandleNotFound(f"handle {handle} not found")
+            return list(record.values)
+        try:
+            answer = await self.client.resolve(handle, server=self.server, recursive=False)
+        except HandleClientError as exc:
+            raise _remote_error(exc) from None
+        if answer.response_code != RC_SUCCESS:
+            raise HandleNotFound(f"handle {handle} not found at {self.args.server}")
+        return list(answer.values)
+
+    async def put(self, handle: str, value: HandleValue, existing: list[HandleValue]) -> None:
+        """Add ``value`` to ``handle``, or overwrite the value at its index."""
+        if self.server is None:
+            await put_value(self.ctx, handle, value)
+            return
+        auth = credentials(self.ctx, argparse.Namespace(
+            admin=self.args.admin, secret_file=self.args.secret_file, key=self.args.auth_key,
+            passphrase_file=self.args.auth_passphrase_file))
+        write = self.client.modify_values if any(v.index == value.index for v in existing) else (
+            self.client.add_values
+        )
+        try:
+            await write(handle, [value], server=self.server, auth=auth)
+        except HandleClientError as exc:
+            raise _remote_error(exc) from None
+
+
+def _remote_error(exc: HandleClientError) -> CliError:
+    reason = f"{response_code_name(exc.response_code)}: {exc.message}".rstrip(": ")
+    code = EXIT_UNREACHABLE if exc.response_code == RC_ERROR else EXIT_FAILED
+    return CliError(f"the server refused or did not answer: {reason}", code)
+
+
+def _ref(text: str, option: str) -> ValueRef:
+    try:
+        index, handle = parse_identity(text)
+    except CliError:
+        raise CliError(f"{option} must be INDEX:HANDLE, got {text!r}", EXIT_USAGE) from None
+    return ValueRef(handle, index)
+
+
+def _perms(subject: str, derived: bool) -> tuple[Permission, ...]:
+    if name_key(subject).startswith(name_key("0.NA/")):
+        return prefix_permissions(subject, derived_prefixes=derived)
+    return (Permission(subject, PERM_THIS_HANDLE),)
+
+
+def _cert_index(values: list[HandleValue], issuer: ValueRef, subject: ValueRef) -> int:
+    """The index of the issuer's current certificate for ``subject``, else a free one."""
+    for cert in signed_values(subject.handle, values, TYPE_HS_CERT):
+        if ValueRef.parse(cert.claims.iss).same(issuer) and ValueRef.parse(
+            cert.claims.sub
+        ).same(subject):
+            return cert.index
+    return next_free_index(values, DEFAULT_CERT_INDEX)
+
+
+def _write_value(path: Path, handle: str, value: HandleValue) -> None:
+    """``value`` as the REST JSON ``idnode handle set --from-json`` reads."""
+    document = {"handle": handle, "values": [value_to_json(value)]}
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
+
+def _when(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+async def issue(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Write an HS_CERT for ``--subject`` on the subject's handle."""
+    if args.days < 1:
+        raise CliError("--days must be at least 1", EXIT_USAGE)
+    issuer, subject = _ref(args.issuer, "--issuer"), _ref(args.subject, "--subject")
+    issuer_key = read_private_key(Path(args.issuer_key), args)
+    subject_key = read_public_key_file(Path(args.subject_key), args)
+    registry = Registry(ctx, args)
+    existing = await registry.values(subject.handle)
+    index = args.index or _cert_index(existing, issuer, subject)
+    now = int(time.time())
+    try:
+        cert = issue_cert(
+            issuer.handle, issuer.index, issuer_key, subject.handle, subject.index, subject_key,
+            now - CLOCK_SKEW, now + args.days * DAY,
+            _perms(subject.handle, not args.no_derived_prefixes), issued=now, index=index,
+        )
+    except TrustError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    await registry.put(subject.handle, cert, existing)
+    if args.out:
+        _write_value(Path(args.out), subject.handle, cert)
+    ctx.out.result({
+        "handle": subject.handle, "index": index, "issuer": str(issuer),
+        "subject": str(subject), "key": jwk_thumbprint(subject_key),
+        "expires": _when(now + args.days * DAY), "written": registry.where,
+    })
+    return EXIT_OK
+
+
+async def _revoked_keys(
+    registry: Registry, args: argparse.Namespace, issuer: ValueRef
+) -> list[PublicKey]:
+    keys = [read_public_key_file(Path(f), args) for f in args.revoked_key or ()]
+    for text in args.subject or ():
+        subject = _ref(text, "--subject")
+        certs = [
+            c for c in signed_values(subject.handle, await registry.values(subject.handle),
+                                     TYPE_HS_CERT)
+            if ValueRef.parse(c.claims.iss).same(issuer)
+            and ValueRef.parse(c.claims.sub).same(subject) and c.claims.public_key is not None
+        ]
+        if not certs:
+            raise CliError(f"no HS_CERT by {issuer} for {subject} on {subject.handle}")
+        keys += [c.claims.public_key for c in certs if c.claims.public_key is not None]
+    if not keys:
+        raise CliError("name what to revoke with --subject or --revoked-key", EXIT_USAGE)
+    return keys
+
+
+async def revoke(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Add an HS_REVOCATION listing keys to the issuer's handle."""
+    issuer = _ref(args.issuer, "--issuer")
+    issuer_key = read_private_key(Path(args.issuer_key), args)
+    registry = Registry(ctx, args)
+    keys = await _revoked_keys(registry, args, issuer)
+    existing = await registry.values(issuer.handle)
+    index = args.index or next_free_index(existing, DEFAULT_REVOCATION_INDEX)
+    value = issue_revocation(
+        issuer.handle, issuer.index, issuer_key, keys, int(time.time()), index=index
+    )
+    await registry.put(issuer.handle, value, existing)
+    ctx.out.result({"handle": issuer.handle, "index": index, "issuer": str(issuer),
+                    "revoked": sorted({jwk_thumbprint(k) for k in keys}),
+                    "written": registry.where})
+    return EXIT_OK
+
+
+def _row(value: SignedValue, value_type: str) -> dict[str, Any]:
+    claims = value.claims
+    return {
+        "index": value.index, "type": value_type, "issuer": claims.iss, "subject": claims.sub,
+        "issued": _when(claims.iat), "not_before": _when(claims.nbf),
+        "expires": _when(claims.exp),
+        "key": jwk_thumbprint(claims.public_key) if claims.public_key is not None else None,
+        "perms": [f"{p.perm} {p.handle}" for p in claims.perms or ()],
+        "revoked": list(claims.revoked or ()),
+    }
+
+
+async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """List the HS_CERT, HS_REVOCATION and HS_SIGNATURE values of a handle, decoded."""
+    values = await Registry(ctx, args).values(args.handle)
+    rows = [
+        _row(v, value_type)
+        for value_type in (TYPE_HS_CERT, TYPE_HS_REVOCATION, TYPE_HS_SIGNATURE)
+        for v in signed_values(args.handle, values, value_type)
+    ]
+    ctx.out.result(rows, None if rows else f"{args.handle} has no certificates or signatures")
+    return EXIT_OK
+
+
+def _server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", metavar="HOST:PORT",
+                        help="read and write at this Handle server (default: this node's "
+                        "registry)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    _server_option(parser)
+    parser.add_argument("--admin", metavar="INDEX:HANDLE",
+                        help="identity to authenticate to --server as (default: root_admin, "
+                        "else the node admin)")
+    parser.add_argument("--auth-key", metavar="FILE",
+                        help="RSA private key of that identity (default: the node admin key)")
+    parser.add_argument("--auth-passphrase-file", metavar="FILE",
+                        help="file holding the passphrase of --auth-key")
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help="file holding an HS_SECKEY secret to authenticate with instead")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``cert`` command group."""
+    group = add_group(subparsers, "cert", "Certificates (HS_CERT) and revocations.")
+    parser = add_command(
+        group, "issue", issue, summary="Certify a subject's key with an HS_CERT on its handle.",
+        examples="  idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
+        "      --subject 300:0.NA/88.118.8 --subject-key acme.pem.pub --days 180",
+    )
+    parser.add_argument("--issuer-key", required=True, metavar="FILE",
+                        help="the issuer's private key (PEM)")
+    parser.add_argument("--issuer", required=True, metavar="INDEX:HANDLE",
+                        help="who signs: the reference the issuer's own key is certified as")
+    parser.add_argument("--subject", required=True, metavar="INDEX:HANDLE",
+                        help="who is certified; the HS_CERT goes on HANDLE")
+    parser.add_argument("--subject-key", required=True, metavar="FILE",
+                        help="the subject's public key (PEM, HS_PUBKEY data or private PEM)")
+    parser.add_argument("--days", type=int, required=True, help="validity in days")
+    parser.add_argument("--index", type=int,
+                        help="value index (default: the issuer's earlier certificate for the "
+                        f"subject, else the first free from {DEFAULT_CERT_INDEX})")
+    parser.add_argument("--no-derived-prefixes", action="store_true",
+                        help="do not let the subject vouch for prefixes derived from its own")
+    parser.add_argument("--out", metavar="FILE",
+                        help="also write the value as REST JSON (for 'idnode handle set "
+                        "--from-json')")
+    add_passphrase_options(parser, "the issuer key")
+    _server_options(parser)
+
+    parser = add_command(
+        group, "revoke", revoke,
+        summary="Revoke keys the issuer certified (HS_REVOCATION on the issuer's handle).",
+        examples="  idnode cert revoke --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
+        "      --subject 300:0.NA/88.118.8\n"
+        "  idnode cert revoke --issuer-key node.pem --issuer 300:0.NA/88.118 "
+        "--revoked-key old.pem.pub",
+    )
+    parser.add_argument("--issuer-key", required=True, metavar="FILE",
+                        help="the issuer's private key (PEM)")
+    parser.add_argument("--issuer", required=True, metavar="INDEX:HANDLE", help="the issuer")
+    parser.add_argument("--subject", action="append", metavar="INDEX:HANDLE",
+                        help="revoke the key the issuer certified for this subject (repeatable)")
+    parser.add_argument("--revoked-key", action="append", metavar="FILE",
+                        help="revoke this public key (repeatable)")
+    parser.add_argument("--index", type=int,
+                        help=f"value index (default: the first free from "
+                        f"{DEFAULT_REVOCATION_INDEX})")
+    add_passphrase_options(parser, "the issuer key")
+    _server_options(parser)
+
+    parser = add_command(
+        group, "show", show,
+        summary="Show a handle's certificates, revocations and signatures, decoded.",
+        examples="  idnode cert show 0.NA/88.118.8\n  idnode --json cert show 88.118.8/TV-0001",
+    )
+    parser.add_argument("handle")
+    _server_option(parser)

@@ -1,0 +1,189 @@
+"""``idnode keys gen|show|publish``: signing keys for HS_SIGNATURE and HS_CERT values.
+
+``keys gen`` writes a new private key (PKCS#8 PEM, mode 0600; encrypted when a
+passphrase is given with ``--passphrase-env VAR`` or ``--passphrase-file F``)
+and its public key next to it as ``FILE.pub`` (PEM).  Passphrases are read
+from the environment or a file, never from the command line, and never
+printed.  ``keys publish`` stores a key's public half as an HS_PUBKEY value of
+a handle in this node's registry.  Every command here that reads a key
+accepts a private key PEM (with its passphrase options), a public key PEM or
+HS_PUBKEY value data (such as ``keys/admin_pubkey.bin``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
+from admin.parsing import add_command, add_group
+from protocol.constants import TYPE_HS_PUBKEY
+from protocol.values import HandleValue
+from registry.bootstrap import write_private
+from registry.errors import HandleNotFound
+from registry.signing_policy import SigningPolicy, read_public_key
+from registry.trust.errors import KeyLoadError, TrustError
+from registry.trust.keys import (
+    KEY_TYPES,
+    PrivateKey,
+    PublicKey,
+    generate_key,
+    jwk_thumbprint,
+    key_type_of,
+    load_private_key,
+    private_key_to_pem,
+    public_key_to_hs_pubkey,
+    public_key_to_jwk,
+)
+
+DEFAULT_KEY_FILE = Path("keys/signing_key.pem")
+PUBLIC_SUFFIX = ".pub"
+
+
+def add_passphrase_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--passphrase-env VAR`` / ``--passphrase-file F`` for the passphrase of ``what``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--passphrase-env", metavar="VAR",
+                       help=f"environment variable holding the passphrase of {what}")
+    group.add_argument("--passphrase-file", metavar="FILE",
+                       help=f"file holding the passphrase of {what}")
+
+
+def passphrase(args: argparse.Namespace) -> str | None:
+    """The passphrase the options name, or None when none was asked for."""
+    if args.passphrase_env:
+        value = os.environ.get(args.passphrase_env)
+        if value is None:
+            raise CliError(f"--passphrase-env: {args.passphrase_env} is not set", EXIT_USAGE)
+    elif args.passphrase_file:
+        value = read_file(Path(args.passphrase_file), "passphrase file").decode().rstrip("\r\n")
+    else:
+        return None
+    if not value:
+        raise CliError("the passphrase is empty", EXIT_USAGE)
+    return value
+
+
+def read_file(path: Path, what: str) -> bytes:
+    """The bytes of ``path``; a usage error naming ``what`` if it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read the {what} {path}: {exc.strerror}", EXIT_USAGE) from None
+
+
+def read_private_key(path: Path, args: argparse.Namespace) -> PrivateKey:
+    """The private key in ``path``, decrypted with the passphrase options of ``args``."""
+    try:
+        return load_private_key(read_file(path, "key file"), passphrase(args))
+    except KeyLoadError as exc:
+        raise CliError(f"{path}: {exc}", EXIT_USAGE) from None
+
+
+def read_public_key_file(path: Path, args: argparse.Namespace) -> PublicKey:
+    """The public key in ``path`` (a private key PEM gives its public half)."""
+    data = read_file(path, "key file")
+    if b"PRIVATE KEY-----" in data:
+        return read_private_key(path, args).public_key()
+    try:
+        return read_public_key(data)
+    except TrustError as exc:
+        raise CliError(f"{path}: {exc}", EXIT_USAGE) from None
+
+
+def describe_key(key: PublicKey) -> dict[str, Any]:
+    """Type, RFC 7638 thumbprint and public JWK of ``key``."""
+    return {"type": key_type_of(key), "thumbprint": jwk_thumbprint(key),
+            "jwk": public_key_to_jwk(key)}
+
+
+async def put_value(ctx: CommandContext, handle: str, value: HandleValue) -> None:
+    """Add or overwrite ``value`` on ``handle`` in this node's registry, through the node's
+    signing policy (a signed record stays signed, or the write is refused)."""
+    async with ctx.store() as store:
+        record = await store.get_handle(handle)
+        if record is None:
+            raise HandleNotFound(f"handle {handle} not found")
+        merged = {v.index: v for v in record.values} | {value.index: value}
+        values = [merged[i] for i in sorted(merged)]
+        policy = SigningPolicy.from_config(ctx.config, store)
+        final = await policy.prepare(record.name, values) or values
+        await store.replace_handle(record.name, final, actor=ctx.actor,
+                                   expected_version=record.version)
+
+
+async def gen(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Generate a key pair."""
+    out = Path(args.out) if args.out else ctx.config.path(DEFAULT_KEY_FILE)
+    public_path = out.with_name(out.name + PUBLIC_SUFFIX)
+    for path in (out, public_path):
+        if path.exists() and not args.force:
+            raise CliError(f"{path} exists (use --force to replace it)")
+    secret = passphrase(args)
+    key = generate_key(args.type)
+    write_private(out, private_key_to_pem(key, secret))
+    public_path.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    result = {"private_key": str(out), "public_key": str(public_path),
+              "encrypted": secret is not None, **describe_key(key.public_key())}
+    ctx.out.result(result, f"{args.type} key written to {out} (public key {public_path}); "
+                   f"thumbprint {result['thumbprint']}")
+    return EXIT_OK
+
+
+async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Describe a key file without printing anything secret."""
+    path = Path(args.file)
+    data = read_file(path, "key file")
+    private = b"PRIVATE KEY-----" in data
+    key = read_public_key_file(path, args)
+    ctx.out.result({"file": str(path), "private": private,
+                    "encrypted": private and b"ENCRYPTED PRIVATE KEY" in data,
+                    **describe_key(key)})
+    return EXIT_OK
+
+
+async def publish(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Store a key's public half as HS_PUBKEY at ``--index`` of a handle."""
+    key = read_public_key_file(Path(args.key), args)
+    value = HandleValue(args.index, TYPE_HS_PUBKEY, public_key_to_hs_pubkey(key))
+    await put_value(ctx, args.handle, value)
+    ctx.out.result({"handle": args.handle, "index": args.index, "type": TYPE_HS_PUBKEY,
+                    "thumbprint": jwk_thumbprint(key)})
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``keys`` command group."""
+    group = add_group(subparsers, "keys", "Signing keys: generate, inspect, publish.")
+    parser = add_command(
+        group, "gen", gen, summary="Generate a signing key pair (FILE and FILE.pub).",
+        examples="  idnode keys gen --type ed25519 --out acme.pem --passphrase-env ACME_PASS\n"
+        "  idnode keys gen --out keys/enterprises/88.118.8.pem     # for sign_on_behalf",
+    )
+    parser.add_argument("--type", choices=KEY_TYPES, default="ed25519", help="key type")
+    parser.add_argument("--out", metavar="FILE",
+                        help=f"private key file (default: {DEFAULT_KEY_FILE} in the data dir)")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
+    add_passphrase_options(parser, "the new key (encrypts it)")
+
+    parser = add_command(
+        group, "show", show, summary="Show a key's type, thumbprint and public JWK.",
+        examples="  idnode keys show acme.pem --passphrase-file pass.txt\n"
+        "  idnode keys show keys/admin_pubkey.bin",
+    )
+    parser.add_argument("file", help="private key PEM, public key PEM or HS_PUBKEY data")
+    add_passphrase_options(parser, "the key")
+
+    parser = add_command(
+        group, "publish", publish, summary="Store a public key as HS_PUBKEY on a handle.",
+        examples="  idnode keys publish 0.NA/88.118.8 --index 301 --key acme.pem.pub",
+    )
+    parser.add_argument("handle")
+    parser.add_argument("--index", type=int, required=True, help="value index for the key")
+    parser.add_argument("--key", required=True, metavar="FILE", help="the key (public or private)")
+    add_passphrase_options(parser, "the key")

@@ -1,0 +1,123 @@
+"""``idnode cert issue|revoke|show`` and ``keys publish`` on an initialised node.
+
+The node's registry plays the root's part too: the root's certificate for the
+node goes on ``0.NA/88.118`` (issued by a real ``idnode`` subprocess), the
+node's certificate for ACME on ``0.NA/88.118.8``.  With the root's public key
+as trust anchor and ACME signed on behalf by the node, a record written
+through the service verifies up the chain, until the node revokes ACME's key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from admin.cli import main
+from protocol.rest_json import values_from_json
+from protocol.values import HandleValue
+from registry.config import load_config
+from registry.signing_policy import SigningPolicy, load_trust_anchor
+from registry.store import HandleStore
+from resolver.service import Caller, ResolutionService
+from resolver.verification import verify
+from tests.admin.test_keys import idnode
+
+NODE = "0.NA/88.118"
+ACME = "0.NA/88.118.8"
+PRODUCT = "88.118.8/TV-0001"
+
+
+class Cli:
+    """``idnode`` in this process against one data dir."""
+
+    def __init__(self, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.data_dir = data_dir
+        self.capsys = capsys
+
+    def __call__(self, *args: str, expect: int = 0) -> Any:
+        code = main(["--data-dir", str(self.data_dir), "--json", *args])
+        out, err = self.capsys.readouterr()
+        assert code == expect, err
+        return json.loads(out) if out else err
+
+
+async def _write_and_verify(data_dir: Path) -> tuple[str, str, list[HandleValue]]:
+    """Create PRODUCT through a service configured like the node; its verdict and reason."""
+    config = load_config(overrides={"data_dir": data_dir})
+    store = await HandleStore.open(config.effective_database_url, migrate=False)
+    try:
+        service = ResolutionService(
+            store, server_admins=[(NODE, 300)], trust_anchor=load_trust_anchor(config),
+            signing=SigningPolicy.from_config(config, store),
+        )
+        if await store.get_handle(PRODUCT) is None:
+            await service.create_handle(
+                PRODUCT, [HandleValue(1, "URL", b"https://example.org/tv-0001")],
+                caller=Caller(NODE, 300),
+            )
+        report = await verify(service, PRODUCT)
+        record = await store.get_handle(PRODUCT)
+        assert report is not None and record is not None
+        return str(report.status), report.reason, list(record.values)
+    finally:
+        await store.close()
+
+
+def test_chain_issued_with_the_cli_verifies_until_revoked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "node"
+    cli = Cli(data_dir, capsys)
+    cli("init")
+    cli("enterprise", "add", "ACME", "--name", "Acme", "--industry", "appliance",
+        "--prefix", "88.118.8")
+    keys = {name: tmp_path / f"{name}.pem" for name in ("root", "node", "acme")}
+    for path in keys.values():
+        cli("keys", "gen", "--out", str(path))
+
+    issued = idnode(data_dir, "--json", "cert", "issue", "--issuer-key", str(keys["root"]),
+                    "--issuer", "300:0.NA/88", "--subject", f"300:{NODE}", "--subject-key",
+                    f"{keys['node']}.pub", "--days", "365", "--out", str(tmp_path / "cert.json"))
+    assert issued.returncode == 0, issued.stderr
+    assert json.loads(issued.stdout)["handle"] == NODE
+    exported = json.loads((tmp_path / "cert.json").read_text())
+    [cert] = values_from_json(exported["values"])
+    assert exported["handle"] == NODE and cert.type == "HS_CERT"
+
+    acme_args = ("cert", "issue", "--issuer-key", str(keys["node"]), "--issuer", f"300:{NODE}",
+                 "--subject", f"300:{ACME}", "--subject-key", str(keys["acme"]), "--days", "30")
+    first = cli(*acme_args)
+    assert first["index"] == cli(*acme_args)["index"] == 400  # a new one replaces the old
+    shown = cli("cert", "show", ACME)
+    assert [(r["type"], r["index"], r["issuer"], r["subject"]) for r in shown] == [
+        ("HS_CERT", 400, f"300:{NODE}", f"300:{ACME}")]
+    published = cli("keys", "publish", ACME, "--index", "301", "--key", f"{keys['acme']}.pub")
+    assert published["thumbprint"] == first["key"]
+
+    (data_dir / "keys" / "enterprises").mkdir(exist_ok=True)
+    shutil.copy(keys["acme"], data_dir / "keys" / "enterprises" / "88.118.8.pem")
+    monkeypatch.setenv("IDNODE_TRUST_ANCHOR_PATH", f"{keys['root']}.pub")
+    monkeypatch.setenv("IDNODE_SIGN_ON_BEHALF", "88.118.8")
+    status, reason, values = asyncio.run(_write_and_verify(data_dir))
+    assert status == "valid", reason
+    assert [v.type for v in values] == ["URL", "HS_SIGNATURE"]
+    signatures = cli("cert", "show", PRODUCT)
+    assert [(r["type"], r["issuer"], r["subject"]) for r in signatures] == [
+        ("HS_SIGNATURE", f"300:{ACME}", PRODUCT)]
+
+    revoked = cli("cert", "revoke", "--issuer-key", str(keys["node"]), "--issuer", f"300:{NODE}",
+                  "--subject", f"300:{ACME}")
+    assert (revoked["handle"], revoked["index"]) == (NODE, 410)
+    assert revoked["revoked"] == [first["key"]]
+    status, reason, _ = asyncio.run(_write_and_verify(data_dir))
+    assert status == "revoked" and f"300:{NODE} revoked the key of 300:{ACME}" in reason
+
+    refused = cli("cert", "issue", "--issuer-key", str(keys["node"]), "--issuer", "bad",
+                  "--subject", f"300:{ACME}", "--subject-key", str(keys["acme"]), "--days", "1",
+                  expect=2)
+    assert refused == "idnode: --issuer must be INDEX:HANDLE, got 'bad'\n"
