@@ -1,7 +1,7 @@
 """Make sure the PostgreSQL and Redis the suite needs are running; start them if not.
 
 Used by ``tests/conftest.py``.  Each ``ensure_*`` returns None when the service
-answers, else a one-line reason.
+answers, else a one-line reason.  :class:`PgDatabase` is what ``pg_url`` yields.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,14 @@ import psycopg
 import redis
 
 START_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    """A PostgreSQL URL and the schema reserved for one test (the ``pg_url`` fixture)."""
+
+    url: str
+    schema: str
 
 
 def _port_open(host: str, port: int) -> bool:

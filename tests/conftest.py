@@ -9,7 +9,7 @@ it are skipped, or fail when the environment says ``CI=true``.
 
 Fixtures
 --------
-``pg_url`` -> :class:`PgDatabase`
+``pg_url`` -> :class:`tests._services.PgDatabase`
     ``.url`` (``postgresql://...``) and ``.schema``: a fresh, unique schema for
     this test, dropped with everything in it afterwards.  Pass both on, e.g.
     ``await HandleStore.open(pg_url.url, schema=pg_url.schema)``.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -39,18 +38,10 @@ import pytest
 import redis
 
 from registry.store import HandleStore
-from tests._services import ensure_postgres, ensure_redis
+from tests._services import PgDatabase, ensure_postgres, ensure_redis
 
 PG_URL = os.environ.get("IDNODE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IDNODE_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-@dataclass(frozen=True)
-class PgDatabase:
-    """A PostgreSQL URL and the schema reserved for one test."""
-
-    url: str
-    schema: str
 
 
 def _unavailable(reason: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, inspect, text
 from registry.db import migrate, open_engine
 from registry.models import Base
 from registry.store import HandleStore
-from tests.conftest import PgDatabase
+from tests._services import PgDatabase
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

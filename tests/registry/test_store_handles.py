@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,6 +18,7 @@ from registry.errors import (
     ValuesNotFound,
 )
 from registry.store import HandleStore
+from tests._services import PgDatabase
 
 NAME = "88.118.8/TV-0001"
 
@@ -216,3 +218,37 @@ async def test_iter_handles_exports_every_record(database: HandleStore) -> None:
     assert [r.name for r in exported] == ["88.118.8/empty"] + [f"88.118.8/x{n}" for n in range(7)]
     for record in exported:
         assert record == await database.get_handle(record.name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def two_stores(
+    request: pytest.FixtureRequest, sqlite_url: str
+) -> AsyncIterator[tuple[HandleStore, HandleStore]]:
+    """Two stores on one database, as two server processes would have."""
+    if request.param == "sqlite":
+        url, schema = sqlite_url, None
+    else:
+        pg: PgDatabase = request.getfixturevalue("pg_url")
+        url, schema = pg.url, pg.schema
+    first = await HandleStore.open(url, schema=schema)
+    second = await HandleStore.open(url, schema=schema)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_writers_in_two_processes_chain_one_audit_log(
+    two_stores: tuple[HandleStore, HandleStore],
+) -> None:
+    first, second = two_stores
+    await first.create_handle(NAME, [url(1)], actor="a")
+    await asyncio.gather(*(
+        store.add_values(NAME, [url(10 + n)], actor=f"w{n}")
+        for n, store in enumerate([first, second] * 4)
+    ))
+    record = await second.get_handle(NAME)
+    assert record is not None and record.version == 9 and len(record.values) == 9
+    report = await first.verify_audit()
+    assert report.ok and report.rows == 9
