@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from admin.cli import main
-from protocol.rest_json import values_from_json
+from protocol.rest_json import value_to_json, values_from_json
 from protocol.values import HandleValue
 from registry.config import load_config
 from registry.signing_policy import SigningPolicy, load_trust_anchor
 from registry.store import HandleStore
+from registry.trust import load_private_key, sign_record
 from resolver.service import Caller, ResolutionService
 from resolver.verification import verify
 from tests.admin.test_keys import idnode
@@ -68,6 +70,22 @@ async def _write_and_verify(data_dir: Path) -> tuple[str, str, list[HandleValue]
         await store.close()
 
 
+def refuse_a_tampered_signature(cli: Cli, folder: Path, acme_key: Path) -> None:
+    """``handle create`` with a signature (by the HS_PUBKEY at 301) over other data fails."""
+    handle = "88.118.8/BAD"
+    signed = [HandleValue(1, "URL", b"https://example.org/good")]
+    now = int(time.time())
+    signature = sign_record(handle, signed, ACME, 301, load_private_key(acme_key.read_bytes()),
+                            now - 60, now + 3600)
+    document = folder / "bad.json"
+    document.write_text(json.dumps({"values": [
+        value_to_json(HandleValue(1, "URL", b"https://example.org/evil")),
+        value_to_json(signature)]}))
+    error = cli("handle", "create", handle, "--from-json", str(document), expect=1)
+    assert error == "idnode: HS_SIGNATURE 400: value 1 does not match its signed digest\n"
+    assert cli("handle", "get", handle, expect=1) == f"idnode: handle {handle} not found\n"
+
+
 def test_chain_issued_with_the_cli_verifies_until_revoked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,6 +121,7 @@ def test_chain_issued_with_the_cli_verifies_until_revoked(
     shutil.copy(keys["acme"], data_dir / "keys" / "enterprises" / "88.118.8.pem")
     monkeypatch.setenv("IDNODE_TRUST_ANCHOR_PATH", f"{keys['root']}.pub")
     monkeypatch.setenv("IDNODE_SIGN_ON_BEHALF", "88.118.8")
+    refuse_a_tampered_signature(cli, tmp_path, keys["acme"])
     status, reason, values = asyncio.run(_write_and_verify(data_dir))
     assert status == "valid", reason
     assert [v.type for v in values] == ["URL", "HS_SIGNATURE"]
