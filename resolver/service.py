@@ -30,6 +30,7 @@ from protocol.constants import (
     ADMIN_PERM_DELETE_HANDLE,
     ADMIN_PERM_LIST_HANDLES,
     ADMIN_PERM_READ_VALUE,
+    HASH_CODE_PBKDF2_HMAC_SHA1,
     NA_HANDLE_PREFIX,
     RC_AUTHENTICATION_FAILED,
     RC_AUTHENTICATION_NEEDED,
@@ -52,6 +53,7 @@ from protocol.errors import ProtocolError
 from protocol.public_key import decode_public_key
 from protocol.references import decode_secret_key, decode_vlist
 from protocol.values import HandleValue
+from protocol.wire import Reader
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key
@@ -81,6 +83,9 @@ class Caller:
 
 
 ANONYMOUS = Caller(None, None)
+
+#: the most PBKDF2 iterations a challenge answer may make this node compute
+MAX_PBKDF2_ITERATIONS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +398,7 @@ class ResolutionService:
             decode_secret_key(v.data)
             for v in await self._credential_values(handle, index, TYPE_HS_SECKEY)
         ]
-        if not keys:
+        if not keys or _too_costly(answer, old_format):
             return False
         # PBKDF2 answers cost real CPU: keep them off the event loop
         return await asyncio.to_thread(
@@ -564,6 +569,19 @@ class ResolutionService:
                     if (name_key(m.handle), m.index) not in seen:
                         pending.append(ref)
         return False
+
+
+def _too_costly(answer: bytes, old_format: bool) -> bool:
+    """A PBKDF2 answer asking for more than :data:`MAX_PBKDF2_ITERATIONS`: refused
+    unchecked, since anyone may send one (CNRI clients use 10 000)."""
+    if old_format or answer[:1] != bytes([HASH_CODE_PBKDF2_HMAC_SHA1]):
+        return False
+    try:
+        r = Reader(answer, 1)
+        r.byte_array()
+        return r.i32() > MAX_PBKDF2_ITERATIONS
+    except ProtocolError:
+        return True
 
 
 def _any_secret_matches(

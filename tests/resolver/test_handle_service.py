@@ -21,7 +21,7 @@ from protocol.constants import (
 )
 from registry.store import HandleStore
 from resolver.limits import Limits
-from resolver.service import Caller, ResolutionService, ServiceError
+from resolver.service import MAX_PBKDF2_ITERATIONS, Caller, ResolutionService, ServiceError
 from tests.resolver.test_handle_support import (
     NA,
     OPS,
@@ -164,3 +164,12 @@ async def test_credentials(service: ResolutionService) -> None:
     assert await service.verify_public_key_answer(NA, 0, nonce, digest, dsa_signed) == 302
     assert await service.authenticate_secret_key(NA, 300, SECRET) == ADMIN
     await _refused(RC_AUTHENTICATION_FAILED, service.authenticate_secret_key(NA, 300, b"wrong"))
+
+
+async def test_costly_pbkdf2_answers_are_refused_unchecked(service: ResolutionService) -> None:
+    nonce, digest = auth.new_nonce(), b"d" * 32
+    cheap = auth.secret_key_answer(nonce, digest, SECRET, iterations=MAX_PBKDF2_ITERATIONS)
+    assert await service.verify_secret_key_answer(NA, 300, nonce, digest, cheap)
+    costly = auth.secret_key_answer(nonce, digest, SECRET, iterations=MAX_PBKDF2_ITERATIONS + 1)
+    assert not await service.verify_secret_key_answer(NA, 300, nonce, digest, costly)
+    assert not await service.verify_secret_key_answer(NA, 300, nonce, digest, b"\x22\xff")
