@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,6 +54,7 @@ _GET = (
     .where(_H.c.name_key == bindparam("key"))
     .order_by(_V.c.idx)
 )
+_GET_SQLITE = str(_GET.compile(dialect=sqlite.dialect()))
 _LOCK = (
     select(_H.c.id, _H.c.name, _H.c.version, _E.c.status, *_VALUES)
     .select_from(_WITH_VALUES.outerjoin(_E, _E.c.code == _H.c.enterprise))
@@ -126,8 +128,13 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
         self, name: str, *, types: Iterable[str] = (), indexes: Iterable[int] = ()
     ) -> HandleRecord | None:
         """The record of ``name`` (case-insensitive) filtered as a Handle server does."""
+        key = name_key(name)
+        rows: Sequence[Any]
         async with self._read() as conn:
-            rows = (await conn.execute(_GET, {"key": name_key(name)})).all()
+            if self.dialect == "sqlite":
+                rows = await self._fetch_sqlite(conn, _GET_SQLITE, (key,))
+            else:
+                rows = (await conn.execute(_GET, {"key": key})).all()
         if not rows:
             return None
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)

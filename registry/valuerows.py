@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -64,8 +65,13 @@ def value_row(handle_id: int, value: HandleValue) -> dict[str, Any]:
 
 
 def row_value(row: Row[Any] | Sequence[Any], offset: int = 0) -> HandleValue:
-    """The value held in ``row[offset:]``, laid out in :data:`VALUE_COLUMNS` order."""
+    """The value held in ``row[offset:]``, laid out in :data:`VALUE_COLUMNS` order.
+
+    Also reads raw SQLite driver rows (booleans as 0/1, references as JSON text).
+    """
     idx, type_, data, ttl_type, ttl, timestamp, ar, aw, pr, pw, refs = row[offset : offset + 11]
+    if isinstance(refs, str):
+        refs = json.loads(refs)
     return HandleValue(
         index=idx,
         type=type_,
@@ -73,10 +79,10 @@ def row_value(row: Row[Any] | Sequence[Any], offset: int = 0) -> HandleValue:
         ttl_type=ttl_type,
         ttl=ttl,
         timestamp=timestamp,
-        admin_read=ar,
-        admin_write=aw,
-        public_read=pr,
-        public_write=pw,
+        admin_read=bool(ar),
+        admin_write=bool(aw),
+        public_read=bool(pr),
+        public_write=bool(pw),
         references=tuple(ValueReference(h, i) for h, i in refs) if refs else (),
     )
 
