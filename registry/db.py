@@ -86,8 +86,10 @@ async def open_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An async engine for ``url``; on PostgreSQL ``schema`` is created and searched."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not parsed.database or parsed.database == ":memory:":
+            raise ValueError("SQLite needs a database file (each pooled connection would "
+                             "get its own empty in-memory database)")
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return _sqlite_engine(parsed)
     settings = {"jit": "off"}
     if schema is not None:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
-from registry.db import migrate, open_engine
+from registry.db import migrate, normalise_url, open_engine
 from registry.models import Base
 from registry.store import HandleStore
 from tests._services import PgDatabase
@@ -69,3 +69,18 @@ async def test_open_without_migrating_leaves_the_database_alone(sqlite_url: str)
             assert await conn.run_sync(_tables) == set()
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://h/db"])
+async def test_unusable_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        await open_engine(url)
+
+
+def test_url_forms() -> None:
+    assert normalise_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalise_url("postgresql+asyncpg://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalise_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    bare = normalise_url("data/registry.db")
+    assert (bare.drivername, bare.database) == ("sqlite+aiosqlite", "data/registry.db")
