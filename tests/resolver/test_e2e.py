@@ -74,10 +74,13 @@ class Proc:
     def cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "admin.cli", "--data-dir", str(self.folder), *args]
 
-    def run(self, *args: str) -> dict[str, Any]:
+    def run(self, *args: str, expect: int = 0) -> dict[str, Any]:
+        """Run an ``idnode --json`` command; its JSON output, or its stderr line on failure."""
         result = subprocess.run(self.cli("--json", *args), capture_output=True, text=True,
                                 timeout=120, check=False, cwd=REPO)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        assert result.returncode == expect, (args, result.stdout, result.stderr)
+        if expect:
+            return {"error": result.stderr.strip()}
         found: dict[str, Any] = json.loads(result.stdout)
         return found
 
@@ -139,14 +142,17 @@ def wait_ready(proc: Proc) -> None:
         pytest.fail(f"{proc.name} did not start: {line!r} {err[-2000:]}")
 
 
-def stop(proc: Proc) -> None:
-    if proc.process is not None and proc.process.poll() is None:
-        proc.process.terminate()
+def stop(procs: list[Proc]) -> None:
+    """SIGTERM every server, then wait for each (SIGKILL if it hangs)."""
+    running = [p.process for p in procs if p.process is not None and p.process.poll() is None]
+    for process in running:
+        process.terminate()
+    for process in running:
         try:
-            proc.process.communicate(timeout=20)
+            process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.process.kill()
-            proc.process.communicate(timeout=10)
+            process.kill()
+            process.communicate(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +177,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Proc]]
             wait_ready(proc)
         yield procs
     finally:
-        for proc in procs.values():
-            stop(proc)
+        stop(list(procs.values()))
 
 
 @pytest.fixture(scope="module")
 def registered(world: dict[str, Proc]) -> dict[str, Any]:
     """The node registered at the root: first as the root's admin, then as itself."""
     root, node = world["root"], world["node"]
+    refused = node.run("root", "register", "--root-address", root.endpoint, expect=1)
+    assert "AUTHENTICATION" in refused["error"] or "PERMISSIONS" in refused["error"]
     first = node.run("root", "register", "--root-address", root.endpoint,
                      "--admin", "300:0.NA/88", "--key", str(root.folder / "keys/admin_key.pem"))
     assert first["action"] == "created" and first["site_serial"] == 1
