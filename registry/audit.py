@@ -100,15 +100,23 @@ class AuditMixin(StoreBase):
     """Reading and verifying the audit log."""
 
     async def audit_entries(
-        self, *, handle: str | None = None, after_seq: int = 0, limit: int = 100
+        self,
+        *,
+        handle: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+        newest: bool = False,
     ) -> list[AuditEntry]:
-        """Entries with ``seq > after_seq`` in order, optionally of one handle (exact name)."""
-        query = select(*_ENTRY_COLUMNS).where(_T.c.seq > after_seq).order_by(_T.c.seq).limit(limit)
+        """Entries in seq order: the first ``limit`` after ``after_seq``, or with
+        ``newest`` the last ``limit`` ones; optionally of one handle (exact name)."""
+        query = select(*_ENTRY_COLUMNS).where(_T.c.seq > after_seq).limit(limit)
+        query = query.order_by(_T.c.seq.desc() if newest else _T.c.seq)
         if handle is not None:
             query = query.where(_T.c.handle == handle)
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        return [AuditEntry(*row) for row in rows]
+        entries = [AuditEntry(*row) for row in rows]
+        return entries[::-1] if newest else entries
 
     async def verify_audit(self) -> AuditReport:
         """Walk the whole chain; report the first row whose seq, link or hash is wrong."""

@@ -31,6 +31,9 @@ async def test_every_write_is_logged_in_order(database: HandleStore) -> None:
     report = await database.verify_audit()
     assert report.ok and report.rows == 4
     assert [e.seq for e in await database.audit_entries(after_seq=2, limit=1)] == [3]
+    assert [e.seq for e in await database.audit_entries(newest=True, limit=2)] == [3, 4]
+    newest_of_handle = await database.audit_entries(handle=NAME, newest=True, limit=3)
+    assert [e.actor for e in newest_of_handle] == ["bob", "carol", "dave"]
 
 
 async def test_empty_log_verifies(database: HandleStore) -> None:
