@@ -76,4 +76,5 @@ async def test_the_node_verifies_its_delegated_enterprise(
     started, root_key = world
     started.node.service.trust_anchor = root_key.public_key()
     report = await verify(started.node.service, PUMP, recursive=True)
-    assert report is not None and report.status == "valid", report.reason
+    assert report is not None
+    assert report.status == "valid", report.reason
