@@ -16,8 +16,9 @@ in one process drops the handle from every process's local cache.
   its whole local cache when it is back, since it may have missed messages.
 * Redis is an optimisation, never a dependency: every call has a short
   timeout, a failure opens a circuit for a growing back-off (0.5 s doubling
-  up to 30 s) during which Redis is not asked at all, and the caller sees a
-  miss.  The subscriber reconnects on its own.
+  up to 30 s) during which cache reads and fills skip Redis (the caller sees
+  a miss); invalidations are always tried.  The subscriber reconnects on its
+  own.
 """
 
 from __future__ import annotations
@@ -147,9 +148,14 @@ class RedisCache:
         """The Redis key of a cache key."""
         return f"{self.prefix}a:{cache_key}"
 
-    async def _call(self, what: str, op: Callable[[], Awaitable[_T]]) -> _T | None:
-        """Run one Redis operation; None when Redis is skipped or fails."""
-        if not self._circuit.allows():
+    async def _call(
+        self, what: str, op: Callable[[], Awaitable[_T]], *, always: bool = False
+    ) -> _T | None:
+        """Run one Redis operation; None when Redis is skipped (open circuit) or fails.
+
+        ``always`` tries even through an open circuit (invalidations are rare
+        and must not be lost to an earlier hiccup)."""
+        if not (always or self._circuit.allows()):
             return None
         try:
             async with asyncio.timeout(self.timeout):
@@ -196,7 +202,7 @@ class RedisCache:
             pipe.publish(self.channel, message)
             return list(await pipe.execute())
 
-        return await self._call("invalidate", run) is not None
+        return await self._call("invalidate", run, always=True) is not None
 
     def listen(self, on_invalidate: OnInvalidate, on_reset: Callable[[], None]) -> None:
         """Start applying other processes' invalidations (``on_reset`` after a lost link)."""
