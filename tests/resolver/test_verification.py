@@ -33,6 +33,8 @@ from registry.trust import (
     prefix_permissions,
     sign_record,
 )
+from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
+from resolver.handle_server import run_handle_server
 from tests.resolver.test_rest_harness import (
     ADMIN_ID,
     NA,
@@ -239,6 +241,23 @@ async def test_write_with_a_bad_signature_is_refused_and_nothing_stored(node: No
         assert "value 1 does not match" in (await response.json())["message"]
     record = await node.store.get_handle(PRODUCT)
     assert record is not None and record.values[0].data == b"https://example.org/tv-0100"
+
+
+async def test_handle_protocol_writes_are_checked_too(node: Node) -> None:
+    server = await run_handle_server(node.served.service, "127.0.0.1", 0)
+    try:
+        values = signed(product_values(), node.keys.ent8)
+        tampered = [HandleValue(3, "TRACE.BATCH", b"{}") if v.index == 3 else v for v in values]
+        with pytest.raises(HandleClientError) as refused:
+            await HandleClient(timeout=5.0).create_handle(
+                PRODUCT, tampered, server=("127.0.0.1", server.port),
+                auth=SecretKeyAuth(NA, 300, SECRET.encode()),
+            )
+    finally:
+        await server.close()
+    assert refused.value.response_code == RC_INVALID_VALUE
+    assert "value 3 does not match its signed digest" in refused.value.message
+    assert await node.store.get_handle(PRODUCT) is None
 
 
 async def test_sign_on_behalf(database: HandleStore, keys: Keys) -> None:
