@@ -7,7 +7,10 @@ REST JSON form (:mod:`protocol.rest_json`), timestamps and permissions kept::
 
 Importing an export into an empty node and exporting again gives the same
 bytes.  The output file is written under a temporary name and renamed when
-complete, so a crash never leaves a truncated export behind.
+complete, so a crash never leaves a truncated export behind.  An export holds
+every value, HS_SECKEY included, so the file is made readable by its owner
+only.  Enterprises, prefixes and credentials records are registry tables, not
+handle records, and are not part of an export.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ async def export_file(
     """Export to ``path`` atomically (temporary file, then rename); the record count."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with temporary.open("wb") as out:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
             count = await write_jsonl(store, out, prefixes=prefixes, on_progress=on_progress)
             out.flush()
             os.fsync(out.fileno())

@@ -27,7 +27,9 @@ is derived from the SHA-256 of the file, so running the same command again
 after an interruption (even ``kill -9``) skips the committed rows and goes on;
 nothing is stored twice.  Rejected records (unparsable rows, existing handles
 without ``overwrite``, suspended enterprises, quota) are appended to a CSV
-report ``row,handle,reason`` after their batch commits.
+report ``row,handle,reason`` after their batch commits (a crash in between
+loses that batch's report lines, never its data).  A file that was imported
+completely is not imported again: the command says so and does nothing.
 """
 
 from __future__ import annotations

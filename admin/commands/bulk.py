@@ -8,7 +8,6 @@ progress display and the summary.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -73,7 +72,6 @@ async def export(ctx: CommandContext, args: argparse.Namespace) -> int:
             return EXIT_OK
         path = Path(args.file)
         count = await export_file(store, path, prefixes=prefixes, on_progress=on_progress)
-    os.chmod(path, 0o600)
     if progress is not None:
         progress.finish()
     ctx.out.result({"file": str(path), "records": count, "prefixes": list(prefixes)},

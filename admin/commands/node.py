@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from admin.context import EXIT_OK, EXIT_UNREACHABLE, CliError, CommandContext
+from admin.context import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from registry.bootstrap import (
     CREDENTIAL_INDEX,
@@ -75,7 +76,10 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
     if not config_file.exists():
         resolved = dataclasses.replace(config, data_dir=config.data_dir.resolve())
         config_file.write_text(render_toml(resolved), encoding="utf-8")
-    written = create_node_keys(ctx.key_files)
+    passphrase = None
+    if args.admin_passphrase_file:
+        passphrase = _read_secret(Path(args.admin_passphrase_file))
+    written = create_node_keys(ctx.key_files, admin_passphrase=passphrase)
     admin_pubkey = ctx.key_files.admin_pubkey.read_bytes()
     demo: dict[str, int] = {}
     async with ctx.store(migrate=True) as store:
@@ -100,6 +104,16 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
         result["demo_records"] = demo["records"]
     ctx.out.result(result)
     return EXIT_OK
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
+    if not secret:
+        raise CliError(f"{path} is empty", EXIT_USAGE)
+    return secret
 
 
 def _safe_url(url: str) -> str:
@@ -170,6 +184,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="how many demo products to generate (with --demo)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing (exit 0) when the node is already initialised")
+    parser.add_argument("--admin-passphrase-file", metavar="FILE",
+                        help="encrypt the node admin's private key with the passphrase in FILE")
     parser.add_argument("--prefix", dest="cfg_prefixes", help="node prefix(es), comma separated")
     parser.add_argument("--public-host", dest="cfg_public_host",
                         help="address published in the node's HS_SITE")

@@ -7,6 +7,12 @@ referrals for delegated prefixes, recursion from ``root_address`` with
 asked over the Handle protocol; ``--recursive`` then lets that server follow
 referrals, else a referral comes back as the answer.
 
+``--verify`` adds the signature verdict of :mod:`resolver.verification`
+(checked up to the configured trust anchor); ``--trace`` adds the product's
+parts tree, where-used and lifecycle events from :mod:`resolver.trace`
+(rendered as ``idnode trace --all`` does).  Both work on this node's
+resolution service, so not with ``--server``.
+
 Exit code 0 when values came back, 1 for not found / no values / a referral
 not followed, 3 when the server could not be reached.
 """
@@ -18,31 +24,54 @@ import dataclasses
 from typing import Any
 
 from admin.commands.prefix import parse_server
-from admin.context import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, CliError, CommandContext
+from admin.commands.trace import answer_text
+from admin.context import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    CommandContext,
+)
 from admin.parsing import add_command
 from admin.values import print_record
 from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
 from resolver.client import HandleClient, HandleClientError
 from resolver.service import Resolution, ServiceError
 from resolver.stack import build_resolution_stack
+from resolver.trace import Tracer, record_verifier
+from resolver.verification import configure_trust, report_json, verify
 
 REMOTE_TIMEOUT = 5.0
 
 
-async def _local(ctx: CommandContext, args: argparse.Namespace) -> Resolution:
+async def _local(
+    ctx: CommandContext, args: argparse.Namespace
+) -> tuple[Resolution, dict[str, Any]]:
+    """The answer, and the verification / trace reports asked for."""
     # A one-shot command gains nothing from the shared Redis cache.
     config = dataclasses.replace(ctx.config, redis_url="")
+    extra: dict[str, Any] = {}
     async with ctx.store() as store:
         service = await build_resolution_stack(store, config, site_info=ctx.site_value())
         try:
-            return await service.resolve(args.handle, types=args.type or (),
-                                         indexes=args.index or (), recursive=args.recursive)
+            answer = await service.resolve(args.handle, types=args.type or (),
+                                           indexes=args.index or (), recursive=args.recursive)
+            if args.verify or args.trace:
+                configure_trust(service, config)
+            if args.verify:
+                report = await verify(service, args.handle, recursive=args.recursive)
+                extra["verification"] = None if report is None else report_json(report)
+            if args.trace:
+                tracer = Tracer(service, verifier=record_verifier(service))
+                extra["trace"] = await tracer.trace(args.handle, direction="all")
         except ServiceError as exc:
             code = EXIT_UNREACHABLE if exc.response_code == RC_ERROR else EXIT_FAILED
             raise CliError(f"{response_code_name(exc.response_code)}: {exc.message}", code
                            ) from None
         finally:
             await service.close()
+    return answer, extra
 
 
 async def _remote(args: argparse.Namespace) -> Resolution:
@@ -60,7 +89,13 @@ async def _remote(args: argparse.Namespace) -> Resolution:
 
 async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Resolve one handle, locally or at ``--server``."""
-    answer = await (_remote(args) if args.server else _local(ctx, args))
+    if args.server and (args.verify or args.trace):
+        raise CliError("--verify and --trace use this node's service: drop --server", EXIT_USAGE)
+    extra: dict[str, Any] = {}
+    if args.server:
+        answer = await _remote(args)
+    else:
+        answer, extra = await _local(ctx, args)
     head: dict[str, Any] = {
         "handle": answer.handle, "response_code": answer.response_code,
         "response": response_code_name(answer.response_code), "source": answer.source,
@@ -70,8 +105,27 @@ async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
     values = answer.values or answer.referral_values
     if answer.referral_values and not answer.values:
         head["referral"] = True
-    print_record(ctx.out, head, values)
+    if ctx.out.json_mode:
+        print_record(ctx.out, head | extra, values)
+    else:
+        print_record(ctx.out, head, values)
+        _print_reports(ctx, extra)
     return EXIT_OK if answer.response_code == RC_SUCCESS else EXIT_FAILED
+
+
+def _print_reports(ctx: CommandContext, extra: dict[str, Any]) -> None:
+    if "verification" in extra:
+        report = extra["verification"]
+        if report is None:
+            ctx.out.result(None, "\nverification: nothing to verify (no values)")
+        else:
+            failed = report["failedValues"]
+            ctx.out.result(None, f"\nverification: {report['status']}"
+                           + (f" - {report['reason']}" if report["reason"] else "")
+                           + (f" (values {', '.join(map(str, failed))})" if failed else "")
+                           + (f"; signer {report['signer']}" if report["signer"] else ""))
+    if "trace" in extra:
+        ctx.out.result(None, "\ntrace:\n" + answer_text(extra["trace"]))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,6 +137,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode resolve 88.118.8/TV-0001 --type URL\n"
         "  idnode resolve 88.118.9/FL-0001 --recursive\n"
         "  idnode resolve 88.118.8/TV-0001 --server 127.0.0.1:2641\n"
+        "  idnode resolve 88.118.8/TV-0001 --verify --trace\n"
         "  idnode --json resolve 0.NA/88.118 --index 100",
     )
     parser.add_argument("handle")
@@ -93,3 +148,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="ask this Handle server over the Handle protocol")
     parser.add_argument("--recursive", action="store_true",
                         help="follow referrals to the final answer")
+    parser.add_argument("--verify", action="store_true",
+                        help="check the record's signatures up to the trust anchor")
+    parser.add_argument("--trace", action="store_true",
+                        help="show the product's parts tree, where-used and events")

@@ -122,7 +122,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub, "report", report,
         summary="Send the periodic statistics report (JSON) to the upper node or a file.",
         examples="  idnode stats report --upper https://national.example/stats\n"
-        "  idnode stats report --upper report.json --since 2026-11-01 --until 2026-12-01",
+        "  idnode stats report --upper report.json --since 2026-11-01 --until 2026-12-01\n\n"
+        'report: one JSON document, "format": "idnode-stats-report/1", with node_prefix,\n'
+        "generated, period {start, end}, identifiers {total, by_prefix, by_enterprise},\n"
+        "resolutions {total, by_prefix, by_period} and cache {hits, misses, ratio};\n"
+        "POSTed as application/json (any 2xx accepts it) or written to the file",
     )
     child.add_argument("--upper", required=True, metavar="URL-OR-FILE",
                        help="http(s) URL to POST to, or a file to write")

@@ -43,6 +43,13 @@ def test_init_makes_config_keys_database_and_node_prefix_handle(tmp_path: Path) 
     assert {e["industry"] for e in enterprises} == {"appliance", "machinery", "rubber"}
     assert sum(e["handles"] for e in enterprises) >= 5
 
+    product = node.json("handle", "list", "88.118.8")["handles"][0]
+    answer = node.json("resolve", product, "--verify", "--trace")
+    assert answer["response"] == "SUCCESS"
+    assert answer["verification"]["status"] == "unsigned"
+    assert answer["trace"]["node"]["handle"] == product
+    assert "events" in answer["trace"] and "down" in answer["trace"]
+
     again = idnode(data_dir, "init")
     assert again.returncode == 1
     assert "already initialised" in again.stderr
