@@ -1,4 +1,9 @@
-"""Prefixes, enterprises and credentials: who owns what on this node."""
+"""Prefixes, enterprises and credentials: who owns what on this node.
+
+Every change is logged in the audit chain in its own transaction (``actor``
+defaults to :data:`ADMIN`); prefix changes under the prefix handle
+``0.NA/<prefix>``, credential changes under the admin handle.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import dataclasses
 from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
 from registry.errors import AlreadyExists, InvalidArgument, NotFound
 from registry.models import (
@@ -21,8 +27,11 @@ from registry.models import (
     table_of,
     utcnow,
 )
-from registry.names import name_key, parent_prefixes
+from registry.names import name_key, parent_prefixes, prefix_handle
 from registry.records import CredentialInfo, EnterpriseInfo, PrefixInfo
+
+ADMIN = "admin"
+"""The actor recorded for directory changes when the caller names none."""
 
 _P = table_of(Prefix)
 _E = table_of(Enterprise)
@@ -42,31 +51,39 @@ def _prefix(row: Row[tuple[str, str | None, str, str | None, str, object]]) -> P
 class DirectoryMixin(StoreBase):
     """Prefixes, enterprises and credentials."""
 
-    async def _set(self, table: Table, key: object, what: str, **values: object) -> None:
+    async def _set(
+        self, table: Table, key: object, what: str, audit: AuditEvent, **values: object
+    ) -> None:
         key_column = table.primary_key.columns.values()[0]
         async with self._write() as conn:
             result = await conn.execute(update(table).where(key_column == key).values(**values))
             if result.rowcount != 1:
                 raise NotFound(f"no {what} {key}")
+            await append_audit(conn, [audit])
 
-    async def _add(self, table: Table, what: str, key: str, row: dict[str, object]) -> None:
+    async def _add(
+        self, table: Table, what: str, key: str, row: dict[str, object], audit: AuditEvent
+    ) -> None:
         try:
             async with self._write() as conn:
                 await conn.execute(insert(table), row)
+                await append_audit(conn, [audit])
         except IntegrityError as exc:
             raise AlreadyExists(f"{what} {key} exists or names an unknown owner") from exc
 
     # --- prefixes ----------------------------------------------------------
 
     async def create_prefix(
-        self, name: str, *, kind: str = "hosted", owner: str | None = None
+        self, name: str, *, kind: str = "hosted", owner: str | None = None, actor: str = ADMIN
     ) -> PrefixInfo:
         """Register prefix ``name`` (e.g. ``88.118.8``); its parent is derived from the dots."""
         key = name_key(name)
         parents = parent_prefixes(key)
         info = PrefixInfo(key, parents[0] if parents else None, _choice("kind", kind, PREFIX_KINDS),
                           owner, "active", utcnow())
-        await self._add(_P, "prefix", key, dataclasses.asdict(info))
+        audit = AuditEvent(actor, "prefix.create", prefix_handle(key),
+                           detail={"kind": info.kind, "owner": owner})
+        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit)
         return info
 
     async def get_prefix(self, name: str) -> PrefixInfo | None:
@@ -96,32 +113,47 @@ class DirectoryMixin(StoreBase):
         async with self._read() as conn:
             return [_prefix(row) for row in await conn.execute(query)]
 
-    async def set_prefix_kind(self, name: str, kind: str) -> None:
+    async def set_prefix_kind(self, name: str, kind: str, *, actor: str = ADMIN) -> None:
         """Switch a prefix between hosted, delegated and root-managed."""
-        await self._set(_P, name_key(name), "prefix", kind=_choice("kind", kind, PREFIX_KINDS))
+        checked = _choice("kind", kind, PREFIX_KINDS)
+        key = name_key(name)
+        audit = AuditEvent(actor, "prefix.kind", prefix_handle(key), detail={"kind": checked})
+        await self._set(_P, key, "prefix", audit, kind=checked)
 
-    async def set_prefix_status(self, name: str, status: str) -> None:
+    async def set_prefix_status(self, name: str, status: str, *, actor: str = ADMIN) -> None:
         """Mark a prefix active or suspended."""
         checked = _choice("status", status, PREFIX_STATUSES)
-        await self._set(_P, name_key(name), "prefix", status=checked)
+        key = name_key(name)
+        audit = AuditEvent(actor, "prefix.status", prefix_handle(key), detail={"status": checked})
+        await self._set(_P, key, "prefix", audit, status=checked)
 
-    async def delete_prefix(self, name: str) -> None:
+    async def delete_prefix(self, name: str, *, actor: str = ADMIN) -> None:
         """Forget a prefix (its handles stay)."""
+        key = name_key(name)
         async with self._write() as conn:
-            result = await conn.execute(delete(_P).where(_P.c.name == name_key(name)))
+            result = await conn.execute(delete(_P).where(_P.c.name == key))
             if result.rowcount != 1:
                 raise NotFound(f"no prefix {name}")
+            await append_audit(conn, [AuditEvent(actor, "prefix.delete", prefix_handle(key))])
 
     # --- enterprises -------------------------------------------------------
 
     async def add_enterprise(
-        self, code: str, name: str, *, industry: str = "other", quota: int | None = None
+        self,
+        code: str,
+        name: str,
+        *,
+        industry: str = "other",
+        quota: int | None = None,
+        actor: str = ADMIN,
     ) -> EnterpriseInfo:
         """Register an enterprise; ``quota`` caps its handles (None: unlimited)."""
         info = EnterpriseInfo(
             code, name, _choice("industry", industry, INDUSTRIES), "active", quota, utcnow()
         )
-        await self._add(_E, "enterprise", code, dataclasses.asdict(info))
+        audit = AuditEvent(actor, "enterprise.create", None,
+                           detail={"enterprise": code, "industry": info.industry, "quota": quota})
+        await self._add(_E, "enterprise", code, dataclasses.asdict(info), audit)
         return info
 
     async def get_enterprise(self, code: str) -> EnterpriseInfo | None:
@@ -136,19 +168,31 @@ class DirectoryMixin(StoreBase):
             rows = await conn.execute(select(_E).order_by(_E.c.code))
             return [EnterpriseInfo(*row) for row in rows]
 
-    async def set_enterprise_status(self, code: str, status: str) -> None:
+    async def set_enterprise_status(self, code: str, status: str, *, actor: str = ADMIN) -> None:
         """Activate or suspend an enterprise (suspended: its handles are read-only)."""
         checked = _choice("status", status, ENTERPRISE_STATUSES)
-        await self._set(_E, code, "enterprise", status=checked)
+        audit = AuditEvent(actor, "enterprise.status", None,
+                           detail={"enterprise": code, "status": checked})
+        await self._set(_E, code, "enterprise", audit, status=checked)
 
-    async def set_enterprise_quota(self, code: str, quota: int | None) -> None:
+    async def set_enterprise_quota(
+        self, code: str, quota: int | None, *, actor: str = ADMIN
+    ) -> None:
         """Change an enterprise's handle quota (None: unlimited)."""
-        await self._set(_E, code, "enterprise", quota=quota)
+        audit = AuditEvent(actor, "enterprise.quota", None,
+                           detail={"enterprise": code, "quota": quota})
+        await self._set(_E, code, "enterprise", audit, quota=quota)
 
     # --- credentials -------------------------------------------------------
 
     async def record_credential(
-        self, admin_handle: str, admin_index: int, kind: str, *, enterprise: str | None = None
+        self,
+        admin_handle: str,
+        admin_index: int,
+        kind: str,
+        *,
+        enterprise: str | None = None,
+        actor: str = ADMIN,
     ) -> CredentialInfo:
         """Record that ``admin_handle`` value ``admin_index`` holds a key of ``kind``."""
         checked = _choice("kind", kind, CREDENTIAL_KINDS)
@@ -157,6 +201,10 @@ class DirectoryMixin(StoreBase):
                "admin_index": admin_index, "kind": checked, "created": created}
         async with self._write() as conn:
             new_id = (await conn.execute(insert(_C).returning(_C.c.id), row)).scalar_one()
+            detail = {"credential": new_id, "index": admin_index, "kind": checked,
+                      "enterprise": enterprise}
+            await append_audit(conn, [AuditEvent(actor, "credential.create", admin_handle,
+                                                 detail=detail)])
         return CredentialInfo(new_id, enterprise, admin_handle, admin_index, checked, created,
                               None)
 
@@ -172,6 +220,7 @@ class DirectoryMixin(StoreBase):
         async with self._read() as conn:
             return [CredentialInfo(*row) for row in await conn.execute(query)]
 
-    async def revoke_credential(self, credential_id: int) -> None:
+    async def revoke_credential(self, credential_id: int, *, actor: str = ADMIN) -> None:
         """Mark a credential revoked now."""
-        await self._set(_C, credential_id, "credential", revoked=utcnow())
+        audit = AuditEvent(actor, "credential.revoke", None, detail={"credential": credential_id})
+        await self._set(_C, credential_id, "credential", audit, revoked=utcnow())

@@ -159,3 +159,36 @@ async def test_counters_add_up(database: HandleStore) -> None:
         (hour, "88.118.8", 5), (later, "88.118.8", 2)]
     assert [r.count for r in await database.read_counters(since=later)] == [2]
     assert [r.metric for r in await database.read_counters(until=later)] == ["miss", "resolve"]
+
+
+async def test_directory_changes_are_audited(database: HandleStore) -> None:
+    await database.add_enterprise("ACME", "Acme", quota=3, actor="ops")
+    await database.create_prefix("88.118.8", owner="ACME", actor="ops")
+    await database.set_prefix_kind("88.118.8", "delegated", actor="ops")
+    await database.set_enterprise_quota("ACME", 10)
+    await database.set_enterprise_status("ACME", "suspended", actor="ops")
+    key = await database.record_credential("0.NA/88.118.8", 300, "pubkey", actor="ops")
+    await database.revoke_credential(key.id, actor="ops")
+    await database.delete_prefix("88.118.8", actor="ops")
+    entries = await database.audit_entries()
+    assert [(e.actor, e.action, e.handle) for e in entries] == [
+        ("ops", "enterprise.create", None),
+        ("ops", "prefix.create", "0.NA/88.118.8"),
+        ("ops", "prefix.kind", "0.NA/88.118.8"),
+        ("admin", "enterprise.quota", None),
+        ("ops", "enterprise.status", None),
+        ("ops", "credential.create", "0.NA/88.118.8"),
+        ("ops", "credential.revoke", None),
+        ("ops", "prefix.delete", "0.NA/88.118.8"),
+    ]
+    assert entries[4].detail == {"enterprise": "ACME", "status": "suspended"}
+    assert (await database.verify_audit()).ok
+
+
+async def test_a_refused_directory_change_logs_nothing(database: HandleStore) -> None:
+    with pytest.raises(NotFound):
+        await database.set_enterprise_status("NOBODY", "active")
+    await database.add_enterprise("ACME", "Acme")
+    with pytest.raises(AlreadyExists):
+        await database.add_enterprise("ACME", "Acme again")
+    assert [e.action for e in await database.audit_entries()] == ["enterprise.create"]
