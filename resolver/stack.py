@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 
 LOCAL = "l:"
 REMOTE = "r:"
-_STORE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+# the store's failures: SQLAlchemy's, and the sqlite3 driver's on its direct read path
+_STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, TimeoutError)
 _NA_KEY = name_key(NA_HANDLE_PREFIX)
 
 Fetch = Callable[[str], Awaitable[Answer]]
