@@ -44,6 +44,15 @@ class NodeConfig:
     enterprise prefixes whose handles the node signs after each write with the
     key in ``keys/enterprises/<prefix>.pem``, signatures valid for
     ``signature_days`` (see :mod:`registry.signing_policy`).
+    Abuse limits, on every front end: ``rate_limit`` requests per second per
+    client address (0 = off) with bursts of ``rate_burst``, over at most
+    ``rate_limit_clients`` remembered clients (:mod:`resolver.ratelimit`); a
+    Handle UDP answer may be ``udp_amplification_factor`` times its request
+    (0 = no cap, :mod:`resolver.amplification`); a request must arrive whole
+    within ``request_read_timeout`` seconds of its first byte (HTTP: of the
+    connection or the previous response); at most ``max_inflight_requests``
+    HTTP or UDP requests per process are worked on at once, more are answered
+    busy.
     """
 
     data_dir: Path = Path("idnode-data")
@@ -76,6 +85,10 @@ class NodeConfig:
     tcp_idle_timeout: float = 60.0
     rate_limit: float = 0.0
     rate_burst: int = 200
+    rate_limit_clients: int = 65536
+    udp_amplification_factor: float = 16.0
+    request_read_timeout: float = 10.0
+    max_inflight_requests: int = 1024
     log_level: str = "INFO"
     suspended_resolution: str = "serve"
     http_tls_cert: Path = Path("")
@@ -153,6 +166,15 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.cache_size >= 0, "cache_size: must not be negative"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),
         (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
+        (config.rate_limit >= 0, "rate_limit: must not be negative (0 turns it off)"),
+        (config.rate_burst >= 1, "rate_burst: must be at least 1"),
+        (config.rate_limit_clients >= 1, "rate_limit_clients: must be at least 1"),
+        (
+            config.udp_amplification_factor == 0 or config.udp_amplification_factor >= 1,
+            "udp_amplification_factor: must be 0 (no cap) or at least 1",
+        ),
+        (config.request_read_timeout > 0, "request_read_timeout: must be positive"),
+        (config.max_inflight_requests >= 1, "max_inflight_requests: must be at least 1"),
         (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),
     ]
     for port_key in ("handle_port", "http_port", "dns_port"):

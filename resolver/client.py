@@ -1,6 +1,8 @@
 """Async Handle protocol client: resolution, site info and authenticated administration.
 
-Queries go over UDP first and over TCP when UDP fails or times out; admin
+Queries go over UDP first and over TCP when UDP fails or times out, or when
+the server answers RC_ERROR over UDP (as CNRI's resolver, which moves on to the
+next protocol; an idnode server says so for answers too large for UDP); admin
 requests go over TCP.  A target is a ``(host, port)`` pair or a site (a
 :class:`~protocol.site_info.SiteInfo` or an HS_SITE value): the server is then
 chosen by the site's hash of the handle, and the site's other servers are
@@ -76,7 +78,13 @@ from protocol.values import HandleValue
 from resolver.service import Resolution
 
 MAX_RESPONSE_SIZE = 16 * 1024 * 1024
-_TRANSPORT_ERRORS = (OSError, TimeoutError, ProtocolError, asyncio.IncompleteReadError)
+
+
+class _TryTcp(Exception):
+    """The server answered RC_ERROR over UDP: ask again over TCP."""
+
+
+_TRANSPORT_ERRORS = (OSError, TimeoutError, ProtocolError, asyncio.IncompleteReadError, _TryTcp)
 
 
 class HandleClientError(Exception):
@@ -397,6 +405,8 @@ class HandleClient:
                 msg = await exchange.receive()
                 if msg.request_id != expected_id:
                     continue
+                if udp and msg.response_code == RC_ERROR:
+                    raise _TryTcp(_error(msg))
                 if msg.response_code == RC_AUTHENTICATION_NEEDED and auth and not answered:
                     answer = _answer(request, msg, auth)
                     expected_id, answered = answer.request_id, True

@@ -19,8 +19,11 @@ An unknown handle is NXDOMAIN, a handle without values of the asked kind is
 NODATA, both with the zone's SOA in the authority section (RFC 2308).  The apex
 answers SOA and NS; names outside the zone are REFUSED; names above handle
 names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  UDP answers
-larger than 512 bytes, or the client's EDNS payload size, are truncated with TC
-set so the client retries over TCP.  Undecodable queries get FORMERR (or are
+larger than 512 bytes, or the client's EDNS payload size, or (against
+amplification) ``amplification_factor`` times the query but never below 512,
+are truncated with TC set so the client retries over TCP.  A client over its
+rate limit (:mod:`resolver.ratelimit`) is answered REFUSED; a TCP query must
+arrive whole within the read timeout of its first byte.  Undecodable queries get FORMERR (or are
 dropped when not even the header is there), EDNS versions above 0 BADVERS
 (RFC 6891), opcodes other than QUERY NOTIMP; a failing lookup gets SERVFAIL.
 """
@@ -61,6 +64,7 @@ from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.filters import select_values
 from resolver.dns_names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
 from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.ratelimit import UNLIMITED, RateLimiter, client_of
 from resolver.service import Resolution, ServiceError
 
 log = logging.getLogger(__name__)
@@ -111,10 +115,12 @@ class DnsBridge:
         ns_names: Sequence[str] = (),
         soa: SoaSettings | None = None,
         recursive: bool = False,
+        amplification_factor: float = 0.0,
     ) -> None:
         self.service = service
         self.zone = as_zone(zone)
         self.recursive = recursive
+        self.amplification_factor = amplification_factor
         soa = soa or SoaSettings()
         ns = [dns.name.from_text(n, origin=self.zone) for n in ns_names or ["ns"]]
         self.ns = dns.rrset.from_rdata(
@@ -157,7 +163,22 @@ class DnsBridge:
         max_size = TCP_MAX_SIZE
         if udp:
             max_size = min(query.payload, OUR_EDNS_PAYLOAD) if query.edns >= 0 else CLASSIC_UDP_SIZE
+            if self.amplification_factor > 0:
+                cap = int(self.amplification_factor * len(wire))
+                max_size = min(max_size, max(cap, CLASSIC_UDP_SIZE))
         return response.to_wire(max_size=max_size, prefer_truncation=True)  # never below 512
+
+    def refused(self, wire: bytes) -> bytes | None:
+        """A REFUSED response to the query ``wire`` (None if it is not one)."""
+        try:
+            query = dns.message.from_wire(wire)
+        except Exception:  # not worth more work: the client is over its limit
+            return None
+        if query.flags & dns.flags.QR:
+            return None
+        response = dns.message.make_response(query)
+        response.set_rcode(dns.rcode.REFUSED)
+        return response.to_wire()
 
     async def _fill(
         self,
@@ -283,15 +304,23 @@ def _printable_text(data: bytes) -> bool:
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, bridge: DnsBridge, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(
+        self, bridge: DnsBridge, tasks: set[asyncio.Task[None]], limiter: RateLimiter
+    ) -> None:
         self.bridge = bridge
         self.tasks = tasks
+        self.limiter = limiter
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if self.limiter.take(client_of(addr)):
+            refused = self.bridge.refused(data)
+            if refused is not None and self.transport is not None:
+                self.transport.sendto(refused, addr)
+            return
         if len(self.tasks) >= MAX_PENDING_UDP:
             return
         task = asyncio.ensure_future(self._reply(data, addr))
@@ -314,9 +343,12 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 class DnsServer:
     """A running DNS front end (UDP and TCP on one port).  Stop it with :meth:`close`."""
 
-    def __init__(self, bridge: DnsBridge, limits: Limits) -> None:
+    def __init__(
+        self, bridge: DnsBridge, limits: Limits, limiter: RateLimiter = UNLIMITED
+    ) -> None:
         self.bridge = bridge
         self.limits = limits
+        self.limiter = limiter
         self.host = ""
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
@@ -332,7 +364,8 @@ class DnsServer:
             bound = tcp.sockets[0].getsockname()[1]
             try:
                 self._udp, _ = await loop.create_datagram_endpoint(
-                    lambda: _UdpProtocol(self.bridge, self._queries), local_addr=(host, bound)
+                    lambda: _UdpProtocol(self.bridge, self._queries, self.limiter),
+                    local_addr=(host, bound),
                 )
             except OSError:
                 tcp.close()
@@ -351,12 +384,18 @@ class DnsServer:
             writer.close()
             return
         self._connections.add(task)
+        client = client_of(writer.get_extra_info("peername"))
         try:
             while True:
                 async with asyncio.timeout(self.limits.idle_timeout):
-                    size = int.from_bytes(await reader.readexactly(2), "big")
+                    first = await reader.readexactly(1)
+                async with asyncio.timeout(self.limits.read_timeout):
+                    size = int.from_bytes(first + await reader.readexactly(1), "big")
                     wire = await reader.readexactly(size)
-                answer = await self.bridge.answer(wire, udp=False)
+                if self.limiter.take(client):
+                    answer = self.bridge.refused(wire)
+                else:
+                    answer = await self.bridge.answer(wire, udp=False)
                 if answer is None:
                     break
                 writer.write(len(answer).to_bytes(2, "big") + answer)
@@ -397,14 +436,20 @@ async def run_dns_server(
     soa: SoaSettings | None = None,
     recursive: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    rate_limiter: RateLimiter = UNLIMITED,
 ) -> DnsServer:
     """Start the DNS front end for ``zone`` on ``host``:``port`` (UDP and TCP).
 
     ``port`` 0 picks a free port (see :attr:`DnsServer.port`).  ``ns_names``
     are the zone's name servers (relative to the zone unless they end in a
-    dot; default ``ns.<zone>``); ``recursive`` is passed on to the service.
+    dot; default ``ns.<zone>``); ``recursive`` is passed on to the service;
+    ``limits`` bound slow TCP clients and UDP answer sizes; ``rate_limiter`` is
+    shared with the other front ends.
     """
-    bridge = DnsBridge(service, zone=zone, ns_names=ns_names, soa=soa, recursive=recursive)
-    server = DnsServer(bridge, limits)
+    bridge = DnsBridge(
+        service, zone=zone, ns_names=ns_names, soa=soa, recursive=recursive,
+        amplification_factor=limits.udp_amplification_factor,
+    )
+    server = DnsServer(bridge, limits, rate_limiter)
     await server.start(host, port)
     return server

@@ -2,7 +2,10 @@
 
 Thin adapters: bytes in, :class:`resolver.handle_requests.RequestProcessor`,
 bytes out.  Everything a client controls is bounded (:class:`Limits`): message
-size, open TCP connections, idle TCP connections, UDP reassembly buffers.  A
+size, open TCP connections, idle TCP connections, the time one request may
+take to arrive (slow clients are cut off), UDP reassembly buffers, UDP answer
+size against amplification (:mod:`resolver.amplification`), requests per
+client (:mod:`resolver.ratelimit`: over the limit, RC_SERVER_TOO_BUSY).  A
 request that cannot be decoded gets an RC_PROTOCOL_ERROR response when its
 envelope could be read (a TCP stream is then closed, since its framing can no
 longer be trusted); otherwise a datagram is dropped.  No exception escapes to
@@ -31,12 +34,14 @@ from protocol.constants import (
 from protocol.crypto import PrivateKey
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import UdpReassembler, encode_tcp, encode_udp
+from protocol.framing import UdpReassembler, encode_tcp
 from protocol.message import Message, decode_message
 from protocol.versions import negotiate
+from resolver.amplification import udp_datagrams
 from resolver.handle_requests import RequestProcessor
 from resolver.handle_sessions import SessionStore
 from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.ratelimit import UNLIMITED, RateLimiter, client_of
 from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
 
@@ -69,11 +74,13 @@ async def _respond(processor: RequestProcessor, request: Message) -> list[Messag
 
 
 class _TcpConnections:
-    """Serves TCP connections: one request after another, bounded and idle-timed."""
+    """Serves TCP connections: one request after another, bounded and idle-timed;
+    once a request's first byte is in, all of it must arrive within the read timeout."""
 
-    def __init__(self, processor: RequestProcessor, limits: Limits) -> None:
+    def __init__(self, processor: RequestProcessor, limits: Limits, limiter: RateLimiter) -> None:
         self.processor = processor
         self.limits = limits
+        self.limiter = limiter
         self.open = 0
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -95,9 +102,12 @@ class _TcpConnections:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limit = self.limits.max_message_size
+        client = client_of(writer.get_extra_info("peername"))
         while True:
             async with asyncio.timeout(self.limits.idle_timeout):
-                head = await reader.readexactly(MESSAGE_ENVELOPE_SIZE)
+                first = await reader.readexactly(1)
+            async with asyncio.timeout(self.limits.read_timeout):
+                head = first + await reader.readexactly(MESSAGE_ENVELOPE_SIZE - 1)
                 try:
                     env = decode_envelope(head, limit)
                 except ProtocolError as exc:
@@ -106,6 +116,10 @@ class _TcpConnections:
                     await writer.drain()
                     return
                 data = await reader.readexactly(env.message_length)
+            if self.limiter.take(client):
+                writer.write(encode_tcp(_envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
+                await writer.drain()
+                continue
             try:
                 request = decode_message(env, data, limit)
             except ProtocolError as exc:
@@ -127,9 +141,10 @@ def _ids(head: bytes) -> tuple[int, int]:
 class _UdpServer(asyncio.DatagramProtocol):
     """Serves datagrams: reassembles multi-packet requests, answers each in a task."""
 
-    def __init__(self, processor: RequestProcessor, limits: Limits) -> None:
+    def __init__(self, processor: RequestProcessor, limits: Limits, limiter: RateLimiter) -> None:
         self.processor = processor
         self.limits = limits
+        self.limiter = limiter
         self.transport: asyncio.DatagramTransport | None = None
         self.reassembler = UdpReassembler(max_message_size=limits.max_message_size)
         self.tasks: set[asyncio.Task[None]] = set()
@@ -149,8 +164,12 @@ class _UdpServer(asyncio.DatagramProtocol):
         if complete is None:
             return
         env, message = complete
+        size = MESSAGE_ENVELOPE_SIZE + env.message_length
+        if self.limiter.take(client_of(addr)):
+            self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")], addr, size)
+            return
         if len(self.tasks) >= self.limits.max_udp_inflight:
-            self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr)
+            self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
         task = asyncio.get_running_loop().create_task(self._answer(env, message, addr))
         self.tasks.add(task)
@@ -161,25 +180,30 @@ class _UdpServer(asyncio.DatagramProtocol):
             env = decode_envelope(data, self.limits.max_message_size)
         except ProtocolError:
             return  # no envelope: no reply can be formed
-        self._send([_envelope_error(env, exc.response_code, str(exc))], addr)
+        if self.limiter.take(client_of(addr)):
+            return  # a flood of bad datagrams gets no replies
+        self._send([_envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
     async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...]) -> None:
         try:
+            size = MESSAGE_ENVELOPE_SIZE + len(message)
             try:
                 request = decode_message(env, message, self.limits.max_message_size)
             except ProtocolError as exc:
-                self._send([_envelope_error(env, exc.response_code, str(exc))], addr)
+                self._send([_envelope_error(env, exc.response_code, str(exc))], addr, size)
                 return
-            self._send(await _respond(self.processor, request), addr)
+            self._send(await _respond(self.processor, request), addr, size)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
 
-    def _send(self, responses: Sequence[Message], addr: tuple[str | int, ...]) -> None:
+    def _send(
+        self, responses: Sequence[Message], addr: tuple[str | int, ...], request_size: int
+    ) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        for response in responses:
-            for datagram in encode_udp(response):
-                self.transport.sendto(datagram, addr)
+        factor = self.limits.udp_amplification_factor
+        for datagram in udp_datagrams(responses, request_size, factor):
+            self.transport.sendto(datagram, addr)
 
     def error_received(self, exc: Exception) -> None:
         log.info("handle udp socket error: %r", exc)
@@ -246,6 +270,7 @@ async def run_handle_server(
     challenges: ChallengeStore[Message] | None = None,
     sessions: SessionStore | None = None,
     reuse_port: bool = False,
+    rate_limiter: RateLimiter = UNLIMITED,
 ) -> HandleServer:
     """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
 
@@ -253,7 +278,8 @@ async def run_handle_server(
     the responses to certified requests; ``challenges`` and ``sessions`` hold
     open challenges and Handle sessions (shared by worker processes, see
     :mod:`resolver.workers`); ``reuse_port``
-    sets SO_REUSEPORT so several processes can share the ports.
+    sets SO_REUSEPORT so several processes can share the ports;
+    ``rate_limiter`` is asked once per request (shared with the other front ends).
     """
     loop = asyncio.get_running_loop()
     processor = RequestProcessor(
@@ -264,7 +290,7 @@ async def run_handle_server(
         sessions=sessions,
     )
     server = HandleServer(processor)
-    handler = _TcpConnections(processor, limits)
+    handler = _TcpConnections(processor, limits, rate_limiter)
     try:
         for one in [host] if isinstance(host, str) else host:
             tcp_sock = _bind(one, port, socket.SOCK_STREAM, reuse_port)
@@ -273,7 +299,7 @@ async def run_handle_server(
             server.tcp.append(srv)
             udp_sock = _bind(one, port, socket.SOCK_DGRAM, reuse_port)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpServer(processor, limits), sock=udp_sock
+                lambda: _UdpServer(processor, limits, rate_limiter), sock=udp_sock
             )
             server.udp.append(transport)
     except BaseException:

@@ -78,6 +78,7 @@ from resolver.http_auth import (
     SessionStore,
     www_authenticate,
 )
+from resolver.http_guard import HttpGuard
 from resolver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.metrics import Metrics
 from resolver.service import ANONYMOUS, Caller, ResolutionService, ServiceError
@@ -650,6 +651,7 @@ def make_app(
     allow_insecure_auth: bool = False,
     sessions: SessionStore | None = None,
     client_max_size: int = MAX_BODY,
+    guard: HttpGuard | None = None,
 ) -> web.Application:
     """The HTTP application over ``service``.
 
@@ -658,7 +660,8 @@ def make_app(
     it off); ``allow_insecure_auth`` accepts credentials without TLS (only behind
     a TLS-terminating proxy); ``sessions`` holds ``/api/sessions`` state (in this
     process by default; pass a :class:`~resolver.http_auth.RedisSessionStore`
-    when several processes serve one address).
+    when several processes serve one address); ``guard`` holds the abuse limits
+    (rate per client, requests in flight, body read time; none by default).
     """
     settings = _Settings(
         service=service,
@@ -671,7 +674,8 @@ def make_app(
         "idnode_store_handles", "Handles in the registry.", service.store.count_handles,
         max_age=STORE_COUNT_MAX_AGE,
     )
-    app = web.Application(middlewares=[_front_door], client_max_size=client_max_size)
+    middlewares = [_front_door] if guard is None else [_front_door, guard.middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=client_max_size)
     app[SETTINGS] = settings
     api = RestApi(settings)
 
@@ -714,13 +718,21 @@ async def run_http_server(
     *,
     ssl_context: ssl.SSLContext | None = None,
     reuse_port: bool = False,
+    guard: HttpGuard | None = None,
     **app_options: Any,
 ) -> tuple[web.AppRunner, int]:
     """Serve :func:`make_app` on ``host:port`` (0 picks a port); returns the runner and port.
 
-    Stop with ``await runner.cleanup()``.  ``app_options`` go to :func:`make_app`.
+    Stop with ``await runner.cleanup()``.  ``app_options`` go to :func:`make_app`;
+    ``guard``'s read timeout also bounds the wait for each request's headers
+    and the reading of what is left of a body after an early answer.
     """
-    runner = web.AppRunner(make_app(service, **app_options))
+    guard = guard or HttpGuard()
+    runner = web.AppRunner(
+        make_app(service, guard=guard, **app_options),
+        keepalive_timeout=guard.read_timeout,
+        lingering_time=guard.read_timeout,  # reading what is left of a refused body
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
     await site.start()

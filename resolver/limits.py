@@ -22,7 +22,12 @@ class Limits:
     answered; ``max_pending_challenges`` bounds the open challenges per
     process; ``max_group_lookups`` bounds the HS_VLIST references followed
     while checking one administrator; at most ``max_sessions`` Handle sessions
-    are open, each for at most ``session_lifetime`` seconds.
+    are open, each for at most ``session_lifetime`` seconds.  Once the first
+    byte of a request has arrived, the rest must follow within
+    ``read_timeout`` seconds (slow clients are cut off); a UDP answer may be
+    at most ``udp_amplification_factor`` times its request (0, the default
+    here: no cap; nodes get theirs from NodeConfig; see
+    :mod:`resolver.amplification`).
     """
 
     max_message_size: int = 1024 * 1024
@@ -37,6 +42,8 @@ class Limits:
     max_sessions: int = 10000
     session_lifetime: float = 3600.0
     list_page_size: int = 1000
+    read_timeout: float = 10.0
+    udp_amplification_factor: float = 0.0
 
 
 DEFAULT_LIMITS = Limits()

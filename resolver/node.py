@@ -26,8 +26,10 @@ from resolver.dns_bridge import DnsServer, run_dns_server
 from resolver.handle_server import HandleServer, run_handle_server
 from resolver.http_api import run_http_server
 from resolver.http_auth import RedisSessionStore, SessionStore
+from resolver.http_guard import HttpGuard
 from resolver.limits import Limits
 from resolver.metrics import Metrics
+from resolver.ratelimit import RateLimiter
 from resolver.service import ResolutionService
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
@@ -82,7 +84,17 @@ def limits_from(config: NodeConfig) -> Limits:
         max_values=config.max_values_per_handle,
         max_handle_length=config.max_handle_length,
         max_tcp_connections=config.max_tcp_connections,
+        max_udp_inflight=config.max_inflight_requests,
         idle_timeout=config.tcp_idle_timeout,
+        read_timeout=config.request_read_timeout,
+        udp_amplification_factor=config.udp_amplification_factor,
+    )
+
+
+def rate_limiter_from(config: NodeConfig) -> RateLimiter:
+    """One process's per-client rate limiter, shared by all its front ends."""
+    return RateLimiter(
+        config.rate_limit, config.rate_burst, max_clients=config.rate_limit_clients
     )
 
 
@@ -157,6 +169,7 @@ async def _listen(
     reuse_port: bool,
     with_dns: bool,
 ) -> RunningNode:
+    limiter = rate_limiter_from(config)
     handle_server = await run_handle_server(
         service,
         config.listen_hosts,
@@ -164,6 +177,7 @@ async def _listen(
         limits=limits,
         private_key=load_server_key(config),
         reuse_port=reuse_port,
+        rate_limiter=limiter,
     )
     runner: web.AppRunner | None = None
     try:
@@ -176,11 +190,13 @@ async def _listen(
             metrics=metrics,
             allow_insecure_auth=config.http_insecure_auth,
             sessions=_session_store(config),
+            guard=HttpGuard(limiter, config.request_read_timeout, config.max_inflight_requests),
         )
         dns_server = None
         if config.dns_port and with_dns:
             dns_server = await run_dns_server(
-                service, zone=config.dns_zone, host=config.listen_hosts[0], port=config.dns_port
+                service, zone=config.dns_zone, host=config.listen_hosts[0], port=config.dns_port,
+                limits=limits, rate_limiter=limiter,
             )
     except BaseException:
         await handle_server.close()
