@@ -101,6 +101,13 @@ def _settle(old: Values | None, new: Values, now: int) -> Values:
     return settled
 
 
+def _require_indexes(name: str, old: Values, indexes: Iterable[int]) -> None:
+    """Raise :class:`ValuesNotFound` unless ``old`` has every one of ``indexes``."""
+    missing = sorted(set(indexes) - old.keys())
+    if missing:
+        raise ValuesNotFound(f"{name} has no index {missing[0]}")
+
+
 def _in_prefix(prefix: str | None) -> list[ColumnElement[bool]]:
     return [] if prefix is None else [_H.c.prefix == name_key(prefix)]
 
@@ -254,9 +261,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
 
         def change(old: Values | None) -> Values:
             assert old is not None
-            missing = sorted(given.keys() - old.keys())
-            if missing:
-                raise ValuesNotFound(f"{name} has no index {missing[0]}")
+            _require_indexes(name, old, given.keys())
             return {**old, **given}
 
         return await self._change(name, actor, "modify_values", expected_version, change)
@@ -274,9 +279,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
 
         def change(old: Values | None) -> Values:
             assert old is not None
-            missing = sorted(doomed - old.keys())
-            if missing:
-                raise ValuesNotFound(f"{name} has no index {missing[0]}")
+            _require_indexes(name, old, doomed)
             return {i: v for i, v in old.items() if i not in doomed}
 
         return await self._change(name, actor, "remove_values", expected_version, change)
