@@ -137,6 +137,8 @@ class BulkMixin(StoreBase):
             if not validated:
                 await self._reject_untraceable(conn, rows, rejected)
             fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected)
+            if not validated:
+                replaced = await self._keep_events(conn, replaced, rejected)
             now = utcnow()
             ids = {row.key: hid for row, hid in replaced}
             await self._clear(conn, list(ids.values()), now)
@@ -169,6 +171,18 @@ class BulkMixin(StoreBase):
         for key, reason in bad.items():
             row = rows.pop(key)
             rejected.append(Rejection(row.position, row.name, reason, RC_INVALID_VALUE))
+
+    @staticmethod
+    async def _keep_events(
+        conn: AsyncConnection, replaced: list[tuple[_Row, int]], rejected: list[Rejection]
+    ) -> list[tuple[_Row, int]]:
+        """The overwrites that keep every stored event; the others go to ``rejected``."""
+        bad = await links.rewritten_events(conn, [(hid, r.name, r.values) for r, hid in replaced])
+        for row, _hid in replaced:
+            if row.name in bad:
+                rejected.append(Rejection(row.position, row.name, bad[row.name],
+                                          RC_INVALID_VALUE))
+        return [(row, hid) for row, hid in replaced if row.name not in bad]
 
     async def _sort_rows(
         self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,

@@ -15,7 +15,8 @@ values it is built from:
 * ``TRACE.EVENT`` values are well formed and append-only
   (:func:`registry.events.check_append_only`);
 * the outgoing links of the record (``TRACE.COMPONENT`` / ``TRACE.BATCH``,
-  :func:`registry.templates.links_of`) replace its rows in ``handle_links``.
+  :func:`registry.templates.links_of`) replace its rows in ``handle_links``
+  (a link value that is not a handle name is kept but not indexed).
 
 :class:`LinksMixin` gives the store :meth:`~LinksMixin.where_used_many`, the
 one-query-per-level read behind transitive where-used.
@@ -32,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
 from registry.base import StoreBase
-from registry.errors import InvalidValue
+from registry.errors import InvalidHandle, InvalidValue
 from registry.events import EVENT_TYPE, check_append_only, parse_event
-from registry.models import DataTemplate, HandleLink, table_of
-from registry.names import name_key
+from registry.models import DataTemplate, HandleLink, HandleValueRow, table_of
+from registry.names import name_key, split_handle
 from registry.templates import (
     TYPE_TEMPLATE,
     Template,
@@ -45,9 +46,12 @@ from registry.templates import (
     template_from_json,
     values_to_document,
 )
+from registry.valuerows import VALUE_COLUMNS, row_value
 
 _L = table_of(HandleLink)
 _T = table_of(DataTemplate)
+_V = table_of(HandleValueRow)
+_VALUE_COLUMNS = tuple(_V.c[name] for name in VALUE_COLUMNS)
 _CHUNK = 2000
 _USERS = (
     select(_L.c.to_key, _L.c.from_handle, _L.c.relation)
@@ -155,6 +159,29 @@ async def check_records(
     return bad
 
 
+async def rewritten_events(
+    conn: AsyncConnection, replaced: Iterable[tuple[int, str, Values]]
+) -> dict[str, str]:
+    """``{handle: reason}`` for each ``(handle id, handle, new values)`` of a batch that
+    would drop or change one of the events the handle has now."""
+    todo = {hid: (name, values) for hid, name, values in replaced}
+    ids = sorted(todo)
+    old: dict[int, list[HandleValue]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        query = select(_V.c.handle_id, *_VALUE_COLUMNS).where(
+            _V.c.handle_id.in_(ids[start:start + _CHUNK]), _V.c.type == EVENT_TYPE)
+        for row in await conn.execute(query):
+            old.setdefault(row[0], []).append(row_value(row, 1))
+    bad: dict[str, str] = {}
+    for hid, events in old.items():
+        name, values = todo[hid]
+        try:
+            check_append_only(events, values.values())
+        except InvalidValue as exc:
+            bad[name] = str(exc)
+    return bad
+
+
 async def link_records(
     conn: AsyncConnection, records: Iterable[tuple[str, Values]], *, replaced: Iterable[str] = ()
 ) -> None:
@@ -163,6 +190,15 @@ async def link_records(
     for start in range(0, len(keys), _CHUNK):
         await conn.execute(delete(_L).where(_L.c.from_key.in_(keys[start:start + _CHUNK])))
     await _insert_links(conn, [(name, links_of(values.values())) for name, values in records])
+
+
+def _is_handle(text: str) -> bool:
+    """Whether a link value names a handle (anything else is not indexed)."""
+    try:
+        split_handle(text)
+    except InvalidHandle:
+        return False
+    return True
 
 
 async def _insert_links(
@@ -174,7 +210,7 @@ async def _insert_links(
         seen: set[tuple[str, str]] = set()
         for to, relation in links:
             key = (name_key(to), relation)
-            if key in seen:
+            if key in seen or not _is_handle(to):
                 continue
             seen.add(key)
             rows.append({"from_key": from_key, "from_handle": name, "to_key": key[0],

@@ -108,6 +108,11 @@ async def test_events_are_append_only(database: HandleStore) -> None:
     record = await database.get_handle(TV)
     assert record is not None
     assert [v.index for v in record.values if v.type == "TRACE.EVENT"] == [1000, 1001]
+    dropped = await database.bulk_put([(TV, templated("appliance.product@1", appliance()))],
+                                      actor="import", overwrite=True)
+    assert dropped.replaced == 0 and "append-only" in dropped.rejected[0].reason
+    kept = await database.bulk_put([(TV, record.values)], actor="import", overwrite=True)
+    assert (kept.replaced, kept.rejected) == (1, ())
 
 
 async def test_the_links_index_follows_every_write(database: HandleStore) -> None:
