@@ -195,28 +195,22 @@ class ResolutionService:
         """
         self._check_name(handle)
         answer = await self._answer(handle, recursive)
-        absent = Resolution(
-            handle,
-            RC_HANDLE_NOT_FOUND,
-            (),
-            authoritative=answer.authoritative,
-            source=answer.source,
-            stale=answer.stale,
-            chain=answer.chain,
-        )
-        if answer.kind is Kind.REFERRAL:
-            return dataclasses.replace(
-                absent, response_code=RC_SERVICE_REFERRAL, referral_values=answer.values
-            )
-        if answer.kind is Kind.ABSENT:
-            return absent
-        record = answer.values
-        selected = select_values(record, types, indexes)
-        readable = await self._readable(record, selected, caller or ANONYMOUS)
-        withheld = len(selected) - len(readable)
-        code = RC_SUCCESS if readable else RC_VALUES_NOT_FOUND
-        return dataclasses.replace(
-            absent, response_code=code, values=readable, withheld=withheld
+        values: tuple[HandleValue, ...] = ()
+        referral: tuple[HandleValue, ...] = ()
+        withheld = 0
+        if answer.kind is Kind.FOUND:
+            record = answer.values
+            selected = select_values(record, types, indexes)
+            values = await self._readable(record, selected, caller or ANONYMOUS)
+            withheld = len(selected) - len(values)
+            code = RC_SUCCESS if values else RC_VALUES_NOT_FOUND
+        elif answer.kind is Kind.REFERRAL:
+            code, referral = RC_SERVICE_REFERRAL, answer.values
+        else:
+            code = RC_HANDLE_NOT_FOUND
+        return Resolution(
+            handle, code, values, answer.authoritative, answer.source, answer.stale, referral,
+            answer.chain, withheld,
         )
 
     async def _answer(self, handle: str, recursive: bool) -> Answer:
