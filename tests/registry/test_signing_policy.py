@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -10,8 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from protocol.rest_json import value_to_json
 from protocol.values import HandleValue
 from registry.config import ConfigError, NodeConfig
+from registry.importer import import_file
 from registry.names import name_key
 from registry.signing_policy import (
     SignatureRejected,
@@ -23,6 +26,7 @@ from registry.signing_policy import (
     read_public_key,
     resulting_values,
 )
+from registry.store import HandleStore
 from registry.trust import (
     PrivateKey,
     generate_key,
@@ -150,3 +154,31 @@ def test_key_files(tmp_path: Path, acme_key: PrivateKey) -> None:
     anchor = load_trust_anchor(config)
     assert anchor is not None and same_key(anchor, p256.public_key())
     assert load_trust_anchor(NodeConfig(data_dir=tmp_path)) is None
+
+
+async def test_import_rejects_a_bad_signature_and_signs_on_behalf(
+    tmp_path: Path, records: Records, acme_key: PrivateKey
+) -> None:
+    now = int(time.time())
+    good = [url(1, "https://example.org/good")]
+    lines = [
+        {"handle": "88.118.9/SIGNED", "values": [value_to_json(v) for v in [
+            url(1, "https://example.org/changed"),
+            sign_record("88.118.9/SIGNED", good, ACME, 300, acme_key, now, now + 60)]]},
+        {"handle": PRODUCT, "values": [value_to_json(v) for v in good]},
+    ]
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        policy = SigningPolicy(records.fetch, signers={name_key("88.118.8"): acme_key})
+        summary = await import_file(store, source, signing=policy)
+        assert (summary.inserted, summary.rejected) == (1, 1)
+        report = (tmp_path / "records.jsonl.rejected.csv").read_text()
+        assert "88.118.9/SIGNED,HS_SIGNATURE 400: value 1 does not match its signed digest" in (
+            report)
+        assert await store.get_handle("88.118.9/SIGNED") is None
+        stored = await store.get_handle(PRODUCT)
+        assert stored is not None and [v.type for v in stored.values] == ["URL", "HS_SIGNATURE"]
+    finally:
+        await store.close()
