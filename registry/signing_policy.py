@@ -1,8 +1,8 @@
 """Verify-on-write and sign-on-behalf: what the registry does with signed records it stores.
 
-Every writer (the resolution service behind REST and the Handle protocol, and
-through it the CLI and imports that use it) passes the record it is about to
-store through :meth:`SigningPolicy.prepare`:
+Every writer (the resolution service behind REST and the Handle protocol,
+``idnode handle``, ``idnode keys publish``/``cert``, and bulk import) passes the
+record it is about to store through :meth:`SigningPolicy.prepare`:
 
 * **Sign on behalf.**  For a handle under a prefix listed in the
   ``sign_on_behalf`` setting, the node holds that enterprise's private key in
