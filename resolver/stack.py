@@ -17,6 +17,7 @@ handle's lookup key).
 * :meth:`ResolutionStack.invalidate` (called by the service's writes before
   they return) drops the handle here and, through Redis, everywhere.  A
   changed prefix handle also drops every referral and negative answer.
+* Referrals, and records holding an HS_SECKEY, stay out of Redis.
 * Hits and misses are counted per layer (``memory``, ``redis``) in
   :attr:`ResolutionStack.counters` and fed to a shared
   :class:`resolver.metrics.Metrics` when one is given.
@@ -33,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from protocol.constants import NA_HANDLE_PREFIX
+from protocol.constants import NA_HANDLE_PREFIX, TYPE_HS_SECKEY
 from protocol.values import HandleValue
 from registry.config import ConfigError, NodeConfig
 from registry.names import name_key
@@ -181,7 +182,7 @@ class ResolutionStack:
             return self._stale(key, shared, exc, exc)
         if key not in self._invalidated:
             self.local.put(key, answer)
-            if self.redis is not None and answer.kind is not Kind.REFERRAL:
+            if self.redis is not None and _shareable(answer):
                 await self.redis.put(key, answer)
         return answer
 
@@ -255,6 +256,14 @@ class ResolutionStack:
         """Stop the invalidation listener and close the Redis connections."""
         if self.redis is not None:
             await self.redis.close()
+
+
+def _shareable(answer: Answer) -> bool:
+    """Whether ``answer`` may go to Redis: not a referral (prefix changes drop those
+    locally only), and no secret key material leaves the process."""
+    return answer.kind is not Kind.REFERRAL and not any(
+        v.type == TYPE_HS_SECKEY for v in answer.values
+    )
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
+from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.cache import Answer, Kind
 from resolver.redis_cache import RedisCache, decode_answer, encode_answer
@@ -100,6 +101,19 @@ async def test_one_process_fills_the_other_reads_without_sql(
     assert (await second.resolve("88.118.8/none")).response_code == RC_HANDLE_NOT_FOUND
     assert database.query_count == before
     assert stack_of(second).counters["redis_hits"] == 2
+
+
+async def test_secret_keys_never_reach_redis(
+    database: HandleStore, pair: tuple[ResolutionService, ResolutionService]
+) -> None:
+    first, second = pair
+    secret = HandleValue(index=300, type="HS_SECKEY", data=b"s3cret", public_read=False)
+    await database.create_handle("0.NA/88.118.8", [url(1, "a"), secret], actor="test")
+    await first.resolve("0.NA/88.118.8")
+    assert await stack_of(first).redis.get("l:0.NA/88.118.8") is None  # type: ignore[union-attr]
+    before = database.query_count
+    await second.resolve("0.NA/88.118.8")
+    assert database.query_count > before
 
 
 async def test_a_write_in_one_process_invalidates_the_other(
