@@ -26,6 +26,7 @@ record it is about to store through :meth:`SigningPolicy.prepare`:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from registry.store import HandleStore
 
 ENTERPRISE_KEYS_DIR = Path("keys/enterprises")
+TRUST_ANCHOR_FILE = Path("keys/trust_anchor.pub")
 DAY = 86_400
 _NA_KEY = name_key(prefix_handle(""))
 #: stands in for a missing trust anchor: no signature verifies under it
@@ -107,6 +109,21 @@ def load_trust_anchor(config: NodeConfig) -> PublicKey | None:
         raise ConfigError(f"trust_anchor_path: cannot read {path}: {exc.strerror}") from None
     except TrustError as exc:
         raise ConfigError(f"trust_anchor_path: {path}: {exc}") from None
+
+
+def install_trust_anchor(config: NodeConfig, source: Path) -> NodeConfig:
+    """Copy the root's public key ``source`` into the data dir; ``config`` naming the copy."""
+    try:
+        data = source.read_bytes()
+        read_public_key(data)
+    except OSError as exc:
+        raise ConfigError(f"trust anchor: cannot read {source}: {exc.strerror}") from None
+    except TrustError as exc:
+        raise ConfigError(f"trust anchor: {source}: {exc}") from None
+    target = config.path(TRUST_ANCHOR_FILE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return dataclasses.replace(config, trust_anchor_path=TRUST_ANCHOR_FILE)
 
 
 def load_signers(config: NodeConfig) -> dict[str, PrivateKey]:

@@ -21,6 +21,7 @@ from registry.bootstrap import (
 )
 from registry.config import CONFIG_FILE_NAME, render_toml
 from registry.names import prefix_handle
+from registry.signing_policy import install_trust_anchor
 from registry.store import HandleStore
 
 DEMO_PRODUCTS = 50
@@ -73,6 +74,8 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.data_dir, 0o700)
     config_file = config.data_dir / CONFIG_FILE_NAME
+    if args.trust_anchor:
+        config = install_trust_anchor(config, Path(args.trust_anchor))
     if not config_file.exists():
         resolved = dataclasses.replace(config, data_dir=config.data_dir.resolve())
         config_file.write_text(render_toml(resolved), encoding="utf-8")
@@ -184,6 +187,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="how many demo products to generate (with --demo)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing (exit 0) when the node is already initialised")
+    parser.add_argument("--trust-anchor", metavar="FILE",
+                        help="the root's public key record signatures are verified up to "
+                        "(copied to keys/trust_anchor.pub, named in the new idnode.toml)")
     parser.add_argument("--admin-passphrase-file", metavar="FILE",
                         help="encrypt the node admin's private key with the passphrase in FILE")
     parser.add_argument("--prefix", dest="cfg_prefixes", help="node prefix(es), comma separated")

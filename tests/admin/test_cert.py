@@ -1,10 +1,11 @@
-"""``idnode cert issue|revoke|show`` and ``keys publish`` on an initialised node.
+"""``idnode cert issue|revoke|show``, ``keys publish`` and ``init --trust-anchor``.
 
 The node's registry plays the root's part too: the root's certificate for the
 node goes on ``0.NA/88.118`` (issued by a real ``idnode`` subprocess), the
 node's certificate for ACME on ``0.NA/88.118.8``.  With the root's public key
-as trust anchor and ACME signed on behalf by the node, a record written
-through the service verifies up the chain, until the node revokes ACME's key.
+installed as trust anchor by ``idnode init`` and ACME signed on behalf by the
+node, a record written through the service verifies up the chain, until the
+node revokes ACME's key.
 """
 
 from __future__ import annotations
@@ -91,12 +92,13 @@ def test_chain_issued_with_the_cli_verifies_until_revoked(
 ) -> None:
     data_dir = tmp_path / "node"
     cli = Cli(data_dir, capsys)
-    cli("init")
-    cli("enterprise", "add", "ACME", "--name", "Acme", "--industry", "appliance",
-        "--prefix", "88.118.8")
     keys = {name: tmp_path / f"{name}.pem" for name in ("root", "node", "acme")}
     for path in keys.values():
         cli("keys", "gen", "--out", str(path))
+    cli("init", "--trust-anchor", f"{keys['root']}.pub")
+    assert 'trust_anchor_path = "keys/trust_anchor.pub"' in (data_dir / "idnode.toml").read_text()
+    cli("enterprise", "add", "ACME", "--name", "Acme", "--industry", "appliance",
+        "--prefix", "88.118.8")
 
     issued = idnode(data_dir, "--json", "cert", "issue", "--issuer-key", str(keys["root"]),
                     "--issuer", "300:0.NA/88", "--subject", f"300:{NODE}", "--subject-key",
@@ -119,7 +121,6 @@ def test_chain_issued_with_the_cli_verifies_until_revoked(
 
     (data_dir / "keys" / "enterprises").mkdir(exist_ok=True)
     shutil.copy(keys["acme"], data_dir / "keys" / "enterprises" / "88.118.8.pem")
-    monkeypatch.setenv("IDNODE_TRUST_ANCHOR_PATH", f"{keys['root']}.pub")
     monkeypatch.setenv("IDNODE_SIGN_ON_BEHALF", "88.118.8")
     refuse_a_tampered_signature(cli, tmp_path, keys["acme"])
     status, reason, values = asyncio.run(_write_and_verify(data_dir))
