@@ -335,14 +335,14 @@ def site_from_json(obj: Json) -> SiteInfo:
     if not isinstance(servers, list):
         raise _fail("servers must be a list")
     return SiteInfo(
-        serial_number=int(obj.get("serialNumber", 0)),
+        serial_number=_int_or(obj, "serialNumber", 0),
         servers=tuple(_server_from_json(s) for s in servers),
         is_primary=bool(obj.get("primarySite", False)),
         multi_primary=bool(obj.get("multiPrimary", False)),
-        hash_option=int(obj.get("hashOption", 2)),
+        hash_option=_int_or(obj, "hashOption", 2),
         hash_filter=str(obj.get("hashFilter", "")).encode(),
         attributes=_attributes_from_json(obj.get("attributes", [])),
-        data_format_version=int(obj.get("version", 1)),
+        data_format_version=_int_or(obj, "version", 1),
         major_version=major,
         minor_version=minor,
     )
@@ -449,6 +449,12 @@ def _int(obj: Json, key: str) -> int:
     if not -(1 << 31) <= n < 1 << 31:
         raise _fail(f"{key} out of range")
     return n
+
+
+def _int_or(obj: dict[str, Json], key: str, default: int) -> int:
+    """``_int`` for a member that may be left out (found by tests/fuzz: a list
+    there raised TypeError instead of ProtocolError)."""
+    return _int(obj, key) if key in obj else default
 
 
 def _permissions(perms: Any) -> dict[str, bool]:

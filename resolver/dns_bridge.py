@@ -162,7 +162,9 @@ class DnsBridge:
             await self._fill(response, question.name, question.rdtype, question.rdclass)
         max_size = TCP_MAX_SIZE
         if udp:
-            max_size = min(query.payload, OUR_EDNS_PAYLOAD) if query.edns >= 0 else CLASSIC_UDP_SIZE
+            max_size = CLASSIC_UDP_SIZE
+            if query.edns >= 0:  # RFC 6891 6.2.5: a payload size below 512 counts as 512
+                max_size = min(max(query.payload, CLASSIC_UDP_SIZE), OUR_EDNS_PAYLOAD)
             if self.amplification_factor > 0:
                 cap = int(self.amplification_factor * len(wire))
                 max_size = min(max_size, max(cap, CLASSIC_UDP_SIZE))

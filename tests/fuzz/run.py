@@ -64,17 +64,17 @@ def run_target(target: str, seconds: int, work: Path, artifacts: Path) -> Outcom
         str(corpus), str(HERE / "corpus" / target),
         f"-max_total_time={seconds}", f"-timeout={INPUT_TIMEOUT}",
         f"-rss_limit_mb={RSS_LIMIT_MB}", f"-max_len={MAX_LEN}",
-        f"-artifact_prefix={prefix}", "-print_final_stats=1", "-close_fd_mask=1",
+        f"-artifact_prefix={prefix}", "-print_final_stats=1",
     ]
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
     try:
         proc = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=seconds + INPUT_TIMEOUT + GRACE, check=False,
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, timeout=seconds + INPUT_TIMEOUT + GRACE, check=False,
         )
-        output, code = proc.stderr, proc.returncode
+        output, code = proc.stdout, proc.returncode
     except subprocess.TimeoutExpired as exc:
-        output, code = _text(exc.stderr) + "\nrun.py: target did not stop in time", -1
+        output, code = _text(exc.stdout) + "\nrun.py: target did not stop in time", -1
     log = work / f"{target}.log"
     log.write_text(output)
     if code != 0:

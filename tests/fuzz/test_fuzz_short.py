@@ -13,10 +13,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.rcode
+import orjson
 import pytest
 
+from protocol.errors import ProtocolError
+from protocol.rest_json import values_from_json
 from tests.fuzz import contracts
 from tests.fuzz.run import ROOT, TARGETS
 
@@ -70,6 +74,25 @@ def test_non_ascii_label_below_the_zone_is_nxdomain(dns_target: contracts.DnsTar
     answer = dns_target.loop.run_until_complete(dns_target.bridge.answer(wire, udp=True))
     assert answer is not None
     assert dns.message.from_wire(answer).rcode() == dns.rcode.NXDOMAIN
+
+
+def test_edns_payload_size_zero_gets_a_truncated_512_byte_answer(
+    dns_target: contracts.DnsTarget,
+) -> None:
+    """Finding: an OPT record announcing payload size 0 (ANY for a big record)
+    made the UDP answer unbounded (to_wire(max_size=0)): 4330 bytes for 52."""
+    wire = (HERE / "regressions" / "dns" / "edns-payload-zero-unbounded-udp-answer").read_bytes()
+    answer = dns_target.loop.run_until_complete(dns_target.bridge.answer(wire, udp=True))
+    assert answer is not None and len(answer) <= 512
+    assert dns.message.from_wire(answer).flags & dns.flags.TC
+
+
+def test_site_value_with_a_non_number_version_is_a_protocol_error() -> None:
+    """Finding: ``"version": [...]`` in an HS_SITE value's JSON made
+    values_from_json raise TypeError (``int(list)``) instead of ProtocolError."""
+    body = (HERE / "regressions" / "rest_json" / "site-version-not-a-number").read_bytes()
+    with pytest.raises(ProtocolError, match="version must be an integer"):
+        values_from_json(orjson.loads(body))
 
 
 def test_short_fuzz_run_finds_nothing(tmp_path: Path) -> None:
