@@ -33,6 +33,8 @@ class NodeConfig:
 
     ``database_schema`` (PostgreSQL only) puts the registry tables in that
     schema; empty means the server's default search path.
+    ``redis_prefix`` namespaces this node's cache keys and invalidation
+    channel in a shared Redis (default ``idnode:<first prefix>:``).
     ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
     serve HTTPS; REST credentials are only accepted over TLS unless
     ``http_insecure_auth`` is true (for a node behind a TLS-terminating proxy).
@@ -61,6 +63,7 @@ class NodeConfig:
     database_url: str = ""
     database_schema: str = ""
     redis_url: str = ""
+    redis_prefix: str = ""
     listen_hosts: tuple[str, ...] = ("127.0.0.1",)
     public_host: str = "127.0.0.1"
     handle_port: int = 2641

@@ -152,6 +152,7 @@ async def _start_front_ends(
         server_admins=[(prefix_handle(p), NODE_ADMIN_INDEX) for p in config.prefixes],
         limits=limits,
         metrics=metrics,
+        redis_prefix=config.redis_prefix or None,
     )
     try:
         configure_trust(service, config)
@@ -223,5 +224,5 @@ def _session_store(config: NodeConfig) -> SessionStore | None:
         return None
     return RedisSessionStore(
         aioredis.from_url(config.redis_url),
-        prefix=f"idnode:{config.prefixes[0]}:http-session:",
+        prefix=f"{config.redis_prefix or f'idnode:{config.prefixes[0]}:'}http-session:",
     )
