@@ -1,0 +1,130 @@
+"""Locust scenarios for an idnode: resolve over HTTP, UDP and TCP, and write.
+
+User classes (pick them by name on the command line; all run by default):
+
+* ``HttpResolver``: ``GET /api/handles/{handle}`` on ``--host`` (REST API);
+* ``HdlUdpResolver``, ``HdlTcpResolver``: Handle protocol resolution at
+  ``--hdl-host``:``--hdl-port`` (:mod:`benchmarks.handle_user`);
+* ``Writer``: create and modify handles as the node admin (``--admin-key``,
+  the data dir's ``keys/admin_key.pem``).
+
+Each user runs ``--bench-user-rate`` tasks per second (Locust's
+``constant_throughput``; 0 = as fast as it can), so ``-u U`` users offer
+``U * rate`` requests per second.  Identifiers follow the workload options
+``--bench-keys`` (a key file, see :mod:`benchmarks.workload`),
+``--bench-order`` (zipf/walk), ``--bench-zipf-s``, ``--bench-hot-set``,
+``--bench-miss-share``, ``--bench-cross-share``, ``--bench-walk-start`` and
+``--bench-seed``; each defaults to its ``IDNODE_BENCH_*`` environment
+variable.  ``--bench-samples FILE`` writes every request's (time, type,
+name, latency ms, ok) to FILE as JSON when the test stops, for exact
+percentiles.
+
+Example::
+
+    locust -f benchmarks/locustfile.py --headless -u 20 -r 20 --run-time 30s \\
+        --host http://127.0.0.1:8000 --hdl-port 2641 --bench-keys keys.json \\
+        --bench-user-rate 10 HttpResolver HdlUdpResolver
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, constant_throughput, events, task
+from locust.env import Environment
+
+from benchmarks.handle_user import (
+    HandleTcpUser,
+    HandleUdpUser,
+    HandleWriterUser,
+    workload_for,
+)
+from benchmarks.workload import MISS, WorkloadSpec
+
+_samples: list[tuple[float, str, str, float, bool]] = []
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    defaults = WorkloadSpec.from_env()
+    parser.add_argument("--hdl-host", default="127.0.0.1", help="Handle server address")
+    parser.add_argument("--hdl-port", type=int, default=2641, help="Handle server port")
+    parser.add_argument("--admin-key", default=os.environ.get("IDNODE_BENCH_ADMIN_KEY", ""),
+                        help="node admin private key (PEM) for the Writer")
+    parser.add_argument("--bench-user-rate", type=float,
+                        default=float(os.environ.get("IDNODE_BENCH_USER_RATE", "0")),
+                        help="tasks per second per user (0: no wait)")
+    parser.add_argument("--bench-samples", default=os.environ.get("IDNODE_BENCH_SAMPLES", ""),
+                        help="write the raw request samples here (JSON)")
+    for name, default in ((f, getattr(defaults, f)) for f in WorkloadSpec.__dataclass_fields__):
+        parser.add_argument("--bench-" + name.replace("_", "-"), type=type(default),
+                            default=default, help=f"workload {name} (IDNODE_BENCH_{name.upper()})")
+
+
+@events.init.add_listener
+def _fresh_clock(**_: Any) -> None:
+    # gevent's loop caches "now"; after the slow imports before the test starts it
+    # lags, and --run-time (gevent.spawn_later) would end the run seconds early.
+    gevent.get_hub().loop.update_now()
+
+
+@events.request.add_listener
+def _record(request_type: str, name: str, response_time: float, exception: Any = None,
+            **_: Any) -> None:
+    _samples.append((time.time(), request_type, name, response_time, exception is None))
+
+
+@events.test_stop.add_listener
+def _write_samples(environment: Environment, **_: Any) -> None:
+    path = environment.parsed_options.bench_samples if environment.parsed_options else ""
+    if path:
+        Path(path).write_text(json.dumps(_samples), encoding="utf-8")
+
+
+def _paced(user: Any) -> float:
+    rate = user.environment.parsed_options.bench_user_rate
+    return constant_throughput(rate)(user) if rate > 0 else 0.0
+
+
+class HttpResolver(FastHttpUser):
+    """Resolves through the REST API; a 404 is the right answer for a miss."""
+
+    wait_time = _paced
+
+    def on_start(self) -> None:
+        self.work = workload_for(self)
+
+    @task
+    def resolve(self) -> None:
+        """One ``GET /api/handles/{handle}``."""
+        kind, handle = next(self.work)
+        expected = 404 if kind == MISS else 200
+        with self.client.get(f"/api/handles/{handle}", name=kind,
+                             catch_response=True) as response:
+            if response.status_code == expected:
+                response.success()
+            else:
+                response.failure(f"{kind}: HTTP {response.status_code}")
+
+
+class HdlUdpResolver(HandleUdpUser):
+    """Handle protocol resolution over UDP."""
+
+    wait_time = _paced
+
+
+class HdlTcpResolver(HandleTcpUser):
+    """Handle protocol resolution over TCP."""
+
+    wait_time = _paced
+
+
+class Writer(HandleWriterUser):
+    """Creates and modifies handles as the node admin."""
+
+    wait_time = _paced

@@ -1,0 +1,36 @@
+"""Locust command lines and sample processing (no Locust process is started here)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from benchmarks.locust_runner import LocustRun, figures, locust_argv, users_for
+from benchmarks.workload import WorkloadSpec
+
+
+def test_users_pace_to_the_offered_rate() -> None:
+    for rate in (1.0, 50.0, 400.0, 5000.0):
+        users, per_user = users_for(rate)
+        assert users >= 1 and abs(users * per_user - rate) < 1e-6
+
+
+def test_command_line_carries_the_workload_and_target(tmp_path: Path) -> None:
+    run = LocustRun("HdlUdpResolver", 150.0, 12.0, 2.0, "http://127.0.0.1:8000", 2641,
+                    admin_key="k.pem")
+    argv = locust_argv(run, WorkloadSpec(keys="keys.json", miss_share=0.25), tmp_path / "x")
+    assert argv[-1] == "HdlUdpResolver" and "--headless" in argv
+    pairs = dict(itertools.pairwise(argv))
+    assert pairs["--hdl-port"] == "2641" and pairs["--bench-keys"] == "keys.json"
+    assert pairs["--bench-miss-share"] == "0.25" and pairs["--admin-key"] == "k.pem"
+    assert pairs["--run-time"] == "12s" and int(pairs["-u"]) == 15
+
+
+def test_samples_are_grouped_by_type_after_the_warmup() -> None:
+    samples = [[100.0, "GET", "hit", 9.0, True], [101.5, "GET", "hit", 1.0, True],
+               [102.0, "GET", "miss", 2.0, False], [103.0, "HDL-UDP", "hit", 0.5, True]]
+    by_type, seconds = figures(samples, warmup=1.0)
+    assert set(by_type) == {"HTTP", "HDL-UDP"}
+    assert by_type["HTTP"].latencies == [1.0] and by_type["HTTP"].errors == 1
+    assert seconds == 2.0
+    assert figures([], 1.0) == ({}, 0.0)
