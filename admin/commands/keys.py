@@ -60,7 +60,12 @@ def passphrase(args: argparse.Namespace) -> str | None:
         if value is None:
             raise CliError(f"--passphrase-env: {args.passphrase_env} is not set", EXIT_USAGE)
     elif args.passphrase_file:
-        value = read_file(Path(args.passphrase_file), "passphrase file").decode().rstrip("\r\n")
+        raw = read_file(Path(args.passphrase_file), "passphrase file")
+        try:
+            value = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise CliError(f"{args.passphrase_file}: the passphrase is not UTF-8 text",
+                           EXIT_USAGE) from None
     else:
         return None
     if not value:
