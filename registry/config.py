@@ -33,6 +33,8 @@ class NodeConfig:
 
     ``database_schema`` (PostgreSQL only) puts the registry tables in that
     schema; empty means the server's default search path.
+    ``discovery_domain`` (with ``discovery_nameserver``, ``HOST[:PORT]``) finds
+    the root from DNS SRV/URI records when ``root_address`` is empty.
     ``redis_prefix`` namespaces this node's cache keys and invalidation
     channel in a shared Redis (default ``idnode:<first prefix>:``).
     ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
@@ -72,6 +74,8 @@ class NodeConfig:
     dns_zone: str = "id.local."
     workers: int = 1
     root_address: str = ""
+    discovery_domain: str = ""
+    discovery_nameserver: str = ""
     root_admin: str = ""
     server_key_path: Path = Path("keys/server_key.pem")
     server_pubkey_path: Path = Path("keys/server_pubkey.bin")

@@ -9,6 +9,7 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import ssl
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from resolver.http_guard import HttpGuard
 from resolver.limits import Limits
 from resolver.metrics import Metrics
 from resolver.ratelimit import RateLimiter
+from resolver.root_finder import find_root_address
 from resolver.service import ResolutionService
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
@@ -145,9 +147,10 @@ async def _start_front_ends(
         description=f"idnode {config.role} {','.join(config.prefixes)}",
     )
     metrics = Metrics()
+    root_address = await find_root_address(config)
     service = await build_resolution_stack(
         store,
-        config,
+        dataclasses.replace(config, root_address=root_address),
         site_info=site_info_value(site),
         server_admins=[(prefix_handle(p), NODE_ADMIN_INDEX) for p in config.prefixes],
         limits=limits,
