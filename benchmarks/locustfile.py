@@ -9,8 +9,8 @@ User classes (pick them by name on the command line; all run by default):
   the data dir's ``keys/admin_key.pem``).
 
 Each user runs ``--bench-user-rate`` tasks per second (Locust's
-``constant_throughput``; 0 = as fast as it can), so ``-u U`` users offer
-``U * rate`` requests per second.  Identifiers follow the workload options
+``constant_throughput``, from a random phase; 0 = as fast as it can), so
+``-u U`` users offer ``U * rate`` requests per second.  Identifiers follow the workload options
 ``--bench-keys`` (a key file, see :mod:`benchmarks.workload`),
 ``--bench-order`` (zipf/walk), ``--bench-zipf-s``, ``--bench-hot-set``,
 ``--bench-miss-share``, ``--bench-cross-share``, ``--bench-walk-start`` and
@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, User, constant_throughput, events, task
 from locust.env import Environment
 
 from benchmarks.handle_user import (
@@ -86,18 +87,31 @@ def _write_samples(environment: Environment, **_: Any) -> None:
         Path(path).write_text(json.dumps(_samples), encoding="utf-8")
 
 
-def _paced(user: Any) -> float:
-    rate = user.environment.parsed_options.bench_user_rate
-    return constant_throughput(rate)(user) if rate > 0 else 0.0
+class _Paced(User):
+    """``constant_throughput`` at ``--bench-user-rate``, each user starting at a random
+    phase of the period: users spawned together would otherwise fire in bursts, and
+    Locust's own queueing of the burst's answers would be measured as latency."""
+
+    abstract = True
+
+    def wait_time(self) -> float:
+        """Seconds until the next task."""
+        rate = self.environment.parsed_options.bench_user_rate
+        return float(constant_throughput(rate)(self)) if rate > 0 else 0.0
+
+    def on_start(self) -> None:
+        super().on_start()
+        rate = self.environment.parsed_options.bench_user_rate
+        if rate > 0:
+            gevent.sleep(random.uniform(0, 1 / rate))
 
 
-class HttpResolver(FastHttpUser):
+class HttpResolver(_Paced, FastHttpUser):
     """Resolves through the REST API; a 404 is the right answer for a miss."""
-
-    wait_time = _paced
 
     def on_start(self) -> None:
         self.work = workload_for(self)
+        super().on_start()
 
     @task
     def resolve(self) -> None:
@@ -112,19 +126,13 @@ class HttpResolver(FastHttpUser):
                 response.failure(f"{kind}: HTTP {response.status_code}")
 
 
-class HdlUdpResolver(HandleUdpUser):
+class HdlUdpResolver(_Paced, HandleUdpUser):
     """Handle protocol resolution over UDP."""
 
-    wait_time = _paced
 
-
-class HdlTcpResolver(HandleTcpUser):
+class HdlTcpResolver(_Paced, HandleTcpUser):
     """Handle protocol resolution over TCP."""
 
-    wait_time = _paced
 
-
-class Writer(HandleWriterUser):
+class Writer(_Paced, HandleWriterUser):
     """Creates and modifies handles as the node admin."""
-
-    wait_time = _paced
