@@ -19,12 +19,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from protocol.crypto import PrivateKey
+from protocol.message import Message
 from registry.config import NodeConfig
 from registry.names import prefix_handle
 from registry.store import HandleStore
 from registry.trust.keys import load_private_key
 from resolver.dns_bridge import DnsServer, run_dns_server
 from resolver.handle_server import HandleServer, run_handle_server
+from resolver.handle_sessions import SessionStore as HandleSessionStore
 from resolver.http_api import run_http_server
 from resolver.http_auth import RedisSessionStore, SessionStore
 from resolver.http_guard import HttpGuard
@@ -33,11 +35,14 @@ from resolver.metrics import Metrics
 from resolver.ratelimit import RateLimiter
 from resolver.root_finder import find_root_address
 from resolver.service import ResolutionService
+from resolver.sessions import ChallengeStore
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
 from resolver.verification import configure_trust
 
 log = logging.getLogger("idnode.node")
+
+AuthTables = tuple[ChallengeStore[Message], HandleSessionStore]
 
 NODE_ADMIN_INDEX = 300
 
@@ -119,25 +124,35 @@ def _public_key_bytes(config: NodeConfig) -> bytes:
 
 
 async def start_node(
-    config: NodeConfig, *, reuse_port: bool = False, with_dns: bool = True
+    config: NodeConfig,
+    *,
+    reuse_port: bool = False,
+    with_dns: bool = True,
+    auth_tables: AuthTables | None = None,
 ) -> RunningNode:
     """Open the store and start every front end the configuration enables.
 
     ``reuse_port`` lets several worker processes share the ports; the DNS
-    front end (no SO_REUSEPORT) runs only where ``with_dns`` is true.
+    front end (no SO_REUSEPORT) runs only where ``with_dns`` is true;
+    ``auth_tables`` are the Handle challenge and session tables shared by
+    every worker (see :mod:`resolver.shared_auth`), else each process has its own.
     """
     store = await HandleStore.open(
         config.effective_database_url, schema=config.database_schema or None, migrate=True
     )
     try:
-        return await _start_front_ends(config, store, reuse_port, with_dns)
+        return await _start_front_ends(config, store, reuse_port, with_dns, auth_tables)
     except BaseException:
         await store.close()
         raise
 
 
 async def _start_front_ends(
-    config: NodeConfig, store: HandleStore, reuse_port: bool, with_dns: bool
+    config: NodeConfig,
+    store: HandleStore,
+    reuse_port: bool,
+    with_dns: bool,
+    auth_tables: AuthTables | None,
 ) -> RunningNode:
     limits = limits_from(config)
     site = build_site_info(
@@ -159,7 +174,7 @@ async def _start_front_ends(
     )
     try:
         configure_trust(service, config)
-        return await _listen(config, service, limits, metrics, reuse_port, with_dns)
+        return await _listen(config, service, limits, metrics, reuse_port, with_dns, auth_tables)
     except BaseException:
         await service.close()
         raise
@@ -172,8 +187,10 @@ async def _listen(
     metrics: Metrics,
     reuse_port: bool,
     with_dns: bool,
+    auth_tables: AuthTables | None,
 ) -> RunningNode:
     limiter = rate_limiter_from(config)
+    challenges, sessions = auth_tables if auth_tables is not None else (None, None)
     handle_server = await run_handle_server(
         service,
         config.listen_hosts,
@@ -182,6 +199,8 @@ async def _listen(
         private_key=load_server_key(config),
         reuse_port=reuse_port,
         rate_limiter=limiter,
+        challenges=challenges,
+        sessions=sessions,
     )
     runner: web.AppRunner | None = None
     try:
