@@ -20,10 +20,24 @@ def name_key(name: str) -> str:
     return name.translate(_ASCII_UPPER)
 
 
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored as a name or type (a NUL character or an
+    unpaired surrogate: PostgreSQL text holds neither), or None when it can."""
+    if "\0" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (unpaired surrogate)"
+    return None
+
+
 def split_handle(name: str) -> tuple[str, str]:
     """``(prefix, suffix)`` of a valid handle name; raises :class:`InvalidHandle`."""
     if not name:
         raise InvalidHandle("empty handle name")
+    if (problem := unstorable(name)) is not None:
+        raise InvalidHandle(f"handle name {problem}")
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise InvalidHandle(f"handle name longer than {MAX_NAME_BYTES} bytes")
     prefix, slash, suffix = name.partition("/")

@@ -56,7 +56,7 @@ from protocol.values import HandleValue
 from protocol.wire import Reader
 from registry.errors import StoreError
 from registry.filters import select_values
-from registry.names import name_key
+from registry.names import name_key, unstorable
 from registry.signing_policy import SigningPolicy, resulting_values, store_fetch
 from resolver.cache import Answer, Kind
 from resolver.limits import DEFAULT_LIMITS, Limits
@@ -359,6 +359,8 @@ class ResolutionService:
         """Handles under ``prefix``; needs list-handles on ``0.NA/<prefix>``."""
         caller = caller or ANONYMOUS
         self._require_identity(caller)
+        if (problem := unstorable(prefix)) is not None:
+            raise ServiceError(RC_INVALID_HANDLE, f"prefix {problem}")
         na = prefix if name_key(prefix).startswith(name_key(NA_HANDLE_PREFIX)) else (
             NA_HANDLE_PREFIX + prefix
         )
@@ -450,6 +452,8 @@ class ResolutionService:
             raise ServiceError(RC_INVALID_HANDLE, "handle must be PREFIX/SUFFIX")
         if len(handle.encode("utf-8", "surrogatepass")) > self.limits.max_handle_length:
             raise ServiceError(RC_INVALID_HANDLE, "handle too long")
+        if (problem := unstorable(handle)) is not None:
+            raise ServiceError(RC_INVALID_HANDLE, f"handle {problem}")
 
     @staticmethod
     def _check_values(values: Sequence[HandleValue], max_values: int) -> None:
@@ -461,6 +465,9 @@ class ResolutionService:
                 raise ServiceError(RC_INVALID_VALUE, "value indexes must be positive")
             if v.index in seen:
                 raise ServiceError(RC_VALUE_ALREADY_EXISTS, f"index conflict for {v.index}")
+            for text in (v.type, *(r.handle for r in v.references)):
+                if (problem := unstorable(text)) is not None:
+                    raise ServiceError(RC_INVALID_VALUE, f"value {v.index}: {text!r} {problem}")
             seen.add(v.index)
 
     @staticmethod

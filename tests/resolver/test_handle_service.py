@@ -19,6 +19,7 @@ from protocol.constants import (
     RC_VALUE_ALREADY_EXISTS,
     RC_VALUES_NOT_FOUND,
 )
+from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.limits import Limits
 from resolver.service import MAX_PBKDF2_ITERATIONS, Caller, ResolutionService, ServiceError
@@ -173,3 +174,17 @@ async def test_costly_pbkdf2_answers_are_refused_unchecked(service: ResolutionSe
     costly = auth.secret_key_answer(nonce, digest, SECRET, iterations=MAX_PBKDF2_ITERATIONS + 1)
     assert not await service.verify_secret_key_answer(NA, 300, nonce, digest, costly)
     assert not await service.verify_secret_key_answer(NA, 300, nonce, digest, b"\x22\xff")
+
+
+async def test_names_and_types_no_database_can_store_are_invalid(
+    service: ResolutionService, database: HandleStore
+) -> None:
+    """Regression: a NUL in a name, prefix or type reached PostgreSQL and failed with 500."""
+    await _refused(RC_INVALID_HANDLE, service.resolve("88.118.8/a\0b"))
+    await _refused(RC_INVALID_HANDLE, service.resolve("88.118.8/\udcff"))
+    await _refused(RC_INVALID_HANDLE, service.list_handles("88.118\0", caller=ADMIN))
+    nul_type = HandleValue(index=2, type="UR\0L", data=b"x")
+    await _refused(RC_INVALID_VALUE, service.add_values(TV, [nul_type], caller=ADMIN))
+    await _refused(RC_INVALID_HANDLE, service.create_handle("88.118.8/a\0", [], caller=ADMIN))
+    stored = await database.get_handle(TV)
+    assert stored is not None and all(v.type != "UR\0L" for v in stored.values)
