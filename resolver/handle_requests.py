@@ -76,6 +76,7 @@ from protocol.site_info import decode_site_info
 from protocol.versions import at_least
 from resolver.handle_sessions import SessionStore, SessionTable, dh_session_key
 from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.metrics import Metrics
 from resolver.service import Caller, ResolutionService, ServiceError
 from resolver.sessions import Challenge, ChallengeStore, ChallengeTable
 
@@ -107,7 +108,8 @@ class RequestProcessor:
     ``private_key`` (the key whose public half the node's HS_SITE lists) signs
     the responses to certified requests, as CNRI's ``sendResponse`` does;
     ``challenges`` and ``sessions`` is where open challenges and Handle sessions
-    are kept (this process by default).
+    are kept (this process by default); ``metrics`` counts the answers under
+    the front end ``handle``.
     """
 
     def __init__(
@@ -118,8 +120,10 @@ class RequestProcessor:
         private_key: PrivateKey | None = None,
         challenges: ChallengeStore[Message] | None = None,
         sessions: SessionStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = service
+        self.metrics = metrics
         self.limits = limits
         self.private_key = private_key
         self.challenges = challenges or ChallengeStore(

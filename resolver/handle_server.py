@@ -41,6 +41,7 @@ from resolver.amplification import udp_datagrams
 from resolver.handle_requests import RequestProcessor
 from resolver.handle_sessions import SessionStore
 from resolver.limits import DEFAULT_LIMITS, Limits
+from resolver.metrics import Metrics
 from resolver.ratelimit import UNLIMITED, RateLimiter, client_of
 from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
@@ -66,11 +67,17 @@ def _envelope_error(env: Envelope, code: int, text: str) -> Message:
 
 async def _respond(processor: RequestProcessor, request: Message) -> list[Message]:
     """The processor's answer, or an RC_ERROR response if it failed unexpectedly."""
+    started = time.perf_counter()
     try:
-        return await processor.process(request)
+        responses = await processor.process(request)
     except Exception as exc:  # one bad request must not take the server down
         log.error("handle request failed op=%s: %r", request.op_code, exc)
-        return [_envelope_error(request.envelope(0), RC_ERROR, "internal error")]
+        responses = [_envelope_error(request.envelope(0), RC_ERROR, "internal error")]
+    if processor.metrics is not None and responses:
+        processor.metrics.observe_request(
+            "handle", responses[0].response_code, time.perf_counter() - started
+        )
+    return responses
 
 
 class _TcpConnections:
@@ -271,6 +278,7 @@ async def run_handle_server(
     sessions: SessionStore | None = None,
     reuse_port: bool = False,
     rate_limiter: RateLimiter = UNLIMITED,
+    metrics: Metrics | None = None,
 ) -> HandleServer:
     """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
 
@@ -279,7 +287,8 @@ async def run_handle_server(
     open challenges and Handle sessions (shared by worker processes, see
     :mod:`resolver.workers`); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports;
-    ``rate_limiter`` is asked once per request (shared with the other front ends).
+    ``rate_limiter`` is asked once per request (shared with the other front ends);
+    ``metrics`` counts answers and latency under the front end ``handle``.
     """
     loop = asyncio.get_running_loop()
     processor = RequestProcessor(
@@ -288,6 +297,7 @@ async def run_handle_server(
         private_key=private_key,
         challenges=challenges,
         sessions=sessions,
+        metrics=metrics,
     )
     server = HandleServer(processor)
     handler = _TcpConnections(processor, limits, rate_limiter)

@@ -201,6 +201,7 @@ async def _listen(
         rate_limiter=limiter,
         challenges=challenges,
         sessions=sessions,
+        metrics=metrics,
     )
     runner: web.AppRunner | None = None
     try:
