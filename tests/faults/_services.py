@@ -1,0 +1,141 @@
+"""Private PostgreSQL and Redis servers a fault test may stop and start at will.
+
+The suite's shared PostgreSQL (5432) and Redis (6379) serve other test runs
+and are never touched here.  :class:`PrivatePostgres` makes a throw-away
+cluster with ``initdb`` in a temp folder, owned by and run as the ``postgres``
+user (``runuser``; PostgreSQL refuses to run as root), with trust auth on an
+ephemeral loopback port.  :class:`PrivateRedis` runs ``redis-server`` on an
+ephemeral port, without persistence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise FileNotFoundError(f"no PostgreSQL {name} under /usr/lib/postgresql")
+    return found[-1]
+
+
+def postgres_available() -> bool:
+    """Whether a private cluster can be made here (binaries, ``runuser``, root)."""
+    try:
+        _pg_bin("initdb")
+    except FileNotFoundError:
+        return False
+    return shutil.which("runuser") is not None and os.geteuid() == 0
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own: :meth:`start`, :meth:`stop`, :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="idnode-faults-pg-"))
+        self.port = free_port()
+        shutil.chown(self.folder, "postgres", "postgres")
+        self._as_postgres(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust",
+                          "-U", "postgres", "--no-sync")
+
+    @property
+    def data(self) -> Path:
+        """The cluster's data directory."""
+        return self.folder / "data"
+
+    @property
+    def url(self) -> str:
+        """A URL of the cluster's ``postgres`` database."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True,
+                       capture_output=True, timeout=120, cwd=self.folder)
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts queries."""
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c full_page_writes=off")
+        self._as_postgres(_pg_bin("pg_ctl"), "-D", str(self.data), "-l",
+                          str(self.folder / "server.log"), "-o", options, "-w", "start")
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast`` closes sessions; ``immediate`` is a crash)."""
+        self._as_postgres(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def close(self) -> None:
+        """Stop the server if it runs, and delete the cluster."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A ``redis-server`` of our own on an ephemeral port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's URL (database 0)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait for its port."""
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _listening(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL: an outage, not a shutdown) and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
