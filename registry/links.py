@@ -108,8 +108,7 @@ def _derived_problems(template: Template, document: Mapping[str, object],
 
 async def check_template(book: TemplateBook, values: list[HandleValue]) -> None:
     """Raise :class:`TemplateError` unless a record with ``TRACE.TEMPLATE`` matches it."""
-    marks = [v for v in values if v.type == TYPE_TEMPLATE]
-    if not marks:
+    if not any(v.type == TYPE_TEMPLATE for v in values):
         return
     template_id, document = values_to_document(values)
     template = await book.find(template_id)
