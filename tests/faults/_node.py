@@ -79,9 +79,10 @@ class NodeProcess:
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run an ``idnode`` command with this node's settings; never raises on failure."""
         return subprocess.run(self.cli(*args), capture_output=True, text=True, timeout=timeout,
-                              check=False, cwd=REPO, env=self._environment())
+                              check=False, cwd=REPO, env=self.environment())
 
-    def _environment(self) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
+        """The environment of this node's commands: ours plus its settings."""
         return {**os.environ, "IDNODE_HTTP_INSECURE_AUTH": "true", "IDNODE_LOG_LEVEL": "WARNING",
                 **self.env}
 
