@@ -6,7 +6,8 @@ while the cluster is stopped and started again: every read of a cached handle
 succeeds throughout; a write during the outage fails with RC_ERROR (never a
 hang), and once PostgreSQL is back, writes and uncached reads work again
 without restarting the node: SQLAlchemy drops every pooled connection at the
-first disconnect error, so at most one request fails after the outage.  Every acknowledged write is stored.
+first disconnect error, so at most one request fails after the outage.
+Every acknowledged write is stored.
 """
 
 from __future__ import annotations
