@@ -135,7 +135,7 @@ class Ledger:
 
 @dataclass
 class Sampler:
-    """Latencies of the current minute by kind ("read"/"write"), and errors."""
+    """Latencies of the current sample period by kind ("read"/"write"), and errors."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     operations: int = 0
@@ -152,7 +152,7 @@ class Sampler:
         self.operations += 1
 
     def take(self) -> tuple[dict[str, list[float]], int]:
-        """This minute's latencies and count; starts a new minute."""
+        """This period's latencies and count; starts a new period."""
         taken, count = dict(self.latencies), self.operations
         self.latencies, self.operations = defaultdict(list), 0
         return taken, count
@@ -288,10 +288,10 @@ def _pct(samples: list[float], pct: float) -> float:
 
 @dataclass
 class SoakResult:
-    """One soak: its rows (minute, rss KiB, ops, read p50/p99 ms, write p50/p99 ms),
+    """One soak: its rows (elapsed minutes, rss KiB, ops, read p50/p99 ms, write p50/p99 ms),
     the errors seen and the ledger problems found afterwards."""
 
-    rows: list[tuple[int, int, int, float, float, float, float]]
+    rows: list[tuple[float, int, int, float, float, float, float]]
     errors: list[str]
     problems: list[str]
     writes_acked: int
@@ -301,7 +301,7 @@ class SoakResult:
         lines = [f"{'min':>4} {'rss MiB':>8} {'ops':>7} {'read p50':>9} {'read p99':>9} "
                  f"{'write p50':>10} {'write p99':>10}"]
         for minute, rss, ops, rp50, rp99, wp50, wp99 in self.rows:
-            lines.append(f"{minute:>4} {rss / 1024:>8.1f} {ops:>7} {rp50:>9.2f} {rp99:>9.2f} "
+            lines.append(f"{minute:>4.1f} {rss / 1024:>8.1f} {ops:>7} {rp50:>9.2f} {rp99:>9.2f} "
                          f"{wp50:>10.2f} {wp99:>10.2f}")
         return "\n".join(lines)
 
@@ -327,7 +327,7 @@ async def soak(data_dir: Path, minutes: float, *, env: Mapping[str, str] | None 
     await seed(url, schema, cold)
     process, handle_port, http_port = await asyncio.to_thread(start_node, data_dir, env)
     ledger, sampler, stop = Ledger(), Sampler(), asyncio.Event()
-    rows: list[tuple[int, int, int, float, float, float, float]] = []
+    rows: list[tuple[float, int, int, float, float, float, float]] = []
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{http_port}",
                                          timeout=aiohttp.ClientTimeout(total=30)) as http:
@@ -337,14 +337,14 @@ async def soak(data_dir: Path, minutes: float, *, env: Mapping[str, str] | None 
             tasks += [asyncio.create_task(writer_loop(kind, f"soak-{kind}", target, sampler,
                                                       ledger, stop, pause * 50))
                       for kind in ("handle", "rest")]
-            deadline = time.monotonic() + minutes * 60
-            minute = 0
+            started = time.monotonic()
+            deadline = started + minutes * 60
             while time.monotonic() < deadline:
                 await asyncio.sleep(min(sample_seconds, max(0.0, deadline - time.monotonic())))
-                minute += 1
                 taken, count = sampler.take()
                 reads, writes = taken.get("read", []), taken.get("write", [])
-                rows.append((minute, rss_kib(process.pid), count, _pct(reads, 0.5),
+                elapsed = (time.monotonic() - started) / 60
+                rows.append((elapsed, rss_kib(process.pid), count, _pct(reads, 0.5),
                              _pct(reads, 0.99), _pct(writes, 0.5), _pct(writes, 0.99)))
                 if echo is not None:
                     echo(SoakResult(rows[-1:], [], [], 0).table().splitlines()[-1])
