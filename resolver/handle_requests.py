@@ -73,7 +73,7 @@ from protocol.crypto import PrivateKey
 from protocol.errors import ProtocolError
 from protocol.message import Message, make_response
 from protocol.site_info import decode_site_info
-from protocol.versions import at_least
+from protocol.versions import at_least, negotiate
 from resolver.handle_sessions import SessionStore, SessionTable, dh_session_key
 from resolver.limits import DEFAULT_LIMITS, Limits
 from resolver.metrics import Metrics
@@ -214,7 +214,7 @@ class RequestProcessor:
         challenge = await self.challenges.take(answer.session_id)
         if challenge is None:
             return [error_response(answer, RC_AUTHEN_TIMEOUT, "no such challenge or it expired")]
-        caller = await self._identify(answer, body, challenge)
+        caller = await self._identify(body, challenge)
         if caller is None:
             log.info(
                 "handle auth failed identity=%s:%s type=%s",
@@ -234,12 +234,16 @@ class RequestProcessor:
         return [dataclasses.replace(r, request_id=answer.request_id) for r in responses]
 
     async def _identify(
-        self, answer: Message, body: ChallengeAnswerRequest, challenge: Challenge[Message]
+        self, body: ChallengeAnswerRequest, challenge: Challenge[Message]
     ) -> Caller | None:
         args = (body.user_handle, body.user_index, challenge.nonce, challenge.request_digest)
         if body.auth_type == AUTH_TYPE_SECRET_KEY:
+            # the form is the one of the challenge we sent, whatever version the answer
+            # claims: relabelled 2.0, an answer must not get a bare MD5 value accepted
+            original = challenge.request
+            sent = negotiate(original.suggest_major_version, original.suggest_minor_version)
             ok = await self.service.verify_secret_key_answer(
-                *args, body.signed_response, old_format=not answer.at_least(2, 1)
+                *args, body.signed_response, old_format=not at_least(*sent, 2, 1)
             )
             return Caller(body.user_handle, body.user_index) if ok else None
         if body.auth_type == AUTH_TYPE_PUBLIC_KEY:

@@ -3,7 +3,8 @@
 The node hosts prefix ``88.118.8`` as :func:`benchmarks.soak.seed` makes it
 (``0.NA/88.118.8`` administered by its own ``300`` HS_SECKEY); :func:`seed`
 adds ``88.118.8/nobody``, an identity with a secret key of its own
-(:data:`NOBODY_SECRET`) and no rights anywhere.
+(:data:`NOBODY_SECRET`) and no rights anywhere.  :func:`running_node` serves
+the same data in this process, for tests that watch its logs or its tasks.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks import soak
 from protocol.references import encode_secret_key
 from protocol.values import HandleValue
+from registry.config import NodeConfig
 from registry.store import HandleStore
+from resolver.node import RunningNode, start_node
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = "88.118.8/nobody"
@@ -40,6 +45,19 @@ async def seed(url: str, schema: str | None = None, cold: int = 0) -> None:
         )
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def running_node(data_dir: Path, **settings: Any) -> AsyncIterator[RunningNode]:
+    """A seeded node served in this process on ephemeral ports (REST auth over plain HTTP)."""
+    config = NodeConfig(data_dir=data_dir, handle_port=0, http_port=0, dns_port=0,
+                        http_insecure_auth=True, **settings)
+    await seed(config.effective_database_url)
+    node = await start_node(config)
+    try:
+        yield node
+    finally:
+        await node.close()
 
 
 @dataclass
