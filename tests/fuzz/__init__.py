@@ -1,2 +1,2 @@
 """Coverage-guided fuzzing (atheris) of the wire decoder, the REST JSON parser and
-the DNS bridge; see :mod:`tests.fuzz.run` and :mod:`tests.fuzz.contracts`."""
+the DNS bridge; see :mod:`tests.fuzz.run` and the ``contract_*`` modules."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import atheris
 
 with atheris.instrument_imports(include=["dns", "resolver"]):
-    from tests.fuzz.contracts import DnsTarget
+    from tests.fuzz.contract_dns import DnsTarget
 
 from tests.fuzz.harness import fuzz
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import atheris
 
 with atheris.instrument_imports(include=["protocol", "resolver"]):
-    from tests.fuzz.contracts import check_rest_json
+    from tests.fuzz.contract_rest import check_rest_json
 
 from tests.fuzz.harness import fuzz
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import atheris
 
 with atheris.instrument_imports(include=["protocol"]):
-    from tests.fuzz.contracts import check_wire
+    from tests.fuzz.contract_wire import check_wire
 
 from tests.fuzz.harness import fuzz
 

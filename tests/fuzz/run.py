@@ -4,9 +4,11 @@
 time evenly over the targets.  Each target starts from its seed corpus in
 ``tests/fuzz/corpus/<target>/`` (read, never written) plus a working corpus
 where libFuzzer keeps what it finds interesting.  The contract per input is in
-:mod:`tests.fuzz.contracts`; on top of it libFuzzer enforces ``-timeout`` (no
-hang) and ``-rss_limit_mb`` (no allocation far beyond the bounded input).  A
-crashing input is written to the artifacts directory and the run exits 1.
+``tests.fuzz.contract_<target>``; on top of it libFuzzer enforces ``-timeout``
+(no hang) and ``-rss_limit_mb`` (no allocation far beyond the bounded input).
+A failing input is written to the artifacts directory and the run exits 1;
+copy it to ``tests/fuzz/regressions/<target>/`` with the fix, and pytest
+replays it from then on.
 """
 
 from __future__ import annotations
@@ -67,21 +69,32 @@ def run_target(target: str, seconds: int, work: Path, artifacts: Path) -> Outcom
         f"-artifact_prefix={prefix}", "-print_final_stats=1",
     ]
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
+    code, output = _fuzz_once(command, env, seconds)
+    found = sorted(p for p in artifacts.glob(f"{target}-*") if p.is_file())
+    if code < 0 and not found:
+        # killed by a signal with no input to blame (seen once: a stray SIGALRM
+        # from atheris' timeout timer): the fuzzer's fault, not the target's
+        output += f"\nrun.py: killed by signal {-code} without a failing input, once more\n"
+        code, again = _fuzz_once(command, env, seconds)
+        output += again
+        found = sorted(p for p in artifacts.glob(f"{target}-*") if p.is_file())
+    (work / f"{target}.log").write_text(output)
+    if code != 0:
+        sys.stderr.write(output[-4000:])
+    return Outcome(target, code, _stat(output, "number_of_executed_units"),
+                   len(list(corpus.iterdir())), found)
+
+
+def _fuzz_once(command: list[str], env: dict[str, str], seconds: int) -> tuple[int, str]:
+    """(exit code, output) of one libFuzzer run; 124 if it overran its time."""
     try:
         proc = subprocess.run(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, timeout=seconds + INPUT_TIMEOUT + GRACE, check=False,
         )
-        output, code = proc.stdout, proc.returncode
     except subprocess.TimeoutExpired as exc:
-        output, code = _text(exc.stdout) + "\nrun.py: target did not stop in time", -1
-    log = work / f"{target}.log"
-    log.write_text(output)
-    if code != 0:
-        sys.stderr.write(output[-4000:])
-    found = sorted(p for p in artifacts.glob(f"{target}-*") if p.is_file())
-    return Outcome(target, code, _stat(output, "number_of_executed_units"),
-                   len(list(corpus.iterdir())), found)
+        return 124, _text(exc.stdout) + "\nrun.py: target did not stop in time\n"
+    return proc.returncode, proc.stdout
 
 
 def _text(data: str | bytes | None) -> str:

@@ -3,7 +3,7 @@ input the fuzzer ever found failing (each a regression test of its fix).
 
 The atheris run happens in a subprocess (atheris instruments modules as they
 are imported, which must not touch this pytest process); the replays call the
-same contracts (:mod:`tests.fuzz.contracts`) in-process, without atheris.
+same contracts (``tests.fuzz.contract_*``) in-process, without atheris.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ import pytest
 
 from protocol.errors import ProtocolError
 from protocol.rest_json import values_from_json
-from tests.fuzz import contracts
+from tests.fuzz.contract_dns import DnsTarget
+from tests.fuzz.contract_rest import check_rest_json
+from tests.fuzz.contract_wire import check_wire
 from tests.fuzz.run import ROOT, TARGETS
 
 HERE = Path(__file__).resolve().parent
-SHORT_SECONDS = 10  # per target
-CHECKS = {"wire": contracts.check_wire, "rest_json": contracts.check_rest_json}
+SHORT_SECONDS = 8  # per target
+CHECKS = {"wire": check_wire, "rest_json": check_rest_json}
 
 
 def _inputs(kind: str, target: str) -> list[Path]:
@@ -35,13 +37,13 @@ def _inputs(kind: str, target: str) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def dns_target() -> Iterator[contracts.DnsTarget]:
-    target = contracts.DnsTarget()
+def dns_target() -> Iterator[DnsTarget]:
+    target = DnsTarget()
     yield target
     target.close()
 
 
-def _check(target: str, data: bytes, dns_target: contracts.DnsTarget) -> None:
+def _check(target: str, data: bytes, dns_target: DnsTarget) -> None:
     if target == "dns":
         dns_target.check(data)
     else:
@@ -49,7 +51,7 @@ def _check(target: str, data: bytes, dns_target: contracts.DnsTarget) -> None:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_seed_corpus_keeps_the_contract(target: str, dns_target: contracts.DnsTarget) -> None:
+def test_seed_corpus_keeps_the_contract(target: str, dns_target: DnsTarget) -> None:
     seeds = _inputs("corpus", target)
     assert seeds, f"no seed corpus for {target}"
     for seed in seeds:
@@ -62,12 +64,12 @@ def test_seed_corpus_keeps_the_contract(target: str, dns_target: contracts.DnsTa
     ids=lambda v: v.name if isinstance(v, Path) else v,
 )
 def test_past_finding_keeps_the_contract(
-    target: str, finding: Path, dns_target: contracts.DnsTarget
+    target: str, finding: Path, dns_target: DnsTarget
 ) -> None:
     _check(target, finding.read_bytes(), dns_target)
 
 
-def test_non_ascii_label_below_the_zone_is_nxdomain(dns_target: contracts.DnsTarget) -> None:
+def test_non_ascii_label_below_the_zone_is_nxdomain(dns_target: DnsTarget) -> None:
     """Finding: a query for ``fuzz.\\xdf.8.118.88.<zone>`` made ``answer`` raise
     DnsNameError (is_empty_non_terminal on a non-ASCII label) instead of answering."""
     wire = (HERE / "regressions" / "dns" / "non-ascii-label-below-zone").read_bytes()
@@ -77,7 +79,7 @@ def test_non_ascii_label_below_the_zone_is_nxdomain(dns_target: contracts.DnsTar
 
 
 def test_edns_payload_size_zero_gets_a_truncated_512_byte_answer(
-    dns_target: contracts.DnsTarget,
+    dns_target: DnsTarget,
 ) -> None:
     """Finding: an OPT record announcing payload size 0 (ANY for a big record)
     made the UDP answer unbounded (to_wire(max_size=0)): 4330 bytes for 52."""
