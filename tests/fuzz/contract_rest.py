@@ -1,11 +1,6 @@
 """Fuzz contract of the REST JSON parsing: ``values_from_json`` and the PUT body parser.
 
-Part of the fuzzing contracts (see :mod:`tests.fuzz.run`): free of atheris, so
-the atheris harness calls it from its instrumented subprocess and the short
-pytest run replays the seed corpus and past findings through it in-process.  A
-check returns quietly when the code under test behaved (answered, or raised
-only its own error type) and lets anything else escape, which the fuzzer
-reports as a crash.
+A contract in the sense of :mod:`tests.fuzz`.
 """
 
 from __future__ import annotations
