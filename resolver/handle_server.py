@@ -285,7 +285,7 @@ async def run_handle_server(
     Port 0 picks one free port shared by all listeners.  ``private_key`` signs
     the responses to certified requests; ``challenges`` and ``sessions`` hold
     open challenges and Handle sessions (shared by worker processes, see
-    :mod:`resolver.workers`); ``reuse_port``
+    :mod:`resolver.shared_auth`); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports;
     ``rate_limiter`` is asked once per request (shared with the other front ends);
     ``metrics`` counts answers and latency under the front end ``handle``.

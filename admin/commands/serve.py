@@ -71,6 +71,7 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
     node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
                             with_dns=not args.worker_child, auth_tables=auth)
     children = _start_workers(workers - 1, args.argv, tables)
+    await asyncio.to_thread(_wait_ready, children)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -111,12 +112,23 @@ def _start_workers(
     argv = [sys.executable, "-m", "admin.cli", *cli_args, "--worker-child"]
     children = []
     for _ in range(count):
-        child = subprocess.Popen(argv, stdin=subprocess.PIPE, preexec_fn=_die_with_parent)
+        child = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=_die_with_parent
+        )
         assert child.stdin is not None and tables is not None
         child.stdin.write(f"{tables.address} {tables.authkey.hex()}\n".encode())
         child.stdin.close()
         children.append(child)
     return children
+
+
+def _wait_ready(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Block until every worker has printed its ``serving`` line (it listens then)."""
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if b"serving" not in line:
+            raise CliError(f"worker {child.pid} did not start (exit {child.wait()})")
 
 
 def _die_with_parent() -> None:

@@ -1,10 +1,11 @@
-"""Worker processes sharing the Handle ports (SO_REUSEPORT), challenges and sessions."""
+"""``idnode serve --workers 2``: processes sharing the Handle ports (SO_REUSEPORT),
+challenges and sessions, driven the way a CNRI client talks: every step of an
+authentication or a session on a new connection."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,60 +13,32 @@ import pytest
 from protocol.bodies import ValuesRequest
 from protocol.constants import OC_ADD_VALUE, RC_AUTHENTICATION_NEEDED, RC_SUCCESS
 from protocol.message import Message
-from registry.store import HandleStore
 from resolver.client import (
     HandleClient,
-    HandleClientError,
     SecretKeyAuth,
     _answer,
     _TcpExchange,
 )
-from resolver.service import ResolutionService
-from resolver.workers import WorkerPool, start_workers
 from tests.resolver.test_handle_sessions import CnriLikeSession, _add
 from tests.resolver.test_handle_support import NA, SECRET, TV, seed, url
+from tests.resolver.worker_pool import Pool, start_pool
 
 ADMIN = SecretKeyAuth(NA, 300, SECRET)
 
 
-async def open_service(db_url: str) -> ResolutionService:
-    """Runs in each worker: its own store on the shared database."""
-    return ResolutionService(await HandleStore.open(db_url, migrate=False))
-
-
 @pytest.fixture
-async def pool(tmp_path: Path) -> AsyncIterator[WorkerPool]:
-    db_url = f"sqlite:///{tmp_path / 'registry.db'}"
-    store = await HandleStore.open(db_url)
-    await seed(store)
-    await store.close()
-    workers = await asyncio.to_thread(
-        start_workers, 2, functools.partial(open_service, db_url), "127.0.0.1", 0
-    )
-    try:
-        await _until_serving(workers)
-        yield workers
-    finally:
-        await asyncio.to_thread(workers.stop)
-
-
-async def _until_serving(workers: WorkerPool) -> None:
-    client = HandleClient(timeout=1, attempts=1, udp=False)
-    for _ in range(600):
-        assert workers.alive()
-        try:
-            await client.resolve(TV, server=("127.0.0.1", workers.port))
-            return
-        except HandleClientError:
-            await asyncio.sleep(0.1)
-    raise AssertionError("workers did not start")
+def pool(tmp_path: Path) -> Iterator[Pool]:
+    started = start_pool(tmp_path, 2, seed)
+    assert started.workers() == 2
+    yield started
+    started.stop()
 
 
 async def _connect(port: int) -> _TcpExchange:
     return _TcpExchange(*await asyncio.open_connection("127.0.0.1", port))
 
 
-async def test_challenges_and_sessions_span_workers(pool: WorkerPool) -> None:
+async def test_challenges_and_sessions_span_workers(pool: Pool) -> None:
     for index in range(10, 30):
         body = ValuesRequest(TV, (url(index, "x"),))
         request = Message(OC_ADD_VALUE, body=body, request_id=index)
