@@ -5,6 +5,9 @@ path for SQLite; ``postgresql://``, ``postgres://`` or ``postgresql+asyncpg://``
 for PostgreSQL.  ``schema`` (PostgreSQL only) puts every table in that schema
 (``search_path``), creating it if missing, so tests and tenants can isolate.
 
+Statement errors never carry their bound parameters (``hide_parameters``):
+values written include HS_SECKEY secrets, and errors end up in logs.
+
 SQLite connections run in WAL mode with a busy timeout and foreign keys on.
 Transactions are explicit: a connection of an engine with execution option
 ``idnode_mode="read"`` runs without ``BEGIN`` (each statement is its own
@@ -59,7 +62,7 @@ def _check_schema(schema: str) -> str:
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -94,7 +97,9 @@ async def open_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     settings = {"jit": "off"}
     if schema is not None:
         settings["search_path"] = _check_schema(schema)
-    engine = create_async_engine(parsed, connect_args={"server_settings": settings})
+    engine = create_async_engine(
+        parsed, connect_args={"server_settings": settings}, hide_parameters=True
+    )
     if schema is not None:
         async with engine.begin() as conn:
             await transaction_lock(conn, f"schema.{schema}")
