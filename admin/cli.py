@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from admin.commands import command_modules
 from admin.context import (
@@ -21,6 +21,7 @@ from admin.context import (
     EXIT_USAGE,
     CliError,
     CommandContext,
+    is_database_error,
 )
 from admin.parsing import CONFIG_OPTION_PREFIX, common_options
 from registry.config import ConfigError
@@ -29,8 +30,8 @@ from registry.errors import StoreError
 _NOT_INITIALISED = ("no such table", "does not exist")
 
 
-def database_error(exc: SQLAlchemyError | OSError) -> CliError:
-    """The one-line CLI error for a database failure."""
+def database_error(exc: Exception) -> CliError:
+    """The one-line CLI error for a database failure (see :func:`is_database_error`)."""
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     first = detail[0] if detail else type(exc).__name__
     if any(marker in first for marker in _NOT_INITIALISED):
@@ -84,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             ctx = CommandContext.from_args(args, overrides)
             return int(asyncio.run(args.handler(ctx, args)))
-        except (SQLAlchemyError, ConnectionError, TimeoutError) as exc:
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
             raise database_error(exc) from None
     except ConfigError as exc:
         print(f"idnode: configuration error: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,18 @@ EXIT_CODES_HELP = """exit codes:
   1  the operation failed (not found, refused, invalid data); one line on stderr says why
   2  bad usage or configuration (the line names the option or key)
   3  a server or database could not be reached"""
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """A failure of the database or of reaching it, from SQLAlchemy or a driver used directly.
+
+    The store reads some rows straight through aiosqlite or asyncpg, so their
+    own exceptions count as well as SQLAlchemy's.
+    """
+    return (
+        isinstance(exc, (SQLAlchemyError, sqlite3.Error, ConnectionError, TimeoutError))
+        or type(exc).__module__.startswith("asyncpg")
+    )
 
 
 class CliError(Exception):

@@ -9,9 +9,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from admin.context import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError, CommandContext
+from admin.context import (
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    CommandContext,
+    is_database_error,
+)
 from admin.parsing import add_command
 from registry.bootstrap import (
     CREDENTIAL_INDEX,
@@ -34,13 +39,18 @@ def enterprise_code(name: str) -> str:
 
 
 async def _is_initialised(ctx: CommandContext) -> bool:
-    if not (ctx.config.data_dir / CONFIG_FILE_NAME).exists():
-        return False
+    """Whether the database already holds the node prefix handle.
+
+    A shared database initialised from another host's data dir counts: a
+    second ``init`` would replace the node admin's key in the prefix handle.
+    """
     async with ctx.store(migrate=False) as store:
         try:
             return await store.get_handle(prefix_handle(ctx.node_prefix)) is not None
-        except SQLAlchemyError:  # not migrated yet
-            return False
+        except Exception as exc:
+            if is_database_error(exc):  # not migrated yet
+                return False
+            raise
 
 
 async def load_demo(ctx: CommandContext, store: HandleStore, products: int) -> dict[str, int]:
@@ -70,7 +80,8 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
             ctx.out.result({"initialised": False, "data_dir": str(config.data_dir)},
                            f"{config.data_dir} is already initialised; nothing to do")
             return EXIT_OK
-        raise CliError(f"{config.data_dir} is already initialised (use --if-missing to accept)")
+        raise CliError(f"{config.data_dir} is already initialised: the database holds "
+                       f"{prefix_handle(ctx.node_prefix)} (use --if-missing to accept)")
     config.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(config.data_dir, 0o700)
     config_file = config.data_dir / CONFIG_FILE_NAME

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from protocol.constants import TYPE_HS_SECKEY
 from registry.store import HandleStore
@@ -59,6 +63,19 @@ def test_onboarding_credentials_suspend_resume_and_quota(node: Node) -> None:
     node.run("handle", "create", f"{prefix}/T-3", "--value", "1:URL:https://t.example/3")
     listed = {e["code"]: e for e in node.json("enterprise", "list")}
     assert listed["TYRES"]["handles"] == 3
+
+
+def test_public_key_credential(node: Node, tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "acme_admin_pub.pem"
+    pem.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    registered = node.json("enterprise", "credentials", "ACME", "--public-key", str(pem))
+    assert registered["kind"] == "pubkey" and "secret_key" not in registered
+    record = node.json("prefix", "show", "88.118.8")
+    value = next(v for v in record["values"] if v["index"] == 300)
+    assert value["type"] == "HS_PUBKEY"
+    assert value["data"]["value"]["n"]  # an RSA key, in the REST JSON key form
 
 
 def test_delegate_list_show_remove_prefix(node: Node) -> None:

@@ -72,7 +72,7 @@ def test_status_on_unreachable_database_exits_3(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_has_help_with_examples(command: tuple[str, ...]) -> None:
-    parser = build_parser()
+    parser = build_parser([*command, "--help"])
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args([*command, "--help"])
     assert exit_info.value.code == 0
