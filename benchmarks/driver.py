@@ -113,6 +113,10 @@ class _Tally:
         self.first_error = self.first_error or why
 
 
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class _Run:
     """Shared state of one process's run: clock, limits, identifiers."""
 
@@ -217,8 +221,7 @@ async def _drive_udp(run: _Run) -> None:
                     async with asyncio.timeout(opts.timeout):
                         code = await tcp_resolve(opts.host, opts.port, handle, rid)
             except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
-                run.record(sent, False, f"{type(exc).__name__}: {exc}" if str(exc) else
-                           type(exc).__name__)
+                run.record(sent, False, _why(exc))
                 continue
             finally:
                 del sent_at[rid]
@@ -266,7 +269,7 @@ async def _drive_http(run: _Run) -> None:
                     status, keep = await _http_exchange(reader, writer, handle, host)
             except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError,
                     asyncio.LimitOverrunError, ValueError) as exc:
-                run.record(sent, False, f"{type(exc).__name__}: {exc}")
+                run.record(sent, False, _why(exc))
                 if writer is not None:
                     writer.close()
                 reader = writer = None

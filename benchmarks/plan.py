@@ -97,6 +97,7 @@ class Plan:
     extra_protocols: tuple[str, ...] = ("HDL-TCP",)
     all_combinations: bool = False
     enterprise_products: int = 500
+    udp_amplification: float | None = None
 
     @property
     def primary(self) -> Setup:

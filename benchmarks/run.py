@@ -83,7 +83,6 @@ UNBOUNDED = 10_000_000
 class StoreData:
     """A loaded node data dir and where its registry lives."""
 
-    store: str
     data_dir: Path
     database_url: str
     keys: Path
@@ -151,7 +150,7 @@ class Bench:
         random.Random(7).shuffle(names)
         keys = self.scratch / f"keys-{store}.json"
         KeyFile(tuple(names), tuple(enterprise), f"{NODE_PREFIX}.8").save(keys)
-        return StoreData(store, data_dir, database_url, keys, len(names))
+        return StoreData(data_dir, database_url, keys, len(names))
 
     def prepare_enterprise(self) -> list[str]:
         """The enterprise node's data (its own prefix, delegated by the node)."""
@@ -179,6 +178,8 @@ class Bench:
                 "--workers", str(setup.workers), "--database-url", data.database_url,
                 "--dns-port", "0"]
         env = {"IDNODE_LOG_LEVEL": "WARNING"}
+        if self.plan.udp_amplification is not None:
+            env["IDNODE_UDP_AMPLIFICATION_FACTOR"] = str(self.plan.udp_amplification)
         if redis is not None:
             args += ["--redis-url", redis.url]
             env.update(redis.env)
@@ -461,6 +462,10 @@ class Bench:
             f"({self.plan.warmup:.0f} s warm-up not counted); driver "
             f"{self.plan.driver_seconds:.0f} s, {self.plan.concurrency} outstanding requests",
             "ratios in brackets: node / baseline (latency > 1: slower; req/s < 1: fewer)",
+            "HDL-UDP: a UDP request the node refuses as too large for UDP (RC_ERROR, its "
+            "amplification cap: "
+            + _cap(self.plan.udp_amplification) + ") is repeated over a new TCP "
+            "connection, as Handle clients do (share in the note); baselines have no cap",
             "",
             table(self.measurements),
         ]
@@ -471,6 +476,12 @@ class Bench:
         (self.out / "table.txt").write_text(text + "\n", encoding="utf-8")
         print("\n" + text, flush=True)
         return 0 if self.measurements else 1
+
+
+def _cap(factor: float | None) -> str:
+    if factor is None:
+        return "the node's default"
+    return "off" if factor == 0 else f"{factor:g}x the request"
 
 
 def fallback_note(fallbacks: int, requests: int) -> str:
@@ -543,6 +554,9 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--driver-seconds", type=float)
     parser.add_argument("--concurrency", type=int, help="driver: outstanding requests")
     parser.add_argument("--driver-processes", type=int, help="driver processes")
+    parser.add_argument("--udp-amplification", type=float,
+                        help="the node's udp_amplification_factor (0: no UDP size cap; "
+                        "default: the node's own)")
     parser.add_argument("--all-combinations", action="store_true",
                         help="every store x workers x Redis combination")
     parser.add_argument("--pg-url", default=os.environ.get(
@@ -555,7 +569,7 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     plan = QUICK if args.quick else DEFAULT
     changes: dict[str, Any] = {}
     for name in ("products", "locust_seconds", "driver_seconds", "concurrency",
-                 "driver_processes"):
+                 "driver_processes", "udp_amplification"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.profiles:
