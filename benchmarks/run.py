@@ -386,6 +386,9 @@ class Bench:
                                             "--handle-port", str(self.root_hdl),
                                             "--http-port", str(self.root_http)))
             servers.append(self.start_node(data, setup, None, root=True))
+            self.log(f"recursive: the node resolves {ENTERPRISE_PREFIX}/* (delegated to the "
+                     f"enterprise node :{self.ent_hdl}); the root :{self.root_hdl} holds "
+                     f"0.NA/{NODE_PREFIX} and is the node's root_address")
             keys = KeyFile.load(data.keys)
             problem = probe_recursion(self.node_hdl, keys.delegated[0])
             if problem:
