@@ -25,6 +25,7 @@ from protocol.constants import (
     MESSAGE_ENVELOPE_SIZE,
     OC_RESOLUTION,
     RC_ERROR,
+    RC_HANDLE_NOT_FOUND,
     RC_SERVER_TOO_BUSY,
     RC_SUCCESS,
 )
@@ -32,6 +33,7 @@ from protocol.envelope import decode_envelope
 from protocol.framing import decode_packet, encode_tcp, encode_udp
 from protocol.message import Message, decode_message
 from protocol.values import HandleValue
+from registry.config import NodeConfig
 from registry.store import HandleStore
 from resolver.amplification import USE_TCP
 from resolver.client import HandleClient
@@ -41,6 +43,7 @@ from resolver.handle_server import HandleServer, run_handle_server
 from resolver.http_api import run_http_server
 from resolver.http_guard import HttpGuard
 from resolver.limits import Limits
+from resolver.node import start_node
 from resolver.ratelimit import RateLimiter
 from resolver.service import ResolutionService
 
@@ -372,3 +375,48 @@ async def test_http_work_in_flight_is_bounded_per_process(service: ResolutionSer
         await runner.cleanup()
     assert busy is not None and busy["responseCode"] == RC_SERVER_TOO_BUSY
     assert statuses[-1] == 200
+
+
+def _free_port() -> int:
+    """A port free for both TCP and UDP on HOST just now."""
+    for _ in range(20):
+        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind((HOST, 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind((HOST, port))
+            except OSError:
+                continue
+            return int(port)
+    raise OSError("no port free for both TCP and UDP")
+
+
+async def test_node_config_gives_every_front_end_one_budget_per_client(tmp_path: Path) -> None:
+    """Started from NodeConfig, the Handle, HTTP and DNS front ends share one bucket."""
+    config = NodeConfig(
+        data_dir=tmp_path / "node", handle_port=0, http_port=0, dns_port=_free_port(),
+        rate_limit=0.001, rate_burst=3,
+    )
+    node = await start_node(config)
+    address = (HOST, node.handle_port)
+    try:
+        first = await HandleClient(udp=False, timeout=5).resolve(SMALL, server=address)
+        async with aiohttp.ClientSession() as session:
+            url = f"http://{HOST}:{node.http_port}/api/handles/{SMALL}"
+            async with session.get(url) as response:
+                second = response.status
+            query = dns.message.make_query(handle_to_name(SMALL, config.dns_zone), "URI")
+            third = await dns.asyncquery.udp(query, HOST, port=config.dns_port, timeout=5)
+            # the budget is spent: each front end now refuses in its own way
+            async with session.get(url) as response:
+                http_refused = response.status
+        dns_refused = await dns.asyncquery.udp(query, HOST, port=config.dns_port, timeout=5)
+        reader, writer = await asyncio.open_connection(*address)
+        handle_refused = await _tcp_ask(reader, writer, _request(SMALL, 7))
+        writer.close()
+    finally:
+        await node.close()
+    assert first.response_code == RC_HANDLE_NOT_FOUND  # an empty registry
+    assert second == 404 and third.rcode() == dns.rcode.NXDOMAIN
+    assert http_refused == 429 and dns_refused.rcode() == dns.rcode.REFUSED
+    assert handle_refused.response_code == RC_SERVER_TOO_BUSY
