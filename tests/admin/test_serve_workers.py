@@ -1,66 +1,33 @@
-"""``idnode serve --workers 2``: two processes on one port pair, one set of auth tables.
-
-Authenticated writes arrive on many new connections, so with SO_REUSEPORT they
-reach both workers; each must find the challenge the other issued.  Every
-write is then read back over UDP and REST, and SIGTERM stops every process.
-"""
+"""``idnode serve --workers 2`` serves a fresh node: authenticated writes over many
+new connections (spread over both workers by SO_REUSEPORT), read back over UDP and
+REST; SIGTERM stops every process of the pool (checked by the fixture)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import psutil
 import pytest
 
 from protocol.constants import RC_SUCCESS
 from registry.trust.keys import load_private_key
 from resolver.client import HandleClient, PublicKeyAuth
 from tests.resolver.test_cache import url
-from tests.resolver.test_e2e import REPO, free_port
+from tests.resolver.worker_pool import Pool, start_pool
 
 WRITES = 24
 
 
-@dataclass
-class Pool:
-    folder: Path
-    handle_port: int
-    http_port: int
-    process: subprocess.Popen[str]
-
-
-def idnode(folder: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "admin.cli", "--data-dir", str(folder), *args]
-
-
 @pytest.fixture
 def pool(tmp_path: Path) -> Iterator[Pool]:
-    handle_port, http_port = free_port(), free_port()
-    subprocess.run(idnode(tmp_path, "init"), check=True, capture_output=True, cwd=REPO,
-                   timeout=120)
-    process = subprocess.Popen(
-        idnode(tmp_path, "serve", "--workers", "2", "--handle-port", str(handle_port),
-               "--http-port", str(http_port)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-    )
-    assert process.stdout is not None
-    assert "serving" in process.stdout.readline()
-    children = psutil.Process(process.pid).children(recursive=True)
-    assert sum("--worker-child" in " ".join(c.cmdline()) for c in children) == 1
-    yield Pool(tmp_path, handle_port, http_port, process)
-    process.terminate()
-    process.communicate(timeout=30)
-    assert process.returncode == 0
-    _, alive = psutil.wait_procs(children, timeout=20)  # helpers exit once the parent has
-    assert not alive
+    started = start_pool(tmp_path, 2)
+    assert started.workers() == 2
+    yield started
+    started.stop()
 
 
-async def test_two_workers_share_ports_and_challenges(pool: Pool) -> None:
+async def test_two_workers_serve_one_node(pool: Pool) -> None:
     key = load_private_key((pool.folder / "keys" / "admin_key.pem").read_bytes())
     auth = PublicKeyAuth("0.NA/88.118", 300, key)  # type: ignore[arg-type]
     client = HandleClient(timeout=5.0)
