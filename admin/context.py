@@ -38,6 +38,8 @@ def is_database_error(exc: BaseException) -> bool:
     The store reads some rows straight through aiosqlite or asyncpg, so their
     own exceptions count as well as SQLAlchemy's.
     """
+    if isinstance(exc, BrokenPipeError):  # our own stdout went away
+        return False
     return (
         isinstance(exc, (SQLAlchemyError, sqlite3.Error, ConnectionError, TimeoutError))
         or type(exc).__module__.startswith("asyncpg")

@@ -4,7 +4,8 @@ Input formats (chosen by the file name: ``.csv``; ``.jsonl``/``.ndjson``/``.json
 
 * **CSV**, one value per row, with a header naming the columns
   ``handle,index,type,data`` and optionally ``ttl`` (any order).  Consecutive
-  rows with the same handle form one record.  ``data`` is UTF-8 text (URL,
+  rows with the same handle form one record (a UTF-8 byte order mark, as
+  spreadsheet programs write, is fine).  ``data`` is UTF-8 text (URL,
   EMAIL, industry fields...); values whose data is binary (HS_ADMIN,
   HS_SITE...) need JSON Lines.  Values get the default permissions and the
   import time as timestamp.  Example::
@@ -61,6 +62,7 @@ CSV_COLUMNS = ("handle", "index", "type", "data")
 CSV_OPTIONAL = ("ttl",)
 REPORT_HEADER = ("row", "handle", "reason")
 DEFAULT_BATCH_ROWS = 5000
+UTF8_BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
 
 
@@ -162,7 +164,7 @@ def read_jsonl(stream: IO[bytes], *, skip: int = 0) -> Iterator[Item]:
     for number, line in enumerate(stream, start=1):
         if number <= skip or not line.strip():
             continue
-        yield _jsonl_item(number, line)
+        yield _jsonl_item(number, line.removeprefix(UTF8_BOM) if number == 1 else line)
 
 
 def _jsonl_item(number: int, line: bytes) -> Item:
@@ -238,7 +240,7 @@ def _csv_item(group: list[tuple[int, list[str]]], at: dict[str, int]) -> Item:
 
 def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Item]:
     if source.format == "csv":
-        text = source.path.open(newline="", encoding="utf-8")
+        text = source.path.open(newline="", encoding="utf-8-sig")
         opened.append(text)
         return read_csv(text, skip=skip)
     raw = source.path.open("rb")

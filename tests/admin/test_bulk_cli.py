@@ -17,14 +17,14 @@ from tests.admin.conftest import REPO, Node, idnode
 PROGRESS = re.compile(r"import: (\d+)/(\d+) rows")
 
 
-def write_csv(path: Path, handles: int, values_per_handle: int, prefix: str = "88.118.8") -> int:
-    """A valid CSV of ``handles`` records; the number of data rows."""
-    with path.open("w", newline="") as out:
+def write_csv(path: Path, handles: int, values_per_handle: int, *, bom: bool = False) -> int:
+    """A valid CSV of ``handles`` records under 88.118.8; the number of data rows."""
+    with path.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["handle", "index", "type", "data", "ttl"])
         for n in range(handles):
             for index in range(1, values_per_handle + 1):
-                writer.writerow([f"{prefix}/P-{n:07d}", index, "URL" if index == 1 else "NOTE",
+                writer.writerow([f"88.118.8/P-{n:07d}", index, "URL" if index == 1 else "NOTE",
                                  f"https://p.example/{n}/{index}", 3600 if index == 1 else ""])
     return handles * values_per_handle
 
@@ -36,7 +36,7 @@ def report_rows(path: Path) -> list[dict[str, str]]:
 
 def test_csv_import_reports_bad_rows(node: Node, tmp_path: Path) -> None:
     source = tmp_path / "products.csv"
-    rows = write_csv(source, 300, 2)
+    rows = write_csv(source, 300, 2, bom=True)  # as a spreadsheet program saves it
     with source.open("a", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["88.118.8/BAD-INDEX", "one", "URL", "https://x", ""])     # row 601
