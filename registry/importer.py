@@ -8,7 +8,9 @@ Input formats (chosen by the file name: ``.csv``; ``.jsonl``/``.ndjson``/``.json
   spreadsheet programs write, is fine).  ``data`` is UTF-8 text (URL,
   EMAIL, industry fields...); values whose data is binary (HS_ADMIN,
   HS_SITE...) need JSON Lines.  Values get the default permissions and the
-  import time as timestamp.  Example::
+  import time as timestamp.  (A "wide" CSV, one row per handle with a column
+  per type, is deliberately not accepted: it cannot say indexes, TTLs or two
+  values of one type.)  Example::
 
       handle,index,type,data,ttl
       88.118.8/TV-0001,1,URL,https://example.com/tv/0001,86400
