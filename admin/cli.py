@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -42,8 +43,8 @@ def database_error(exc: Exception) -> CliError:
     return CliError(f"database error: {first}")
 
 
-def command_name(argv: Sequence[str]) -> str | None:
-    """The command ``argv`` asks for (``import`` in ``--data-dir d import f``), if any."""
+def leading_options(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The options before the command and the command's name (None if unparsable)."""
     probe = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     common_options(probe, suppress=False)
     probe.add_argument("command", nargs="?")
@@ -52,7 +53,30 @@ def command_name(argv: Sequence[str]) -> str | None:
         known, _unknown = probe.parse_known_args(argv)
     except (argparse.ArgumentError, SystemExit):
         return None
-    return known.command if isinstance(known.command, str) else None
+    return known
+
+
+def command_name(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` asks for (``import`` in ``--data-dir d import f``), if any."""
+    known = leading_options(argv)
+    command = None if known is None else known.command
+    return command if isinstance(command, str) else None
+
+
+def config_overrides(argv: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    """NodeConfig keys set by ``cfg_*`` options, after the command or else before it.
+
+    A command may define an option the top level has too (``serve
+    --database-url``); the command's own unset default must not hide the
+    top-level value.
+    """
+    layers = [vars(leading_options(argv) or argparse.Namespace()), vars(args)]
+    return {
+        name[len(CONFIG_OPTION_PREFIX):]: value
+        for layer in layers
+        for name, value in layer.items()
+        if name.startswith(CONFIG_OPTION_PREFIX) and value is not None
+    }
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -77,11 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(cli_args)
     args = parser.parse_args(cli_args)
     args.argv = cli_args
-    overrides = {
-        name[len(CONFIG_OPTION_PREFIX):]: value
-        for name, value in vars(args).items()
-        if name.startswith(CONFIG_OPTION_PREFIX) and value is not None
-    }
+    overrides = config_overrides(cli_args, args)
     try:
         try:
             ctx = CommandContext.from_args(args, overrides)

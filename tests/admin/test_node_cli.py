@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from admin.cli import build_parser
+from admin.cli import build_parser, config_overrides
 from tests.admin.conftest import Node, idnode
 
 COMMANDS = [
@@ -76,6 +76,17 @@ def test_every_command_has_help_with_examples(command: tuple[str, ...]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args([*command, "--help"])
     assert exit_info.value.code == 0
+
+
+def test_top_level_config_options_reach_commands_that_repeat_them() -> None:
+    for argv, expected in (
+        (["--database-url", "postgresql://db/a", "serve"], "postgresql://db/a"),
+        (["--database-url", "postgresql://db/a", "serve", "--database-url", "sqlite:///b"],
+         "sqlite:///b"),
+        (["--database-url", "postgresql://db/a", "import", "x.csv"], "postgresql://db/a"),
+    ):
+        args = build_parser(argv).parse_args(argv)
+        assert config_overrides(argv, args)["database_url"] == expected
 
 
 def test_help_text_shows_examples_and_exit_codes(node: Node) -> None:
