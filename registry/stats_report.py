@@ -3,7 +3,10 @@
 Usage counters are rows ``(period start, prefix, metric, count)`` kept by the
 resolver (:meth:`HandleStore.bump_counter`); the prefix ``""`` stands for the
 whole node.  Metrics read here: :data:`METRIC_RESOLUTIONS` (answered
-resolutions), :data:`METRIC_CACHE_HITS` and :data:`METRIC_CACHE_MISSES`.
+resolutions), :data:`METRIC_CACHE_HITS` and :data:`METRIC_CACHE_MISSES`.  The
+serving side is expected to add to them per hour (period = the start of the
+UTC hour), per prefix and node-wide; where only node-wide counts exist, the
+report's per-period figures use those.
 
 The statistics report a secondary node sends to the national top-level node is
 one JSON document (``format`` :data:`REPORT_FORMAT`)::
