@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Executable, Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from registry.audit import AuditEvent, append_audit
@@ -23,6 +23,7 @@ from registry.models import (
     PREFIX_STATUSES,
     Credential,
     Enterprise,
+    Handle,
     Prefix,
     table_of,
     utcnow,
@@ -36,6 +37,7 @@ ADMIN = "admin"
 _P = table_of(Prefix)
 _E = table_of(Enterprise)
 _C = table_of(Credential)
+_H = table_of(Handle)
 
 
 def _choice(what: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -62,11 +64,14 @@ class DirectoryMixin(StoreBase):
             await append_audit(conn, [audit])
 
     async def _add(
-        self, table: Table, what: str, key: str, row: dict[str, object], audit: AuditEvent
+        self, table: Table, what: str, key: str, row: dict[str, object], audit: AuditEvent,
+        *then: Executable,
     ) -> None:
         try:
             async with self._write() as conn:
                 await conn.execute(insert(table), row)
+                for statement in then:
+                    await conn.execute(statement)
                 await append_audit(conn, [audit])
         except IntegrityError as exc:
             raise AlreadyExists(f"{what} {key} exists or names an unknown owner") from exc
@@ -76,14 +81,20 @@ class DirectoryMixin(StoreBase):
     async def create_prefix(
         self, name: str, *, kind: str = "hosted", owner: str | None = None, actor: str = ADMIN
     ) -> PrefixInfo:
-        """Register prefix ``name`` (e.g. ``88.118.8``); its parent is derived from the dots."""
+        """Register prefix ``name`` (e.g. ``88.118.8``); its parent is derived from the dots.
+        With an ``owner``, handles already under it become that enterprise's."""
         key = name_key(name)
         parents = parent_prefixes(key)
         info = PrefixInfo(key, parents[0] if parents else None, _choice("kind", kind, PREFIX_KINDS),
                           owner, "active", utcnow())
         audit = AuditEvent(actor, "prefix.create", prefix_handle(key),
                            detail={"kind": info.kind, "owner": owner})
-        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit)
+        # handles already under the prefix become the owner's too, so that its suspension
+        # and quota bind them like the ones created later
+        adopt = [] if owner is None else [
+            update(_H).where(_H.c.prefix == key, _H.c.enterprise.is_(None)).values(enterprise=owner)
+        ]
+        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit, *adopt)
         return info
 
     async def get_prefix(self, name: str) -> PrefixInfo | None:
