@@ -8,7 +8,8 @@
 * ``HS_PUBKEY``: ``@FILE``, a PEM public key or HS_PUBKEY bytes file.
 
 Display never shows secret key bytes: an HS_SECKEY value prints as
-``(secret key, N bytes)``, in tables and in ``--json`` output alike.
+``(secret key, N bytes)`` in tables and as ``{"format": "hidden", "length": N}``
+in ``--json`` output.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from admin.output import Printer, fields, table
 from protocol.admin_record import AdminRecord, decode_admin_record, encode_admin_record
 from protocol.constants import (
     ADMIN_PERM_ALL,
+    SP_HDL_HTTP,
+    SP_HDL_HTTPS,
+    SP_HDL_TCP,
+    SP_HDL_UDP,
     TYPE_HS_ADMIN,
     TYPE_HS_PUBKEY,
     TYPE_HS_SECKEY,
@@ -38,7 +43,7 @@ from protocol.site_info import decode_site_info
 from protocol.values import HandleValue, ValueReference
 from registry.names import name_key
 
-PROTOCOL_NAMES = {0: "udp", 1: "tcp", 2: "http", 3: "https"}
+PROTOCOL_NAMES = {SP_HDL_UDP: "udp", SP_HDL_TCP: "tcp", SP_HDL_HTTP: "http", SP_HDL_HTTPS: "https"}
 
 
 class ValueSyntaxError(ValueError):
@@ -139,12 +144,13 @@ def value_rows(values: Iterable[HandleValue]) -> list[dict[str, Any]]:
 
 
 def values_json(values: Iterable[HandleValue]) -> list[dict[str, Any]]:
-    """REST JSON of the values for ``--json`` output, secret key data left out."""
+    """REST JSON of the values for ``--json`` output; secret key data shows as ``hidden``."""
     shown = []
     for v in values:
+        item = value_to_json(v)
         if name_key(v.type) == TYPE_HS_SECKEY:
-            v = dataclasses.replace(v, data=b"")
-        shown.append(value_to_json(v))
+            item["data"] = {"format": "hidden", "length": len(v.data)}
+        shown.append(item)
     return shown
 
 
