@@ -6,7 +6,9 @@
 * A REST ``Authorization: Handle`` signature is single-use: replayed on its
   session, or moved to a fresh session, it is refused (401) and stores nothing.
 * Downgrade: an answer to a 2.10 challenge must be in 2.10 form; relabelling
-  the answer message 2.0 to have a bare MD5 value accepted is refused.
+  the answer message 2.0 to have a bare MD5 value accepted is refused.  A
+  PBKDF2 answer asking for more iterations than the server allows is refused
+  without being computed.
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ import dataclasses
 import hashlib
 import hmac
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from benchmarks.soak import ADMIN, NA, PREFIX, SECRET, generation_of, record_values
-from protocol.auth import challenge_digest, secret_key_answer
-from protocol.bodies import ChallengeAnswerRequest, ValuesRequest
+from protocol.auth import MAX_PBKDF2_ITERATIONS, challenge_digest, secret_key_answer
+from protocol.bodies import ChallengeAnswerRequest, ChallengeResponse, ValuesRequest
 from protocol.constants import (
     AUTH_TYPE_SECRET_KEY,
     HASH_CODE_MD5_OLD_FORMAT,
+    HASH_CODE_PBKDF2_HMAC_SHA1,
     OC_MODIFY_VALUE,
     RC_AUTHEN_TIMEOUT,
     RC_AUTHENTICATION_FAILED,
@@ -37,6 +40,7 @@ from protocol.constants import (
 )
 from protocol.message import Message
 from protocol.rest_json import values_to_json
+from protocol.wire import Writer
 from resolver.client import HandleClient, _answer, _new_request, _TcpExchange
 from resolver.node import RunningNode
 from tests.faults._node import running_node
@@ -63,18 +67,40 @@ async def _created(node: RunningNode, name: str) -> None:
         name, record_values(name, 1), server=("127.0.0.1", node.handle_port), auth=ADMIN)
 
 
-def _modify(name: str, generation: int) -> Message:
-    return _new_request(OC_MODIFY_VALUE,
-                        ValuesRequest(name, tuple(record_values(name, generation)[:3])))
+async def _challenged(node: RunningNode, name: str) -> tuple[Message, _TcpExchange, Message]:
+    """Create ``name``, then ask to modify it: the request, its connection, the challenge."""
+    await _created(node, name)
+    request = _new_request(OC_MODIFY_VALUE,
+                           ValuesRequest(name, tuple(record_values(name, 2)[:3])))
+    exchange = await _connect(node)
+    challenge = await _ask(exchange, request)
+    assert challenge.response_code == RC_AUTHENTICATION_NEEDED
+    return request, exchange, challenge
+
+
+async def _refused_answer(node: RunningNode, name: str, signed: Callable[[Message], bytes],
+                          version: tuple[int, int] | None = None) -> None:
+    """Answer the challenge of a modify of ``name`` with ``signed(challenge)`` (in a message
+    labelled ``version``): refused, and the record is left as it was."""
+    request, exchange, challenge = await _challenged(node, name)
+    assert (challenge.major_version, challenge.minor_version) >= (2, 1)
+    answer = dataclasses.replace(
+        _answer(request, challenge, ADMIN),
+        body=ChallengeAnswerRequest(AUTH_TYPE_SECRET_KEY, NA, 300, signed(challenge)))
+    if version is not None:
+        answer = dataclasses.replace(answer, major_version=version[0], minor_version=version[1],
+                                     suggest_major_version=version[0],
+                                     suggest_minor_version=version[1])
+    refused = await _ask(exchange, answer)
+    exchange.close()
+    assert refused.response_code == RC_AUTHENTICATION_FAILED
+    record = await node.store.get_handle(name)
+    assert record is not None and generation_of(record.values) == 1
 
 
 async def test_handle_challenge_answer_is_single_use(node: RunningNode) -> None:
     name = f"{PREFIX}/replayed"
-    await _created(node, name)
-    request = _modify(name, 2)
-    exchange = await _connect(node)
-    challenge = await _ask(exchange, request)
-    assert challenge.response_code == RC_AUTHENTICATION_NEEDED
+    request, exchange, challenge = await _challenged(node, name)
     answer = _answer(request, challenge, ADMIN)
     assert (await _ask(exchange, answer)).response_code == RC_SUCCESS
 
@@ -92,25 +118,27 @@ async def test_handle_challenge_answer_is_single_use(node: RunningNode) -> None:
         "create", "modify_values", "modify_values"]
 
 
+def _bare_md5(challenge: Message) -> bytes:
+    """The answer a 2.0 client gives: ``MD5(key + nonce + digest + key)``, no code octet."""
+    body = challenge.body
+    assert isinstance(body, ChallengeResponse)
+    return secret_key_answer(body.nonce, challenge_digest(challenge).digest, SECRET,
+                             HASH_CODE_MD5_OLD_FORMAT)
+
+
+def _costly(_challenge: Message) -> bytes:
+    """A PBKDF2 answer asking for more iterations than the server will run."""
+    return bytes([HASH_CODE_PBKDF2_HMAC_SHA1]) + (
+        Writer().byte_array(os.urandom(16)).i32(MAX_PBKDF2_ITERATIONS + 1).i32(160)
+        .byte_array(bytes(20)).getvalue())
+
+
 async def test_old_format_answer_to_a_new_challenge_is_refused(node: RunningNode) -> None:
-    name = f"{PREFIX}/downgraded"
-    await _created(node, name)
-    request = _modify(name, 2)
-    exchange = await _connect(node)
-    challenge = await _ask(exchange, request)
-    assert (challenge.major_version, challenge.minor_version) >= (2, 1)
-    digest = challenge_digest(challenge)
-    bare_md5 = secret_key_answer(challenge.body.nonce,  # type: ignore[union-attr]
-                                 digest.digest, SECRET, HASH_CODE_MD5_OLD_FORMAT)
-    answer = dataclasses.replace(
-        _answer(request, challenge, ADMIN),
-        body=ChallengeAnswerRequest(AUTH_TYPE_SECRET_KEY, NA, 300, bare_md5),
-        major_version=2, minor_version=0, suggest_major_version=2, suggest_minor_version=0)
-    refused = await _ask(exchange, answer)
-    exchange.close()
-    assert refused.response_code == RC_AUTHENTICATION_FAILED
-    record = await node.store.get_handle(name)
-    assert record is not None and generation_of(record.values) == 1
+    await _refused_answer(node, f"{PREFIX}/downgraded", _bare_md5, version=(2, 0))
+
+
+async def test_too_costly_pbkdf2_answer_is_refused_unchecked(node: RunningNode) -> None:
+    await _refused_answer(node, f"{PREFIX}/costly", _costly)
 
 
 def _mac_header(session_id: str, nonce: bytes) -> str:
