@@ -27,6 +27,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 import aiohttp
@@ -78,21 +79,22 @@ async def _snapshot(store: HandleStore) -> tuple[list[str], int, int, int]:
 def _handle_writes(client: HandleClient, address: tuple[str, int],
                    auth: SecretKeyAuth | None) -> list[tuple[str, Write]]:
     """Every Handle write a caller might try: (what, how)."""
-    creds = {"server": address, "auth": auth}
+    who = cast(SecretKeyAuth, auth)  # None: the client asks without credentials
     grant = [HandleValue(101, "HS_ADMIN", admin_value().data)]
     return [
         ("create", partial(client.create_handle, f"{PREFIX}/intruder", record_values("i", 1),
-                           **creds)),
+                           auth=who, server=address)),
         ("overwrite", partial(client.create_handle, TARGET, record_values(TARGET, 9),
-                              overwrite=True, **creds)),
+                              overwrite=True, auth=who, server=address)),
         ("add", partial(client.add_values, TARGET, [HandleValue(7, "URL", b"https://x")],
-                        **creds)),
-        ("modify", partial(client.modify_values, TARGET, record_values(TARGET, 9)[:3], **creds)),
-        ("remove", partial(client.remove_values, TARGET, [1], **creds)),
-        ("grant itself", partial(client.add_values, TARGET, grant, **creds)),
-        ("delete", partial(client.delete_handle, TARGET, **creds)),
+                        auth=who, server=address)),
+        ("modify", partial(client.modify_values, TARGET, record_values(TARGET, 9)[:3],
+                           auth=who, server=address)),
+        ("remove", partial(client.remove_values, TARGET, [1], auth=who, server=address)),
+        ("grant itself", partial(client.add_values, TARGET, grant, auth=who, server=address)),
+        ("delete", partial(client.delete_handle, TARGET, auth=who, server=address)),
         ("create prefix", partial(client.create_handle, f"0.NA/{PREFIX}.66", [admin_value()],
-                                  **creds)),
+                                  auth=who, server=address)),
     ]
 
 
@@ -186,8 +188,8 @@ async def test_import_respects_enterprise_suspension_and_quota(tmp_path: Path) -
     assert json.loads(suspended.stdout)["rejected"] == 3, suspended.stdout + suspended.stderr
     assert all("suspended" in row["reason"] for row in csv.DictReader(report.open()))
 
-    for args in (("enterprise", "resume", "ACME"), ("enterprise", "quota", "ACME", "1")):
-        assert (await asyncio.to_thread(node.run, *args)).returncode == 0
+    for change in (("enterprise", "resume", "ACME"), ("enterprise", "quota", "ACME", "1")):
+        assert (await asyncio.to_thread(node.run, *change)).returncode == 0
     again = [f"{ACME_PREFIX}/imp-{i}" for i in range(3, 6)]  # a new file: a new import job
     quota = await asyncio.to_thread(node.run, "--json", "import",
                                     str(_csv(tmp_path / "b.csv", again)), "--quiet")
