@@ -1,7 +1,8 @@
-"""``idnode resolve`` locally, at a running server, and following a delegation to another node."""
+"""``idnode resolve`` here, at a server, across a delegation; issued credentials at work."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -9,6 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from protocol.values import HandleValue
+from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
 from tests.admin.conftest import REPO, Node
 
 START_TIMEOUT = 60
@@ -38,6 +43,11 @@ def serving(node: Node) -> Iterator[int]:
         process.wait(START_TIMEOUT)
 
 
+async def _create(port: int, handle: str, auth: SecretKeyAuth) -> None:
+    value = HandleValue(index=1, type="URL", data=b"https://acme.example/remote")
+    await HandleClient().create_handle(handle, [value], server=("127.0.0.1", port), auth=auth)
+
+
 def test_resolve_at_a_server_and_across_a_delegation(node: Node, tmp_path: Path) -> None:
     enterprise = Node(tmp_path / "enterprise")
     enterprise.run("init", "--prefix", "88.118.60")
@@ -64,5 +74,14 @@ def test_resolve_at_a_server_and_across_a_delegation(node: Node, tmp_path: Path)
         missing = node.json("resolve", "88.118.8/NONE", "--server", f"127.0.0.1:{node_port}",
                             expect=1)
         assert missing["response"] == "HANDLE NOT FOUND"
+
+        # The enterprise's issued secret key administers its prefix over the Handle protocol.
+        secret = node.json("enterprise", "credentials", "ACME")["secret_key"]
+        auth = SecretKeyAuth("0.NA/88.118.8", 300, secret.encode())
+        asyncio.run(_create(node_port, "88.118.8/BY-ACME", auth))
+        assert node.json("handle", "get", "88.118.8/BY-ACME")["values"][0]["type"] == "URL"
+        wrong = SecretKeyAuth("0.NA/88.118.8", 300, b"not the secret")
+        with pytest.raises(HandleClientError):
+            asyncio.run(_create(node_port, "88.118.8/BY-MALLORY", wrong))
     down = node.run("resolve", "88.118.8/S-1", "--server", f"127.0.0.1:{node_port}", expect=3)
     assert down.stderr.startswith("idnode: no answer from")
