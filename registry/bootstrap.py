@@ -55,11 +55,6 @@ class NodeKeyFiles:
     admin_key: Path
     admin_pubkey: Path
 
-    def all_present(self) -> bool:
-        """True when every file exists."""
-        return all(p.exists() for p in (self.server_key, self.server_pubkey, self.admin_key,
-                                         self.admin_pubkey))
-
 
 def write_private(path: Path, data: bytes) -> None:
     """Create ``path`` with mode 0600 (never wider, even briefly) holding ``data``."""
