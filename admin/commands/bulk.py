@@ -65,15 +65,18 @@ async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
 async def export(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Export records to JSON Lines (``-`` writes to stdout)."""
     prefixes = tuple(args.prefix or ())
-    progress = None if args.quiet or args.file == "-" else Progress("export", 0, unit="records")
-    on_progress = progress.update if progress else None
     async with ctx.store(migrate=False) as store:
         if args.file == "-":
             await write_jsonl(store, sys.stdout.buffer, prefixes=prefixes)
             sys.stdout.buffer.flush()
             return EXIT_OK
         path = Path(args.file)
-        count = await export_file(store, path, prefixes=prefixes, on_progress=on_progress)
+        progress = None
+        if not args.quiet:
+            total = sum([await store.count_handles(p) for p in prefixes or (None,)])
+            progress = Progress("export", total, unit="records")
+        count = await export_file(store, path, prefixes=prefixes,
+                                  on_progress=progress.update if progress else None)
     if progress is not None:
         progress.finish()
     ctx.out.result({"file": str(path), "records": count, "prefixes": list(prefixes)},
