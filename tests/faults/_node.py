@@ -127,15 +127,15 @@ class NodeProcess:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.communicate(timeout=10)
 
-    def stop(self) -> str:
-        """SIGTERM the node, wait for it (SIGKILL after 20 s); what it logged."""
+    def stop(self) -> None:
+        """SIGTERM the node and wait for it (SIGKILL after 20 s); its log stays in
+        :attr:`log_path`."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.communicate(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
-        return self.log_path.read_text() if self.log_path.exists() else ""
 
     async def open_store(self) -> HandleStore:
         """The node's registry, opened directly (for checking what was stored)."""
