@@ -28,7 +28,7 @@ from tests._services import PgDatabase
 from tests.admin.test_bulk_cli import PROGRESS, write_csv
 from tests.faults._node import REPO, NodeProcess, seed
 
-HANDLES = 6_000
+HANDLES = 3_000
 VALUES = 2
 BATCH = "1000"
 

@@ -29,7 +29,7 @@ from tests._services import PgDatabase
 from tests.faults._node import NOBODY, NodeProcess, seed
 
 WRITERS = 3
-ACKS_BEFORE_KILL = 30
+ACKS_BEFORE_KILL = 20
 LOAD_TIMEOUT = 60.0
 
 

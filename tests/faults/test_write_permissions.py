@@ -177,27 +177,26 @@ def _csv(path: Path, names: list[str]) -> Path:
 async def test_import_respects_enterprise_suspension_and_quota(tmp_path: Path) -> None:
     node = NodeProcess(tmp_path / "node")
     await seed(node.database_url)
-    for args in (("enterprise", "add", "ACME", "--name", "Acme", "--prefix", ACME_PREFIX),
-                 ("enterprise", "suspend", "ACME")):
-        assert (await asyncio.to_thread(node.run, *args)).returncode == 0
-    names = [f"{ACME_PREFIX}/imp-{i}" for i in range(3)]
-    report = tmp_path / "report.csv"
-    suspended = await asyncio.to_thread(node.run, "--json", "import",
-                                        str(_csv(tmp_path / "a.csv", names)),
-                                        "--report", str(report), "--quiet")
-    assert json.loads(suspended.stdout)["rejected"] == 3, suspended.stdout + suspended.stderr
-    assert all("suspended" in row["reason"] for row in csv.DictReader(report.open()))
-
-    for change in (("enterprise", "resume", "ACME"), ("enterprise", "quota", "ACME", "1")):
-        assert (await asyncio.to_thread(node.run, *change)).returncode == 0
-    again = [f"{ACME_PREFIX}/imp-{i}" for i in range(3, 6)]  # a new file: a new import job
-    quota = await asyncio.to_thread(node.run, "--json", "import",
-                                    str(_csv(tmp_path / "b.csv", again)), "--quiet")
-    summary = json.loads(quota.stdout)
-    assert (summary["inserted"], summary["rejected"]) == (1, 2), summary
-
     store = await node.open_store()
     try:
+        await store.add_enterprise("ACME", "Acme")
+        await store.create_prefix(ACME_PREFIX, owner="ACME")
+        await store.set_enterprise_status("ACME", "suspended")
+        names = [f"{ACME_PREFIX}/imp-{i}" for i in range(3)]
+        report = tmp_path / "report.csv"
+        suspended = await asyncio.to_thread(node.run, "--json", "import",
+                                            str(_csv(tmp_path / "a.csv", names)),
+                                            "--report", str(report), "--quiet")
+        assert json.loads(suspended.stdout)["rejected"] == 3, suspended.stdout + suspended.stderr
+        assert all("suspended" in row["reason"] for row in csv.DictReader(report.open()))
+
+        await store.set_enterprise_status("ACME", "active")
+        await store.set_enterprise_quota("ACME", 1)
+        again = [f"{ACME_PREFIX}/imp-{i}" for i in range(3, 6)]  # a new file: a new import job
+        quota = await asyncio.to_thread(node.run, "--json", "import",
+                                        str(_csv(tmp_path / "b.csv", again)), "--quiet")
+        summary = json.loads(quota.stdout)
+        assert (summary["inserted"], summary["rejected"]) == (1, 2), summary
         assert await store.count_handles(ACME_PREFIX) == 1
     finally:
         await store.close()
