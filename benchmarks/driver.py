@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import math
 import multiprocessing
 import random
 import socket
@@ -94,6 +95,7 @@ class DriverResult:
     wrapped: bool = False
     first_error: str = ""
     tcp_fallbacks: int = 0
+    mean_bytes: float = math.nan
 
 
 @dataclass(slots=True)
@@ -106,6 +108,7 @@ class _Tally:
     seconds: float = 0.0
     wrapped: bool = False
     tcp_fallbacks: int = 0
+    answer_bytes: int = 0
 
     def fail(self, counted: bool, why: str) -> None:
         if counted:
@@ -135,10 +138,12 @@ class _Run:
         self.issued += 1
         return True
 
-    def record(self, sent: float, ok: bool, why: str) -> None:
+    def record(self, sent: float, ok: bool, why: str, size: int = 0) -> None:
+        """One answer (``size`` bytes) to a request sent at ``sent``."""
         counted = sent >= self.measure_from
         if ok and counted:
             self.tally.latencies.append((time.perf_counter() - sent) * 1000.0)
+            self.tally.answer_bytes += size
         elif not ok:
             self.tally.fail(counted, why)
 
@@ -148,8 +153,8 @@ class _Run:
         return self.tally
 
 
-async def tcp_resolve(host: str, port: int, handle: str, request_id: int) -> int:
-    """Resolve over a new TCP connection; the response code."""
+async def tcp_resolve(host: str, port: int, handle: str, request_id: int) -> tuple[int, int]:
+    """Resolve over a new TCP connection; (response code, frame bytes)."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(resolution_frame(handle, request_id))
@@ -157,7 +162,7 @@ async def tcp_resolve(host: str, port: int, handle: str, request_id: int) -> int
             head = await reader.readexactly(20)
             message = await reader.readexactly(message_length(head))
             if request_id_of(head) == request_id:
-                return response_code(head + message)
+                return response_code(head + message), len(head) + len(message)
     finally:
         writer.close()
 
@@ -215,17 +220,18 @@ async def _drive_udp(run: _Run) -> None:
             transport.sendto(with_request_id(packet, rid))
             try:
                 done: Completed = await future
-                code = done.response_code
+                code, size = done.response_code, done.size
                 if code == USE_TCP_CODE:
                     run.tally.tcp_fallbacks += 1
                     async with asyncio.timeout(opts.timeout):
-                        code = await tcp_resolve(opts.host, opts.port, handle, rid)
+                        code, size = await tcp_resolve(opts.host, opts.port, handle, rid)
             except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 run.record(sent, False, _why(exc))
                 continue
             finally:
                 del sent_at[rid]
-            run.record(sent, code == EXPECTED_CODE[kind], f"{kind} answered with code {code}")
+            run.record(sent, code == EXPECTED_CODE[kind], f"{kind} answered with code {code}",
+                       size)
 
     sweeper = asyncio.create_task(sweep())
     try:
@@ -238,8 +244,9 @@ async def _drive_udp(run: _Run) -> None:
 
 
 async def _http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         handle: str, host: bytes) -> tuple[int, bool]:
-    """One GET on a keep-alive connection: (status, whether the server keeps it open)."""
+                         handle: str, host: bytes) -> tuple[int, int, bool]:
+    """One GET on a keep-alive connection: (status, body bytes, whether the server
+    keeps the connection open)."""
     writer.write(b"GET /api/handles/" + quote(handle, safe="/").encode()
                  + b" HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
     head = (await reader.readuntil(b"\r\n\r\n")).lower()
@@ -248,8 +255,9 @@ async def _http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     if start < 0:
         raise ConnectionError("response without Content-Length")
     end = head.index(b"\r\n", start + 2)
-    await reader.readexactly(int(head[start + 17:end]))
-    return status, b"\r\nconnection: close" not in head
+    length = int(head[start + 17:end])
+    await reader.readexactly(length)
+    return status, length, b"\r\nconnection: close" not in head
 
 
 async def _drive_http(run: _Run) -> None:
@@ -266,7 +274,7 @@ async def _drive_http(run: _Run) -> None:
                     reader, writer = await asyncio.open_connection(opts.host, opts.port)
                 assert reader is not None
                 async with asyncio.timeout(opts.timeout):
-                    status, keep = await _http_exchange(reader, writer, handle, host)
+                    status, size, keep = await _http_exchange(reader, writer, handle, host)
             except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError,
                     asyncio.LimitOverrunError, ValueError) as exc:
                 run.record(sent, False, _why(exc))
@@ -275,7 +283,7 @@ async def _drive_http(run: _Run) -> None:
                 reader = writer = None
                 continue
             expected = 404 if kind == MISS else 200
-            run.record(sent, status == expected, f"{kind} answered with HTTP {status}")
+            run.record(sent, status == expected, f"{kind} answered with HTTP {status}", size)
             if not keep:
                 writer.close()
                 reader = writer = None
@@ -318,6 +326,8 @@ def drive(opts: DriverOptions, spec: WorkloadSpec) -> DriverResult:
                         achieved_rps=rate, wrapped=any(t.wrapped for t in tallies),
                         first_error=first_error,
                         tcp_fallbacks=sum(t.tcp_fallbacks for t in tallies),
+                        mean_bytes=sum(t.answer_bytes for t in tallies) / len(latencies)
+                        if latencies else math.nan,
                         **summarise(latencies))
 
 

@@ -35,6 +35,7 @@ class LocustFigures:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     tcp_fallbacks: int = 0
+    answer_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,20 +90,21 @@ def run_locust(run: LocustRun, spec: WorkloadSpec, out: Path
 
 def figures(samples: list[list[Any]], warmup: float
             ) -> tuple[dict[str, LocustFigures], float]:
-    """Group ``[time, type, name, ms, ok]`` samples by type after ``warmup`` seconds
+    """Group ``[time, type, name, ms, ok, bytes]`` samples by type after ``warmup`` seconds
     (a name ending in ``+tcp``: a UDP request answered over TCP)."""
     if not samples:
         return {}, 0.0
     times = [float(s[0]) for s in samples]
     start = min(times) + warmup
     by_type: dict[str, LocustFigures] = defaultdict(LocustFigures)
-    for when, kind, name, ms, ok in samples:
+    for when, kind, name, ms, ok, size in samples:
         if float(when) < start:
             continue
         entry = by_type[REQUEST_TYPES.get(str(kind), str(kind))]
         entry.tcp_fallbacks += str(name).endswith("+tcp")
         if ok:
             entry.latencies.append(float(ms))
+            entry.answer_bytes += int(size)
         else:
             entry.errors += 1
     return dict(by_type), max(1e-9, max(times) - start)

@@ -16,7 +16,7 @@ Each user runs ``--bench-user-rate`` tasks per second (Locust's
 ``--bench-miss-share``, ``--bench-cross-share``, ``--bench-walk-start`` and
 ``--bench-seed``; each defaults to its ``IDNODE_BENCH_*`` environment
 variable.  ``--bench-samples FILE`` writes every request's (time, type,
-name, latency ms, ok) to FILE as JSON when the test stops, for exact
+name, latency ms, ok, response bytes) to FILE as JSON when the test stops, for exact
 percentiles.
 
 Example::
@@ -47,7 +47,7 @@ from benchmarks.handle_user import (
 )
 from benchmarks.workload import MISS, WorkloadSpec
 
-_samples: list[tuple[float, str, str, float, bool]] = []
+_samples: list[tuple[float, str, str, float, bool, int]] = []
 
 
 @events.init_command_line_parser.add_listener
@@ -75,9 +75,10 @@ def _fresh_clock(**_: Any) -> None:
 
 
 @events.request.add_listener
-def _record(request_type: str, name: str, response_time: float, exception: Any = None,
-            **_: Any) -> None:
-    _samples.append((time.time(), request_type, name, response_time, exception is None))
+def _record(request_type: str, name: str, response_time: float, response_length: int = 0,
+            exception: Any = None, **_: Any) -> None:
+    _samples.append((time.time(), request_type, name, response_time, exception is None,
+                     response_length or 0))
 
 
 @events.test_stop.add_listener

@@ -1,7 +1,9 @@
 """One benchmark figure set (:class:`Measurement`) and the statistics behind it.
 
 Latencies are kept as exact samples in milliseconds and summarised with
-nearest-rank percentiles (p50, p95, p99, p99.9).  ``offered_rps`` is the
+nearest-rank percentiles (p50, p95, p99, p99.9).  ``mean_bytes`` is the mean
+size of the successful answers (HTTP body; Handle datagrams or TCP frame),
+so profiles that happen to ask for larger records can be told apart.  ``offered_rps`` is the
 request rate a Locust run was asked for; driver runs have none (they push
 as hard as they can) and report the rate they reached.
 """
@@ -53,16 +55,19 @@ class Measurement:
     p99: float
     p999: float
     processes: int = 1
+    mean_bytes: float = math.nan
     note: str = ""
 
     @classmethod
     def from_samples(cls, samples: Sequence[float], *, seconds: float, errors: int,
-                     **labels: Any) -> Measurement:
-        """Figures from latency samples (ms) of successful requests over ``seconds``."""
+                     answer_bytes: int = 0, **labels: Any) -> Measurement:
+        """Figures from latency samples (ms) of successful requests over ``seconds``
+        that answered ``answer_bytes`` in all."""
         rate = len(samples) / seconds if seconds > 0 else 0.0
         figures: dict[str, Any] = summarise(samples)
+        mean = answer_bytes / len(samples) if samples else math.nan
         return cls(achieved_rps=rate, requests=len(samples) + errors, errors=errors,
-                   **figures, **labels)
+                   mean_bytes=mean, **figures, **labels)
 
     def row(self) -> dict[str, Any]:
         """As a flat dict (CSV row)."""

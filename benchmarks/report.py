@@ -55,15 +55,16 @@ def _cell(m: Measurement, name: str, base: Measurement | None) -> str:
 
 def table(measurements: Sequence[Measurement]) -> str:
     """Aligned text table: baselines first, then the node runs in the order made."""
-    head = ("target", "setup", "profile", "proto", "tool", "offered", *HEADINGS, "errors",
-            "note")
+    head = ("target", "setup", "profile", "proto", "tool", "offered", "resp B", *HEADINGS,
+            "errors", "note")
     rows: list[tuple[str, ...]] = [head]
     ordered = [m for m in measurements if m.target == "baseline"]
     ordered += [m for m in measurements if m.target != "baseline"]
     for m in ordered:
         base = baseline_for(m, measurements)
         offered = "max" if m.offered_rps is None else f"{m.offered_rps:.0f}"
-        rows.append((m.target, m.setup, m.profile, m.protocol, m.tool, offered,
+        size = "-" if math.isnan(m.mean_bytes) else f"{m.mean_bytes:.0f}"
+        rows.append((m.target, m.setup, m.profile, m.protocol, m.tool, offered, size,
                      *(_cell(m, name, base) for name in FIGURES),
                      f"{m.errors}/{m.requests}", m.note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]

@@ -250,7 +250,8 @@ class Bench:
             self.skip(f"locust {who} {setup} {profile} {protocol}", "no requests were made")
             return
         m = Measurement.from_samples(got.latencies, seconds=seconds, errors=got.errors,
-                                     target=who, setup=setup, profile=profile,
+                                     answer_bytes=got.answer_bytes, target=who, setup=setup,
+                                     profile=profile,
                                      protocol=protocol, tool="locust", offered_rps=rate,
                                      processes=target.processes,
                                      note=fallback_note(got.tcp_fallbacks,
@@ -275,7 +276,8 @@ class Bench:
                         tool="driver", offered_rps=None, achieved_rps=result.achieved_rps,
                         requests=result.completed + result.errors, errors=result.errors,
                         p50=result.p50, p95=result.p95, p99=result.p99, p999=result.p999,
-                        processes=target.processes, note="; ".join(n for n in notes if n))
+                        processes=target.processes, mean_bytes=result.mean_bytes,
+                        note="; ".join(n for n in notes if n))
         self.add(m)
         return result
 

@@ -16,7 +16,7 @@ from benchmarks.processes import free_ports, start_server
 from benchmarks.workload import KeyFile, WorkloadSpec
 from protocol.bodies import ResolutionResponse, error_body
 from protocol.constants import OC_RESOLUTION, RC_ERROR, RC_SUCCESS
-from protocol.framing import encode_tcp
+from protocol.framing import encode_tcp, encode_udp
 from protocol.message import Message
 from protocol.values import HandleValue
 
@@ -26,6 +26,7 @@ class Baseline:
     http_port: int
     hdl_port: int
     spec: WorkloadSpec
+    reply: Message
 
 
 @contextlib.contextmanager
@@ -38,7 +39,7 @@ def canned(folder: Path, reply: Message, processes: int) -> Iterator[Baseline]:
         "--udp-port", str(hdl_port), "--body-size", "2000", "--sample",
         str(folder / "sample.hex"), "--processes", str(processes)], folder / "baseline.log")
     try:
-        yield Baseline(http_port, hdl_port, WorkloadSpec(keys=str(folder / "keys.json")))
+        yield Baseline(http_port, hdl_port, WorkloadSpec(keys=str(folder / "keys.json")), reply)
     finally:
         server.stop()
 
@@ -60,6 +61,8 @@ def test_driver_runs_until_its_time_is_up(baseline: Baseline, protocol: str) -> 
     assert result.completed > 0 and result.errors == 0, result.first_error
     assert 1.0 <= result.seconds < 3.0
     assert result.achieved_rps > 0 and 0 < result.p50 <= result.p99
+    assert result.mean_bytes == (2000 if protocol == "http" else sum(
+        len(d) for d in encode_udp(baseline.reply)))
 
 
 def test_driver_stops_at_max_requests_in_several_processes(baseline: Baseline) -> None:

@@ -27,10 +27,14 @@ def test_command_line_carries_the_workload_and_target(tmp_path: Path) -> None:
 
 
 def test_samples_are_grouped_by_type_after_the_warmup() -> None:
-    samples = [[100.0, "GET", "hit", 9.0, True], [101.5, "GET", "hit", 1.0, True],
-               [102.0, "GET", "miss", 2.0, False], [103.0, "HDL-UDP", "hit", 0.5, True]]
+    samples = [[100.0, "GET", "hit", 9.0, True, 50], [101.5, "GET", "hit", 1.0, True, 300],
+               [102.0, "GET", "miss", 2.0, False, 0],
+               [102.5, "HDL-UDP", "hit+tcp", 0.7, True, 900],
+               [103.0, "HDL-UDP", "hit", 0.5, True, 400]]
     by_type, seconds = figures(samples, warmup=1.0)
     assert set(by_type) == {"HTTP", "HDL-UDP"}
     assert by_type["HTTP"].latencies == [1.0] and by_type["HTTP"].errors == 1
+    assert by_type["HTTP"].answer_bytes == 300 and by_type["HDL-UDP"].answer_bytes == 1300
+    assert by_type["HDL-UDP"].tcp_fallbacks == 1 and by_type["HTTP"].tcp_fallbacks == 0
     assert seconds == 2.0
     assert figures([], 1.0) == ({}, 0.0)

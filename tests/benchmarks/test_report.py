@@ -39,8 +39,9 @@ def test_nearest_rank_percentiles() -> None:
 def test_measurement_from_samples() -> None:
     m = Measurement.from_samples([1.0, 2.0, 3.0, 4.0], seconds=2.0, errors=1, target="node",
                                  setup="s", profile="hot", protocol="HTTP", tool="locust",
-                                 offered_rps=2.0)
-    assert (m.achieved_rps, m.requests, m.errors, m.p50) == (2.0, 5, 1, 2.0)
+                                 offered_rps=2.0, answer_bytes=1000)
+    assert (m.achieved_rps, m.requests, m.errors, m.p50, m.mean_bytes) == (2.0, 5, 1, 2.0,
+                                                                         250.0)
 
 
 def test_baselines_match_protocol_tool_rate_and_processes() -> None:
@@ -52,7 +53,8 @@ def test_baselines_match_protocol_tool_rate_and_processes() -> None:
 def test_table_shows_ratios_to_the_baseline() -> None:
     text = table(RUNS)
     lines = text.splitlines()
-    assert lines[0].split()[:3] == ["target", "setup", "profile"]
+    assert lines[0].split()[:8] == ["target", "setup", "profile", "proto", "tool", "offered",
+                                    "resp", "B"]
     assert all(line.startswith("baseline") for line in lines[2:5])
     assert "2500 (0.25x)" in text and "3.00 (5.00x)" in text
     assert "4000 (-)" not in text and "4000" in text
