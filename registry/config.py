@@ -97,6 +97,7 @@ class NodeConfig:
     request_read_timeout: float = 10.0
     max_inflight_requests: int = 1024
     log_level: str = "INFO"
+    stats_flush_seconds: float = 60.0
     suspended_resolution: str = "serve"
     http_tls_cert: Path = Path("")
     http_tls_key: Path = Path("")
@@ -171,6 +172,7 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (bool(config.prefixes), "prefixes: at least one prefix is needed"),
         (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
         (config.cache_size >= 0, "cache_size: must not be negative"),
+        (config.stats_flush_seconds > 0, "stats_flush_seconds: must be positive"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),
         (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
         (config.rate_limit >= 0, "rate_limit: must not be negative (0 turns it off)"),

@@ -8,6 +8,7 @@ same way.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -38,6 +39,7 @@ from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
+from resolver.usage import UsageCounter
 from resolver.verification import configure_trust
 
 log = logging.getLogger("idnode.node")
@@ -58,6 +60,7 @@ class RunningNode:
     http_runner: web.AppRunner
     http_port: int
     dns_server: DnsServer | None = None
+    usage_task: asyncio.Task[None] | None = None
 
     @property
     def handle_port(self) -> int:
@@ -80,6 +83,12 @@ class RunningNode:
             self.dns_server.close()
         await self.handle_server.close()
         await self.http_runner.cleanup()
+        if self.usage_task is not None:
+            self.usage_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.usage_task
+        if self.service.usage is not None:
+            await self.service.usage.flush(self.store)
         await self.service.close()
         await self.store.close()
 
@@ -228,8 +237,11 @@ async def _listen(
             with contextlib.suppress(Exception):
                 await runner.cleanup()
         raise
+    usage = UsageCounter(cache_counters=lambda: service.answers.counters if service.answers else {})
+    service.usage = usage
+    task = asyncio.create_task(usage.run(service.store, config.stats_flush_seconds))
     return RunningNode(config, service.store, service, handle_server, runner, http_port,
-                       dns_server)
+                       dns_server, task)
 
 
 def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from registry.store import HandleStore
     from registry.trust.keys import PublicKey
     from resolver.stack import ResolutionStack
+    from resolver.usage import UsageCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,8 @@ class ResolutionService:
     ``signing`` checks (and, where configured, makes) record signatures on
     every write (default: verify against the local registry, sign nothing);
     ``trust_anchor`` is the root key :mod:`resolver.verification` checks
-    signature chains up to.
+    signature chains up to; ``usage`` counts answered resolutions for the
+    node's statistics (:mod:`resolver.usage`).
     """
 
     def __init__(
@@ -162,8 +164,10 @@ class ResolutionService:
         answers: ResolutionStack | None = None,
         signing: SigningPolicy | None = None,
         trust_anchor: PublicKey | None = None,
+        usage: UsageCounter | None = None,
     ) -> None:
         self.store = store
+        self.usage = usage
         self.site_info = site_info
         self.server_admins = tuple(server_admins)
         self.limits = limits
@@ -208,6 +212,8 @@ class ResolutionService:
             code, referral = RC_SERVICE_REFERRAL, answer.values
         else:
             code = RC_HANDLE_NOT_FOUND
+        if self.usage is not None:
+            self.usage.resolved(handle, code)
         return Resolution(
             handle, code, values, answer.authoritative, answer.source, answer.stale, referral,
             answer.chain, withheld,

@@ -1,0 +1,70 @@
+"""Usage statistics: answered resolutions per hour and prefix, and the cache ratio,
+counted by the serving side and read back by the statistics report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
+from registry.config import NodeConfig
+from registry.stats_report import usage
+from registry.store import HandleStore
+from resolver.client import HandleClient
+from resolver.node import start_node
+from resolver.usage import UsageCounter
+from tests.resolver.test_cache import url
+
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC).timestamp()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0 + 5
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_counts_per_hour_and_prefix(database: HandleStore) -> None:
+    clock = Clock()
+    cache = {"memory_hits": 0, "memory_misses": 0}
+    counter = UsageCounter(cache_counters=lambda: cache, clock=clock)
+    counter.resolved("88.118.8/A", RC_SUCCESS)
+    counter.resolved("88.118.8/B", RC_SUCCESS)
+    counter.resolved("77.random/X", RC_HANDLE_NOT_FOUND)  # node-wide only
+    cache.update(memory_hits=5, memory_misses=3)
+    await counter.flush(database)
+    clock.now += 3600
+    counter.resolved("88.118.9/C", RC_SUCCESS)
+    cache.update(memory_hits=6, memory_misses=3)
+    await counter.flush(database)
+    await counter.flush(database)  # nothing new: nothing added
+    start = datetime.fromtimestamp(T0, UTC)
+    report = await usage(database, start, start + timedelta(hours=2))
+    assert report["resolutions"]["total"] == 4
+    by_prefix = {row["prefix"]: row["count"] for row in report["resolutions"]["by_prefix"]}
+    assert by_prefix["88.118.8"] == 2 and by_prefix["88.118.9"] == 1
+    assert "77.RANDOM" not in by_prefix and "77.random" not in by_prefix
+    assert [row["count"] for row in report["resolutions"]["by_period"]] == [3, 1]
+    assert report["cache"]["hits"] == 6 and report["cache"]["misses"] == 3
+
+
+async def test_a_serving_node_records_its_resolutions(tmp_path: Path) -> None:
+    node = await start_node(NodeConfig(data_dir=tmp_path, handle_port=0, http_port=0))
+    try:
+        await node.store.create_prefix("88.118.8")
+        await node.store.replace_handle("88.118.8/TV-0001", [url(1, "https://tv")], actor="t")
+        client = HandleClient(timeout=3.0)
+        for _ in range(3):
+            await client.resolve("88.118.8/TV-0001", server=("127.0.0.1", node.handle_port))
+    finally:
+        await node.close()  # flushes what was counted
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        now = datetime.now(UTC)
+        report = await usage(store, now - timedelta(hours=2), now + timedelta(hours=1))
+    finally:
+        await store.close()
+    assert report["resolutions"]["total"] == 3
+    assert report["cache"]["hits"] == 2 and report["cache"]["misses"] == 1
