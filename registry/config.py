@@ -35,6 +35,8 @@ class NodeConfig:
     schema; empty means the server's default search path.
     ``discovery_domain`` (with ``discovery_nameserver``, ``HOST[:PORT]``) finds
     the root from DNS SRV/URI records when ``root_address`` is empty.
+    ``upper_report_url`` (a URL, or a file path) receives the statistics
+    report every ``upper_report_hours`` (:mod:`resolver.upper_report`).
     ``redis_prefix`` namespaces this node's cache keys and invalidation
     channel in a shared Redis (default ``idnode:<first prefix>:``).
     ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
@@ -98,6 +100,8 @@ class NodeConfig:
     max_inflight_requests: int = 1024
     log_level: str = "INFO"
     stats_flush_seconds: float = 60.0
+    upper_report_url: str = ""
+    upper_report_hours: float = 24.0
     suspended_resolution: str = "serve"
     http_tls_cert: Path = Path("")
     http_tls_key: Path = Path("")
@@ -173,6 +177,7 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
         (config.cache_size >= 0, "cache_size: must not be negative"),
         (config.stats_flush_seconds > 0, "stats_flush_seconds: must be positive"),
+        (config.upper_report_hours > 0, "upper_report_hours: must be positive"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),
         (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
         (config.rate_limit >= 0, "rate_limit: must not be negative (0 turns it off)"),

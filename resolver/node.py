@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -39,6 +39,7 @@ from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
+from resolver.upper_report import send_periodically
 from resolver.usage import UsageCounter
 from resolver.verification import configure_trust
 
@@ -60,7 +61,7 @@ class RunningNode:
     http_runner: web.AppRunner
     http_port: int
     dns_server: DnsServer | None = None
-    usage_task: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def handle_port(self) -> int:
@@ -83,10 +84,10 @@ class RunningNode:
             self.dns_server.close()
         await self.handle_server.close()
         await self.http_runner.cleanup()
-        if self.usage_task is not None:
-            self.usage_task.cancel()
+        for task in self.tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.usage_task
+                await task
         if self.service.usage is not None:
             await self.service.usage.flush(self.store)
         await self.service.close()
@@ -136,13 +137,14 @@ async def start_node(
     config: NodeConfig,
     *,
     reuse_port: bool = False,
-    with_dns: bool = True,
+    primary: bool = True,
     auth_tables: AuthTables | None = None,
 ) -> RunningNode:
     """Open the store and start every front end the configuration enables.
 
     ``reuse_port`` lets several worker processes share the ports; the DNS
-    front end (no SO_REUSEPORT) runs only where ``with_dns`` is true;
+    front end (no SO_REUSEPORT) and the upward statistics report run only in
+    the ``primary`` process;
     ``auth_tables`` are the Handle challenge and session tables shared by
     every worker (see :mod:`resolver.shared_auth`), else each process has its own.
     """
@@ -150,7 +152,7 @@ async def start_node(
         config.effective_database_url, schema=config.database_schema or None, migrate=True
     )
     try:
-        return await _start_front_ends(config, store, reuse_port, with_dns, auth_tables)
+        return await _start_front_ends(config, store, reuse_port, primary, auth_tables)
     except BaseException:
         await store.close()
         raise
@@ -160,7 +162,7 @@ async def _start_front_ends(
     config: NodeConfig,
     store: HandleStore,
     reuse_port: bool,
-    with_dns: bool,
+    primary: bool,
     auth_tables: AuthTables | None,
 ) -> RunningNode:
     limits = limits_from(config)
@@ -183,7 +185,7 @@ async def _start_front_ends(
     )
     try:
         configure_trust(service, config)
-        return await _listen(config, service, limits, metrics, reuse_port, with_dns, auth_tables)
+        return await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
     except BaseException:
         await service.close()
         raise
@@ -195,7 +197,7 @@ async def _listen(
     limits: Limits,
     metrics: Metrics,
     reuse_port: bool,
-    with_dns: bool,
+    primary: bool,
     auth_tables: AuthTables | None,
 ) -> RunningNode:
     limiter = rate_limiter_from(config)
@@ -226,7 +228,7 @@ async def _listen(
             guard=HttpGuard(limiter, config.request_read_timeout, config.max_inflight_requests),
         )
         dns_server = None
-        if config.dns_port and with_dns:
+        if config.dns_port and primary:
             dns_server = await run_dns_server(
                 service, zone=config.dns_zone, host=config.listen_hosts[0], port=config.dns_port,
                 limits=limits, rate_limiter=limiter,
@@ -239,9 +241,13 @@ async def _listen(
         raise
     usage = UsageCounter(cache_counters=lambda: service.answers.counters if service.answers else {})
     service.usage = usage
-    task = asyncio.create_task(usage.run(service.store, config.stats_flush_seconds))
+    tasks = [asyncio.create_task(usage.run(service.store, config.stats_flush_seconds))]
+    if config.upper_report_url and primary:
+        tasks.append(asyncio.create_task(send_periodically(
+            service.store, config.prefixes[0], config.upper_report_url, config.upper_report_hours
+        )))
     return RunningNode(config, service.store, service, handle_server, runner, http_port,
-                       dns_server, task)
+                       dns_server, tasks)
 
 
 def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:

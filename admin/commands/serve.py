@@ -69,7 +69,7 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
     tables = SharedAuthTables() if workers > 1 else None
     auth = _join_tables(tables, args.worker_child, ctx)
     node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
-                            with_dns=not args.worker_child, auth_tables=auth)
+                            primary=not args.worker_child, auth_tables=auth)
     children = _start_workers(workers - 1, args.argv, tables)
     await asyncio.to_thread(_wait_ready, children)
     stop = asyncio.Event()
