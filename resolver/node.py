@@ -39,6 +39,7 @@ from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
 from resolver.site import build_site_info, site_info_value
 from resolver.stack import build_resolution_stack
+from resolver.suspension import SuspendedPrefixes
 from resolver.upper_report import send_periodically
 from resolver.usage import UsageCounter
 from resolver.verification import configure_trust
@@ -185,6 +186,9 @@ async def _start_front_ends(
     )
     try:
         configure_trust(service, config)
+        if config.suspended_resolution == "refuse":
+            service.suspended = SuspendedPrefixes()
+            await service.suspended.refresh(service.store)
         return await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
     except BaseException:
         await service.close()
@@ -242,6 +246,8 @@ async def _listen(
     usage = UsageCounter(cache_counters=lambda: service.answers.counters if service.answers else {})
     service.usage = usage
     tasks = [asyncio.create_task(usage.run(service.store, config.stats_flush_seconds))]
+    if service.suspended is not None:
+        tasks.append(asyncio.create_task(service.suspended.run(service.store)))
     if config.upper_report_url and primary:
         tasks.append(asyncio.create_task(send_periodically(
             service.store, config.prefixes[0], config.upper_report_url, config.upper_report_hours

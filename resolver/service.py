@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from registry.store import HandleStore
     from registry.trust.keys import PublicKey
     from resolver.stack import ResolutionStack
+    from resolver.suspension import SuspendedPrefixes
     from resolver.usage import UsageCounter
 
 
@@ -151,7 +152,9 @@ class ResolutionService:
     every write (default: verify against the local registry, sign nothing);
     ``trust_anchor`` is the root key :mod:`resolver.verification` checks
     signature chains up to; ``usage`` counts answered resolutions for the
-    node's statistics (:mod:`resolver.usage`).
+    node's statistics (:mod:`resolver.usage`); ``suspended``, when given,
+    makes identifiers of suspended enterprises resolve as not found
+    (:mod:`resolver.suspension`).
     """
 
     def __init__(
@@ -165,9 +168,11 @@ class ResolutionService:
         signing: SigningPolicy | None = None,
         trust_anchor: PublicKey | None = None,
         usage: UsageCounter | None = None,
+        suspended: SuspendedPrefixes | None = None,
     ) -> None:
         self.store = store
         self.usage = usage
+        self.suspended = suspended
         self.site_info = site_info
         self.server_admins = tuple(server_admins)
         self.limits = limits
@@ -198,6 +203,8 @@ class ResolutionService:
         records are whole: read permissions are applied here, per caller.
         """
         self._check_name(handle)
+        if self.suspended is not None and self.suspended.refuses(handle):
+            return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
         answer = await self._answer(handle, recursive)
         values: tuple[HandleValue, ...] = ()
         referral: tuple[HandleValue, ...] = ()
