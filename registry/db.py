@@ -23,8 +23,6 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -119,6 +117,10 @@ async def transaction_lock(conn: AsyncConnection, name: str) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
+    # imported here: alembic costs every CLI command ~80 ms that only migrations need
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection

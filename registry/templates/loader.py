@@ -15,15 +15,16 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from registry.models import INDUSTRIES
 from registry.templates.errors import TemplateError
 from registry.templates.mapping import LINK_RELATIONS, RESERVED_TYPES
 from registry.templates.model import Template
 from registry.templates.validation import compile_schema, pointer, problems
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 TEMPLATE_KEY = "x-idnode"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -69,8 +70,15 @@ TEMPLATE_FILE_SCHEMA: Mapping[str, Any] = {
         },
     },
 }
-_FILE_CHECK = compile_schema(TEMPLATE_FILE_SCHEMA)
-_SCHEMA_CHECK = compile_schema(Draft202012Validator.META_SCHEMA)
+
+
+@cache
+def _file_checks() -> tuple[Draft202012Validator, Draft202012Validator]:
+    """Validators of a template file's shape and of it being a JSON Schema (made on first use:
+    jsonschema is only imported when a template is parsed)."""
+    from jsonschema import Draft202012Validator
+
+    return compile_schema(TEMPLATE_FILE_SCHEMA), compile_schema(Draft202012Validator.META_SCHEMA)
 
 
 def _mapping_problems(schema: Mapping[str, Any]) -> list[str]:
@@ -107,7 +115,8 @@ def parse_template(document: object, *, source: str = "template") -> Template:
 
     Raises :class:`TemplateError` (``source: problem; ...``) on a bad file.
     """
-    found = problems(_FILE_CHECK, document) or problems(_SCHEMA_CHECK, document)
+    file_check, schema_check = _file_checks()
+    found = problems(file_check, document) or problems(schema_check, document)
     if not found and isinstance(document, dict):
         found = _mapping_problems(document)
     if found or not isinstance(document, dict):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from protocol.values import HandleValue
 from registry.templates.errors import TemplateError
 from registry.templates.mapping import DEFAULT_START_INDEX, document_to_values
 from registry.templates.validation import compile_schema, problems
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,11 @@ class Template:
     fields: tuple[tuple[str, str], ...]
     links: tuple[tuple[str, str], ...]
     schema: Mapping[str, Any] = field(repr=False, compare=False)
-    _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_validator", compile_schema(self.schema))
+    @cached_property
+    def _validator(self) -> Draft202012Validator:
+        """The compiled schema, made on the first validation (jsonschema loads then)."""
+        return compile_schema(self.schema)
 
     @property
     def id(self) -> str:

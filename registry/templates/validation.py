@@ -11,17 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+if TYPE_CHECKING:  # jsonschema itself is imported on first use: most commands never validate
+    from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 MAX_PROBLEM_LENGTH = 300
 
-FORMAT_CHECKER = FormatChecker()  # a private copy: adding date-time here changes no one else
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
-@FORMAT_CHECKER.checks("date-time", raises=ValueError)
 def _is_date_time(instance: object) -> bool:
     """RFC 3339 date-time (jsonschema checks it only with an optional extra package)."""
     if not isinstance(instance, str):
@@ -32,9 +32,22 @@ def _is_date_time(instance: object) -> bool:
     return True
 
 
+@cache
+def _format_checker() -> FormatChecker:
+    """The format checker validators use: a private copy (adding date-time here changes
+    no one else's), made on first use."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker()
+    checker.checks("date-time", raises=ValueError)(_is_date_time)
+    return checker
+
+
 def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
     """A validator for ``schema`` that also checks ``format`` (date, date-time, email...)."""
-    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema, format_checker=_format_checker())
 
 
 def pointer(path: Iterable[str | int]) -> str:
