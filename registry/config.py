@@ -54,8 +54,8 @@ class NodeConfig:
     client address (0 = off) with bursts of ``rate_burst``, over at most
     ``rate_limit_clients`` remembered clients (:mod:`resolver.ratelimit`); a
     Handle UDP answer may be ``udp_amplification_factor`` times its request
-    (0 = no cap, :mod:`resolver.amplification`); a request must arrive whole
-    within ``request_read_timeout`` seconds of its first byte (HTTP: of the
+    but always ``udp_answer_floor`` bytes (factor 0 = no cap,
+    :mod:`resolver.amplification`); a request must arrive whole within ``request_read_timeout`` seconds of its first byte (HTTP: of the
     connection or the previous response); at most ``max_inflight_requests``
     HTTP or UDP requests per process are worked on at once, more are answered
     busy.
@@ -96,6 +96,7 @@ class NodeConfig:
     rate_burst: int = 200
     rate_limit_clients: int = 65536
     udp_amplification_factor: float = 16.0
+    udp_answer_floor: int = 4096
     request_read_timeout: float = 10.0
     max_inflight_requests: int = 1024
     log_level: str = "INFO"
@@ -187,6 +188,7 @@ def _validate(config: NodeConfig) -> NodeConfig:
             config.udp_amplification_factor == 0 or config.udp_amplification_factor >= 1,
             "udp_amplification_factor: must be 0 (no cap) or at least 1",
         ),
+        (config.udp_answer_floor >= 0, "udp_answer_floor: must not be negative"),
         (config.request_read_timeout > 0, "request_read_timeout: must be positive"),
         (config.max_inflight_requests >= 1, "max_inflight_requests: must be at least 1"),
         (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),

@@ -1,7 +1,10 @@
 """UDP amplification cap for the Handle protocol.
 
 A UDP answer may be at most ``factor`` times the size of the request it
-answers (the request's envelope plus message).  A larger answer is not sent:
+answers (the request's envelope plus message), or ``floor`` bytes whichever is
+more: like DNS's 1232-byte answers, an answer of a few datagrams is always
+allowed, so ordinary records need no second round trip, while a flood of
+spoofed tiny requests cannot draw out large records.  A larger answer is not sent:
 in its place goes one short RC_ERROR response ("too large for UDP, use TCP")
 with the envelope's truncated flag set.  CNRI clients treat an RC_ERROR on one
 interface as a failure and go on to the next preferred protocol (TCP); so does
@@ -23,14 +26,16 @@ from protocol.message import Message, encode_message
 USE_TCP = "response too large for UDP: use TCP"
 
 
-def udp_datagrams(responses: Sequence[Message], request_size: int, factor: float) -> list[bytes]:
+def udp_datagrams(
+    responses: Sequence[Message], request_size: int, factor: float, floor: int = 0
+) -> list[bytes]:
     """The datagrams to send for ``responses`` to a request of ``request_size``
-    bytes: all of them if they fit ``factor`` x ``request_size``, else the short
-    use-TCP reply if that fits, else none."""
+    bytes: all of them if they fit max(``floor``, ``factor`` x ``request_size``),
+    else the short use-TCP reply if that fits, else none."""
     datagrams = [d for response in responses for d in encode_udp(response)]
     if factor <= 0 or not responses:
         return datagrams
-    budget = factor * request_size
+    budget = max(floor, factor * request_size)
     if sum(map(len, datagrams)) <= budget:
         return datagrams
     reply = use_tcp_reply(responses[0])

@@ -208,8 +208,10 @@ class _UdpServer(asyncio.DatagramProtocol):
     ) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        factor = self.limits.udp_amplification_factor
-        for datagram in udp_datagrams(responses, request_size, factor):
+        limits = self.limits
+        for datagram in udp_datagrams(
+            responses, request_size, limits.udp_amplification_factor, limits.udp_answer_floor
+        ):
             self.transport.sendto(datagram, addr)
 
     def error_received(self, exc: Exception) -> None:

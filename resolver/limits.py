@@ -27,7 +27,7 @@ class Limits:
     ``read_timeout`` seconds (slow clients are cut off); a UDP answer may be
     at most ``udp_amplification_factor`` times its request (0, the default
     here: no cap; nodes get theirs from NodeConfig; see
-    :mod:`resolver.amplification`).
+    :mod:`resolver.amplification`), but never less than ``udp_answer_floor`` bytes.
     """
 
     max_message_size: int = 1024 * 1024
@@ -44,6 +44,7 @@ class Limits:
     list_page_size: int = 1000
     read_timeout: float = 10.0
     udp_amplification_factor: float = 0.0
+    udp_answer_floor: int = 0
 
 
 DEFAULT_LIMITS = Limits()

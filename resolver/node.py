@@ -106,6 +106,7 @@ def limits_from(config: NodeConfig) -> Limits:
         idle_timeout=config.tcp_idle_timeout,
         read_timeout=config.request_read_timeout,
         udp_amplification_factor=config.udp_amplification_factor,
+        udp_answer_floor=config.udp_answer_floor,
     )
 
 
