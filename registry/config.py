@@ -55,7 +55,8 @@ class NodeConfig:
     ``rate_limit_clients`` remembered clients (:mod:`resolver.ratelimit`); a
     Handle UDP answer may be ``udp_amplification_factor`` times its request
     but always ``udp_answer_floor`` bytes (factor 0 = no cap,
-    :mod:`resolver.amplification`); a request must arrive whole within ``request_read_timeout`` seconds of its first byte (HTTP: of the
+    :mod:`resolver.amplification`); a request must arrive whole within
+    ``request_read_timeout`` seconds of its first byte (HTTP: of the
     connection or the previous response); at most ``max_inflight_requests``
     HTTP or UDP requests per process are worked on at once, more are answered
     busy.
