@@ -1,4 +1,9 @@
-"""What every CLI command gets: the loaded configuration, output and store access."""
+"""What every CLI command gets: the loaded configuration, output and store access.
+
+A store opened with :meth:`CommandContext.store` tells the node's serving
+processes about every write it commits when ``redis_url`` is configured
+(:mod:`admin.invalidation`), before the command prints its result.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from admin.invalidation import CacheInvalidation
 from admin.output import Printer
 from protocol.values import HandleValue
 from registry.bootstrap import ADMIN_KEY_FILE, ADMIN_PUBKEY_FILE, NodeKeyFiles
@@ -109,6 +115,8 @@ class CommandContext:
         """The node's registry, opened for the duration of a command.
 
         A database that cannot be reached is a :class:`CliError` with exit code 3.
+        With ``redis_url``, each committed write invalidates the changed handles in
+        every serving process's cache before the write call returns.
         """
         try:
             store = await HandleStore.open(
@@ -119,9 +127,13 @@ class CommandContext:
         except (OSError, SQLAlchemyError) as exc:
             raise CliError(f"cannot open the database: {_first_line(exc)}", EXIT_UNREACHABLE
                            ) from None
+        invalidation = CacheInvalidation(self.config) if self.config.redis_url else None
+        store.on_change = invalidation
         try:
             yield store
         finally:
+            if invalidation is not None:
+                await invalidation.close()
             await store.close()
 
 

@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from admin.context import EXIT_CODES_HELP, CommandContext
+from admin.invalidation import SERVERS_NOTE
 
 CONFIG_OPTION_PREFIX = "cfg_"
 """Options whose ``dest`` starts with this override the NodeConfig key after it."""
@@ -48,9 +49,16 @@ def add_command(
     *,
     summary: str,
     examples: str = "",
+    writes: bool = False,
 ) -> argparse.ArgumentParser:
-    """Add one command with its help text, examples and the shared options."""
-    epilog = (f"examples:\n{examples.rstrip()}\n\n" if examples else "") + EXIT_CODES_HELP
+    """Add one command with its help text, examples and the shared options.
+
+    ``writes``: the command changes handles or prefixes; its help says when
+    running servers see the change (:data:`admin.invalidation.SERVERS_NOTE`).
+    """
+    epilog = (f"examples:\n{examples.rstrip()}\n\n" if examples else "") + (
+        f"{SERVERS_NOTE}\n\n" if writes else ""
+    ) + EXIT_CODES_HELP
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=summary,

@@ -4,11 +4,17 @@ Reads go through an engine that runs without a transaction block (PostgreSQL
 autocommit, SQLite without ``BEGIN``): one statement, one round trip.  Writes
 run in one transaction each (``BEGIN IMMEDIATE`` on SQLite, row locks on
 PostgreSQL).  ``query_count`` counts every statement sent to the database.
+
+``on_change``, when set, is awaited after every committed write of handles or
+prefixes with the names of the handles it changed (a prefix's own row counts
+as its prefix handle ``0.NA/<prefix>``).  The CLI sets it to tell the serving
+processes' caches (:mod:`admin.invalidation`); the servers invalidate their
+caches themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from registry.db import MODE_OPTION
 
+ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
+"""Called with the names of the handles a committed write changed."""
+
 
 class StoreBase:
     """Owns the engine; subclasses add the operations."""
@@ -24,6 +33,7 @@ class StoreBase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.query_count = 0
+        self.on_change: ChangeHook | None = None
         if engine.dialect.name == "sqlite":
             self._reader = engine.execution_options(**{MODE_OPTION: "read"})
         else:
@@ -56,6 +66,11 @@ class StoreBase:
         assert driver is not None
         self.query_count += 1
         return list(await driver.execute_fetchall(sql, params))
+
+    async def _changed(self, handles: Sequence[str]) -> None:
+        """Tell :attr:`on_change` (when set) the handles a committed write changed."""
+        if self.on_change is not None and handles:
+            await self.on_change(handles)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:

@@ -159,6 +159,7 @@ class BulkMixin(StoreBase):
                     update(_J).where(_J.c.job_id == job_id).values(rows_done=job_position,
                                                                    updated=now)
                 )
+        await self._changed([row.name for row in stored])
         rejected.sort(key=lambda r: r.row)
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
 

@@ -95,6 +95,7 @@ class DirectoryMixin(StoreBase):
             update(_H).where(_H.c.prefix == key, _H.c.enterprise.is_(None)).values(enterprise=owner)
         ]
         await self._add(_P, "prefix", key, dataclasses.asdict(info), audit, *adopt)
+        await self._changed([prefix_handle(key)])
         return info
 
     async def get_prefix(self, name: str) -> PrefixInfo | None:
@@ -130,6 +131,7 @@ class DirectoryMixin(StoreBase):
         key = name_key(name)
         audit = AuditEvent(actor, "prefix.kind", prefix_handle(key), detail={"kind": checked})
         await self._set(_P, key, "prefix", audit, kind=checked)
+        await self._changed([prefix_handle(key)])
 
     async def set_prefix_status(self, name: str, status: str, *, actor: str = ADMIN) -> None:
         """Mark a prefix active or suspended."""
@@ -137,6 +139,7 @@ class DirectoryMixin(StoreBase):
         key = name_key(name)
         audit = AuditEvent(actor, "prefix.status", prefix_handle(key), detail={"status": checked})
         await self._set(_P, key, "prefix", audit, status=checked)
+        await self._changed([prefix_handle(key)])
 
     async def delete_prefix(self, name: str, *, actor: str = ADMIN) -> None:
         """Forget a prefix (its handles stay)."""
@@ -146,6 +149,7 @@ class DirectoryMixin(StoreBase):
             if result.rowcount != 1:
                 raise NotFound(f"no prefix {name}")
             await append_audit(conn, [AuditEvent(actor, "prefix.delete", prefix_handle(key))])
+        await self._changed([prefix_handle(key)])
 
     # --- enterprises -------------------------------------------------------
 

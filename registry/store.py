@@ -315,25 +315,29 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
         """
         prefix, _suffix = split_handle(name)
         key = name_key(name)
+        record: HandleRecord | None
         try:
             async with self._write() as conn:
                 rows = (await conn.execute(_LOCK, {"key": key})).all()
                 if not rows:
                     if not create:
                         raise HandleNotFound(name)
-                    return await self._create_one(
+                    record = await self._create_one(
                         conn, name, key, name_key(prefix), actor, action, change(None) or {}
                     )
-                if not update:
-                    raise HandleAlreadyExists(rows[0][1])
-                current = _Current(rows[0][0], rows[0][1], rows[0][2], rows[0][3],
-                                   _values_of(rows, 4))
-                return await self._update_one(conn, current, actor, action, expected_version,
-                                              change)
+                else:
+                    if not update:
+                        raise HandleAlreadyExists(rows[0][1])
+                    current = _Current(rows[0][0], rows[0][1], rows[0][2], rows[0][3],
+                                       _values_of(rows, 4))
+                    record = await self._update_one(conn, current, actor, action,
+                                                    expected_version, change)
         except IntegrityError as exc:  # a concurrent create of the same name won
             if create:
                 raise HandleAlreadyExists(name) from exc
             raise
+        await self._changed([name])
+        return record
 
     async def _create_one(
         self, conn: AsyncConnection, name: str, key: str, prefix: str, actor: str, action: str,

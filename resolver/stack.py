@@ -17,6 +17,10 @@ handle's lookup key).
 * :meth:`ResolutionStack.invalidate` (called by the service's writes before
   they return) drops the handle here and, through Redis, everywhere.  A
   changed prefix handle also drops every referral and negative answer.
+  :func:`invalidation_of` says what to drop for a set of handles and
+  :func:`redis_prefix_of` where a node's keys and channel live, so that a
+  process without a stack (the CLI, :mod:`admin.invalidation`) publishes the
+  same invalidation.
 * Referrals, and records holding an HS_SECKEY, stay out of Redis.
 * Hits and misses are counted per layer (``memory``, ``redis``) in
   :attr:`ResolutionStack.counters` and fed to a shared
@@ -30,7 +34,7 @@ import dataclasses
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -57,6 +61,21 @@ _STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, TimeoutError)
 _NA_KEY = name_key(NA_HANDLE_PREFIX)
 
 Fetch = Callable[[str], Awaitable[Answer]]
+
+
+def invalidation_of(handles: Iterable[str]) -> tuple[list[str], bool]:
+    """The cache keys of ``handles`` (local and recursive answers), and whether one is a
+    prefix handle (then every referral and negative answer must go too)."""
+    keys = [name_key(h) for h in handles]
+    return [mode + key for key in keys for mode in (LOCAL, REMOTE)], any(
+        key.startswith(_NA_KEY) for key in keys
+    )
+
+
+def redis_prefix_of(config: NodeConfig) -> str:
+    """What a node's Redis keys and channels start with: ``redis_prefix``, by default
+    ``idnode:<first prefix>:``."""
+    return config.redis_prefix or f"idnode:{config.prefixes[0]}:"
 
 
 class SingleFlight:
@@ -227,8 +246,7 @@ class ResolutionStack:
 
     async def invalidate(self, handles: Sequence[str]) -> None:
         """Drop ``handles`` from every cache of every process (before a write is acknowledged)."""
-        keys = [mode + name_key(h) for h in handles for mode in (LOCAL, REMOTE)]
-        prefixes = any(name_key(h).startswith(_NA_KEY) for h in handles)
+        keys, prefixes = invalidation_of(handles)
         self._drop(keys, prefixes)
         if self.redis is not None and not await self.redis.invalidate(keys, prefixes=prefixes):
             log.warning("invalidation of %d handle(s) reached this process only", len(handles))
@@ -291,7 +309,7 @@ async def build_resolution_stack(
     """A ResolutionService with the cache, referrals and recursion ``config`` asks for.
 
     Uses ``cache_size``, ``negative_ttl``, ``stale_if_error``, ``redis_url``
-    (keys under ``redis_prefix``, by default ``idnode:<node prefix>:``) and
+    (keys under the ``redis_prefix`` argument, else :func:`redis_prefix_of`) and
     ``root_address`` (where recursive resolution starts; a root without it
     still follows its own referrals).  Close it with ``await service.close()``.
     """
@@ -304,7 +322,7 @@ async def build_resolution_stack(
     if config.redis_url:
         redis = RedisCache(
             config.redis_url,
-            prefix=redis_prefix if redis_prefix is not None else f"idnode:{config.prefixes[0]}:",
+            prefix=redis_prefix if redis_prefix is not None else redis_prefix_of(config),
             stale_window=config.stale_if_error,
             clock=clock,
         )

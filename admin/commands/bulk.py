@@ -87,7 +87,7 @@ async def export(ctx: CommandContext, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``import`` and ``export``."""
     parser = add_command(
-        subparsers, "import", import_,
+        subparsers, "import", import_, writes=True,
         summary="Import handle records from CSV or JSON Lines (resumable; see the formats below).",
         examples="""  idnode import products.csv
   idnode import export.jsonl --overwrite --report rejected.csv

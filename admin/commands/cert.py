@@ -292,6 +292,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = add_group(subparsers, "cert", "Certificates (HS_CERT) and revocations.")
     parser = add_command(
         group, "issue", issue, summary="Certify a subject's key with an HS_CERT on its handle.",
+        writes=True,
         examples="  idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
         "      --subject 300:0.NA/88.118.8 --subject-key acme.pem.pub --days 180",
     )
@@ -316,7 +317,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _server_options(parser)
 
     parser = add_command(
-        group, "revoke", revoke,
+        group, "revoke", revoke, writes=True,
         summary="Revoke keys the issuer certified (HS_REVOCATION on the issuer's handle).",
         examples="  idnode cert revoke --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
         "      --subject 300:0.NA/88.118.8\n"

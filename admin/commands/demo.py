@@ -110,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``demo generate``."""
     group = add_group(subparsers, "demo", "Demo data: traceable products with parts trees.")
     parser = add_command(
-        group, "generate", demo_generate,
+        group, "generate", demo_generate, writes=True,
         summary="Generate demo products (appliances, machines, tyres, hoses) with their "
         "components, material batches and lifecycle events.",
         examples="  idnode demo generate --products 1000\n"

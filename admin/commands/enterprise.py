@@ -167,7 +167,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``enterprise`` command group."""
     group = add_group(subparsers, "enterprise", "Onboard and manage enterprises.")
     parser = add_command(
-        group, "add", add,
+        group, "add", add, writes=True,
         summary="Register an enterprise with a hosted prefix and its prefix handle.",
         examples='  idnode enterprise add ACME --name "ACME Appliances" --industry appliance\n'
         '  idnode enterprise add TYRES --name "Tyre Works" --industry rubber '
@@ -198,7 +198,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("limit", help="a number of identifiers, or 'unlimited'")
 
     parser = add_command(
-        group, "credentials", credentials,
+        group, "credentials", credentials, writes=True,
         summary="Issue the enterprise admin a secret key (shown once) or register its public key.",
         examples="  idnode enterprise credentials ACME\n"
         "  idnode enterprise credentials ACME --hashed\n"

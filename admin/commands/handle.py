@@ -137,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``handle`` command group."""
     group = add_group(subparsers, "handle", "Create, inspect, change and delete handles.")
     parser = add_command(
-        group, "create", create, summary="Create a handle.",
+        group, "create", create, summary="Create a handle.", writes=True,
         examples="  idnode handle create 88.118.8/TV-0001 --value 1:URL:https://example.com/tv1\n"
         "  idnode handle create 88.118.8/TV-0002 --value 1:URL:https://example.com/tv2 "
         "--value 100:HS_ADMIN:0.NA/88.118.8:300\n"
@@ -158,6 +158,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     parser = add_command(
         group, "set", set_, summary="Add or change values by index, or remove some.",
+        writes=True,
         examples="  idnode handle set 88.118.8/TV-0001 --value 1:URL:https://example.com/new\n"
         "  idnode handle set 88.118.8/TV-0001 --remove 2\n"
         "  idnode handle set 88.118.8/TV-0001 --replace --from-json tv1.json",
@@ -169,7 +170,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replace", action="store_true",
                         help="the given values replace all current values")
 
-    parser = add_command(group, "delete", delete, summary="Delete a handle.",
+    parser = add_command(group, "delete", delete, summary="Delete a handle.", writes=True,
                          examples="  idnode handle delete 88.118.8/TV-0001")
     parser.add_argument("handle")
 

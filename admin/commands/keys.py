@@ -186,6 +186,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     parser = add_command(
         group, "publish", publish, summary="Store a public key as HS_PUBKEY on a handle.",
+        writes=True,
         examples="  idnode keys publish 0.NA/88.118.8 --index 301 --key acme.pem.pub",
     )
     parser.add_argument("handle")

@@ -125,14 +125,14 @@ async def remove(ctx: CommandContext, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``prefix`` command group."""
     group = add_group(subparsers, "prefix", "Manage the prefixes this node hosts or delegates.")
-    parser = add_command(group, "create", create,
+    parser = add_command(group, "create", create, writes=True,
                          summary="Register a hosted prefix and create its prefix handle.",
                          examples="  idnode prefix create 88.118.20 --enterprise ACME")
     parser.add_argument("prefix", help="the prefix, e.g. 88.118.20")
     parser.add_argument("--enterprise", help="owning enterprise code")
 
     parser = add_command(
-        group, "delegate", delegate,
+        group, "delegate", delegate, writes=True,
         summary="Refer a prefix to an enterprise's own Handle servers (HS_SITE referral).",
         examples="  idnode prefix delegate 88.118.9 --server 10.0.0.9:2641\n"
         "  idnode prefix delegate 88.118.9 --server 10.0.0.9:2641 --server 10.0.0.10:2641 "
@@ -152,7 +152,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          examples="  idnode prefix show 88.118.8")
     parser.add_argument("prefix")
 
-    parser = add_command(group, "remove", remove,
+    parser = add_command(group, "remove", remove, writes=True,
                          summary="Forget a prefix and delete its prefix handle.",
                          examples="  idnode prefix remove 88.118.20\n"
                          "  idnode prefix remove 88.118.20 --force")
