@@ -28,9 +28,9 @@ from tests._services import PgDatabase
 from tests.admin.test_bulk_cli import PROGRESS, write_csv
 from tests.faults._node import REPO, NodeProcess, seed
 
-HANDLES = 3_000
+HANDLES = 30_000  # long enough (seconds) that a progress line shows a part done
 VALUES = 2
-BATCH = "1000"
+BATCH = "500"
 
 
 def _import_until_killed(node: NodeProcess, source: Path) -> int:
