@@ -38,7 +38,7 @@ from resolver.root_finder import find_root_address
 from resolver.service import ResolutionService
 from resolver.sessions import ChallengeStore
 from resolver.site import build_site_info, site_info_value
-from resolver.stack import build_resolution_stack
+from resolver.stack import build_resolution_stack, redis_prefix_of
 from resolver.suspension import SuspendedPrefixes
 from resolver.upper_report import send_periodically
 from resolver.usage import UsageCounter
@@ -183,7 +183,7 @@ async def _start_front_ends(
         server_admins=[(prefix_handle(p), NODE_ADMIN_INDEX) for p in config.prefixes],
         limits=limits,
         metrics=metrics,
-        redis_prefix=config.redis_prefix or None,
+        redis_prefix=redis_prefix_of(config),
     )
     try:
         configure_trust(service, config)
@@ -272,5 +272,5 @@ def _session_store(config: NodeConfig) -> SessionStore | None:
         return None
     return RedisSessionStore(
         aioredis.from_url(config.redis_url),
-        prefix=f"{config.redis_prefix or f'idnode:{config.prefixes[0]}:'}http-session:",
+        prefix=f"{redis_prefix_of(config)}http-session:",
     )
