@@ -8,20 +8,22 @@ or a file path (written there).
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from admin.context import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError, CommandContext
+from admin.context import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CliError,
+    CommandContext,
+)
 from admin.output import fields, table
 from admin.parsing import add_command
 from registry.stats_report import build_report
 
 DEFAULT_PERIOD = timedelta(days=1)
-POST_TIMEOUT = 30.0
 
 
 def parse_time(text: str) -> datetime:
@@ -72,24 +74,13 @@ async def stats(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 
 async def send(document: dict[str, Any], upper: str) -> str:
-    """POST ``document`` to ``upper`` (a URL) or write it to that file; where it went."""
-    body = orjson.dumps(document, option=orjson.OPT_INDENT_2)
-    if not upper.startswith(("http://", "https://")):
-        await asyncio.to_thread(Path(upper).write_bytes, body + b"\n")
-        return upper
-    import aiohttp  # only this sub-command needs an HTTP client
+    """Deliver ``document`` upward (see :func:`resolver.upper_report.deliver`); where it went."""
+    from resolver.upper_report import UpperReportError, deliver  # HTTP client: report only
 
-    timeout = aiohttp.ClientTimeout(total=POST_TIMEOUT)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-            upper, data=body, headers={"Content-Type": "application/json"}
-        ) as response:
-            if response.status >= 300:
-                raise CliError(f"{upper} refused the report: HTTP {response.status}")
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise CliError(f"cannot send the report to {upper}: {exc or type(exc).__name__}",
-                       EXIT_UNREACHABLE) from None
-    return upper
+        return await deliver(document, upper)
+    except UpperReportError as exc:
+        raise CliError(str(exc), EXIT_UNREACHABLE if exc.unreachable else EXIT_FAILED) from None
 
 
 async def report(ctx: CommandContext, args: argparse.Namespace) -> int:
