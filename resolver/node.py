@@ -21,8 +21,8 @@ from aiohttp import web
 
 from protocol.crypto import PrivateKey
 from protocol.message import Message
+from registry.bootstrap import node_admin
 from registry.config import NodeConfig
-from registry.names import prefix_handle
 from registry.store import HandleStore
 from registry.trust.keys import load_private_key
 from resolver.dns_bridge import DnsServer, run_dns_server
@@ -47,8 +47,6 @@ from resolver.verification import configure_trust
 log = logging.getLogger("idnode.node")
 
 AuthTables = tuple[ChallengeStore[Message], HandleSessionStore]
-
-NODE_ADMIN_INDEX = 300
 
 
 @dataclass
@@ -180,7 +178,7 @@ async def _start_front_ends(
         store,
         dataclasses.replace(config, root_address=root_address),
         site_info=site_info_value(site),
-        server_admins=[(prefix_handle(p), NODE_ADMIN_INDEX) for p in config.prefixes],
+        server_admins=[node_admin(p) for p in config.prefixes],
         limits=limits,
         metrics=metrics,
         redis_prefix=redis_prefix_of(config),
