@@ -15,7 +15,7 @@ import hmac
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from protocol.constants import (
     HASH_ALG_SHA1,
@@ -28,11 +28,12 @@ from protocol.constants import (
     HASH_CODE_SHA256,
 )
 from protocol.digests import digest
+from protocol.dsa_keys import DSAPrivateKey, DSAPublicKey
 from protocol.errors import ProtocolError
 from protocol.public_key import PublicKey
 from protocol.versions import at_least
 
-PrivateKey = dsa.DSAPrivateKey | rsa.RSAPrivateKey
+PrivateKey = DSAPrivateKey | rsa.RSAPrivateKey
 
 _NAMED_CODES = {
     b"SHA1": HASH_CODE_SHA1,
@@ -85,7 +86,7 @@ def default_signature_hash(key: PrivateKey | PublicKey, major: int, minor: int) 
     before 2.11 which stays on SHA-1; SHA-1 before 2.7."""
     if not at_least(major, minor, 2, 7):
         return HASH_ALG_SHA1
-    is_dsa = isinstance(key, dsa.DSAPrivateKey | dsa.DSAPublicKey)
+    is_dsa = isinstance(key, DSAPrivateKey | DSAPublicKey)
     if is_dsa and not at_least(major, minor, 2, 11):
         return HASH_ALG_SHA1
     return HASH_ALG_SHA256
@@ -97,7 +98,7 @@ def sign(key: PrivateKey, hash_alg: bytes, *parts: bytes) -> bytes:
     algorithm = _hash_for(hash_alg)
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), algorithm)
-    if isinstance(key, dsa.DSAPrivateKey):
+    if isinstance(key, DSAPrivateKey):
         return key.sign(data, algorithm)
     raise ProtocolError(f"unsupported private key type {type(key).__name__}")
 
@@ -109,7 +110,7 @@ def verify(key: PublicKey, hash_alg: bytes, signature: bytes, *parts: bytes) -> 
         algorithm = _hash_for(hash_alg)
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, data, padding.PKCS1v15(), algorithm)
-        elif isinstance(key, dsa.DSAPublicKey):
+        elif isinstance(key, DSAPublicKey):
             key.verify(signature, data, algorithm)
         else:
             return False

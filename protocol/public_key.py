@@ -26,10 +26,11 @@ from protocol.constants import (
     KEY_ENCODING_DSA_PUBLIC,
     KEY_ENCODING_RSA_PUBLIC,
 )
+from protocol.dsa_keys import DSAPublicKey
 from protocol.errors import ProtocolError
 from protocol.wire import Reader, Writer
 
-PublicKey = dsa.DSAPublicKey | rsa.RSAPublicKey
+PublicKey = DSAPublicKey | rsa.RSAPublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,7 @@ def decode_key_numbers(data: bytes) -> KeyNumbers:
 
 def key_numbers(key: PublicKey) -> KeyNumbers:
     """The integers of a ``cryptography`` public key."""
-    if isinstance(key, dsa.DSAPublicKey):
+    if isinstance(key, DSAPublicKey):
         dn = key.public_numbers()
         pn = dn.parameter_numbers
         return DSAKeyNumbers(p=pn.p, q=pn.q, g=pn.g, y=dn.y)
