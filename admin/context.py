@@ -24,7 +24,7 @@ from protocol.values import HandleValue
 from registry.bootstrap import ADMIN_KEY_FILE, ADMIN_PUBKEY_FILE, NodeKeyFiles
 from registry.config import NodeConfig, load_config
 from registry.store import HandleStore
-from resolver.site import build_site_info, site_info_value
+from resolver.core.site import build_site_info, site_info_value
 
 EXIT_OK = 0
 EXIT_FAILED = 1

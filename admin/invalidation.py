@@ -6,8 +6,8 @@ answers (and "not found") in its caches until their TTL ends.  With
 ``on_change`` hook (:mod:`registry.base`) for the length of a command: after
 each committed write it publishes the changed handles on the channel the
 servers listen on, with the keys and message their own writes use
-(:func:`resolver.stack.invalidation_of`,
-:meth:`resolver.redis_cache.RedisCache.invalidate`; a changed prefix also
+(:func:`resolver.core.stack.invalidation_of`,
+:meth:`resolver.core.redis_cache.RedisCache.invalidate`; a changed prefix also
 drops every process's referrals and negative answers).  A command therefore
 reports success only after every process was told.
 
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from registry.config import NodeConfig
 
 if TYPE_CHECKING:  # imported on the first write: commands that only read never load redis
-    from resolver.redis_cache import RedisCache
+    from resolver.core.redis_cache import RedisCache
 
 CHUNK = 1000
 """Most handles per invalidation message (each handle is two cache keys)."""
@@ -67,7 +67,7 @@ class CacheInvalidation:
 
     async def __call__(self, handles: Sequence[str]) -> None:
         """Invalidate ``handles`` everywhere; after a failure, warn once and stop trying."""
-        from resolver.stack import invalidation_of
+        from resolver.core.stack import invalidation_of
 
         if self.failed:
             return
@@ -81,8 +81,8 @@ class CacheInvalidation:
 
     def _connect(self) -> RedisCache:
         if self._redis is None:
-            from resolver.redis_cache import RedisCache
-            from resolver.stack import redis_prefix_of
+            from resolver.core.redis_cache import RedisCache
+            from resolver.core.stack import redis_prefix_of
 
             # WARNING replaces the cache's own log line about the failure
             logger = logging.getLogger(RedisCache.__module__)

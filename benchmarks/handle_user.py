@@ -10,7 +10,7 @@ resolution counts as failed when its response code is not the expected one
 
 Sockets are plain (gevent-patched) sockets and responses are read with
 :mod:`benchmarks.hdl_wire`, which keeps Locust's own cost per request low.
-The writer uses the project's async client (:mod:`resolver.client`) with the
+The writer uses the project's async client (:mod:`resolver.core.client`) with the
 node admin's key; its coroutines run on one asyncio loop per Locust process,
 itself run by a greenlet (gevent's patched selectors keep it cooperative).
 
@@ -45,7 +45,7 @@ from benchmarks.workload import KeyFile, Workload, WorkloadSpec
 from protocol.crypto import PrivateKey
 from protocol.values import HandleValue
 from registry.trust.keys import load_private_key
-from resolver.client import HandleClient, PublicKeyAuth
+from resolver.core.client import HandleClient, PublicKeyAuth
 
 ADMIN_HANDLE = "0.NA/88.118"
 ADMIN_INDEX = 300

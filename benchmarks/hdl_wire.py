@@ -9,7 +9,7 @@ node and the baselines.
 
 An RC_ERROR answer over UDP means "ask over TCP" (an idnode refuses UDP
 answers over its amplification cap that way; CNRI clients and
-:class:`resolver.client.HandleClient` then move on to TCP): load generators
+:class:`resolver.core.client.HandleClient` then move on to TCP): load generators
 do the same, with a new TCP connection as those clients do.
 """
 

@@ -48,7 +48,7 @@ from protocol.references import encode_secret_key
 from protocol.rest_json import values_to_json
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.client import HandleClient, SecretKeyAuth
+from resolver.core.client import HandleClient, SecretKeyAuth
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "88.118.8"

@@ -36,7 +36,7 @@ class NodeConfig:
     ``discovery_domain`` (with ``discovery_nameserver``, ``HOST[:PORT]``) finds
     the root from DNS SRV/URI records when ``root_address`` is empty.
     ``upper_report_url`` (a URL, or a file path) receives the statistics
-    report every ``upper_report_hours`` (:mod:`resolver.upper_report`).
+    report every ``upper_report_hours`` (:mod:`resolver.core.upper_report`).
     ``redis_prefix`` namespaces this node's cache keys and invalidation
     channel in a shared Redis (default ``idnode:<first prefix>:``).
     ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
@@ -52,10 +52,10 @@ class NodeConfig:
     ``signature_days`` (see :mod:`registry.signing_policy`).
     Abuse limits, on every front end: ``rate_limit`` requests per second per
     client address (0 = off) with bursts of ``rate_burst``, over at most
-    ``rate_limit_clients`` remembered clients (:mod:`resolver.ratelimit`); a
+    ``rate_limit_clients`` remembered clients (:mod:`resolver.core.ratelimit`); a
     Handle UDP answer may be ``udp_amplification_factor`` times its request
     but always ``udp_answer_floor`` bytes (factor 0 = no cap,
-    :mod:`resolver.amplification`); a request must arrive whole within
+    :mod:`resolver.handle.amplification`); a request must arrive whole within
     ``request_read_timeout`` seconds of its first byte (HTTP: of the
     connection or the previous response); at most ``max_inflight_requests``
     HTTP or UDP requests per process are worked on at once, more are answered

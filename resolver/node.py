@@ -25,24 +25,24 @@ from registry.bootstrap import node_admin
 from registry.config import NodeConfig
 from registry.store import HandleStore
 from registry.trust.keys import load_private_key
-from resolver.dns_bridge import DnsServer, run_dns_server
-from resolver.handle_server import HandleServer, run_handle_server
-from resolver.handle_sessions import SessionStore as HandleSessionStore
-from resolver.http_api import run_http_server
-from resolver.http_auth import RedisSessionStore, SessionStore
-from resolver.http_guard import HttpGuard
-from resolver.limits import Limits
-from resolver.metrics import Metrics
-from resolver.ratelimit import RateLimiter
-from resolver.root_finder import find_root_address
-from resolver.service import ResolutionService
-from resolver.sessions import ChallengeStore
-from resolver.site import build_site_info, site_info_value
-from resolver.stack import build_resolution_stack, redis_prefix_of
-from resolver.suspension import SuspendedPrefixes
-from resolver.upper_report import send_periodically
-from resolver.usage import UsageCounter
-from resolver.verification import configure_trust
+from resolver.core.limits import Limits
+from resolver.core.metrics import Metrics
+from resolver.core.ratelimit import RateLimiter
+from resolver.core.root_finder import find_root_address
+from resolver.core.service import ResolutionService
+from resolver.core.site import build_site_info, site_info_value
+from resolver.core.stack import build_resolution_stack, redis_prefix_of
+from resolver.core.suspension import SuspendedPrefixes
+from resolver.core.upper_report import send_periodically
+from resolver.core.usage import UsageCounter
+from resolver.core.verification import configure_trust
+from resolver.dns.bridge import DnsServer, run_dns_server
+from resolver.handle.challenges import ChallengeStore
+from resolver.handle.server import HandleServer, run_handle_server
+from resolver.handle.sessions import SessionStore as HandleSessionStore
+from resolver.http.api import run_http_server
+from resolver.http.auth import RedisSessionStore, SessionStore
+from resolver.http.guard import HttpGuard
 
 log = logging.getLogger("idnode.node")
 
@@ -146,7 +146,7 @@ async def start_node(
     front end (no SO_REUSEPORT) and the upward statistics report run only in
     the ``primary`` process;
     ``auth_tables`` are the Handle challenge and session tables shared by
-    every worker (see :mod:`resolver.shared_auth`), else each process has its own.
+    every worker (see :mod:`resolver.handle.shared_auth`), else each process has its own.
     """
     store = await HandleStore.open(
         config.effective_database_url, schema=config.database_schema or None, migrate=True

@@ -81,7 +81,7 @@ from registry.trust.claims import (
 from registry.trust.errors import TrustError
 from registry.trust.keys import PublicKey, jwk_thumbprint
 from registry.trust.signatures import next_free_index
-from resolver.client import HandleClient, HandleClientError
+from resolver.core.client import HandleClient, HandleClientError
 
 DAY = 86_400
 #: a new certificate is valid from a little before now, for clocks running behind

@@ -6,7 +6,7 @@ import argparse
 
 from admin.context import EXIT_OK, CliError, CommandContext
 from admin.parsing import add_command, add_group
-from resolver.dns_names import DnsNameError, handle_to_name, name_to_handle
+from resolver.dns.names import DnsNameError, handle_to_name, name_to_handle
 
 
 async def show_name(ctx: CommandContext, args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from registry.bootstrap import delegate_prefix, enterprise_prefix_values
 from registry.names import name_key, prefix_handle
 from registry.records import PrefixInfo
 from registry.store import HandleStore
-from resolver.site import build_site_info, site_info_value
+from resolver.core.site import build_site_info, site_info_value
 
 
 def parse_server(text: str) -> tuple[str, int]:

@@ -7,9 +7,9 @@ referrals for delegated prefixes, recursion from ``root_address`` with
 asked over the Handle protocol; ``--recursive`` then lets that server follow
 referrals, else a referral comes back as the answer.
 
-``--verify`` adds the signature verdict of :mod:`resolver.verification`
+``--verify`` adds the signature verdict of :mod:`resolver.core.verification`
 (checked up to the configured trust anchor); ``--trace`` adds the product's
-parts tree, where-used and lifecycle events from :mod:`resolver.trace`
+parts tree, where-used and lifecycle events from :mod:`resolver.core.trace`
 (rendered as ``idnode trace --all`` does).  Both work on this node's
 resolution service, so not with ``--server``.
 
@@ -36,11 +36,11 @@ from admin.context import (
 from admin.parsing import add_command
 from admin.values import print_record
 from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
-from resolver.client import HandleClient, HandleClientError
-from resolver.service import Resolution, ServiceError
-from resolver.stack import build_resolution_stack
-from resolver.trace import Tracer, record_verifier
-from resolver.verification import configure_trust, report_json, verify
+from resolver.core.client import HandleClient, HandleClientError
+from resolver.core.service import Resolution, ServiceError
+from resolver.core.stack import build_resolution_stack
+from resolver.core.trace import Tracer, record_verifier
+from resolver.core.verification import configure_trust, report_json, verify
 
 REMOTE_TIMEOUT = 5.0
 

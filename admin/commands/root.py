@@ -42,14 +42,14 @@ from protocol.values import HandleValue
 from registry.bootstrap import CREDENTIAL_INDEX, SITE_INDEX, node_prefix_values
 from registry.names import prefix_handle
 from registry.trust.keys import KeyLoadError, load_private_key
-from resolver.client import (
+from resolver.core.client import (
     Credentials,
     HandleClient,
     HandleClientError,
     PublicKeyAuth,
     SecretKeyAuth,
 )
-from resolver.site import build_site_info, site_info_value
+from resolver.core.site import build_site_info, site_info_value
 
 MAX_SERIAL = 0x7FFF
 

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
+from resolver.handle.shared_auth import SharedAuthTables, connect_auth_tables
 from resolver.node import AuthTables, limits_from, start_node
-from resolver.shared_auth import SharedAuthTables, connect_auth_tables
 
 log = logging.getLogger("idnode.serve")
 

@@ -74,8 +74,8 @@ async def stats(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 
 async def send(document: dict[str, Any], upper: str) -> str:
-    """Deliver ``document`` upward (see :func:`resolver.upper_report.deliver`); where it went."""
-    from resolver.upper_report import UpperReportError, deliver  # HTTP client: report only
+    """Deliver ``document`` upward (:func:`resolver.core.upper_report.deliver`); where it went."""
+    from resolver.core.upper_report import UpperReportError, deliver  # HTTP client: report only
 
     try:
         return await deliver(document, upper)

@@ -1,6 +1,6 @@
 """``idnode trace HANDLE``: a product's parts tree, where it is used, and its events.
 
-The same lookups as ``GET /api/trace/{handle}`` (:mod:`resolver.trace`), made
+The same lookups as ``GET /api/trace/{handle}`` (:mod:`resolver.core.trace`), made
 from the command line over the node's registry: parts on other nodes are
 resolved recursively from the configured root (``root_address``), signatures
 are checked against the configured trust anchor.  The text output is an
@@ -23,9 +23,9 @@ from typing import Any
 from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from protocol.constants import RC_SUCCESS, RC_VALUES_NOT_FOUND
-from resolver.stack import build_resolution_stack
-from resolver.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
-from resolver.verification import configure_trust
+from resolver.core.stack import build_resolution_stack
+from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
+from resolver.core.verification import configure_trust
 
 
 def node_line(node: Mapping[str, Any]) -> str:

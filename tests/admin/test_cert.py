@@ -26,8 +26,8 @@ from registry.config import load_config
 from registry.signing_policy import SigningPolicy, load_trust_anchor
 from registry.store import HandleStore
 from registry.trust import load_private_key, sign_record
-from resolver.service import Caller, ResolutionService
-from resolver.verification import verify
+from resolver.core.service import Caller, ResolutionService
+from resolver.core.verification import verify
 from tests.admin.test_keys import idnode
 
 NODE = "0.NA/88.118"

@@ -23,9 +23,9 @@ import pytest
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
 from registry.config import CONFIG_FILE_NAME, load_config
 from registry.names import name_key
-from resolver.cache import Kind
+from resolver.core.cache import Kind
+from resolver.core.stack import LOCAL, ResolutionStack
 from resolver.node import RunningNode, start_node
-from resolver.stack import LOCAL, ResolutionStack
 from tests.admin.conftest import REPO, Node
 from tests.resolver.test_cache_redis import subscribed
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from protocol.constants import TYPE_HS_SECKEY
 from registry.store import HandleStore
-from resolver.service import ResolutionService
+from resolver.core.service import ResolutionService
 from tests.admin.conftest import Node
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from protocol.values import HandleValue
-from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
+from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from tests.admin.conftest import REPO, Node
 
 START_TIMEOUT = 60

@@ -30,7 +30,7 @@ from protocol.references import encode_secret_key
 from protocol.rest_json import values_to_json
 from protocol.values import HandleValue
 from registry.db import open_engine
-from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
+from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from resolver.node import RunningNode
 from tests._services import PgDatabase
 from tests.faults._node import NOBODY, NOBODY_SECRET, running_node

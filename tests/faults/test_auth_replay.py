@@ -41,7 +41,7 @@ from protocol.constants import (
 from protocol.message import Message
 from protocol.rest_json import values_to_json
 from protocol.wire import Writer
-from resolver.client import HandleClient, _answer, _new_request, _TcpExchange
+from resolver.core.client import HandleClient, _answer, _new_request, _TcpExchange
 from resolver.node import RunningNode
 from tests.faults._node import running_node
 

@@ -23,7 +23,9 @@ KEY_NAME = re.compile(r"secret|password|passphrase|private|authorization|credent
                       r"|(server|session|signing|mac)_?key", re.IGNORECASE)
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 LOGGERS = {"log", "_log", "logger", "logging"}
-COMPARED_IN_CONSTANT_TIME = ("protocol/auth.py", "protocol/credential.py", "resolver/service.py")
+COMPARED_IN_CONSTANT_TIME = (
+    "protocol/auth.py", "protocol/credential.py", "resolver/core/service.py",
+)
 
 
 def _names(node: ast.AST) -> list[str]:

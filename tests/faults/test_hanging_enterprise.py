@@ -26,10 +26,10 @@ from protocol.constants import RC_ERROR
 from registry.bootstrap import delegate_prefix
 from registry.config import NodeConfig
 from registry.store import HandleStore
-from resolver.client import HandleClient, HandleClientError
+from resolver.core.client import HandleClient, HandleClientError
+from resolver.core.recursive import DEFAULT_HOP_TIMEOUT
+from resolver.core.site import build_site_info, site_info_value
 from resolver.node import RunningNode, start_node
-from resolver.recursive import DEFAULT_HOP_TIMEOUT
-from resolver.site import build_site_info, site_info_value
 
 PER_TRANSPORT = 12
 #: UDP asks, is answered RC_ERROR after one hop timeout, and asks again over TCP

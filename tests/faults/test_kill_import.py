@@ -23,7 +23,7 @@ import aiohttp
 
 from benchmarks.soak import HOT, PREFIX, Ledger, handle_writer
 from protocol.constants import RC_SUCCESS
-from resolver.client import HandleClient
+from resolver.core.client import HandleClient
 from tests._services import PgDatabase
 from tests.admin.test_bulk_cli import PROGRESS, write_csv
 from tests.faults._node import REPO, NodeProcess, seed

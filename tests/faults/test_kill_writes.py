@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from benchmarks.soak import HOT, PREFIX, Ledger, generation_of, handle_writer, rest_writer
-from resolver.client import HandleClient
+from resolver.core.client import HandleClient
 from tests._services import PgDatabase
 from tests.faults._node import NOBODY, NodeProcess, seed
 

@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.soak import ADMIN, HOT, PREFIX, Ledger, handle_writer, record_values
 from protocol.constants import RC_SUCCESS
-from resolver.client import HandleClient, HandleClientError
+from resolver.core.client import HandleClient, HandleClientError
 from tests.faults._node import NodeProcess, seed
 from tests.faults._services import PrivatePostgres, postgres_available
 

@@ -21,7 +21,7 @@ import redis
 
 from benchmarks.soak import HOT, PREFIX, Ledger, Target, generation_of, handle_writer, rest_writer
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
-from resolver.client import HandleClient
+from resolver.core.client import HandleClient
 from tests.faults._node import NodeProcess, seed
 from tests.faults._services import PrivateRedis
 

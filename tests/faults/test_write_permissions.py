@@ -42,7 +42,7 @@ from protocol.constants import (
 from protocol.rest_json import values_to_json
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
+from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from resolver.node import RunningNode
 from tests.faults._node import NOBODY, NOBODY_SECRET, NodeProcess, running_node, seed
 

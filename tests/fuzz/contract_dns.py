@@ -15,8 +15,8 @@ import dns.message
 
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.dns_bridge import CLASSIC_UDP_SIZE, OUR_EDNS_PAYLOAD, DnsBridge
-from resolver.service import ResolutionService
+from resolver.core.service import ResolutionService
+from resolver.dns.bridge import CLASSIC_UDP_SIZE, OUR_EDNS_PAYLOAD, DnsBridge
 
 DNS_ZONE = "id.fuzz."
 FUZZ_HANDLE = "88.118.8/FUZZ"

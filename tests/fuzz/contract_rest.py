@@ -13,7 +13,7 @@ from protocol.errors import ProtocolError
 from protocol.rest_json import value_to_json, values_from_json
 from protocol.value_codec import encode_values
 from protocol.values import HandleValue
-from resolver.http_api import RestApi, _BadRequest
+from resolver.http.api import RestApi, _BadRequest
 
 FUZZ_HANDLE = "88.118.8/FUZZ"
 

@@ -13,7 +13,7 @@ from protocol.envelope import decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import TcpDeframer, UdpReassembler
 from protocol.message import decode_message, encode_message
-from resolver.limits import DEFAULT_LIMITS
+from resolver.core.limits import DEFAULT_LIMITS
 
 #: the servers' bound on one message (what a hostile length field may claim)
 MESSAGE_LIMIT = DEFAULT_LIMITS.max_message_size

@@ -35,17 +35,17 @@ from protocol.message import Message, decode_message
 from protocol.values import HandleValue
 from registry.config import NodeConfig
 from registry.store import HandleStore
-from resolver.amplification import USE_TCP
-from resolver.client import HandleClient
-from resolver.dns_bridge import DnsBridge, run_dns_server
-from resolver.dns_names import handle_to_name
-from resolver.handle_server import HandleServer, run_handle_server
-from resolver.http_api import run_http_server
-from resolver.http_guard import HttpGuard
-from resolver.limits import Limits
+from resolver.core.client import HandleClient
+from resolver.core.limits import Limits
+from resolver.core.ratelimit import RateLimiter
+from resolver.core.service import ResolutionService
+from resolver.dns.bridge import DnsBridge, run_dns_server
+from resolver.dns.names import handle_to_name
+from resolver.handle.amplification import USE_TCP
+from resolver.handle.server import HandleServer, run_handle_server
+from resolver.http.api import run_http_server
+from resolver.http.guard import HttpGuard
 from resolver.node import start_node
-from resolver.ratelimit import RateLimiter
-from resolver.service import ResolutionService
 
 HOST = "127.0.0.1"
 SMALL = "88.118.8/TV-0001"

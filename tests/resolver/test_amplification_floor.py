@@ -8,7 +8,7 @@ from protocol.constants import OC_RESOLUTION, RC_ERROR, RC_SUCCESS
 from protocol.envelope import decode_envelope
 from protocol.framing import decode_packet
 from protocol.message import Message
-from resolver.amplification import udp_datagrams
+from resolver.handle.amplification import udp_datagrams
 from tests.resolver.test_cache import url
 
 REQUEST_SIZE = 60

@@ -11,13 +11,13 @@ from protocol.constants import (
     ADMIN_PERM_REMOVE_VALUE,
 )
 from protocol.values import HandleValue
-from resolver.permissions import (
+from resolver.core.permissions import (
     bits_to_add,
     bits_to_modify,
     bits_to_remove,
     bits_to_replace,
 )
-from resolver.sessions import ChallengeTable
+from resolver.handle.challenges import ChallengeTable
 
 NONCE = bytes(range(16))
 DIGEST = bytes(32)

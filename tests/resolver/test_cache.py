@@ -16,10 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.store import HandleStore
-from resolver.cache import Answer, Kind, LocalCache, expiry
-from resolver.metrics import Metrics
-from resolver.service import Caller, ResolutionService
-from resolver.stack import ResolutionStack
+from resolver.core.cache import Answer, Kind, LocalCache, expiry
+from resolver.core.metrics import Metrics
+from resolver.core.service import Caller, ResolutionService
+from resolver.core.stack import ResolutionStack
 
 ADMIN = Caller("0.NA/88.118", 300)
 TV = "88.118.8/TV-0001"

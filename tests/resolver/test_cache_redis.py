@@ -22,10 +22,10 @@ from redis.exceptions import RedisError
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.cache import Answer, Kind
-from resolver.redis_cache import RedisCache, decode_answer, encode_answer
-from resolver.service import ResolutionService
-from resolver.stack import ResolutionStack
+from resolver.core.cache import Answer, Kind
+from resolver.core.redis_cache import RedisCache, decode_answer, encode_answer
+from resolver.core.service import ResolutionService
+from resolver.core.stack import ResolutionStack
 from tests.resolver.test_cache import ADMIN, TV, FakeClock, url
 
 WAIT = 10.0

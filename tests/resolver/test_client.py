@@ -22,10 +22,10 @@ from protocol.message import Message
 from protocol.server_select import select_server
 from protocol.site_info import Interface, ServerInfo, SiteInfo, address_from_string
 from registry.store import HandleStore
-from resolver.client import HandleClient, HandleClientError, SecretKeyAuth, _answer, endpoints
-from resolver.handle_server import HandleServer, run_handle_server
-from resolver.service import ResolutionService
-from resolver.site import build_site_info, site_info_value
+from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth, _answer, endpoints
+from resolver.core.service import ResolutionService
+from resolver.core.site import build_site_info, site_info_value
+from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.test_handle_support import NA, SECRET, TV, seed
 
 

@@ -17,9 +17,9 @@ from protocol.constants import (
     RC_SUCCESS,
     TYPE_HS_SITE,
 )
-from resolver.client import HandleClient
-from resolver.referral import candidate_prefixes
-from resolver.service import Caller
+from resolver.core.client import HandleClient
+from resolver.core.referral import candidate_prefixes
+from resolver.core.service import Caller
 from tests.resolver.test_recursive import PUMP, TV, World, running_world
 
 

@@ -13,7 +13,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from resolver.discovery import ServiceEndpoint, discover, rfc2782_order
+from resolver.core.discovery import ServiceEndpoint, discover, rfc2782_order
 
 HOST = "127.0.0.1"
 FALLBACK = [ServiceEndpoint("_handle._tcp", "root.fallback", 2641)]

@@ -18,8 +18,8 @@ import pytest
 
 from protocol.constants import RC_SUCCESS
 from registry.config import ConfigError, NodeConfig
+from resolver.core.root_finder import find_root_address, parse_nameserver
 from resolver.node import start_node
-from resolver.root_finder import find_root_address, parse_nameserver
 from tests.resolver.test_discovery import ZoneServer
 from tests.resolver.test_recursive import PUMP, World, running_world
 

@@ -22,9 +22,9 @@ import pytest
 
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.store import HandleStore
-from resolver.dns_bridge import DnsServer, SoaSettings, run_dns_server
-from resolver.dns_names import handle_to_name
-from resolver.service import ResolutionService
+from resolver.core.service import ResolutionService
+from resolver.dns.bridge import DnsServer, SoaSettings, run_dns_server
+from resolver.dns.names import handle_to_name
 
 ZONE = "id.example."
 HOST = "127.0.0.1"

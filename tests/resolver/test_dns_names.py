@@ -1,4 +1,4 @@
-"""The handle <-> DNS name rule of resolver.dns_names: examples, errors, round trips."""
+"""The handle <-> DNS name rule of resolver.dns.names: examples, errors, round trips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.names import name_key
-from resolver.dns_names import (
+from resolver.dns.names import (
     DnsNameError,
     NameNotInZone,
     handle_to_name,

@@ -11,9 +11,9 @@ import pytest
 
 from protocol.constants import RC_ERROR, RC_INVALID_HANDLE, RC_SUCCESS
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
-from resolver.dns_bridge import DnsBridge, value_ttl
-from resolver.dns_names import handle_to_name
-from resolver.service import Resolution, ServiceError
+from resolver.core.service import Resolution, ServiceError
+from resolver.dns.bridge import DnsBridge, value_ttl
+from resolver.dns.names import handle_to_name
 
 ZONE = "id.example."
 HANDLE = "88.118.8/TV-0001"

@@ -35,8 +35,8 @@ from protocol.site_info import decode_site_info
 from registry.bootstrap import delegate_prefix, ensure_node_identity
 from registry.names import prefix_handle
 from registry.store import HandleStore
-from resolver.client import HandleClient
-from resolver.site import build_site_info, site_info_value
+from resolver.core.client import HandleClient
+from resolver.core.site import build_site_info, site_info_value
 from tests.resolver.test_cache import url
 
 REPO = Path(__file__).resolve().parents[2]

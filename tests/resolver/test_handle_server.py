@@ -34,7 +34,7 @@ from protocol.message import Message
 from protocol.public_key import encode_public_key
 from protocol.site_info import Interface, ServerInfo, SiteInfo, address_from_string
 from registry.store import HandleStore
-from resolver.client import (
+from resolver.core.client import (
     HandleClient,
     HandleClientError,
     PublicKeyAuth,
@@ -42,10 +42,10 @@ from resolver.client import (
     _answer,
     _TcpExchange,
 )
-from resolver.handle_server import HandleServer, run_handle_server
-from resolver.limits import Limits
-from resolver.service import ResolutionService
-from resolver.site import build_site_info, site_info_value
+from resolver.core.limits import Limits
+from resolver.core.service import ResolutionService
+from resolver.core.site import build_site_info, site_info_value
+from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.test_handle_support import (
     NA,
     OPS,

@@ -21,8 +21,8 @@ from protocol.constants import (
 )
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.limits import Limits
-from resolver.service import MAX_PBKDF2_ITERATIONS, Caller, ResolutionService, ServiceError
+from resolver.core.limits import Limits
+from resolver.core.service import MAX_PBKDF2_ITERATIONS, Caller, ResolutionService, ServiceError
 from tests.resolver.test_handle_support import (
     NA,
     OPS,

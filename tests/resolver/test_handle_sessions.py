@@ -29,10 +29,10 @@ from protocol.message import Message
 from protocol.public_key import DHKeyNumbers, decode_key_numbers, encode_key_numbers
 from protocol.wire import Reader
 from registry.store import HandleStore
-from resolver.client import SecretKeyAuth, _answer, _TcpExchange
-from resolver.handle_server import HandleServer, run_handle_server
-from resolver.handle_sessions import SessionTable
-from resolver.service import ResolutionService
+from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
+from resolver.core.service import ResolutionService
+from resolver.handle.server import HandleServer, run_handle_server
+from resolver.handle.sessions import SessionTable
 from tests.resolver.test_handle_support import NA, SECRET, TV, seed, url
 
 # RFC 2409 group 2, the 1024-bit group Java's DH KeyPairGenerator uses

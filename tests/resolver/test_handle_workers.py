@@ -13,7 +13,7 @@ import pytest
 from protocol.bodies import ValuesRequest
 from protocol.constants import OC_ADD_VALUE, RC_AUTHENTICATION_NEEDED, RC_SUCCESS
 from protocol.message import Message
-from resolver.client import (
+from resolver.core.client import (
     HandleClient,
     SecretKeyAuth,
     _answer,

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from registry.config import NodeConfig
-from resolver.client import HandleClient
+from resolver.core.client import HandleClient
 from resolver.node import start_node
 from tests.resolver.test_cache import url
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from registry.config import ConfigError, load_config
+from resolver.core.ratelimit import UNLIMITED, RateLimiter, client_of
 from resolver.node import limits_from, rate_limiter_from
-from resolver.ratelimit import UNLIMITED, RateLimiter, client_of
 
 
 class Clock:

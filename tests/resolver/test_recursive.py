@@ -29,12 +29,12 @@ from protocol.values import HandleValue
 from registry.bootstrap import delegate_prefix
 from registry.config import NodeConfig
 from registry.store import HandleStore
-from resolver.client import HandleClient, HandleClientError
-from resolver.handle_server import HandleServer, run_handle_server
-from resolver.recursive import RecursiveResolver, SiteCache
-from resolver.service import ResolutionService, ServiceError
-from resolver.site import build_site_info, site_info_value
-from resolver.stack import build_resolution_stack
+from resolver.core.client import HandleClient, HandleClientError
+from resolver.core.recursive import RecursiveResolver, SiteCache
+from resolver.core.service import ResolutionService, ServiceError
+from resolver.core.site import build_site_info, site_info_value
+from resolver.core.stack import build_resolution_stack
+from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.test_cache import FakeClock, url
 
 TV = "88.118.8/TV-0001"

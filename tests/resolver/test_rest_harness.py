@@ -32,9 +32,9 @@ from protocol.public_key import encode_public_key
 from protocol.references import encode_secret_key
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.http_api import run_http_server
-from resolver.metrics import Metrics
-from resolver.service import ResolutionService
+from resolver.core.metrics import Metrics
+from resolver.core.service import ResolutionService
+from resolver.http.api import run_http_server
 
 PREFIX = "88.118.8"
 NA = "0.NA/88.118.8"
@@ -141,7 +141,7 @@ async def serve(
 ) -> AsyncIterator[Served]:
     """Seed ``store`` and serve it on 127.0.0.1 (HTTPS when ``tls_folder`` is given).
 
-    ``options`` go to :func:`resolver.http_api.make_app`.
+    ``options`` go to :func:`resolver.http.api.make_app`.
     """
     await seed(store)
     service = ResolutionService(store)

@@ -1,8 +1,8 @@
-"""The Prometheus text exposition of :class:`resolver.metrics.Metrics`."""
+"""The Prometheus text exposition of :class:`resolver.core.metrics.Metrics`."""
 
 from __future__ import annotations
 
-from resolver.metrics import Metrics
+from resolver.core.metrics import Metrics
 
 
 async def test_counters_histogram_and_gauges() -> None:

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from registry.store import HandleStore
-from resolver.http_api import run_http_server
-from resolver.http_auth import RedisSessionStore
+from resolver.http.api import run_http_server
+from resolver.http.auth import RedisSessionStore
 from tests.resolver.test_rest_harness import (
     ADMIN_ID,
     PREFIX,

@@ -7,8 +7,8 @@ from pathlib import Path
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
 from registry.config import NodeConfig
 from registry.store import HandleStore
+from resolver.core.suspension import SuspendedPrefixes
 from resolver.node import start_node
-from resolver.suspension import SuspendedPrefixes
 from tests.resolver.test_cache import url
 
 TV = "88.118.8/TV-0001"

@@ -14,8 +14,8 @@ from registry.demo import generate
 from registry.events import FIRST_EVENT_INDEX
 from registry.store import HandleStore
 from registry.templates import links_of
-from resolver.service import ServiceError
-from resolver.trace import Tracer, TraceRequestError
+from resolver.core.service import ServiceError
+from resolver.core.trace import Tracer, TraceRequestError
 from tests.resolver.test_trace_support import (
     NODE_ADMIN,
     TEMPLATES,

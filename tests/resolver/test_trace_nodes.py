@@ -18,8 +18,8 @@ import pytest
 
 from protocol.constants import RC_SUCCESS
 from registry.bootstrap import delegate_prefix
-from resolver.site import build_site_info, site_info_value
-from resolver.trace import Tracer, record_verifier
+from resolver.core.site import build_site_info, site_info_value
+from resolver.core.trace import Tracer, record_verifier
 from tests.resolver.test_recursive import World, put, running_world
 from tests.resolver.test_trace_support import find, handles_in, templated
 

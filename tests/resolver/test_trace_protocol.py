@@ -8,9 +8,9 @@ import pytest
 
 from protocol.constants import RC_INVALID_VALUE
 from registry.store import HandleStore
-from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
-from resolver.handle_server import run_handle_server
-from resolver.service import ResolutionService
+from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
+from resolver.core.service import ResolutionService
+from resolver.handle.server import run_handle_server
 from tests.resolver.test_handle_support import NA, SECRET, admin_value, seed
 from tests.resolver.test_trace_support import appliance, event, templated
 

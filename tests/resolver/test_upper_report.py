@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from registry.config import NodeConfig
+from resolver.core.upper_report import UpperReportError, deliver
 from resolver.node import start_node
-from resolver.upper_report import UpperReportError, deliver
 
 DOCUMENT = {"format": "idnode-stats-report/1", "node_prefix": "88.118"}
 

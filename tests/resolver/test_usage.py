@@ -10,9 +10,9 @@ from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
 from registry.config import NodeConfig
 from registry.stats_report import usage
 from registry.store import HandleStore
-from resolver.client import HandleClient
+from resolver.core.client import HandleClient
+from resolver.core.usage import UsageCounter
 from resolver.node import start_node
-from resolver.usage import UsageCounter
 from tests.resolver.test_cache import url
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC).timestamp()

@@ -33,8 +33,8 @@ from registry.trust import (
     prefix_permissions,
     sign_record,
 )
-from resolver.client import HandleClient, HandleClientError, SecretKeyAuth
-from resolver.handle_server import run_handle_server
+from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
+from resolver.handle.server import run_handle_server
 from tests.resolver.test_rest_harness import (
     ADMIN_ID,
     NA,

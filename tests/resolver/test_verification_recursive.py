@@ -19,7 +19,7 @@ import pytest
 from protocol.values import HandleValue
 from registry.trust import generate_key, issue_cert, prefix_permissions, sign_record
 from registry.trust.keys import PrivateKey
-from resolver.verification import verify
+from resolver.core.verification import verify
 from tests.resolver.test_recursive import PUMP, World, put, running_world, url
 
 NODE = "0.NA/88.118"

@@ -58,17 +58,17 @@ from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key, unstorable
 from registry.signing_policy import SigningPolicy, resulting_values, store_fetch
-from resolver.cache import Answer, Kind
-from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
+from resolver.core.cache import Answer, Kind
+from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
 
 if TYPE_CHECKING:
     from registry.records import HandleRecord
     from registry.store import HandleStore
     from registry.trust.keys import PublicKey
-    from resolver.stack import ResolutionStack
-    from resolver.suspension import SuspendedPrefixes
-    from resolver.usage import UsageCounter
+    from resolver.core.stack import ResolutionStack
+    from resolver.core.suspension import SuspendedPrefixes
+    from resolver.core.usage import UsageCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +146,15 @@ class ResolutionService:
     ``site_info`` is this node's HS_SITE value; ``server_admins`` are
     ``(handle, index)`` identities with every permission on every handle (the
     CNRI ``server_admins`` with ``allow_na_admins``); ``limits`` bounds what a
-    client may store; ``answers`` (see :mod:`resolver.stack`) adds caching,
+    client may store; ``answers`` (see :mod:`resolver.core.stack`) adds caching,
     referrals and recursion to resolution (without it: the store, uncached);
     ``signing`` checks (and, where configured, makes) record signatures on
     every write (default: verify against the local registry, sign nothing);
-    ``trust_anchor`` is the root key :mod:`resolver.verification` checks
+    ``trust_anchor`` is the root key :mod:`resolver.core.verification` checks
     signature chains up to; ``usage`` counts answered resolutions for the
-    node's statistics (:mod:`resolver.usage`); ``suspended``, when given,
+    node's statistics (:mod:`resolver.core.usage`); ``suspended``, when given,
     makes identifiers of suspended enterprises resolve as not found
-    (:mod:`resolver.suspension`).
+    (:mod:`resolver.core.suspension`).
     """
 
     def __init__(

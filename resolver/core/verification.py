@@ -3,7 +3,7 @@
 :func:`verify` resolves the whole public record of a handle (type and index
 filters are for the answer, never for the check: a signature covers every
 public value) and every handle the certificate chain names through the same
-:class:`~resolver.service.ResolutionService` as any client, so cached,
+:class:`~resolver.core.service.ResolutionService` as any client, so cached,
 referred and recursively fetched records are judged alike.  The verdict is
 :func:`registry.trust.verify_record`'s: ``valid``, ``invalid`` (which value),
 ``unsigned``, ``expired``, ``revoked`` or ``untrusted``.  Without a trust
@@ -28,7 +28,7 @@ from protocol.values import HandleValue
 from registry.config import NodeConfig
 from registry.signing_policy import NO_ANCHOR, SigningPolicy, load_trust_anchor
 from registry.trust.verify import Fetch, Status, VerificationReport, verify_record
-from resolver.service import ResolutionService, ServiceError
+from resolver.core.service import ResolutionService, ServiceError
 
 NO_ANCHOR_REASON = "no trust anchor is configured (trust_anchor_path)"
 

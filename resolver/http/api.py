@@ -1,7 +1,7 @@
 """The HTTP front end: Handle.net-compatible REST JSON API, proxy pages, OpenAPI, metrics.
 
 ``make_app`` builds one aiohttp application over the shared
-:class:`~resolver.service.ResolutionService`, so a handle resolves the same over
+:class:`~resolver.core.service.ResolutionService`, so a handle resolves the same over
 HTTP as over the Handle protocol.  The REST API follows the CNRI HANDLE.NET
 server (``HandleJsonRestApiServlet``, ``BaseHandleRequestProcessingServlet``):
 
@@ -9,16 +9,16 @@ server (``HandleJsonRestApiServlet``, ``BaseHandleRequestProcessingServlet``):
 ``GET /api/handles/{handle}``              resolve (``type``, ``index`` repeatable,
                                            ``auth``, ``publicOnly``, ``doNotRefer``;
                                            ``verify=true`` adds ``verification``, see
-                                           :mod:`resolver.verification`)
+                                           :mod:`resolver.core.verification`)
 ``PUT /api/handles/{handle}``              create or replace (``overwrite``,
                                            ``mintNewSuffix``); with ``index``: add or
                                            modify those values (``index=various``: all)
 ``DELETE /api/handles/{handle}``           delete the handle, or the values at ``index``
 ``GET /api/handles?prefix=P``              list handles (``page``, ``pageSize``)
 ``POST /api/sessions``, ``/api/sessions/this``  ``Handle`` authorization sessions
-``GET /api/trace/{handle}``, ``/trace/{handle}``  traceability (:mod:`resolver.trace_pages`)
+``GET /api/trace/{handle}``, ``/trace/{handle}``  traceability (:mod:`resolver.http.trace_pages`)
 ``GET /api/openapi.json``, ``/healthz``, ``/metrics``
-``GET /``, ``GET /{handle}``               proxy pages (:mod:`resolver.http_pages`)
+``GET /``, ``GET /{handle}``               proxy pages (:mod:`resolver.http.pages`)
 =========================================  ===========================================
 
 HTTP statuses follow ``statusCodeFromResponse``: 200 (201 when something new
@@ -69,8 +69,14 @@ from protocol.constants import (
 from protocol.rest_json import value_from_json, value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
-from resolver import http_pages, openapi
-from resolver.http_auth import (
+from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from resolver.core.metrics import Metrics
+from resolver.core.service import ANONYMOUS, Caller, ResolutionService, ServiceError
+from resolver.core.trace import Tracer, record_verifier
+from resolver.core.verification import report_json, verify
+from resolver.http import openapi
+from resolver.http import pages as http_pages
+from resolver.http.auth import (
     Authenticator,
     AuthResult,
     HandleAuthHeader,
@@ -78,13 +84,8 @@ from resolver.http_auth import (
     SessionStore,
     www_authenticate,
 )
-from resolver.http_guard import HttpGuard
-from resolver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from resolver.metrics import Metrics
-from resolver.service import ANONYMOUS, Caller, ResolutionService, ServiceError
-from resolver.trace import Tracer, record_verifier
-from resolver.trace_pages import trace_routes
-from resolver.verification import report_json, verify
+from resolver.http.guard import HttpGuard
+from resolver.http.trace_pages import trace_routes
 
 _log = logging.getLogger(__name__)
 
@@ -659,7 +660,7 @@ def make_app(
     ``recursive`` makes reads follow referrals (a request's ``doNotRefer`` turns
     it off); ``allow_insecure_auth`` accepts credentials without TLS (only behind
     a TLS-terminating proxy); ``sessions`` holds ``/api/sessions`` state (in this
-    process by default; pass a :class:`~resolver.http_auth.RedisSessionStore`
+    process by default; pass a :class:`~resolver.http.auth.RedisSessionStore`
     when several processes serve one address); ``guard`` holds the abuse limits
     (rate per client, requests in flight, body read time; none by default).
     """

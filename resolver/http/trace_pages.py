@@ -1,14 +1,14 @@
 """The HTTP face of the trace service: ``GET /api/trace/{handle}`` and the page ``/trace/{handle}``.
 
 Both take ``direction`` (``down``, ``up``, ``events`` or ``all``, the default)
-and ``depth`` (default :data:`resolver.trace.DEFAULT_DEPTH`) and answer the
+and ``depth`` (default :data:`resolver.core.trace.DEFAULT_DEPTH`) and answer the
 public view (an anonymous caller).  The JSON endpoint returns the answer of
-:meth:`resolver.trace.Tracer.trace` (HTTP 200; 404 / 400 / 502 when the
+:meth:`resolver.core.trace.Tracer.trace` (HTTP 200; 404 / 400 / 502 when the
 handle itself is not found, invalid, or its server did not answer, except
 for ``up``, which is answered from this node's where-used index whatever the
 handle's own fate).  The page shows the same answer to a person: the parts
 tree, the where-used tree and the events timeline, server-rendered, every
-record string HTML-escaped, in the look of :mod:`resolver.http_pages` and
+record string HTML-escaped, in the look of :mod:`resolver.http.pages` and
 under the same Content-Security-Policy (no scripts, nothing loaded from
 elsewhere).
 """
@@ -24,8 +24,8 @@ import orjson
 from aiohttp import web
 
 from protocol.constants import RC_PROTOCOL_ERROR, RC_SUCCESS, RC_VALUES_NOT_FOUND
-from resolver import http_pages
-from resolver.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
+from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
+from resolver.http import pages as http_pages
 
 _TREE_STYLE = (
     "<style>ul.tree{list-style:none;margin:0;padding-left:1.25rem;border-left:1px solid #d0d7de}"

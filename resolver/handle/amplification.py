@@ -8,7 +8,7 @@ spoofed tiny requests cannot draw out large records.  A larger answer is not sen
 in its place goes one short RC_ERROR response ("too large for UDP, use TCP")
 with the envelope's truncated flag set.  CNRI clients treat an RC_ERROR on one
 interface as a failure and go on to the next preferred protocol (TCP); so does
-:class:`resolver.client.HandleClient`.  If even that reply would be over the
+:class:`resolver.core.client.HandleClient`.  If even that reply would be over the
 budget, nothing is sent.  A factor of 0 turns the cap off.
 """
 

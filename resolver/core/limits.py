@@ -27,7 +27,7 @@ class Limits:
     ``read_timeout`` seconds (slow clients are cut off); a UDP answer may be
     at most ``udp_amplification_factor`` times its request (0, the default
     here: no cap; nodes get theirs from NodeConfig; see
-    :mod:`resolver.amplification`), but never less than ``udp_answer_floor`` bytes.
+    :mod:`resolver.handle.amplification`), but never less than ``udp_answer_floor`` bytes.
     """
 
     max_message_size: int = 1024 * 1024

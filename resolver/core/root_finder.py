@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from registry.config import ConfigError, NodeConfig
-from resolver.discovery import discover
+from resolver.core.discovery import discover
 
 log = logging.getLogger(__name__)
 

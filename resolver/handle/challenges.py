@@ -8,7 +8,7 @@ room for a new one.
 
 CNRI clients send the answer on a new connection, which SO_REUSEPORT may hand
 to another worker process: workers then share one table held by a
-``multiprocessing`` manager (:mod:`resolver.shared_auth`), reached through
+``multiprocessing`` manager (:mod:`resolver.handle.shared_auth`), reached through
 :class:`ChallengeStore` off the event loop.
 """
 

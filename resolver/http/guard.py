@@ -1,10 +1,10 @@
 """Abuse limits of the HTTP front end: per-client rate, work in flight, slow bodies.
 
-:class:`HttpGuard` is installed by :func:`resolver.http_api.make_app` as the
-innermost middleware and by :func:`resolver.http_api.run_http_server` as the
+:class:`HttpGuard` is installed by :func:`resolver.http.api.make_app` as the
+innermost middleware and by :func:`resolver.http.api.run_http_server` as the
 connection keep-alive timeout:
 
-* a client over its rate (:mod:`resolver.ratelimit`) gets 429 with
+* a client over its rate (:mod:`resolver.core.ratelimit`) gets 429 with
   ``Retry-After`` and ``{"responseCode": 3}`` (RC_SERVER_TOO_BUSY);
 * at most ``max_inflight`` requests per process are worked on at once, more
   get 503 with ``responseCode`` 3;
@@ -27,8 +27,8 @@ import orjson
 from aiohttp import web
 
 from protocol.constants import RC_PROTOCOL_ERROR, RC_SERVER_TOO_BUSY
-from resolver.http_pages import RESPONSE_CODE
-from resolver.ratelimit import UNLIMITED, RateLimiter
+from resolver.core.ratelimit import UNLIMITED, RateLimiter
+from resolver.http.pages import RESPONSE_CODE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: monitoring endpoints are never rate limited

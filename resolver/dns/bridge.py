@@ -1,6 +1,6 @@
 """DNS front end: answers DNS queries for handles from the resolution service.
 
-Names map to handles by :mod:`resolver.dns_names`.  For a handle name:
+Names map to handles by :mod:`resolver.dns.names`.  For a handle name:
 
 * ``URI`` (RFC 7553): one record per URL value (type ``URL`` or ``URL.*``),
   priority = the value's index (capped at 65535), weight 1, so clients try the
@@ -22,7 +22,7 @@ names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  UDP answers
 larger than 512 bytes, or the client's EDNS payload size, or (against
 amplification) ``amplification_factor`` times the query but never below 512,
 are truncated with TC set so the client retries over TCP.  A client over its
-rate limit (:mod:`resolver.ratelimit`) is answered REFUSED; a TCP query must
+rate limit (:mod:`resolver.core.ratelimit`) is answered REFUSED; a TCP query must
 arrive whole within the read timeout of its first byte.  Undecodable queries get FORMERR (or are
 dropped when not even the header is there), EDNS versions above 0 BADVERS
 (RFC 6891), opcodes other than QUERY NOTIMP; a failing lookup gets SERVFAIL.
@@ -62,10 +62,10 @@ from protocol.constants import (
 )
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.filters import select_values
-from resolver.dns_names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
-from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.ratelimit import UNLIMITED, RateLimiter, client_of
-from resolver.service import Resolution, ServiceError
+from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.ratelimit import UNLIMITED, RateLimiter, client_of
+from resolver.core.service import Resolution, ServiceError
+from resolver.dns.names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ _IN = dns.rdataclass.IN
 
 
 class HandleResolver(Protocol):
-    """What the bridge needs of :class:`resolver.service.ResolutionService`."""
+    """What the bridge needs of :class:`resolver.core.service.ResolutionService`."""
 
     async def resolve(self, handle: str, *, recursive: bool = False) -> Resolution:
         """Resolve ``handle`` for an anonymous caller."""

@@ -1,7 +1,7 @@
 """The OpenAPI 3.0 description of the HTTP front end, served at ``/api/openapi.json``.
 
-It documents every endpoint of :mod:`resolver.http_api` and
-:mod:`resolver.http_pages` with the statuses and JSON bodies they really
+It documents every endpoint of :mod:`resolver.http.api` and
+:mod:`resolver.http.pages` with the statuses and JSON bodies they really
 answer, precisely enough for schemathesis to check responses against it.
 """
 
@@ -187,7 +187,7 @@ _SCHEMAS: dict[str, Any] = {
     "TraceNode": {
         "type": "object",
         "required": ["handle"],
-        "description": "A node of a parts or where-used tree (see resolver.trace).",
+        "description": "A node of a parts or where-used tree (see resolver.core.trace).",
         "properties": {
             "handle": {"type": "string"},
             "relation": {"type": "string", "enum": ["component", "batch"]},

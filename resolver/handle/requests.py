@@ -74,11 +74,11 @@ from protocol.errors import ProtocolError
 from protocol.message import Message, make_response
 from protocol.site_info import decode_site_info
 from protocol.versions import at_least, negotiate
-from resolver.handle_sessions import SessionStore, SessionTable, dh_session_key
-from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.metrics import Metrics
-from resolver.service import Caller, ResolutionService, ServiceError
-from resolver.sessions import Challenge, ChallengeStore, ChallengeTable
+from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.metrics import Metrics
+from resolver.core.service import Caller, ResolutionService, ServiceError
+from resolver.handle.challenges import Challenge, ChallengeStore, ChallengeTable
+from resolver.handle.sessions import SessionStore, SessionTable, dh_session_key
 
 log = logging.getLogger(__name__)
 

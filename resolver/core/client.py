@@ -75,7 +75,7 @@ from protocol.public_key import decode_public_key
 from protocol.server_select import server_index
 from protocol.site_info import SiteInfo, decode_site_info
 from protocol.values import HandleValue
-from resolver.service import Resolution
+from resolver.core.service import Resolution
 
 MAX_RESPONSE_SIZE = 16 * 1024 * 1024
 

@@ -1,11 +1,11 @@
 """Handle protocol servers on TCP and UDP (default port 2641, IPv4 and IPv6).
 
-Thin adapters: bytes in, :class:`resolver.handle_requests.RequestProcessor`,
+Thin adapters: bytes in, :class:`resolver.handle.requests.RequestProcessor`,
 bytes out.  Everything a client controls is bounded (:class:`Limits`): message
 size, open TCP connections, idle TCP connections, the time one request may
 take to arrive (slow clients are cut off), UDP reassembly buffers, UDP answer
-size against amplification (:mod:`resolver.amplification`), requests per
-client (:mod:`resolver.ratelimit`: over the limit, RC_SERVER_TOO_BUSY).  A
+size against amplification (:mod:`resolver.handle.amplification`), requests per
+client (:mod:`resolver.core.ratelimit`: over the limit, RC_SERVER_TOO_BUSY).  A
 request that cannot be decoded gets an RC_PROTOCOL_ERROR response when its
 envelope could be read (a TCP stream is then closed, since its framing can no
 longer be trusted); otherwise a datagram is dropped.  No exception escapes to
@@ -37,14 +37,14 @@ from protocol.errors import ProtocolError
 from protocol.framing import UdpReassembler, encode_tcp
 from protocol.message import Message, decode_message
 from protocol.versions import negotiate
-from resolver.amplification import udp_datagrams
-from resolver.handle_requests import RequestProcessor
-from resolver.handle_sessions import SessionStore
-from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.metrics import Metrics
-from resolver.ratelimit import UNLIMITED, RateLimiter, client_of
-from resolver.service import ResolutionService
-from resolver.sessions import ChallengeStore
+from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.metrics import Metrics
+from resolver.core.ratelimit import UNLIMITED, RateLimiter, client_of
+from resolver.core.service import ResolutionService
+from resolver.handle.amplification import udp_datagrams
+from resolver.handle.challenges import ChallengeStore
+from resolver.handle.requests import RequestProcessor
+from resolver.handle.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ async def run_handle_server(
     Port 0 picks one free port shared by all listeners.  ``private_key`` signs
     the responses to certified requests; ``challenges`` and ``sessions`` hold
     open challenges and Handle sessions (shared by worker processes, see
-    :mod:`resolver.shared_auth`); ``reuse_port``
+    :mod:`resolver.handle.shared_auth`); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports;
     ``rate_limiter`` is asked once per request (shared with the other front ends);
     ``metrics`` counts answers and latency under the front end ``handle``.

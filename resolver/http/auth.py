@@ -47,10 +47,10 @@ from protocol.constants import (
     TYPE_HS_SECKEY,
 )
 from protocol.wire import Writer
-from resolver.service import ANONYMOUS, Caller, ServiceError
+from resolver.core.service import ANONYMOUS, Caller, ServiceError
 
 if TYPE_CHECKING:
-    from resolver.service import ResolutionService
+    from resolver.core.service import ResolutionService
 
 _TCHARS = r"[-A-Za-z0-9!#$%&'*+.`^_|~]+"
 _QUOTED = r'"(?:[^\\"]|\\.)*"'

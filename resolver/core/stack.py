@@ -1,9 +1,9 @@
 """The resolution stack behind ResolutionService, and the factory that builds it.
 
-One request for a handle goes: in-process LRU (:mod:`resolver.cache`) ->
-Redis (:mod:`resolver.redis_cache`, when configured) -> the store, or the
-referral this node answers with (:mod:`resolver.referral`) -> for recursive
-requests, the recursive resolver (:mod:`resolver.recursive`).  Local answers
+One request for a handle goes: in-process LRU (:mod:`resolver.core.cache`) ->
+Redis (:mod:`resolver.core.redis_cache`, when configured) -> the store, or the
+referral this node answers with (:mod:`resolver.core.referral`) -> for recursive
+requests, the recursive resolver (:mod:`resolver.core.recursive`).  Local answers
 and recursively fetched ones are cached apart (keys ``l:`` and ``r:`` + the
 handle's lookup key).
 
@@ -24,7 +24,7 @@ handle's lookup key).
 * Referrals, and records holding an HS_SECKEY, stay out of Redis.
 * Hits and misses are counted per layer (``memory``, ``redis``) in
   :attr:`ResolutionStack.counters` and fed to a shared
-  :class:`resolver.metrics.Metrics` when one is given.
+  :class:`resolver.core.metrics.Metrics` when one is given.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ from protocol.values import HandleValue
 from registry.config import ConfigError, NodeConfig
 from registry.names import name_key
 from registry.store import HandleStore
-from resolver.cache import Answer, Clock, Kind, LocalCache, expiry
-from resolver.client import HandleClient
-from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.metrics import Metrics
-from resolver.recursive import DEFAULT_HOP_TIMEOUT, RecursiveResolver, UpstreamError
-from resolver.redis_cache import RedisCache
-from resolver.referral import ReferralFinder
-from resolver.service import ResolutionService, ServiceError
+from resolver.core.cache import Answer, Clock, Kind, LocalCache, expiry
+from resolver.core.client import HandleClient
+from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.metrics import Metrics
+from resolver.core.recursive import DEFAULT_HOP_TIMEOUT, RecursiveResolver, UpstreamError
+from resolver.core.redis_cache import RedisCache
+from resolver.core.referral import ReferralFinder
+from resolver.core.service import ResolutionService, ServiceError
 
 log = logging.getLogger(__name__)
 

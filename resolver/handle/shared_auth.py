@@ -19,9 +19,9 @@ from multiprocessing.managers import BaseManager
 from typing import Any
 
 from protocol.message import Message
-from resolver.handle_sessions import SessionStore, SessionTable
-from resolver.limits import DEFAULT_LIMITS, Limits
-from resolver.sessions import ChallengeStore, ChallengeTable
+from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.handle.challenges import ChallengeStore, ChallengeTable
+from resolver.handle.sessions import SessionStore, SessionTable
 
 #: the tables, created on first use inside the manager process
 _TABLES: dict[str, Any] = {}

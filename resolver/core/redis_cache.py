@@ -39,7 +39,7 @@ from redis.exceptions import RedisError
 
 from protocol.errors import ProtocolError
 from protocol.value_codec import decode_values, encode_values
-from resolver.cache import Answer, Kind
+from resolver.core.cache import Answer, Kind
 
 log = logging.getLogger(__name__)
 

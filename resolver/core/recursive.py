@@ -49,10 +49,10 @@ from protocol.errors import ProtocolError
 from protocol.site_info import SiteInfo, decode_site_info
 from protocol.values import HandleValue
 from registry.names import name_key
-from resolver.cache import Answer, Clock, Kind, expiry
-from resolver.client import HandleClient, HandleClientError, Target, endpoints
-from resolver.referral import REFERRAL_TYPES, candidate_prefixes
-from resolver.service import ServiceError
+from resolver.core.cache import Answer, Clock, Kind, expiry
+from resolver.core.client import HandleClient, HandleClientError, Target, endpoints
+from resolver.core.referral import REFERRAL_TYPES, candidate_prefixes
+from resolver.core.service import ServiceError
 
 DEFAULT_MAX_HOPS = 16
 DEFAULT_HOP_TIMEOUT = 5.0
