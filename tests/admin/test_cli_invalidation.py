@@ -27,7 +27,7 @@ from resolver.core.cache import Kind
 from resolver.core.stack import LOCAL, ResolutionStack
 from resolver.node import RunningNode, start_node
 from tests.admin.conftest import REPO, Node
-from tests.resolver.test_cache_redis import subscribed
+from tests.resolver.core.test_cache_redis import subscribed
 
 TV = "88.118.8/TV-0001"
 WAIT = 5.0

@@ -13,7 +13,7 @@ import pytest
 from protocol.constants import RC_SUCCESS
 from registry.trust.keys import load_private_key
 from resolver.core.client import HandleClient, PublicKeyAuth
-from tests.resolver.test_cache import url
+from tests.resolver.core.test_cache import url
 from tests.resolver.worker_pool import Pool, start_pool
 
 WRITES = 24

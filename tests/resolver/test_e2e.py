@@ -37,7 +37,7 @@ from registry.names import prefix_handle
 from registry.store import HandleStore
 from resolver.core.client import HandleClient
 from resolver.core.site import build_site_info, site_info_value
-from tests.resolver.test_cache import url
+from tests.resolver.core.test_cache import url
 
 REPO = Path(__file__).resolve().parents[2]
 TV = "88.118.8/TV-0001"

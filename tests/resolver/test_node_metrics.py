@@ -9,7 +9,7 @@ import aiohttp
 from registry.config import NodeConfig
 from resolver.core.client import HandleClient
 from resolver.node import start_node
-from tests.resolver.test_cache import url
+from tests.resolver.core.test_cache import url
 
 
 async def test_handle_and_rest_requests_are_counted(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from registry.store import HandleStore
 from resolver.http.api import run_http_server
 from resolver.http.auth import RedisSessionStore
-from tests.resolver.test_rest_harness import (
+from tests.resolver.http.test_rest_harness import (
     ADMIN_ID,
     PREFIX,
     RSA_ID,

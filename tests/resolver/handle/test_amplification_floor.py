@@ -9,7 +9,7 @@ from protocol.envelope import decode_envelope
 from protocol.framing import decode_packet
 from protocol.message import Message
 from resolver.handle.amplification import udp_datagrams
-from tests.resolver.test_cache import url
+from tests.resolver.core.test_cache import url
 
 REQUEST_SIZE = 60
 

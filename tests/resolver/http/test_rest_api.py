@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from registry.store import HandleStore
-from tests.resolver.test_rest_harness import (
+from tests.resolver.http.test_rest_harness import (
     ADMIN_ID,
     NA,
     PREFIX,

@@ -26,7 +26,7 @@ from resolver.core.cache import Answer, Kind
 from resolver.core.redis_cache import RedisCache, decode_answer, encode_answer
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
-from tests.resolver.test_cache import ADMIN, TV, FakeClock, url
+from tests.resolver.core.test_cache import ADMIN, TV, FakeClock, url
 
 WAIT = 10.0
 

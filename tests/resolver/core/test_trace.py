@@ -16,7 +16,7 @@ from registry.store import HandleStore
 from registry.templates import links_of
 from resolver.core.service import ServiceError
 from resolver.core.trace import Tracer, TraceRequestError
-from tests.resolver.test_trace_support import (
+from tests.resolver.core.test_trace_support import (
     NODE_ADMIN,
     TEMPLATES,
     appliance,

@@ -26,7 +26,7 @@ from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth,
 from resolver.core.service import ResolutionService
 from resolver.core.site import build_site_info, site_info_value
 from resolver.handle.server import HandleServer, run_handle_server
-from tests.resolver.test_handle_support import NA, SECRET, TV, seed
+from tests.resolver.handle.test_handle_support import NA, SECRET, TV, seed
 
 
 def _closed_port() -> int:

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from registry.store import HandleStore
-from tests.resolver.test_rest_harness import ADMIN_ID, NA, PREFIX, SECRET, TV, basic, serve
+from tests.resolver.http.test_rest_harness import ADMIN_ID, NA, PREFIX, SECRET, TV, basic, serve
 
 EXAMPLES_PER_OPERATION = 40
 CHECKS = [

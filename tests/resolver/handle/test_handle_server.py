@@ -46,7 +46,7 @@ from resolver.core.limits import Limits
 from resolver.core.service import ResolutionService
 from resolver.core.site import build_site_info, site_info_value
 from resolver.handle.server import HandleServer, run_handle_server
-from tests.resolver.test_handle_support import (
+from tests.resolver.handle.test_handle_support import (
     NA,
     OPS,
     OPS_SECRET,

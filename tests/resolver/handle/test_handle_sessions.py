@@ -33,7 +33,7 @@ from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
 from resolver.core.service import ResolutionService
 from resolver.handle.server import HandleServer, run_handle_server
 from resolver.handle.sessions import SessionTable
-from tests.resolver.test_handle_support import NA, SECRET, TV, seed, url
+from tests.resolver.handle.test_handle_support import NA, SECRET, TV, seed, url
 
 # RFC 2409 group 2, the 1024-bit group Java's DH KeyPairGenerator uses
 P = int(

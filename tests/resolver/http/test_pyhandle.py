@@ -11,7 +11,7 @@ from pyhandle.client.resthandleclient import RESTHandleClient
 from pyhandle.handleexceptions import HandleAlreadyExistsException, HandleAuthenticationError
 
 from registry.store import HandleStore
-from tests.resolver.test_rest_harness import ADMIN_ID, NA, PREFIX, SECRET, TV, TV_URL, serve
+from tests.resolver.http.test_rest_harness import ADMIN_ID, NA, PREFIX, SECRET, TV, TV_URL, serve
 
 HANDLE = f"{PREFIX}/PY-0001"
 

@@ -10,7 +10,7 @@ import pytest
 
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from tests.resolver.test_rest_harness import PREFIX, TV, TV_URL, USER, Served, serve
+from tests.resolver.http.test_rest_harness import PREFIX, TV, TV_URL, USER, Served, serve
 
 EVIL = f"{PREFIX}/evil"
 

@@ -9,7 +9,7 @@ from registry.config import NodeConfig
 from registry.store import HandleStore
 from resolver.core.suspension import SuspendedPrefixes
 from resolver.node import start_node
-from tests.resolver.test_cache import url
+from tests.resolver.core.test_cache import url
 
 TV = "88.118.8/TV-0001"
 

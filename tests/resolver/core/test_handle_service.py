@@ -23,7 +23,7 @@ from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.core.limits import Limits
 from resolver.core.service import MAX_PBKDF2_ITERATIONS, Caller, ResolutionService, ServiceError
-from tests.resolver.test_handle_support import (
+from tests.resolver.handle.test_handle_support import (
     NA,
     OPS,
     OTHER_NA,

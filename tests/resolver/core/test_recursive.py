@@ -35,7 +35,7 @@ from resolver.core.service import ResolutionService, ServiceError
 from resolver.core.site import build_site_info, site_info_value
 from resolver.core.stack import build_resolution_stack
 from resolver.handle.server import HandleServer, run_handle_server
-from tests.resolver.test_cache import FakeClock, url
+from tests.resolver.core.test_cache import FakeClock, url
 
 TV = "88.118.8/TV-0001"
 PUMP = "88.118.9/PUMP-1"

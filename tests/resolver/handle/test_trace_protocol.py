@@ -11,8 +11,8 @@ from registry.store import HandleStore
 from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from resolver.core.service import ResolutionService
 from resolver.handle.server import run_handle_server
-from tests.resolver.test_handle_support import NA, SECRET, admin_value, seed
-from tests.resolver.test_trace_support import appliance, event, templated
+from tests.resolver.core.test_trace_support import appliance, event, templated
+from tests.resolver.handle.test_handle_support import NA, SECRET, admin_value, seed
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 ADMIN = SecretKeyAuth(NA, 300, SECRET)

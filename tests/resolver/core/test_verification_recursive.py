@@ -1,6 +1,6 @@
 """Verification of recursively resolved records: root -> node -> delegated enterprise node.
 
-The world of :mod:`tests.resolver.test_recursive` (three Handle servers on
+The world of :mod:`tests.resolver.core.test_recursive` (three Handle servers on
 loopback) with certificates: the root's for the node key on the root's
 ``0.NA/88.118`` (and the node's own copy), the node's for the enterprise key on
 ``0.NA/88.118.9``.  The enterprise's records live on its own server; a
@@ -20,7 +20,7 @@ from protocol.values import HandleValue
 from registry.trust import generate_key, issue_cert, prefix_permissions, sign_record
 from registry.trust.keys import PrivateKey
 from resolver.core.verification import verify
-from tests.resolver.test_recursive import PUMP, World, put, running_world, url
+from tests.resolver.core.test_recursive import PUMP, World, put, running_world, url
 
 NODE = "0.NA/88.118"
 ENT9 = "0.NA/88.118.9"

@@ -11,8 +11,8 @@ import pytest
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_INVALID_VALUE, RC_PROTOCOL_ERROR
 from protocol.rest_json import value_to_json
 from registry.store import HandleStore
-from tests.resolver.test_rest_harness import ADMIN_ID, SECRET, Served, basic, serve
-from tests.resolver.test_trace_support import appliance, component, event, templated
+from tests.resolver.core.test_trace_support import appliance, component, event, templated
+from tests.resolver.http.test_rest_harness import ADMIN_ID, SECRET, Served, basic, serve
 
 TV = "88.118.8/TV-9"
 BOARD = "88.118.8/BOARD-9"

@@ -35,7 +35,7 @@ from registry.trust import (
 )
 from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from resolver.handle.server import run_handle_server
-from tests.resolver.test_rest_harness import (
+from tests.resolver.http.test_rest_harness import (
     ADMIN_ID,
     NA,
     PREFIX,

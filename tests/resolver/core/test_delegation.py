@@ -20,7 +20,7 @@ from protocol.constants import (
 from resolver.core.client import HandleClient
 from resolver.core.referral import candidate_prefixes
 from resolver.core.service import Caller
-from tests.resolver.test_recursive import PUMP, TV, World, running_world
+from tests.resolver.core.test_recursive import PUMP, TV, World, running_world
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from resolver.core.client import (
     _answer,
     _TcpExchange,
 )
-from tests.resolver.test_handle_sessions import CnriLikeSession, _add
-from tests.resolver.test_handle_support import NA, SECRET, TV, seed, url
+from tests.resolver.handle.test_handle_sessions import CnriLikeSession, _add
+from tests.resolver.handle.test_handle_support import NA, SECRET, TV, seed, url
 from tests.resolver.worker_pool import Pool, start_pool
 
 ADMIN = SecretKeyAuth(NA, 300, SECRET)

@@ -13,7 +13,7 @@ from registry.store import HandleStore
 from resolver.core.client import HandleClient
 from resolver.core.usage import UsageCounter
 from resolver.node import start_node
-from tests.resolver.test_cache import url
+from tests.resolver.core.test_cache import url
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC).timestamp()
 

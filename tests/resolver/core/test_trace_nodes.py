@@ -1,6 +1,6 @@
 """A parts tree spread over two real nodes, traced down through the recursive resolver.
 
-The world of :mod:`tests.resolver.test_recursive` (root, this node hosting
+The world of :mod:`tests.resolver.core.test_recursive` (root, this node hosting
 88.118.8 and delegating 88.118.9 to an enterprise node, each with its own
 store and Handle server) holds a machine on this node whose tyre, and the
 tyre's compound batch, live on the enterprise node, while the compound's
@@ -20,8 +20,8 @@ from protocol.constants import RC_SUCCESS
 from registry.bootstrap import delegate_prefix
 from resolver.core.site import build_site_info, site_info_value
 from resolver.core.trace import Tracer, record_verifier
-from tests.resolver.test_recursive import World, put, running_world
-from tests.resolver.test_trace_support import find, handles_in, templated
+from tests.resolver.core.test_recursive import World, put, running_world
+from tests.resolver.core.test_trace_support import find, handles_in, templated
 
 MACHINE = "88.118.8/WL-1"
 TYRE = "88.118.9/TY-1"

@@ -20,8 +20,8 @@ from protocol.constants import RC_SUCCESS
 from registry.config import ConfigError, NodeConfig
 from resolver.core.root_finder import find_root_address, parse_nameserver
 from resolver.node import start_node
-from tests.resolver.test_discovery import ZoneServer
-from tests.resolver.test_recursive import PUMP, World, running_world
+from tests.resolver.core.test_discovery import ZoneServer
+from tests.resolver.core.test_recursive import PUMP, World, running_world
 
 
 @pytest.fixture
