@@ -1,9 +1,21 @@
-"""Who owns a new handle, and may it be written: enterprise status and quota.
+"""Who owns a handle, and may it be written: enterprise status and quota.
 
-A handle belongs to the enterprise that owns its prefix (``prefixes.owner``).
-Loading the owners locks their enterprise rows for the rest of the
-transaction (PostgreSQL ``FOR UPDATE``; SQLite holds the write lock anyway), so
-two concurrent creates cannot both take the last unit of a quota.
+A handle belongs to the enterprise that owns the **longest registered prefix**
+above it: ``88.118.7.1/x`` belongs to the owner of ``88.118.7`` unless
+``88.118.7.1`` itself is registered (then to that prefix's owner, or to
+nobody when the operator registered it without one).  A prefix handle
+``0.NA/88.118.7.1`` is judged by the prefix it describes, so an enterprise's
+derived prefix handles are its own too.  Suspension and quota therefore follow
+the owner wherever a tenant puts a handle; an exact match of the handle's
+prefix (the old rule) let handles under derived prefixes escape both.
+
+The prefix handle of a registered prefix (``0.NA/<registered>``) is written
+by the operator at onboarding: suspension binds it, the quota does not count
+it (a quota counts the enterprise's identifiers).
+
+Loading the owners for a create locks their enterprise rows for the rest of
+the transaction (PostgreSQL ``FOR UPDATE``; SQLite holds the write lock
+anyway), so two concurrent creates cannot both take the last unit of a quota.
 """
 
 from __future__ import annotations
@@ -11,15 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.errors import EnterpriseSuspended, QuotaExceeded
 from registry.models import Enterprise, Handle, Prefix, table_of
+from registry.names import PREFIX_NAMESPACE, name_key, parent_prefixes, prefix_handle
 
 _P = table_of(Prefix)
 _E = table_of(Enterprise)
 _H = table_of(Handle)
+_NA = name_key(PREFIX_NAMESPACE)
 
 
 @dataclass(slots=True)
@@ -44,26 +58,102 @@ class Owner:
         self.used += 1
 
 
-async def load_owners(conn: AsyncConnection, prefixes: Iterable[str]) -> dict[str, Owner]:
-    """The owner of each of ``prefixes`` (keys) that has one, locked, with its usage."""
-    wanted = sorted(set(prefixes))
-    if not wanted:
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Who owns one handle: the owner (None: the node) and whether the handle is
+    the prefix handle of the registered prefix itself (not counted in a quota)."""
+
+    owner: Owner | None
+    prefix_handle: bool
+
+    def admit(self) -> None:
+        """Admit a new handle: suspension always binds, the quota unless a prefix handle."""
+        if self.owner is None:
+            return
+        if self.prefix_handle:
+            self.owner.check_writable()
+        else:
+            self.owner.admit()
+
+    def check_writable(self) -> None:
+        """Raise :class:`EnterpriseSuspended` if the owner is not active."""
+        if self.owner is not None:
+            self.owner.check_writable()
+
+    @property
+    def code(self) -> str | None:
+        """The owning enterprise's code, or None."""
+        return None if self.owner is None else self.owner.code
+
+
+UNOWNED = Ownership(None, False)
+
+
+def owning_prefixes(handle_key: str) -> list[str]:
+    """The prefixes that may own ``handle_key`` (a name key), nearest first:
+    ``88.118.7.1/X`` and ``0.NA/88.118.7.1`` -> ``[88.118.7.1, 88.118.7, 88.118, 88]``."""
+    prefix, _, suffix = handle_key.partition("/")
+    base = suffix if prefix == _NA and suffix else prefix
+    return [base, *parent_prefixes(base)]
+
+
+def under(column: ColumnElement[str], prefix_key: str) -> ColumnElement[bool]:
+    """``column`` (a prefix key) is ``prefix_key`` or one of its derived prefixes."""
+    return or_(column == prefix_key, column.startswith(prefix_key + ".", autoescape=True))
+
+
+def owned_by_prefix(prefix_key: str) -> ColumnElement[bool]:
+    """Handles whose owner is decided by ``prefix_key`` or a prefix derived from it
+    (handles under them and their ``0.NA/`` prefix handles)."""
+    na_suffix = func.substr(_H.c.name_key, len(_NA) + 2)
+    return or_(under(_H.c.prefix, prefix_key),
+               and_(_H.c.prefix == _NA, under(na_suffix, prefix_key)))
+
+
+async def load_owners(
+    conn: AsyncConnection, handle_keys: Iterable[str], *, lock: bool = True
+) -> dict[str, Ownership]:
+    """The ownership of each of ``handle_keys`` (name keys); with ``lock`` the owning
+    enterprises' rows are locked and their usage counted (for admitting creates)."""
+    wanted = {key: owning_prefixes(key) for key in set(handle_keys)}
+    candidates = sorted({p for chain in wanted.values() for p in chain})
+    if not candidates:
         return {}
-    query = (
-        select(_P.c.name, _E.c.code, _E.c.status, _E.c.quota)
-        .select_from(_P.join(_E, _E.c.code == _P.c.owner))
-        .where(_P.c.name.in_(wanted))
-        .order_by(_E.c.code)
-        .with_for_update(of=_E)
-    )
-    rows = (await conn.execute(query)).all()
+    prefixes = select(_P.c.name, _P.c.owner).where(_P.c.name.in_(candidates))
+    registered = {name: owner for name, owner in await conn.execute(prefixes)}
+    nearest = {key: next((p for p in chain if p in registered), None)
+               for key, chain in wanted.items()}
+    codes = sorted({registered[p] for p in nearest.values() if p and registered[p]})
     owners: dict[str, Owner] = {}
-    for row in rows:
-        if row.code not in owners:
-            owners[row.code] = Owner(row.code, row.status, row.quota, 0)
+    if codes:
+        query = select(_E.c.code, _E.c.status, _E.c.quota).where(_E.c.code.in_(codes))
+        if lock:
+            query = query.order_by(_E.c.code).with_for_update()
+        owners = {row.code: Owner(row.code, row.status, row.quota, 0)
+                  for row in await conn.execute(query)}
+    result: dict[str, Ownership] = {}
+    for key, prefix in nearest.items():
+        owner = None if prefix is None else owners.get(registered[prefix] or "")
+        result[key] = UNOWNED if owner is None else Ownership(
+            owner, key == name_key(prefix_handle(prefix or ""))
+        )
+    if lock:
+        await _count_usage(conn, owners)
+    return result
+
+
+async def _count_usage(conn: AsyncConnection, owners: dict[str, Owner]) -> None:
+    """Set ``used`` of the owners with a quota: their handles, prefix handles of
+    registered prefixes left out."""
     limited = [code for code, owner in owners.items() if owner.quota is not None]
-    if limited:
-        counts = select(_H.c.enterprise, func.count()).where(_H.c.enterprise.in_(limited))
-        for code, used in await conn.execute(counts.group_by(_H.c.enterprise)):
-            owners[code].used = used
-    return {row.name: owners[row.code] for row in rows}
+    if not limited:
+        return
+    registered_handles = select(literal(_NA + "/").concat(_P.c.name))
+    counts = (
+        select(_H.c.enterprise, func.count())
+        .where(_H.c.enterprise.in_(limited),
+               not_(and_(_H.c.prefix == _NA, _H.c.name_key.in_(registered_handles))))
+        .group_by(_H.c.enterprise)
+    )
+    for code, used in await conn.execute(counts):
+        owners[code].used = used

@@ -10,12 +10,20 @@ prefixes with the names of the handles it changed (a prefix's own row counts
 as its prefix handle ``0.NA/<prefix>``).  The CLI sets it to tell the serving
 processes' caches (:mod:`admin.invalidation`); the servers invalidate their
 caches themselves.
+
+:meth:`StoreBase.transaction` makes several operations one transaction: inside
+it every read and write of this store runs on the same connection, and the
+change notices go out after the commit (none after a rollback).  Operator
+commands that do several things (``enterprise add``: enterprise, prefix,
+prefix handle) use it so a failure leaves nothing behind.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -27,6 +35,14 @@ ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
 """Called with the names of the handles a committed write changed."""
 
 
+@dataclass(slots=True)
+class _Transaction:
+    """The connection of an open :meth:`StoreBase.transaction` and what it changed."""
+
+    conn: AsyncConnection
+    changed: list[str] = field(default_factory=list)
+
+
 class StoreBase:
     """Owns the engine; subclasses add the operations."""
 
@@ -34,6 +50,9 @@ class StoreBase:
         self.engine = engine
         self.query_count = 0
         self.on_change: ChangeHook | None = None
+        self._open_tx: ContextVar[_Transaction | None] = ContextVar(
+            f"store-transaction-{id(self)}", default=None
+        )
         if engine.dialect.name == "sqlite":
             self._reader = engine.execution_options(**{MODE_OPTION: "read"})
         else:
@@ -49,7 +68,26 @@ class StoreBase:
         return self.engine.dialect.name
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Run the store operations inside the block as one transaction (see module doc)."""
+        if self._open_tx.get() is not None:  # already inside one: join it
+            yield
+            return
+        async with self.engine.begin() as conn:
+            tx = _Transaction(conn)
+            token = self._open_tx.set(tx)
+            try:
+                yield
+            finally:
+                self._open_tx.reset(token)
+        await self._changed(tx.changed)
+
+    @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
+        tx = self._open_tx.get()
+        if tx is not None:
+            yield tx.conn
+            return
         async with self._reader.connect() as conn:
             yield conn
 
@@ -69,11 +107,18 @@ class StoreBase:
 
     async def _changed(self, handles: Sequence[str]) -> None:
         """Tell :attr:`on_change` (when set) the handles a committed write changed."""
-        if self.on_change is not None and handles:
+        tx = self._open_tx.get()
+        if tx is not None:
+            tx.changed.extend(handles)
+        elif self.on_change is not None and handles:
             await self.on_change(handles)
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
+        tx = self._open_tx.get()
+        if tx is not None:
+            yield tx.conn
+            return
         async with self.engine.begin() as conn:
             yield conn
 

@@ -8,7 +8,9 @@ Layout of the handles made here (CNRI conventions):
 * a hosted enterprise prefix handle ``0.NA/<enterprise prefix>``: HS_SITE at 1
   (this node, which serves the prefix), HS_ADMIN at 100 for the enterprise's
   admin ``0.NA/<enterprise prefix>``:300 and at 101 for the node admin; the
-  enterprise's credential (HS_SECKEY or HS_PUBKEY) goes to index 300;
+  enterprise's credential (HS_SECKEY or HS_PUBKEY) goes to index 300.  The
+  enterprise admin gets every permission except adding derived prefixes
+  (ADD_NA), unless the operator grants sub-prefixes (``sub_prefixes``);
 * a delegated prefix handle: HS_SITE at 1 naming the enterprise's own servers
   (so this node answers with a referral) and the same two HS_ADMIN values.
 
@@ -26,8 +28,16 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol.admin_record import AdminRecord, encode_admin_record
-from protocol.constants import ADMIN_PERM_ALL, TYPE_HS_ADMIN, TYPE_HS_PUBKEY, TYPE_HS_SECKEY
+from protocol.admin_record import AdminRecord, decode_admin_record, encode_admin_record
+from protocol.constants import (
+    ADMIN_PERM_ADD_NA,
+    ADMIN_PERM_ALL,
+    TYPE_HS_ADMIN,
+    TYPE_HS_PUBKEY,
+    TYPE_HS_SECKEY,
+    TYPE_HS_VLIST,
+)
+from protocol.errors import ProtocolError
 from protocol.public_key import encode_public_key
 from protocol.values import HandleValue
 from registry.errors import InvalidArgument, NotFound
@@ -84,9 +94,15 @@ def create_node_keys(files: NodeKeyFiles, *, admin_passphrase: str | None = None
     return written
 
 
-def admin_value(index: int, admin_handle: str, admin_index: int) -> HandleValue:
-    """An HS_ADMIN value granting every permission to ``admin_handle``:``admin_index``."""
-    data = encode_admin_record(AdminRecord(admin_handle, admin_index, ADMIN_PERM_ALL))
+#: what an enterprise admin may do on its prefix handle unless granted sub-prefixes
+ENTERPRISE_ADMIN_PERMS = ADMIN_PERM_ALL & ~ADMIN_PERM_ADD_NA
+
+
+def admin_value(
+    index: int, admin_handle: str, admin_index: int, perms: int = ADMIN_PERM_ALL
+) -> HandleValue:
+    """An HS_ADMIN value granting ``perms`` (default: all) to ``admin_handle``:``admin_index``."""
+    data = encode_admin_record(AdminRecord(admin_handle, admin_index, perms))
     return HandleValue(index=index, type=TYPE_HS_ADMIN, data=data)
 
 
@@ -108,10 +124,12 @@ def node_prefix_values(
 
 
 def enterprise_prefix_values(
-    prefix: str, node_prefix: str, site: HandleValue | None
+    prefix: str, node_prefix: str, site: HandleValue | None, *, sub_prefixes: bool = False
 ) -> list[HandleValue]:
-    """HS_SITE (if any) and the two HS_ADMIN values of an enterprise prefix handle."""
-    values = [admin_value(ADMIN_INDEX, prefix_handle(prefix), CREDENTIAL_INDEX),
+    """HS_SITE (if any) and the two HS_ADMIN values of an enterprise prefix handle;
+    the enterprise admin may add derived prefixes only with ``sub_prefixes``."""
+    perms = ADMIN_PERM_ALL if sub_prefixes else ENTERPRISE_ADMIN_PERMS
+    values = [admin_value(ADMIN_INDEX, prefix_handle(prefix), CREDENTIAL_INDEX, perms),
               admin_value(NODE_ADMIN_REF_INDEX, *node_admin(node_prefix))]
     if site is not None:
         values.insert(0, replace(site, index=SITE_INDEX))
@@ -156,12 +174,16 @@ async def onboard_enterprise(
     node_prefix: str,
     site: HandleValue | None,
     actor: str,
+    sub_prefixes: bool = False,
 ) -> HandleRecord:
-    """Give a registered enterprise its hosted ``prefix`` and prefix handle."""
+    """Give a registered enterprise its hosted ``prefix`` and prefix handle, in one
+    transaction: if the prefix handle exists already (someone made it before the
+    prefix was registered) nothing is registered (:class:`HandleAlreadyExists`)."""
     check_enterprise_prefix(prefix, node_prefix)
-    await store.create_prefix(prefix, kind="hosted", owner=enterprise.code)
-    values = enterprise_prefix_values(prefix, node_prefix, site)
-    return await store.create_handle(prefix_handle(prefix), values, actor=actor)
+    values = enterprise_prefix_values(prefix, node_prefix, site, sub_prefixes=sub_prefixes)
+    async with store.transaction():
+        await store.create_prefix(prefix, kind="hosted", owner=enterprise.code)
+        return await store.create_handle(prefix_handle(prefix), values, actor=actor)
 
 
 async def delegate_prefix(
@@ -199,12 +221,42 @@ def new_secret() -> str:
     return secrets.token_urlsafe(SECRET_KEY_BYTES)
 
 
+def check_controlled(record: HandleRecord, trusted: tuple[str, int] | None) -> None:
+    """Raise :class:`InvalidArgument` unless only the handle itself (through a
+    value that is not an admin group) and ``trusted`` (the node admin) are named
+    as admins of ``record``: a credential written into it must be readable by
+    its enterprise and the operator only, never by whoever else put an
+    HS_ADMIN (or an HS_VLIST group) there."""
+    by_index = {v.index: v for v in record.values}
+    for value in record.values:
+        if value.type != TYPE_HS_ADMIN:
+            continue
+        try:
+            admin = decode_admin_record(value.data)
+        except ProtocolError:
+            raise InvalidArgument(
+                f"{record.name} index {value.index}: unreadable HS_ADMIN"
+            ) from None
+        ref = (name_key(admin.admin_handle), admin.admin_index)
+        if trusted is not None and ref == (name_key(trusted[0]), trusted[1]):
+            continue
+        target = by_index.get(admin.admin_index)
+        if ref[0] == name_key(record.name) and (target is None or target.type != TYPE_HS_VLIST):
+            continue
+        raise InvalidArgument(
+            f"{record.name} names {admin.admin_index}:{admin.admin_handle} as admin "
+            f"(index {value.index}): no credential is written into a handle others control"
+        )
+
+
 async def _put_credential(
-    store: HandleStore, handle: str, value: HandleValue, actor: str
+    store: HandleStore, handle: str, value: HandleValue, actor: str,
+    node_admin_ref: tuple[str, int] | None,
 ) -> None:
     record = await store.get_handle(handle)
     if record is None:
         raise NotFound(f"no prefix handle {handle}")
+    check_controlled(record, node_admin_ref)
     if any(v.index == value.index for v in record.values):
         await store.modify_values(handle, [value], actor=actor)
     else:
@@ -228,18 +280,22 @@ async def issue_secret_key(
     actor: str,
     hashed: bool = False,
     index: int = CREDENTIAL_INDEX,
+    node_prefix: str | None = None,
 ) -> tuple[str, CredentialInfo]:
     """Store a fresh HS_SECKEY for the enterprise admin; returns the secret (show it once).
 
     With ``hashed`` the value holds CNRI's hashed form, and clients must use
-    their "hashed secret key" option with the secret.
+    their "hashed secret key" option with the secret.  The prefix must be the
+    enterprise's and its handle controlled by it and the node admin only
+    (``node_prefix``): see :func:`check_controlled`.
     """
     secret = new_secret()
     data = hashed_secret(secret) if hashed else secret.encode("ascii")
     value = HandleValue(index=index, type=TYPE_HS_SECKEY, data=data, public_read=False)
-    handle = prefix_handle(prefix)
-    await _put_credential(store, handle, value, actor)
-    return secret, await _record(store, enterprise, handle, index, "seckey")
+    handle = await _owned_prefix_handle(store, enterprise, prefix)
+    async with store.transaction():
+        await _put_credential(store, handle, value, actor, _node_admin_ref(node_prefix))
+        return secret, await _record(store, enterprise, handle, index, "seckey")
 
 
 async def register_public_key(
@@ -250,12 +306,27 @@ async def register_public_key(
     *,
     actor: str,
     index: int = CREDENTIAL_INDEX,
+    node_prefix: str | None = None,
 ) -> CredentialInfo:
-    """Store the enterprise admin's public key (HS_PUBKEY data) at ``index``."""
-    handle = prefix_handle(prefix)
+    """Store the enterprise admin's public key (HS_PUBKEY data) at ``index`` (same
+    checks as :func:`issue_secret_key`)."""
+    handle = await _owned_prefix_handle(store, enterprise, prefix)
     value = HandleValue(index=index, type=TYPE_HS_PUBKEY, data=hs_pubkey)
-    await _put_credential(store, handle, value, actor)
-    return await _record(store, enterprise, handle, index, "pubkey")
+    async with store.transaction():
+        await _put_credential(store, handle, value, actor, _node_admin_ref(node_prefix))
+        return await _record(store, enterprise, handle, index, "pubkey")
+
+
+def _node_admin_ref(node_prefix: str | None) -> tuple[str, int] | None:
+    return None if node_prefix is None else node_admin(node_prefix)
+
+
+async def _owned_prefix_handle(store: HandleStore, enterprise: str, prefix: str) -> str:
+    """``0.NA/<prefix>`` once ``prefix`` is checked to be registered to ``enterprise``."""
+    info = await store.get_prefix(prefix)
+    if info is None or info.owner != enterprise:
+        raise InvalidArgument(f"prefix {prefix} is not registered to enterprise {enterprise}")
+    return prefix_handle(info.name)
 
 
 async def enterprise_prefix(store: HandleStore, code: str) -> str:

@@ -200,7 +200,8 @@ class BulkMixin(StoreBase):
         for chunk in _chunks(sorted(rows)):
             for key, hid, status in await conn.execute(head, {"keys": list(chunk)}):
                 existing[key] = (hid, status)
-        owners = await load_owners(conn, {r.prefix for r in rows.values() if r.key not in existing})
+        owners = await load_owners(conn, {r.key for r in rows.values() if r.key not in existing})
+        current = await load_owners(conn, existing.keys(), lock=False)
         fresh: list[tuple[_Row, str | None]] = []
         replaced: list[tuple[_Row, int]] = []
         for row in sorted(rows.values(), key=lambda r: r.position):
@@ -211,12 +212,12 @@ class BulkMixin(StoreBase):
                         raise HandleAlreadyExists(f"{row.name} exists")
                     if status not in (None, "active"):
                         raise EnterpriseSuspended(f"{row.name}: its enterprise is {status}")
+                    current[row.key].check_writable()
                     replaced.append((row, hid))
                 else:
-                    owner = owners.get(row.prefix)
-                    if owner is not None:
-                        owner.admit()
-                    fresh.append((row, owner.code if owner else None))
+                    owner = owners[row.key]
+                    owner.admit()
+                    fresh.append((row, owner.code))
             except StoreError as exc:
                 rejected.append(Rejection(row.position, row.name, str(exc), exc.response_code))
         return fresh, replaced

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import Executable, Row, Table, delete, insert, select, update
+from sqlalchemy import Executable, Row, Table, delete, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from registry.admission import owned_by_prefix
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
 from registry.errors import AlreadyExists, InvalidArgument, NotFound
@@ -82,19 +83,25 @@ class DirectoryMixin(StoreBase):
         self, name: str, *, kind: str = "hosted", owner: str | None = None, actor: str = ADMIN
     ) -> PrefixInfo:
         """Register prefix ``name`` (e.g. ``88.118.8``); its parent is derived from the dots.
-        With an ``owner``, handles already under it become that enterprise's."""
+
+        Handles it now owns (see :mod:`registry.admission`: under it or under a
+        prefix derived from it, their ``0.NA/`` prefix handles too, but not those
+        under a longer registered prefix) become ``owner``'s, so that its
+        suspension and quota bind them like the ones created later."""
         key = name_key(name)
         parents = parent_prefixes(key)
         info = PrefixInfo(key, parents[0] if parents else None, _choice("kind", kind, PREFIX_KINDS),
                           owner, "active", utcnow())
         audit = AuditEvent(actor, "prefix.create", prefix_handle(key),
                            detail={"kind": info.kind, "owner": owner})
-        # handles already under the prefix become the owner's too, so that its suspension
-        # and quota bind them like the ones created later
-        adopt = [] if owner is None else [
-            update(_H).where(_H.c.prefix == key, _H.c.enterprise.is_(None)).values(enterprise=owner)
-        ]
-        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit, *adopt)
+        async with self._read() as conn:
+            longer = list((await conn.execute(
+                select(_P.c.name).where(_P.c.name.startswith(key + ".", autoescape=True))
+            )).scalars())
+        adopt = update(_H).where(
+            owned_by_prefix(key), *(not_(owned_by_prefix(other)) for other in longer)
+        ).values(enterprise=owner)
+        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit, adopt)
         await self._changed([prefix_handle(key)])
         return info
 

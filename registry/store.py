@@ -343,12 +343,11 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
         self, conn: AsyncConnection, name: str, key: str, prefix: str, actor: str, action: str,
         given: Values,
     ) -> HandleRecord:
-        owner = (await load_owners(conn, [prefix])).get(prefix)
-        if owner is not None:
-            owner.admit()
+        owner = (await load_owners(conn, [key]))[key]
+        owner.admit()
         now = utcnow()
         head = {"name": name, "name_key": key, "prefix": prefix, "version": 1, "created": now,
-                "updated": now, "enterprise": owner.code if owner else None}
+                "updated": now, "enterprise": owner.code}
         handle_id = (await conn.execute(insert(_H).returning(_H.c.id), head)).scalar_one()
         values = _settle(None, given, int(now.timestamp()))
         await links.on_write(conn, name, None, values)
@@ -370,6 +369,9 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
     ) -> HandleRecord | None:
         if current.enterprise_status not in (None, "active"):
             raise EnterpriseSuspended(f"{current.name}: its enterprise is suspended")
+        # the owner today (longest registered prefix), whoever was stamped at creation
+        key = name_key(current.name)
+        (await load_owners(conn, [key], lock=False))[key].check_writable()
         if expected_version is not None and expected_version != current.version:
             raise ConcurrentModification(
                 f"{current.name} is at version {current.version}, not {expected_version}"

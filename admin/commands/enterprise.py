@@ -59,10 +59,13 @@ async def add(ctx: CommandContext, args: argparse.Namespace) -> int:
         check_enterprise_prefix(prefix, ctx.node_prefix)
         if await store.get_prefix(prefix) is not None:
             raise CliError(f"prefix {prefix} is already registered")
-        info = await store.add_enterprise(args.code, args.name, industry=args.industry,
-                                          quota=args.quota)
-        await onboard_enterprise(store, info, prefix, node_prefix=ctx.node_prefix,
-                                 site=ctx.site_value(), actor=ctx.actor)
+        # one transaction: a failure (the prefix handle exists already...) leaves nothing
+        async with store.transaction():
+            info = await store.add_enterprise(args.code, args.name, industry=args.industry,
+                                              quota=args.quota)
+            await onboard_enterprise(store, info, prefix, node_prefix=ctx.node_prefix,
+                                     site=ctx.site_value(), actor=ctx.actor,
+                                     sub_prefixes=args.sub_prefixes)
     result = enterprise_row(info) | {
         "prefix": prefix, "prefix_handle": prefix_handle(prefix),
         "admin": f"{CREDENTIAL_INDEX}:{prefix_handle(prefix)}",
@@ -144,11 +147,12 @@ async def credentials(ctx: CommandContext, args: argparse.Namespace) -> int:
         prefix = args.prefix or await enterprise_prefix(store, info.code)
         if pubkey is not None:
             cred = await register_public_key(store, info.code, prefix, pubkey, actor=ctx.actor,
-                                             index=args.index)
+                                             index=args.index, node_prefix=ctx.node_prefix)
             secret = None
         else:
             secret, cred = await issue_secret_key(store, info.code, prefix, actor=ctx.actor,
-                                                  hashed=args.hashed, index=args.index)
+                                                  hashed=args.hashed, index=args.index,
+                                                  node_prefix=ctx.node_prefix)
     result: dict[str, Any] = {"enterprise": info.code, "admin_handle": cred.admin_handle,
                               "admin_index": cred.admin_index, "kind": cred.kind,
                               "credential_id": cred.id}
@@ -178,6 +182,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--industry", choices=INDUSTRIES, default="other")
     parser.add_argument("--prefix", help="its prefix (default: the next free <node prefix>.N)")
     parser.add_argument("--quota", type=int, help="most identifiers it may hold (default: none)")
+    parser.add_argument("--sub-prefixes", action="store_true",
+                        help="let its admin create derived prefixes (ADD_NA; default: not)")
 
     add_command(group, "list", list_, summary="List the enterprises.",
                 examples="  idnode enterprise list\n  idnode --json enterprise list")

@@ -63,9 +63,10 @@ async def create(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Register a hosted prefix and write its prefix handle."""
     async with ctx.store() as store:
         await _require_enterprise(store, args.enterprise)
-        info = await store.create_prefix(args.prefix, kind="hosted", owner=args.enterprise)
-        values = enterprise_prefix_values(info.name, ctx.node_prefix, ctx.site_value())
-        await store.replace_handle(prefix_handle(info.name), values, actor=ctx.actor)
+        async with store.transaction():  # both or nothing
+            info = await store.create_prefix(args.prefix, kind="hosted", owner=args.enterprise)
+            values = enterprise_prefix_values(info.name, ctx.node_prefix, ctx.site_value())
+            await store.replace_handle(prefix_handle(info.name), values, actor=ctx.actor)
     ctx.out.result(prefix_row(info, 0) | {"prefix_handle": prefix_handle(info.name)})
     return EXIT_OK
 
