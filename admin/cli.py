@@ -105,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             ctx = CommandContext.from_args(args, overrides)
-            return int(asyncio.run(args.handler(ctx, args)))
+            run_loop = getattr(args, "run_loop", asyncio.run)
+            return int(run_loop(args.handler(ctx, args)))
         except Exception as exc:
             if not is_database_error(exc):
                 raise

@@ -4,8 +4,9 @@ With ``--workers N`` (N > 1) this process runs worker 0 and starts N-1 more
 worker processes; all share the Handle and HTTP ports through SO_REUSEPORT, one
 table of Handle authentication challenges and sessions (a CNRI client may
 answer a challenge on a new connection that reaches another worker), and stop
-when this process stops.  A line ``idnode ... serving`` on stdout says the
-node is ready.
+when this process stops.  A line ``idnode ... on LOOP: serving`` on stdout says the
+node is ready; it names the event loop (uvloop where installed: the node's hot
+paths are mostly event-loop work, which uvloop does in C).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import importlib.util
 import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
@@ -53,6 +56,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--prefixes", dest="cfg_prefixes", help="node prefixes, comma-separated")
     parser.add_argument("--workers", dest="cfg_workers", type=int, help="processes (default 1)")
     parser.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(run_loop=event_loop_runner())
+
+
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """``uvloop.run`` when uvloop is installed (not on Windows), else ``asyncio.run``."""
+    if importlib.util.find_spec("uvloop") is None:
+        return asyncio.run
+    import uvloop
+
+    return uvloop.run
 
 
 async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
@@ -71,12 +84,13 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
     node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
                             primary=not args.worker_child, auth_tables=auth)
     children = _start_workers(workers - 1, args.argv, tables)
-    await asyncio.to_thread(_wait_ready, children)
+    loops = await asyncio.to_thread(_wait_ready, children)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print(f"{node.describe()} serving", flush=True)
+    loops.add(type(loop).__module__.split(".")[0])
+    print(f"{node.describe()}; on {','.join(sorted(loops))}: serving", flush=True)
     try:
         await stop.wait()
     finally:
@@ -122,13 +136,17 @@ def _start_workers(
     return children
 
 
-def _wait_ready(children: Sequence[subprocess.Popen[bytes]]) -> None:
-    """Block until every worker has printed its ``serving`` line (it listens then)."""
+def _wait_ready(children: Sequence[subprocess.Popen[bytes]]) -> set[str]:
+    """Block until every worker has printed its ``... on LOOP: serving`` line (it
+    listens then); the event loops they run on."""
+    loops = set()
     for child in children:
         assert child.stdout is not None
         line = child.stdout.readline()
         if b"serving" not in line:
             raise CliError(f"worker {child.pid} did not start (exit {child.wait()})")
+        loops.add(line.split()[-2].decode().rstrip(":"))
+    return loops
 
 
 def _die_with_parent() -> None:

@@ -27,6 +27,10 @@ def pool(tmp_path: Path) -> Iterator[Pool]:
     started.stop()
 
 
+def test_every_worker_runs_on_uvloop(pool: Pool) -> None:
+    assert pool.ready_line.rstrip().endswith("on uvloop: serving"), pool.ready_line
+
+
 async def test_two_workers_serve_one_node(pool: Pool) -> None:
     key = load_private_key((pool.folder / "keys" / "admin_key.pem").read_bytes())
     auth = PublicKeyAuth("0.NA/88.118", 300, key)  # type: ignore[arg-type]

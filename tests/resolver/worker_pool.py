@@ -32,6 +32,7 @@ class Pool:
     http_port: int
     process: subprocess.Popen[str]
     children: list[psutil.Process]
+    ready_line: str = ""
 
     @property
     def port(self) -> int:
@@ -72,7 +73,7 @@ def start_pool(folder: Path, workers: int, seed: Seed | None = None) -> Pool:
         process.kill()
         raise AssertionError(f"serve did not start: {line!r} {process.communicate()[1][-2000:]}")
     children = psutil.Process(process.pid).children(recursive=True)
-    return Pool(folder, handle_port, http_port, process, children)
+    return Pool(folder, handle_port, http_port, process, children, line)
 
 
 async def _seed(folder: Path, seed: Seed) -> None:
