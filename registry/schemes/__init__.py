@@ -1,0 +1,45 @@
+"""Other identifier schemes that name the same thing as a handle: GS1, OID (and the table of them).
+
+A product may already carry a GS1 code (a GTIN with a serial, an SSCC, a GS1
+Digital Link URI or an element string such as ``(01)…(21)…``) or an OID.  The
+node keeps one handle per thing and an index from each other scheme's
+*canonical key* to that handle; this package turns what a person or a scanner
+hands over into that key, or refuses it with an error naming the input.
+
+One module per scheme (as dnspython has one per record type), each with a
+``parse(text) -> Identifier | None``: None means "not this scheme's syntax", a
+:class:`SchemeError` means "this scheme's syntax, but wrong" (bad check digit,
+unknown application identifier...).  :func:`parse_identifier` asks each in the
+order of :data:`SCHEMES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from registry.schemes import gs1, oid
+from registry.schemes.model import Identifier, SchemeError
+
+__all__ = ["SCHEMES", "Identifier", "SchemeError", "parse_identifier"]
+
+SCHEMES: tuple[tuple[str, Callable[[str], Identifier | None]], ...] = (
+    ("gs1", gs1.parse),
+    ("oid", oid.parse),
+)
+
+MAX_IDENTIFIER_LENGTH = 512
+
+
+def parse_identifier(text: str) -> Identifier:
+    """The identifier ``text`` is, in its canonical form; SchemeError if none or malformed."""
+    text = text.strip()
+    if not text:
+        raise SchemeError(text, "an identifier is empty")
+    if len(text) > MAX_IDENTIFIER_LENGTH:
+        raise SchemeError(text[:40] + "…", f"longer than {MAX_IDENTIFIER_LENGTH} characters")
+    for _name, parse in SCHEMES:
+        found = parse(text)
+        if found is not None:
+            return found
+    raise SchemeError(text, "not a GS1 code (GTIN, SSCC, Digital Link, element string, "
+                            "EPC URI) nor an OID")
