@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
-from registry import links
+from registry import identifiers, links
 from registry.admission import load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
@@ -136,6 +136,7 @@ class BulkMixin(StoreBase):
                     return BulkResult(0, 0, (), skipped=True)
             if not validated:
                 await self._reject_untraceable(conn, rows, rejected)
+            await self._reject_taken_identifiers(conn, rows, rejected)
             fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected)
             if not validated:
                 replaced = await self._keep_events(conn, replaced, rejected)
@@ -148,6 +149,7 @@ class BulkMixin(StoreBase):
             digest = await self._put_values(conn, stored, ids, int(now.timestamp()))
             await links.link_records(conn, [(row.name, row.values) for row in stored],
                                      replaced=[row.name for row, _hid in replaced])
+            await identifiers.index_records(conn, [(row.name, row.values) for row in stored])
             if stored:
                 detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
                           "replaced": len(replaced), "first": stored[0].name,
@@ -162,6 +164,18 @@ class BulkMixin(StoreBase):
         await self._changed([row.name for row in stored])
         rejected.sort(key=lambda r: r.row)
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
+
+    @staticmethod
+    async def _reject_taken_identifiers(
+        conn: AsyncConnection, rows: dict[str, _Row], rejected: list[Rejection]
+    ) -> None:
+        """Move the rows whose GS1/OID identifiers are malformed or bound elsewhere to
+        ``rejected``."""
+        bad = await identifiers.check_records(
+            conn, [(row.name, row.values) for row in rows.values()])
+        for row in [row for row in rows.values() if row.name in bad]:
+            del rows[row.key]
+            rejected.append(Rejection(row.position, row.name, bad[row.name], RC_INVALID_VALUE))
 
     @staticmethod
     async def _reject_untraceable(

@@ -226,3 +226,16 @@ class StatsCounter(Base):
     prefix: Mapped[str] = mapped_column(String(255), primary_key=True)
     metric: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IdentifierKey(Base):
+    """Another scheme's identifier (GS1, OID) of a handle, by canonical key (registry/schemes)."""
+
+    __tablename__ = "identifier_keys"
+
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(16))
+    name_key: Mapped[str] = mapped_column(
+        ForeignKey("handles.name_key", ondelete="CASCADE"), index=True
+    )
+    handle: Mapped[str] = mapped_column(String(1024))

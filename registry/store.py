@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
-from registry import links
+from registry import identifiers, links
 from registry.admission import load_owners
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.bulk import BulkMixin
@@ -146,6 +146,11 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
             return None
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
+
+    async def handle_by_identifier(self, key: str) -> str | None:
+        """The handle another scheme's canonical key (``gs1:01/…``, ``oid:…``) is bound to."""
+        async with self._read() as conn:
+            return await identifiers.handle_of(conn, key)
 
     async def list_handles(
         self, prefix: str | None = None, *, page: int = 0, page_size: int = 100
@@ -351,6 +356,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
         handle_id = (await conn.execute(insert(_H).returning(_H.c.id), head)).scalar_one()
         values = _settle(None, given, int(now.timestamp()))
         await links.on_write(conn, name, None, values)
+        await identifiers.on_write(conn, name, None, values)
         if values:
             await conn.execute(insert(_V), [value_row(handle_id, v) for v in values.values()])
         event = AuditEvent(actor, action, name, after=record_digest(values.values()),
@@ -389,6 +395,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
         else:
             new = _settle(old, given, int(now.timestamp()))
             await links.on_write(conn, current.name, old, new)
+            await identifiers.on_write(conn, current.name, old, new)
             dropped = [i for i, v in old.items() if new.get(i) is not v]
             added = [value_row(current.id, v) for i, v in new.items() if old.get(i) is not v]
             if dropped:

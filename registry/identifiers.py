@@ -1,0 +1,126 @@
+"""The index from other schemes' identifiers (GS1, OID) to handles, kept inside every write.
+
+A record names its other identifiers in typed values: ``ID.GS1`` (a GTIN with
+serial, an SSCC... in any spelling :mod:`registry.schemes.gs1` reads) and
+``ID.OID``.  Each write transaction parses them (:func:`keys_of`; a value that
+does not parse, or parses as another scheme than its type says, is refused
+with the value's index and the reason) and brings ``identifier_keys`` up to
+date; a key already bound to another handle is refused with the owner named.
+Deleting a handle drops its keys (foreign key, ON DELETE CASCADE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.values import HandleValue
+from registry.errors import InvalidValue
+from registry.models import IdentifierKey, table_of
+from registry.names import name_key
+from registry.schemes import Identifier, SchemeError, parse_identifier
+
+ID_TYPES: dict[str, str] = {"ID.GS1": "gs1", "ID.OID": "oid"}
+MAX_IDENTIFIERS_PER_RECORD = 32
+_K = table_of(IdentifierKey)
+_CHUNK = 500
+
+Values = Mapping[int, HandleValue]
+
+
+def keys_of(values: Values) -> dict[str, Identifier]:
+    """``{canonical key: identifier}`` that the ``ID.*`` values of a record name."""
+    found: dict[str, Identifier] = {}
+    for index, value in sorted(values.items()):
+        scheme = ID_TYPES.get(value.type)
+        if scheme is None:
+            continue
+        text = value.data.decode("utf-8", "replace")
+        try:
+            identifier = parse_identifier(text)
+        except SchemeError as exc:
+            raise InvalidValue(f"value {index} ({value.type}): {exc}") from None
+        if identifier.scheme != scheme:
+            raise InvalidValue(f"value {index} ({value.type}): {text!r} is "
+                               f"{identifier.scheme.upper()}, not {scheme.upper()}")
+        found[identifier.key] = identifier
+    if len(found) > MAX_IDENTIFIERS_PER_RECORD:
+        raise InvalidValue(f"more than {MAX_IDENTIFIERS_PER_RECORD} other identifiers "
+                           "in one record")
+    return found
+
+
+async def owners(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, str]:
+    """``{key: handle}`` for those of ``keys`` bound to a handle."""
+    wanted = sorted(set(keys))
+    bound: dict[str, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        query = select(_K.c.key, _K.c.handle).where(_K.c.key.in_(wanted[start:start + _CHUNK]))
+        bound.update({row[0]: row[1] for row in await conn.execute(query)})
+    return bound
+
+
+def _taken(name: str, key: str, owner: str) -> InvalidValue:
+    return InvalidValue(f"{key.split(':', 1)[0].upper()} key {key.split(':', 1)[1]} is "
+                        f"already bound to {owner}, not {name}")
+
+
+async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Values) -> None:
+    """Check the identifiers of the record a write leaves and re-index them."""
+    keys = keys_of(new)
+    if old is not None and keys_of(old) == keys:
+        return
+    own = name_key(name)
+    for key, owner in (await owners(conn, keys)).items():
+        if name_key(owner) != own:
+            raise _taken(name, key, owner)
+    await conn.execute(delete(_K).where(_K.c.name_key == own))
+    await _insert(conn, [(name, keys)])
+
+
+async def check_records(
+    conn: AsyncConnection, records: Iterable[tuple[str, Values]]
+) -> dict[str, str]:
+    """``{handle: reason}`` for each record of a batch whose identifiers are malformed or taken
+    (by another handle, or by an earlier record of the same batch)."""
+    bad: dict[str, str] = {}
+    parsed: dict[str, dict[str, Identifier]] = {}
+    for name, values in records:
+        try:
+            parsed[name] = keys_of(values)
+        except InvalidValue as exc:
+            bad[name] = str(exc)
+    bound = await owners(conn, (key for keys in parsed.values() for key in keys))
+    claimed: dict[str, str] = {}
+    for name, keys in parsed.items():
+        for key in keys:
+            owner = bound.get(key) or claimed.get(key)
+            if owner is not None and name_key(owner) != name_key(name):
+                bad[name] = str(_taken(name, key, owner))
+                break
+        else:
+            claimed.update(dict.fromkeys(keys, name))
+    return bad
+
+
+async def index_records(conn: AsyncConnection, records: Iterable[tuple[str, Values]]) -> None:
+    """Re-index a batch that :func:`check_records` passed (old keys of each handle dropped)."""
+    todo = [(name, keys_of(values)) for name, values in records]
+    names = [name_key(name) for name, _keys in todo]
+    for start in range(0, len(names), _CHUNK):
+        await conn.execute(delete(_K).where(_K.c.name_key.in_(names[start:start + _CHUNK])))
+    await _insert(conn, todo)
+
+
+async def _insert(conn: AsyncConnection, todo: list[tuple[str, dict[str, Identifier]]]) -> None:
+    rows = [{"key": key, "scheme": ident.scheme, "name_key": name_key(name), "handle": name}
+            for name, keys in todo for key, ident in keys.items()]
+    for start in range(0, len(rows), _CHUNK):
+        await conn.execute(insert(_K), rows[start:start + _CHUNK])
+
+
+async def handle_of(conn: AsyncConnection, key: str) -> str | None:
+    """The handle an identifier's canonical key is bound to, if any."""
+    return (await owners(conn, [key])).get(key)
