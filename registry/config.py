@@ -42,6 +42,10 @@ class NodeConfig:
     ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
     serve HTTPS; REST credentials are only accepted over TLS unless
     ``http_insecure_auth`` is true (for a node behind a TLS-terminating proxy).
+    The answer cache of each process holds at most ``cache_size`` answers and
+    ``cache_bytes`` bytes; answers that a handle does not exist have their own
+    ``negative_cache_bytes`` and live ``negative_ttl`` seconds
+    (:mod:`resolver.core.stack`).
     ``suspended_resolution`` is how identifiers of a suspended enterprise
     resolve: ``serve`` answers them as usual (they are only frozen against
     writes), ``refuse`` answers as if they did not exist.
@@ -86,6 +90,8 @@ class NodeConfig:
     sign_on_behalf: tuple[str, ...] = ()
     signature_days: int = 365
     cache_size: int = 100_000
+    cache_bytes: int = 256 << 20
+    negative_cache_bytes: int = 16 << 20
     negative_ttl: int = 60
     stale_if_error: int = 3600
     max_message_size: int = 4 * 1024 * 1024
@@ -178,6 +184,11 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (bool(config.prefixes), "prefixes: at least one prefix is needed"),
         (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
         (config.cache_size >= 0, "cache_size: must not be negative"),
+        (config.cache_bytes >= 0, "cache_bytes: must not be negative (0: no byte bound)"),
+        (
+            config.negative_cache_bytes >= 0,
+            "negative_cache_bytes: must not be negative (0: no byte bound)",
+        ),
         (config.stats_flush_seconds > 0, "stats_flush_seconds: must be positive"),
         (config.upper_report_hours > 0, "upper_report_hours: must be positive"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),

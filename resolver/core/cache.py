@@ -12,6 +12,14 @@ an answer without values.
 seconds so that :meth:`LocalCache.get_stale` can serve them when the upstream
 fails (stale-if-error); :meth:`LocalCache.get` returns fresh answers only.
 The clock is injected (``time.time`` by default) so tests control expiry.
+
+Memory is bounded in bytes, not only in entries: every entry is charged
+:func:`answer_bytes` (its values, key and a fixed overhead), and the pre-encoded
+forms front ends keep with an answer (:meth:`LocalCache.keep_render`: a Handle
+datagram, a REST body) are charged to that entry, so a flood of large records
+or of request variants evicts old entries instead of growing the process.
+A dropped or replaced answer takes its renders with it: an invalidation can
+never leave a pre-encoded copy of the old record behind.
 """
 
 from __future__ import annotations
@@ -19,12 +27,19 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 
 Clock = Callable[[], float]
+
+ENTRY_OVERHEAD = 400
+"""Bytes charged per entry on top of its data (dict slot, Answer, key string)."""
+VALUE_OVERHEAD = 160
+"""Bytes charged per value on top of its type and data (the HandleValue object)."""
+MAX_RENDERS = 8
+"""Pre-encoded forms kept per answer (request variants beyond this are not kept)."""
 
 
 class Kind(Enum):
@@ -52,6 +67,16 @@ class Answer:
     chain: tuple[str, ...] = ()
     authoritative: bool = True
     stale: bool = False
+    renders: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    """Pre-encoded forms of this answer, by what a front end asked for (see
+    :meth:`LocalCache.keep_render`); only ever filled for an answer in a cache."""
+
+
+def answer_bytes(key: str, answer: Answer) -> int:
+    """What keeping ``answer`` under ``key`` is charged (renders are charged as added)."""
+    return ENTRY_OVERHEAD + len(key) + sum(
+        VALUE_OVERHEAD + len(v.type) + len(v.data) for v in answer.values
+    )
 
 
 def expiry(values: Sequence[HandleValue], now: float, negative_ttl: float) -> float:
@@ -68,13 +93,24 @@ def expiry(values: Sequence[HandleValue], now: float, negative_ttl: float) -> fl
 
 
 class LocalCache:
-    """A size-bounded LRU of answers keyed by string; not thread-safe (one event loop)."""
+    """An LRU of answers keyed by string, bounded by ``max_size`` entries and
+    ``max_bytes`` charged bytes (0: no byte bound); not thread-safe (one event loop)."""
 
-    def __init__(self, max_size: int, *, stale_window: float = 0.0, clock: Clock = time.time):
+    def __init__(
+        self,
+        max_size: int,
+        *,
+        max_bytes: int = 0,
+        stale_window: float = 0.0,
+        clock: Clock = time.time,
+    ) -> None:
         self.max_size = max_size
+        self.max_bytes = max_bytes
         self.stale_window = stale_window
         self.clock = clock
+        self.bytes = 0
         self._entries: OrderedDict[str, Answer] = OrderedDict()
+        self._charged: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -93,7 +129,7 @@ class LocalCache:
         if answer is None:
             return None
         if answer.expires + self.stale_window <= self.clock():
-            del self._entries[key]
+            self._remove(key)
             return None
         return answer
 
@@ -101,23 +137,57 @@ class LocalCache:
         """Store ``answer`` (if it is still worth keeping), evicting the least recently used."""
         if self.max_size <= 0 or answer.expires + self.stale_window <= self.clock():
             return
+        size = answer_bytes(key, answer)
+        if self.max_bytes and size > self.max_bytes:
+            self._remove(key)  # larger than the whole cache: not kept (nor its old answer)
+            return
+        self._remove(key)
         self._entries[key] = answer
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_size:
-            self._entries.popitem(last=False)
+        self._charge(key, size)
+        self._evict()
+
+    def keep_render(self, key: str, answer: Answer, form: object, rendered: object,
+                    size: int) -> bool:
+        """Keep ``rendered`` (``size`` bytes) as ``answer``'s pre-encoded ``form`` if
+        ``answer`` is still the one cached under ``key``; whether it was kept."""
+        if self._entries.get(key) is not answer or len(answer.renders) >= MAX_RENDERS:
+            return False
+        if self.max_bytes and self._charged[key] + size > self.max_bytes:
+            return False
+        answer.renders[form] = rendered
+        self._charge(key, size)
+        self._evict()
+        return True
 
     def drop(self, keys: Sequence[str]) -> None:
         """Forget ``keys``."""
         for key in keys:
-            self._entries.pop(key, None)
+            self._remove(key)
 
     def drop_matching(self, match: Callable[[str, Answer], bool]) -> int:
         """Forget every entry ``match`` accepts (a full scan: for rare prefix changes)."""
         doomed = [key for key, answer in self._entries.items() if match(key, answer)]
         for key in doomed:
-            del self._entries[key]
+            self._remove(key)
         return len(doomed)
 
     def clear(self) -> None:
         """Forget everything (after missing invalidations, e.g. a lost Redis subscription)."""
         self._entries.clear()
+        self._charged.clear()
+        self.bytes = 0
+
+    def _charge(self, key: str, size: int) -> None:
+        self._charged[key] = self._charged.get(key, 0) + size
+        self.bytes += size
+
+    def _remove(self, key: str) -> None:
+        if self._entries.pop(key, None) is not None:
+            self.bytes -= self._charged.pop(key)
+
+    def _evict(self) -> None:
+        """Drop least recently used entries until both bounds hold."""
+        entries = self._entries
+        while len(entries) > self.max_size or (self.max_bytes and self.bytes > self.max_bytes):
+            key, _ = entries.popitem(last=False)
+            self.bytes -= self._charged.pop(key)

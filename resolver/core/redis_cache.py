@@ -8,7 +8,8 @@ in one process drops the handle from every process's local cache.
   authoritative flag, expiry, source, chain) followed by the values in their
   Handle wire encoding (:func:`protocol.value_codec.encode_values`).  Keys
   expire ``stale_window`` seconds after the answer does, so a stale answer can
-  still be served when the upstream fails.
+  still be served when the upstream fails; not-found answers expire with the
+  answer (``negative_ttl``).
 * Invalidation overwrites the keys with a short-lived tombstone (a fill that
   read the old record before the write cannot put it back: a fill never
   replaces a tombstone) and publishes the keys on ``<prefix>invalidate``; every subscriber drops
@@ -177,9 +178,12 @@ class RedisCache:
             log.warning("redis cache: dropping a damaged entry: %r", exc)
             return None
 
-    async def put(self, cache_key: str, answer: Answer) -> None:
-        """Store ``answer`` unless the key holds a tombstone (it was just invalidated)."""
-        ttl_ms = int((answer.expires + self.stale_window - self.clock()) * 1000)
+    async def put(self, cache_key: str, answer: Answer, *, stale: bool = True) -> None:
+        """Store ``answer`` unless the key holds a tombstone (it was just invalidated);
+        ``stale`` keeps it ``stale_window`` seconds past its expiry (not for answers
+        that a handle does not exist: those live only their ``negative_ttl``)."""
+        window = self.stale_window if stale else 0.0
+        ttl_ms = int((answer.expires + window - self.clock()) * 1000)
         if ttl_ms <= 0:
             return
         data = encode_answer(answer)

@@ -8,6 +8,11 @@ and recursively fetched ones are cached apart (keys ``l:`` and ``r:`` + the
 handle's lookup key).
 
 * A hot handle costs two dict lookups: no SQL, no Redis round trip.
+* Answers that a handle does not exist live in their own LRU
+  (:attr:`ResolutionStack.negative`, ``negative_cache_bytes``) for
+  ``negative_ttl`` seconds, and in Redis for no longer: a flood of made-up
+  names evicts other made-up names, never the hot records
+  (:attr:`ResolutionStack.local`, ``cache_bytes``).
 * Concurrent misses for one key share one fetch (single-flight); an answer
   whose handle was invalidated while it was being fetched is returned but not
   cached (it may be the record the write replaced).
@@ -120,6 +125,9 @@ class ResolutionStack:
     """Cached, referral-aware and optionally recursive answers over one store.
 
     ``negative_ttl`` is how long an answer without values lives;
+    ``cache_bytes`` and ``negative_cache_bytes`` bound the memory of the
+    answer LRU and of the not-found LRU (entries are charged
+    :func:`resolver.core.cache.answer_bytes` plus their pre-encoded forms);
     ``stale_if_error`` how long past expiry an answer may still be served when
     its upstream fails; ``clock`` gives epoch seconds (tests move it).
     """
@@ -129,6 +137,8 @@ class ResolutionStack:
         store: HandleStore,
         *,
         cache_size: int = 100_000,
+        cache_bytes: int = 256 << 20,
+        negative_cache_bytes: int = 16 << 20,
         negative_ttl: float = 60.0,
         stale_if_error: float = 3600.0,
         redis: RedisCache | None = None,
@@ -140,7 +150,12 @@ class ResolutionStack:
         self.negative_ttl = negative_ttl
         self.stale_if_error = stale_if_error
         self.clock = clock
-        self.local = LocalCache(cache_size, stale_window=stale_if_error, clock=clock)
+        self.local = LocalCache(
+            cache_size, max_bytes=cache_bytes, stale_window=stale_if_error, clock=clock
+        )
+        self.negative = LocalCache(
+            cache_size, max_bytes=negative_cache_bytes, stale_window=stale_if_error, clock=clock
+        )
         self.redis = redis
         self.recursor = recursor
         self.referrals = ReferralFinder(store)
@@ -167,8 +182,17 @@ class ResolutionStack:
             return await self._cached(REMOTE + key, handle, recursor.from_root)
         return local
 
-    async def _cached(self, key: str, handle: str, fetch: Fetch) -> Answer:
+    def cache_of(self, answer: Answer) -> LocalCache:
+        """The LRU ``answer`` belongs in: not-found answers have their own."""
+        return self.negative if answer.kind is Kind.ABSENT else self.local
+
+    def fresh(self, key: str) -> Answer | None:
+        """The fresh answer cached under ``key`` in this process, if any."""
         hit = self.local.get(key)
+        return hit if hit is not None else self.negative.get(key)
+
+    async def _cached(self, key: str, handle: str, fetch: Fetch) -> Answer:
+        hit = self.fresh(key)
         if hit is not None:
             self._count("memory", True)
             return hit
@@ -191,7 +215,7 @@ class ResolutionStack:
             self._count("redis", fresh)
             if shared is not None and fresh:
                 if key not in self._invalidated:
-                    self.local.put(key, shared)
+                    self.cache_of(shared).put(key, shared)
                 return shared
         try:
             answer = await fetch(handle)
@@ -200,16 +224,16 @@ class ResolutionStack:
         except _STORE_ERRORS as exc:
             return self._stale(key, shared, exc, exc)
         if key not in self._invalidated:
-            self.local.put(key, answer)
+            self.cache_of(answer).put(key, answer)
             if self.redis is not None and _shareable(answer):
-                await self.redis.put(key, answer)
+                await self.redis.put(key, answer, stale=answer.kind is not Kind.ABSENT)
         return answer
 
     def _stale(
         self, key: str, shared: Answer | None, problem: Exception, failure: Exception
     ) -> Answer:
         """The stale answer to serve instead of raising ``failure``."""
-        stale = self.local.get_stale(key)
+        stale = self.local.get_stale(key) or self.negative.get_stale(key)
         if stale is None and shared is not None and (
             shared.expires + self.stale_if_error > self.clock()
         ):
@@ -253,14 +277,17 @@ class ResolutionStack:
 
     def _drop(self, keys: Sequence[str], prefixes: bool) -> None:
         self.local.drop(keys)
+        self.negative.drop(keys)
         fetching = self._flights.keys()
         self._invalidated.update(fetching if prefixes else set(keys) & set(fetching))
         if prefixes:
+            self.negative.clear()
             self.local.drop_matching(lambda _key, answer: answer.kind is not Kind.FOUND)
 
     def _reset(self) -> None:
         """Forget every answer (invalidations may have been missed)."""
         self.local.clear()
+        self.negative.clear()
         self._invalidated.update(self._flights.keys())
 
     # --- life cycle --------------------------------------------------------------
@@ -308,8 +335,9 @@ async def build_resolution_stack(
 ) -> ResolutionService:
     """A ResolutionService with the cache, referrals and recursion ``config`` asks for.
 
-    Uses ``cache_size``, ``negative_ttl``, ``stale_if_error``, ``redis_url``
-    (keys under the ``redis_prefix`` argument, else :func:`redis_prefix_of`) and
+    Uses ``cache_size``, ``cache_bytes``, ``negative_cache_bytes``,
+    ``negative_ttl``, ``stale_if_error``, ``redis_url`` (keys under the
+    ``redis_prefix`` argument, else :func:`redis_prefix_of`) and
     ``root_address`` (where recursive resolution starts; a root without it
     still follows its own referrals).  Close it with ``await service.close()``.
     """
@@ -334,6 +362,8 @@ async def build_resolution_stack(
     stack = ResolutionStack(
         store,
         cache_size=config.cache_size,
+        cache_bytes=config.cache_bytes,
+        negative_cache_bytes=config.negative_cache_bytes,
         negative_ttl=config.negative_ttl,
         stale_if_error=config.stale_if_error,
         redis=redis,

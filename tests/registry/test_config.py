@@ -50,6 +50,8 @@ def test_list_from_environment() -> None:
         ({"IDNODE_WORKERS": "0"}, "workers"),
         ({"IDNODE_PREFIXES": "88..1"}, "prefixes"),
         ({"IDNODE_HANDEL_PORT": "1"}, "handel_port"),
+        ({"IDNODE_CACHE_BYTES": "-1"}, "cache_bytes"),
+        ({"IDNODE_NEGATIVE_CACHE_BYTES": "-1"}, "negative_cache_bytes"),
     ],
 )
 def test_invalid_values_name_the_key(environ: dict[str, str], key: str) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.store import HandleStore
-from resolver.core.cache import Answer, Kind, LocalCache, expiry
+from resolver.core.cache import Answer, Kind, LocalCache, answer_bytes, expiry
 from resolver.core.metrics import Metrics
 from resolver.core.service import Caller, ResolutionService
 from resolver.core.stack import ResolutionStack
@@ -150,6 +150,54 @@ def test_the_lru_is_bounded_and_keeps_recent_entries() -> None:
     assert cache.get("a") is answer  # "a" is now the most recent
     cache.put("c", answer)
     assert len(cache) == 2 and cache.get("b") is None and cache.get("a") is answer
+
+
+def test_the_lru_is_bounded_in_bytes() -> None:
+    clock = FakeClock()
+    big = Answer(Kind.FOUND, (url(1, "x" * 4000),), clock.now + 10)
+    cache = LocalCache(1000, max_bytes=3 * answer_bytes("k0", big), clock=clock)
+    for n in range(10):
+        cache.put(f"k{n}", big)
+        assert cache.bytes <= cache.max_bytes
+    assert len(cache) == 3 and cache.get("k9") is big and cache.get("k6") is None
+    huge = Answer(Kind.FOUND, (url(1, "x" * 20000),), clock.now + 10)
+    cache.put("k9", huge)  # bigger than the whole cache: not kept, nor the old k9
+    assert cache.get("k9") is None and len(cache) == 2
+
+
+def test_renders_are_charged_to_their_answer_and_go_with_it() -> None:
+    clock = FakeClock()
+    answer = Answer(Kind.FOUND, (url(1, "a"),), clock.now + 10)
+    cache = LocalCache(10, max_bytes=10_000, clock=clock)
+    cache.put("k", answer)
+    plain = cache.bytes
+    assert cache.keep_render("k", answer, "udp", b"d" * 500, 500)
+    assert cache.bytes == plain + 500 and answer.renders["udp"] == b"d" * 500
+    assert not cache.keep_render("k", answer, "huge", b"", 20_000)
+    replaced = Answer(Kind.FOUND, (url(1, "b"),), clock.now + 10)
+    cache.put("k", replaced)
+    assert cache.bytes == answer_bytes("k", replaced) and not replaced.renders
+    assert not cache.keep_render("k", answer, "json", b"{}", 2)  # no longer the cached one
+    cache.drop(["k"])
+    assert cache.bytes == 0
+
+
+async def test_a_flood_of_misses_keeps_the_hot_records(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    await database.create_handle(TV, [url(1, "a")], actor="test")
+    stack = ResolutionStack(database, cache_size=100, negative_cache_bytes=20_000,
+                            negative_ttl=30, clock=clock)
+    service = ResolutionService(database, answers=stack)
+    await service.resolve(TV)
+    for n in range(300):
+        assert (await service.resolve(f"88.118.8/nothing-{n}")).response_code == (
+            RC_HANDLE_NOT_FOUND
+        )
+    assert stack.negative.bytes <= 20_000 and len(stack.negative) < 300
+    before = database.query_count
+    assert (await service.resolve(TV)).values[0].data == b"a"
+    assert database.query_count == before
 
 
 def test_stale_answers_are_kept_for_the_stale_window_only() -> None:

@@ -103,6 +103,24 @@ async def test_one_process_fills_the_other_reads_without_sql(
     assert stack_of(second).counters["redis_hits"] == 2
 
 
+async def test_not_found_lives_in_redis_for_the_negative_ttl_only(
+    database: HandleStore, redis_url: str, pair: tuple[ResolutionService, ResolutionService]
+) -> None:
+    first, _ = pair
+    await database.create_handle(TV, [url(1, "a")], actor="test")
+    await first.resolve(TV)
+    await first.resolve("88.118.8/none")
+    redis = stack_of(first).redis
+    assert redis is not None
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        found = await client.pttl(redis.key("l:" + TV.upper()))
+        missing = await client.pttl(redis.key("l:88.118.8/NONE"))
+    finally:
+        await client.aclose()
+    assert 0 < missing <= 30_000 < 600_000 < found  # negative_ttl 30 s; ttl 100 s + stale 600 s
+
+
 async def test_secret_keys_never_reach_redis(
     database: HandleStore, pair: tuple[ResolutionService, ResolutionService]
 ) -> None:
