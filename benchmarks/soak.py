@@ -260,7 +260,8 @@ def start_node(data_dir: Path, env: Mapping[str, str], *, handle_port: int = 0,
          "--handle-port", str(handle_port), "--http-port", str(http_port), "--dns-port", "0"],
         stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, cwd=REPO,
         env={**os.environ, "IDNODE_HTTP_INSECURE_AUTH": "true", "IDNODE_LOG_LEVEL": "WARNING",
-             **env},
+             # all load comes from 127.0.0.1: per-client limits would measure the limiter
+             "IDNODE_RATE_LIMIT": "0", **env},
     )
     assert process.stdout is not None
     match = SERVING.search(process.stdout.readline())

@@ -55,10 +55,15 @@ class NodeConfig:
     key in ``keys/enterprises/<prefix>.pem``, signatures valid for
     ``signature_days`` (see :mod:`registry.signing_policy`).
     Abuse limits, on every front end: ``rate_limit`` requests per second per
-    client address (0 = off) with bursts of ``rate_burst``, over at most
-    ``rate_limit_clients`` remembered clients (:mod:`resolver.core.ratelimit`); a
-    Handle UDP answer may be ``udp_amplification_factor`` times its request
-    but always ``udp_answer_floor`` bytes (factor 0 = no cap,
+    client (an IPv4 address or an IPv6 /64; 0 = off) with bursts of
+    ``rate_burst``, over at most ``rate_limit_clients`` remembered clients, a
+    separate budget for each front end and transport; over UDP a refused
+    request is dropped but every ``rate_limit_slip``-th one per client gets a
+    truncated reply (0 = drop all) so real clients retry over TCP
+    (:mod:`resolver.core.ratelimit`); a UDP answer may be
+    ``udp_amplification_factor`` times its request, and up to
+    ``udp_answer_floor`` bytes (DNS: 512) only for a client address that
+    completed a TCP connection within the last hour (factor 0 = no cap,
     :mod:`resolver.handle.amplification`); a request must arrive whole within
     ``request_read_timeout`` seconds of its first byte (HTTP: of the
     connection or the previous response); at most ``max_inflight_requests``
@@ -99,9 +104,10 @@ class NodeConfig:
     max_handle_length: int = 1024
     max_tcp_connections: int = 1024
     tcp_idle_timeout: float = 60.0
-    rate_limit: float = 0.0
+    rate_limit: float = 100.0
     rate_burst: int = 200
     rate_limit_clients: int = 65536
+    rate_limit_slip: int = 2
     udp_amplification_factor: float = 16.0
     udp_answer_floor: int = 4096
     request_read_timeout: float = 10.0
@@ -196,6 +202,7 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.rate_limit >= 0, "rate_limit: must not be negative (0 turns it off)"),
         (config.rate_burst >= 1, "rate_burst: must be at least 1"),
         (config.rate_limit_clients >= 1, "rate_limit_clients: must be at least 1"),
+        (config.rate_limit_slip >= 0, "rate_limit_slip: must not be negative (0: drop all)"),
         (
             config.udp_amplification_factor == 0 or config.udp_amplification_factor >= 1,
             "udp_amplification_factor: must be 0 (no cap) or at least 1",

@@ -109,9 +109,11 @@ def limits_from(config: NodeConfig) -> Limits:
 
 
 def rate_limiter_from(config: NodeConfig) -> RateLimiter:
-    """One process's per-client rate limiter, shared by all its front ends."""
+    """A per-client rate limiter with the configured settings: each front end gets
+    its own (a flood on one front end spends no budget of another)."""
     return RateLimiter(
-        config.rate_limit, config.rate_burst, max_clients=config.rate_limit_clients
+        config.rate_limit, config.rate_burst, max_clients=config.rate_limit_clients,
+        slip=config.rate_limit_slip,
     )
 
 
@@ -203,7 +205,6 @@ async def _listen(
     primary: bool,
     auth_tables: AuthTables | None,
 ) -> RunningNode:
-    limiter = rate_limiter_from(config)
     challenges, sessions = auth_tables if auth_tables is not None else (None, None)
     handle_server = await run_handle_server(
         service,
@@ -212,7 +213,7 @@ async def _listen(
         limits=limits,
         private_key=load_server_key(config),
         reuse_port=reuse_port,
-        rate_limiter=limiter,
+        rate_limiter=rate_limiter_from(config),
         challenges=challenges,
         sessions=sessions,
         metrics=metrics,
@@ -228,13 +229,16 @@ async def _listen(
             metrics=metrics,
             allow_insecure_auth=config.http_insecure_auth,
             sessions=_session_store(config),
-            guard=HttpGuard(limiter, config.request_read_timeout, config.max_inflight_requests),
+            guard=HttpGuard(
+                rate_limiter_from(config), config.request_read_timeout,
+                config.max_inflight_requests,
+            ),
         )
         dns_server = None
         if config.dns_port and primary:
             dns_server = await run_dns_server(
                 service, zone=config.dns_zone, host=config.listen_hosts[0], port=config.dns_port,
-                limits=limits, rate_limiter=limiter,
+                limits=limits, rate_limiter=rate_limiter_from(config),
             )
     except BaseException:
         await handle_server.close()

@@ -1,34 +1,61 @@
-"""Per-client rate limiting: one token bucket per client address, LRU-bounded.
+"""Per-client rate limiting: one token bucket per client, LRU-bounded, RRL-style for UDP.
 
-Every front end (Handle TCP/UDP, HTTP, DNS) of one process asks the same
-:class:`RateLimiter` before answering a request, so a client's budget is shared
-across protocols.  A bucket holds at most ``burst`` tokens and refills at
-``rate`` tokens per second; each request takes one.  At most ``max_clients``
-buckets are kept: the least recently seen client is forgotten first (it comes
-back with a full bucket, so the table size bounds memory, not fairness).  What
-a refused request gets is the front end's business: RC_SERVER_TOO_BUSY on the
-Handle protocol, HTTP 429 with Retry-After, DNS REFUSED.
+Each front end and transport has its own :class:`RateLimiter` (Handle TCP,
+Handle UDP, HTTP, DNS UDP, DNS TCP: :meth:`RateLimiter.fresh` makes one with the
+same settings), so a flood of spoofed UDP requests carrying a victim's address
+spends only that address's UDP budget, never its TCP, HTTP or DNS one.  A
+client is its IPv4 address or its IPv6 /64 (one subscriber's usual
+allocation: a /128 key would let one host rotate through 2**64 fresh buckets).
+
+A bucket holds at most ``burst`` tokens and refills at ``rate`` tokens per
+second; a request takes ``cost`` tokens (1, or more for dearer work).  At most
+``max_clients`` buckets are kept: the least recently seen client is forgotten
+first (it comes back with a full bucket, so the table size bounds memory, not
+fairness).
+
+What a refused request gets is the front end's business.  Over TCP and HTTP
+the client proved its address, so it is told: RC_SERVER_TOO_BUSY on the
+Handle protocol, HTTP 429 with Retry-After, DNS REFUSED.  Over UDP the address
+may be forged, and a reply to every refused datagram would reflect a flood at
+the victim 1:1; :meth:`RateLimiter.admit_datagram` does what DNS Response Rate
+Limiting does (BIND's ``slip``): refused datagrams are dropped, except every
+``slip``-th one per client, which gets a short truncated answer so a real
+client behind the address retries over TCP (0 = drop them all).
 """
 
 from __future__ import annotations
 
+import enum
+import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+DEFAULT_SLIP = 2
+
+
+class Admission(enum.Enum):
+    """What to do with one datagram: answer it, send the truncated "slip", or drop it."""
+
+    ANSWER = "answer"
+    SLIP = "slip"
+    DROP = "drop"
 
 
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
     stamp: float
+    refused: int = 0
 
 
 class RateLimiter:
-    """Token buckets keyed by client (an IP address string).
+    """Token buckets keyed by client (see :func:`client_key`).
 
     ``rate`` 0 (or less) turns limiting off: every request is allowed and no
-    state is kept.  ``clock`` is injectable for tests of the arithmetic.
+    state is kept.  ``slip`` is the RRL slip ratio of :meth:`admit_datagram`.
+    ``clock`` is injectable for tests of the arithmetic.
     """
 
     def __init__(
@@ -37,11 +64,13 @@ class RateLimiter:
         burst: int,
         *,
         max_clients: int = 65536,
+        slip: int = DEFAULT_SLIP,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
         self.burst = max(1, burst)
         self.max_clients = max(1, max_clients)
+        self.slip = max(0, slip)
         self.clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
@@ -53,27 +82,48 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def take(self, client: str) -> float:
-        """Take one token for ``client``: 0.0 if the request may go ahead, else the
+    def fresh(self) -> RateLimiter:
+        """A limiter with the same settings and buckets of its own (another budget)."""
+        return RateLimiter(
+            self.rate, self.burst, max_clients=self.max_clients, slip=self.slip, clock=self.clock
+        )
+
+    def take(self, client: str, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens for ``client``: 0.0 if the request may go ahead, else the
         seconds until it would (the request is refused and costs nothing)."""
         if not self.enabled:
             return 0.0
+        bucket = self._bucket(client_key(client))
+        cost = min(cost, float(self.burst))  # a dear request is slow, never impossible
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return 0.0
+        bucket.refused += 1
+        return (cost - bucket.tokens) / self.rate
+
+    def admit_datagram(self, client: str, cost: float = 1.0) -> Admission:
+        """RRL for a UDP request: answer it, or (over the limit) slip or drop it."""
+        if not self.take(client, cost):
+            return Admission.ANSWER
+        refused = self._buckets[client_key(client)].refused
+        if self.slip and refused % self.slip == 0:
+            return Admission.SLIP
+        return Admission.DROP
+
+    def _bucket(self, key: str) -> _Bucket:
         now = self.clock()
-        bucket = self._buckets.get(client)
+        bucket = self._buckets.get(key)
         if bucket is None:
             bucket = _Bucket(float(self.burst), now)
-            self._buckets[client] = bucket
+            self._buckets[key] = bucket
             if len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(client)
-            elapsed = max(0.0, now - bucket.stamp)
-            bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate)
-            bucket.stamp = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / self.rate
+            return bucket
+        self._buckets.move_to_end(key)
+        elapsed = max(0.0, now - bucket.stamp)
+        bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate)
+        bucket.stamp = now
+        return bucket
 
 
 #: a limiter that allows everything (the default of every front end)
@@ -81,7 +131,21 @@ UNLIMITED = RateLimiter(0.0, 1)
 
 
 def client_of(peer: object) -> str:
-    """The rate-limiting key of a transport's peer address: its host part."""
+    """The host part of a transport's peer address."""
     if isinstance(peer, (tuple, list)) and peer:
         return str(peer[0])
     return "" if peer is None else str(peer)
+
+
+def client_key(host: str) -> str:
+    """The rate-limiting key of a client address: IPv4 as is, IPv6 by its /64
+    (an IPv4-mapped IPv6 address counts as the IPv4 one)."""
+    if ":" not in host:
+        return host
+    try:
+        address = ipaddress.IPv6Address(host.partition("%")[0])
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return address.packed[:8].hex() + "::/64"

@@ -20,9 +20,13 @@ NODATA, both with the zone's SOA in the authority section (RFC 2308).  The apex
 answers SOA and NS; names outside the zone are REFUSED; names above handle
 names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  UDP answers
 larger than 512 bytes, or the client's EDNS payload size, or (against
-amplification) ``amplification_factor`` times the query but never below 512,
-are truncated with TC set so the client retries over TCP.  A client over its
-rate limit (:mod:`resolver.core.ratelimit`) is answered REFUSED; a TCP query must
+amplification) ``amplification_factor`` times the query, are truncated with
+TC set so the client retries over TCP; only an address that completed a TCP
+connection lately (:mod:`resolver.core.proofs`) may draw up to 512 bytes (or
+its EDNS size) whatever the factor.  Over TCP, a client over its rate limit
+(:mod:`resolver.core.ratelimit`) is answered REFUSED; over UDP, which has a
+budget of its own, it is dropped, every ``slip``-th query answered with an
+empty truncated response (RRL) so a real client retries over TCP.  A TCP query must
 arrive whole within the read timeout of its first byte.  Undecodable queries get FORMERR (or are
 dropped when not even the header is there), EDNS versions above 0 BADVERS
 (RFC 6891), opcodes other than QUERY NOTIMP; a failing lookup gets SERVFAIL.
@@ -63,7 +67,8 @@ from protocol.constants import (
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.filters import select_values
 from resolver.core.limits import DEFAULT_LIMITS, Limits
-from resolver.core.ratelimit import UNLIMITED, RateLimiter, client_of
+from resolver.core.proofs import ProvenAddresses
+from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import Resolution, ServiceError
 from resolver.dns.names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
 
@@ -140,8 +145,10 @@ class DnsBridge:
         self.soa = dns.rrset.from_rdata(self.zone, soa.ttl, soa_rdata)
         self.negative_soa = dns.rrset.from_rdata(self.zone, min(soa.ttl, soa.minimum), soa_rdata)
 
-    async def answer(self, wire: bytes, *, udp: bool) -> bytes | None:
-        """The response to the query ``wire``, or None when nothing should be sent."""
+    async def answer(self, wire: bytes, *, udp: bool, proven: bool = False) -> bytes | None:
+        """The response to the query ``wire``, or None when nothing should be sent;
+        ``proven``: the UDP client's address is known to be real (no amplification cap
+        below 512 bytes)."""
         try:
             query = dns.message.from_wire(wire)
         except dns.message.ShortHeader:
@@ -160,25 +167,31 @@ class DnsBridge:
         else:
             question = query.question[0]
             await self._fill(response, question.name, question.rdtype, question.rdclass)
-        max_size = TCP_MAX_SIZE
-        if udp:
-            max_size = CLASSIC_UDP_SIZE
-            if query.edns >= 0:  # RFC 6891 6.2.5: a payload size below 512 counts as 512
-                max_size = min(max(query.payload, CLASSIC_UDP_SIZE), OUR_EDNS_PAYLOAD)
-            if self.amplification_factor > 0:
-                cap = int(self.amplification_factor * len(wire))
-                max_size = min(max_size, max(cap, CLASSIC_UDP_SIZE))
-        return response.to_wire(max_size=max_size, prefer_truncation=True)  # never below 512
+        if not udp:
+            return response.to_wire(max_size=TCP_MAX_SIZE, prefer_truncation=True)
+        max_size = CLASSIC_UDP_SIZE
+        if query.edns >= 0:  # RFC 6891 6.2.5: a payload size below 512 counts as 512
+            max_size = min(max(query.payload, CLASSIC_UDP_SIZE), OUR_EDNS_PAYLOAD)
+        cap = None
+        if self.amplification_factor > 0:
+            cap = int(self.amplification_factor * len(wire))
+            max_size = min(max_size, max(cap, CLASSIC_UDP_SIZE))
+        answer = response.to_wire(max_size=max_size, prefer_truncation=True)  # never below 512
+        if cap is None or proven or len(answer) <= cap:
+            return answer
+        answer = _emptied(response)  # the 512-byte floor is for proven clients only
+        return answer if len(answer) <= cap else None
+
+    def truncated(self, wire: bytes) -> bytes | None:
+        """An empty response with TC set to the query ``wire`` (the RRL "slip"), or None."""
+        response = _response_to(wire)
+        return None if response is None else _emptied(response)
 
     def refused(self, wire: bytes) -> bytes | None:
         """A REFUSED response to the query ``wire`` (None if it is not one)."""
-        try:
-            query = dns.message.from_wire(wire)
-        except Exception:  # not worth more work: the client is over its limit
+        response = _response_to(wire)
+        if response is None:
             return None
-        if query.flags & dns.flags.QR:
-            return None
-        response = dns.message.make_response(query)
         response.set_rcode(dns.rcode.REFUSED)
         return response.to_wire()
 
@@ -255,6 +268,24 @@ class DnsBridge:
         response.authority.append(self.negative_soa)
 
 
+def _response_to(wire: bytes) -> dns.message.Message | None:
+    """An empty response to the query ``wire`` (None if it is not a query)."""
+    try:
+        query = dns.message.from_wire(wire)
+    except Exception:  # not worth more work: the client is over its limit
+        return None
+    return None if query.flags & dns.flags.QR else dns.message.make_response(query)
+
+
+def _emptied(response: dns.message.Message) -> bytes:
+    """``response`` without records, TC set: "ask again over TCP"."""
+    response.answer.clear()
+    response.authority.clear()
+    response.additional.clear()
+    response.flags |= dns.flags.TC
+    return response.to_wire()
+
+
 def _form_error(wire: bytes) -> bytes:
     """A FORMERR response echoing the query id of an undecodable message."""
     response = dns.message.Message(id=int.from_bytes(wire[:2], "big"))
@@ -307,21 +338,27 @@ def _printable_text(data: bytes) -> bool:
 
 class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(
-        self, bridge: DnsBridge, tasks: set[asyncio.Task[None]], limiter: RateLimiter
+        self,
+        bridge: DnsBridge,
+        tasks: set[asyncio.Task[None]],
+        limiter: RateLimiter,
+        proofs: ProvenAddresses,
     ) -> None:
         self.bridge = bridge
         self.tasks = tasks
         self.limiter = limiter
+        self.proofs = proofs
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if self.limiter.take(client_of(addr)):
-            refused = self.bridge.refused(data)
-            if refused is not None and self.transport is not None:
-                self.transport.sendto(refused, addr)
+        admission = self.limiter.admit_datagram(client_of(addr))
+        if admission is not Admission.ANSWER:
+            slip = self.bridge.truncated(data) if admission is Admission.SLIP else None
+            if slip is not None and self.transport is not None:
+                self.transport.sendto(slip, addr)
             return
         if len(self.tasks) >= MAX_PENDING_UDP:
             return
@@ -331,7 +368,9 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     async def _reply(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
-            wire = await self.bridge.answer(data, udp=True)
+            wire = await self.bridge.answer(
+                data, udp=True, proven=client_of(addr) in self.proofs
+            )
         except Exception:
             log.exception("dns udp query failed peer=%s", addr[0])
             return
@@ -351,6 +390,8 @@ class DnsServer:
         self.bridge = bridge
         self.limits = limits
         self.limiter = limiter
+        self.udp_limiter = limiter.fresh()
+        self.proofs = ProvenAddresses()
         self.host = ""
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
@@ -366,7 +407,9 @@ class DnsServer:
             bound = tcp.sockets[0].getsockname()[1]
             try:
                 self._udp, _ = await loop.create_datagram_endpoint(
-                    lambda: _UdpProtocol(self.bridge, self._queries, self.limiter),
+                    lambda: _UdpProtocol(
+                        self.bridge, self._queries, self.udp_limiter, self.proofs
+                    ),
                     local_addr=(host, bound),
                 )
             except OSError:
@@ -387,6 +430,7 @@ class DnsServer:
             return
         self._connections.add(task)
         client = client_of(writer.get_extra_info("peername"))
+        self.proofs.prove(client)
         try:
             while True:
                 async with asyncio.timeout(self.limits.idle_timeout):
@@ -445,8 +489,8 @@ async def run_dns_server(
     ``port`` 0 picks a free port (see :attr:`DnsServer.port`).  ``ns_names``
     are the zone's name servers (relative to the zone unless they end in a
     dot; default ``ns.<zone>``); ``recursive`` is passed on to the service;
-    ``limits`` bound slow TCP clients and UDP answer sizes; ``rate_limiter`` is
-    shared with the other front ends.
+    ``limits`` bound slow TCP clients and UDP answer sizes; ``rate_limiter``
+    budgets TCP queries, a :meth:`RateLimiter.fresh` copy of it UDP ones.
     """
     bridge = DnsBridge(
         service, zone=zone, ns_names=ns_names, soa=soa, recursive=recursive,

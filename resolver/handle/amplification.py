@@ -1,20 +1,25 @@
 """UDP amplification cap for the Handle protocol.
 
 A UDP answer may be at most ``factor`` times the size of the request it
-answers (the request's envelope plus message), or ``floor`` bytes whichever is
-more: like DNS's 1232-byte answers, an answer of a few datagrams is always
-allowed, so ordinary records need no second round trip, while a flood of
-spoofed tiny requests cannot draw out large records.  A larger answer is not sent:
-in its place goes one short RC_ERROR response ("too large for UDP, use TCP")
-with the envelope's truncated flag set.  CNRI clients treat an RC_ERROR on one
-interface as a failure and go on to the next preferred protocol (TCP); so does
-:class:`resolver.core.client.HandleClient`.  If even that reply would be over the
-budget, nothing is sent.  A factor of 0 turns the cap off.
+answers (the request's envelope plus message).  Only a client whose address
+is proven (:mod:`resolver.core.proofs`: it completed a TCP connection lately)
+may draw more, up to ``floor`` bytes: like DNS's answers to a client with a
+valid cookie, an answer of a few datagrams then needs no second round trip,
+while a flood of spoofed tiny requests can never draw out more than
+``factor`` times what it sends, whatever the floor.  A larger answer is not
+sent: in its place goes one short RC_ERROR response ("too large for UDP, use
+TCP") with the envelope's truncated flag set.  CNRI clients treat an RC_ERROR
+on one interface as a failure and go on to the next preferred protocol (TCP);
+so does :class:`resolver.core.client.HandleClient`.  If even that reply would
+be over the budget, nothing is sent.  A factor of 0 turns the cap off.
+
+:func:`within_budget` works on encoded datagrams, so pre-encoded answers
+obey the same cap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from protocol.bodies import error_body
@@ -26,20 +31,41 @@ from protocol.message import Message, encode_message
 USE_TCP = "response too large for UDP: use TCP"
 
 
+def answer_budget(request_size: int, factor: float, floor: int, *, proven: bool) -> float | None:
+    """The most bytes a UDP answer to a request of ``request_size`` bytes may have
+    (None: no cap).  The floor counts only for a ``proven`` client address."""
+    if factor <= 0:
+        return None
+    budget = factor * request_size
+    return max(budget, floor) if proven else budget
+
+
+def within_budget(
+    datagrams: Sequence[bytes], budget: float | None, short: Callable[[], bytes]
+) -> list[bytes]:
+    """``datagrams`` if they fit ``budget``, else ``short()`` if that fits, else nothing."""
+    if budget is None or sum(map(len, datagrams)) <= budget:
+        return list(datagrams)
+    reply = short()
+    return [reply] if len(reply) <= budget else []
+
+
 def udp_datagrams(
-    responses: Sequence[Message], request_size: int, factor: float, floor: int = 0
+    responses: Sequence[Message],
+    request_size: int,
+    factor: float,
+    floor: int = 0,
+    *,
+    proven: bool = False,
 ) -> list[bytes]:
     """The datagrams to send for ``responses`` to a request of ``request_size``
-    bytes: all of them if they fit max(``floor``, ``factor`` x ``request_size``),
-    else the short use-TCP reply if that fits, else none."""
+    bytes: all of them if they fit :func:`answer_budget`, else the short use-TCP
+    reply if that fits, else none."""
     datagrams = [d for response in responses for d in encode_udp(response)]
-    if factor <= 0 or not responses:
+    if not responses:
         return datagrams
-    budget = max(floor, factor * request_size)
-    if sum(map(len, datagrams)) <= budget:
-        return datagrams
-    reply = use_tcp_reply(responses[0])
-    return [reply] if len(reply) <= budget else []
+    budget = answer_budget(request_size, factor, floor, proven=proven)
+    return within_budget(datagrams, budget, lambda: use_tcp_reply(responses[0]))
 
 
 def use_tcp_reply(response: Message) -> bytes:

@@ -4,8 +4,11 @@ Thin adapters: bytes in, :class:`resolver.handle.requests.RequestProcessor`,
 bytes out.  Everything a client controls is bounded (:class:`Limits`): message
 size, open TCP connections, idle TCP connections, the time one request may
 take to arrive (slow clients are cut off), UDP reassembly buffers, UDP answer
-size against amplification (:mod:`resolver.handle.amplification`), requests per
-client (:mod:`resolver.core.ratelimit`: over the limit, RC_SERVER_TOO_BUSY).  A
+size against amplification (:mod:`resolver.handle.amplification`: the floor
+only for addresses proven by a TCP connection, :mod:`resolver.core.proofs`),
+requests per client with separate TCP and UDP budgets
+(:mod:`resolver.core.ratelimit`: over the limit, RC_SERVER_TOO_BUSY over TCP;
+over UDP, RRL: dropped, every ``slip``-th a truncated use-TCP reply).  A
 request that cannot be decoded gets an RC_PROTOCOL_ERROR response when its
 envelope could be read (a TCP stream is then closed, since its framing can no
 longer be trusted); otherwise a datagram is dropped.  No exception escapes to
@@ -19,7 +22,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -39,9 +42,10 @@ from protocol.message import Message, decode_message
 from protocol.versions import negotiate
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
-from resolver.core.ratelimit import UNLIMITED, RateLimiter, client_of
+from resolver.core.proofs import ProvenAddresses
+from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import ResolutionService
-from resolver.handle.amplification import udp_datagrams
+from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
 from resolver.handle.challenges import ChallengeStore
 from resolver.handle.requests import RequestProcessor
 from resolver.handle.sessions import SessionStore
@@ -80,15 +84,28 @@ async def _respond(processor: RequestProcessor, request: Message) -> list[Messag
     return responses
 
 
-class _TcpConnections:
-    """Serves TCP connections: one request after another, bounded and idle-timed;
-    once a request's first byte is in, all of it must arrive within the read timeout."""
+class _Listener:
+    """What a TCP or UDP listener works with: the processor, the limits, its own rate
+    budget and the addresses proven by TCP (shared by the two)."""
 
-    def __init__(self, processor: RequestProcessor, limits: Limits, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        processor: RequestProcessor,
+        limits: Limits,
+        limiter: RateLimiter,
+        proofs: ProvenAddresses,
+    ) -> None:
         self.processor = processor
         self.limits = limits
         self.limiter = limiter
-        self.open = 0
+        self.proofs = proofs
+
+
+class _TcpConnections(_Listener):
+    """Serves TCP connections: one request after another, bounded and idle-timed;
+    once a request's first byte is in, all of it must arrive within the read timeout."""
+
+    open = 0  # connections being served
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.open >= self.limits.max_tcp_connections:
@@ -110,6 +127,7 @@ class _TcpConnections:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limit = self.limits.max_message_size
         client = client_of(writer.get_extra_info("peername"))
+        self.proofs.prove(client)  # the handshake completed: the address is real
         while True:
             async with asyncio.timeout(self.limits.idle_timeout):
                 first = await reader.readexactly(1)
@@ -145,19 +163,15 @@ def _ids(head: bytes) -> tuple[int, int]:
     )
 
 
-class _UdpServer(asyncio.DatagramProtocol):
+class _UdpServer(_Listener, asyncio.DatagramProtocol):
     """Serves datagrams: reassembles multi-packet requests, answers each in a task."""
 
-    def __init__(self, processor: RequestProcessor, limits: Limits, limiter: RateLimiter) -> None:
-        self.processor = processor
-        self.limits = limits
-        self.limiter = limiter
-        self.transport: asyncio.DatagramTransport | None = None
-        self.reassembler = UdpReassembler(max_message_size=limits.max_message_size)
-        self.tasks: set[asyncio.Task[None]] = set()
+    transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self.reassembler = UdpReassembler(max_message_size=self.limits.max_message_size)
+        self.tasks: set[asyncio.Task[None]] = set()
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
@@ -172,8 +186,11 @@ class _UdpServer(asyncio.DatagramProtocol):
             return
         env, message = complete
         size = MESSAGE_ENVELOPE_SIZE + env.message_length
-        if self.limiter.take(client_of(addr)):
-            self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")], addr, size)
+        admission = self.limiter.admit_datagram(client_of(addr))
+        if admission is not Admission.ANSWER:
+            if admission is Admission.SLIP:  # a real client behind the address retries on TCP
+                slip = use_tcp_reply(_envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited"))
+                self._send_datagrams([slip], addr, size, lambda: slip)
             return
         if len(self.tasks) >= self.limits.max_udp_inflight:
             self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
@@ -187,7 +204,7 @@ class _UdpServer(asyncio.DatagramProtocol):
             env = decode_envelope(data, self.limits.max_message_size)
         except ProtocolError:
             return  # no envelope: no reply can be formed
-        if self.limiter.take(client_of(addr)):
+        if self.limiter.admit_datagram(client_of(addr)) is not Admission.ANSWER:
             return  # a flood of bad datagrams gets no replies
         self._send([_envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
@@ -210,8 +227,28 @@ class _UdpServer(asyncio.DatagramProtocol):
             return
         limits = self.limits
         for datagram in udp_datagrams(
-            responses, request_size, limits.udp_amplification_factor, limits.udp_answer_floor
+            responses, request_size, limits.udp_amplification_factor, limits.udp_answer_floor,
+            proven=client_of(addr) in self.proofs,
         ):
+            self.transport.sendto(datagram, addr)
+
+    def _send_datagrams(
+        self,
+        datagrams: Sequence[bytes],
+        addr: tuple[str | int, ...],
+        request_size: int,
+        short: Callable[[], bytes],
+    ) -> None:
+        """Send encoded ``datagrams`` under the amplification cap (``short()`` in their
+        place when they do not fit): the path for pre-encoded answers."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        limits = self.limits
+        budget = answer_budget(
+            request_size, limits.udp_amplification_factor, limits.udp_answer_floor,
+            proven=client_of(addr) in self.proofs,
+        )
+        for datagram in within_budget(datagrams, budget, short):
             self.transport.sendto(datagram, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -289,7 +326,8 @@ async def run_handle_server(
     open challenges and Handle sessions (shared by worker processes, see
     :mod:`resolver.handle.shared_auth`); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports;
-    ``rate_limiter`` is asked once per request (shared with the other front ends);
+    ``rate_limiter`` is asked once per TCP request, a :meth:`RateLimiter.fresh` copy
+    of it once per UDP request (spoofed datagrams cannot spend a TCP budget);
     ``metrics`` counts answers and latency under the front end ``handle``.
     """
     loop = asyncio.get_running_loop()
@@ -302,7 +340,9 @@ async def run_handle_server(
         metrics=metrics,
     )
     server = HandleServer(processor)
-    handler = _TcpConnections(processor, limits, rate_limiter)
+    proofs = ProvenAddresses()
+    udp_limiter = rate_limiter.fresh()
+    handler = _TcpConnections(processor, limits, rate_limiter, proofs)
     try:
         for one in [host] if isinstance(host, str) else host:
             tcp_sock = _bind(one, port, socket.SOCK_STREAM, reuse_port)
@@ -311,7 +351,7 @@ async def run_handle_server(
             server.tcp.append(srv)
             udp_sock = _bind(one, port, socket.SOCK_DGRAM, reuse_port)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpServer(processor, limits, rate_limiter), sock=udp_sock
+                lambda: _UdpServer(processor, limits, udp_limiter, proofs), sock=udp_sock
             )
             server.udp.append(transport)
     except BaseException:

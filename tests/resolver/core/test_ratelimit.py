@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from registry.config import ConfigError, load_config
-from resolver.core.ratelimit import UNLIMITED, RateLimiter, client_of
+from resolver.core.proofs import ProvenAddresses
+from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_key, client_of
 from resolver.node import limits_from, rate_limiter_from
 
 
@@ -56,6 +57,53 @@ def test_zero_rate_is_off_and_keeps_no_state() -> None:
     assert len(UNLIMITED) == 0
 
 
+def test_ipv6_clients_are_keyed_by_their_64() -> None:
+    """Issue 18 F14: one host cannot rotate through its /64 for fresh buckets."""
+    limiter = RateLimiter(0.001, 1, clock=Clock())
+    assert limiter.take("2001:db8:1:2::1") == 0.0
+    assert limiter.take("2001:db8:1:2:ffff::7") > 0  # same /64, same bucket
+    assert limiter.take("2001:db8:1:3::1") == 0.0  # the next /64 is another client
+    assert limiter.take("::ffff:10.0.0.1") == 0.0
+    assert limiter.take("10.0.0.1") > 0  # IPv4-mapped counts as the IPv4 address
+    assert client_key("fe80::1%eth0") == client_key("fe80::2")
+
+
+def test_datagrams_over_the_limit_are_dropped_but_every_slip_th_slips() -> None:
+    limiter = RateLimiter(0.001, 2, slip=3, clock=Clock())
+    verdicts = [limiter.admit_datagram("10.0.0.9") for _ in range(8)]
+    answer, slip, drop = Admission.ANSWER, Admission.SLIP, Admission.DROP
+    assert verdicts == [answer, answer, drop, drop, slip, drop, drop, slip]
+    never = RateLimiter(0.001, 1, slip=0, clock=Clock())
+    assert [never.admit_datagram("c") for _ in range(4)] == [answer, drop, drop, drop]
+
+
+def test_a_fresh_limiter_is_another_budget() -> None:
+    limiter = RateLimiter(0.001, 1, slip=5, clock=Clock())
+    limiter.take("c")
+    other = limiter.fresh()
+    assert other.take("c") == 0.0 and limiter.take("c") > 0
+    assert (other.rate, other.burst, other.slip) == (limiter.rate, 1, 5)
+
+
+def test_a_dear_request_takes_more_tokens_but_never_more_than_the_burst() -> None:
+    limiter = RateLimiter(1.0, 10, clock=Clock())
+    assert limiter.take("c", cost=8) == 0.0
+    assert limiter.take("c", cost=8) == pytest.approx(6.0)
+    assert limiter.take("d", cost=50) == 0.0  # a full bucket always admits one
+
+
+def test_proven_addresses_expire_and_are_bounded() -> None:
+    clock = Clock()
+    proofs = ProvenAddresses(lifetime=10, max_addresses=2, clock=clock)
+    proofs.prove("10.0.0.1")
+    assert "10.0.0.1" in proofs and "10.0.0.2" not in proofs
+    clock.now += 11
+    assert "10.0.0.1" not in proofs
+    for host in ("a", "b", "c"):
+        proofs.prove(host)
+    assert len(proofs) == 2 and "a" not in proofs and "c" in proofs
+
+
 def test_client_key_is_the_host_part() -> None:
     assert client_of(("127.0.0.1", 5353)) == "127.0.0.1"
     assert client_of(("::1", 53, 0, 0)) == "::1"
@@ -66,13 +114,13 @@ def test_config_keys_reach_the_limits_and_the_limiter() -> None:
     config = load_config(environ={
         "IDNODE_RATE_LIMIT": "5", "IDNODE_RATE_BURST": "7", "IDNODE_RATE_LIMIT_CLIENTS": "9",
         "IDNODE_UDP_AMPLIFICATION_FACTOR": "3", "IDNODE_REQUEST_READ_TIMEOUT": "2.5",
-        "IDNODE_MAX_INFLIGHT_REQUESTS": "11",
+        "IDNODE_MAX_INFLIGHT_REQUESTS": "11", "IDNODE_RATE_LIMIT_SLIP": "4",
     })
     limits = limits_from(config)
     assert (limits.udp_amplification_factor, limits.read_timeout) == (3.0, 2.5)
     assert limits.max_udp_inflight == 11
     limiter = rate_limiter_from(config)
-    assert (limiter.rate, limiter.burst, limiter.max_clients) == (5.0, 7, 9)
+    assert (limiter.rate, limiter.burst, limiter.max_clients, limiter.slip) == (5.0, 7, 9, 4)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +129,7 @@ def test_config_keys_reach_the_limits_and_the_limiter() -> None:
         ("rate_limit", "-1"),
         ("rate_burst", "0"),
         ("rate_limit_clients", "0"),
+        ("rate_limit_slip", "-1"),
         ("udp_amplification_factor", "0.5"),
         ("request_read_timeout", "0"),
         ("max_inflight_requests", "0"),

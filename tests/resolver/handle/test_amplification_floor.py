@@ -1,5 +1,6 @@
-"""The UDP answer floor: an ordinary record goes out over UDP even for a tiny request,
-a large one gets the short use-TCP reply (so spoofed requests cannot draw it out)."""
+"""The UDP answer floor: for a proven client address an ordinary record goes out over UDP
+even for a tiny request; a large one, or any answer over the factor to an unproven
+address, gets the short use-TCP reply (so spoofed requests cannot draw it out)."""
 
 from __future__ import annotations
 
@@ -21,15 +22,16 @@ def answer(values: int) -> Message:
 
 
 def test_an_ordinary_answer_fits_the_floor() -> None:
-    datagrams = udp_datagrams([answer(10)], REQUEST_SIZE, factor=16, floor=4096)
+    datagrams = udp_datagrams([answer(10)], REQUEST_SIZE, factor=16, floor=4096, proven=True)
     assert 960 < sum(map(len, datagrams)) <= 4096   # over 16 x 60, under the floor
     assert len(datagrams) > 1                         # several datagrams, all sent
 
 
 def test_without_the_floor_or_beyond_it_the_client_is_sent_to_tcp() -> None:
     for datagrams in (
-        udp_datagrams([answer(10)], REQUEST_SIZE, factor=16, floor=0),
-        udp_datagrams([answer(60)], REQUEST_SIZE, factor=16, floor=4096),
+        udp_datagrams([answer(10)], REQUEST_SIZE, factor=16, floor=0, proven=True),
+        udp_datagrams([answer(60)], REQUEST_SIZE, factor=16, floor=4096, proven=True),
+        udp_datagrams([answer(10)], REQUEST_SIZE, factor=16, floor=4096),  # issue 18 F6
     ):
         assert len(datagrams) == 1
         assert decode_envelope(datagrams[0]).truncated
