@@ -25,6 +25,7 @@ from admin.context import (
     CommandContext,
     is_database_error,
 )
+from admin.errors import store_error_line
 from admin.parsing import CONFIG_OPTION_PREFIX, common_options
 from registry.config import ConfigError
 from registry.errors import StoreError
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"idnode: {exc}", file=sys.stderr)
         return exc.exit_code
     except StoreError as exc:
-        print(f"idnode: {exc}", file=sys.stderr)
+        print(f"idnode: {store_error_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("idnode: interrupted", file=sys.stderr)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from admin.invalidation import CacheInvalidation
 from admin.output import Printer
@@ -110,14 +111,32 @@ class CommandContext:
         )
         return site_info_value(site)
 
+    def missing_sqlite_file(self) -> Path | None:
+        """The SQLite file the database URL names, when it does not exist yet."""
+        try:
+            url = make_url(self.config.effective_database_url)
+        except ArgumentError:
+            return None
+        if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+            return None
+        path = Path(url.database)
+        return None if path.exists() else path
+
     @asynccontextmanager
     async def store(self, *, migrate: bool = False) -> AsyncIterator[HandleStore]:
         """The node's registry, opened for the duration of a command.
 
         A database that cannot be reached is a :class:`CliError` with exit code 3.
+        Without ``migrate`` (every command but ``init``) a missing SQLite file is
+        a :class:`CliError` (exit 1) naming the data dir, and no file is created:
+        a command run in the wrong directory leaves nothing behind.
         With ``redis_url``, each committed write invalidates the changed handles in
         every serving process's cache before the write call returns.
         """
+        missing = self.missing_sqlite_file()
+        if missing is not None and not migrate:
+            raise CliError(f"not initialised: no node database at {missing} (run 'idnode init', "
+                           f"or give the --data-dir of a node)")
         try:
             store = await HandleStore.open(
                 self.config.effective_database_url,

@@ -1,4 +1,10 @@
-"""Output for CLI commands: human-readable tables by default, JSON with ``--json``."""
+"""Output for CLI commands: human-readable tables by default, JSON with ``--json``.
+
+Columns are padded by display width, not by characters: a Chinese
+enterprise name takes two terminal columns per character, so ``len`` would
+misalign every row after it.  :func:`wcwidth.wcswidth` knows the East Asian
+widths (and zero-width combining marks).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import orjson
+from wcwidth import wcswidth
 
 
 def to_json(data: Any) -> str:
@@ -23,17 +30,29 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = Non
     columns = list(columns or rows[0].keys())
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [
-        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+        max(display_width(column), *(display_width(line[i]) for line in cells))
+        for i, column in enumerate(columns)
     ]
-    header = "  ".join(column.upper().ljust(widths[i]) for i, column in enumerate(columns))
-    body = ["  ".join(value.ljust(widths[i]) for i, value in enumerate(line)) for line in cells]
+    header = "  ".join(pad(column.upper(), widths[i]) for i, column in enumerate(columns))
+    body = ["  ".join(pad(value, widths[i]) for i, value in enumerate(line)) for line in cells]
     return "\n".join([header.rstrip(), *(line.rstrip() for line in body)])
 
 
 def fields(record: Mapping[str, Any]) -> str:
     """A record as aligned ``key: value`` lines."""
-    width = max((len(key) for key in record), default=0)
-    return "\n".join(f"{key.ljust(width)}  {_cell(value)}" for key, value in record.items())
+    width = max((display_width(key) for key in record), default=0)
+    return "\n".join(f"{pad(key, width)}  {_cell(value)}" for key, value in record.items())
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes (2 per East Asian wide character)."""
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)  # control characters: count them as one
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` followed by spaces up to ``width`` display columns."""
+    return text + " " * max(0, width - display_width(text))
 
 
 def _cell(value: Any) -> str:

@@ -226,18 +226,27 @@ def _csv_item(group: list[tuple[int, list[str]]], at: dict[str, int]) -> Item:
             return Item(first, end, handle, error=f"row {number}: expected {len(at)} columns, "
                         f"got {len(cells)}")
         handle = cells[at["handle"]].strip()
-        try:
-            index = int(cells[at["index"]])
-            ttl_text = cells[at["ttl"]].strip() if "ttl" in at else ""
-            ttl = int(ttl_text) if ttl_text else DEFAULT_TTL
-        except ValueError as exc:
-            return Item(first, end, handle, error=f"row {number}: {exc}")
+        ttl_text = cells[at["ttl"]].strip() if "ttl" in at else ""
+        index, ttl = _whole_number(cells[at["index"]]), _whole_number(ttl_text or "0")
+        if index is None or ttl is None:
+            column, text = ("index", cells[at["index"]]) if index is None else ("ttl", ttl_text)
+            return Item(first, end, handle,
+                        error=f"row {number}: {column} must be a number, got {text.strip()!r}")
+        ttl = ttl if ttl_text else DEFAULT_TTL
         value_type = cells[at["type"]].strip()
         values.append(HandleValue(index=index, type=value_type,
                                   data=cells[at["data"]].encode("utf-8"), ttl=ttl))
     if not handle:
         return Item(first, end, handle, error=f"row {first}: empty handle")
     return Item(first, end, handle, tuple(values))
+
+
+def _whole_number(text: str) -> int | None:
+    """``text`` as a whole number, or None when it is not one (``"1.5"``, ``"x"``, empty)."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
 
 
 def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Item]:

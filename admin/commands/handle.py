@@ -27,6 +27,7 @@ from registry.records import HandleRecord
 from registry.signing_policy import SigningPolicy
 from registry.store import HandleStore
 
+DEFAULT_LIMIT = 100
 VALUE_HELP = "a value INDEX:TYPE:DATA, e.g. 1:URL:https://example.com (repeatable)"
 
 
@@ -118,12 +119,29 @@ async def delete(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 async def list_(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Handle names under a prefix (all when none), a page at a time."""
+    if args.page < 0 or args.limit < 1:
+        raise CliError("--page must be 0 or more and --limit at least 1", EXIT_USAGE)
     async with ctx.store() as store:
         names = await store.list_handles(args.prefix, page=args.page, page_size=args.limit)
         total = await store.count_handles(args.prefix)
-    ctx.out.result({"prefix": args.prefix, "total": total, "page": args.page, "handles": names},
-                   "\n".join(names) if names else "(none)")
+    remaining = max(0, total - args.page * args.limit - len(names))
+    ctx.out.result({"prefix": args.prefix, "total": total, "page": args.page,
+                    "remaining": remaining, "handles": names},
+                   "\n".join([*(names or ["(none)"]), _page_footer(args, len(names), total,
+                                                               remaining)]))
     return EXIT_OK
+
+
+def _page_footer(args: argparse.Namespace, shown: int, total: int, remaining: int) -> str:
+    """``page 0: 1-100 of 523, 423 more: idnode handle list 88.118.8 --page 1``."""
+    first = args.page * args.limit + 1
+    span = f"{first}-{first + shown - 1} of {total}" if shown else f"none of {total}"
+    if not remaining:
+        return f"page {args.page}: {span}, no more"
+    command = " ".join(["idnode handle list", *([args.prefix] if args.prefix else []),
+                        f"--page {args.page + 1}",
+                        *([f"--limit {args.limit}"] if args.limit != DEFAULT_LIMIT else [])])
+    return f"page {args.page}: {span}, {remaining} more: {command}"
 
 
 def _value_options(parser: argparse.ArgumentParser) -> None:
@@ -179,4 +197,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          "  idnode handle list 88.118.8 --page 2 --limit 50")
     parser.add_argument("prefix", nargs="?", help="a prefix such as 88.118.8 (default: all)")
     parser.add_argument("--page", type=int, default=0, help="page number from 0")
-    parser.add_argument("--limit", type=int, default=100, help="names per page")
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                        help=f"names per page (default {DEFAULT_LIMIT})")

@@ -11,7 +11,6 @@ from typing import Any
 
 from admin.context import (
     EXIT_OK,
-    EXIT_UNREACHABLE,
     EXIT_USAGE,
     CliError,
     CommandContext,
@@ -44,6 +43,8 @@ async def _is_initialised(ctx: CommandContext) -> bool:
     A shared database initialised from another host's data dir counts: a
     second ``init`` would replace the node admin's key in the prefix handle.
     """
+    if ctx.missing_sqlite_file() is not None:
+        return False
     async with ctx.store(migrate=False) as store:
         try:
             return await store.get_handle(prefix_handle(ctx.node_prefix)) is not None
@@ -178,7 +179,7 @@ async def status(ctx: CommandContext, args: argparse.Namespace) -> int:
             result["database_status"] = "reachable"
     except CliError as exc:
         result["database_status"] = str(exc)
-        code = EXIT_UNREACHABLE
+        code = exc.exit_code
     ctx.out.result(result)
     return code
 

@@ -11,7 +11,11 @@ indented tree, one node per line::
         batch 88.118.10/MB-TRD-000002  material.batch@1  [local, unsigned]
 
 ``--json`` prints the whole answer.  Exit code 1 when the handle itself cannot
-be resolved (except with ``--up``, which reads this node's where-used index).
+be resolved, with one line on stderr saying why (``not found``...); with
+``--up`` a handle this node does not hold still answers when its where-used
+index names products containing it (a part registered elsewhere), and is
+"not found" (exit 1) only when nothing here uses it either, so a recall
+script never reads a mistyped handle as "nothing affected".
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
+from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
-from protocol.constants import RC_SUCCESS, RC_VALUES_NOT_FOUND
+from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from resolver.core.stack import build_resolution_stack
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
 from resolver.core.verification import configure_trust
@@ -34,7 +38,9 @@ def node_line(node: Mapping[str, Any]) -> str:
     text = head + str(node.get("handle", ""))
     if node.get("template"):
         text += f"  {node['template']}"
-    if node.get("error"):
+    if node.get("responseCode") == RC_HANDLE_NOT_FOUND:
+        text += "  !! not found"
+    elif node.get("error"):
         detail = node.get("message", "")
         text += f"  !! {node['error']}" + (f": {detail}" if detail else "")
     elif node.get("repeated"):
@@ -101,9 +107,29 @@ async def trace(ctx: CommandContext, args: argparse.Namespace) -> int:
             raise CliError(str(exc), EXIT_USAGE) from None
         finally:
             await service.close()
-    ctx.out.result(answer, answer_text(answer))
-    resolved = answer["responseCode"] in (RC_SUCCESS, RC_VALUES_NOT_FOUND)
-    return EXIT_OK if resolved or direction == "up" else EXIT_FAILED
+    problem = _problem(answer)
+    if problem is None or ctx.out.json_mode:
+        ctx.out.result(answer, answer_text(answer))
+    if problem is not None:
+        raise CliError(f"{args.handle} {problem}")
+    return EXIT_OK
+
+
+def _problem(answer: Mapping[str, Any]) -> str | None:
+    """Why the traced handle itself has no answer (None when it has one).
+
+    Where-used (``--up``) of a handle this node does not hold still answers
+    when products here contain it.
+    """
+    code = answer["responseCode"]
+    if code in (RC_SUCCESS, RC_VALUES_NOT_FOUND):
+        return None
+    if answer["direction"] == "up" and answer["up"].get("usedIn"):
+        return None
+    if code == RC_HANDLE_NOT_FOUND:
+        return "not found"
+    node = answer["node"]
+    return f"could not be resolved: {node.get('message') or node.get('error', code)}"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -93,6 +93,10 @@ FRONTEND_REST = "rest"
 FRONTEND_PAGES = "http"
 RESPONSE_CODE = http_pages.RESPONSE_CODE
 MAX_BODY = 4 * 1024 * 1024
+#: why credentials on a plain-HTTP request did not count (they were ignored, as CNRI does)
+PLAIN_HTTP_CREDENTIALS = ("credentials are accepted only over HTTPS (http_tls_cert), or with "
+                          "http_insecure_auth = true behind a TLS-terminating proxy; this "
+                          "request came over plain HTTP")
 #: seconds a store size read for /metrics is reused (counting a big table is not free)
 STORE_COUNT_MAX_AGE = 30.0
 _CALLBACK_BAD = re.compile(r"[^_$a-zA-Z0-9\u00a0-\uffff]")
@@ -227,6 +231,8 @@ class RestApi:
         if handle:
             body["handle"] = handle
         if not self.auth_channel(request):
+            if "Authorization" in request.headers:
+                body["message"] = f"{message}: {PLAIN_HTTP_CREDENTIALS}"
             return self.json(request, body, 403)
         session = result.session if result is not None and result.session else (
             await self.s.authenticator.sessions.create()
@@ -480,7 +486,7 @@ class RestApi:
     async def create_session(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/sessions``: a new session (authenticated at once with Basic)."""
         if not self.auth_channel(request):
-            return web.Response(status=403)
+            return web.Response(status=403, text=PLAIN_HTTP_CREDENTIALS)
         authorization = request.headers.get("Authorization")
         if self._named_session(authorization):
             return web.Response(status=400)
@@ -493,7 +499,7 @@ class RestApi:
     async def this_session(self, request: web.Request) -> web.StreamResponse:
         """``GET``/``PUT``/``POST /api/sessions/this``: state of, or authenticate, the session."""
         if not self.auth_channel(request):
-            return web.Response(status=403)
+            return web.Response(status=403, text=PLAIN_HTTP_CREDENTIALS)
         if request.match_info["which"] != "this":
             return web.Response(status=403)
         authorization = request.headers.get("Authorization")

@@ -53,7 +53,7 @@ def test_csv_import_reports_bad_rows(node: Node, tmp_path: Path) -> None:
     rejected = report_rows(Path(summary["report"]))
     assert [int(r["row"]) for r in rejected] == [601, 602, 603, 604, 606]
     reasons = {int(r["row"]): (r["handle"], r["reason"]) for r in rejected}
-    assert "invalid literal" in reasons[601][1]
+    assert reasons[601][1] == "row 601: index must be a number, got 'one'"
     assert "columns" in reasons[602][1]
     assert reasons[603][0] == "no-slash-handle"
     assert "index 1" in reasons[604][1]

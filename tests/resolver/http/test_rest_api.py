@@ -242,8 +242,10 @@ async def test_credentials_need_tls(database: HandleStore) -> None:
             json=[{"index": 1, "type": "URL", "data": "https://example.org"}],
         )
         assert status == 403 and body["responseCode"] == 402
+        assert "only over HTTPS" in body["message"]  # the credentials were not just dropped
         async with http.post("/api/sessions") as response:
             assert response.status == 403
+            assert "only over HTTPS" in await response.text()
         status, body = await call(http, "GET", f"/api/handles/{TV}")
         assert status == 200
 
