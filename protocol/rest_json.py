@@ -29,6 +29,7 @@ from protocol.constants import (
     TYPE_HS_ADMIN,
     TYPE_HS_NA_DELEGATE,
     TYPE_HS_PUBKEY,
+    TYPE_HS_SECKEY,
     TYPE_HS_SITE,
     TYPE_HS_SITE_PREFIX,
     TYPE_HS_VLIST,
@@ -415,7 +416,9 @@ def value_to_json(value: HandleValue) -> dict[str, Json]:
         "type": value.type,
         "data": data_to_json(value.type, value.data),
     }
-    if not (value.admin_read and value.admin_write and value.public_read) or value.public_write:
+    cnri_default = value.admin_read and value.admin_write and value.public_read
+    # a secret key always says its permissions: readers may default either way
+    if not cnri_default or value.public_write or value.type.upper() == TYPE_HS_SECKEY:
         out["permissions"] = "".join(
             "1" if f else "0"
             for f in (value.admin_read, value.admin_write, value.public_read, value.public_write)
@@ -457,8 +460,12 @@ def _int_or(obj: dict[str, Json], key: str, default: int) -> int:
     return _int(obj, key) if key in obj else default
 
 
-def _permissions(perms: Any) -> dict[str, bool]:
-    flags = {"admin_read": True, "admin_write": True, "public_read": True, "public_write": False}
+def _permissions(perms: Any, type_name: str) -> dict[str, bool]:
+    """The permission flags of a value; left out, the defaults, except that a secret
+    key is never public unless said so (CNRI's default would publish it)."""
+    secret = type_name.upper() == TYPE_HS_SECKEY
+    flags = {"admin_read": True, "admin_write": True, "public_read": not secret,
+             "public_write": False}
     if perms is None:
         return flags
     if not isinstance(perms, str):
@@ -493,15 +500,16 @@ def value_from_json(obj: Json) -> HandleValue:
     timestamp = parse_timestamp(obj["timestamp"]) if "timestamp" in obj else 0
     if "data" not in obj:
         raise _fail("missing data")
+    type_name = _str(obj, "type")
     return HandleValue(
         index=_int(obj, "index"),
-        type=_str(obj, "type"),
+        type=type_name,
         data=data_from_json(obj["data"]),
         ttl_type=ttl_type,
         ttl=ttl,
         timestamp=timestamp,
         references=tuple(ValueReference(_str(r, "handle"), _int(r, "index")) for r in refs),
-        **_permissions(obj.get("permissions")),
+        **_permissions(obj.get("permissions"), type_name),
     )
 
 

@@ -25,8 +25,9 @@ HTTP statuses follow ``statusCodeFromResponse``: 200 (201 when something new
 was created), 404 handle not found, 409 already exists, 400 bad input or values
 not found on a write, 401 authentication needed or failed, 403 not permitted,
 300 referral; JSON bodies carry ``responseCode`` (and ``handle``, ``values``,
-``message``).  JSON is encoded with orjson; ``callback`` gives JSONP and
-``pretty`` indents.
+``message``).  JSON is encoded with orjson; ``callback`` gives JSONP to
+requests without credentials only (never an authenticated answer, never a
+Basic prompt) and ``pretty`` indents.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ class RestApi:
         """A JSON (or JSONP with ``callback``) response carrying ``body``."""
         option = orjson.OPT_INDENT_2 if _flag(request.query.get("pretty")) else 0
         payload = orjson.dumps(body, option=option)
-        callback = request.query.get("callback")
+        callback = _jsonp_callback(request)
         if callback:
             payload = _scrub_callback(callback).encode() + b"(" + payload + b");"
             content_type = "application/javascript"
@@ -203,6 +204,7 @@ class RestApi:
         )
         for name, value in headers:
             response.headers.add(name, value)
+        response.headers["X-Content-Type-Options"] = "nosniff"
         response[RESPONSE_CODE] = body.get("responseCode", RC_SUCCESS)
         return response
 
@@ -241,7 +243,7 @@ class RestApi:
         basic = (
             authorization.startswith("Basic") if authorization is not None
             else request.headers.get("X-Requested-With") != "XMLHttpRequest"
-        )
+        ) and "callback" not in request.query  # no password prompt for a script tag
         errors = result.errors if result is not None else []
         challenges = www_authenticate(session, errors, basic=basic)
         return self.json(
@@ -575,6 +577,15 @@ class RestApi:
             body=(await self.s.metrics.render()).encode(),
             headers={"Content-Type": METRICS_CONTENT_TYPE},
         )
+
+
+def _jsonp_callback(request: web.Request) -> str | None:
+    """The JSONP ``callback`` of an anonymous request; None for a request carrying
+    credentials: a script tag on another site would run the answer with the
+    browser's cached credentials and read what only the admin may (issue 18 F11)."""
+    if "Authorization" in request.headers:
+        return None
+    return request.query.get("callback") or None
 
 
 def _scrub_callback(callback: str) -> str:
