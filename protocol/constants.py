@@ -17,6 +17,8 @@ COMPATIBILITY_MINOR_VERSION: Final = 3
 
 # --- sizes and limits (Common.java) ------------------------------------------
 MESSAGE_ENVELOPE_SIZE: Final = 20
+#: ``Common.HDL_MIME_TYPE``: Handle messages in an HTTP body (``NativeServlet``)
+HDL_MIME_TYPE: Final = "application/x-hdl-message"
 MESSAGE_HEADER_SIZE: Final = 24
 #: CNRI's own limit for an envelope's message length
 CNRI_MAX_MESSAGE_LENGTH: Final = 262144

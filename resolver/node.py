@@ -38,6 +38,7 @@ from resolver.core.usage import UsageCounter
 from resolver.core.verification import configure_trust
 from resolver.dns.bridge import DnsServer, run_dns_server
 from resolver.handle.challenges import ChallengeStore
+from resolver.handle.over_http import NativeHttpAnswerer
 from resolver.handle.server import HandleServer, run_handle_server
 from resolver.handle.sessions import SessionStore as HandleSessionStore
 from resolver.http.api import run_http_server
@@ -233,6 +234,7 @@ async def _listen(
                 rate_limiter_from(config), config.request_read_timeout,
                 config.max_inflight_requests,
             ),
+            native=NativeHttpAnswerer(handle_server.processor),
         )
         dns_server = None
         if config.dns_port and primary:

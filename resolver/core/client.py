@@ -61,6 +61,7 @@ from protocol.constants import (
     RC_SERVICE_REFERRAL,
     RC_SUCCESS,
     RC_VALUES_NOT_FOUND,
+    SP_HDL_HTTP,
     SP_HDL_TCP,
     SP_HDL_UDP,
 )
@@ -75,9 +76,11 @@ from protocol.public_key import decode_public_key
 from protocol.server_select import server_index
 from protocol.site_info import SiteInfo, decode_site_info
 from protocol.values import HandleValue
+from resolver.core.http_exchange import HttpExchange
 from resolver.core.service import Resolution
 
 MAX_RESPONSE_SIZE = 16 * 1024 * 1024
+_UDP, _TCP, _HTTP = "udp", "tcp", "http"
 
 
 class _TryTcp(Exception):
@@ -133,6 +136,7 @@ class _Endpoint:
     tcp_port: int | None
     udp_port: int | None
     public_key: bytes = b""
+    http_port: int | None = None
 
     def name(self, port: int | None) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -143,7 +147,7 @@ def endpoints(target: Target, handle: str) -> list[_Endpoint]:
     """The servers to ask about ``handle``, the site's responsible one first."""
     if isinstance(target, tuple):
         host, port = target
-        return [_Endpoint(host, port, port)]
+        return [_Endpoint(host, port, port, http_port=port)]
     site = decode_site_info(target.data) if isinstance(target, HandleValue) else target
     if not site.servers:
         raise HandleClientError(RC_ERROR, "site lists no servers")
@@ -153,12 +157,14 @@ def endpoints(target: Target, handle: str) -> list[_Endpoint]:
     for server in ordered:
         tcp = server.interface(SP_HDL_TCP)
         udp = server.interface(SP_HDL_UDP)
+        http = server.interface(SP_HDL_HTTP)
         found.append(
             _Endpoint(
                 server.ip,
                 tcp.port if tcp else None,
                 udp.port if udp else None,
                 server.public_key,
+                http.port if http else None,
             )
         )
     return found
@@ -236,13 +242,18 @@ class HandleClient:
 
     ``timeout`` bounds each exchange with one server; ``attempts`` is how many
     rounds over the candidate servers are made; ``udp`` lets queries try UDP
-    first.
+    first; ``http`` sends every message over the servers' HTTP interface
+    instead (``Interface.SP_HDL_HTTP``, :mod:`resolver.core.http_exchange`; a
+    ``(host, port)`` target then names the HTTP port).
     """
 
-    def __init__(self, *, timeout: float = 3.0, attempts: int = 2, udp: bool = True) -> None:
+    def __init__(
+        self, *, timeout: float = 3.0, attempts: int = 2, udp: bool = True, http: bool = False
+    ) -> None:
         self.timeout = timeout
         self.attempts = max(1, attempts)
         self.udp = udp
+        self.http = http
 
     # --- queries -------------------------------------------------------------------
 
@@ -373,31 +384,40 @@ class HandleClient:
         problem: Exception | None = None
         for _ in range(self.attempts):
             for endpoint in endpoints(target, handle):
-                routes: list[tuple[bool, int | None]] = []
-                if self.udp and not admin and endpoint.udp_port is not None:
-                    routes.append((True, endpoint.udp_port))
-                if endpoint.tcp_port is not None:
-                    routes.append((False, endpoint.tcp_port))
-                for udp, port in routes:
+                for transport, port in self._routes(endpoint, admin):
                     try:
                         async with asyncio.timeout(self.timeout):
-                            responses = await self._converse(endpoint, port, udp, request, auth)
+                            responses = await self._converse(
+                                endpoint, port, transport, handle, request, auth
+                            )
                     except _TRANSPORT_ERRORS as exc:
                         problem = exc
                         continue
                     return responses, endpoint.name(port)
         raise HandleClientError(RC_ERROR, f"no server answered: {problem!r}")
 
+    def _routes(self, endpoint: _Endpoint, admin: bool) -> list[tuple[str, int]]:
+        """(transport, port) pairs to try on ``endpoint``, in order."""
+        if self.http:
+            return [] if endpoint.http_port is None else [(_HTTP, endpoint.http_port)]
+        routes = []
+        if self.udp and not admin and endpoint.udp_port is not None:
+            routes.append((_UDP, endpoint.udp_port))
+        if endpoint.tcp_port is not None:
+            routes.append((_TCP, endpoint.tcp_port))
+        return routes
+
     async def _converse(
         self,
         endpoint: _Endpoint,
-        port: int | None,
-        udp: bool,
+        port: int,
+        transport: str,
+        handle: str,
         request: Message,
         auth: Credentials | None,
     ) -> list[Message]:
-        assert port is not None
-        exchange = await self._open(endpoint.host, port, udp)
+        udp = transport == _UDP
+        exchange = await self._open(endpoint.host, port, transport, handle)
         try:
             await exchange.send(request)
             expected_id, answered, responses = request.request_id, False, []
@@ -420,13 +440,17 @@ class HandleClient:
         finally:
             exchange.close()
 
-    async def _open(self, host: str, port: int, udp: bool) -> _Exchange:
-        if udp:
+    async def _open(
+        self, host: str, port: int, transport: str, handle: str
+    ) -> _Exchange | HttpExchange:
+        if transport == _HTTP:
+            return HttpExchange(host, port, handle, MAX_RESPONSE_SIZE)
+        if transport == _UDP:
             loop = asyncio.get_running_loop()
-            transport, protocol = await loop.create_datagram_endpoint(
+            datagrams, protocol = await loop.create_datagram_endpoint(
                 _UdpProtocol, remote_addr=(host, port)
             )
-            return _UdpExchange(transport, protocol)
+            return _UdpExchange(datagrams, protocol)
         reader, writer = await asyncio.open_connection(host, port, limit=2**16)
         return _TcpExchange(reader, writer)
 

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 2641
 
 
-def _envelope_error(env: Envelope, code: int, text: str) -> Message:
+def envelope_error(env: Envelope, code: int, text: str) -> Message:
     """An error response when only the request's envelope is known."""
     major, minor = negotiate(env.suggest_major_version, env.suggest_minor_version)
     return Message(
@@ -69,14 +69,14 @@ def _envelope_error(env: Envelope, code: int, text: str) -> Message:
     )
 
 
-async def _respond(processor: RequestProcessor, request: Message) -> list[Message]:
+async def respond(processor: RequestProcessor, request: Message) -> list[Message]:
     """The processor's answer, or an RC_ERROR response if it failed unexpectedly."""
     started = time.perf_counter()
     try:
         responses = await processor.process(request)
     except Exception as exc:  # one bad request must not take the server down
         log.error("handle request failed op=%s: %r", request.op_code, exc)
-        responses = [_envelope_error(request.envelope(0), RC_ERROR, "internal error")]
+        responses = [envelope_error(request.envelope(0), RC_ERROR, "internal error")]
     if processor.metrics is not None and responses:
         processor.metrics.observe_request(
             "handle", responses[0].response_code, time.perf_counter() - started
@@ -137,21 +137,21 @@ class _TcpConnections(_Listener):
                     env = decode_envelope(head, limit)
                 except ProtocolError as exc:
                     fake = Envelope(0, *_ids(head))
-                    writer.write(encode_tcp(_envelope_error(fake, RC_PROTOCOL_ERROR, str(exc))))
+                    writer.write(encode_tcp(envelope_error(fake, RC_PROTOCOL_ERROR, str(exc))))
                     await writer.drain()
                     return
                 data = await reader.readexactly(env.message_length)
             if self.limiter.take(client):
-                writer.write(encode_tcp(_envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
+                writer.write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
                 await writer.drain()
                 continue
             try:
                 request = decode_message(env, data, limit)
             except ProtocolError as exc:
-                writer.write(encode_tcp(_envelope_error(env, exc.response_code, str(exc))))
+                writer.write(encode_tcp(envelope_error(env, exc.response_code, str(exc))))
                 await writer.drain()
                 return
-            for response in await _respond(self.processor, request):
+            for response in await respond(self.processor, request):
                 writer.write(encode_tcp(response))
             await writer.drain()
 
@@ -189,11 +189,11 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         admission = self.limiter.admit_datagram(client_of(addr))
         if admission is not Admission.ANSWER:
             if admission is Admission.SLIP:  # a real client behind the address retries on TCP
-                slip = use_tcp_reply(_envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited"))
+                slip = use_tcp_reply(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited"))
                 self._send_datagrams([slip], addr, size, lambda: slip)
             return
         if len(self.tasks) >= self.limits.max_udp_inflight:
-            self._send([_envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
+            self._send([envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
         task = asyncio.get_running_loop().create_task(self._answer(env, message, addr))
         self.tasks.add(task)
@@ -206,7 +206,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             return  # no envelope: no reply can be formed
         if self.limiter.admit_datagram(client_of(addr)) is not Admission.ANSWER:
             return  # a flood of bad datagrams gets no replies
-        self._send([_envelope_error(env, exc.response_code, str(exc))], addr, len(data))
+        self._send([envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
     async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...]) -> None:
         try:
@@ -214,9 +214,9 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             try:
                 request = decode_message(env, message, self.limits.max_message_size)
             except ProtocolError as exc:
-                self._send([_envelope_error(env, exc.response_code, str(exc))], addr, size)
+                self._send([envelope_error(env, exc.response_code, str(exc))], addr, size)
                 return
-            self._send(await _respond(self.processor, request), addr, size)
+            self._send(await respond(self.processor, request), addr, size)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
 

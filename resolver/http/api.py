@@ -86,6 +86,7 @@ from resolver.http.auth import (
     www_authenticate,
 )
 from resolver.http.guard import HttpGuard
+from resolver.http.native import NativeAnswer, native_route
 from resolver.http.trace_pages import trace_routes
 
 _log = logging.getLogger(__name__)
@@ -670,6 +671,7 @@ def make_app(
     sessions: SessionStore | None = None,
     client_max_size: int = MAX_BODY,
     guard: HttpGuard | None = None,
+    native: NativeAnswer | None = None,
 ) -> web.Application:
     """The HTTP application over ``service``.
 
@@ -679,7 +681,9 @@ def make_app(
     a TLS-terminating proxy); ``sessions`` holds ``/api/sessions`` state (in this
     process by default; pass a :class:`~resolver.http.auth.RedisSessionStore`
     when several processes serve one address); ``guard`` holds the abuse limits
-    (rate per client, requests in flight, body read time; none by default).
+    (rate per client, requests in flight, body read time; none by default);
+    ``native`` answers Handle messages POSTed to ``/{handle}``
+    (:mod:`resolver.http.native`; without it such a POST is read as a resolution).
     """
     settings = _Settings(
         service=service,
@@ -704,6 +708,7 @@ def make_app(
             return exc.response_code, ()
         return res.response_code, res.values
 
+    pages = http_pages.page_routes(resolve_for_page, value_to_json, http_status)
     app.add_routes([
         web.get("/api/openapi.json", api.openapi_doc),
         web.get("/api/handles", api.list_handles),
@@ -724,7 +729,8 @@ def make_app(
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),
         web.get("/metrics", api.metrics_text),
-        *http_pages.page_routes(resolve_for_page, value_to_json, http_status),
+        native_route(native, pages[-1].handler),
+        *pages,
     ])
     return app
 
