@@ -34,7 +34,7 @@ from resolver.core.site import build_site_info, site_info_value
 from resolver.handle.over_http import NativeHttpAnswerer
 from resolver.handle.server import HandleServer, run_handle_server
 from resolver.http.api import run_http_server
-from tests.resolver.test_handle_support import NA, SECRET, TV, admin_value, seed, url
+from tests.resolver.handle.test_handle_support import NA, SECRET, TV, admin_value, seed, url
 
 #: the transport does not depend on the backend
 SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
