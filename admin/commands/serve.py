@@ -24,6 +24,7 @@ from typing import Any
 
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
+from resolver.core.log_format import configure_logging
 from resolver.handle.shared_auth import SharedAuthTables, connect_auth_tables
 from resolver.node import AuthTables, limits_from, start_node
 
@@ -70,10 +71,7 @@ def event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
 
 async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=ctx.config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(ctx.config.log_level)
     for noisy in ("alembic", "aiohttp.access"):  # one line per request costs the hot path
         logging.getLogger(noisy).setLevel(logging.WARNING)
     workers = 1 if args.worker_child else ctx.config.workers

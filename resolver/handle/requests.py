@@ -217,7 +217,7 @@ class RequestProcessor:
         caller = await self._identify(body, challenge)
         if caller is None:
             log.info(
-                "handle auth failed identity=%s:%s type=%s",
+                "handle auth failed identity=%s:%r type=%r",
                 body.user_index,
                 body.user_handle,
                 body.auth_type,
