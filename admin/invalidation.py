@@ -1,7 +1,7 @@
 """Telling running servers about the CLI's writes: cache invalidation over Redis.
 
 The CLI writes straight to the registry, while every serving process keeps
-answers (and "not found") in its caches until their TTL ends.  With
+answers (and "not found") in its caches.  With
 ``redis_url`` configured, a :class:`CacheInvalidation` is the store's
 ``on_change`` hook (:mod:`registry.base`) for the length of a command: after
 each committed write it publishes the changed handles on the channel the
@@ -21,11 +21,12 @@ record back.  One pipelined round trip per chunk costs little next to the
 batch's transaction.
 
 When Redis cannot be reached the write stands (it is committed): one warning
-line on stderr says the servers' caches catch up within the TTL, the rest of
-the command does not try again, and the exit code is unchanged (0 on
-success).  Without ``redis_url`` nothing is published: servers see a change
-when the cached answer's TTL ends (:data:`SERVERS_NOTE`, shown in the write
-commands' help).
+line on stderr says the servers' caches catch up from the change feed, the
+rest of the command does not try again, and the exit code is unchanged (0 on
+success).  Without ``redis_url`` nothing is published: the servers read the
+registry's change feed (:mod:`registry.changes`, :mod:`resolver.core.change_feed`)
+and drop the changed handles within about a quarter of a second
+(:data:`SERVERS_NOTE`, shown in the write commands' help).
 """
 
 from __future__ import annotations
@@ -47,13 +48,12 @@ TIMEOUT = 2.0
 
 SERVERS_NOTE = """running servers:
   with redis_url set, every serving process is told to drop the changed handles
-  before this command reports success (when Redis cannot be reached, a warning
-  says so and the caches catch up as below); without Redis, a running node keeps
-  serving its cached answer until the record's TTL ends (the values' TTL, 86400 s
-  unless set) and a cached "not found" for negative_ttl (60 s by default)"""
+  before this command reports success; with or without Redis, the serving
+  processes also read the registry's change feed and drop the changed handles
+  within about a quarter of a second"""
 
 WARNING = ("idnode: warning: the change is stored, but Redis (redis_url) could not be reached "
-           "to invalidate the servers' caches; they catch up within the cached record's TTL")
+           "to invalidate the servers' caches; they catch up from the registry's change feed")
 
 
 class CacheInvalidation:

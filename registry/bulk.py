@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
-from registry import identifiers, links
+from registry import changes, identifiers, links
 from registry.admission import load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
@@ -156,6 +156,7 @@ class BulkMixin(StoreBase):
                           "last": stored[-1].name}
                 await append_audit(conn, [AuditEvent(actor, "bulk_put", None, after=digest,
                                                      detail=detail)])
+            await changes.record(conn, [row.name for row in stored])
             if job_id is not None and job_position is not None:
                 await conn.execute(
                     update(_J).where(_J.c.job_id == job_id).values(rows_done=job_position,

@@ -2,7 +2,8 @@
 
 Every change is logged in the audit chain in its own transaction (``actor``
 defaults to :data:`ADMIN`); prefix changes under the prefix handle
-``0.NA/<prefix>``, credential changes under the admin handle.
+``0.NA/<prefix>``, credential changes under the admin handle.  Prefix changes
+also go to the change feed (:mod:`registry.changes`) as that prefix handle.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 from sqlalchemy import Executable, Row, Table, delete, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from registry import changes
 from registry.admission import owned_by_prefix
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
@@ -55,25 +57,30 @@ class DirectoryMixin(StoreBase):
     """Prefixes, enterprises and credentials."""
 
     async def _set(
-        self, table: Table, key: object, what: str, audit: AuditEvent, **values: object
+        self, table: Table, key: object, what: str, audit: AuditEvent, *, changed: str = "",
+        **values: object,
     ) -> None:
+        """Update one row; ``changed`` names the prefix handle to note in the change feed."""
         key_column = table.primary_key.columns.values()[0]
         async with self._write() as conn:
             result = await conn.execute(update(table).where(key_column == key).values(**values))
             if result.rowcount != 1:
                 raise NotFound(f"no {what} {key}")
             await append_audit(conn, [audit])
+            await changes.record(conn, [changed] if changed else [], changes.PREFIX)
 
     async def _add(
         self, table: Table, what: str, key: str, row: dict[str, object], audit: AuditEvent,
-        *then: Executable,
+        *then: Executable, changed: str = "",
     ) -> None:
+        """Insert one row; ``changed`` names the prefix handle to note in the change feed."""
         try:
             async with self._write() as conn:
                 await conn.execute(insert(table), row)
                 for statement in then:
                     await conn.execute(statement)
                 await append_audit(conn, [audit])
+                await changes.record(conn, [changed] if changed else [], changes.PREFIX)
         except IntegrityError as exc:
             raise AlreadyExists(f"{what} {key} exists or names an unknown owner") from exc
 
@@ -101,7 +108,8 @@ class DirectoryMixin(StoreBase):
         adopt = update(_H).where(
             owned_by_prefix(key), *(not_(owned_by_prefix(other)) for other in longer)
         ).values(enterprise=owner)
-        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit, adopt)
+        await self._add(_P, "prefix", key, dataclasses.asdict(info), audit, adopt,
+                        changed=prefix_handle(key))
         await self._changed([prefix_handle(key)])
         return info
 
@@ -137,7 +145,7 @@ class DirectoryMixin(StoreBase):
         checked = _choice("kind", kind, PREFIX_KINDS)
         key = name_key(name)
         audit = AuditEvent(actor, "prefix.kind", prefix_handle(key), detail={"kind": checked})
-        await self._set(_P, key, "prefix", audit, kind=checked)
+        await self._set(_P, key, "prefix", audit, changed=prefix_handle(key), kind=checked)
         await self._changed([prefix_handle(key)])
 
     async def set_prefix_status(self, name: str, status: str, *, actor: str = ADMIN) -> None:
@@ -145,7 +153,7 @@ class DirectoryMixin(StoreBase):
         checked = _choice("status", status, PREFIX_STATUSES)
         key = name_key(name)
         audit = AuditEvent(actor, "prefix.status", prefix_handle(key), detail={"status": checked})
-        await self._set(_P, key, "prefix", audit, status=checked)
+        await self._set(_P, key, "prefix", audit, changed=prefix_handle(key), status=checked)
         await self._changed([prefix_handle(key)])
 
     async def delete_prefix(self, name: str, *, actor: str = ADMIN) -> None:
@@ -156,6 +164,7 @@ class DirectoryMixin(StoreBase):
             if result.rowcount != 1:
                 raise NotFound(f"no prefix {name}")
             await append_audit(conn, [AuditEvent(actor, "prefix.delete", prefix_handle(key))])
+            await changes.record(conn, [prefix_handle(key)], changes.PREFIX)
         await self._changed([prefix_handle(key)])
 
     # --- enterprises -------------------------------------------------------

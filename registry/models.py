@@ -37,6 +37,7 @@ INDUSTRIES = ("appliance", "machinery", "rubber", "other")
 ENTERPRISE_STATUSES = ("active", "suspended")
 PREFIX_STATUSES = ("active", "suspended")
 CREDENTIAL_KINDS = ("seckey", "pubkey")
+CHANGE_KINDS = ("handle", "prefix")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -239,3 +240,19 @@ class IdentifierKey(Base):
         ForeignKey("handles.name_key", ondelete="CASCADE"), index=True
     )
     handle: Mapped[str] = mapped_column(String(1024))
+
+
+class Change(Base):
+    """One changed handle or prefix, for serving processes to drop from their caches.
+
+    Written in the transaction of the change (:mod:`registry.changes`); ``seq``
+    never repeats (SQLite AUTOINCREMENT), so a reader can follow ``seq > last``.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (_one_of("kind", CHANGE_KINDS), {"sqlite_autoincrement": True})
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handle: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(16))
+    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -3,8 +3,9 @@
 Each write is one transaction: it locks the handle row (PostgreSQL
 ``FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``), checks ``expected_version``,
 applies the change, checks the traceability rules and updates the where-used
-links (:mod:`registry.links`), bumps ``version`` with a compare-and-swap and
-appends a hash-chained audit row.  A reader gets a record in one query.
+links (:mod:`registry.links`), bumps ``version`` with a compare-and-swap,
+appends a hash-chained audit row and notes the handle in the change feed
+(:mod:`registry.changes`).  A reader gets a record in one query.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
-from registry import identifiers, links
+from registry import changes, identifiers, links
 from registry.admission import load_owners
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.bulk import BulkMixin
 from registry.catalog import CatalogMixin
+from registry.changes import ChangesMixin
 from registry.db import open_engine, run_migrations
 from registry.directory import DirectoryMixin
 from registry.errors import (
@@ -116,7 +118,9 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
     return HandleRecord(name, tuple(values[i] for i in sorted(values)), version)
 
 
-class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.LinksMixin):
+class HandleStore(
+    AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin
+):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 
     @classmethod
@@ -337,6 +341,7 @@ class HandleStore(AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, links.Lin
                                        _values_of(rows, 4))
                     record = await self._update_one(conn, current, actor, action,
                                                     expected_version, change)
+                await changes.record(conn, [name])
         except IntegrityError as exc:  # a concurrent create of the same name won
             if create:
                 raise HandleAlreadyExists(name) from exc

@@ -25,6 +25,7 @@ from registry.bootstrap import node_admin
 from registry.config import NodeConfig
 from registry.store import HandleStore
 from registry.trust.keys import load_private_key
+from resolver.core.change_feed import ChangeFollower
 from resolver.core.limits import Limits
 from resolver.core.metrics import Metrics
 from resolver.core.ratelimit import RateLimiter
@@ -191,7 +192,14 @@ async def _start_front_ends(
         if config.suspended_resolution == "refuse":
             service.suspended = SuspendedPrefixes()
             await service.suspended.refresh(service.store)
-        return await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
+        follower = None
+        if service.answers is not None:  # other processes' writes reach this cache
+            follower = ChangeFollower(service.store, service.answers)
+            await follower.start()
+        node = await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
+        if follower is not None:
+            node.tasks.append(asyncio.create_task(follower.run()))
+        return node
     except BaseException:
         await service.close()
         raise

@@ -25,7 +25,9 @@ handle's lookup key).
   :func:`invalidation_of` says what to drop for a set of handles and
   :func:`redis_prefix_of` where a node's keys and channel live, so that a
   process without a stack (the CLI, :mod:`admin.invalidation`) publishes the
-  same invalidation.
+  same invalidation.  :meth:`ResolutionStack.forget` drops handles here only:
+  the registry's change feed (:mod:`resolver.core.change_feed`) tells each
+  process, Redis or not, what others wrote.
 * Referrals, and records holding an HS_SECKEY, stay out of Redis.
 * Hits and misses are counted per layer (``memory``, ``redis``) in
   :attr:`ResolutionStack.counters` and fed to a shared
@@ -275,6 +277,13 @@ class ResolutionStack:
         if self.redis is not None and not await self.redis.invalidate(keys, prefixes=prefixes):
             log.warning("invalidation of %d handle(s) reached this process only", len(handles))
 
+    def forget(self, handles: Sequence[str], *, prefixes: bool = False) -> None:
+        """Drop ``handles`` from this process's cache only (someone else already wrote
+        and told the other processes); ``prefixes`` also drops every referral and
+        negative answer, as a changed prefix handle does."""
+        keys, any_prefix = invalidation_of(handles)
+        self._drop(keys, prefixes or any_prefix)
+
     def _drop(self, keys: Sequence[str], prefixes: bool) -> None:
         self.local.drop(keys)
         self.negative.drop(keys)
@@ -284,7 +293,7 @@ class ResolutionStack:
             self.negative.clear()
             self.local.drop_matching(lambda _key, answer: answer.kind is not Kind.FOUND)
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
         """Forget every answer (invalidations may have been missed)."""
         self.local.clear()
         self.negative.clear()
@@ -295,7 +304,7 @@ class ResolutionStack:
     def start(self) -> None:
         """Start following other processes' invalidations (needs a running loop)."""
         if self.redis is not None:
-            self.redis.listen(self._drop, self._reset)
+            self.redis.listen(self._drop, self.reset)
 
     async def close(self) -> None:
         """Stop the invalidation listener and close the Redis connections."""
@@ -342,11 +351,6 @@ async def build_resolution_stack(
     still follows its own referrals).  Close it with ``await service.close()``.
     """
     redis = None
-    if config.workers > 1 and not config.redis_url:
-        log.warning(
-            "%d workers without redis_url: a write in one worker is not seen by the other "
-            "workers' caches until the record's TTL ends", config.workers
-        )
     if config.redis_url:
         redis = RedisCache(
             config.redis_url,

@@ -1,0 +1,82 @@
+"""The change feed: which handles and prefixes changed, in commit order, for caches to follow.
+
+Every write of handles or prefixes calls :func:`record` in its own
+transaction, so a change is in the feed exactly when it is committed.  A
+serving process remembers the last ``seq`` it saw and asks for the rows after
+it (:meth:`ChangesMixin.changes_since`, one indexed query) a few times a
+second (:mod:`resolver.core.change_feed`): a CLI command, an import or another
+process's write then reaches every cache on the machine (or on every host of
+one PostgreSQL registry) without Redis.
+
+Order: :func:`record` takes the audit chain's lock
+(:func:`registry.db.transaction_lock`; every write already holds it for its
+audit row, SQLite holds its write lock anyway) before it draws sequence
+numbers, so ``seq`` grows in commit order and a reader following
+``seq > last`` never skips a row committed late.  SQLite gets AUTOINCREMENT,
+so a number is never handed out twice even after the rows are pruned.
+
+Rows older than :data:`RETENTION_SECONDS` are pruned by the writers (an
+indexed range delete in the same transaction).  A reader that could not read
+the feed for longer than that may have missed rows and must forget its whole
+cache (:meth:`resolver.core.change_feed.ChangeFollower.poll`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry.base import StoreBase
+from registry.db import transaction_lock
+from registry.models import Change, table_of, utcnow
+
+RETENTION_SECONDS = 900.0
+"""How long a change stays in the feed."""
+HANDLE = "handle"
+PREFIX = "prefix"
+
+_C = table_of(Change)
+_LAST = select(func.max(_C.c.seq))
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One feed entry: ``handle`` changed (``kind`` prefix: the prefix handle of a prefix)."""
+
+    seq: int
+    handle: str
+    kind: str
+
+
+async def record(conn: AsyncConnection, handles: Sequence[str], kind: str = HANDLE) -> None:
+    """Add ``handles`` to the feed inside the caller's (writing) transaction."""
+    if not handles:
+        return
+    await transaction_lock(conn, "audit")
+    now = utcnow()
+    await conn.execute(delete(_C).where(_C.c.time < now - timedelta(seconds=RETENTION_SECONDS)))
+    await conn.execute(insert(_C), [{"handle": h, "kind": kind, "time": now} for h in handles])
+
+
+class ChangesMixin(StoreBase):
+    """Reading the change feed."""
+
+    async def last_change(self) -> int:
+        """The newest ``seq`` in the feed (0 when it is empty)."""
+        async with self._read() as conn:
+            return int((await conn.execute(_LAST)).scalar() or 0)
+
+    async def changes_since(self, seq: int, *, limit: int = 5000) -> list[ChangeRow]:
+        """Up to ``limit`` feed entries after ``seq``, oldest first."""
+        query = (
+            select(_C.c.seq, _C.c.handle, _C.c.kind)
+            .where(_C.c.seq > seq)
+            .order_by(_C.c.seq)
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            return [ChangeRow(*row) for row in await conn.execute(query)]

@@ -1,0 +1,85 @@
+"""The change feed: every write path notes its handles in its own transaction, in order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from protocol.values import HandleValue
+from registry import changes
+from registry.changes import ChangeRow
+from registry.errors import ConcurrentModification, HandleAlreadyExists
+from registry.models import Change, table_of
+from registry.store import HandleStore
+
+TV = "88.118.8/TV-0001"
+
+
+def url(text: str = "https://example.test/tv", index: int = 1) -> HandleValue:
+    return HandleValue(index, "URL", text.encode())
+
+
+async def entries(store: HandleStore, after: int) -> list[tuple[str, str]]:
+    return [(row.handle, row.kind) for row in await store.changes_since(after)]
+
+
+async def test_every_handle_write_notes_the_handle(database: HandleStore) -> None:
+    start = await database.last_change()
+    await database.create_handle(TV, [url()], actor="a")
+    await database.replace_handle(TV, [url("https://b")], actor="a")
+    await database.add_values(TV, [url("https://c", 2)], actor="a")
+    await database.modify_values(TV, [url("https://d", 2)], actor="a")
+    await database.remove_values(TV, [2], actor="a")
+    await database.delete_handle(TV, actor="a")
+    assert await entries(database, start) == [(TV, "handle")] * 6
+    rows = await database.changes_since(start)
+    assert [r.seq for r in rows] == sorted({r.seq for r in rows})
+    assert await database.last_change() == rows[-1].seq
+
+
+async def test_a_bulk_batch_notes_its_stored_handles_only(database: HandleStore) -> None:
+    await database.create_handle(TV, [url()], actor="a")
+    start = await database.last_change()
+    result = await database.bulk_put([(TV, [url()]), ("88.118.8/TV-0002", [url()])], actor="i")
+    assert len(result.rejected) == 1  # TV exists, no overwrite
+    assert await entries(database, start) == [("88.118.8/TV-0002", "handle")]
+
+
+async def test_prefix_changes_note_the_prefix_handle(database: HandleStore) -> None:
+    start = await database.last_change()
+    await database.create_prefix("88.118.9")
+    await database.set_prefix_kind("88.118.9", "delegated")
+    await database.set_prefix_status("88.118.9", "suspended")
+    await database.delete_prefix("88.118.9")
+    assert await entries(database, start) == [("0.NA/88.118.9", "prefix")] * 4
+
+
+async def test_a_failed_write_notes_nothing(database: HandleStore) -> None:
+    await database.create_handle(TV, [url()], actor="a")
+    start = await database.last_change()
+    with pytest.raises(HandleAlreadyExists):
+        await database.create_handle(TV, [url()], actor="a")
+    with pytest.raises(ConcurrentModification):
+        await database.replace_handle(TV, [url()], actor="a", expected_version=9)
+    assert await database.changes_since(start) == []
+
+
+async def test_old_entries_are_pruned_by_the_next_write(database: HandleStore) -> None:
+    await database.create_handle(TV, [url()], actor="a")
+    table = table_of(Change)
+    async with database.engine.begin() as conn:
+        old = changes.utcnow() - timedelta(seconds=changes.RETENTION_SECONDS + 1)
+        await conn.execute(update(table).values(time=old))
+    await database.create_handle("88.118.8/TV-0002", [url()], actor="a")
+    rows = await database.changes_since(0)
+    assert [(r.handle, r.kind) for r in rows] == [("88.118.8/TV-0002", "handle")]
+    assert isinstance(rows[0], ChangeRow) and rows[0].seq == 2  # numbers never repeat
+
+
+async def test_changes_since_reads_in_batches(database: HandleStore) -> None:
+    await database.bulk_put([(f"88.118.8/B-{i}", [url()]) for i in range(5)], actor="i")
+    first = await database.changes_since(0, limit=3)
+    rest = await database.changes_since(first[-1].seq, limit=3)
+    assert [r.handle for r in first + rest] == [f"88.118.8/B-{i}" for i in range(5)]
