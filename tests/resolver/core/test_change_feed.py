@@ -80,10 +80,10 @@ async def test_a_prefix_change_drops_negative_answers(
     stack = follower.stack
     pump = "88.118.9/PUMP"
     assert (await stack.answer(pump)).kind is Kind.ABSENT
-    assert stack.local.get(LOCAL + pump) is not None
+    assert stack.fresh(LOCAL + pump) is not None
     await writer.create_prefix("88.118.9")  # no handle under it changed
     assert await follower.poll() == 1
-    assert stack.local.get(LOCAL + pump) is None
+    assert stack.fresh(LOCAL + pump) is None
 
 
 async def test_a_follower_that_fell_behind_the_feed_clears_its_cache(
@@ -91,7 +91,7 @@ async def test_a_follower_that_fell_behind_the_feed_clears_its_cache(
 ) -> None:
     stack = follower.stack
     await data(stack, TV)
-    assert stack.local.get(LOCAL + TV) is not None
+    assert stack.fresh(LOCAL + TV) is not None
     clock.now += RETENTION_SECONDS  # rows it never read may be pruned by now
     assert await follower.poll() == 0
-    assert stack.local.get(LOCAL + TV) is None
+    assert stack.fresh(LOCAL + TV) is None
