@@ -1,5 +1,9 @@
 """``idnode resolve HANDLE``: what a client asking this node (or another server) gets back.
 
+HANDLE may also be another scheme's identifier that a record carries (a GS1
+code in any spelling, an EPC URI, an OID: :mod:`registry.schemes`); it is
+looked up in this node's identifier index and its handle resolved.
+
 Without ``--server`` the question goes to this node's resolution service built
 from its configuration, exactly as its servers answer (local registry,
 referrals for delegated prefixes, recursion from ``root_address`` with
@@ -36,7 +40,9 @@ from admin.context import (
 from admin.parsing import add_command
 from admin.values import print_record
 from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
+from registry.schemes import SchemeError, names_another_scheme
 from resolver.core.client import HandleClient, HandleClientError
+from resolver.core.identifiers import IdentifierMatch, find_handle
 from resolver.core.service import Resolution, ServiceError
 from resolver.core.stack import build_resolution_stack
 from resolver.core.trace import Tracer, record_verifier
@@ -87,15 +93,37 @@ async def _remote(args: argparse.Namespace) -> Resolution:
         return Resolution(args.handle, exc.response_code, (), source=args.server)
 
 
+async def _handle_named_by(ctx: CommandContext, text: str) -> IdentifierMatch:
+    """The handle that carries another scheme's identifier ``text`` in this registry."""
+    async with ctx.store() as store:
+        try:
+            match = await find_handle(store, text)
+        except SchemeError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    if match.handle is None:
+        raise CliError(f"not found: {match.not_found_message()}", EXIT_FAILED)
+    return match
+
+
 async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
-    """Resolve one handle, locally or at ``--server``."""
+    """Resolve one handle (or the handle of a GS1 code / OID), locally or at ``--server``."""
     if args.server and (args.verify or args.trace):
         raise CliError("--verify and --trace use this node's service: drop --server", EXIT_USAGE)
     extra: dict[str, Any] = {}
+    if names_another_scheme(args.handle):
+        if args.server:
+            raise CliError(f"{args.handle!r} is not a handle: the Handle protocol (--server) "
+                           "has no lookup by GS1 code or OID; resolve it here", EXIT_USAGE)
+        match = await _handle_named_by(ctx, args.handle)
+        args.handle = match.handle
+        extra["identifier"] = {"scheme": match.identifier.scheme,
+                               "key": match.identifier.key,
+                               "display": match.identifier.display}
     if args.server:
         answer = await _remote(args)
     else:
-        answer, extra = await _local(ctx, args)
+        answer, reports = await _local(ctx, args)
+        extra |= reports
     head: dict[str, Any] = {
         "handle": answer.handle, "response_code": answer.response_code,
         "response": response_code_name(answer.response_code), "source": answer.source,
@@ -114,6 +142,9 @@ async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 
 def _print_reports(ctx: CommandContext, extra: dict[str, Any]) -> None:
+    if "identifier" in extra:
+        ctx.out.result(None, f"\nfound by {extra['identifier']['display']} "
+                             f"({extra['identifier']['key']})")
     if "verification" in extra:
         report = extra["verification"]
         if report is None:
@@ -138,9 +169,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode resolve 88.118.9/FL-0001 --recursive\n"
         "  idnode resolve 88.118.8/TV-0001 --server 127.0.0.1:2641\n"
         "  idnode resolve 88.118.8/TV-0001 --verify --trace\n"
-        "  idnode --json resolve 0.NA/88.118 --index 100",
+        "  idnode --json resolve 0.NA/88.118 --index 100\n"
+        "  idnode resolve '(01)06901234567892(21)ABC123'       # a GS1 code on the record\n"
+        "  idnode resolve urn:epc:id:sgtin:6901234.056789.ABC123\n"
+        "  idnode resolve urn:oid:1.2.156.3001.1",
     )
-    parser.add_argument("handle")
+    parser.add_argument("handle", help="a handle, or a GS1 code / Digital Link / EPC URI / OID "
+                                       "carried by a record (ID.GS1, ID.OID values)")
     parser.add_argument("--type", action="append", help="only values of this type (repeatable)")
     parser.add_argument("--index", action="append", type=int,
                         help="only the value at this index (repeatable)")

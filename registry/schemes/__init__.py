@@ -20,7 +20,7 @@ from collections.abc import Callable
 from registry.schemes import gs1, oid
 from registry.schemes.model import Identifier, SchemeError
 
-__all__ = ["SCHEMES", "Identifier", "SchemeError", "parse_identifier"]
+__all__ = ["SCHEMES", "Identifier", "SchemeError", "names_another_scheme", "parse_identifier"]
 
 SCHEMES: tuple[tuple[str, Callable[[str], Identifier | None]], ...] = (
     ("gs1", gs1.parse),
@@ -43,3 +43,16 @@ def parse_identifier(text: str) -> Identifier:
             return found
     raise SchemeError(text, "not a GS1 code (GTIN, SSCC, Digital Link, element string, "
                             "EPC URI) nor an OID")
+
+
+_SCHEME_STARTS = ("urn:", "oid:", "http://", "https://", "(")
+
+
+def names_another_scheme(text: str) -> bool:
+    """Whether ``text`` is meant as another scheme's identifier rather than a handle.
+
+    A handle is ``PREFIX/SUFFIX``; text without a slash (a bare GTIN, an OID) or
+    starting with a URI scheme or a GS1 ``(AI)`` is taken as another scheme's.
+    """
+    text = text.strip()
+    return "/" not in text or text.lower().startswith(_SCHEME_STARTS)

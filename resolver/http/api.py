@@ -86,6 +86,7 @@ from resolver.http.auth import (
     www_authenticate,
 )
 from resolver.http.guard import HttpGuard
+from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
 from resolver.http.trace_pages import trace_routes
 
@@ -711,6 +712,7 @@ def make_app(
     pages = http_pages.page_routes(resolve_for_page, value_to_json, http_status)
     app.add_routes([
         web.get("/api/openapi.json", api.openapi_doc),
+        *identifier_routes(service.store),
         web.get("/api/handles", api.list_handles),
         web.get("/api/handles/", api.list_handles),
         web.put("/api/handles/", api.empty_handle),
