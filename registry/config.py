@@ -27,6 +27,28 @@ class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the key."""
 
 
+def parse_host_port(text: str, what: str, default_port: int | None = None) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT`` as (host, port); with ``default_port`` also a bare
+    ``HOST``, ``[IPv6]`` or unbracketed IPv6 address on that port.  ConfigError naming
+    ``what`` and the text when malformed."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        colon, port = rest[:1], rest[1:]
+        ok = bool(bracket) and (colon == ":" or not rest)
+    elif default_port is None or text.count(":") == 1:
+        host, colon, port = text.rpartition(":")
+        ok = True
+    else:  # a bare host, or an unbracketed IPv6 address, on the default port
+        host, colon, port, ok = text, "", "", True
+    if not colon and default_port is not None:
+        port = str(default_port)
+    if not ok or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        expected = "HOST or HOST:PORT" if default_port is not None else "HOST:PORT"
+        raise ConfigError(f"{what}: expected {expected}, got {text!r}")
+    return host, int(port)
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """Every setting of one node.  See the module docstring for how it is loaded.

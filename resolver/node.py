@@ -25,6 +25,7 @@ from registry.bootstrap import node_admin
 from registry.config import NodeConfig
 from registry.store import HandleStore
 from registry.trust.keys import load_private_key
+from resolver.core.assembly import build_service, build_stack
 from resolver.core.change_feed import ChangeFollower
 from resolver.core.limits import Limits
 from resolver.core.metrics import Metrics
@@ -32,11 +33,8 @@ from resolver.core.ratelimit import RateLimiter
 from resolver.core.root_finder import find_root_address
 from resolver.core.service import ResolutionService
 from resolver.core.site import build_site_info, site_info_value
-from resolver.core.stack import build_resolution_stack, redis_prefix_of
-from resolver.core.suspension import SuspendedPrefixes
+from resolver.core.stack import redis_prefix_of
 from resolver.core.upper_report import send_periodically
-from resolver.core.usage import UsageCounter
-from resolver.core.verification import configure_trust
 from resolver.dns.bridge import DnsServer, run_dns_server
 from resolver.handle.challenges import ChallengeStore
 from resolver.handle.over_http import NativeHttpAnswerer
@@ -178,27 +176,28 @@ async def _start_front_ends(
     )
     metrics = Metrics()
     root_address = await find_root_address(config)
-    service = await build_resolution_stack(
-        store,
-        dataclasses.replace(config, root_address=root_address),
-        site_info=site_info_value(site),
-        server_admins=[node_admin(p) for p in config.prefixes],
-        limits=limits,
-        metrics=metrics,
-        redis_prefix=redis_prefix_of(config),
-    )
+    resolving = dataclasses.replace(config, root_address=root_address)
+    stack = build_stack(store, resolving, metrics=metrics)
     try:
-        configure_trust(service, config)
-        if config.suspended_resolution == "refuse":
-            service.suspended = SuspendedPrefixes()
-            await service.suspended.refresh(service.store)
-        follower = None
-        if service.answers is not None:  # other processes' writes reach this cache
-            follower = ChangeFollower(service.store, service.answers)
-            await follower.start()
+        service = await build_service(
+            store,
+            resolving,
+            site_info=site_info_value(site),
+            server_admins=[node_admin(p) for p in config.prefixes],
+            limits=limits,
+            metrics=metrics,
+            count_usage=True,
+            stack=stack,
+        )
+    except BaseException:
+        await stack.close()
+        raise
+    try:
+        # other processes' writes reach this cache
+        follower = ChangeFollower(store, stack)
+        await follower.start()
         node = await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
-        if follower is not None:
-            node.tasks.append(asyncio.create_task(follower.run()))
+        node.tasks.append(asyncio.create_task(follower.run()))
         return node
     except BaseException:
         await service.close()
@@ -256,9 +255,10 @@ async def _listen(
             with contextlib.suppress(Exception):
                 await runner.cleanup()
         raise
-    usage = UsageCounter(cache_counters=lambda: service.answers.counters if service.answers else {})
-    service.usage = usage
-    tasks = [asyncio.create_task(usage.run(service.store, config.stats_flush_seconds))]
+    tasks: list[asyncio.Task[None]] = []
+    if service.usage is not None:
+        usage = service.usage.run(service.store, config.stats_flush_seconds)
+        tasks.append(asyncio.create_task(usage))
     if service.suspended is not None:
         tasks.append(asyncio.create_task(service.suspended.run(service.store)))
     if config.upper_report_url and primary:

@@ -12,6 +12,7 @@ from admin.parsing import add_command, add_group
 from admin.values import print_record
 from protocol.values import HandleValue
 from registry.bootstrap import delegate_prefix, enterprise_prefix_values
+from registry.config import ConfigError, parse_host_port
 from registry.names import name_key, prefix_handle
 from registry.records import PrefixInfo
 from registry.store import HandleStore
@@ -20,19 +21,19 @@ from resolver.core.site import build_site_info, site_info_value
 
 def parse_server(text: str) -> tuple[str, int]:
     """``host:port`` (IPv6 as ``[addr]:port``) as ``(ip, port)``; host names are looked up."""
-    host, colon, port_text = text.rpartition(":")
-    host = host.strip("[]")
-    if not colon or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise CliError(f"--server must be HOST:PORT, got {text!r}", EXIT_USAGE)
     try:
-        return str(ipaddress.ip_address(host)), int(port_text)
+        host, port = parse_host_port(text, "--server")
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    try:
+        return str(ipaddress.ip_address(host)), port
     except ValueError:
         pass
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError as exc:
         raise CliError(f"--server {text}: cannot resolve {host}: {exc}", EXIT_USAGE) from None
-    return str(infos[0][4][0]), int(port_text)
+    return str(infos[0][4][0]), port
 
 
 def referral_site(servers: list[str]) -> HandleValue:

@@ -41,12 +41,12 @@ from admin.parsing import add_command
 from admin.values import print_record
 from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
 from registry.schemes import SchemeError, names_another_scheme
+from resolver.core.assembly import build_service
 from resolver.core.client import HandleClient, HandleClientError
 from resolver.core.identifiers import IdentifierMatch, find_handle
-from resolver.core.service import Resolution, ServiceError
-from resolver.core.stack import build_resolution_stack
+from resolver.core.model import Resolution, ServiceError
 from resolver.core.trace import Tracer, record_verifier
-from resolver.core.verification import configure_trust, report_json, verify
+from resolver.core.verification import report_json, verify
 
 REMOTE_TIMEOUT = 5.0
 
@@ -59,12 +59,12 @@ async def _local(
     config = dataclasses.replace(ctx.config, redis_url="")
     extra: dict[str, Any] = {}
     async with ctx.store() as store:
-        service = await build_resolution_stack(store, config, site_info=ctx.site_value())
+        service = await build_service(
+            store, config, site_info=ctx.site_value(), trust=args.verify or args.trace
+        )
         try:
             answer = await service.resolve(args.handle, types=args.type or (),
                                            indexes=args.index or (), recursive=args.recursive)
-            if args.verify or args.trace:
-                configure_trust(service, config)
             if args.verify:
                 report = await verify(service, args.handle, recursive=args.recursive)
                 extra["verification"] = None if report is None else report_json(report)

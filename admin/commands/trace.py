@@ -27,9 +27,8 @@ from typing import Any
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
-from resolver.core.stack import build_resolution_stack
+from resolver.core.assembly import build_service
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
-from resolver.core.verification import configure_trust
 
 
 def node_line(node: Mapping[str, Any]) -> str:
@@ -97,9 +96,8 @@ async def trace(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Trace one handle and print the answer."""
     direction = _direction(args)
     async with ctx.store() as store:
-        service = await build_resolution_stack(store, ctx.config, site_info=None)
+        service = await build_service(store, ctx.config, site_info=None)
         try:
-            configure_trust(service, ctx.config)
             tracer = Tracer(service, verifier=record_verifier(service),
                             hop_timeout=args.timeout)
             answer = await tracer.trace(args.handle, direction=direction, depth=args.depth)

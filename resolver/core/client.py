@@ -77,7 +77,7 @@ from protocol.server_select import server_index
 from protocol.site_info import SiteInfo, decode_site_info
 from protocol.values import HandleValue
 from resolver.core.http_exchange import HttpExchange
-from resolver.core.service import Resolution
+from resolver.core.model import Resolution
 
 MAX_RESPONSE_SIZE = 16 * 1024 * 1024
 _UDP, _TCP, _HTTP = "udp", "tcp", "http"

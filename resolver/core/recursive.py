@@ -51,8 +51,8 @@ from protocol.values import HandleValue
 from registry.names import name_key
 from resolver.core.cache import Answer, Clock, Kind, expiry
 from resolver.core.client import HandleClient, HandleClientError, Target, endpoints
+from resolver.core.model import ServiceError
 from resolver.core.referral import REFERRAL_TYPES, candidate_prefixes
-from resolver.core.service import ServiceError
 
 DEFAULT_MAX_HOPS = 16
 DEFAULT_HOP_TIMEOUT = 5.0

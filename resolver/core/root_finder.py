@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from registry.config import ConfigError, NodeConfig
+from registry.config import NodeConfig, parse_host_port
 from resolver.core.discovery import discover
 
 log = logging.getLogger(__name__)
@@ -22,19 +22,9 @@ DNS_PORT = 53
 
 def parse_nameserver(text: str) -> tuple[str | None, int]:
     """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as (host, port); empty means the system's."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None, DNS_PORT
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":") or str(DNS_PORT)
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    else:
-        host, port = text, str(DNS_PORT)
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"discovery_nameserver: expected HOST or HOST:PORT, got {text!r}")
-    return host, int(port)
+    return parse_host_port(text, "discovery_nameserver", default_port=DNS_PORT)
 
 
 async def find_root_address(config: NodeConfig) -> str:

@@ -19,7 +19,6 @@ import hmac
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from protocol import auth
@@ -60,62 +59,19 @@ from registry.names import name_key, unstorable
 from registry.signing_policy import SigningPolicy, resulting_values, store_fetch
 from resolver.core.cache import Answer, Kind
 from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.model import ANONYMOUS, Answers, Caller, Resolution, ServiceError
 from resolver.core.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
 
 if TYPE_CHECKING:
     from registry.records import HandleRecord
     from registry.store import HandleStore
     from registry.trust.keys import PublicKey
-    from resolver.core.stack import ResolutionStack
     from resolver.core.suspension import SuspendedPrefixes
     from resolver.core.usage import UsageCounter
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: an authenticated admin ``handle``:``index``, or ``Caller(None, None)``."""
-
-    handle: str | None
-    index: int | None
-
-    @property
-    def authenticated(self) -> bool:
-        """True for an identity proven by a credential."""
-        return self.handle is not None
-
-
-ANONYMOUS = Caller(None, None)
-
 #: the most PBKDF2 iterations a challenge answer may make this node compute
 MAX_PBKDF2_ITERATIONS = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """The answer to a resolution.
-
-    ``withheld`` counts selected values left out because the caller may not
-    read them (the Handle server challenges for them when asked to).
-    """
-
-    handle: str
-    response_code: int
-    values: tuple[HandleValue, ...]
-    authoritative: bool = True
-    source: str = "local"
-    stale: bool = False
-    referral_values: tuple[HandleValue, ...] = ()
-    chain: tuple[str, ...] = ()
-    withheld: int = 0
-
-
-class ServiceError(Exception):
-    """A refused request: ``response_code`` is the Handle RC_* code to answer with."""
-
-    def __init__(self, response_code: int, message: str = "") -> None:
-        super().__init__(message or str(response_code))
-        self.response_code = response_code
-        self.message = message
 
 
 def _now() -> int:
@@ -164,7 +120,7 @@ class ResolutionService:
         site_info: HandleValue | None = None,
         server_admins: Sequence[tuple[str, int]] = (),
         limits: Limits = DEFAULT_LIMITS,
-        answers: ResolutionStack | None = None,
+        answers: Answers | None = None,
         signing: SigningPolicy | None = None,
         trust_anchor: PublicKey | None = None,
         usage: UsageCounter | None = None,

@@ -1,4 +1,4 @@
-"""The resolution stack behind ResolutionService, and the factory that builds it.
+"""The resolution stack behind ResolutionService (built by :mod:`resolver.core.assembly`).
 
 One request for a handle goes: in-process LRU (:mod:`resolver.core.cache`) ->
 Redis (:mod:`resolver.core.redis_cache`, when configured) -> the store, or the
@@ -47,17 +47,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from protocol.constants import NA_HANDLE_PREFIX, TYPE_HS_SECKEY
 from protocol.values import HandleValue
-from registry.config import ConfigError, NodeConfig
+from registry.config import NodeConfig
 from registry.names import name_key
 from registry.store import HandleStore
 from resolver.core.cache import Answer, Clock, Kind, LocalCache, expiry
-from resolver.core.client import HandleClient
-from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
-from resolver.core.recursive import DEFAULT_HOP_TIMEOUT, RecursiveResolver, UpstreamError
+from resolver.core.model import ServiceError
+from resolver.core.recursive import RecursiveResolver, UpstreamError
 from resolver.core.redis_cache import RedisCache
 from resolver.core.referral import ReferralFinder
-from resolver.core.service import ResolutionService, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -317,65 +315,4 @@ def _shareable(answer: Answer) -> bool:
     locally only), and no secret key material leaves the process."""
     return answer.kind is not Kind.REFERRAL and not any(
         v.type == TYPE_HS_SECKEY for v in answer.values
-    )
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[IPv6]:PORT`` as a (host, port) pair; ConfigError if malformed."""
-    host, colon, port = text.strip().rpartition(":")
-    host = host.strip("[]")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"root_address: expected HOST:PORT, got {text!r}")
-    return host, int(port)
-
-
-async def build_resolution_stack(
-    store: HandleStore,
-    config: NodeConfig,
-    *,
-    site_info: HandleValue | None,
-    server_admins: Sequence[tuple[str, int]] = (),
-    limits: Limits = DEFAULT_LIMITS,
-    metrics: Metrics | None = None,
-    redis_prefix: str | None = None,
-    hop_timeout: float = DEFAULT_HOP_TIMEOUT,
-    clock: Clock = time.time,
-    client: HandleClient | None = None,
-) -> ResolutionService:
-    """A ResolutionService with the cache, referrals and recursion ``config`` asks for.
-
-    Uses ``cache_size``, ``cache_bytes``, ``negative_cache_bytes``,
-    ``negative_ttl``, ``stale_if_error``, ``redis_url`` (keys under the
-    ``redis_prefix`` argument, else :func:`redis_prefix_of`) and
-    ``root_address`` (where recursive resolution starts; a root without it
-    still follows its own referrals).  Close it with ``await service.close()``.
-    """
-    redis = None
-    if config.redis_url:
-        redis = RedisCache(
-            config.redis_url,
-            prefix=redis_prefix if redis_prefix is not None else redis_prefix_of(config),
-            stale_window=config.stale_if_error,
-            clock=clock,
-        )
-    root = parse_address(config.root_address) if config.root_address else None
-    recursor = RecursiveResolver(
-        root, client=client, hop_timeout=hop_timeout, negative_ttl=config.negative_ttl,
-        clock=clock,
-    )
-    stack = ResolutionStack(
-        store,
-        cache_size=config.cache_size,
-        cache_bytes=config.cache_bytes,
-        negative_cache_bytes=config.negative_cache_bytes,
-        negative_ttl=config.negative_ttl,
-        stale_if_error=config.stale_if_error,
-        redis=redis,
-        recursor=recursor,
-        metrics=metrics,
-        clock=clock,
-    )
-    stack.start()
-    return ResolutionService(
-        store, site_info=site_info, server_admins=server_admins, limits=limits, answers=stack
     )

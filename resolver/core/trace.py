@@ -52,7 +52,8 @@ from registry.names import name_key
 from registry.signing_policy import NO_ANCHOR
 from registry.templates import TYPE_TEMPLATE, links_of
 from registry.trust.verify import verify_record
-from resolver.core.service import ANONYMOUS, Caller, ResolutionService, ServiceError
+from resolver.core.model import ANONYMOUS, Caller, ServiceError
+from resolver.core.service import ResolutionService
 from resolver.core.verification import resolution_fetch
 
 DIRECTIONS = ("down", "up", "events", "all")

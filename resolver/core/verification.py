@@ -25,18 +25,12 @@ from typing import Any
 
 from protocol.constants import RC_SUCCESS
 from protocol.values import HandleValue
-from registry.config import NodeConfig
-from registry.signing_policy import NO_ANCHOR, SigningPolicy, load_trust_anchor
+from registry.signing_policy import NO_ANCHOR
 from registry.trust.verify import Fetch, Status, VerificationReport, verify_record
-from resolver.core.service import ResolutionService, ServiceError
+from resolver.core.model import ServiceError
+from resolver.core.service import ResolutionService
 
 NO_ANCHOR_REASON = "no trust anchor is configured (trust_anchor_path)"
-
-
-def configure_trust(service: ResolutionService, config: NodeConfig) -> None:
-    """Give ``service`` the node's trust anchor and signing policy from ``config``."""
-    service.trust_anchor = load_trust_anchor(config)
-    service.signing = SigningPolicy.from_config(config, service.store)
 
 
 def resolution_fetch(service: ResolutionService, *, recursive: bool) -> Fetch:

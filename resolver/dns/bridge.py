@@ -67,9 +67,9 @@ from protocol.constants import (
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.filters import select_values
 from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.model import Resolution, ServiceError
 from resolver.core.proofs import ProvenAddresses
 from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
-from resolver.core.service import Resolution, ServiceError
 from resolver.dns.names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
 
 log = logging.getLogger(__name__)

@@ -76,7 +76,8 @@ from protocol.site_info import decode_site_info
 from protocol.versions import at_least, negotiate
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
-from resolver.core.service import Caller, ResolutionService, ServiceError
+from resolver.core.model import Caller, ServiceError
+from resolver.core.service import ResolutionService
 from resolver.handle.challenges import Challenge, ChallengeStore, ChallengeTable
 from resolver.handle.sessions import SessionStore, SessionTable, dh_session_key
 

@@ -72,7 +72,8 @@ from protocol.values import HandleValue
 from registry.names import name_key
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.core.metrics import Metrics
-from resolver.core.service import ANONYMOUS, Caller, ResolutionService, ServiceError
+from resolver.core.model import ANONYMOUS, Caller, ServiceError
+from resolver.core.service import ResolutionService
 from resolver.core.trace import Tracer, record_verifier
 from resolver.core.verification import report_json, verify
 from resolver.http import openapi

@@ -47,7 +47,7 @@ from protocol.constants import (
     TYPE_HS_SECKEY,
 )
 from protocol.wire import Writer
-from resolver.core.service import ANONYMOUS, Caller, ServiceError
+from resolver.core.model import ANONYMOUS, Caller, ServiceError
 
 if TYPE_CHECKING:
     from resolver.core.service import ResolutionService

@@ -26,7 +26,8 @@ from registry.config import load_config
 from registry.signing_policy import SigningPolicy, load_trust_anchor
 from registry.store import HandleStore
 from registry.trust import load_private_key, sign_record
-from resolver.core.service import Caller, ResolutionService
+from resolver.core.model import Caller
+from resolver.core.service import ResolutionService
 from resolver.core.verification import verify
 from tests.admin.test_keys import idnode
 

@@ -1,10 +1,11 @@
 """NodeConfig: layering of defaults, TOML, environment and flags, and clear errors."""
 
+import re
 from pathlib import Path
 
 import pytest
 
-from registry.config import ConfigError, NodeConfig, load_config, render_toml
+from registry.config import ConfigError, NodeConfig, load_config, parse_host_port, render_toml
 
 
 def test_defaults_give_an_embedded_sqlite_node(tmp_path: Path) -> None:
@@ -88,3 +89,15 @@ def test_booleans(tmp_path: Path) -> None:
     path = tmp_path / "idnode.toml"
     path.write_text(render_toml(config))
     assert load_config(path, environ={}) == config
+
+
+def test_host_port_is_parsed_one_way_everywhere() -> None:
+    assert parse_host_port("root.example:2641", "root_address") == ("root.example", 2641)
+    assert parse_host_port("[::1]:2641", "root_address") == ("::1", 2641)
+    assert parse_host_port("::1:2641", "root_address") == ("::1", 2641)
+    assert parse_host_port("ns.example", "nameserver", default_port=53) == ("ns.example", 53)
+    assert parse_host_port("::1", "nameserver", default_port=53) == ("::1", 53)
+    for bad in ("root.example", "root.example:x", ":2641", "h:0", "h:65536", "[::1"):
+        message = f"root_address: expected HOST:PORT, got '{bad}'"
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_host_port(bad, "root_address")

@@ -15,7 +15,8 @@ from protocol.values import HandleValue
 from registry.bootstrap import admin_value, onboard_enterprise
 from registry.errors import EnterpriseSuspended, QuotaExceeded
 from registry.store import HandleStore
-from resolver.core.service import Caller, ResolutionService, ServiceError
+from resolver.core.model import Caller, ServiceError
+from resolver.core.service import ResolutionService
 
 NODE = "88.118"
 A = Caller("0.NA/88.118.7", 300)

@@ -18,7 +18,8 @@ from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.store import HandleStore
 from resolver.core.cache import Answer, Kind, LocalCache, answer_bytes, expiry
 from resolver.core.metrics import Metrics
-from resolver.core.service import Caller, ResolutionService
+from resolver.core.model import Caller
+from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
 
 ADMIN = Caller("0.NA/88.118", 300)

@@ -18,8 +18,8 @@ from protocol.constants import (
     TYPE_HS_SITE,
 )
 from resolver.core.client import HandleClient
+from resolver.core.model import Caller
 from resolver.core.referral import candidate_prefixes
-from resolver.core.service import Caller
 from tests.resolver.core.test_recursive import PUMP, TV, World, running_world
 
 

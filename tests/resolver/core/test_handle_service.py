@@ -22,7 +22,8 @@ from protocol.constants import (
 from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.core.limits import Limits
-from resolver.core.service import MAX_PBKDF2_ITERATIONS, Caller, ResolutionService, ServiceError
+from resolver.core.model import Caller, ServiceError
+from resolver.core.service import MAX_PBKDF2_ITERATIONS, ResolutionService
 from tests.resolver.handle.test_handle_support import (
     NA,
     OPS,

@@ -29,11 +29,12 @@ from protocol.values import HandleValue
 from registry.bootstrap import delegate_prefix
 from registry.config import NodeConfig
 from registry.store import HandleStore
+from resolver.core.assembly import build_service
 from resolver.core.client import HandleClient, HandleClientError
+from resolver.core.model import ServiceError
 from resolver.core.recursive import RecursiveResolver, SiteCache
-from resolver.core.service import ResolutionService, ServiceError
+from resolver.core.service import ResolutionService
 from resolver.core.site import build_site_info, site_info_value
-from resolver.core.stack import build_resolution_stack
 from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.core.test_cache import FakeClock, url
 
@@ -91,7 +92,7 @@ async def start_node(
     config = NodeConfig(
         role=role, prefixes=(prefix,), root_address=root, negative_ttl=30, stale_if_error=600
     )
-    service = await build_resolution_stack(
+    service = await build_service(
         store, config, site_info=None, hop_timeout=2.0, clock=clock,
         server_admins=[(f"0.NA/{prefix}", 300)],
     )

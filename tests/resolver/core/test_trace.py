@@ -14,7 +14,7 @@ from registry.demo import generate
 from registry.events import FIRST_EVENT_INDEX
 from registry.store import HandleStore
 from registry.templates import links_of
-from resolver.core.service import ServiceError
+from resolver.core.model import ServiceError
 from resolver.core.trace import Tracer, TraceRequestError
 from tests.resolver.core.test_trace_support import (
     NODE_ADMIN,

@@ -8,7 +8,8 @@ from typing import Any
 from protocol.values import HandleValue
 from registry.events import FIRST_EVENT_INDEX, make_event_value
 from registry.templates import TYPE_BATCH, TYPE_COMPONENT, load_builtin_templates
-from resolver.core.service import Caller, ResolutionService
+from resolver.core.model import Caller
+from resolver.core.service import ResolutionService
 from resolver.core.trace import Node
 
 NODE_ADMIN = Caller("0.NA/88.118", 300)

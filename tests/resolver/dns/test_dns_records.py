@@ -11,7 +11,7 @@ import pytest
 
 from protocol.constants import RC_ERROR, RC_INVALID_HANDLE, RC_SUCCESS
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
-from resolver.core.service import Resolution, ServiceError
+from resolver.core.model import Resolution, ServiceError
 from resolver.dns.bridge import DnsBridge, value_ttl
 from resolver.dns.names import handle_to_name
 
