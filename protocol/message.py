@@ -101,6 +101,10 @@ from protocol.versions import at_least, negotiate
 from protocol.wire import Reader, Writer
 
 _HEADER = struct.Struct(">iiIhBxiI")
+EXPIRATION_OFFSET = 16
+"""Where the header's expiration field starts (after op, rc, flags, serial, recursion)."""
+RESPONSE_LIFETIME = 43200
+"""Seconds a response says it is valid for by default (CNRI: 12 hours)."""
 
 _GENERIC_REQUEST_OPS = (
     OC_SESSION_TERMINATE, OC_GET_NEXT_TXN_ID, OC_HOME_NA, OC_UNHOME_NA, OC_GET_SITE_INFO,
@@ -386,6 +390,11 @@ _COPIED_FLAGS = MSG_FLAG_CERT | MSG_FLAG_CACR | MSG_FLAG_AUTH | MSG_FLAG_ENCR | 
 _COPIED_FLAGS |= MSG_FLAG_DNRF | MSG_FLAG_RRDG
 
 
+def response_expiration() -> int:
+    """The expiration a response made now carries by default."""
+    return int(time.time()) + RESPONSE_LIFETIME
+
+
 def make_response(
     request: Message,
     response_code: int,
@@ -408,7 +417,7 @@ def make_response(
         flags=MSG_FLAG_RECU | (request.flags & _COPIED_FLAGS),
         site_info_serial=site_info_serial,
         recursion_count=request.recursion_count,
-        expiration=int(time.time()) + 43200 if expiration is None else expiration,
+        expiration=response_expiration() if expiration is None else expiration,
         request_id=request.request_id,
         session_id=request.session_id,
         major_version=major,

@@ -257,6 +257,10 @@ class ResolutionStack:
     def _expiry(self, values: Sequence[HandleValue], now: float) -> float:
         return expiry(values, now, self.negative_ttl)
 
+    def count_hit(self) -> None:
+        """Count a memory hit served without :meth:`answer` (a pre-encoded answer)."""
+        self._count("memory", True)
+
     def _count(self, layer: str, hit: bool) -> None:
         name = f"{layer}_{'hits' if hit else 'misses'}"
         self.counters[name] = self.counters.get(name, 0) + 1

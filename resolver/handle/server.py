@@ -8,7 +8,9 @@ size against amplification (:mod:`resolver.handle.amplification`: the floor
 only for addresses proven by a TCP connection, :mod:`resolver.core.proofs`),
 requests per client with separate TCP and UDP budgets
 (:mod:`resolver.core.ratelimit`: over the limit, RC_SERVER_TOO_BUSY over TCP;
-over UDP, RRL: dropped, every ``slip``-th a truncated use-TCP reply).  A
+over UDP, RRL: dropped, every ``slip``-th a truncated use-TCP reply).
+Repeated plain resolution datagrams are answered from kept datagrams without
+a task (:mod:`resolver.handle.hot_path`), under the same limits.  A
 request that cannot be decoded gets an RC_PROTOCOL_ERROR response when its
 envelope could be read (a TCP stream is then closed, since its framing can no
 longer be trusted); otherwise a datagram is dropped.  No exception escapes to
@@ -33,13 +35,15 @@ from protocol.constants import (
     RC_ERROR,
     RC_PROTOCOL_ERROR,
     RC_SERVER_TOO_BUSY,
+    RC_SUCCESS,
 )
 from protocol.crypto import PrivateKey
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import UdpReassembler, encode_tcp
+from protocol.framing import UdpReassembler, encode_tcp, encode_udp
 from protocol.message import Message, decode_message
 from protocol.versions import negotiate
+from resolver.core.hot import HotAnswers
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.proofs import ProvenAddresses
@@ -47,6 +51,7 @@ from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import ResolutionService
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
 from resolver.handle.challenges import ChallengeStore
+from resolver.handle.hot_path import HotRequest, hot_request, keepable, replay
 from resolver.handle.requests import RequestProcessor
 from resolver.handle.sessions import SessionStore
 
@@ -164,9 +169,11 @@ def _ids(head: bytes) -> tuple[int, int]:
 
 
 class _UdpServer(_Listener, asyncio.DatagramProtocol):
-    """Serves datagrams: reassembles multi-packet requests, answers each in a task."""
+    """Serves datagrams: repeated plain resolutions from kept datagrams (``hot``), the
+    rest reassembled and answered each in a task."""
 
     transport: asyncio.DatagramTransport | None = None
+    hot: HotAnswers | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -174,6 +181,11 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         self.tasks: set[asyncio.Task[None]] = set()
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        request = hot_request(data) if self.hot is not None else None
+        if request is not None and (
+            not self._admitted(data, addr) or self._answer_hot(request, data, addr)
+        ):
+            return
         try:
             complete = self.reassembler.add(addr, data, time.monotonic())
         except ProtocolError as exc:
@@ -186,18 +198,46 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             return
         env, message = complete
         size = MESSAGE_ENVELOPE_SIZE + env.message_length
-        admission = self.limiter.admit_datagram(client_of(addr))
-        if admission is not Admission.ANSWER:
-            if admission is Admission.SLIP:  # a real client behind the address retries on TCP
-                slip = use_tcp_reply(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited"))
-                self._send_datagrams([slip], addr, size, lambda: slip)
+        if request is None and not self._admitted(data, addr, env):
             return
         if len(self.tasks) >= self.limits.max_udp_inflight:
             self._send([envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
-        task = asyncio.get_running_loop().create_task(self._answer(env, message, addr))
+        task = asyncio.get_running_loop().create_task(self._answer(env, message, addr, request))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _admitted(self, data: bytes, addr: tuple[str | int, ...],
+                  env: Envelope | None = None) -> bool:
+        """Ask the rate limiter once for this datagram; when refused, send the slip
+        reply if it is due."""
+        admission = self.limiter.admit_datagram(client_of(addr))
+        if admission is Admission.ANSWER:
+            return True
+        if admission is Admission.SLIP:  # a real client behind the address retries on TCP
+            with contextlib.suppress(ProtocolError):  # no envelope: no reply
+                env = env or decode_envelope(data, self.limits.max_message_size)
+                slip = use_tcp_reply(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited"))
+                self._send_datagrams([slip], addr, len(data), lambda: slip)
+        return False
+
+    def _answer_hot(self, request: HotRequest, data: bytes, addr: tuple[str | int, ...]) -> bool:
+        """Answer an admitted ``request`` from kept datagrams if there are any; whether
+        it was answered."""
+        assert self.hot is not None
+        answer = self.hot.lookup(request.handle)
+        kept = None if answer is None else answer.renders.get(request.form)
+        if kept is None:
+            return False
+        started = time.perf_counter()
+        full, short = cast(tuple[tuple[bytes, ...], bytes], kept)
+        self._send_datagrams(replay(full, data), addr, len(data),
+                             lambda: replay((short,), data)[0])
+        self.hot.served(request.handle)
+        metrics = self.processor.metrics
+        if metrics is not None:
+            metrics.observe_request("handle", RC_SUCCESS, time.perf_counter() - started)
+        return True
 
     def _reply_error(self, data: bytes, addr: tuple[str | int, ...], exc: ProtocolError) -> None:
         try:
@@ -208,7 +248,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             return  # a flood of bad datagrams gets no replies
         self._send([envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
-    async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...]) -> None:
+    async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
+                      hot: HotRequest | None) -> None:
         try:
             size = MESSAGE_ENVELOPE_SIZE + len(message)
             try:
@@ -216,7 +257,18 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             except ProtocolError as exc:
                 self._send([envelope_error(env, exc.response_code, str(exc))], addr, size)
                 return
-            self._send(await respond(self.processor, request), addr, size)
+            # the cached record the answer is made from: the answer is kept with it
+            answer = None if hot is None or self.hot is None else self.hot.lookup(hot.handle)
+            responses = await respond(self.processor, request)
+            if answer is None or hot is None or not keepable(request, responses):
+                self._send(responses, addr, size)
+                return
+            full = tuple(encode_udp(responses[0]))
+            short = use_tcp_reply(responses[0])
+            self._send_datagrams(full, addr, size, lambda: short)
+            assert self.hot is not None
+            self.hot.keep(hot.handle, answer, hot.form, (full, short),
+                          len(hot.form) + len(short) + sum(map(len, full)))
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
 
@@ -343,6 +395,13 @@ async def run_handle_server(
     proofs = ProvenAddresses()
     udp_limiter = rate_limiter.fresh()
     handler = _TcpConnections(processor, limits, rate_limiter, proofs)
+    hot = HotAnswers(service) if service.answers is not None else None
+
+    def udp_server() -> _UdpServer:
+        listener = _UdpServer(processor, limits, udp_limiter, proofs)
+        listener.hot = hot
+        return listener
+
     try:
         for one in [host] if isinstance(host, str) else host:
             tcp_sock = _bind(one, port, socket.SOCK_STREAM, reuse_port)
@@ -351,7 +410,7 @@ async def run_handle_server(
             server.tcp.append(srv)
             udp_sock = _bind(one, port, socket.SOCK_DGRAM, reuse_port)
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpServer(processor, limits, udp_limiter, proofs), sock=udp_sock
+                udp_server, sock=udp_sock
             )
             server.udp.append(transport)
     except BaseException:

@@ -1,0 +1,93 @@
+"""The UDP fast path: repeated plain resolution requests answered from kept datagrams.
+
+Most of what a resolver hears is the same few handles asked again and again,
+each in one datagram with no credential and no session.  The first such
+request for a cached record goes the ordinary way (decode, resolve, encode);
+the datagrams sent back are then kept with the record
+(:class:`resolver.core.hot.HotAnswers`) under the request's own bytes minus
+its request id: all the datagrams of the answer and its short use-TCP reply,
+so the amplification cap (:mod:`resolver.handle.amplification`) picks
+between them per request exactly as for a fresh answer.  The next request
+with the same bytes is answered by copying those datagrams with two fields
+patched: the request id (envelope octets 8-11 of every datagram) and the
+expiration (header octets 16-19 of the first one, and of the use-TCP reply),
+computed exactly as :func:`protocol.message.make_response` does.  So a kept
+answer is byte-identical to a freshly encoded one, and costs a parse of
+the handle's name, two dict lookups and one ``sendto``: no task, no decode,
+no encode.
+
+Anything that would make the answer depend on more than the request bytes
+and the record is never kept: a session or a credential in the request, a
+signed response, more than one response, another response code than
+RC_SUCCESS (a challenge carries a fresh nonce).  Keys are the whole request
+(flags, versions, requested types and indexes included), so two requests
+share a kept answer only when they are the same request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from protocol.constants import MESSAGE_ENVELOPE_SIZE, OC_RESOLUTION, RC_SUCCESS
+from protocol.message import EXPIRATION_OFFSET, Message, response_expiration
+
+_RESOLUTION = OC_RESOLUTION.to_bytes(4, "big")
+_NO_SESSION = bytes(4)
+_ID = slice(8, 12)
+_EXPIRES = MESSAGE_ENVELOPE_SIZE + EXPIRATION_OFFSET
+_BODY = MESSAGE_ENVELOPE_SIZE + 24  # envelope, then the 24-octet message header
+_NAME = _BODY + 4
+
+
+@dataclass(frozen=True, slots=True)
+class HotRequest:
+    """A single-datagram resolution request outside any session: the handle it
+    names and the request's bytes without its id (the key of a kept answer)."""
+
+    handle: str
+    form: bytes
+
+
+def hot_request(datagram: bytes) -> HotRequest | None:
+    """The request in ``datagram`` if it may be answered from kept datagrams, else None."""
+    if (
+        len(datagram) < _NAME
+        or datagram[MESSAGE_ENVELOPE_SIZE:MESSAGE_ENVELOPE_SIZE + 4] != _RESOLUTION
+        or datagram[4:8] != _NO_SESSION
+        or int.from_bytes(datagram[16:20], "big") != len(datagram) - MESSAGE_ENVELOPE_SIZE
+    ):
+        return None
+    end = _NAME + int.from_bytes(datagram[_BODY:_NAME], "big")
+    if end > len(datagram):
+        return None
+    try:
+        handle = datagram[_NAME:end].decode()
+    except UnicodeDecodeError:
+        return None
+    return HotRequest(handle, datagram[:8] + datagram[12:])
+
+
+def keepable(request: Message, responses: Sequence[Message]) -> bool:
+    """Whether ``responses`` answer ``request`` the same way for every asker of the
+    same bytes (see the module docstring)."""
+    if len(responses) != 1:
+        return False
+    response = responses[0]
+    return (
+        request.session_id == 0
+        and not request.signature
+        and response.response_code == RC_SUCCESS
+        and response.signature is None
+        and response.session_id == 0
+    )
+
+
+def replay(kept: Sequence[bytes], request: bytes) -> list[bytes]:
+    """``kept`` with ``request``'s id and the current expiration patched in."""
+    request_id = request[_ID]
+    first = kept[0]
+    expires = response_expiration().to_bytes(4, "big", signed=True)
+    out = [b"".join((first[:8], request_id, first[12:_EXPIRES], expires, first[_EXPIRES + 4:]))]
+    out.extend(b"".join((d[:8], request_id, d[12:])) for d in kept[1:])
+    return out

@@ -1,0 +1,202 @@
+"""The UDP fast path: kept datagrams are byte-identical to fresh answers, skip the
+request processor, count as answers, and go away with the record they were made from."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+import protocol.message
+from protocol.bodies import ResolutionRequest, ResolutionResponse
+from protocol.constants import (
+    MAX_UDP_DATA_SIZE,
+    OC_RESOLUTION,
+    RC_AUTHENTICATION_NEEDED,
+    RC_ERROR,
+    RC_SUCCESS,
+)
+from protocol.framing import UdpReassembler, encode_udp
+from protocol.message import Message, decode_message
+from registry.store import HandleStore
+from resolver.core.limits import Limits
+from resolver.core.ratelimit import UNLIMITED, RateLimiter
+from resolver.core.service import Caller, ResolutionService
+from resolver.core.stack import ResolutionStack
+from resolver.handle.hot_path import hot_request
+from resolver.handle.server import HandleServer, run_handle_server
+from tests.resolver.handle.test_handle_support import NA, TV, seed, url
+
+SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+ADMIN = (NA, 300)
+NOW = 1_900_000_000.0
+
+
+@dataclass
+class Pair:
+    """One server over a cached stack, one over the bare store (every answer fresh)."""
+
+    cached: HandleServer
+    uncached: HandleServer
+    stack: ResolutionStack
+    service: ResolutionService
+    processed: list[int]
+
+
+@pytest.fixture
+async def pair(database: HandleStore, monkeypatch: pytest.MonkeyPatch,
+               request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
+    """Servers with the UDP amplification factor and rate limiter ``request.param``
+    (default: no cap, no limit)."""
+    factor, limiter = getattr(request, "param", (0, UNLIMITED))
+    monkeypatch.setattr(protocol.message.time, "time", lambda: NOW)  # response expirations
+    await seed(database)
+    await database.create_handle(
+        "88.118.8/BIG", [url(i, "u" * 300) for i in range(1, 8)], actor="test"
+    )
+    limits = Limits(udp_amplification_factor=factor)
+    stack = ResolutionStack(database, clock=lambda: NOW)
+    service = ResolutionService(database, limits=limits, server_admins=[ADMIN], answers=stack)
+    cached = await run_handle_server(service, "127.0.0.1", 0, limits=limits,
+                                     rate_limiter=limiter)
+    uncached = await run_handle_server(ResolutionService(database, limits=limits), "127.0.0.1",
+                                       0, limits=limits)
+    processed: list[int] = []
+    process = cached.processor.process
+
+    async def counting(request: Message) -> list[Message]:
+        processed.append(request.request_id)
+        return await process(request)
+
+    cached.processor.process = counting  # type: ignore[method-assign]
+    try:
+        yield Pair(cached, uncached, stack, service, processed)
+    finally:
+        await cached.close()
+        await uncached.close()
+
+
+def request(handle: str, request_id: int, types: Sequence[str] = (), indexes: Sequence[int] = (),
+            public_only: bool = True, certify: bool = False) -> bytes:
+    msg = Message(OC_RESOLUTION, body=ResolutionRequest(handle, tuple(indexes), tuple(types)),
+                  request_id=request_id)
+    msg.public_only = public_only
+    msg.certify = certify
+    (datagram,) = encode_udp(msg)
+    return datagram
+
+
+def exchange(port: int, datagram: bytes) -> list[bytes]:
+    """Every datagram of the answer to ``datagram``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(datagram, ("127.0.0.1", port))
+        first = sock.recv(65536)
+        pieces = max(1, -(-int.from_bytes(first[16:20], "big") // MAX_UDP_DATA_SIZE))
+        return [first] + [sock.recv(65536) for _ in range(pieces - 1)]
+
+
+async def ask(server: HandleServer, datagram: bytes) -> list[bytes]:
+    return await asyncio.to_thread(exchange, server.port, datagram)
+
+
+def decoded(datagrams: list[bytes]) -> Message:
+    reassembler = UdpReassembler()
+    for datagram in datagrams:
+        complete = reassembler.add("peer", datagram, time.monotonic())
+    assert complete is not None
+    return decode_message(*complete)
+
+
+VARIANTS: dict[str, Callable[[int], bytes]] = {
+    "all public values": lambda rid: request(TV, rid),
+    "by type": lambda rid: request(TV, rid, types=["URL"]),
+    "by index": lambda rid: request(TV, rid, indexes=[100]),
+    "several datagrams": lambda rid: request("88.118.8/BIG", rid),
+    "unsigned certify": lambda rid: request(TV, rid, types=["URL"], certify=True),
+}
+
+
+@SQLITE
+@pytest.mark.parametrize("variant", VARIANTS)
+async def test_a_kept_answer_is_byte_identical_to_a_fresh_one(pair: Pair, variant: str) -> None:
+    make = VARIANTS[variant]
+    for rid in (1, 2):  # fills the cache, then keeps the datagrams
+        await ask(pair.cached, make(rid))
+    assert pair.processed == [1, 2]
+    kept = await ask(pair.cached, make(3))
+    assert pair.processed == [1, 2]  # answered without the request processor
+    assert kept == await ask(pair.uncached, make(3))
+    assert decoded(kept).request_id == 3 and decoded(kept).response_code == RC_SUCCESS
+    assert (len(kept) > 1) == (variant == "several datagrams")
+
+
+@SQLITE
+@pytest.mark.parametrize("pair", [(16, UNLIMITED)], indirect=True)
+async def test_the_amplification_cap_applies_to_kept_answers(pair: Pair) -> None:
+    for rid in (1, 2, 3):  # 2.5 KB answer to a 60-byte request from an unproven address
+        kept = await ask(pair.cached, request("88.118.8/BIG", rid))
+    assert pair.processed == [1, 2]
+    assert kept == await ask(pair.uncached, request("88.118.8/BIG", 3))
+    assert decoded(kept).response_code == RC_ERROR and decoded(kept).request_id == 3
+    small = [await ask(pair.cached, request(TV, rid, types=["URL"])) for rid in (4, 5, 6)]
+    assert decoded(small[-1]).response_code == RC_SUCCESS and pair.processed == [1, 2, 4, 5]
+
+
+@SQLITE
+@pytest.mark.parametrize("pair", [(0, RateLimiter(0.001, 4, slip=1))], indirect=True)
+async def test_the_rate_limit_applies_to_kept_answers(pair: Pair) -> None:
+    answers = [decoded(await ask(pair.cached, request(TV, rid, types=["URL"])))
+               for rid in range(1, 7)]
+    assert [a.response_code for a in answers] == [RC_SUCCESS] * 4 + [RC_ERROR] * 2  # slips
+    assert pair.processed == [1, 2]
+
+
+@SQLITE
+async def test_answers_from_kept_datagrams_are_counted(pair: Pair) -> None:
+    for rid in range(1, 6):
+        await ask(pair.cached, request(TV, rid))
+    assert pair.processed == [1, 2]
+    assert pair.stack.counters == {"memory_misses": 1, "memory_hits": 4}
+
+
+@SQLITE
+async def test_a_write_drops_the_kept_datagrams(pair: Pair) -> None:
+    for rid in (1, 2, 3):
+        await ask(pair.cached, request(TV, rid, types=["URL"]))
+    assert pair.processed == [1, 2]
+    new = url(1, "https://example.test/tv/new")
+    await pair.service.modify_values(TV, [new], caller=Caller(NA, 300))
+    answer = decoded(await ask(pair.cached, request(TV, 4, types=["URL"])))
+    assert pair.processed[-1] == 4  # not from the kept datagrams of the old record
+    assert isinstance(answer.body, ResolutionResponse)
+    assert [v.data for v in answer.body.values] == [new.data]
+    for rid in (5, 6):
+        kept = await ask(pair.cached, request(TV, rid, types=["URL"]))
+    assert pair.processed == [1, 2, 4, 5]
+    assert kept == await ask(pair.uncached, request(TV, 6, types=["URL"]))
+
+
+@SQLITE
+async def test_challenges_are_never_kept(pair: Pair) -> None:
+    for rid in (1, 2, 3):  # a restricted value withheld from an anonymous caller: challenged
+        answer = decoded(await ask(pair.cached, request(TV, rid, public_only=False)))
+        assert answer.response_code == RC_AUTHENTICATION_NEEDED
+    assert pair.processed == [1, 2, 3]
+
+
+def test_only_single_datagram_resolutions_outside_sessions_qualify() -> None:
+    plain = request(TV, 7)
+    found = hot_request(plain)
+    assert found is not None and found.handle == TV
+    assert found.form == plain[:8] + plain[12:]
+    assert hot_request(request(TV, 8)) == found  # the id is not part of the form
+    in_session = plain[:4] + (5).to_bytes(4, "big") + plain[8:]
+    assert hot_request(in_session) is None
+    assert hot_request(plain[:-1]) is None  # shorter than its envelope says
+    other_op = plain[:20] + (2).to_bytes(4, "big") + plain[24:]
+    assert hot_request(other_op) is None
