@@ -144,6 +144,13 @@ class NodeConfig:
     http_insecure_auth: bool = False
 
     @property
+    def public_http_url(self) -> str:
+        """Where people reach this node's pages: ``http(s)://public_host:http_port``."""
+        scheme = "https" if str(self.http_tls_cert) not in ("", ".") else "http"
+        host = f"[{self.public_host}]" if ":" in self.public_host else self.public_host
+        return f"{scheme}://{host}:{self.http_port}"
+
+    @property
     def effective_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file under the data dir."""
         if self.database_url:

@@ -242,6 +242,7 @@ async def _listen(
                 config.max_inflight_requests,
             ),
             native=NativeHttpAnswerer(handle_server.processor),
+            public_url=config.public_http_url,
         )
         dns_server = None
         if config.dns_port and primary:

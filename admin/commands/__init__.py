@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "trace": "trace",
     "template": "template",
     "demo": "demo",
+    "qr": "qr",
 }
 
 

@@ -89,6 +89,7 @@ from resolver.http.auth import (
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
+from resolver.http.qr import qr_routes
 from resolver.http.trace_pages import trace_routes
 
 _log = logging.getLogger(__name__)
@@ -674,6 +675,7 @@ def make_app(
     client_max_size: int = MAX_BODY,
     guard: HttpGuard | None = None,
     native: NativeAnswer | None = None,
+    public_url: str | None = None,
 ) -> web.Application:
     """The HTTP application over ``service``.
 
@@ -685,7 +687,8 @@ def make_app(
     when several processes serve one address); ``guard`` holds the abuse limits
     (rate per client, requests in flight, body read time; none by default);
     ``native`` answers Handle messages POSTed to ``/{handle}``
-    (:mod:`resolver.http.native`; without it such a POST is read as a resolution).
+    (:mod:`resolver.http.native`; without it such a POST is read as a resolution);
+    ``public_url`` (``http://host:port``) is what QR codes of product pages carry.
     """
     settings = _Settings(
         service=service,
@@ -733,6 +736,7 @@ def make_app(
         web.get("/healthz", api.healthz),
         web.get("/metrics", api.metrics_text),
         native_route(native, pages[-1].handler),
+        *qr_routes(resolve_for_page, public_url),
         *pages,
     ])
     return app
