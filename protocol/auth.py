@@ -30,6 +30,8 @@ from protocol.constants import (
     HASH_CODE_MD5_OLD_FORMAT,
     HASH_CODE_PBKDF2_HMAC_SHA1,
     HASH_CODE_SHA1,
+    PROTOCOL_MAJOR_VERSION,
+    PROTOCOL_MINOR_VERSION,
     RC_AUTHENTICATION_NEEDED,
 )
 from protocol.crypto import PrivateKey, default_signature_hash, mac, sign, verify
@@ -154,7 +156,7 @@ def public_key_answer(
     request_digest: bytes,
     private_key: PrivateKey,
     hash_alg: bytes | None = None,
-    version: tuple[int, int] = (2, 10),
+    version: tuple[int, int] = (PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION),
 ) -> bytes:
     """``signed_response`` for an HS_PUBKEY challenge answer: the hash id and
     the signature over ``nonce + request_digest``."""

@@ -10,7 +10,7 @@ from typing import Final
 
 # --- protocol version ------------------------------------------------------
 PROTOCOL_MAJOR_VERSION: Final = 2
-PROTOCOL_MINOR_VERSION: Final = 10
+PROTOCOL_MINOR_VERSION: Final = 11
 #: the version CNRI clients put in a request envelope before they know the server
 COMPATIBILITY_MAJOR_VERSION: Final = 2
 COMPATIBILITY_MINOR_VERSION: Final = 3

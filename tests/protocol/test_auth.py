@@ -178,9 +178,13 @@ def test_secret_key_verify_old_and_hostile() -> None:
 
 
 def test_public_key_answers(rsa_key: rsa.RSAPrivateKey, dsa_key: dsa.DSAPrivateKey) -> None:
-    for key, alg in ((rsa_key, b"SHA-256"), (dsa_key, b"SHA1")):
-        answer = public_key_answer(NONCE, DIGEST, key)
-        assert answer[4 : 4 + len(alg)] == alg  # Util.getDefaultSigId at 2.10
+    # Util.getDefaultSigId: SHA-256, but SHA-1 for DSA below 2.11
+    cases = ((rsa_key, b"SHA-256", (2, 11)), (dsa_key, b"SHA-256", (2, 11)),
+             (dsa_key, b"SHA1", (2, 10)), (rsa_key, b"SHA-256", (2, 10)))
+    assert public_key_answer(NONCE, DIGEST, rsa_key)[4:11] == b"SHA-256"  # ours: 2.11
+    for key, alg, version in cases:
+        answer = public_key_answer(NONCE, DIGEST, key, version=version)
+        assert answer[4 : 4 + len(alg)] == alg
         pub = key.public_key()
         assert verify_public_key_answer(NONCE, DIGEST, pub, answer)
         assert not verify_public_key_answer(bytes(16), DIGEST, pub, answer)
@@ -241,14 +245,14 @@ def test_mac_credentials(version: tuple[int, int]) -> None:
     assert decode_credential(back.signature or b"").session_counter == 4
 
 
-def test_mac_credential_bytes_at_2_10() -> None:
+def test_mac_credential_bytes_at_2_11() -> None:
     # AbstractMessage.signMessage(byte[]): version 0, reserved 0, flags 0, empty signer,
     # counter, "HS_MAC", section length, "HMAC-SHA256", HMAC over
     # maj min suggestMaj suggestMin | session id | request id | counter | header+body.
     msg = _certified_response()
     sign_message_mac(msg, KEY, session_counter=4)
     hb = encode_header_body(msg)
-    prefix = bytes([2, 10, 2, 10]) + (3).to_bytes(4, "big") + (9).to_bytes(4, "big")
+    prefix = bytes([2, 11, 2, 11]) + (3).to_bytes(4, "big") + (9).to_bytes(4, "big")
     tag = hmac.new(KEY, prefix + (4).to_bytes(4, "big") + hb, hashlib.sha256).digest()
     assert msg.signature == (
         b"\x00\x00\x00\x00"

@@ -71,8 +71,8 @@ def h(text: str) -> bytes:
 # Encoder.encodeEnvelope: major, minor, flags|suggestMajor, suggestMinor,
 # sessionId, requestId, messageId, messageLength.
 ENVELOPE = h("""
-02 0a        # protocol 2.10
-02 0a        # flags 0 | suggested major 2, suggested minor 10
+02 0b        # protocol 2.11 (what CNRI 9.x sends once it knows the server)
+02 0b        # flags 0 | suggested major 2, suggested minor 11
 00000000     # session id
 01020304     # request id
 00000000     # sequence number
@@ -240,7 +240,7 @@ def test_hs_admin_golden() -> None:
 # Encoder.encodeSiteInfoRecord, one server with a TCP and a UDP interface.
 SITE_DATA = h("""
 0001          # data format version 1
-02 0a         # protocol 2.10
+02 0b         # protocol 2.11
 0003          # serial 3
 80            # primary
 02            # hash option: by all

@@ -84,7 +84,7 @@ def test_admin_json() -> None:
 def test_site_json() -> None:
     assert site_to_json(decode_site_info(SITE_DATA)) == {
         "version": 1,
-        "protocolVersion": "2.10",
+        "protocolVersion": "2.11",
         "serialNumber": 3,
         "primarySite": True,
         "multiPrimary": False,

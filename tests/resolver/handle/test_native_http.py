@@ -106,6 +106,7 @@ async def test_cnri_resolution_request_gets_a_binary_answer(node: Node) -> None:
         assert "Transfer-Encoding" not in response.headers
     (answer,) = split_messages(body, 1 << 20)
     assert answer.request_id == 0x3388BACE
+    assert (answer.major_version, answer.minor_version) == (2, 11)  # as CNRI 9 answers 2.11
     assert answer.op_code == OC_RESOLUTION and answer.response_code == RC_SUCCESS
     assert isinstance(answer.body, ResolutionResponse) and answer.body.handle == TV
     assert [v.index for v in answer.body.values] == [1, 100, 101]
@@ -196,6 +197,17 @@ async def test_client_refuses_a_json_answer(node: Node, database: HandleStore) -
             )
     finally:
         await runner.cleanup()
+
+
+@SQLITE
+async def test_older_suggestions_are_answered_in_their_version(node: Node) -> None:
+    at_2_10 = CNRI_SITE[:2] + bytes([2, 10]) + CNRI_SITE[4:]
+    async with aiohttp.ClientSession() as session, session.post(
+        node.base + "/x", data=at_2_10, headers=HEADERS
+    ) as response:
+        (answer,) = split_messages(await response.read(), 1 << 20)
+    assert answer.response_code == RC_SUCCESS
+    assert (answer.major_version, answer.minor_version) == (2, 10)
 
 
 def test_envelope_of_golden_request() -> None:
