@@ -101,6 +101,21 @@ def _pbkdf2_encoding(data: bytes, key: bytes, salt: bytes, iterations: int, key_
     return Writer().byte_array(salt).i32(iterations).i32(key_bits).byte_array(tag).getvalue()
 
 
+def secret_key_answer_work(signed_response: bytes, old_format: bool = False) -> int:
+    """What checking this answer against one key costs, in hash-block units: for
+    PBKDF2 ``iterations x blocks`` (one block per 160 derived bits), else 1.
+    Raises ProtocolError for a malformed PBKDF2 answer.  Lets a server refuse
+    an answer before spending anything on it."""
+    if old_format or signed_response[:1] != bytes([HASH_CODE_PBKDF2_HMAC_SHA1]):
+        return 1
+    r = Reader(signed_response, 1)
+    r.byte_array()
+    iterations, key_bits = r.i32(), r.i32()
+    if iterations <= 0 or key_bits <= 0:
+        raise ProtocolError("PBKDF2 parameters out of range")
+    return iterations * -(-key_bits // 160)
+
+
 def secret_key_answer(
     nonce: bytes,
     request_digest: bytes,

@@ -137,10 +137,29 @@ def public_key_from_numbers(numbers: KeyNumbers) -> PublicKey:
             params = dsa.DSAParameterNumbers(numbers.p, numbers.q, numbers.g)
             return dsa.DSAPublicNumbers(numbers.y, params).public_key()
         if isinstance(numbers, RSAKeyNumbers):
+            check_rsa_numbers(numbers)
             return rsa.RSAPublicNumbers(numbers.e, numbers.n).public_key()
         raise ProtocolError("Diffie-Hellman keys are only available as numbers")
     except (ValueError, TypeError, OverflowError) as exc:
         raise ProtocolError(f"invalid public key: {exc}") from None
+
+
+#: RSA keys accepted: public exponent 3 .. 2**32 + 1 (verification costs one
+#: multiplication per exponent bit, so a huge exponent makes each check as dear
+#: as signing), modulus 1024 .. 16384 bits
+RSA_MAX_EXPONENT = 2**32 + 1
+RSA_MIN_BITS = 1024
+RSA_MAX_BITS = 16384
+
+
+def check_rsa_numbers(numbers: RSAKeyNumbers) -> None:
+    """Raise ProtocolError for an RSA key no honest signer makes (see the limits above)."""
+    e, n = numbers.e, numbers.n
+    if not (3 <= e <= RSA_MAX_EXPONENT and e % 2 == 1):
+        raise ProtocolError(f"RSA public exponent must be odd and 3..2^32+1, got {e.bit_length()}"
+                            f"-bit {'even' if e % 2 == 0 else 'odd'} value")
+    if not RSA_MIN_BITS <= n.bit_length() <= RSA_MAX_BITS or n % 2 == 0:
+        raise ProtocolError(f"RSA modulus of {n.bit_length()} bits is out of range")
 
 
 def decode_public_key(data: bytes) -> PublicKey:

@@ -13,13 +13,12 @@ record it leaves through a :class:`registry.signing_policy.SigningPolicy`
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hmac
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from protocol import auth
 from protocol.admin_record import decode_admin_record
@@ -29,7 +28,6 @@ from protocol.constants import (
     ADMIN_PERM_DELETE_HANDLE,
     ADMIN_PERM_LIST_HANDLES,
     ADMIN_PERM_READ_VALUE,
-    HASH_CODE_PBKDF2_HMAC_SHA1,
     NA_HANDLE_PREFIX,
     RC_AUTHENTICATION_FAILED,
     RC_AUTHENTICATION_NEEDED,
@@ -52,12 +50,12 @@ from protocol.errors import ProtocolError
 from protocol.public_key import decode_public_key
 from protocol.references import decode_secret_key, decode_vlist
 from protocol.values import HandleValue
-from protocol.wire import Reader
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key, unstorable
 from registry.signing_policy import SigningPolicy, resulting_values, store_fetch
 from resolver.core.cache import Answer, Kind
+from resolver.core.crypto_pool import CryptoBusy, CryptoPool
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.model import ANONYMOUS, Answers, Caller, Resolution, ServiceError
 from resolver.core.permissions import bits_to_add, bits_to_modify, bits_to_remove, bits_to_replace
@@ -70,8 +68,17 @@ if TYPE_CHECKING:
     from resolver.core.usage import UsageCounter
 
 
-#: the most PBKDF2 iterations a challenge answer may make this node compute
+T = TypeVar("T")
+
+#: the most PBKDF2 work (iterations x 160-bit blocks) one answer may make this
+#: node compute per key tried (CNRI clients use 10 000 x 1)
 MAX_PBKDF2_ITERATIONS = 100_000
+#: the most work one answer may cost over all the keys it is tried against
+MAX_ANSWER_WORK = 2 * MAX_PBKDF2_ITERATIONS
+#: an answer naming no key index (index 0) is tried against at most this many
+#: keys of the handle; a handle holding more needs the index (else anyone could
+#: make one answer cost as many checks as keys a tenant planted)
+MAX_KEYS_WITHOUT_INDEX = 4
 
 
 def _now() -> int:
@@ -110,7 +117,8 @@ class ResolutionService:
     signature chains up to; ``usage`` counts answered resolutions for the
     node's statistics (:mod:`resolver.core.usage`); ``suspended``, when given,
     makes identifiers of suspended enterprises resolve as not found
-    (:mod:`resolver.core.suspension`).
+    (:mod:`resolver.core.suspension`); ``crypto`` runs the credential checks
+    anyone can ask for (:mod:`resolver.core.crypto_pool`).
     """
 
     def __init__(
@@ -125,8 +133,10 @@ class ResolutionService:
         trust_anchor: PublicKey | None = None,
         usage: UsageCounter | None = None,
         suspended: SuspendedPrefixes | None = None,
+        crypto: CryptoPool | None = None,
     ) -> None:
         self.store = store
+        self.crypto = crypto or CryptoPool()
         self.usage = usage
         self.suspended = suspended
         self.site_info = site_info
@@ -138,6 +148,7 @@ class ResolutionService:
 
     async def close(self) -> None:
         """Release what the resolution stack holds (Redis connections, listeners)."""
+        self.crypto.close()
         if self.answers is not None:
             await self.answers.close()
 
@@ -357,16 +368,16 @@ class ResolutionService:
     ) -> bool:
         """Whether ``answer`` to a challenge was made with an HS_SECKEY of ``handle``.
 
-        ``index`` 0 tries every HS_SECKEY value (``HandleServer.verifyChallenge``).
+        ``index`` 0 tries every HS_SECKEY value (``HandleServer.verifyChallenge``),
+        up to :data:`MAX_KEYS_WITHOUT_INDEX` of them.  The answer is refused
+        unchecked when it would cost more than :data:`MAX_PBKDF2_ITERATIONS` per
+        key or :data:`MAX_ANSWER_WORK` in all; the check runs on :attr:`crypto`.
         """
-        keys = [
-            decode_secret_key(v.data)
-            for v in await self._credential_values(handle, index, TYPE_HS_SECKEY)
-        ]
-        if not keys or _too_costly(answer, old_format):
+        values = await self._credential_values(handle, index, TYPE_HS_SECKEY)
+        if not values or not _affordable(answer, old_format, len(values)):
             return False
-        # PBKDF2 answers cost real CPU: keep them off the event loop
-        return await asyncio.to_thread(
+        keys = [decode_secret_key(v.data) for v in values]
+        return await self._crypto(
             _any_secret_matches, keys, nonce, request_digest, answer, old_format
         )
 
@@ -375,16 +386,20 @@ class ResolutionService:
     ) -> int | None:
         """The index of the HS_PUBKEY of ``handle`` that signed the challenge, or None.
 
-        ``index`` 0 tries every HS_PUBKEY value in index order, as CNRI does.
+        ``index`` 0 tries the HS_PUBKEY values in index order, as CNRI does, up
+        to :data:`MAX_KEYS_WITHOUT_INDEX` of them; the checks run on :attr:`crypto`.
         """
-        for value in await self._credential_values(handle, index, TYPE_HS_PUBKEY):
-            try:
-                key = decode_public_key(value.data)
-            except ProtocolError:
-                continue
-            if auth.verify_public_key_answer(nonce, request_digest, key, answer):
-                return value.index
-        return None
+        values = await self._credential_values(handle, index, TYPE_HS_PUBKEY)
+        if not values:
+            return None
+        return await self._crypto(_first_signer, values, nonce, request_digest, answer)
+
+    async def _crypto(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` on the crypto pool; a full pool is RC_SERVER_TOO_BUSY."""
+        try:
+            return await self.crypto.run(fn, *args)
+        except CryptoBusy as exc:
+            raise ServiceError(exc.response_code, str(exc)) from None
 
     async def authenticate_secret_key(self, handle: str, index: int, secret: bytes) -> Caller:
         """The caller proven by presenting the secret key itself (REST basic auth).
@@ -408,11 +423,14 @@ class ResolutionService:
     async def _credential_values(
         self, handle: str, index: int, type_name: str
     ) -> list[HandleValue]:
+        """The keys of ``type_name`` an answer for ``handle``:``index`` is checked
+        against; none when index 0 would mean more than :data:`MAX_KEYS_WITHOUT_INDEX`."""
         record = await self._lookup(handle) or ()
-        return sorted(
+        found = sorted(
             (v for v in record if v.type == type_name and (index == 0 or v.index == index)),
             key=lambda v: v.index,
         )
+        return found if len(found) <= MAX_KEYS_WITHOUT_INDEX else []
 
     # --- helpers ------------------------------------------------------------------
 
@@ -541,17 +559,15 @@ class ResolutionService:
         return False
 
 
-def _too_costly(answer: bytes, old_format: bool) -> bool:
-    """A PBKDF2 answer asking for more than :data:`MAX_PBKDF2_ITERATIONS`: refused
-    unchecked, since anyone may send one (CNRI clients use 10 000)."""
-    if old_format or answer[:1] != bytes([HASH_CODE_PBKDF2_HMAC_SHA1]):
-        return False
+def _affordable(answer: bytes, old_format: bool, keys: int) -> bool:
+    """Whether checking ``answer`` against ``keys`` keys stays within the limits
+    (:data:`MAX_PBKDF2_ITERATIONS` per key, :data:`MAX_ANSWER_WORK` in all):
+    anyone may send one, so a dearer one is refused unchecked."""
     try:
-        r = Reader(answer, 1)
-        r.byte_array()
-        return r.i32() > MAX_PBKDF2_ITERATIONS
+        work = auth.secret_key_answer_work(answer, old_format)
     except ProtocolError:
-        return True
+        return False
+    return work <= MAX_PBKDF2_ITERATIONS and work * keys <= MAX_ANSWER_WORK
 
 
 def _any_secret_matches(
@@ -560,6 +576,20 @@ def _any_secret_matches(
     return any(
         auth.verify_secret_key_answer(nonce, digest, key, answer, old_format) for key in keys
     )
+
+
+def _first_signer(
+    values: Sequence[HandleValue], nonce: bytes, digest: bytes, answer: bytes
+) -> int | None:
+    """The index of the first of ``values`` (HS_PUBKEY) whose key verifies ``answer``."""
+    for value in values:
+        try:
+            key = decode_public_key(value.data)
+        except ProtocolError:
+            continue
+        if auth.verify_public_key_answer(nonce, digest, key, answer):
+            return value.index
+    return None
 
 
 def _actor(caller: Caller) -> str:
