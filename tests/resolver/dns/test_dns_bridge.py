@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -46,7 +47,7 @@ RECORDS = {
         _value(1, "URL", "https://example.com/tv/0001", ttl=3600),
         _value(2, "EMAIL", "service@example.com", ttl=600),
         _value(3, "URL", "https://mirror.example/tv/0001", ttl=7200),
-        _value(4, "DESC", "expires soon", ttl_type=TTL_TYPE_ABSOLUTE, ttl=int(time.time()) + 900),
+        _value(4, "DESC", "expires soon", ttl_type=TTL_TYPE_ABSOLUTE, ttl=900),  # see _stored
         _value(5, "SECRET", "not for DNS", public_read=False),
         _value(100, "HS_ADMIN", ADMIN_DATA),
     ],
@@ -77,10 +78,18 @@ def dig() -> str:
     return path
 
 
+def _stored(value: HandleValue) -> HandleValue:
+    """``value`` as stored: an absolute TTL counts from now, not from the module's import
+    (a long suite run would otherwise find it expired)."""
+    if value.ttl_type != TTL_TYPE_ABSOLUTE:
+        return value
+    return dataclasses.replace(value, ttl=int(time.time()) + value.ttl)
+
+
 @pytest.fixture
 async def server(database: HandleStore) -> AsyncIterator[DnsServer]:
     for handle, values in RECORDS.items():
-        await database.create_handle(handle, values, actor="test")
+        await database.create_handle(handle, [_stored(v) for v in values], actor="test")
     running = await run_dns_server(
         ResolutionService(database),
         zone=ZONE,
