@@ -30,7 +30,8 @@ class HotAnswers:
 
     def __init__(self, service: ResolutionService) -> None:
         self.service = service
-        self.stack: ResolutionStack | None = service.answers
+        answers = service.answers
+        self.stack = answers if isinstance(answers, ResolutionStack) else None
 
     def lookup(self, handle: str) -> Answer | None:
         """The fresh cached record of ``handle`` (None: go the ordinary way)."""
