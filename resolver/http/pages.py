@@ -171,8 +171,12 @@ def server_error_page() -> web.Response:
 
 
 def handle_path(handle: str) -> str:
-    """The URL path of ``handle``'s page (percent-encoded, slashes kept)."""
-    return "/" + quote(handle, safe="/")
+    """The URL path of ``handle``'s page (percent-encoded, slashes kept), always on this
+    node: leading slashes are encoded, so ``/evil.example`` cannot become the
+    scheme-relative ``//evil.example`` (an open redirect)."""
+    path = quote(handle, safe="/")
+    bare = path.lstrip("/")
+    return "/" + "%2F" * (len(path) - len(bare)) + bare
 
 
 def page_routes(

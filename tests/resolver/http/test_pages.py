@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from protocol.values import HandleValue
 from registry.store import HandleStore
@@ -84,6 +85,21 @@ async def test_home_page_and_resolve_box(http: aiohttp.ClientSession, node: Serv
     status, _, response = await page(http, "/?hdl=hdl:88.118.8/a%20b")
     assert status == 302 and response.headers["Location"] == f"/{PREFIX}/a%20b"
     assert node.metrics.request_count("http", 1) >= 2
+
+
+@pytest.mark.parametrize(
+    "wanted", ["/evil.example", "//evil.example", "hdl://evil.example/x", "/\\evil.example",
+               "%2F%2Fevil.example", " /evil.example/p"],
+)
+async def test_resolve_box_never_redirects_off_the_node(
+    http: aiohttp.ClientSession, wanted: str
+) -> None:
+    """Issue 18 F10: ``/?hdl=/evil.example`` answered ``Location: //evil.example``."""
+    status, _, response = await page(http, f"/?hdl={wanted}")
+    location = response.headers["Location"]
+    assert status == 302 and location.startswith("/") and not location.startswith("//")
+    assert "\\" not in location and URL(location).host is None
+    assert URL(f"https://node.example{location}").host == "node.example"
 
 
 async def test_failures_answer_500_without_details(sqlite_url: str, tmp_path: Path) -> None:
