@@ -90,7 +90,11 @@ class NodeConfig:
     ``request_read_timeout`` seconds of its first byte (HTTP: of the
     connection or the previous response); at most ``max_inflight_requests``
     HTTP or UDP requests per process are worked on at once, more are answered
-    busy.
+    busy; a process holds at most ``max_tcp_connections`` Handle (and DNS) TCP
+    connections and ``max_http_connections`` HTTP ones, at most
+    ``max_connections_per_client`` of each from one client (0: no per-client
+    cap, :mod:`resolver.core.connections`); a TLS handshake must end within
+    ``tls_handshake_timeout`` seconds.
     """
 
     data_dir: Path = Path("idnode-data")
@@ -125,6 +129,9 @@ class NodeConfig:
     max_values_per_handle: int = 1024
     max_handle_length: int = 1024
     max_tcp_connections: int = 1024
+    max_http_connections: int = 1024
+    max_connections_per_client: int = 32
+    tls_handshake_timeout: float = 10.0
     tcp_idle_timeout: float = 60.0
     rate_limit: float = 100.0
     rate_burst: int = 200
@@ -239,6 +246,13 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.udp_answer_floor >= 0, "udp_answer_floor: must not be negative"),
         (config.request_read_timeout > 0, "request_read_timeout: must be positive"),
         (config.max_inflight_requests >= 1, "max_inflight_requests: must be at least 1"),
+        (config.max_tcp_connections >= 1, "max_tcp_connections: must be at least 1"),
+        (config.max_http_connections >= 1, "max_http_connections: must be at least 1"),
+        (
+            config.max_connections_per_client >= 0,
+            "max_connections_per_client: must not be negative (0: no per-client cap)",
+        ),
+        (config.tls_handshake_timeout > 0, "tls_handshake_timeout: must be positive"),
         (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),
     ]
     for port_key in ("handle_port", "http_port", "dns_port"):

@@ -100,6 +100,7 @@ def limits_from(config: NodeConfig) -> Limits:
         max_values=config.max_values_per_handle,
         max_handle_length=config.max_handle_length,
         max_tcp_connections=config.max_tcp_connections,
+        max_connections_per_client=config.max_connections_per_client,
         max_udp_inflight=config.max_inflight_requests,
         idle_timeout=config.tcp_idle_timeout,
         read_timeout=config.request_read_timeout,
@@ -114,6 +115,18 @@ def rate_limiter_from(config: NodeConfig) -> RateLimiter:
     return RateLimiter(
         config.rate_limit, config.rate_burst, max_clients=config.rate_limit_clients,
         slip=config.rate_limit_slip,
+    )
+
+
+def http_guard_from(config: NodeConfig) -> HttpGuard:
+    """The HTTP front end's abuse limits a configuration asks for."""
+    return HttpGuard(
+        rate_limiter_from(config),
+        config.request_read_timeout,
+        config.max_inflight_requests,
+        max_connections=config.max_http_connections,
+        max_connections_per_client=config.max_connections_per_client,
+        tls_handshake_timeout=config.tls_handshake_timeout,
     )
 
 
@@ -237,10 +250,7 @@ async def _listen(
             metrics=metrics,
             allow_insecure_auth=config.http_insecure_auth,
             sessions=_session_store(config),
-            guard=HttpGuard(
-                rate_limiter_from(config), config.request_read_timeout,
-                config.max_inflight_requests,
-            ),
+            guard=http_guard_from(config),
             native=NativeHttpAnswerer(handle_server.processor),
             public_url=config.public_http_url,
         )

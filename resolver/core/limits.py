@@ -34,6 +34,7 @@ class Limits:
     max_values: int = MAX_HANDLE_VALUES
     max_handle_length: int = 1024
     max_tcp_connections: int = 1024
+    max_connections_per_client: int = 0
     max_udp_inflight: int = 1024
     idle_timeout: float = 60.0
     challenge_lifetime: float = 30.0

@@ -26,9 +26,11 @@ connection lately (:mod:`resolver.core.proofs`) may draw up to 512 bytes (or
 its EDNS size) whatever the factor.  Over TCP, a client over its rate limit
 (:mod:`resolver.core.ratelimit`) is answered REFUSED; over UDP, which has a
 budget of its own, it is dropped, every ``slip``-th query answered with an
-empty truncated response (RRL) so a real client retries over TCP.  A TCP query must
-arrive whole within the read timeout of its first byte.  Undecodable queries get FORMERR (or are
-dropped when not even the header is there), EDNS versions above 0 BADVERS
+empty truncated response (RRL) so a real client retries over TCP.  A TCP
+query must arrive whole within the read timeout of its first byte, and TCP
+connections are capped in all and per client (:mod:`resolver.core.connections`).
+Undecodable queries get FORMERR (or are dropped when not even the header is
+there), EDNS versions above 0 BADVERS
 (RFC 6891), opcodes other than QUERY NOTIMP; a failing lookup gets SERVFAIL.
 """
 
@@ -66,6 +68,7 @@ from protocol.constants import (
 )
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.filters import select_values
+from resolver.core.connections import ConnectionGate
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.model import Resolution, ServiceError
 from resolver.core.proofs import ProvenAddresses
@@ -392,6 +395,7 @@ class DnsServer:
         self.limiter = limiter
         self.udp_limiter = limiter.fresh()
         self.proofs = ProvenAddresses()
+        self.gate = ConnectionGate(limits.max_tcp_connections, limits.max_connections_per_client)
         self.host = ""
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
@@ -425,11 +429,14 @@ class DnsServer:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        if task is None or len(self._connections) >= self.limits.max_tcp_connections:
+        client = client_of(writer.get_extra_info("peername"))
+        key = self.gate.admit(client)
+        if task is None or key is None:
+            if key is not None:
+                self.gate.release(key)
             writer.close()
             return
         self._connections.add(task)
-        client = client_of(writer.get_extra_info("peername"))
         self.proofs.prove(client)
         try:
             while True:
@@ -451,6 +458,7 @@ class DnsServer:
         except Exception:
             log.exception("dns tcp connection failed")
         finally:
+            self.gate.release(key)
             self._connections.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError):

@@ -2,7 +2,8 @@
 
 Thin adapters: bytes in, :class:`resolver.handle.requests.RequestProcessor`,
 bytes out.  Everything a client controls is bounded (:class:`Limits`): message
-size, open TCP connections, idle TCP connections, the time one request may
+size, open TCP connections (in all and per client, :mod:`resolver.core.connections`),
+idle TCP connections, the time one request may
 take to arrive (slow clients are cut off), UDP reassembly buffers, UDP answer
 size against amplification (:mod:`resolver.handle.amplification`: the floor
 only for addresses proven by a TCP connection, :mod:`resolver.core.proofs`),
@@ -43,6 +44,7 @@ from protocol.errors import ProtocolError
 from protocol.framing import UdpReassembler, encode_tcp, encode_udp
 from protocol.message import Message, decode_message
 from protocol.versions import negotiate
+from resolver.core.connections import ConnectionGate
 from resolver.core.hot import HotAnswers
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
@@ -110,13 +112,13 @@ class _TcpConnections(_Listener):
     """Serves TCP connections: one request after another, bounded and idle-timed;
     once a request's first byte is in, all of it must arrive within the read timeout."""
 
-    open = 0  # connections being served
+    gate: ConnectionGate  # open connections, in all and per client
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.open >= self.limits.max_tcp_connections:
+        key = self.gate.admit(client_of(writer.get_extra_info("peername")))
+        if key is None:
             writer.close()
             return
-        self.open += 1
         try:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -126,7 +128,7 @@ class _TcpConnections(_Listener):
         except Exception as exc:
             log.error("handle tcp connection failed: %r", exc)
         finally:
-            self.open -= 1
+            self.gate.release(key)
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -395,6 +397,7 @@ async def run_handle_server(
     proofs = ProvenAddresses()
     udp_limiter = rate_limiter.fresh()
     handler = _TcpConnections(processor, limits, rate_limiter, proofs)
+    handler.gate = ConnectionGate(limits.max_tcp_connections, limits.max_connections_per_client)
     hot = HotAnswers(service) if service.answers is not None else None
 
     def udp_server() -> _UdpServer:

@@ -70,6 +70,7 @@ from protocol.constants import (
 from protocol.rest_json import value_from_json, value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
+from resolver.core.connections import ConnectionGate
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.core.metrics import Metrics
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
@@ -86,6 +87,7 @@ from resolver.http.auth import (
     SessionStore,
     www_authenticate,
 )
+from resolver.http.connections import GuardedSite
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
@@ -756,7 +758,8 @@ async def run_http_server(
 
     Stop with ``await runner.cleanup()``.  ``app_options`` go to :func:`make_app`;
     ``guard``'s read timeout also bounds the wait for each request's headers
-    and the reading of what is left of a body after an early answer.
+    and the reading of what is left of a body after an early answer; its
+    connection caps and TLS handshake timeout apply to every connection.
     """
     guard = guard or HttpGuard()
     runner = web.AppRunner(
@@ -765,7 +768,11 @@ async def run_http_server(
         lingering_time=guard.read_timeout,  # reading what is left of a refused body
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
+    site = GuardedSite(
+        runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port,
+        gate=ConnectionGate(guard.max_connections, guard.max_connections_per_client),
+        handshake_timeout=guard.tls_handshake_timeout,
+    )
     await site.start()
     bound = runner.addresses[-1][1]
     return runner, int(bound)

@@ -13,7 +13,11 @@ connection keep-alive timeout:
   ``read_timeout`` of the connection opening or of the previous response
   (aiohttp's keep-alive timer, which new bytes do not reset), so a client that
   trickles either is cut off.  Body size is bounded by ``client_max_size``,
-  header size by aiohttp's line and field limits.
+  header size by aiohttp's line and field limits;
+* at most ``max_connections`` connections are open at once, at most
+  ``max_connections_per_client`` of them from one client (0: no such cap),
+  and a TLS handshake must end within ``tls_handshake_timeout`` seconds
+  (:mod:`resolver.http.connections`, installed by ``run_http_server``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ class HttpGuard:
     limiter: RateLimiter = UNLIMITED
     read_timeout: float = 10.0
     max_inflight: int = 1024
+    max_connections: int = 1024
+    max_connections_per_client: int = 0
+    tls_handshake_timeout: float = 10.0
     inflight: int = field(default=0, init=False)
 
     @web.middleware
