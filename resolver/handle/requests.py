@@ -74,6 +74,7 @@ from protocol.errors import ProtocolError
 from protocol.message import Message, make_response
 from protocol.site_info import decode_site_info
 from protocol.versions import at_least, negotiate
+from resolver.core.crypto_pool import CryptoBusy
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.model import Caller, ServiceError
@@ -273,9 +274,13 @@ class RequestProcessor:
         if not at_least(request.suggest_major_version, request.suggest_minor_version, 2, 4):
             return error_response(request, RC_SESSION_FAILED, "sessions need protocol 2.4")
         try:
-            key, data = dh_session_key(body.key_exchange_mode, body.public_key)
+            key, data = await self.service.crypto.run(
+                dh_session_key, body.key_exchange_mode, body.public_key
+            )
         except ProtocolError as exc:
             return error_response(request, RC_SESSION_FAILED, str(exc))
+        except CryptoBusy as exc:
+            return error_response(request, exc.response_code, str(exc))
         lifetime = min(max(body.timeout, 1), self.limits.session_lifetime)
         session_id = await self.sessions.open(key, lifetime)
         response = make_response(request, RC_SUCCESS, SessionSetupResponse(KEY_EXCHANGE_DH, data))

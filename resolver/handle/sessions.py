@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from protocol.constants import KEY_EXCHANGE_DH
+from protocol.dh_groups import EXPONENT_BITS, is_standard_group
 from protocol.errors import ProtocolError
 from protocol.public_key import DHKeyNumbers, decode_key_numbers, encode_key_numbers
 from protocol.wire import Writer
@@ -31,9 +32,6 @@ from protocol.wire import Writer
 #: HdlSecurityProvider.ENCRYPT_ALG_AES
 ENCRYPT_ALG_AES = 3
 AES_SESSION_KEY_SIZE = 32
-#: Diffie-Hellman moduli accepted from clients (CNRI clients use 1024 bits)
-MIN_DH_BITS = 1024
-MAX_DH_BITS = 4096
 #: how many request counters a session remembers for replay detection
 MAX_COUNTERS = 4096
 
@@ -153,7 +151,10 @@ def dh_session_key(mode: int, client_key: bytes | None) -> tuple[bytes, bytes]:
     The data is the key algorithm (AES) and our DH public key in the client's
     group, as ``HandleServer.doSessionSetup`` writes them for 2.4+ clients; the
     key is the shared secret without leading zero octets, cut to 32 octets
-    (``GenericProvider.getKeyFromDH``).  Raises ProtocolError for anything else.
+    (``GenericProvider.getKeyFromDH``).  Only the standard groups of
+    :mod:`protocol.dh_groups` are accepted, with a private exponent of
+    ``EXPONENT_BITS``.  CPU-bound: callers run it off the event loop.  Raises
+    ProtocolError for anything else.
     """
     if mode != KEY_EXCHANGE_DH or client_key is None:
         raise ProtocolError("only Diffie-Hellman session key exchange is supported")
@@ -161,15 +162,23 @@ def dh_session_key(mode: int, client_key: bytes | None) -> tuple[bytes, bytes]:
     if not isinstance(peer, DHKeyNumbers):
         raise ProtocolError("session exchange key is not a Diffie-Hellman key")
     p, g, y = peer.p, peer.g, peer.y
-    if p.bit_length() < MIN_DH_BITS or p.bit_length() > MAX_DH_BITS or not 1 < g < p - 1:
-        raise ProtocolError("unacceptable Diffie-Hellman group")
+    if not is_standard_group(p, g):
+        raise ProtocolError(
+            f"unacceptable Diffie-Hellman group ({p.bit_length()}-bit prime, generator {g}): "
+            "use RFC 2409 group 2 or RFC 3526 group 14, 15 or 16"
+        )
     if not 1 < y < p - 1:
         raise ProtocolError("unacceptable Diffie-Hellman public value")
-    x = secrets.randbelow(p - 3) + 2
-    shared = pow(y, x, p).to_bytes((p.bit_length() + 7) // 8, "big")
+    x = secrets.randbits(EXPONENT_BITS) | (1 << (EXPONENT_BITS - 1))
+    shared = _power(y, x, p).to_bytes((p.bit_length() + 7) // 8, "big")
     start = 0
     while start + AES_SESSION_KEY_SIZE < len(shared) and shared[start] == 0:
         start += 1
     key = shared[start : start + AES_SESSION_KEY_SIZE]
-    mine = encode_key_numbers(DHKeyNumbers(p=p, g=g, y=pow(g, x, p)))
+    mine = encode_key_numbers(DHKeyNumbers(p=p, g=g, y=_power(g, x, p)))
     return key, Writer().i32(ENCRYPT_ALG_AES).raw(mine).getvalue()
+
+
+def _power(base: int, exponent: int, modulus: int) -> int:
+    """``pow(base, exponent, modulus)``: the session setup's whole cost, one place."""
+    return pow(base, exponent, modulus)
