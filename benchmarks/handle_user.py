@@ -15,7 +15,9 @@ node admin's key; its coroutines run on one asyncio loop per Locust process,
 itself run by a greenlet (gevent's patched selectors keep it cooperative).
 
 Users read the workload and target from Locust's parsed options (added by
-the locustfile): ``--hdl-port``, ``--bench-*``, ``--admin-key``.
+the locustfile): ``--hdl-host``, ``--hdl-port``, ``--bench-*``, ``--admin-key``;
+without ``--bench-keys`` the locustfile provides identifiers found by
+:mod:`benchmarks.node_keys` (:func:`provide_keys`).
 Importing this module is only safe inside Locust (gevent monkey-patching).
 """
 
@@ -58,6 +60,11 @@ _loops: list[asyncio.AbstractEventLoop] = []
 
 class AnswerError(Exception):
     """A response with a code other than the one the workload expected."""
+
+
+def provide_keys(name: str, keys: KeyFile) -> None:
+    """Use ``keys`` for the key file option value ``name`` (``""``: none given)."""
+    _keys[name] = keys
 
 
 def workload_for(user: User) -> Workload:

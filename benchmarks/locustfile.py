@@ -4,9 +4,10 @@ User classes (pick them by name on the command line; all run by default):
 
 * ``HttpResolver``: ``GET /api/handles/{handle}`` on ``--host`` (REST API);
 * ``HdlUdpResolver``, ``HdlTcpResolver``: Handle protocol resolution at
-  ``--hdl-host``:``--hdl-port`` (:mod:`benchmarks.handle_user`);
+  ``--hdl-host`` (default: the host of ``--host``):``--hdl-port`` (default
+  2641) (:mod:`benchmarks.handle_user`);
 * ``Writer``: create and modify handles as the node admin (``--admin-key``,
-  the data dir's ``keys/admin_key.pem``).
+  the data dir's ``keys/admin_key.pem``); left out when no key is given.
 
 Each user runs ``--bench-user-rate`` tasks per second (Locust's
 ``constant_throughput``, from a random phase; 0 = as fast as it can), so
@@ -15,7 +16,11 @@ Each user runs ``--bench-user-rate`` tasks per second (Locust's
 ``--bench-order`` (zipf/walk), ``--bench-zipf-s``, ``--bench-hot-set``,
 ``--bench-miss-share``, ``--bench-cross-share``, ``--bench-walk-start`` and
 ``--bench-seed``; each defaults to its ``IDNODE_BENCH_*`` environment
-variable.  ``--bench-samples FILE`` writes every request's (time, type,
+variable.  Without ``--bench-keys`` the identifiers are ``--bench-handles
+H1,H2,...`` or found on the node (its listing of ``--bench-prefixes``, else
+its prefix handles: :mod:`benchmarks.node_keys`), so
+``locust -f benchmarks/locustfile.py --host http://NODE:8000`` needs nothing
+else.  ``--bench-samples FILE`` writes every request's (time, type,
 name, latency ms, ok, response bytes) to FILE as JSON when the test stops, for exact
 percentiles.
 
@@ -29,9 +34,12 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
+import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +51,10 @@ from benchmarks.handle_user import (
     HandleTcpUser,
     HandleUdpUser,
     HandleWriterUser,
+    provide_keys,
     workload_for,
 )
+from benchmarks.node_keys import NoIdentifiers, node_keys
 from benchmarks.workload import MISS, WorkloadSpec
 
 _samples: list[tuple[float, str, str, float, bool, int]] = []
@@ -53,7 +63,8 @@ _samples: list[tuple[float, str, str, float, bool, int]] = []
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     defaults = WorkloadSpec.from_env()
-    parser.add_argument("--hdl-host", default="127.0.0.1", help="Handle server address")
+    parser.add_argument("--hdl-host", default="",
+                        help="Handle server address (default: the host of --host)")
     parser.add_argument("--hdl-port", type=int, default=2641, help="Handle server port")
     parser.add_argument("--admin-key", default=os.environ.get("IDNODE_BENCH_ADMIN_KEY", ""),
                         help="node admin private key (PEM) for the Writer")
@@ -62,9 +73,36 @@ def _options(parser: Any) -> None:
                         help="tasks per second per user (0: no wait)")
     parser.add_argument("--bench-samples", default=os.environ.get("IDNODE_BENCH_SAMPLES", ""),
                         help="write the raw request samples here (JSON)")
+    parser.add_argument("--bench-handles", default=os.environ.get("IDNODE_BENCH_HANDLES", ""),
+                        help="handles to ask for, comma-separated (instead of --bench-keys)")
+    parser.add_argument("--bench-prefixes",
+                        default=os.environ.get("IDNODE_BENCH_PREFIXES", "88.118"),
+                        help="prefixes whose handles are listed from the node when neither "
+                        "--bench-keys nor --bench-handles is given")
     for name, default in ((f, getattr(defaults, f)) for f in WorkloadSpec.__dataclass_fields__):
         parser.add_argument("--bench-" + name.replace("_", "-"), type=type(default),
                             default=default, help=f"workload {name} (IDNODE_BENCH_{name.upper()})")
+
+
+@events.init.add_listener
+def _targets(environment: Environment, **_: Any) -> None:
+    """Fill in what the command line left out: the Handle host, the identifiers; and
+    leave the Writer out without an admin key."""
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    if not opts.hdl_host:
+        opts.hdl_host = urllib.parse.urlsplit(opts.host or "").hostname or "127.0.0.1"
+    if not opts.admin_key:
+        environment.user_classes = [c for c in environment.user_classes if c is not Writer]
+    if not opts.bench_keys and environment.user_classes:
+        items = [h.strip() for h in opts.bench_handles.split(",") if h.strip()]
+        prefixes = [p.strip() for p in opts.bench_prefixes.split(",")]
+        try:
+            provide_keys("", node_keys(opts.host or "", items, prefixes, logging.warning))
+        except NoIdentifiers as exc:
+            logging.error("%s", exc)
+            sys.exit(2)
 
 
 @events.init.add_listener
