@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import ssl
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from protocol.crypto import PrivateKey
 from protocol.message import Message
+from protocol.site_info import SiteInfo
 from registry.bootstrap import node_admin
 from registry.config import NodeConfig
 from registry.store import HandleStore
@@ -43,6 +46,7 @@ from resolver.handle.sessions import SessionStore as HandleSessionStore
 from resolver.http.api import run_http_server
 from resolver.http.auth import RedisSessionStore, SessionStore
 from resolver.http.guard import HttpGuard
+from resolver.site_sync import sync_published_site
 
 log = logging.getLogger("idnode.node")
 
@@ -162,31 +166,49 @@ async def start_node(
     the ``primary`` process;
     ``auth_tables`` are the Handle challenge and session tables shared by
     every worker (see :mod:`resolver.handle.shared_auth`), else each process has its own.
+    Once listening, the primary process brings the node's published HS_SITE values
+    to its configured address, ports and key (:mod:`resolver.site_sync`);
+    :class:`ListenError` or :class:`resolver.site_sync.SiteMismatch` say why it
+    could not start.
     """
     store = await HandleStore.open(
         config.effective_database_url, schema=config.database_schema or None, migrate=True
     )
     try:
-        return await _start_front_ends(config, store, reuse_port, primary, auth_tables)
+        site = own_site(config)
+        node = await _start_front_ends(config, store, site, reuse_port, primary, auth_tables)
     except BaseException:
         await store.close()
         raise
+    try:
+        # once the ports are ours; not for ephemeral ports (0), which no HS_SITE can name
+        if primary and config.handle_port and config.http_port:
+            await sync_published_site(node.store, site, config.prefixes)
+    except BaseException:
+        await node.close()
+        raise
+    return node
 
 
-async def _start_front_ends(
-    config: NodeConfig,
-    store: HandleStore,
-    reuse_port: bool,
-    primary: bool,
-    auth_tables: AuthTables | None,
-) -> RunningNode:
-    limits = limits_from(config)
-    site = build_site_info(
+def own_site(config: NodeConfig) -> SiteInfo:
+    """The site this node publishes: its public address, ports and server key."""
+    return build_site_info(
         [(config.public_host, config.handle_port)],
         public_key=_public_key_bytes(config),
         http_port=config.http_port,
         description=f"idnode {config.role} {','.join(config.prefixes)}",
     )
+
+
+async def _start_front_ends(
+    config: NodeConfig,
+    store: HandleStore,
+    site: SiteInfo,
+    reuse_port: bool,
+    primary: bool,
+    auth_tables: AuthTables | None,
+) -> RunningNode:
+    limits = limits_from(config)
     metrics = Metrics()
     root_address = await find_root_address(config)
     resolving = dataclasses.replace(config, root_address=root_address)
@@ -227,39 +249,43 @@ async def _listen(
     auth_tables: AuthTables | None,
 ) -> RunningNode:
     challenges, sessions = auth_tables if auth_tables is not None else (None, None)
-    handle_server = await run_handle_server(
-        service,
-        config.listen_hosts,
-        config.handle_port,
-        limits=limits,
-        private_key=load_server_key(config),
-        reuse_port=reuse_port,
-        rate_limiter=rate_limiter_from(config),
-        challenges=challenges,
-        sessions=sessions,
-        metrics=metrics,
-    )
+    with _binding("Handle protocol (TCP+UDP)", "handle_port", config.listen_hosts,
+                  config.handle_port):
+        handle_server = await run_handle_server(
+            service,
+            config.listen_hosts,
+            config.handle_port,
+            limits=limits,
+            private_key=load_server_key(config),
+            reuse_port=reuse_port,
+            rate_limiter=rate_limiter_from(config),
+            challenges=challenges,
+            sessions=sessions,
+            metrics=metrics,
+        )
     runner: web.AppRunner | None = None
     try:
-        runner, http_port = await run_http_server(
-            service,
-            config.listen_hosts[0],
-            config.http_port,
-            reuse_port=reuse_port,
-            ssl_context=_tls_context(config),
-            metrics=metrics,
-            allow_insecure_auth=config.http_insecure_auth,
-            sessions=_session_store(config),
-            guard=http_guard_from(config),
-            native=NativeHttpAnswerer(handle_server.processor),
-            public_url=config.public_http_url,
-        )
+        with _binding("HTTP", "http_port", config.listen_hosts[:1], config.http_port):
+            runner, http_port = await run_http_server(
+                service,
+                config.listen_hosts[0],
+                config.http_port,
+                reuse_port=reuse_port,
+                ssl_context=_tls_context(config),
+                metrics=metrics,
+                allow_insecure_auth=config.http_insecure_auth,
+                sessions=_session_store(config),
+                guard=http_guard_from(config),
+                native=NativeHttpAnswerer(handle_server.processor),
+                public_url=config.public_http_url,
+            )
         dns_server = None
         if config.dns_port and primary:
-            dns_server = await run_dns_server(
-                service, zone=config.dns_zone, host=config.listen_hosts[0], port=config.dns_port,
-                limits=limits, rate_limiter=rate_limiter_from(config),
-            )
+            with _binding("DNS (UDP+TCP)", "dns_port", config.listen_hosts[:1], config.dns_port):
+                dns_server = await run_dns_server(
+                    service, zone=config.dns_zone, host=config.listen_hosts[0],
+                    port=config.dns_port, limits=limits, rate_limiter=rate_limiter_from(config),
+                )
     except BaseException:
         await handle_server.close()
         if runner is not None:
@@ -278,6 +304,27 @@ async def _listen(
         )))
     return RunningNode(config, service.store, service, handle_server, runner, http_port,
                        dns_server, tasks)
+
+
+class ListenError(Exception):
+    """A front end could not listen on its configured address; the message says which."""
+
+
+@contextlib.contextmanager
+def _binding(front_end: str, key: str, hosts: Sequence[str], port: int) -> Iterator[None]:
+    """Turn a failed bind into a :class:`ListenError` naming the front end, port and key."""
+    try:
+        yield
+    except OSError as exc:
+        where = f"{','.join(hosts)} port {port}"
+        option = f"--{key.replace('_', '-')} or {key} in idnode.toml"
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(f"{front_end} port {port} is already in use on {','.join(hosts)} "
+                              f"(another idnode or program); choose another with {option}"
+                              ) from None
+        reason = exc.strerror or str(exc)
+        raise ListenError(f"cannot listen for {front_end} on {where}: {reason}; "
+                          f"check listen_hosts, or choose another port with {option}") from None
 
 
 def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from admin.context import (
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     CliError,
@@ -17,6 +18,7 @@ from admin.context import (
     is_database_error,
 )
 from admin.parsing import add_command
+from admin.probe import Identity, probe_handle, probe_http
 from registry.bootstrap import (
     CREDENTIAL_INDEX,
     create_node_keys,
@@ -29,7 +31,7 @@ from registry.signing_policy import install_trust_anchor
 from registry.store import HandleStore
 
 DEMO_PRODUCTS = 50
-PROBE_TIMEOUT = 0.5
+PROBE_TIMEOUT = 1.0
 
 
 def enterprise_code(name: str) -> str:
@@ -141,34 +143,30 @@ def _safe_url(url: str) -> str:
     return f"{scheme}://{user}:***@{tail}" if ":" in credentials else url
 
 
-async def _probe(host: str, port: int) -> str:
-    if not port:
-        return "disabled"
-    try:
-        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                 PROBE_TIMEOUT)
-    except (OSError, TimeoutError):
-        return "not reachable"
-    writer.close()
-    return "listening"
-
-
 async def status(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Configuration summary, database counts and whether the servers answer."""
     del args
     config = ctx.config
     host = config.public_host
+    pubkey = ctx.key_files.server_pubkey
+    me = Identity(ctx.node_prefix, pubkey.read_bytes() if pubkey.is_file() else b"")
+    tls = bool(str(config.http_tls_cert)) and str(config.http_tls_cert) != "."
+    handle_answer, http_answer = await asyncio.gather(
+        probe_handle(host, config.handle_port, me, PROBE_TIMEOUT),
+        probe_http(host, config.http_port, me, PROBE_TIMEOUT, tls),
+    )
     result: dict[str, Any] = {
         "data_dir": str(config.data_dir),
         "role": config.role,
         "prefixes": list(config.prefixes),
         "database": _safe_url(config.effective_database_url),
-        "handle_server": f"{host}:{config.handle_port} "
-        + await _probe(host, config.handle_port),
-        "http_server": f"{host}:{config.http_port} " + await _probe(host, config.http_port),
+        "handle_server": f"{host}:{config.handle_port} {handle_answer}",
+        "http_server": f"{host}:{config.http_port} {http_answer}",
         "redis": config.redis_url or "(none)",
     }
     code = EXIT_OK
+    if any(a.startswith("another server") for a in (handle_answer, http_answer)):
+        code = EXIT_FAILED
     try:
         async with ctx.store(migrate=False) as store:
             result["handles"] = await store.count_handles()

@@ -26,7 +26,8 @@ from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from resolver.core.log_format import configure_logging
 from resolver.handle.shared_auth import SharedAuthTables, connect_auth_tables
-from resolver.node import AuthTables, limits_from, start_node
+from resolver.node import AuthTables, ListenError, limits_from, start_node
+from resolver.site_sync import SiteMismatch
 
 log = logging.getLogger("idnode.serve")
 
@@ -79,8 +80,13 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
         raise CliError("--workers needs fixed --handle-port and --http-port", EXIT_USAGE)
     tables = SharedAuthTables() if workers > 1 else None
     auth = _join_tables(tables, args.worker_child, ctx)
-    node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
-                            primary=not args.worker_child, auth_tables=auth)
+    try:
+        node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
+                                primary=not args.worker_child, auth_tables=auth)
+    except (ListenError, SiteMismatch) as exc:
+        if tables is not None:
+            tables.close()
+        raise CliError(str(exc), EXIT_USAGE) from None
     children = _start_workers(workers - 1, args.argv, tables)
     loops = await asyncio.to_thread(_wait_ready, children)
     stop = asyncio.Event()
