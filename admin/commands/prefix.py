@@ -1,4 +1,5 @@
-"""``idnode prefix create|delegate|list|show|remove``: the prefixes this node serves or refers."""
+"""``idnode prefix create|delegate|list|show|remove|home|unhome``: the prefixes this node serves
+or refers (``home``/``unhome`` as CNRI's ``hdl-home-na``, see :mod:`registry.homing`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command, add_group
 from admin.values import print_record
 from protocol.values import HandleValue
+from registry import homing
 from registry.bootstrap import delegate_prefix, enterprise_prefix_values
 from registry.config import ConfigError, parse_host_port
 from registry.names import name_key, prefix_handle
@@ -124,6 +126,33 @@ async def remove(ctx: CommandContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _named_prefix(text: str) -> str:
+    try:
+        return homing.prefix_of(text)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+async def home(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Serve a prefix (OC_HOME_NA): register it as hosted, touching no handle."""
+    prefix = _named_prefix(args.prefix)
+    async with ctx.store() as store:
+        await homing.home(store, prefix, actor=ctx.actor)
+    ctx.out.result({"prefix": prefix, "homed": True}, f"prefix {prefix} homed")
+    return EXIT_OK
+
+
+async def unhome(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Stop serving a prefix (OC_UNHOME_NA); its handles stay."""
+    prefix = _named_prefix(args.prefix)
+    if name_key(prefix) in {name_key(p) for p in ctx.config.prefixes}:
+        raise CliError(f"{prefix} is this node's own prefix")
+    async with ctx.store() as store:
+        await homing.unhome(store, prefix, actor=ctx.actor)
+    ctx.out.result({"prefix": prefix, "homed": False}, f"prefix {prefix} unhomed")
+    return EXIT_OK
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``prefix`` command group."""
     group = add_group(subparsers, "prefix", "Manage the prefixes this node hosts or delegates.")
@@ -161,3 +190,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("prefix")
     parser.add_argument("--force", action="store_true",
                         help="remove even though handles under it remain (they are kept)")
+
+    parser = add_command(group, "home", home, writes=True,
+                         summary="Serve a prefix (as CNRI hdl-home-na; no handle is written).",
+                         examples="  idnode prefix home 88.118.20\n"
+                         "  idnode prefix home 0.NA/88.118.20")
+    parser.add_argument("prefix", help="the prefix, with or without 0.NA/")
+
+    parser = add_command(group, "unhome", unhome, writes=True,
+                         summary="Stop serving a prefix (its handles stay).",
+                         examples="  idnode prefix unhome 88.118.20")
+    parser.add_argument("prefix", help="the prefix, with or without 0.NA/")

@@ -48,11 +48,14 @@ from protocol.constants import (
     OC_CREATE_HANDLE,
     OC_DELETE_HANDLE,
     OC_GET_SITE_INFO,
+    OC_HOME_NA,
     OC_LIST_HANDLES,
+    OC_LIST_HOMED_NAS,
     OC_MODIFY_VALUE,
     OC_REMOVE_VALUE,
     OC_RESOLUTION,
     OC_RESPONSE_TO_CHALLENGE,
+    OC_UNHOME_NA,
     RC_AUTHENTICATION_NEEDED,
     RC_ERROR,
     RC_HANDLE_NOT_FOUND,
@@ -355,11 +358,22 @@ class HandleClient:
         responses = await self._admin(
             _new_request(OC_LIST_HANDLES, HandleRequest(na)), na, server, auth
         )
-        names: list[str] = []
-        for response in responses:
-            if isinstance(response.body, HandleListResponse):
-                names.extend(response.body.handles)
-        return names
+        return _listed(responses)
+
+    async def home_prefix(self, prefix: str, *, server: Target, auth: Credentials) -> None:
+        """Make the server serve ``prefix`` (``OC_HOME_NA``, as ``hdl-home-na``)."""
+        na = prefix if "/" in prefix else NA_HANDLE_PREFIX + prefix
+        await self._admin(_new_request(OC_HOME_NA, HandleRequest(na)), na, server, auth)
+
+    async def unhome_prefix(self, prefix: str, *, server: Target, auth: Credentials) -> None:
+        """Make the server stop serving ``prefix`` (``OC_UNHOME_NA``)."""
+        na = prefix if "/" in prefix else NA_HANDLE_PREFIX + prefix
+        await self._admin(_new_request(OC_UNHOME_NA, HandleRequest(na)), na, server, auth)
+
+    async def list_homed_prefixes(self, *, server: Target, auth: Credentials) -> list[str]:
+        """The ``0.NA/`` handles of the prefixes the server serves (``OC_LIST_HOMED_NAS``)."""
+        request = _new_request(OC_LIST_HOMED_NAS, HandleRequest(""))
+        return _listed(await self._admin(request, "", server, auth))
 
     async def _admin(
         self, request: Message, handle: str, server: Target, auth: Credentials
@@ -484,6 +498,15 @@ def _answer(request: Message, challenge: Message, auth: Credentials) -> Message:
 def _check_signature(msg: Message, public_key: bytes) -> None:
     if not verify_message_signature(msg, decode_public_key(public_key)):
         raise HandleClientError(RC_INVALID_CREDENTIAL, "certified response has a bad signature")
+
+
+def _listed(responses: list[Message]) -> list[str]:
+    """The handles of a run of list responses."""
+    names: list[str] = []
+    for response in responses:
+        if isinstance(response.body, HandleListResponse):
+            names.extend(response.body.handles)
+    return names
 
 
 def _error(response: Message) -> HandleClientError:

@@ -506,6 +506,10 @@ class ResolutionService:
         if self.answers is not None:
             await self.answers.invalidate([handle])
 
+    async def is_server_admin(self, caller: Caller) -> bool:
+        """Is ``caller`` one of the node's ``server_admins`` (or in a group they list)?"""
+        return await self._is_admin(caller, (), 0)
+
     async def _is_admin(self, caller: Caller, values: Sequence[HandleValue], bits: int) -> bool:
         """``HandleServer.adminHasPermission``: server admins, then HS_ADMIN, then groups."""
         if caller.handle is None:

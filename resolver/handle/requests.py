@@ -43,13 +43,16 @@ from protocol.constants import (
     OC_CREATE_HANDLE,
     OC_DELETE_HANDLE,
     OC_GET_SITE_INFO,
+    OC_HOME_NA,
     OC_LIST_HANDLES,
+    OC_LIST_HOMED_NAS,
     OC_MODIFY_VALUE,
     OC_REMOVE_VALUE,
     OC_RESOLUTION,
     OC_RESPONSE_TO_CHALLENGE,
     OC_SESSION_SETUP,
     OC_SESSION_TERMINATE,
+    OC_UNHOME_NA,
     OC_VERIFY_CHALLENGE,
     RC_AUTHEN_TIMEOUT,
     RC_AUTHENTICATION_FAILED,
@@ -75,6 +78,7 @@ from protocol.message import Message, make_response
 from protocol.site_info import decode_site_info
 from protocol.versions import at_least, negotiate
 from resolver.core.crypto_pool import CryptoBusy
+from resolver.core.homing import home_prefix, homed_prefixes, unhome_prefix
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.model import Caller, ServiceError
@@ -92,6 +96,9 @@ ADMIN_OPS = frozenset(
         OC_REMOVE_VALUE,
         OC_MODIFY_VALUE,
         OC_LIST_HANDLES,
+        OC_HOME_NA,
+        OC_UNHOME_NA,
+        OC_LIST_HOMED_NAS,
     }
 )
 
@@ -325,6 +332,13 @@ class RequestProcessor:
         if op == OC_LIST_HANDLES:
             assert isinstance(body, HandleRequest)
             return await self._list(request, body.handle, caller)
+        if op == OC_LIST_HOMED_NAS:
+            return self._pages(request, await homed_prefixes(service, caller))
+        if op in (OC_HOME_NA, OC_UNHOME_NA):
+            assert isinstance(body, HandleRequest)
+            act = home_prefix if op == OC_HOME_NA else unhome_prefix
+            await act(service, body.handle, caller)
+            return [make_response(request, RC_SUCCESS, EmptyBody())]
         if op == OC_DELETE_HANDLE:
             assert isinstance(body, HandleRequest)
             await service.delete_handle(body.handle, caller=caller)
@@ -358,9 +372,16 @@ class RequestProcessor:
             pages.append(page)
             if len(page) < size:
                 break
+        return self._pages(request, [h for page in pages for h in page])
+
+    def _pages(self, request: Message, handles: list[str]) -> list[Message]:
+        """``handles`` in list responses of ``list_page_size`` each, all but the last
+        marked continuous (one empty response for an empty list)."""
+        size = self.limits.list_page_size
+        chunks = [handles[i:i + size] for i in range(0, len(handles), size)] or [[]]
         responses = []
-        for number, page in enumerate(pages):
-            response = make_response(request, RC_SUCCESS, HandleListResponse(tuple(page)))
-            response.continuous = number < len(pages) - 1
+        for number, chunk in enumerate(chunks):
+            response = make_response(request, RC_SUCCESS, HandleListResponse(tuple(chunk)))
+            response.continuous = number < len(chunks) - 1
             responses.append(response)
         return responses

@@ -13,7 +13,8 @@ from tests.admin.conftest import Node, idnode
 
 COMMANDS = [
     ("init",), ("status",), ("prefix", "create"), ("prefix", "delegate"), ("prefix", "list"),
-    ("prefix", "show"), ("prefix", "remove"), ("enterprise", "add"), ("enterprise", "list"),
+    ("prefix", "show"), ("prefix", "remove"), ("prefix", "home"), ("prefix", "unhome"),
+    ("enterprise", "add"), ("enterprise", "list"),
     ("enterprise", "show"), ("enterprise", "suspend"), ("enterprise", "resume"),
     ("enterprise", "quota"), ("enterprise", "credentials"), ("handle", "create"),
     ("handle", "get"), ("handle", "set"), ("handle", "delete"), ("handle", "list"),
@@ -113,3 +114,14 @@ def test_uninitialised_node_says_so(tmp_path: Path) -> None:
     result = idnode(tmp_path, "handle", "list")
     assert result.returncode == 1
     assert "not initialised" in result.stderr
+
+
+def test_prefix_home_and_unhome(node: Node) -> None:
+    """``idnode prefix home|unhome`` mirror OC_HOME_NA / OC_UNHOME_NA (registry.homing)."""
+    assert node.json("prefix", "home", "0.NA/88.118.77") == {"prefix": "88.118.77", "homed": True}
+    hosted = node.json("prefix", "list", "--kind", "hosted")
+    assert "88.118.77" in {row["prefix"] for row in hosted}
+    node.json("prefix", "unhome", "88.118.77")
+    assert "88.118.77" not in {row["prefix"] for row in node.json("prefix", "list")}
+    assert "own prefix" in node.run("prefix", "unhome", "88.118", expect=1).stderr
+    assert "not a prefix handle" in node.run("prefix", "home", "88.118/x", expect=2).stderr
