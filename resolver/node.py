@@ -285,6 +285,7 @@ async def _listen(
                 dns_server = await run_dns_server(
                     service, zone=config.dns_zone, host=config.listen_hosts[0],
                     port=config.dns_port, limits=limits, rate_limiter=rate_limiter_from(config),
+                    identifiers=service.store.handle_by_identifier,
                 )
     except BaseException:
         await handle_server.close()

@@ -18,7 +18,9 @@ all records of one RRset carry the smallest of them (RFC 2181 section 5.2).
 An unknown handle is NXDOMAIN, a handle without values of the asked kind is
 NODATA, both with the zone's SOA in the authority section (RFC 2308).  The apex
 answers SOA and NS; names outside the zone are REFUSED; names above handle
-names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  UDP answers
+names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  A GS1 key's name
+(:mod:`resolver.dns.gs1_names`, ``…._01._gs1.<zone>``) is a CNAME to the name of
+the handle that carries the key, followed by that name's records.  UDP answers
 larger than 512 bytes, or the client's EDNS payload size, or (against
 amplification) ``amplification_factor`` times the query, are truncated with
 TC set so the client retries over TCP; only an address that completed a TCP
@@ -41,7 +43,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -54,6 +56,7 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.NS
 import dns.rdtypes.ANY.SOA
 import dns.rdtypes.ANY.TXT
@@ -73,7 +76,14 @@ from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.model import Resolution, ServiceError
 from resolver.core.proofs import ProvenAddresses
 from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
-from resolver.dns.names import DnsNameError, as_zone, is_empty_non_terminal, name_to_handle
+from resolver.dns.gs1_names import is_gs1_name, name_to_gs1_key
+from resolver.dns.names import (
+    DnsNameError,
+    as_zone,
+    handle_to_name,
+    is_empty_non_terminal,
+    name_to_handle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +94,10 @@ MAX_PENDING_UDP = 1024
 MAX_TTL = 2**31 - 1
 MAX_STRING = 255
 _IN = dns.rdataclass.IN
+#: seconds a GS1 key's CNAME may be cached (a key is rebound rarely; the records keep theirs)
+CNAME_TTL = 300
+
+KeyLookup = Callable[[str], Awaitable[str | None]]
 
 
 class HandleResolver(Protocol):
@@ -124,8 +138,10 @@ class DnsBridge:
         soa: SoaSettings | None = None,
         recursive: bool = False,
         amplification_factor: float = 0.0,
+        identifiers: KeyLookup | None = None,
     ) -> None:
         self.service = service
+        self.identifiers = identifiers
         self.zone = as_zone(zone)
         self.recursive = recursive
         self.amplification_factor = amplification_factor
@@ -213,11 +229,23 @@ class DnsBridge:
         if qname == self.zone:
             self._apex(response, qtype)
             return
+        if is_gs1_name(qname, self.zone):
+            await self._gs1(response, qname, qtype)
+            return
         try:
             handle = name_to_handle(qname, self.zone)
         except DnsNameError:
             self._negative(response, nxdomain=not is_empty_non_terminal(qname, self.zone))
             return
+        await self._handle_records(response, qname, qtype, handle)
+
+    async def _handle_records(
+        self,
+        response: dns.message.Message,
+        qname: dns.name.Name,
+        qtype: dns.rdatatype.RdataType,
+        handle: str,
+    ) -> None:
         try:
             resolution = await self.service.resolve(handle, recursive=self.recursive)
         except ServiceError as exc:
@@ -227,6 +255,29 @@ class DnsBridge:
             response.set_rcode(dns.rcode.SERVFAIL)
             return
         self._records(response, qname, qtype, resolution)
+
+    async def _gs1(
+        self, response: dns.message.Message, qname: dns.name.Name,
+        qtype: dns.rdatatype.RdataType,
+    ) -> None:
+        """A GS1 key's name: CNAME to the name of the handle carrying the key, and its records."""
+        try:
+            key = name_to_gs1_key(qname, self.zone)
+        except DnsNameError:
+            below = qname.relativize(self.zone).labels[:-1]  # the labels under _gs1
+            # _gs1.<zone> and names ending at an AI label lead down to keys: NODATA (RFC 8020)
+            leads_down = not below or (len(below) % 2 == 1 and below[0].startswith(b"_"))
+            self._negative(response, nxdomain=not leads_down)
+            return
+        handle = None if self.identifiers is None else await self.identifiers(key)
+        if handle is None:  # a valid key may still lead down to longer ones (GTIN -> serial)
+            self._negative(response, nxdomain=False)
+            return
+        target = handle_to_name(handle, self.zone)
+        cname = dns.rdtypes.ANY.CNAME.CNAME(_IN, dns.rdatatype.CNAME, target)
+        response.answer.append(dns.rrset.from_rdata(qname, CNAME_TTL, cname))
+        if qtype != dns.rdatatype.CNAME:
+            await self._handle_records(response, target, qtype, handle)
 
     def _apex(self, response: dns.message.Message, qtype: dns.rdatatype.RdataType) -> None:
         wanted = {dns.rdatatype.SOA: [self.soa], dns.rdatatype.NS: [self.ns]}
@@ -491,6 +542,7 @@ async def run_dns_server(
     recursive: bool = False,
     limits: Limits = DEFAULT_LIMITS,
     rate_limiter: RateLimiter = UNLIMITED,
+    identifiers: KeyLookup | None = None,
 ) -> DnsServer:
     """Start the DNS front end for ``zone`` on ``host``:``port`` (UDP and TCP).
 
@@ -498,11 +550,12 @@ async def run_dns_server(
     are the zone's name servers (relative to the zone unless they end in a
     dot; default ``ns.<zone>``); ``recursive`` is passed on to the service;
     ``limits`` bound slow TCP clients and UDP answer sizes; ``rate_limiter``
-    budgets TCP queries, a :meth:`RateLimiter.fresh` copy of it UDP ones.
+    budgets TCP queries, a :meth:`RateLimiter.fresh` copy of it UDP ones;
+    ``identifiers`` finds the handle of a GS1 key (``_gs1`` names are NXDOMAIN without).
     """
     bridge = DnsBridge(
         service, zone=zone, ns_names=ns_names, soa=soa, recursive=recursive,
-        amplification_factor=limits.udp_amplification_factor,
+        amplification_factor=limits.udp_amplification_factor, identifiers=identifiers,
     )
     server = DnsServer(bridge, limits, rate_limiter)
     await server.start(host, port)

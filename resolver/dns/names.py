@@ -74,7 +74,7 @@ def handle_to_name(handle: str, zone: dns.name.Name | str) -> dns.name.Name:
     if any(len(labels) > 1 for labels in prefix_labels):
         raise DnsNameError(f"prefix segment too long for one DNS label in {handle!r}")
     labels = [*_segment_labels(suffix, handle), SEPARATOR, *(ls[0] for ls in prefix_labels)]
-    return _build(labels, as_zone(zone), handle)
+    return build_name(labels, as_zone(zone), handle)
 
 
 def name_to_handle(name: dns.name.Name | str, zone: dns.name.Name | str) -> str:
@@ -82,15 +82,15 @@ def name_to_handle(name: dns.name.Name | str, zone: dns.name.Name | str) -> str:
 
     :class:`NameNotInZone` is raised for names outside ``zone``.
     """
-    labels = _relative_labels(name, as_zone(zone))
+    labels = relative_labels(name, as_zone(zone))
     if SEPARATOR not in labels:
         raise DnsNameError(f"no {SEPARATOR!r} label between suffix and prefix in {name}")
     cut = labels.index(SEPARATOR)
     suffix_labels, prefix_labels = labels[:cut], labels[cut + 1 :]
     if not suffix_labels or not prefix_labels:
         raise DnsNameError(f"missing suffix or prefix labels in {name}")
-    prefix = ".".join(_decode_segment([label], name) for label in reversed(prefix_labels))
-    handle = f"{prefix}/{_decode_segment(suffix_labels, name)}"
+    prefix = ".".join(decode_segment([label], name) for label in reversed(prefix_labels))
+    handle = f"{prefix}/{decode_segment(suffix_labels, name)}"
     if handle_to_name(handle, zone) != _as_absolute(name):
         raise DnsNameError(f"{name} is not the canonical DNS name of {handle!r}")
     return handle
@@ -107,14 +107,14 @@ def is_empty_non_terminal(name: dns.name.Name | str, zone: dns.name.Name | str) 
     absolute = _as_absolute(name)
     if any(not label.isascii() for label in absolute.labels):
         return False  # no handle name has such a label (found by tests/fuzz)
-    labels = _relative_labels(absolute, as_zone(zone))
+    labels = relative_labels(absolute, as_zone(zone))
     if SEPARATOR in labels:
         cut = labels.index(SEPARATOR)
         tail, labels = labels[:cut], labels[cut + 1 :]
         if not all(_BASE32_LABEL.fullmatch(label) for label in tail):
             return False
     try:
-        return bool(labels) and all(_decode_segment([label], name) for label in labels)
+        return bool(labels) and all(decode_segment([label], name) for label in labels)
     except DnsNameError:
         return False
 
@@ -123,21 +123,26 @@ def _segment_labels(segment: str, handle: str) -> list[str]:
     """The label(s) carrying one prefix segment or the suffix."""
     if segment.isascii():
         plain = segment.lower()
-        if _is_plain(plain):
+        if is_plain_label(plain):
             return [plain]
     try:
         raw = segment.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise DnsNameError(f"handle is not valid Unicode text: {handle!r}") from exc
-    text = ENCODED_MARKER + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+    text = encoded_text(raw)
     return [text[i : i + MAX_LABEL] for i in range(0, len(text), MAX_LABEL)]
 
 
-def _decode_segment(labels: list[str], name: object) -> str:
+def encoded_text(raw: bytes) -> str:
+    """``hx--`` + the lower-case, unpadded base32 of ``raw`` (split into labels by callers)."""
+    return ENCODED_MARKER + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+
+
+def decode_segment(labels: list[str], name: object) -> str:
     """The prefix segment or suffix carried by ``labels`` (already lower case)."""
     first = labels[0]
     if not first.startswith(ENCODED_MARKER):
-        if len(labels) == 1 and _is_plain(first):
+        if len(labels) == 1 and is_plain_label(first):
             return first
         raise DnsNameError(f"label {first!r} of {name} is neither plain nor encoded")
     b32 = first[len(ENCODED_MARKER) :] + "".join(labels[1:])
@@ -150,11 +155,11 @@ def _decode_segment(labels: list[str], name: object) -> str:
         raise DnsNameError(f"undecodable encoded label in {name}") from exc
 
 
-def _is_plain(label: str) -> bool:
+def is_plain_label(label: str) -> bool:
     return bool(_LDH_LABEL.fullmatch(label)) and label[2:4] != "--"
 
 
-def _build(labels: list[str], zone: dns.name.Name, handle: str) -> dns.name.Name:
+def build_name(labels: list[str], zone: dns.name.Name, handle: str) -> dns.name.Name:
     """``labels`` + ``zone``; dnspython refuses more than 255 wire octets (253 characters)."""
     try:
         return dns.name.Name([label.encode("ascii") for label in labels]).concatenate(zone)
@@ -166,7 +171,7 @@ def _as_absolute(name: dns.name.Name | str) -> dns.name.Name:
     return name if isinstance(name, dns.name.Name) else dns.name.from_text(name)
 
 
-def _relative_labels(name: dns.name.Name | str, zone: dns.name.Name) -> list[str]:
+def relative_labels(name: dns.name.Name | str, zone: dns.name.Name) -> list[str]:
     """Labels of ``name`` below ``zone``, lower-cased text, leftmost first."""
     absolute = _as_absolute(name)
     if not absolute.is_subdomain(zone):
