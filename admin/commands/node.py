@@ -23,7 +23,6 @@ from registry.bootstrap import (
     CREDENTIAL_INDEX,
     create_node_keys,
     ensure_node_identity,
-    onboard_enterprise,
 )
 from registry.config import CONFIG_FILE_NAME, render_toml
 from registry.names import prefix_handle
@@ -32,11 +31,6 @@ from registry.store import HandleStore
 
 DEMO_PRODUCTS = 50
 PROBE_TIMEOUT = 1.0
-
-
-def enterprise_code(name: str) -> str:
-    """A demo enterprise's code: the first word of its name in capitals."""
-    return name.split()[0].upper()
 
 
 async def _is_initialised(ctx: CommandContext) -> bool:
@@ -59,20 +53,27 @@ async def _is_initialised(ctx: CommandContext) -> bool:
 async def load_demo(ctx: CommandContext, store: HandleStore, products: int) -> dict[str, int]:
     """The demo enterprises with their prefixes and ``products`` products' records."""
     # Imported here: the demo generator pulls in the templates and jsonschema.
+    from admin.commands.demo import (
+        REPORT_NAME,
+        RejectionReport,
+        demo_page_url,
+        ensure_demo_enterprises,
+        store_records,
+    )
     from registry.demo import DEMO_ENTERPRISES, generate
 
-    site = ctx.site_value()
-    for demo in DEMO_ENTERPRISES:
-        if await store.get_prefix(demo.prefix) is not None:
-            continue
-        info = await store.add_enterprise(enterprise_code(demo.name), demo.name,
-                                          industry=demo.industry)
-        await onboard_enterprise(store, info, demo.prefix, node_prefix=ctx.node_prefix,
-                                 site=site, actor=ctx.actor)
-    page = f"http://{ctx.config.public_host}:{ctx.config.http_port}/trace/{{handle}}"
-    records = list(generate(products, page_url=page))
-    result = await store.bulk_put(records, actor=ctx.actor, overwrite=True)
-    return {"enterprises": len(DEMO_ENTERPRISES), "records": result.inserted + result.replaced}
+    await ensure_demo_enterprises(ctx, store, force=False)
+    records = list(generate(products, page_url=demo_page_url(ctx.config)))
+    report = RejectionReport(ctx.config.data_dir / REPORT_NAME)
+    try:
+        counts = await store_records(store, iter([records]), ctx.actor, report, overwrite=True)
+    finally:
+        report.close()
+    if report.count:
+        raise CliError(f"{report.count} demo records were rejected, listed in {report.path}; "
+                       f"the first: {report.first_reason}")
+    return {"enterprises": len(DEMO_ENTERPRISES),
+            "records": counts["inserted"] + counts["replaced"]}
 
 
 async def init(ctx: CommandContext, args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ def cli(node: Node, capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 def test_demo_into_the_registry_then_trace_down_up_and_events(cli: Cli) -> None:
-    made = cli.json("demo", "generate", "--products", "40", "--seed", "5", "--quiet")
+    made = cli.json("demo", "generate", "--products", "40", "--seed", "5", "--quiet",
+                    "--force")  # 88.118.8 is ACME's in this node
     assert made["rejected"] == 0 and made["inserted"] == made["records"] > 40
     machine = next(h for h in cli.json("handle", "list", "88.118.9", "--limit", "500")["handles"]
                    if "/CMP-" not in h and "/MB-" not in h)
