@@ -14,6 +14,7 @@ record it leaves through a :class:`registry.signing_policy.SigningPolicy`
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import hmac
 import time
 from collections import deque
@@ -419,6 +420,35 @@ class ResolutionService:
         if found is None:
             raise ServiceError(RC_AUTHENTICATION_FAILED, "authentication failed")
         return Caller(handle, found)
+
+    async def credential_version(self, caller: Caller) -> bytes | None:
+        """A fingerprint of the credential values ``caller`` proves itself with
+        (its HS_SECKEY / HS_PUBKEY at its index, every one for index 0), read
+        uncached; None when there are none.  Sessions keep the fingerprint from
+        their authentication and end when it changes: rotating a key (``idnode
+        enterprise credentials`` again) ends every session opened with the old one."""
+        if caller.handle is None:
+            return None
+        index = caller.index or 0
+        values = sorted(
+            (v for v in await self._lookup(caller.handle) or ()
+             if v.type in (TYPE_HS_SECKEY, TYPE_HS_PUBKEY) and (index == 0 or v.index == index)),
+            key=lambda v: v.index,
+        )
+        if not values:
+            return None
+        digest = hashlib.sha256(name_key(caller.handle).encode("utf-8", "surrogatepass"))
+        for v in values:
+            digest.update(b"%d %s %d:" % (v.index, v.type.encode(), len(v.data)) + v.data)
+        return digest.digest()
+
+    async def session_still_valid(self, caller: Caller, version: bytes | None) -> bool:
+        """Whether a session authenticated as ``caller`` with credential ``version``
+        may still act as it (see :meth:`credential_version`)."""
+        current = await self.credential_version(caller)
+        return current is not None and version is not None and hmac.compare_digest(
+            current, version
+        )
 
     async def _credential_values(
         self, handle: str, index: int, type_name: str

@@ -182,6 +182,12 @@ class RequestProcessor:
         elif session.identity is not None:
             return [error_response(request, RC_INVALID_CREDENTIAL, "session request missing MAC")]
         caller = None if session.identity is None else Caller(*session.identity)
+        if caller is not None and not await self.service.session_still_valid(
+            caller, session.credential
+        ):
+            await self.sessions.close(session.session_id)
+            return [error_response(request, RC_SESSION_TIMEOUT,
+                                   "the session's credential changed: open a new session")]
         return await self._dispatch(request, caller)
 
     async def _dispatch(self, request: Message, caller: Caller | None) -> list[Message]:
@@ -235,7 +241,10 @@ class RequestProcessor:
         original = challenge.request
         if original.session_id > 0:
             index = caller.index or 0
-            await self.sessions.authenticate(original.session_id, body.user_handle, index)
+            credential = await self.service.credential_version(caller)
+            await self.sessions.authenticate(
+                original.session_id, body.user_handle, index, credential
+            )
         try:
             responses = await self._dispatch(original, caller)
         except ServiceError as exc:

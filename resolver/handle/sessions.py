@@ -44,6 +44,8 @@ class Session:
     key: bytes
     expires: float
     identity: tuple[str, int] | None = None
+    #: the fingerprint of the credential the identity was proven with
+    credential: bytes | None = None
     seen: set[int] = field(default_factory=set)
     floor: int = 0
     sent: int = 0
@@ -75,13 +77,18 @@ class SessionTable:
         if session.expires < self._clock():
             del self._open[session_id]
             return None
-        return Session(session.session_id, session.key, session.expires, session.identity)
+        return Session(session.session_id, session.key, session.expires, session.identity,
+                       session.credential)
 
-    def authenticate(self, session_id: int, handle: str, index: int) -> None:
-        """Bind the session to the identity that answered its challenge."""
+    def authenticate(
+        self, session_id: int, handle: str, index: int, credential: bytes | None = None
+    ) -> None:
+        """Bind the session to the identity that answered its challenge, and to the
+        version of the credential it answered with (a rotation ends the session)."""
         session = self._open.get(session_id)
         if session is not None:
             session.identity = (handle, index)
+            session.credential = credential
 
     def use_counter(self, session_id: int, counter: int) -> bool:
         """Record a request's session counter; False if it was seen (a replay)."""
@@ -128,9 +135,11 @@ class SessionStore:
         found: Session | None = await self._call(self.table.get, session_id)
         return found
 
-    async def authenticate(self, session_id: int, handle: str, index: int) -> None:
+    async def authenticate(
+        self, session_id: int, handle: str, index: int, credential: bytes | None = None
+    ) -> None:
         """See :meth:`SessionTable.authenticate`."""
-        await self._call(self.table.authenticate, session_id, handle, index)
+        await self._call(self.table.authenticate, session_id, handle, index, credential)
 
     async def use_counter(self, session_id: int, counter: int) -> bool:
         """See :meth:`SessionTable.use_counter`."""

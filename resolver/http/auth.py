@@ -152,6 +152,9 @@ class Session:
     session_id: str
     nonce: bytes
     caller: Caller = ANONYMOUS
+    #: fingerprint of the credential ``caller`` proved itself with
+    #: (:meth:`ResolutionService.credential_version`): a rotation ends the session
+    credential: bytes | None = None
 
 
 def _session_key(session_id: str) -> bytes:
@@ -174,8 +177,10 @@ class SessionStore(Protocol):
     async def claim_nonce(self, session: Session) -> bool:
         """True for the first authentication attempt on the session's nonce only."""
 
-    async def set_caller(self, session: Session, caller: Caller) -> None:
-        """Record that ``session`` is authenticated as ``caller``."""
+    async def set_caller(
+        self, session: Session, caller: Caller, credential: bytes | None = None
+    ) -> None:
+        """Record that ``session`` is authenticated as ``caller`` with ``credential``."""
 
     async def delete(self, session: Session) -> None:
         """End ``session``."""
@@ -233,9 +238,12 @@ class MemorySessionStore:
         entry.nonce_used = True
         return True
 
-    async def set_caller(self, session: Session, caller: Caller) -> None:
-        """Record the identity the session proved."""
+    async def set_caller(
+        self, session: Session, caller: Caller, credential: bytes | None = None
+    ) -> None:
+        """Record the identity the session proved, and with which credential."""
         session.caller = caller
+        session.credential = credential
 
     async def delete(self, session: Session) -> None:
         """End ``session``."""
@@ -300,18 +308,23 @@ class RedisSessionStore:
         caller = ANONYMOUS
         if fields.get("handle"):
             caller = Caller(fields["handle"], int(fields.get("index", "0")))
-        return Session(session_id, base64.b64decode(fields["nonce"]), caller)
+        credential = bytes.fromhex(fields["credential"]) if fields.get("credential") else None
+        return Session(session_id, base64.b64decode(fields["nonce"]), caller, credential)
 
     async def claim_nonce(self, session: Session) -> bool:
         """True for the first claim of the session's nonce, whoever makes it."""
         return int(await self._claim(keys=[self._key(session.session_id)])) == 1
 
-    async def set_caller(self, session: Session, caller: Caller) -> None:
-        """Record the identity the session proved."""
+    async def set_caller(
+        self, session: Session, caller: Caller, credential: bytes | None = None
+    ) -> None:
+        """Record the identity the session proved, and with which credential."""
         session.caller = caller
+        session.credential = credential
         key = self._key(session.session_id)
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"handle": caller.handle or "", "index": caller.index or 0})
+            pipe.hset(key, mapping={"handle": caller.handle or "", "index": caller.index or 0,
+                                    "credential": (credential or b"").hex()})
             pipe.expire(key, self.ttl)
             await pipe.execute()
 
@@ -398,8 +411,29 @@ class Authenticator:
                 result.session = await self.sessions.create()
                 result.errors.append("no session: sign the nonce of the new session")
         elif result.session is not None:
-            result.caller = result.session.caller
+            await self._resume(result.session, result)
         return result
+
+    async def _resume(self, session: Session, result: AuthResult) -> None:
+        """Act as the session's identity, unless its credential changed since it
+        was proven (rotated, removed): then the session ends and the request is
+        refused (401) rather than served anonymously."""
+        caller = session.caller
+        if caller.authenticated and not await self.service.session_still_valid(
+            caller, session.credential
+        ):
+            await self.sessions.delete(session)
+            result.session = None
+            result.authenticating = True
+            result.errors.append("the session's credential changed: authenticate again")
+            return
+        result.caller = caller
+
+    async def _bind(self, session: Session, caller: Caller) -> None:
+        """Authenticate ``session`` as ``caller`` with its current credential."""
+        await self.sessions.set_caller(
+            session, caller, await self.service.credential_version(caller)
+        )
 
     async def _basic(self, authorization: str, result: AuthResult) -> None:
         parsed = parse_basic(authorization)
@@ -413,7 +447,7 @@ class Authenticator:
             result.errors.append("identity not verified")
             return
         if result.session is not None:
-            await self.sessions.set_caller(result.session, result.caller)
+            await self._bind(result.session, result.caller)
 
     async def _signature(self, header: HandleAuthHeader, session: Session, out: AuthResult) -> None:
         if not await self.sessions.claim_nonce(session):
@@ -425,7 +459,7 @@ class Authenticator:
             out.errors.append(str(exc))
             return
         out.caller = caller
-        await self.sessions.set_caller(session, caller)
+        await self._bind(session, caller)
 
     async def _verify(self, header: HandleAuthHeader, nonce: bytes) -> Caller:
         version = header.get("version")
