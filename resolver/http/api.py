@@ -71,13 +71,14 @@ from protocol.rest_json import value_from_json, value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
 from resolver.core.connections import ConnectionGate
+from resolver.core.hot import HotAnswers
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.core.metrics import Metrics
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 from resolver.core.service import ResolutionService
 from resolver.core.trace import Tracer, record_verifier
 from resolver.core.verification import report_json, verify
-from resolver.http import openapi
+from resolver.http import hot_rest, openapi
 from resolver.http import pages as http_pages
 from resolver.http.auth import (
     Authenticator,
@@ -175,6 +176,7 @@ class _Settings:
     metrics: Metrics
     recursive: bool
     allow_insecure_auth: bool
+    hot: HotAnswers
 
 
 SETTINGS = web.AppKey("idnode_http_settings", _Settings)
@@ -284,8 +286,13 @@ class RestApi:
     # --- handles ------------------------------------------------------------------
 
     async def get_handle(self, request: web.Request) -> web.StreamResponse:
-        """``GET /api/handles/{handle}``: resolution."""
+        """``GET /api/handles/{handle}``: resolution (plain reads of cached records from
+        their kept body, :mod:`resolver.http.hot_rest`)."""
         handle = request.match_info["handle"]
+        plain = hot_rest.plain(request)
+        if plain and (hit := hot_rest.answer_kept(request, self.s.hot, handle)) is not None:
+            return hit
+        cached = self.s.hot.lookup(handle) if plain else None  # what the answer is made from
         try:
             indexes = _indexes(request) or ()
         except _BadRequest as exc:
@@ -314,6 +321,10 @@ class RestApi:
             report = await verify(self.s.service, handle, recursive=recursive)
             if report is not None:
                 body["verification"] = report_json(report)
+        if plain and res.response_code == RC_SUCCESS:
+            kept = hot_rest.kept_body(orjson.dumps(body))
+            hot_rest.keep(self.s.hot, handle, cached, kept)
+            return hot_rest.json_response(request, kept)
         return self.json(request, body, http_status(res.response_code, resolution=True))
 
     async def list_handles(self, request: web.Request) -> web.StreamResponse:
@@ -698,6 +709,7 @@ def make_app(
         metrics=metrics or Metrics(),
         recursive=recursive,
         allow_insecure_auth=allow_insecure_auth,
+        hot=HotAnswers(service),
     )
     settings.metrics.add_gauge(
         "idnode_store_handles", "Handles in the registry.", service.store.count_handles,
