@@ -4,9 +4,6 @@ with the old one, over the Handle protocol and REST."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
 import pytest
 
@@ -17,7 +14,7 @@ from resolver.core.client import SecretKeyAuth, _answer
 from resolver.handle.server import HandleServer
 from tests.resolver.handle.test_handle_sessions import SQLITE_ONLY, _add, _open, server
 from tests.resolver.handle.test_handle_support import NA, SECRET
-from tests.resolver.http.test_rest_harness import ADMIN_ID, basic, serve
+from tests.resolver.http.test_rest_harness import ADMIN_ID, basic
 from tests.resolver.http.test_rest_harness import NA as REST_NA
 from tests.resolver.http.test_rest_harness import SECRET as REST_SECRET
 
@@ -47,14 +44,6 @@ async def test_handle_session_ends_when_its_key_is_rotated(
     assert (await session.send(_add(33, 6))).response_code == RC_SESSION_TIMEOUT  # gone
     record = await database.get_handle(NA)
     assert record is not None and not {32, 33} & {v.index for v in record.values}
-
-
-@pytest.fixture
-async def rest(database: HandleStore, tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
-    async with serve(database, tmp_path) as served:
-        connector = aiohttp.TCPConnector(ssl=False)
-        async with aiohttp.ClientSession(served.url, connector=connector) as session:
-            yield session
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
