@@ -95,6 +95,9 @@ class NodeConfig:
     ``max_connections_per_client`` of each from one client (0: no per-client
     cap, :mod:`resolver.core.connections`); a TLS handshake must end within
     ``tls_handshake_timeout`` seconds.
+    ``console`` serves the web console at ``/console/`` on the HTTP port;
+    ``console_port`` (0 = none) serves it on a listener of its own as well, so
+    operators can firewall it apart from the public resolution pages.
     """
 
     data_dir: Path = Path("idnode-data")
@@ -149,6 +152,8 @@ class NodeConfig:
     http_tls_cert: Path = Path("")
     http_tls_key: Path = Path("")
     http_insecure_auth: bool = False
+    console: bool = True
+    console_port: int = 0
 
     @property
     def public_http_url(self) -> str:
@@ -255,7 +260,7 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.tls_handshake_timeout > 0, "tls_handshake_timeout: must be positive"),
         (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),
     ]
-    for port_key in ("handle_port", "http_port", "dns_port"):
+    for port_key in ("handle_port", "http_port", "dns_port", "console_port"):
         port = getattr(config, port_key)
         checks.append((0 <= port <= 65535, f"{port_key}: must be 0-65535, got {port}"))
     for prefix in config.prefixes:

@@ -256,3 +256,62 @@ class Change(Base):
     handle: Mapped[str] = mapped_column(String(1024))
     kind: Mapped[str] = mapped_column(String(16))
     time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+ROLES = ("operator", "reviewer", "enterprise_admin", "enterprise_user")
+APPLICATION_STATES = ("pending", "approved", "rejected")
+
+
+class ConsoleUser(Base):
+    """A person who logs in to the web console (password hashed with argon2)."""
+
+    __tablename__ = "console_users"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    enterprise: Mapped[str | None] = mapped_column(ForeignKey("enterprises.code"), index=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A console login session (kept here unless the node has Redis); key = SHA-256 of token."""
+
+    __tablename__ = "console_sessions"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("console_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class EnterpriseApplication(Base):
+    """An enterprise's application for a prefix, reviewed by a reviewer (real-name review)."""
+
+    __tablename__ = "enterprise_applications"
+    __table_args__ = (_one_of("state", APPLICATION_STATES),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    name: Mapped[str] = mapped_column(String(255))
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    address: Mapped[str] = mapped_column(String(255))
+    legal_representative: Mapped[str] = mapped_column(String(64))
+    contact_name: Mapped[str] = mapped_column(String(64))
+    contact_phone: Mapped[str] = mapped_column(String(32))
+    contact_email: Mapped[str] = mapped_column(String(255))
+    industry: Mapped[str] = mapped_column(String(16))
+    requested_prefix: Mapped[str | None] = mapped_column(String(255))
+    admin_username: Mapped[str] = mapped_column(String(64))
+    admin_password_hash: Mapped[str] = mapped_column(String(255))
+    enterprise: Mapped[str | None] = mapped_column(String(64))
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
 from registry import changes, identifiers, links
+from registry.accounts import AccountsMixin
 from registry.admission import load_owners
+from registry.applications import ApplicationsMixin
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.bulk import BulkMixin
 from registry.catalog import CatalogMixin
@@ -41,6 +43,7 @@ from registry.filters import select_values
 from registry.models import Enterprise, Handle, HandleLink, HandleValueRow, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.records import HandleRecord
+from registry.search import SearchMixin
 from registry.valuerows import VALUE_COLUMNS, check_values, record_digest, row_value, value_row
 
 _H = table_of(Handle)
@@ -119,7 +122,8 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
 
 
 class HandleStore(
-    AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin
+    AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin,
+    AccountsMixin, ApplicationsMixin, SearchMixin,
 ):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 

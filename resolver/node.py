@@ -45,6 +45,11 @@ from resolver.handle.server import HandleServer, run_handle_server
 from resolver.handle.sessions import SessionStore as HandleSessionStore
 from resolver.http.api import run_http_server
 from resolver.http.auth import RedisSessionStore, SessionStore
+from resolver.http.console.wiring import (
+    console_for_http,
+    console_settings,
+    run_console_listener,
+)
 from resolver.http.guard import HttpGuard
 from resolver.site_sync import sync_published_site
 
@@ -65,6 +70,8 @@ class RunningNode:
     http_port: int
     dns_server: DnsServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    console_runner: web.AppRunner | None = None
+    console_port: int = 0
 
     @property
     def handle_port(self) -> int:
@@ -87,6 +94,8 @@ class RunningNode:
             self.dns_server.close()
         await self.handle_server.close()
         await self.http_runner.cleanup()
+        if self.console_runner is not None:
+            await self.console_runner.cleanup()
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -264,6 +273,8 @@ async def _listen(
             metrics=metrics,
         )
     runner: web.AppRunner | None = None
+    console_runner: web.AppRunner | None = None
+    console = console_settings(config, service, metrics)
     try:
         with _binding("HTTP", "http_port", config.listen_hosts[:1], config.http_port):
             runner, http_port = await run_http_server(
@@ -278,7 +289,14 @@ async def _listen(
                 guard=http_guard_from(config),
                 native=NativeHttpAnswerer(handle_server.processor),
                 public_url=config.public_http_url,
+                console=console_for_http(console) if config.console else None,
             )
+        console_port = 0
+        if config.console_port:
+            with _binding("console", "console_port", config.listen_hosts[:1],
+                          config.console_port):
+                console_runner, console_port = await run_console_listener(
+                    console, config.listen_hosts[0], config.console_port, reuse_port=reuse_port)
         dns_server = None
         if config.dns_port and primary:
             with _binding("DNS (UDP+TCP)", "dns_port", config.listen_hosts[:1], config.dns_port):
@@ -289,9 +307,10 @@ async def _listen(
                 )
     except BaseException:
         await handle_server.close()
-        if runner is not None:
-            with contextlib.suppress(Exception):
-                await runner.cleanup()
+        for started in (runner, console_runner):
+            if started is not None:
+                with contextlib.suppress(Exception):
+                    await started.cleanup()
         raise
     tasks: list[asyncio.Task[None]] = []
     if service.usage is not None:
@@ -304,7 +323,7 @@ async def _listen(
             service.store, config.prefixes[0], config.upper_report_url, config.upper_report_hours
         )))
     return RunningNode(config, service.store, service, handle_server, runner, http_port,
-                       dns_server, tasks)
+                       dns_server, tasks, console_runner, console_port)
 
 
 class ListenError(Exception):

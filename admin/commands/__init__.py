@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "template": "template",
     "demo": "demo",
     "qr": "qr",
+    "user": "user",
 }
 
 

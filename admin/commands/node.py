@@ -30,6 +30,8 @@ from registry.signing_policy import install_trust_anchor
 from registry.store import HandleStore
 
 DEMO_PRODUCTS = 50
+FIRST_OPERATOR = "operator"
+DEMO_PASSWORD = "idnode-demo-2026"  # noqa: S105 - documented password of the demo accounts
 PROBE_TIMEOUT = 1.0
 
 
@@ -106,6 +108,7 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
                                        admin_pubkey=admin_pubkey, actor=ctx.actor)
         if args.demo:
             demo = await load_demo(ctx, store, args.demo_products)
+        accounts = await _first_accounts(ctx, store, demo=args.demo)
     result: dict[str, Any] = {
         "initialised": True,
         "data_dir": str(config.data_dir),
@@ -120,8 +123,37 @@ async def init(ctx: CommandContext, args: argparse.Namespace) -> int:
     if demo:
         result["demo_enterprises"] = demo["enterprises"]
         result["demo_records"] = demo["records"]
+    if accounts:
+        result["console_accounts"] = accounts
+        result["console"] = (f"http://{config.public_host}:{config.http_port}/console/ "
+                             "(passwords shown once)")
     ctx.out.result(result)
     return EXIT_OK
+
+
+async def _first_accounts(
+    ctx: CommandContext, store: HandleStore, *, demo: bool
+) -> list[str]:
+    """The first operator (random password, or the demo one) and, with ``demo``, one demo
+    account of every other role; ``user:role:password`` lines to print once."""
+    # Imported here: argon2 is only needed when accounts are made.
+    from admin.commands.user import create_user, new_password
+    from registry.demo import DEMO_ENTERPRISES
+
+    if await store.list_users():
+        return []
+    wanted: list[tuple[str, str, str | None]] = [(FIRST_OPERATOR, "operator", None)]
+    if demo:
+        code = enterprise_code(DEMO_ENTERPRISES[0].name)
+        wanted += [("reviewer", "reviewer", None), (f"{code.lower()}-admin", "enterprise_admin",
+                   code), (f"{code.lower()}-user", "enterprise_user", code)]
+    made = []
+    for username, role, enterprise in wanted:
+        password = DEMO_PASSWORD if demo else new_password()
+        await create_user(store, username, role, password, enterprise=enterprise,
+                          actor=ctx.actor)
+        made.append(f"{username}:{role}:{password}")
+    return made
 
 
 def _read_secret(path: Path) -> str:

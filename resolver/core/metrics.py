@@ -123,6 +123,31 @@ class Metrics:
         """
         self._gauges[name] = _Gauge(help_text, read, max_age)
 
+    def requests_by_frontend(self) -> dict[str, dict[int, int]]:
+        """Requests answered so far: front end -> response code -> count."""
+        found: dict[str, dict[int, int]] = {}
+        for (frontend, code), n in self._requests.items():
+            found.setdefault(frontend, {})[code] = n
+        return found
+
+    def latency_quantile(self, frontend: str, q: float) -> float | None:
+        """The upper bound of the bucket holding the ``q`` quantile of ``frontend``'s latency."""
+        hist = self._latency.get(frontend)
+        if hist is None or hist.count == 0:
+            return None
+        wanted, running = q * hist.count, 0
+        for bound, n in zip((*hist.buckets, math.inf), hist.counts, strict=True):
+            running += n
+            if running >= wanted:
+                return bound
+        return math.inf
+
+    def cache_counts(self) -> dict[str, tuple[int, int]]:
+        """Cache layer -> (hits, misses)."""
+        layers = set(self._cache_hits) | set(self._cache_misses)
+        return {layer: (self._cache_hits.get(layer, 0), self._cache_misses.get(layer, 0))
+                for layer in sorted(layers)}
+
     def request_count(self, frontend: str, response_code: int) -> int:
         """How many requests of ``frontend`` were answered with ``response_code``."""
         return self._requests.get((frontend, response_code), 0)

@@ -689,6 +689,7 @@ def make_app(
     guard: HttpGuard | None = None,
     native: NativeAnswer | None = None,
     public_url: str | None = None,
+    console: web.Application | None = None,
 ) -> web.Application:
     """The HTTP application over ``service``.
 
@@ -701,7 +702,8 @@ def make_app(
     (rate per client, requests in flight, body read time; none by default);
     ``native`` answers Handle messages POSTed to ``/{handle}``
     (:mod:`resolver.http.native`; without it such a POST is read as a resolution);
-    ``public_url`` (``http://host:port``) is what QR codes of product pages carry.
+    ``public_url`` (``http://host:port``) is what QR codes of product pages carry;
+    ``console`` is the web console application, mounted at ``/console/``.
     """
     settings = _Settings(
         service=service,
@@ -749,6 +751,10 @@ def make_app(
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),
         web.get("/metrics", api.metrics_text),
+    ])
+    if console is not None:
+        app.add_subapp("/console/", console)
+    app.add_routes([
         native_route(native, pages[-1].handler),
         *qr_routes(resolve_for_page, public_url),
         *pages,
