@@ -137,6 +137,7 @@ async def _first_accounts(
     """The first operator (random password, or the demo one) and, with ``demo``, one demo
     account of every other role; ``user:role:password`` lines to print once."""
     # Imported here: argon2 is only needed when accounts are made.
+    from admin.commands.demo import demo_code
     from admin.commands.user import create_user, new_password
     from registry.demo import DEMO_ENTERPRISES
 
@@ -144,7 +145,7 @@ async def _first_accounts(
         return []
     wanted: list[tuple[str, str, str | None]] = [(FIRST_OPERATOR, "operator", None)]
     if demo:
-        code = enterprise_code(DEMO_ENTERPRISES[0].name)
+        code = demo_code(DEMO_ENTERPRISES[0])
         wanted += [("reviewer", "reviewer", None), (f"{code.lower()}-admin", "enterprise_admin",
                    code), (f"{code.lower()}-user", "enterprise_user", code)]
     made = []
