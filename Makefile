@@ -33,9 +33,11 @@ $(VENV)/.installed-dev: requirements/dev.txt setup.cfg pyproject.toml | $(BIN)/p
 	$(PIP) install --no-deps --no-build-isolation -C editable_mode=compat -e .
 	touch $@ $(VENV)/.installed-run
 
+# The demo node listens on 127.0.0.1 only; REST credentials over its plain HTTP are
+# accepted there (IDNODE_HTTP_INSECURE_AUTH) so the printed curl write works.
 run: $(VENV)/.installed-run
 	@$(BIN)/idnode --data-dir $(DATA) init --demo --if-missing
-	@$(BIN)/idnode --data-dir $(DATA) serve
+	@IDNODE_HTTP_INSECURE_AUTH=true $(BIN)/idnode --data-dir $(DATA) serve --welcome
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -137,6 +137,9 @@ async def quota(ctx: CommandContext, args: argparse.Namespace) -> int:
 async def credentials(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Issue a secret key for the enterprise admin, or register its public key."""
     pubkey = None
+    if args.secret_only and args.public_key:
+        raise CliError("--secret-only issues a secret key: it cannot go with --public-key",
+                       EXIT_USAGE)
     if args.public_key:
         try:
             pubkey = public_key_bytes(Path(args.public_key))
@@ -157,6 +160,9 @@ async def credentials(ctx: CommandContext, args: argparse.Namespace) -> int:
                               "admin_index": cred.admin_index, "kind": cred.kind,
                               "credential_id": cred.id}
     text = fields(result)
+    if secret is not None and args.secret_only:
+        ctx.out.result(secret, secret)
+        return EXIT_OK
     if secret is not None:
         result["secret_key"] = secret
         result["hashed"] = args.hashed
@@ -208,11 +214,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         summary="Issue the enterprise admin a secret key (shown once) or register its public key.",
         examples="  idnode enterprise credentials ACME\n"
         "  idnode enterprise credentials ACME --hashed\n"
+        "  SECRET=$(idnode enterprise credentials ACME --secret-only)\n"
         "  idnode enterprise credentials ACME --public-key acme_admin_pub.pem",
     )
     parser.add_argument("code")
     parser.add_argument("--public-key", metavar="FILE",
                         help="register this PEM public key (or HS_PUBKEY bytes) instead")
+    parser.add_argument("--secret-only", action="store_true",
+                        help="print only the new secret key (for SECRET=$(...) in scripts)")
     parser.add_argument("--hashed", action="store_true",
                         help="store CNRI's hashed form (SHA-1 hex) of the secret key")
     parser.add_argument("--index", type=int, default=CREDENTIAL_INDEX,

@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--root-address", dest="cfg_root_address", help="HOST:PORT of the root")
     parser.add_argument("--prefixes", dest="cfg_prefixes", help="node prefixes, comma-separated")
     parser.add_argument("--workers", dest="cfg_workers", type=int, help="processes (default 1)")
+    parser.add_argument("--welcome", action="store_true",
+                        help="after starting, print where to look and what to try "
+                        "(pages, REST API, enterprises, a write with curl)")
     parser.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(run_loop=event_loop_runner())
 
@@ -95,6 +98,10 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     loops.add(type(loop).__module__.split(".")[0])
     print(f"{node.describe()}; on {','.join(sorted(loops))}: serving", flush=True)
+    if args.welcome and not args.worker_child:
+        from admin.welcome import welcome_text  # only make run's first screen needs it
+
+        print(await welcome_text(ctx.config, node.store), flush=True)
     try:
         await stop.wait()
     finally:
