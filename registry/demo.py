@@ -327,6 +327,18 @@ class _Batches:
         return doc
 
 
+#: index of a demo appliance's ID.GS1 value (GTIN + serial, registry/identifiers.py)
+GS1_INDEX = 2
+
+
+def demo_gtin(kind: int, model: int) -> str:
+    """The GTIN-13 of a demo appliance model: in the GS1 restricted-circulation range 20x,
+    so no demo code can be taken for a real product's."""
+    body = f"20{kind:02d}{model:08d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
 class _Generator:
     """State of one :func:`generate` run: the random stream, counters and running batches."""
 
@@ -346,9 +358,12 @@ class _Generator:
         self.counters[counter] += 1
         return self.counters[counter]
 
-    def emit(self, handle: str, template: str, doc: Doc, events: Sequence[EventArgs] = ()) -> None:
-        """Queue a record: URL, template values, then the events."""
+    def emit(self, handle: str, template: str, doc: Doc, events: Sequence[EventArgs] = (),
+             gs1: str = "") -> None:
+        """Queue a record: URL, its GS1 code (if any), template values, then the events."""
         values = [HandleValue(1, "URL", self.page_url.format(handle=handle).encode())]
+        if gs1:
+            values.append(HandleValue(GS1_INDEX, "ID.GS1", gs1.encode()))
         values += self.templates[template].to_values(doc, check=False)
         values += [make_event_value(FIRST_EVENT_INDEX + i, *e) for i, e in enumerate(events)]
         self.out.append((handle, values))
@@ -429,7 +444,9 @@ class _Generator:
         if recalled_pcb:
             note = f"control boards from PCB batch {recalled_pcb} may overheat"
             events.append(("recalled", prefix_handle(prefix), "", self.time(day + 90), note))
-        self.emit(f"{prefix}/{kind.code}-{n:07d}", "appliance.product", doc, events)
+        self.emit(f"{prefix}/{kind.code}-{n:07d}", "appliance.product", doc, events,
+                  gs1=f"(01)0{demo_gtin(_APPLIANCES.index(kind), kind.models.index(model))}"
+                      f"(21){doc['serial']}")
 
     def rubber(self, day: int, kind: _Tyre | _Hose, fitted_to: str = "") -> str:
         """Emit one tyre or hose, sold on its own or fitted to machine ``fitted_to``."""

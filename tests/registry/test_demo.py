@@ -12,6 +12,7 @@ from protocol.values import HandleValue
 from registry.demo import DEMO_ENTERPRISES, DEMO_PREFIXES, generate
 from registry.events import events_of
 from registry.models import INDUSTRIES
+from registry.schemes import parse_identifier
 from registry.templates import links_of, load_builtin_templates, values_to_document
 
 Record = tuple[str, list[HandleValue]]
@@ -126,3 +127,16 @@ def test_generation_streams_without_building_the_whole_run() -> None:
     assert isinstance(stream, Iterator)
     first = list(itertools.islice(stream, 50))
     assert first == list(itertools.islice(generate(1_000_000, seed=3), 50))
+
+
+def test_appliances_carry_unique_restricted_circulation_gs1_codes() -> None:
+    keys = []
+    for handle, values in RECORDS:
+        codes = [v for v in values if v.type == "ID.GS1"]
+        if "/ORG-" in handle or "/CMP-" in handle or not codes:
+            continue
+        (code,) = codes
+        identifier = parse_identifier(code.data.decode())
+        assert identifier.key.startswith("gs1:01/020")  # GS1 prefix 20x: never a real product
+        keys.append(identifier.key)
+    assert keys and len(set(keys)) == len(keys)
