@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import orjson
 
@@ -66,6 +66,17 @@ REPORT_HEADER = ("row", "handle", "reason")
 DEFAULT_BATCH_ROWS = 5000
 UTF8_BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
+
+
+class ImportOptions(TypedDict, total=False):
+    """The keyword options every import takes (see :func:`import_file`)."""
+
+    report_path: Path | None
+    batch_rows: int
+    overwrite: bool
+    actor: str
+    on_progress: Callable[[int, int], None] | None
+    signing: SigningPolicy | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +294,21 @@ def _open_report(path: Path, resuming: bool) -> IO[str]:
     return handle
 
 
+async def open_job(
+    store: HandleStore, path: Path, fmt: str, report_path: Path | None
+) -> tuple[SourceInfo, ImportSummary]:
+    """Scan ``path`` and start (or find) its job: the summary says where it resumes
+    (``resumed_from``), whether it was ``already_done``, and the report's path
+    (default: ``FILE.rejected.csv``)."""
+    source = scan_source(path, fmt)
+    report_path = report_path or path.with_name(path.name + ".rejected.csv")
+    job = await store.start_import_job(source.job_id, source.digest)
+    summary = ImportSummary(source.job_id, str(path), source.format, source.rows,
+                            resumed_from=job.rows_done, rows_done=job.rows_done,
+                            report=str(report_path), already_done=job.status == "done")
+    return source, summary
+
+
 async def import_file(
     store: HandleStore,
     path: Path,
@@ -299,20 +325,14 @@ async def import_file(
 
     ``on_progress(rows_done, rows_total)`` is called after every committed batch.
     """
-    source = scan_source(path, fmt or detect_format(path))
-    report_path = report_path or path.with_name(path.name + ".rejected.csv")
-    job = await store.start_import_job(source.job_id, source.digest)
-    summary = ImportSummary(source.job_id, str(path), source.format, source.rows,
-                            resumed_from=job.rows_done, rows_done=job.rows_done,
-                            report=str(report_path))
-    if job.status == "done":
-        summary.already_done = True
+    source, summary = await open_job(store, path, fmt or detect_format(path), report_path)
+    if summary.already_done:
         return summary
     started = time.monotonic()
     opened: list[IO[Any]] = []
     try:
-        items = _items(source, job.rows_done, opened)
-        report = _open_report(report_path, job.rows_done > 0)
+        items = _items(source, summary.resumed_from, opened)
+        report = _open_report(Path(summary.report), summary.resumed_from > 0)
         opened.append(report)
         writer = csv.writer(report)
         if on_progress:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.output import fields
 from admin.parsing import add_command
 from admin.progress import Progress
+from registry.batch_import import import_batch
 from registry.exporter import export_file, write_jsonl
 from registry.importer import DEFAULT_BATCH_ROWS, FORMATS, import_file
 from registry.signing_policy import SigningPolicy
@@ -28,7 +30,7 @@ def _readable(name: str) -> Path:
 
 
 async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
-    """Import a CSV or JSON Lines file, resuming an interrupted run of the same file."""
+    """Import a CSV, JSON Lines or CNRI batch file, resuming an interrupted run of it."""
     path = _readable(args.file)
     if args.batch < 1:
         raise CliError("--batch must be at least 1", EXIT_USAGE)
@@ -43,8 +45,9 @@ async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
         progress.update(done, force=done == total)
 
     async with ctx.store(migrate=False) as store:
-        summary = await import_file(
-            store, path, fmt=args.format, report_path=Path(args.report) if args.report else None,
+        run = import_batch if args.format == "batch" else partial(import_file, fmt=args.format)
+        summary = await run(
+            store, path, report_path=Path(args.report) if args.report else None,
             batch_rows=args.batch, overwrite=args.overwrite, actor=ctx.actor, on_progress=show,
             signing=SigningPolicy.from_config(ctx.config, store),
         )
@@ -63,8 +66,10 @@ async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 
 async def export(ctx: CommandContext, args: argparse.Namespace) -> int:
-    """Export records to JSON Lines (``-`` writes to stdout)."""
+    """Export records to JSON Lines or a CNRI batch file (``-`` writes JSON Lines to stdout)."""
     prefixes = tuple(args.prefix or ())
+    if args.file == "-" and args.format == "batch":
+        raise CliError("--format batch needs a file (binary data goes to FILE.files/)", EXIT_USAGE)
     async with ctx.store(migrate=False) as store:
         if args.file == "-":
             await write_jsonl(store, sys.stdout.buffer, prefixes=prefixes)
@@ -75,7 +80,7 @@ async def export(ctx: CommandContext, args: argparse.Namespace) -> int:
         if not args.quiet:
             total = sum([await store.count_handles(p) for p in prefixes or (None,)])
             progress = Progress("export", total, unit="records")
-        count = await export_file(store, path, prefixes=prefixes,
+        count = await export_file(store, path, prefixes=prefixes, fmt=args.format,
                                   on_progress=progress.update if progress else None)
     if progress is not None:
         progress.finish()
@@ -88,20 +93,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``import`` and ``export``."""
     parser = add_command(
         subparsers, "import", import_, writes=True,
-        summary="Import handle records from CSV or JSON Lines (resumable; see the formats below).",
+        summary="Import handle records from CSV, JSON Lines or a CNRI batch file (resumable).",
         examples="""  idnode import products.csv
   idnode import export.jsonl --overwrite --report rejected.csv
+  idnode import --format batch cnri-export.txt
   (after an interruption, run the same command again: it resumes)
 
 formats:
   CSV         header handle,index,type,data[,ttl]; one value per row; consecutive rows
               with the same handle form one record; data is UTF-8 text
   JSON Lines  one record per line: {"handle": "88.118.8/X", "values": [REST JSON values]}
+  batch       CNRI hdl-genericbatch syntax: CREATE/ADD/MODIFY/REMOVE/DELETE/HOME/UNHOME
+              blocks, value lines INDEX TYPE TTL PERMS FORMAT DATA (UTF8, ADMIN, LIST,
+              FILE); AUTHENTICATE blocks are skipped; rows are line numbers
   rejected rows go to FILE.rejected.csv (row,handle,reason); rows count from 1
   after the CSV header""",
     )
-    parser.add_argument("file", help="a .csv or .jsonl file")
-    parser.add_argument("--format", choices=FORMATS, help="override the format from the name")
+    parser.add_argument("file", help="a .csv or .jsonl file, or a batch file with --format batch")
+    parser.add_argument("--format", choices=(*FORMATS, "batch"),
+                        help="override the format from the name (batch: always given)")
     parser.add_argument("--report", metavar="FILE",
                         help="where rejected rows go (default: FILE.rejected.csv)")
     parser.add_argument("--overwrite", action="store_true",
@@ -114,11 +124,14 @@ formats:
 
     parser = add_command(
         subparsers, "export", export,
-        summary="Export handle records to JSON Lines (the import format).",
+        summary="Export handle records to JSON Lines (the import format) or a CNRI batch file.",
         examples="  idnode export all.jsonl\n  idnode export --prefix 88.118.8 haiyue.jsonl\n"
-        "  idnode export - | gzip > backup.jsonl.gz",
+        "  idnode export - | gzip > backup.jsonl.gz\n"
+        "  idnode export --format batch all.batch   (binary data in all.batch.files/)",
     )
     parser.add_argument("file", help="output file, or - for stdout")
+    parser.add_argument("--format", choices=("jsonl", "batch"), default="jsonl",
+                        help="jsonl (default) or batch (CNRI hdl-genericbatch CREATE blocks)")
     parser.add_argument("--prefix", action="append",
                         help="only handles with exactly this prefix (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
