@@ -140,13 +140,14 @@ class RequestProcessor:
         )
         self.sessions = sessions or SessionStore(SessionTable(limits.max_sessions))
 
-    async def process(self, request: Message) -> list[Message]:
-        """The responses to ``request`` (several only for a long handle list)."""
+    async def process(self, request: Message, *, spoofable: bool = False) -> list[Message]:
+        """The responses to ``request`` (several only for a long handle list);
+        ``spoofable`` when it came from an address nothing proved (UDP)."""
         try:
             if request.session_id > 0 and request.op_code not in _SESSIONLESS_OPS:
-                responses = await self._in_session(request)
+                responses = await self._in_session(request, spoofable)
             else:
-                responses = await self._dispatch(request, None)
+                responses = await self._dispatch(request, None, spoofable)
         except ServiceError as exc:
             responses = [error_response(request, exc.response_code, exc.message)]
         except ProtocolError as exc:
@@ -167,7 +168,7 @@ class RequestProcessor:
         if self.private_key is not None:
             sign_message(response, self.private_key)
 
-    async def _in_session(self, request: Message) -> list[Message]:
+    async def _in_session(self, request: Message, spoofable: bool) -> list[Message]:
         """A request inside a session: check its MAC and counter, act as the session's
         identity once it is authenticated (``HandleServer.verifyIdentityAndGetIndex``)."""
         session = await self.sessions.get(request.session_id)
@@ -188,12 +189,14 @@ class RequestProcessor:
             await self.sessions.close(session.session_id)
             return [error_response(request, RC_SESSION_TIMEOUT,
                                    "the session's credential changed: open a new session")]
-        return await self._dispatch(request, caller)
+        return await self._dispatch(request, caller, spoofable)
 
-    async def _dispatch(self, request: Message, caller: Caller | None) -> list[Message]:
+    async def _dispatch(
+        self, request: Message, caller: Caller | None, spoofable: bool = False
+    ) -> list[Message]:
         op = request.op_code
         if op == OC_RESOLUTION:
-            return [await self._resolve(request, caller)]
+            return [await self._resolve(request, caller, spoofable)]
         if op == OC_GET_SITE_INFO:
             return [await self._site_info(request)]
         if op == OC_RESPONSE_TO_CHALLENGE:
@@ -207,18 +210,18 @@ class RequestProcessor:
             return [make_response(request, RC_SUCCESS, EmptyBody())]
         if op in ADMIN_OPS:
             if caller is None:
-                return [await self._challenge(request)]
+                return [await self._challenge(request, spoofable)]
             return await self._admin(request, caller)
         return [error_response(request, RC_OPERATION_NOT_SUPPORTED, "operation not supported")]
 
     # --- authentication -----------------------------------------------------------
 
-    async def _challenge(self, request: Message) -> Message:
+    async def _challenge(self, request: Message, spoofable: bool) -> Message:
         response = make_challenge(request)
         body, digest = response.body, response.request_digest
         assert isinstance(body, ChallengeResponse) and digest is not None
         opened = await self.challenges.issue(
-            body.nonce, digest.alg, digest.digest, request, request.session_id
+            body.nonce, digest.alg, digest.digest, request, request.session_id, spoofable
         )
         response.session_id = opened.session_id
         return response
@@ -305,7 +308,7 @@ class RequestProcessor:
 
     # --- queries -----------------------------------------------------------------
 
-    async def _resolve(self, request: Message, caller: Caller | None) -> Message:
+    async def _resolve(self, request: Message, caller: Caller | None, spoofable: bool) -> Message:
         body = request.body
         assert isinstance(body, ResolutionRequest)
         res = await self.service.resolve(
@@ -316,7 +319,7 @@ class RequestProcessor:
             recursive=request.recursive,
         )
         if res.withheld and caller is None and not request.public_only:
-            return await self._challenge(request)
+            return await self._challenge(request, spoofable)
         if res.response_code == RC_SUCCESS:
             found = ResolutionResponse(res.handle, res.values)
             response = make_response(request, RC_SUCCESS, found)

@@ -76,11 +76,14 @@ def envelope_error(env: Envelope, code: int, text: str) -> Message:
     )
 
 
-async def respond(processor: RequestProcessor, request: Message) -> list[Message]:
-    """The processor's answer, or an RC_ERROR response if it failed unexpectedly."""
+async def respond(
+    processor: RequestProcessor, request: Message, *, spoofable: bool = False
+) -> list[Message]:
+    """The processor's answer, or an RC_ERROR response if it failed unexpectedly
+    (``spoofable``: the request came over UDP)."""
     started = time.perf_counter()
     try:
-        responses = await processor.process(request)
+        responses = await processor.process(request, spoofable=spoofable)
     except Exception as exc:  # one bad request must not take the server down
         log.error("handle request failed op=%s: %r", request.op_code, exc)
         responses = [envelope_error(request.envelope(0), RC_ERROR, "internal error")]
@@ -261,7 +264,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
                 return
             # the cached record the answer is made from: the answer is kept with it
             answer = None if hot is None or self.hot is None else self.hot.lookup(hot.handle)
-            responses = await respond(self.processor, request)
+            responses = await respond(self.processor, request, spoofable=True)
             if answer is None or hot is None or not keepable(request, responses):
                 self._send(responses, addr, size)
                 return

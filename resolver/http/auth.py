@@ -194,67 +194,95 @@ class _Entry:
 
 
 class MemorySessionStore:
-    """Sessions of this process, expiring after ``ttl`` idle seconds; the oldest go past ``limit``.
+    """Sessions of this process, expiring after ``ttl`` idle seconds.
 
-    Enough for one process; with several processes or hosts behind one address
-    use :class:`RedisSessionStore` so any of them knows every session.
+    Sessions not (yet) authenticated, which anyone can open by the thousand,
+    are kept apart from authenticated ones, each kind within its own bound
+    (``anonymous_limit``, ``limit``; the least recently used goes first): a
+    flood of ``POST /api/sessions`` only pushes out other anonymous sessions,
+    never an admin's (issue 18 F9).  Enough for one process; with several
+    processes or hosts behind one address use :class:`RedisSessionStore`.
     """
 
-    def __init__(self, *, ttl: float = 1800.0, limit: int = 10000) -> None:
+    def __init__(
+        self, *, ttl: float = 1800.0, limit: int = 10000, anonymous_limit: int | None = None
+    ) -> None:
         self.ttl = ttl
         self.limit = limit
-        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        self.anonymous_limit = limit if anonymous_limit is None else anonymous_limit
+        self._anonymous: OrderedDict[bytes, _Entry] = OrderedDict()
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()  # authenticated
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._anonymous)
 
     async def create(self) -> Session:
-        """A new session with a fresh 16-byte nonce."""
+        """A new (anonymous) session with a fresh 16-byte nonce."""
         now = time.monotonic()
         self._expire(now)
         session = _new_session()
-        self._entries[_session_key(session.session_id)] = _Entry(session, now)
-        while len(self._entries) > self.limit:
-            self._entries.popitem(last=False)
+        self._anonymous[_session_key(session.session_id)] = _Entry(session, now)
+        while len(self._anonymous) > self.anonymous_limit:
+            self._anonymous.popitem(last=False)
         return session
+
+    def _find(self, key: bytes) -> tuple[OrderedDict[bytes, _Entry], _Entry] | None:
+        for pool in (self._entries, self._anonymous):
+            entry = pool.get(key)
+            if entry is not None:
+                return pool, entry
+        return None
 
     async def get(self, session_id: str) -> Session | None:
         """The live session with this id, or None."""
         now = time.monotonic()
         self._expire(now)
         key = _session_key(session_id)
-        entry = self._entries.get(key)
-        if entry is None:
+        found = self._find(key)
+        if found is None:
             return None
+        pool, entry = found
         entry.last_used = now
-        self._entries.move_to_end(key)
+        pool.move_to_end(key)
         return entry.session
 
     async def claim_nonce(self, session: Session) -> bool:
         """True the first time only."""
-        entry = self._entries.get(_session_key(session.session_id))
-        if entry is None or entry.nonce_used:
+        found = self._find(_session_key(session.session_id))
+        if found is None or found[1].nonce_used:
             return False
-        entry.nonce_used = True
+        found[1].nonce_used = True
         return True
 
     async def set_caller(
         self, session: Session, caller: Caller, credential: bytes | None = None
     ) -> None:
-        """Record the identity the session proved, and with which credential."""
+        """Record the identity the session proved, and with which credential; an
+        authenticated session moves to the authenticated pool."""
         session.caller = caller
         session.credential = credential
+        key = _session_key(session.session_id)
+        entry = self._anonymous.pop(key, None)
+        if entry is not None and caller.authenticated:
+            self._entries[key] = entry
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+        elif entry is not None:
+            self._anonymous[key] = entry
 
     async def delete(self, session: Session) -> None:
         """End ``session``."""
-        self._entries.pop(_session_key(session.session_id), None)
+        key = _session_key(session.session_id)
+        self._entries.pop(key, None)
+        self._anonymous.pop(key, None)
 
     def _expire(self, now: float) -> None:
-        while self._entries:
-            oldest = next(iter(self._entries.values()))
-            if now - oldest.last_used <= self.ttl:
-                return
-            self._entries.popitem(last=False)
+        for pool in (self._entries, self._anonymous):
+            while pool:
+                oldest = next(iter(pool.values()))
+                if now - oldest.last_used <= self.ttl:
+                    break
+                pool.popitem(last=False)
 
 
 _CLAIM = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end " \
@@ -270,16 +298,21 @@ class RedisSessionStore:
     """Sessions in Redis, shared by every process and host of a node.
 
     One hash per session under ``prefix`` + SHA-256 of its id (the id itself is
-    never stored), expiring after ``ttl`` idle seconds; the nonce is claimed
-    atomically, so one answer is accepted whichever process receives it.
+    never stored), expiring after ``ttl`` idle seconds once authenticated and
+    after ``anonymous_ttl`` before (so anonymous sessions, which anyone can
+    open, hold Redis memory briefly; Redis evicts nothing by count); the nonce
+    is claimed atomically, so one answer is accepted whichever process
+    receives it.
     """
 
     def __init__(
-        self, client: aioredis.Redis, *, prefix: str = "idnode:http-session:", ttl: int = 1800
+        self, client: aioredis.Redis, *, prefix: str = "idnode:http-session:", ttl: int = 1800,
+        anonymous_ttl: int = 120,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = ttl
+        self.anonymous_ttl = min(anonymous_ttl, ttl)
         self._claim = client.register_script(_CLAIM)
 
     def _key(self, session_id: str) -> str:
@@ -291,20 +324,18 @@ class RedisSessionStore:
         key = self._key(session.session_id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"nonce": base64.b64encode(session.nonce), "used": 0})
-            pipe.expire(key, self.ttl)
+            pipe.expire(key, self.anonymous_ttl)
             await pipe.execute()
         return session
 
     async def get(self, session_id: str) -> Session | None:
         """The live session with this id, or None."""
         key = self._key(session_id)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hgetall(key)
-            pipe.expire(key, self.ttl)
-            raw, _ = await pipe.execute()
+        raw = await self.client.hgetall(key)
         fields = {_text(k): _text(v) for k, v in raw.items()}
         if "nonce" not in fields:
             return None
+        await self.client.expire(key, self.ttl if fields.get("handle") else self.anonymous_ttl)
         caller = ANONYMOUS
         if fields.get("handle"):
             caller = Caller(fields["handle"], int(fields.get("index", "0")))
@@ -325,7 +356,7 @@ class RedisSessionStore:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"handle": caller.handle or "", "index": caller.index or 0,
                                     "credential": (credential or b"").hex()})
-            pipe.expire(key, self.ttl)
+            pipe.expire(key, self.ttl if caller.authenticated else self.anonymous_ttl)
             await pipe.execute()
 
     async def delete(self, session: Session) -> None:

@@ -68,9 +68,9 @@ async def pair(database: HandleStore, monkeypatch: pytest.MonkeyPatch,
     processed: list[int] = []
     process = cached.processor.process
 
-    async def counting(request: Message) -> list[Message]:
+    async def counting(request: Message, *, spoofable: bool = False) -> list[Message]:
         processed.append(request.request_id)
-        return await process(request)
+        return await process(request, spoofable=spoofable)
 
     cached.processor.process = counting  # type: ignore[method-assign]
     try:
