@@ -10,6 +10,7 @@ raises :class:`ConfigError` naming the key and where the value came from.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +22,12 @@ CONFIG_FILE_NAME = "idnode.toml"
 ENV_PREFIX = "IDNODE_"
 ROLES = ("node", "root")
 SUSPENDED_RESOLUTION = ("serve", "refuse")
+
+
+#: loopback and private networks: who may ask for recursion by default (BIND's "localnets")
+LOCAL_NETWORKS = (
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+)
 
 
 class ConfigError(ValueError):
@@ -94,7 +101,12 @@ class NodeConfig:
     connections and ``max_http_connections`` HTTP ones, at most
     ``max_connections_per_client`` of each from one client (0: no per-client
     cap, :mod:`resolver.core.connections`); a TLS handshake must end within
-    ``tls_handshake_timeout`` seconds.
+    ``tls_handshake_timeout`` seconds.  Recursion connects only to public
+    addresses and to the networks in ``upstream_allow`` (and the root), at
+    most ``max_upstream_connections`` per client request
+    (:mod:`resolver.core.upstream`); a Handle protocol request asks for
+    recursion only from an address in ``recursion_allow`` (default: loopback and
+    private networks), from others the flag is ignored (the client is referred).
     ``console`` serves the web console at ``/console/`` on the HTTP port;
     ``console_port`` (0 = none) serves it on a listener of its own as well, so
     operators can firewall it apart from the public resolution pages.
@@ -135,6 +147,9 @@ class NodeConfig:
     max_http_connections: int = 1024
     max_connections_per_client: int = 32
     tls_handshake_timeout: float = 10.0
+    upstream_allow: tuple[str, ...] = ()
+    max_upstream_connections: int = 32
+    recursion_allow: tuple[str, ...] = LOCAL_NETWORKS
     tcp_idle_timeout: float = 60.0
     rate_limit: float = 100.0
     rate_burst: int = 200
@@ -260,6 +275,13 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.tls_handshake_timeout > 0, "tls_handshake_timeout: must be positive"),
         (bool(config.listen_hosts), "listen_hosts: at least one address is needed"),
     ]
+    checks.append((
+        config.max_upstream_connections >= 1, "max_upstream_connections: must be at least 1"
+    ))
+    for network_key in ("upstream_allow", "recursion_allow"):
+        for item in getattr(config, network_key):
+            checks.append((_is_network(item), f"{network_key}: {item!r} is not an address or "
+                                              "network like 10.0.0.0/8"))
     for port_key in ("handle_port", "http_port", "dns_port", "console_port"):
         port = getattr(config, port_key)
         checks.append((0 <= port <= 65535, f"{port_key}: must be 0-65535, got {port}"))
@@ -272,6 +294,14 @@ def _validate(config: NodeConfig) -> NodeConfig:
         if not ok:
             raise ConfigError(message)
     return config
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def load_config(

@@ -268,6 +268,7 @@ async def _listen(
             private_key=load_server_key(config),
             reuse_port=reuse_port,
             rate_limiter=rate_limiter_from(config),
+            recursion_allow=config.recursion_allow,
             challenges=challenges,
             sessions=sessions,
             metrics=metrics,

@@ -33,6 +33,7 @@ from resolver.core.redis_cache import RedisCache
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack, redis_prefix_of
 from resolver.core.suspension import SuspendedPrefixes
+from resolver.core.upstream import UpstreamPolicy
 from resolver.core.usage import UsageCounter
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ def build_stack(
 
     Uses ``cache_size``, ``cache_bytes``, ``negative_cache_bytes``, ``negative_ttl``,
     ``stale_if_error``, ``redis_url``
-    (keys under :func:`resolver.core.stack.redis_prefix_of`) and ``root_address``
+    (keys under :func:`resolver.core.stack.redis_prefix_of`), ``root_address``
     (where recursive resolution starts; a root without it still follows its own
-    referrals).
+    referrals), ``upstream_allow`` and ``max_upstream_connections`` (where and how
+    much recursion may connect, :mod:`resolver.core.upstream`).
     """
     redis = None
     if config.redis_url:
@@ -65,9 +67,14 @@ def build_stack(
             clock=clock,
         )
     root = parse_host_port(config.root_address, "root_address") if config.root_address else None
+    policy = UpstreamPolicy(
+        config.upstream_allow,
+        trusted=[root] if root is not None else [],
+        max_connections=config.max_upstream_connections,
+    )
     recursor = RecursiveResolver(
         root, client=client, hop_timeout=hop_timeout, negative_ttl=config.negative_ttl,
-        clock=clock,
+        clock=clock, policy=policy,
     )
     stack = ResolutionStack(
         store,

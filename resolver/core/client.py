@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from protocol.auth import (
@@ -130,6 +130,8 @@ class PublicKeyAuth:
 
 
 Credentials = SecretKeyAuth | PublicKeyAuth
+#: called with (host, port) before each connection (see HandleClient)
+Gate = Callable[[str, int], None]
 Target = tuple[str, int] | SiteInfo | HandleValue
 
 
@@ -247,16 +249,25 @@ class HandleClient:
     rounds over the candidate servers are made; ``udp`` lets queries try UDP
     first; ``http`` sends every message over the servers' HTTP interface
     instead (``Interface.SP_HDL_HTTP``, :mod:`resolver.core.http_exchange`; a
-    ``(host, port)`` target then names the HTTP port).
+    ``(host, port)`` target then names the HTTP port); ``gate(host, port)`` is
+    called before every connection: an OSError from it skips that server, any
+    other exception ends the request (:mod:`resolver.core.upstream`).
     """
 
     def __init__(
-        self, *, timeout: float = 3.0, attempts: int = 2, udp: bool = True, http: bool = False
+        self,
+        *,
+        timeout: float = 3.0,
+        attempts: int = 2,
+        udp: bool = True,
+        http: bool = False,
+        gate: Gate | None = None,
     ) -> None:
         self.timeout = timeout
         self.attempts = max(1, attempts)
         self.udp = udp
         self.http = http
+        self.gate = gate
 
     # --- queries -------------------------------------------------------------------
 
@@ -400,6 +411,8 @@ class HandleClient:
             for endpoint in endpoints(target, handle):
                 for transport, port in self._routes(endpoint, admin):
                     try:
+                        if self.gate is not None:
+                            self.gate(endpoint.host, port)
                         async with asyncio.timeout(self.timeout):
                             responses = await self._converse(
                                 endpoint, port, transport, handle, request, auth

@@ -25,6 +25,8 @@ lets the caller serve a stale answer instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -53,6 +55,14 @@ from resolver.core.cache import Answer, Clock, Kind, expiry
 from resolver.core.client import HandleClient, HandleClientError, Target, endpoints
 from resolver.core.model import ServiceError
 from resolver.core.referral import REFERRAL_TYPES, candidate_prefixes
+from resolver.core.upstream import (
+    FanOutExceeded,
+    UpstreamPolicy,
+    check_upstream_name,
+    upstream_budget,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_HOPS = 16
 DEFAULT_HOP_TIMEOUT = 5.0
@@ -133,7 +143,11 @@ class RecursiveResolver:
 
     ``max_hops`` bounds the requests of one resolution; ``hop_timeout`` bounds
     each (seconds); answers expire by their values' TTLs (``negative_ttl`` for
-    a handle that does not exist).
+    a handle that does not exist).  ``policy`` (:mod:`resolver.core.upstream`)
+    says which addresses may be connected to and bounds the connections of one
+    client request (without it: anywhere, only ``max_hops`` bounds).  Why an
+    upstream server failed is logged, never put in the error: the client gets
+    the same words whether a port was closed, silent or spoke garbage.
     """
 
     def __init__(
@@ -145,9 +159,13 @@ class RecursiveResolver:
         hop_timeout: float = DEFAULT_HOP_TIMEOUT,
         negative_ttl: float = 60.0,
         clock: Clock = time.time,
+        policy: UpstreamPolicy | None = None,
     ) -> None:
         self.root = root
         self.client = client or HandleClient(timeout=hop_timeout / 2, attempts=1)
+        self.policy = policy
+        if policy is not None and self.client.gate is None:
+            self.client.gate = policy.gate
         self.max_hops = max_hops
         self.hop_timeout = hop_timeout
         self.negative_ttl = negative_ttl
@@ -156,6 +174,24 @@ class RecursiveResolver:
 
     async def from_root(self, handle: str) -> Answer:
         """Resolve ``handle`` starting at the root."""
+        check_upstream_name(handle)
+        with self._budget():
+            return await self._from_root(handle)
+
+    async def follow(self, handle: str, referral: Sequence[HandleValue]) -> Answer:
+        """Resolve ``handle`` starting from the sites of a local referral."""
+        check_upstream_name(handle)
+        with self._budget():
+            walk = _Walk(handle)
+            walk.chain.append(f"{handle}@local")
+            return await self._walk(walk, handle, await self._targets(walk, referral))
+
+    def _budget(self) -> contextlib.AbstractContextManager[None]:
+        if self.policy is None:
+            return contextlib.nullcontext()
+        return upstream_budget(self.policy.max_connections)
+
+    async def _from_root(self, handle: str) -> Answer:
         walk = _Walk(handle)
         prefix, slash, _ = handle.partition("/")
         if not slash or name_key(prefix) == name_key(NA_HANDLE_PREFIX[:-1]):
@@ -167,12 +203,6 @@ class RecursiveResolver:
             if service.kind is Kind.FOUND and service.values:
                 return await self._walk(walk, handle, await self._targets(walk, service.values))
         return self._answer(walk, _Reply(RC_HANDLE_NOT_FOUND, (), walk.chain[-1], True))
-
-    async def follow(self, handle: str, referral: Sequence[HandleValue]) -> Answer:
-        """Resolve ``handle`` starting from the sites of a local referral."""
-        walk = _Walk(handle)
-        walk.chain.append(f"{handle}@local")
-        return await self._walk(walk, handle, await self._targets(walk, referral))
 
     def _root(self) -> Target:
         if self.root is None:
@@ -213,9 +243,15 @@ class RecursiveResolver:
                     res = await self.client.resolve(
                         handle, types, server=target, recursive=False
                     )
+            except FanOutExceeded as exc:
+                raise UpstreamError(
+                    RC_ERROR, f"resolving {walk.handle} needs more than {exc.limit} "
+                    "upstream connections"
+                ) from None
             except (HandleClientError, TimeoutError, ProtocolError) as exc:
+                log.info("upstream failed asking about %r: %r", handle, exc)
                 code = getattr(exc, "response_code", RC_ERROR)
-                problem = UpstreamError(code, f"asking about {handle} failed: {exc}")
+                problem = UpstreamError(code, f"no server answered about {handle}")
                 continue
             walk.chain.append(f"{handle}@{res.source}")
             if res.response_code in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL):

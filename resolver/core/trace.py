@@ -29,7 +29,9 @@ with ``responseCode`` and ``message`` for a part that could not be resolved
 ``"repeated": true`` for a part already shown elsewhere in the answer (shared
 batches are expanded once), ``"more": N`` for a node whose ``N`` links lie
 beyond ``depth``, and ``"error": "limit"`` once the answer holds
-``max_nodes`` nodes (``truncated`` is then true).
+``max_nodes`` nodes (``truncated`` is then true).  However many parts live
+elsewhere, one trace opens at most ``max_upstream_connections`` connections to
+other servers (:func:`resolver.core.upstream.upstream_budget`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from registry.templates import TYPE_TEMPLATE, links_of
 from registry.trust.verify import verify_record
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 from resolver.core.service import ResolutionService
+from resolver.core.upstream import DEFAULT_MAX_CONNECTIONS, upstream_budget
 from resolver.core.verification import resolution_fetch
 
 DIRECTIONS = ("down", "up", "events", "all")
@@ -140,8 +143,10 @@ class Tracer:
         max_nodes: int = DEFAULT_MAX_NODES,
         hop_timeout: float = DEFAULT_HOP_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
+        max_upstream_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.service = service
+        self.max_upstream_connections = max_upstream_connections
         self.verifier = verifier
         self.max_nodes = max_nodes
         self.hop_timeout = hop_timeout
@@ -160,6 +165,11 @@ class Tracer:
             raise TraceRequestError(f"direction must be one of {', '.join(DIRECTIONS)}")
         if not 0 <= depth <= MAX_DEPTH:
             raise TraceRequestError(f"depth must be 0 to {MAX_DEPTH}")
+        with upstream_budget(self.max_upstream_connections):  # the whole trace, not each part
+            return await self._trace(handle, direction, depth, caller)
+
+    async def _trace(self, handle: str, direction: str, depth: int, caller: Caller
+                     ) -> dict[str, Any]:
         budget = _Budget(self.max_nodes - 1)
         root = await self._resolve(handle, caller)
         answer: dict[str, Any] = {

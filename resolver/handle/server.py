@@ -51,6 +51,7 @@ from resolver.core.metrics import Metrics
 from resolver.core.proofs import ProvenAddresses
 from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import ResolutionService
+from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
 from resolver.handle.challenges import ChallengeStore
 from resolver.handle.hot_path import HotRequest, hot_request, keepable, replay
@@ -110,6 +111,17 @@ class _Listener:
         self.limiter = limiter
         self.proofs = proofs
 
+    #: who may ask for recursion (None: anyone); from others the flag is cleared
+    recursion: tuple[Network, ...] | None = None
+
+    def _limit_recursion(self, request: Message, client: str) -> Message:
+        """``request`` with its recursive flag cleared unless ``client`` may recurse."""
+        if request.recursive and self.recursion is not None and not in_networks(
+            client, self.recursion
+        ):
+            request.recursive = False
+        return request
+
 
 class _TcpConnections(_Listener):
     """Serves TCP connections: one request after another, bounded and idle-timed;
@@ -161,6 +173,7 @@ class _TcpConnections(_Listener):
                 writer.write(encode_tcp(envelope_error(env, exc.response_code, str(exc))))
                 await writer.drain()
                 return
+            request = self._limit_recursion(request, client)
             for response in await respond(self.processor, request):
                 writer.write(encode_tcp(response))
             await writer.drain()
@@ -264,6 +277,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
                 return
             # the cached record the answer is made from: the answer is kept with it
             answer = None if hot is None or self.hot is None else self.hot.lookup(hot.handle)
+            request = self._limit_recursion(request, client_of(addr))
             responses = await respond(self.processor, request, spoofable=True)
             if answer is None or hot is None or not keepable(request, responses):
                 self._send(responses, addr, size)
@@ -375,6 +389,7 @@ async def run_handle_server(
     reuse_port: bool = False,
     rate_limiter: RateLimiter = UNLIMITED,
     metrics: Metrics | None = None,
+    recursion_allow: Sequence[str] | None = None,
 ) -> HandleServer:
     """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
 
@@ -385,9 +400,14 @@ async def run_handle_server(
     sets SO_REUSEPORT so several processes can share the ports;
     ``rate_limiter`` is asked once per TCP request, a :meth:`RateLimiter.fresh` copy
     of it once per UDP request (spoofed datagrams cannot spend a TCP budget);
-    ``metrics`` counts answers and latency under the front end ``handle``.
+    ``metrics`` counts answers and latency under the front end ``handle``;
+    ``recursion_allow`` lists the networks whose requests may ask for recursion
+    (None: every client; from others the recursive flag is ignored).
     """
     loop = asyncio.get_running_loop()
+    recursion = None if recursion_allow is None else parse_networks(
+        recursion_allow, "recursion_allow"
+    )
     processor = RequestProcessor(
         service,
         limits=limits,
@@ -401,11 +421,12 @@ async def run_handle_server(
     udp_limiter = rate_limiter.fresh()
     handler = _TcpConnections(processor, limits, rate_limiter, proofs)
     handler.gate = ConnectionGate(limits.max_tcp_connections, limits.max_connections_per_client)
+    handler.recursion = recursion
     hot = HotAnswers(service) if service.answers is not None else None
 
     def udp_server() -> _UdpServer:
         listener = _UdpServer(processor, limits, udp_limiter, proofs)
-        listener.hot = hot
+        listener.hot, listener.recursion = hot, recursion
         return listener
 
     try:

@@ -15,6 +15,7 @@ import pytest
 from protocol.values import HandleValue
 from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from tests.admin.conftest import REPO, Node
+from tests.loopback import allow_loopback_upstream
 
 START_TIMEOUT = 60
 
@@ -53,6 +54,7 @@ def test_resolve_at_a_server_and_across_a_delegation(node: Node, tmp_path: Path)
     enterprise.run("init", "--prefix", "88.118.60")
     enterprise.run("handle", "create", "88.118.60/FL-1", "--value", "1:URL:https://fl.example/1")
     node.run("handle", "create", "88.118.8/S-1", "--value", "1:URL:https://s.example/1")
+    allow_loopback_upstream(node.data_dir)  # the enterprise serves on loopback
     with serving(enterprise) as enterprise_port, serving(node) as node_port:
         node.run("prefix", "delegate", "88.118.60", "--server", f"127.0.0.1:{enterprise_port}")
 

@@ -92,7 +92,9 @@ async def hanging() -> AsyncIterator[tuple[HangingPeer, int]]:
 @pytest.fixture
 async def node(tmp_path: Path, hanging: tuple[HangingPeer, int]) -> AsyncIterator[RunningNode]:
     """A node (in this process) delegating 88.118.9 to the hanging peer."""
-    config = NodeConfig(data_dir=tmp_path / "node", handle_port=0, http_port=0, dns_port=0)
+    config = NodeConfig(data_dir=tmp_path / "node", handle_port=0, http_port=0, dns_port=0,
+                        upstream_allow=("127.0.0.0/8",),  # the enterprise is on loopback
+                        max_connections_per_client=0)  # one test process plays many clients
     store = await HandleStore.open(config.effective_database_url)
     try:
         site = site_info_value(build_site_info([("127.0.0.1", hanging[1])]))

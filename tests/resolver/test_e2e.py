@@ -37,6 +37,7 @@ from registry.names import prefix_handle
 from registry.store import HandleStore
 from resolver.core.client import HandleClient
 from resolver.core.site import build_site_info, site_info_value
+from tests.loopback import allow_loopback_upstream
 from tests.resolver.core.test_cache import url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,6 +102,8 @@ def init_all(procs: list[Proc]) -> None:
     for proc in running:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, (out, err)
+    for p in procs:
+        allow_loopback_upstream(p.folder)
 
 
 async def write(proc: Proc, *steps: tuple[str, Any]) -> None:

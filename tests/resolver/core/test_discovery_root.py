@@ -57,6 +57,7 @@ def stranger_config(tmp_path: Path, dns_port: int) -> NodeConfig:
         http_port=0,
         discovery_domain="test.",
         discovery_nameserver=f"127.0.0.1:{dns_port}",
+        upstream_allow=("127.0.0.0/8",),  # the world's nodes are on loopback
     )
 
 

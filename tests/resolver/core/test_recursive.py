@@ -90,7 +90,8 @@ async def start_node(
 ) -> Node:
     store = await HandleStore.open(f"sqlite:///{folder / name}.db")
     config = NodeConfig(
-        role=role, prefixes=(prefix,), root_address=root, negative_ttl=30, stale_if_error=600
+        role=role, prefixes=(prefix,), root_address=root, negative_ttl=30, stale_if_error=600,
+        upstream_allow=("127.0.0.0/8",),  # every node of the test world is on loopback
     )
     service = await build_service(
         store, config, site_info=None, hop_timeout=2.0, clock=clock,
