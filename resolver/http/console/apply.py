@@ -18,7 +18,7 @@ from registry.models import INDUSTRIES
 from registry.passwords import MIN_LENGTH, hash_password
 from registry.uscc import credit_code_problem, normalise_credit_code
 from resolver.http.console.context import actor_of, render, settings_of
-from resolver.http.console.forms import EMAIL, PHONE, USERNAME, Form
+from resolver.http.console.forms import EMAIL, PHONE, USERNAME, Form, posted
 from resolver.http.console.i18n import N_
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import public
@@ -90,7 +90,7 @@ async def apply_form(request: web.Request) -> web.StreamResponse:
 async def apply_submit(request: web.Request) -> web.StreamResponse:
     """Check and store an application; show its number."""
     settings = settings_of(request)
-    form = Form(await request.post())
+    form = Form(await posted(request))
     validate(form, settings.node_prefix)
     if form.ok and await settings.store.get_user(form.get("admin_username")) is not None:
         form.error("admin_username", _("This user name is taken."))

@@ -23,6 +23,7 @@ from resolver.http.console.context import (
     settings_of,
     user_of,
 )
+from resolver.http.console.forms import posted
 from resolver.http.console.i18n import LANG_COOKIE, LOCALES
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import allow, public
@@ -64,7 +65,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 async def login(request: web.Request) -> web.StreamResponse:
     """Check the password (and TOTP code), open a session, go to the user's start page."""
     settings = settings_of(request)
-    form = await request.post()
+    form = await posted(request)
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     code = str(form.get("otp", "")).strip()
     error = _("Wrong user name, password or one-time code.")

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from registry.importer import detect_format, import_file, read_csv, read_jsonl
 from resolver.http.console.context import actor_of, redirect, render, settings_of
+from resolver.http.console.forms import Upload, posted
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.portal import Scope, scope
 from resolver.http.console.security import ENTERPRISE, allow
@@ -105,8 +106,8 @@ async def bulk_upload(request: web.Request) -> web.StreamResponse:
     """Save, check and start importing an uploaded file."""
     owned = await scope(request)
     settings = settings_of(request)
-    upload = (await request.post()).get("file")
-    if not isinstance(upload, web.FileField) or not upload.filename:
+    upload = (await posted(request)).get("file")
+    if not isinstance(upload, Upload) or not upload.filename:
         return render(request, "bulk.html", {"error": _("Choose a file to upload.")}, status=400)
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in SUFFIXES:
@@ -116,7 +117,7 @@ async def bulk_upload(request: web.Request) -> web.StreamResponse:
     folder = settings.uploads / job
     folder.mkdir(parents=True)
     source = folder / f"upload{suffix}"
-    source.write_bytes(upload.file.read())
+    source.write_bytes(upload.content)
     if SUFFIXES[suffix] == "xlsx":
         converted = folder / "upload.csv"
         try:

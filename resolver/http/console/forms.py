@@ -7,9 +7,14 @@ one translated message per field, which the templates show under the field
 
 from __future__ import annotations
 
+import email.policy
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.parser import BytesParser
 from typing import Any
+
+from aiohttp import hdrs, web
 
 from resolver.http.console.i18n import gettext as _
 
@@ -56,3 +61,44 @@ class Form:
         """At most ``most`` characters."""
         self.check(name, lambda v: len(v) <= most,
                    _("At most {count} characters.").format(count=most))
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file sent in a multipart form."""
+
+    filename: str
+    content: bytes
+
+
+POSTED = web.RequestKey("console_posted", dict)
+
+
+async def posted(request: web.Request) -> dict[str, str | Upload]:
+    """The fields of a POSTed form (urlencoded or multipart), parsed once per request.
+
+    The HTTP guard reads every body up front (under its deadline), after which
+    aiohttp cannot stream a multipart body again; the multipart form is then
+    parsed from the kept bytes with the standard library's MIME parser.
+    """
+    if POSTED in request:
+        return request[POSTED]
+    fields: dict[str, str | Upload] = {}
+    if request.content_type == "multipart/form-data":
+        head = f"Content-Type: {request.headers[hdrs.CONTENT_TYPE]}\r\n\r\n".encode()
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(head + await request.read())
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not isinstance(name, str):
+                continue
+            payload = part.get_payload(decode=True)
+            content = payload if isinstance(payload, bytes) else b""
+            filename = part.get_filename()
+            fields.setdefault(name, Upload(filename, content) if filename is not None
+                              else content.decode("utf-8", "replace"))
+    else:
+        for key, value in (await request.post()).items():
+            if isinstance(value, str):
+                fields.setdefault(key, value)
+    request[POSTED] = fields
+    return fields

@@ -23,7 +23,7 @@ from registry.stats_report import METRIC_RESOLUTIONS, build_report
 from resolver.core.site import build_site_info, site_info_value
 from resolver.http.console import charts
 from resolver.http.console.context import actor_of, redirect, render, settings_of
-from resolver.http.console.forms import Form
+from resolver.http.console.forms import Form, posted
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import STAFF, allow
 
@@ -109,7 +109,7 @@ async def _enterprise(request: web.Request) -> str:
 async def set_status(request: web.Request) -> web.StreamResponse:
     """Suspend or resume an enterprise."""
     code = await _enterprise(request)
-    status = str((await request.post()).get("status", ""))
+    status = str((await posted(request)).get("status", ""))
     if status not in ("active", "suspended"):
         raise web.HTTPBadRequest(text="status must be active or suspended")
     await settings_of(request).store.set_enterprise_status(code, status, actor=actor_of(request))
@@ -121,7 +121,7 @@ async def set_status(request: web.Request) -> web.StreamResponse:
 async def set_quota(request: web.Request) -> web.StreamResponse:
     """Set or clear (empty) an enterprise's identifier quota."""
     code = await _enterprise(request)
-    text = str((await request.post()).get("quota", "")).strip()
+    text = str((await posted(request)).get("quota", "")).strip()
     if text and not text.isdigit():
         raise redirect("/console/ops/enterprises?e=" + _("A quota is a whole number."))
     await settings_of(request).store.set_enterprise_quota(code, int(text) if text else None,
@@ -135,7 +135,7 @@ async def delegate(request: web.Request) -> web.StreamResponse:
     """Delegate the enterprise's prefix to its own Handle server (``host:port``)."""
     code = await _enterprise(request)
     settings = settings_of(request)
-    form = Form(await request.post())
+    form = Form(await posted(request))
     host, _sep, port = form.get("server").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise redirect("/console/ops/enterprises?e=" + _("Give the server as host:port."))

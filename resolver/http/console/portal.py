@@ -25,7 +25,7 @@ from registry.templates.mapping import TYPE_TEMPLATE, values_to_document
 from registry.templates.model import Template
 from resolver.http.console import charts
 from resolver.http.console.context import actor_of, redirect, render, settings_of, user_of
-from resolver.http.console.forms import Form
+from resolver.http.console.forms import Form, posted
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import ENTERPRISE, allow
 from resolver.http.console.template_form import document_as_form, form_fields, parse_document
@@ -176,8 +176,7 @@ def _check_url(form: Form) -> None:
 async def create_identifier(request: web.Request) -> web.StreamResponse:
     """Register one identifier from the form."""
     owned = await scope(request)
-    posted = await request.post()
-    form = Form(posted)
+    form = Form(await posted(request))
     template = _template(form.get("template"), owned.enterprise.industry)
     prefix = form.get("prefix") or (owned.names[0] if owned.names else "")
     if prefix not in owned.names:
@@ -254,7 +253,7 @@ async def update_identifier(request: web.Request) -> web.StreamResponse:
     owned = await scope(request)
     handle = handle_of(request, owned)
     template, _document, _url, version = await _editable(request, owned, handle)
-    form = Form(await request.post())
+    form = Form(await posted(request))
     _check_url(form)
     document = parse_document(template, form)
     expected = int(form.get("version") or version)
@@ -290,7 +289,7 @@ async def delete_identifier(request: web.Request) -> web.StreamResponse:
     """Delete after confirmation."""
     owned = await scope(request)
     handle = handle_of(request, owned)
-    form = Form(await request.post())
+    form = Form(await posted(request))
     try:
         await delete_record(settings_of(request).service, handle, actor=actor_of(request),
                             expected_version=int(form.get("version") or 0) or None)

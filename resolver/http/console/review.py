@@ -13,6 +13,7 @@ from registry.errors import StoreError
 from registry.onboarding import approve_application
 from resolver.http.console.apply import INDUSTRY_LABELS
 from resolver.http.console.context import actor_of, redirect, render, settings_of
+from resolver.http.console.forms import posted
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import STAFF, allow
 
@@ -57,7 +58,7 @@ async def approve(request: web.Request) -> web.StreamResponse:
     """Approve: create the enterprise, its prefix and its admin account."""
     settings = settings_of(request)
     application = await _application(request)
-    form = await request.post()
+    form = await posted(request)
     try:
         await approve_application(settings.store, application, node_prefix=settings.node_prefix,
                                   site=settings.site, actor=actor_of(request),
@@ -75,7 +76,7 @@ async def reject(request: web.Request) -> web.StreamResponse:
     """Reject with a reason."""
     settings = settings_of(request)
     application = await _application(request)
-    reason = str((await request.post()).get("reason", "")).strip()
+    reason = str((await posted(request)).get("reason", "")).strip()
     if not reason:
         return render(request, "review.html", {
             "application": application, "industries": INDUSTRY_LABELS,

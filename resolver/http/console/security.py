@@ -35,6 +35,7 @@ from resolver.http.console.context import (
     USER,
     settings_of,
 )
+from resolver.http.console.forms import posted
 from resolver.http.console.i18n import LANG_COOKIE, pick_locale, use_locale
 from resolver.http.console.sessions import SESSION_COOKIE
 
@@ -116,7 +117,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def _check_csrf(request: web.Request) -> None:
-    form = await request.post()
+    form = await posted(request)
     sent = form.get(CSRF_FIELD)
     session = request.get(SESSION)
     expected = session.csrf if session is not None else request.cookies.get(CSRF_COOKIE, "")

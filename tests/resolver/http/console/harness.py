@@ -126,20 +126,20 @@ async def console_node(database_url: str, tmp_path: Path) -> AsyncIterator[Conso
         await store.close()
 
 
-async def onboard(console: Console) -> Visitor:
+async def onboard(console: Console, application: dict[str, str] = APPLICATION) -> Visitor:
     """Apply, approve as the reviewer, and return the new enterprise admin logged in."""
     applicant = console.visitor()
     await applicant.get("/console/apply")
-    status, text, _ = await applicant.post("/console/apply", APPLICATION)
+    status, text, _ = await applicant.post("/console/apply", application)
     assert status == 200, text
     await applicant.close()
     reviewer = console.visitor()
     await reviewer.login("reviewer")
-    application = (await console.store.list_applications("pending"))[0]
-    await reviewer.get(f"/console/reviews/{application.id}")
-    status, text, _ = await reviewer.post(f"/console/reviews/{application.id}/approve", {})
+    pending = (await console.store.list_applications("pending"))[0]
+    await reviewer.get(f"/console/reviews/{pending.id}")
+    status, text, _ = await reviewer.post(f"/console/reviews/{pending.id}/approve", {})
     assert status == 303, text
     await reviewer.close()
     admin = console.visitor()
-    await admin.login(APPLICATION["admin_username"])
+    await admin.login(application["admin_username"])
     return admin
