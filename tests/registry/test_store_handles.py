@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import event
 
 from protocol.values import HandleValue, ValueReference
+from registry.db import POOL_SIZE
 from registry.errors import (
     ConcurrentModification,
     HandleAlreadyExists,
@@ -252,3 +254,14 @@ async def test_writers_in_two_processes_chain_one_audit_log(
     assert record is not None and record.version == 9 and len(record.values) == 9
     report = await first.verify_audit()
     assert report.ok and report.rows == 9
+
+
+async def test_concurrent_reads_reuse_the_pooled_connections(database: HandleStore) -> None:
+    await database.create_handle("88.118.8/POOL", [HandleValue(1, "URL", b"x")], actor="test")
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    rounds = []
+    for _ in range(3):  # 32 lookups in flight, three times over
+        await asyncio.gather(*(database.get_handle("88.118.8/POOL") for _ in range(32)))
+        rounds.append(len(opened))
+    assert rounds[0] <= POOL_SIZE and rounds[2] == rounds[0]  # none opened after warming
