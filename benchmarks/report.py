@@ -13,6 +13,7 @@ import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks.measure import PERCENTILES, Measurement
 
@@ -87,6 +88,37 @@ def write_csv(measurements: Sequence[Measurement], path: Path) -> None:
             writer.writerow([*m.row().values(), *ratios])
 
 
+def _latency_bars(ax: Any, series: dict[tuple[str, str], list[Measurement]]) -> None:
+    """p50 and p99 of each series as a pair of bars (every series has one load point)."""
+    names = sorted(series)
+    x = range(len(names))
+    ax.bar([i - 0.2 for i in x], [series[n][0].p50 for n in names], width=0.4, label="p50")
+    ax.bar([i + 0.2 for i in x], [series[n][0].p99 for n in names], width=0.4, label="p99")
+    ax.set_xticks(list(x), [f"{t} {p}\n{series[(t, p)][0].offered_rps or 0:.0f} req/s"
+                            for t, p in names], fontsize=8)
+
+
+def latency_axes(ax: Any, measurements: Sequence[Measurement], sweep: tuple[str, str]) -> None:
+    """Latency by offered load of the sweep and the baselines on ``ax``: lines over
+    the load points, or bars when each series has a single load point."""
+    series: dict[tuple[str, str], list[Measurement]] = {}
+    for m in measurements:
+        if m.tool == "locust" and m.offered_rps is not None and (
+                m.target == "baseline" or (m.setup, m.profile) == sweep):
+            series.setdefault((m.target, m.protocol), []).append(m)
+    if all(len(points) == 1 for points in series.values()):
+        _latency_bars(ax, series)
+        return
+    for (target, protocol), points in sorted(series.items()):
+        points.sort(key=lambda m: m.offered_rps or 0)
+        x = [m.offered_rps or 0.0 for m in points]
+        (line,) = ax.plot(x, [m.p50 for m in points], "-", marker="o",
+                          label=f"{target} {protocol} p50")
+        ax.plot(x, [m.p99 for m in points], "--", marker="^", color=line.get_color(),
+                label=f"{target} {protocol} p99")
+    ax.set_xlabel("offered load (requests/s, Locust)")
+
+
 def plot(measurements: Sequence[Measurement], latency_png: Path, throughput_png: Path,
          sweep: tuple[str, str]) -> None:
     """Latency against offered load for the ``(setup, profile)`` sweep and the
@@ -97,19 +129,7 @@ def plot(measurements: Sequence[Measurement], latency_png: Path, throughput_png:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    series: dict[tuple[str, str], list[Measurement]] = {}
-    for m in measurements:
-        if m.tool == "locust" and m.offered_rps is not None and (
-                m.target == "baseline" or (m.setup, m.profile) == sweep):
-            series.setdefault((m.target, m.protocol), []).append(m)
-    for (target, protocol), points in sorted(series.items()):
-        points.sort(key=lambda m: m.offered_rps or 0)
-        x = [m.offered_rps or 0.0 for m in points]
-        (line,) = ax.plot(x, [m.p50 for m in points], "-", marker="o",
-                          label=f"{target} {protocol} p50")
-        ax.plot(x, [m.p99 for m in points], "--", marker="^", color=line.get_color(),
-                label=f"{target} {protocol} p99")
-    ax.set_xlabel("offered load (requests/s, Locust)")
+    latency_axes(ax, measurements, sweep)
     ax.set_ylabel("latency (ms)")
     ax.set_yscale("log")
     ax.set_title(f"latency vs offered load: node {sweep[0]} {sweep[1]} and baselines")

@@ -14,10 +14,15 @@ What ``make bench`` runs (``make bench-quick`` adds ``--quick``):
 3. The baselines (:mod:`benchmarks.baselines`: bare aiohttp with a body the
    size of a typical resolution, bare asyncio UDP/TCP replies with a
    captured response) measured with the same tools and settings.
-4. The table on stdout (every figure with its ratio to the baseline), and
-   under ``benchmarks/results/<timestamp>/``: ``measurements.csv``,
-   ``latency_vs_load.png``, ``throughput.png``, ``table.txt``, Locust's CSV
-   files and every server's log.
+4. With ``--peer HOST:PORT,HTTP_URL`` (another Handle server, e.g. CNRI's),
+   the driver's hot runs against it too, asking for ``--peer-handles`` (by
+   default found on the peer as :mod:`benchmarks.node_keys` does, under
+   ``--peer-prefixes``).
+5. The table on stdout (every figure with its ratio to the baseline), the
+   goals of issue 17 with a verdict and the previous run's values
+   (:mod:`benchmarks.goals`), and under ``benchmarks/results/<timestamp>/``:
+   ``measurements.csv``, ``goals.json``, ``latency_vs_load.png``,
+   ``throughput.png``, ``table.txt``, Locust's CSV files and every server's log.
 
 Progress lines go to stdout while it runs.  What could not be measured
 (e.g. recursion when the node does not resolve recursively) is listed under
@@ -40,6 +45,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -47,11 +53,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.driver import DriverOptions, DriverResult, drive
 from benchmarks.hdl_wire import response_code, tcp_resolve_frame, udp_pieces
 from benchmarks.loader import init_node
 from benchmarks.locust_runner import LocustRun, run_locust, users_for
 from benchmarks.measure import Measurement
+from benchmarks.node_keys import NoIdentifiers, node_keys
 from benchmarks.plan import DEFAULT, PROFILE_NAMES, PROFILES, QUICK, STORES, Plan, Setup
 from benchmarks.processes import (
     BenchError,
@@ -101,12 +109,33 @@ class Target:
     processes: int
 
 
+@dataclass
+class Peer:
+    """Another Handle server to compare with: where it listens, what to ask it."""
+
+    host: str
+    hdl_port: int
+    http_url: str
+    handles: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+
+
+def parse_peer(text: str) -> Peer:
+    """``HOST:PORT,HTTP_URL`` as a Peer; ValueError naming the input if malformed."""
+    address, comma, http_url = text.partition(",")
+    host, colon, port = address.rpartition(":")
+    if not (comma and colon and host and port.isdigit() and http_url.startswith("http")):
+        raise ValueError(f"--peer: expected HOST:PORT,HTTP_URL, got {text!r}")
+    return Peer(host.strip("[]"), int(port), http_url.rstrip("/"))
+
+
 class Bench:
     """One benchmark run; :meth:`run` does everything and prints the table."""
 
-    def __init__(self, plan: Plan, out: Path, scratch: Path, pg_url: str, redis_url: str
-                 ) -> None:
+    def __init__(self, plan: Plan, out: Path, scratch: Path, pg_url: str, redis_url: str,
+                 peer: Peer | None = None) -> None:
         self.plan, self.out, self.scratch = plan, out, scratch
+        self.peer = peer
         self.pg_url, self.redis_url = pg_url, redis_url
         self.logs = out / "logs"
         self.locust_dir = out / "locust"
@@ -412,6 +441,34 @@ class Bench:
             for server in reversed(servers):
                 server.stop()
 
+    def measure_peer(self, peer: Peer) -> None:
+        """Hot UDP and REST at full speed against the peer (its handles warmed first)."""
+        try:
+            keys = node_keys(peer.http_url, peer.handles, peer.prefixes or (NODE_PREFIX,),
+                             self.log)
+        except NoIdentifiers as exc:
+            self.skip("peer", str(exc))
+            return
+        path = self.scratch / "keys-peer.json"
+        keys.save(path)
+        http = urllib.parse.urlsplit(peer.http_url)
+        target = Target(http.port or 80, peer.hdl_port, 1)
+        self.log(f"peer {peer.host}:{peer.hdl_port} {peer.http_url}: {len(keys.hosted)} "
+                 "handle(s)")
+        spec = PROFILES["hot"].spec(str(path), self.plan.hot_set)
+        for protocol in DRIVER_PROTOCOLS:
+            opts = replace(self.driver_options(protocol, target, UNBOUNDED),
+                           host=http.hostname or peer.host if protocol == "HTTP" else peer.host)
+            self.log(f"driver peer hot {protocol} (max throughput)")
+            result = drive(opts, spec)
+            self.add(Measurement(
+                target="peer", setup=f"{peer.host}:{peer.hdl_port}", profile="hot",
+                protocol=protocol, tool="driver", offered_rps=None,
+                achieved_rps=result.achieved_rps, requests=result.completed + result.errors,
+                errors=result.errors, p50=result.p50, p95=result.p95, p99=result.p99,
+                p999=result.p999, processes=1, mean_bytes=result.mean_bytes,
+                note=f"first error: {result.first_error}" if result.first_error else ""))
+
     def capture_sample(self, data: StoreData) -> None:
         """The typical response: median HTTP body size over hot handles, and the Handle
         answer for the handle with that size (for the baselines)."""
@@ -451,6 +508,8 @@ class Bench:
             for setup in plan.setups():
                 if setup.store in stores:
                     self.measure_setup(stores[setup.store], setup, setup == plan.primary)
+            if self.peer is not None:
+                self.measure_peer(self.peer)
             if enterprise:
                 self.measure_recursive(primary)
         return self.finish()
@@ -477,6 +536,12 @@ class Bench:
             "",
             table(self.measurements),
         ]
+        values = goals.evaluate(self.measurements)
+        goals.save(values, self.out)
+        before = goals.previous(self.out.parent, self.out)
+        lines += ["", "goals of issue 17 (ratios of this run; previous: "
+                  + (before[1] if before else "none") + ")",
+                  goals.goal_table(values, before[0] if before else None)]
         if self.skipped:
             lines += ["", "not measured:", *(f"  - {s}" for s in self.skipped)]
         lines += ["", f"files: {self.out}"]
@@ -571,6 +636,12 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
         "IDNODE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=os.environ.get(
         "IDNODE_BENCH_REDIS", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--peer", type=parse_peer, metavar="HOST:PORT,HTTP_URL",
+                        help="another Handle server to compare with (hot UDP and REST)")
+    parser.add_argument("--peer-handles", default="",
+                        help="handles the peer holds, comma-separated (default: found on it)")
+    parser.add_argument("--peer-prefixes", default="",
+                        help="prefixes to find the peer's handles under (default: the node's)")
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamped "
                         "folder under benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -613,7 +684,11 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with scratch_dir() as scratch:
         try:
-            return Bench(plan, out, scratch, args.pg_url, args.redis_url).run()
+            peer = args.peer
+            if peer is not None:
+                peer = replace(peer, handles=tuple(_items(args.peer_handles)),
+                               prefixes=tuple(_items(args.peer_prefixes)))
+            return Bench(plan, out, scratch, args.pg_url, args.redis_url, peer).run()
         except BenchError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
             return 1

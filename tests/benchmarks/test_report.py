@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from benchmarks.measure import Measurement, percentile, summarise
-from benchmarks.report import baseline_for, plot, table, write_csv
+from benchmarks.report import baseline_for, latency_axes, plot, table, write_csv
 
 
 def make(target: str, protocol: str, tool: str, rate: float | None, p50: float,
@@ -73,3 +73,19 @@ def test_plots_are_png_files(tmp_path: Path) -> None:
     plot(RUNS, tmp_path / "lat.png", tmp_path / "tput.png", ("sqlite/1w", "hot"))
     for name in ("lat.png", "tput.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_load_point_is_drawn_as_bars_several_as_lines() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    single = [RUNS[0], RUNS[3]]  # baseline and node HTTP at 50 req/s only
+    _, ax = plt.subplots()
+    latency_axes(ax, single, ("sqlite/1w", "hot"))
+    assert len(ax.patches) == 4 and not ax.lines  # p50 and p99 bars per series
+    _, swept = plt.subplots()
+    latency_axes(swept, RUNS, ("sqlite/1w", "hot"))
+    assert len(swept.lines) == 4 and not swept.patches
+    plt.close("all")

@@ -1,0 +1,146 @@
+"""The goals of issue 17 as ratios of one run, each with a verdict and the previous run's value.
+
+Every goal divides one measurement of this run by another of the same run
+(the machine's load then weighs on both), or bounds a latency:
+
+==========================  ==========================================  ======
+hot UDP per process         node hot HDL-UDP driver / bare UDP loop     >= 0.5
+hot REST per process        node hot HTTP driver / bare aiohttp         >= 0.8
+cold UDP per process        node cold HDL-UDP driver / bare UDP loop    >= 0.1
+cold UDP p99                node cold HDL-UDP driver p99 (ms)           <= 5
+misses as fast as cold      node miss / node cold HDL-UDP driver        >= 1.0
+hot UDP vs peer             node hot HDL-UDP driver / peer              >= 1.0
+hot REST vs peer            node hot HTTP driver / peer                 >= 1.0
+==========================  ==========================================  ======
+
+Per process means 1-worker node runs against 1-process baselines; the peer
+(``--peer``, another Handle server such as CNRI's) is compared with the node
+setup that has the most workers.  A goal whose measurements were not made
+says so.  :func:`save` writes the figures as ``goals.json`` in the results
+folder; :func:`previous` finds the newest earlier run's file for the
+"previous" column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.measure import Measurement
+
+GOALS_FILE = "goals.json"
+
+Pick = Callable[[Measurement], bool]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """``figure`` of the measurement ``top`` picks, divided by that of ``bottom`` (no
+    bottom: the figure itself), compared with ``target`` (``at_least`` or at most)."""
+
+    name: str
+    top: Pick
+    bottom: Pick | None
+    figure: str
+    target: float
+    at_least: bool = True
+
+    def value(self, measurements: Sequence[Measurement]) -> float:
+        """The ratio (or figure) in ``measurements``; NaN when not measured."""
+        top = _best(measurements, self.top)
+        if top is None:
+            return math.nan
+        figure = float(getattr(top, self.figure))
+        if self.bottom is None:
+            return figure
+        bottom = _best(measurements, self.bottom)
+        if bottom is None or not float(getattr(bottom, self.figure)):
+            return math.nan
+        return figure / float(getattr(bottom, self.figure))
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` reaches the target."""
+        return value >= self.target if self.at_least else value <= self.target
+
+    def wanted(self) -> str:
+        """The target as text (``>= 0.5x``, ``<= 5 ms``)."""
+        unit = "x" if self.bottom is not None else " ms"
+        return f"{'>=' if self.at_least else '<='} {self.target:g}{unit}"
+
+
+def _best(measurements: Sequence[Measurement], pick: Pick) -> Measurement | None:
+    """The last measurement ``pick`` accepts (re-runs replace earlier ones)."""
+    found = [m for m in measurements if pick(m)]
+    return found[-1] if found else None
+
+
+def _driver(target: str, profile: str, protocol: str, processes: int | None = None) -> Pick:
+    def pick(m: Measurement) -> bool:
+        return (m.target == target and m.tool == "driver" and m.protocol == protocol
+                and (profile == "" or m.profile == profile)
+                and (processes is None or m.processes == processes))
+    return pick
+
+
+GOALS = (
+    Goal("hot UDP per process", _driver("node", "hot", "HDL-UDP", 1),
+         _driver("baseline", "", "HDL-UDP", 1), "achieved_rps", 0.5),
+    Goal("hot REST per process", _driver("node", "hot", "HTTP", 1),
+         _driver("baseline", "", "HTTP", 1), "achieved_rps", 0.8),
+    Goal("cold UDP per process", _driver("node", "cold", "HDL-UDP", 1),
+         _driver("baseline", "", "HDL-UDP", 1), "achieved_rps", 0.1),
+    Goal("cold UDP p99", _driver("node", "cold", "HDL-UDP"), None, "p99", 5.0, at_least=False),
+    Goal("misses as fast as cold hits", _driver("node", "miss", "HDL-UDP"),
+         _driver("node", "cold", "HDL-UDP"), "achieved_rps", 1.0),
+    Goal("hot UDP vs peer", _driver("node", "hot", "HDL-UDP"),
+         _driver("peer", "hot", "HDL-UDP"), "achieved_rps", 1.0),
+    Goal("hot REST vs peer", _driver("node", "hot", "HTTP"),
+         _driver("peer", "hot", "HTTP"), "achieved_rps", 1.0),
+)
+
+
+def evaluate(measurements: Sequence[Measurement]) -> dict[str, float]:
+    """Each goal's value in this run (NaN: not measured)."""
+    ordered = sorted(measurements, key=lambda m: m.processes)  # most workers last
+    return {goal.name: goal.value(ordered) for goal in GOALS}
+
+
+def _text(goal: Goal, value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:.2f}x" if goal.bottom is not None else f"{value:.2f} ms"
+
+
+def goal_table(values: dict[str, float], before: dict[str, float] | None) -> str:
+    """The goals with this run's value, the previous run's, and a verdict."""
+    rows = [("goal", "wanted", "now", "previous", "verdict")]
+    for goal in GOALS:
+        value = values.get(goal.name, math.nan)
+        old = (before or {}).get(goal.name, math.nan)
+        verdict = ("not measured" if math.isnan(value)
+                   else "MET" if goal.met(value) else "not met")
+        rows.append((goal.name, goal.wanted(), _text(goal, value), _text(goal, old), verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def save(values: dict[str, float], folder: Path) -> None:
+    """Write this run's goal values (``null`` when not measured)."""
+    data = {k: (None if math.isnan(v) else v) for k, v in values.items()}
+    (folder / GOALS_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def previous(results: Path, current: Path) -> tuple[dict[str, float], str] | None:
+    """The newest earlier run's goal values under ``results`` and its folder name."""
+    runs = sorted(p.parent for p in results.glob(f"*/{GOALS_FILE}")
+                  if p.parent.resolve() != current.resolve())
+    if not runs:
+        return None
+    data = json.loads((runs[-1] / GOALS_FILE).read_text(encoding="utf-8"))
+    return {k: (math.nan if v is None else float(v)) for k, v in data.items()}, runs[-1].name

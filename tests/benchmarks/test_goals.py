@@ -1,0 +1,73 @@
+"""The goals of issue 17: ratios of one run, verdicts, the previous run's values, --peer."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmarks.goals import evaluate, goal_table, previous, save
+from benchmarks.measure import Measurement
+from benchmarks.run import parse_peer
+
+
+def driver(target: str, profile: str, protocol: str, rps: float, p99: float = 1.0,
+           processes: int = 1) -> Measurement:
+    return Measurement(target=target, setup="s", profile=profile, protocol=protocol,
+                       tool="driver", offered_rps=None, achieved_rps=rps, requests=100,
+                       errors=0, p50=p99 / 2, p95=p99, p99=p99, p999=p99,
+                       processes=processes)
+
+
+RUN = [
+    driver("baseline", "canned", "HDL-UDP", 20_000.0),
+    driver("baseline", "canned", "HTTP", 5_000.0),
+    driver("node", "hot", "HDL-UDP", 12_000.0),
+    driver("node", "hot", "HTTP", 3_000.0),
+    driver("node", "cold", "HDL-UDP", 1_000.0, p99=8.0),
+    driver("node", "miss", "HDL-UDP", 1_500.0),
+    driver("node", "hot", "HDL-UDP", 20_000.0, processes=2),
+    driver("peer", "hot", "HDL-UDP", 40_000.0),
+]
+
+
+def test_ratios_of_one_run_with_verdicts() -> None:
+    values = evaluate(RUN)
+    assert values["hot UDP per process"] == pytest.approx(0.6)
+    assert values["hot REST per process"] == pytest.approx(0.6)
+    assert values["cold UDP per process"] == pytest.approx(0.05)
+    assert values["cold UDP p99"] == 8.0
+    assert values["misses as fast as cold hits"] == pytest.approx(1.5)
+    assert values["hot UDP vs peer"] == pytest.approx(0.5)  # the 2-worker node
+    assert math.isnan(values["hot REST vs peer"])
+    rows = {line.split("  ")[0]: line for line in goal_table(values, None).splitlines()}
+    assert rows["hot UDP per process"].endswith("MET")
+    assert rows["hot REST per process"].endswith("not met")
+    assert rows["cold UDP p99"].endswith("not met") and "<= 5 ms" in rows["cold UDP p99"]
+    assert rows["hot REST vs peer"].endswith("not measured")
+
+
+def test_the_previous_run_is_shown_next_to_this_one(tmp_path: Path) -> None:
+    old, new = tmp_path / "20260101-000000", tmp_path / "20260102-000000"
+    old.mkdir()
+    new.mkdir()
+    save(evaluate(RUN[:3]), old)
+    before = previous(tmp_path, new)
+    assert before is not None and before[1] == old.name
+    assert before[0]["hot UDP per process"] == pytest.approx(0.6)
+    assert math.isnan(before[0]["hot REST per process"])
+    rows = [re.split(r"\s{2,}", line) for line in goal_table(evaluate(RUN), before[0])
+            .splitlines()]
+    assert ["hot UDP per process", ">= 0.5x", "0.60x", "0.60x", "MET"] in rows
+    assert previous(tmp_path, old) is None
+
+
+def test_peer_option() -> None:
+    peer = parse_peer("127.0.0.1:12641,http://127.0.0.1:18000/")
+    assert (peer.host, peer.hdl_port, peer.http_url) == ("127.0.0.1", 12641,
+                                                         "http://127.0.0.1:18000")
+    for bad in ("127.0.0.1:12641", "127.0.0.1,http://x", "h:p,http://x"):
+        with pytest.raises(ValueError, match="HOST:PORT,HTTP_URL"):
+            parse_peer(bad)
