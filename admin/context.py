@@ -25,6 +25,7 @@ from protocol.values import HandleValue
 from registry.bootstrap import ADMIN_KEY_FILE, ADMIN_PUBKEY_FILE, NodeKeyFiles
 from registry.config import NodeConfig, load_config
 from registry.store import HandleStore
+from registry.write_rules import WriteRules
 from resolver.core.site import build_site_info, site_info_value
 
 EXIT_OK = 0
@@ -142,6 +143,7 @@ class CommandContext:
                 self.config.effective_database_url,
                 schema=self.config.database_schema or None,
                 migrate=migrate,
+                rules=WriteRules.from_config(self.config),
             )
         except (OSError, SQLAlchemyError) as exc:
             raise CliError(f"cannot open the database: {_first_line(exc)}", EXIT_UNREACHABLE

@@ -33,7 +33,6 @@ from registry.importer import (
     Item,
     _import_batch,
     _open_report,
-    _signed,
     open_job,
 )
 from registry.store import HandleStore
@@ -64,7 +63,7 @@ async def import_batch(
 ) -> ImportSummary:
     """Apply batch file ``path`` to ``store``, resuming an interrupted run of it
     (the options are :func:`registry.importer.import_file`'s, without ``fmt``)."""
-    on_progress, signing = options.get("on_progress"), options.get("signing")
+    on_progress = options.get("on_progress")
     actor = options.get("actor", "import")
     source, summary = await open_job(store, path, FORMAT, options.get("report_path"))
     if summary.already_done:
@@ -79,8 +78,6 @@ async def import_batch(
         for run in _runs(ops, options.get("batch_rows", DEFAULT_BATCH_ROWS)):
             if run[0].kind == "CREATE":
                 items = [Item(op.row, op.end, op.handle, op.values, op.error) for op in run]
-                if signing:
-                    items = [await _signed(item, signing) for item in items]
                 await _import_batch(store, items, summary, writer, actor,
                                     options.get("overwrite", False))
             else:

@@ -28,7 +28,9 @@ from registry.errors import EnterpriseSuspended, HandleAlreadyExists, StoreError
 from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.records import BulkResult, ImportJobState, Rejection
+from registry.trust.verify import Fetch
 from registry.valuerows import check_values, record_digest, value_row
+from registry.write_rules import WriteRules
 
 _H = table_of(Handle)
 _V = table_of(HandleValueRow)
@@ -64,6 +66,9 @@ def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
 
 class BulkMixin(StoreBase):
     """``bulk_put`` and the import-job checkpoints it keeps."""
+
+    rules: WriteRules  # the store's (registry.store.HandleStore)
+    record_values: Fetch
 
     async def start_import_job(self, job_id: str, source_digest: str) -> ImportJobState:
         """The job ``job_id``, created at row 0 if new; resuming needs the same source."""
@@ -116,24 +121,32 @@ class BulkMixin(StoreBase):
         checkpoint moves to ``job_position`` in the same transaction.  Records
         breaking a traceability rule are rejected too (:mod:`registry.links`;
         ``validated`` skips that for records known to be good, e.g. the demo
-        generator's), and the stored records' where-used links are written.
+        generator's), and the stored records' where-used links are written.  Each
+        record passes the store's write rules (:mod:`registry.write_rules`) or is
+        rejected with their reason.
         """
         rejected: list[Rejection] = []
         rows: dict[str, _Row] = {}
-        for position, (name, values) in enumerate(records):
-            try:
-                prefix, _suffix = split_handle(name)
-                key = name_key(name)
-                if key in rows:
-                    raise HandleAlreadyExists(f"{name} appears twice in the batch")
-                rows[key] = _Row(position, name, key, name_key(prefix), check_values(values))
-            except StoreError as exc:
-                rejected.append(Rejection(position, name, str(exc), exc.response_code))
-        async with self._write() as conn:
+        # a transaction, so the write rules' reads see this batch's snapshot
+        async with self.transaction(), self._write() as conn:
             if job_id is not None:
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
                     return BulkResult(0, 0, (), skipped=True)
+            for position, (name, values) in enumerate(records):
+                try:
+                    prefix, _suffix = split_handle(name)
+                    key = name_key(name)
+                    if key in rows:
+                        raise HandleAlreadyExists(f"{name} appears twice in the batch")
+                    admitted = await self.rules.admit(
+                        name, sorted(check_values(values).values(), key=lambda v: v.index),
+                        self.record_values,
+                    )
+                    rows[key] = _Row(position, name, key, name_key(prefix),
+                                     {v.index: v for v in admitted})
+                except StoreError as exc:
+                    rejected.append(Rejection(position, name, str(exc), exc.response_code))
             if not validated:
                 await self._reject_untraceable(conn, rows, rejected)
             await self._reject_taken_identifiers(conn, rows, rejected)
@@ -162,7 +175,7 @@ class BulkMixin(StoreBase):
                     update(_J).where(_J.c.job_id == job_id).values(rows_done=job_position,
                                                                    updated=now)
                 )
-        await self._changed([row.name for row in stored])
+            await self._changed([row.name for row in stored])
         rejected.sort(key=lambda r: r.row)
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
 

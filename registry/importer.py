@@ -33,16 +33,15 @@ without ``overwrite``, suspended enterprises, quota) are appended to a CSV
 report ``row,handle,reason`` after their batch commits (a crash in between
 loses that batch's report lines, never its data).  A file that was imported
 completely is not imported again: the command says so and does nothing.
-With a ``signing`` policy (:mod:`registry.signing_policy`) each record is
-stored as the servers would store it: one whose HS_SIGNATURE does not verify
-is rejected with the reason, and the handles of enterprises the node signs for
-are signed.
+Each record passes the store's write rules (:mod:`registry.write_rules`) as a
+server's write would: one whose HS_SIGNATURE does not verify, or with too many
+values, is rejected with the reason, and the handles of enterprises the node
+signs for are signed.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -55,8 +54,7 @@ import orjson
 from protocol.errors import ProtocolError
 from protocol.rest_json import value_from_json
 from protocol.values import DEFAULT_TTL, HandleValue
-from registry.errors import InvalidArgument, StoreError
-from registry.signing_policy import SigningPolicy
+from registry.errors import InvalidArgument
 from registry.store import HandleStore
 
 FORMATS = ("csv", "jsonl")
@@ -76,7 +74,6 @@ class ImportOptions(TypedDict, total=False):
     overwrite: bool
     actor: str
     on_progress: Callable[[int, int], None] | None
-    signing: SigningPolicy | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +316,6 @@ async def import_file(
     overwrite: bool = False,
     actor: str = "import",
     on_progress: Callable[[int, int], None] | None = None,
-    signing: SigningPolicy | None = None,
 ) -> ImportSummary:
     """Import ``path`` into ``store``, resuming its job if an earlier run was interrupted.
 
@@ -338,7 +334,6 @@ async def import_file(
         if on_progress:
             on_progress(summary.rows_done, source.rows)
         for batch in _batches(items, batch_rows):
-            batch = [await _signed(item, signing) for item in batch] if signing else batch
             await _import_batch(store, batch, summary, writer, actor, overwrite)
             report.flush()
             if on_progress:
@@ -349,17 +344,6 @@ async def import_file(
     await store.finish_import_job(source.job_id)
     summary.seconds = time.monotonic() - started
     return summary
-
-
-async def _signed(item: Item, signing: SigningPolicy) -> Item:
-    """``item`` as the signing policy stores it, or rejected with the policy's reason."""
-    if item.error is not None:
-        return item
-    try:
-        values = await signing.prepare(item.handle, item.values)
-    except StoreError as exc:
-        return dataclasses.replace(item, values=(), error=str(exc))
-    return item if values is None else dataclasses.replace(item, values=tuple(values))
 
 
 async def _import_batch(

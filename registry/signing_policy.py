@@ -1,8 +1,8 @@
 """Verify-on-write and sign-on-behalf: what the registry does with signed records it stores.
 
-Every writer (the resolution service behind REST and the Handle protocol,
-``idnode handle``, ``idnode keys publish``/``cert``, and bulk import) passes the
-record it is about to store through :meth:`SigningPolicy.prepare`:
+The store passes every record a write is about to leave through
+:meth:`SigningPolicy.prepare`, inside the write's transaction
+(:mod:`registry.write_rules`), whoever the writer is:
 
 * **Sign on behalf.**  For a handle under a prefix listed in the
   ``sign_on_behalf`` setting, the node holds that enterprise's private key in
@@ -30,7 +30,6 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -54,9 +53,6 @@ from registry.trust.keys import (
 )
 from registry.trust.signatures import sign_record
 from registry.trust.verify import Fetch, SignatureReport, Status, verify_record
-
-if TYPE_CHECKING:
-    from registry.store import HandleStore
 
 ENTERPRISE_KEYS_DIR = Path("keys/enterprises")
 TRUST_ANCHOR_FILE = Path("keys/trust_anchor.pub")
@@ -142,32 +138,6 @@ def load_signers(config: NodeConfig) -> dict[str, PrivateKey]:
     return signers
 
 
-def store_fetch(store: HandleStore) -> Fetch:
-    """A verifier ``fetch`` reading the local registry."""
-
-    async def fetch(handle: str) -> list[HandleValue] | None:
-        record = await store.get_handle(handle)
-        return None if record is None else list(record.values)
-
-    return fetch
-
-
-def resulting_values(
-    action: str,
-    before: Sequence[HandleValue] | None,
-    payload: Sequence[HandleValue] | Sequence[int],
-) -> list[HandleValue]:
-    """The record a store write ``action`` (a :class:`HandleStore` method name) leaves."""
-    if action == "remove_values":
-        doomed = set(payload)
-        return [v for v in before or () if v.index not in doomed]
-    given = [v for v in payload if isinstance(v, HandleValue)]
-    if action in ("add_values", "modify_values"):
-        merged = {v.index: v for v in before or ()} | {v.index: v for v in given}
-        return [merged[i] for i in sorted(merged)]
-    return sorted(given, key=lambda v: v.index)
-
-
 def _problem(report: SignatureReport) -> str:
     reason = report.reason
     return reason if reason.startswith("HS_SIGNATURE") else f"HS_SIGNATURE {report.index}: {reason}"
@@ -195,16 +165,6 @@ class SigningPolicy:
         self.trust_anchor = trust_anchor
         self.validity = signature_days * DAY
         self.clock = clock
-
-    @classmethod
-    def from_config(cls, config: NodeConfig, store: HandleStore) -> SigningPolicy:
-        """The node's policy: its trust anchor, enterprise keys and signature lifetime."""
-        return cls(
-            store_fetch(store),
-            signers=load_signers(config),
-            trust_anchor=load_trust_anchor(config),
-            signature_days=config.signature_days,
-        )
 
     def signer_key(self, handle: str) -> PrivateKey | None:
         """The key the node signs ``handle`` with, if its enterprise asked for that."""

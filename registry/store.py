@@ -5,20 +5,22 @@ Each write is one transaction: it locks the handle row (PostgreSQL
 applies the change, checks the traceability rules and updates the where-used
 links (:mod:`registry.links`), bumps ``version`` with a compare-and-swap,
 appends a hash-chained audit row and notes the handle in the change feed
-(:mod:`registry.changes`).  A reader gets a record in one query.
+(:mod:`registry.changes`).  The record a write leaves passes the store's
+:class:`registry.write_rules.WriteRules` (value count, signatures) inside that
+transaction, so no caller can store a record they refuse.  A reader gets a record in one query.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.values import HandleValue
 from registry import changes, identifiers, links
@@ -45,6 +47,7 @@ from registry.names import name_key, split_handle
 from registry.records import HandleRecord
 from registry.search import SearchMixin
 from registry.valuerows import VALUE_COLUMNS, check_values, record_digest, row_value, value_row
+from registry.write_rules import DEFAULT_RULES, WriteRules
 
 _H = table_of(Handle)
 _V = table_of(HandleValueRow)
@@ -75,6 +78,7 @@ _BUMP = (
 
 Values = dict[int, HandleValue]
 Change = Callable[[Values | None], Values | None]
+Check = Callable[[Sequence[HandleValue]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -129,13 +133,23 @@ class HandleStore(
 
     @classmethod
     async def open(
-        cls, url: str, *, schema: str | None = None, migrate: bool = True
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        migrate: bool = True,
+        rules: WriteRules = DEFAULT_RULES,
     ) -> HandleStore:
-        """Connect to ``url`` (see :mod:`registry.db`), upgrading the schema first if asked."""
+        """Connect to ``url`` (see :mod:`registry.db`), upgrading the schema first if asked;
+        every write is held to ``rules`` (a node's: :meth:`WriteRules.from_config`)."""
         engine = await open_engine(url, schema=schema)
         if migrate:
             await run_migrations(engine)
-        return cls(engine)
+        return cls(engine, rules)
+
+    def __init__(self, engine: AsyncEngine, rules: WriteRules = DEFAULT_RULES) -> None:
+        super().__init__(engine)
+        self.rules = rules
 
     # --- reading ---------------------------------------------------------------
 
@@ -154,6 +168,11 @@ class HandleStore(
             return None
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
+
+    async def record_values(self, name: str) -> list[HandleValue] | None:
+        """Every value of ``name`` in index order, or None when it does not exist."""
+        record = await self.get_handle(name)
+        return None if record is None else list(record.values)
 
     async def handle_by_identifier(self, key: str) -> str | None:
         """The handle another scheme's canonical key (``gs1:01/…``, ``oid:…``) is bound to."""
@@ -297,6 +316,31 @@ class HandleStore(
 
         return await self._change(name, actor, "remove_values", expected_version, change)
 
+    async def upsert_values(
+        self,
+        name: str,
+        values: Iterable[HandleValue],
+        *,
+        actor: str,
+        expected_version: int | None = None,
+        check: Check | None = None,
+    ) -> HandleRecord:
+        """Add the values at new indexes and overwrite those at existing ones, in one write.
+
+        ``check`` is awaited with the locked record's values before they change (a
+        writer's authorisation, against the record it changes); what it raises
+        aborts the write."""
+        given = check_values(values)
+
+        def change(old: Values | None) -> Values:
+            assert old is not None
+            return {**old, **given}
+
+        record = await self._apply(name, actor, "upsert_values", expected_version, change,
+                                   check=check)
+        assert record is not None
+        return record
+
     async def delete_handle(
         self, name: str, *, actor: str, expected_version: int | None = None
     ) -> None:
@@ -320,8 +364,10 @@ class HandleStore(
         *,
         create: bool = False,
         update: bool = True,
+        check: Check | None = None,
     ) -> HandleRecord | None:
-        """Run one write: lock, check, ``change`` the values, store, bump, audit.
+        """Run one write: lock, check, ``change`` the values, admit the record it leaves
+        under :attr:`rules`, store, bump, audit; all in one transaction.
 
         A missing handle is created when ``create`` (else HandleNotFound); an
         existing one is changed when ``update`` (else HandleAlreadyExists).
@@ -330,28 +376,43 @@ class HandleStore(
         key = name_key(name)
         record: HandleRecord | None
         try:
-            async with self._write() as conn:
+            # a transaction, so the rules' reads (signers' keys) see this write's snapshot
+            async with self.transaction(), self._write() as conn:
                 rows = (await conn.execute(_LOCK, {"key": key})).all()
+                if rows and self.dialect == "postgresql":
+                    # the values joined above are of the snapshot taken before the lock
+                    # was granted: read them again now that no other writer can change them
+                    rows = (await conn.execute(_LOCK, {"key": key})).all()
                 if not rows:
                     if not create:
                         raise HandleNotFound(name)
+                    given = await self._admit(name, change(None) or {})
                     record = await self._create_one(
-                        conn, name, key, name_key(prefix), actor, action, change(None) or {}
+                        conn, name, key, name_key(prefix), actor, action, given
                     )
                 else:
                     if not update:
                         raise HandleAlreadyExists(rows[0][1])
                     current = _Current(rows[0][0], rows[0][1], rows[0][2], rows[0][3],
                                        _values_of(rows, 4))
+                    if check is not None:
+                        await check([current.values[i] for i in sorted(current.values)])
                     record = await self._update_one(conn, current, actor, action,
                                                     expected_version, change)
                 await changes.record(conn, [name])
+                await self._changed([name])
         except IntegrityError as exc:  # a concurrent create of the same name won
             if create:
                 raise HandleAlreadyExists(name) from exc
             raise
-        await self._changed([name])
         return record
+
+    async def _admit(self, name: str, values: Values) -> Values:
+        """``values`` as :attr:`rules` let ``name`` store them (maybe re-signed)."""
+        admitted = await self.rules.admit(
+            name, [values[i] for i in sorted(values)], self.record_values
+        )
+        return {v.index: v for v in admitted}
 
     async def _create_one(
         self, conn: AsyncConnection, name: str, key: str, prefix: str, actor: str, action: str,
@@ -393,6 +454,8 @@ class HandleStore(
             )
         old = current.values
         given = change(old)
+        if given is not None:
+            given = await self._admit(current.name, given)
         now = utcnow()
         before = record_digest(old.values())
         if given is None:

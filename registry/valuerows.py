@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from protocol.values import TTL_TYPE_ABSOLUTE, TTL_TYPE_RELATIVE, HandleValue, ValueReference
 from registry.errors import InvalidValue, ValueAlreadyExists
+from registry.names import unstorable
 
 MAX_INDEX = 2**31 - 1
 MAX_TYPE_LENGTH = 255
@@ -38,6 +39,9 @@ def check_values(values: Iterable[HandleValue]) -> dict[int, HandleValue]:
             raise InvalidValue(f"index must be positive: {value.index}")
         if not value.type or len(value.type) > MAX_TYPE_LENGTH:
             raise InvalidValue(f"type must be 1 to {MAX_TYPE_LENGTH} characters: {value.type!r}")
+        for text in (value.type, *(ref.handle for ref in value.references)):
+            if (problem := unstorable(text)) is not None:
+                raise InvalidValue(f"value {value.index}: {text!r} {problem}")
         if value.ttl_type not in (TTL_TYPE_RELATIVE, TTL_TYPE_ABSOLUTE):
             raise InvalidValue(f"unknown ttl_type {value.ttl_type}")
         if value.index in by_index:

@@ -28,6 +28,7 @@ from registry.bootstrap import node_admin
 from registry.config import NodeConfig
 from registry.store import HandleStore
 from registry.trust.keys import load_private_key
+from registry.write_rules import WriteRules
 from resolver.core.assembly import build_service, build_stack
 from resolver.core.change_feed import ChangeFollower
 from resolver.core.limits import Limits
@@ -110,7 +111,6 @@ def limits_from(config: NodeConfig) -> Limits:
     """The server limits a configuration asks for."""
     return Limits(
         max_message_size=config.max_message_size,
-        max_values=config.max_values_per_handle,
         max_handle_length=config.max_handle_length,
         max_tcp_connections=config.max_tcp_connections,
         max_connections_per_client=config.max_connections_per_client,
@@ -181,7 +181,8 @@ async def start_node(
     could not start.
     """
     store = await HandleStore.open(
-        config.effective_database_url, schema=config.database_schema or None, migrate=True
+        config.effective_database_url, schema=config.database_schema or None, migrate=True,
+        rules=WriteRules.from_config(config),
     )
     try:
         site = own_site(config)

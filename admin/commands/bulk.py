@@ -19,7 +19,6 @@ from admin.progress import Progress
 from registry.batch_import import import_batch
 from registry.exporter import export_file, write_jsonl
 from registry.importer import DEFAULT_BATCH_ROWS, FORMATS, import_file
-from registry.signing_policy import SigningPolicy
 
 
 def _readable(name: str) -> Path:
@@ -49,7 +48,6 @@ async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
         summary = await run(
             store, path, report_path=Path(args.report) if args.report else None,
             batch_rows=args.batch, overwrite=args.overwrite, actor=ctx.actor, on_progress=show,
-            signing=SigningPolicy.from_config(ctx.config, store),
         )
     if progress is not None:
         progress.finish()

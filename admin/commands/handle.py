@@ -2,8 +2,8 @@
 
 Values come from ``--value INDEX:TYPE:DATA`` (see :mod:`admin.values`) and/or
 ``--from-json FILE``: a JSON list of REST JSON values, or an object with a
-``values`` list (what ``idnode --json handle get`` prints).  Writes go through
-the node's signing policy like the servers' (:mod:`registry.signing_policy`):
+``values`` list (what ``idnode --json handle get`` prints).  The store holds
+every write to the node's write rules like the servers' (:mod:`registry.write_rules`):
 a record whose HS_SIGNATURE does not verify is refused, and handles of
 enterprises the node signs for are signed.
 """
@@ -24,8 +24,6 @@ from protocol.rest_json import values_from_json
 from protocol.values import HandleValue
 from registry.errors import HandleNotFound
 from registry.records import HandleRecord
-from registry.signing_policy import SigningPolicy
-from registry.store import HandleStore
 
 DEFAULT_LIMIT = 100
 VALUE_HELP = "a value INDEX:TYPE:DATA, e.g. 1:URL:https://example.com (repeatable)"
@@ -49,13 +47,6 @@ def given_values(args: argparse.Namespace) -> list[HandleValue]:
     return values
 
 
-async def signed(
-    ctx: CommandContext, store: HandleStore, handle: str, values: list[HandleValue]
-) -> list[HandleValue]:
-    """``values`` as the node's signing policy stores them (checked, maybe signed)."""
-    return await SigningPolicy.from_config(ctx.config, store).prepare(handle, values) or values
-
-
 def record_head(record: HandleRecord) -> dict[str, Any]:
     """The fields printed above a record's values."""
     return {"handle": record.name, "version": record.version}
@@ -67,7 +58,6 @@ async def create(ctx: CommandContext, args: argparse.Namespace) -> int:
     if not values:
         raise CliError("give at least one --value or --from-json", EXIT_USAGE)
     async with ctx.store() as store:
-        values = await signed(ctx, store, args.handle, values)
         record = await store.create_handle(args.handle, values, actor=ctx.actor)
     print_record(ctx.out, record_head(record), record.values)
     return EXIT_OK
@@ -102,8 +92,7 @@ async def set_(ctx: CommandContext, args: argparse.Namespace) -> int:
             raise CliError(f"{current.name} has no value at index {missing[0]}")
         for index in args.remove or ():
             del merged[index]
-        final = await signed(ctx, store, current.name, list(merged.values()))
-        record = await store.replace_handle(current.name, final, actor=ctx.actor,
+        record = await store.replace_handle(current.name, list(merged.values()), actor=ctx.actor,
                                             expected_version=current.version)
     print_record(ctx.out, record_head(record), record.values)
     return EXIT_OK

@@ -24,8 +24,7 @@ from admin.parsing import add_command, add_group
 from protocol.constants import TYPE_HS_PUBKEY
 from protocol.values import HandleValue
 from registry.bootstrap import write_private
-from registry.errors import HandleNotFound
-from registry.signing_policy import SigningPolicy, read_public_key
+from registry.signing_policy import read_public_key
 from registry.trust.errors import KeyLoadError, TrustError
 from registry.trust.keys import (
     KEY_TYPES,
@@ -107,18 +106,10 @@ def describe_key(key: PublicKey) -> dict[str, Any]:
 
 
 async def put_value(ctx: CommandContext, handle: str, value: HandleValue) -> None:
-    """Add or overwrite ``value`` on ``handle`` in this node's registry, through the node's
-    signing policy (a signed record stays signed, or the write is refused)."""
+    """Add or overwrite ``value`` on ``handle`` in this node's registry, in one write
+    held to the node's write rules (a signed record stays signed, or it is refused)."""
     async with ctx.store() as store:
-        record = await store.get_handle(handle)
-        if record is None:
-            raise HandleNotFound(f"handle {handle} not found")
-        merged = {v.index: v for v in record.values} | {value.index: value}
-        values = [merged[i] for i in sorted(merged)]
-        policy = SigningPolicy.from_config(ctx.config, store)
-        final = await policy.prepare(record.name, values) or values
-        await store.replace_handle(record.name, final, actor=ctx.actor,
-                                   expected_version=record.version)
+        await store.upsert_values(handle, [value], actor=ctx.actor)
 
 
 async def gen(ctx: CommandContext, args: argparse.Namespace) -> int:

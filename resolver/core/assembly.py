@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from protocol.values import HandleValue
 from registry.config import NodeConfig, parse_host_port
-from registry.signing_policy import SigningPolicy, load_trust_anchor, store_fetch
+from registry.signing_policy import load_trust_anchor
 from registry.store import HandleStore
 from resolver.core.cache import Clock
 from resolver.core.client import HandleClient
@@ -109,9 +109,9 @@ async def build_service(
 ) -> ResolutionService:
     """A ResolutionService over ``store`` with every part ``config`` asks for.
 
-    ``trust`` loads the trust anchor and signing keys (``trust_anchor_path``,
-    ``sign_on_behalf``; without it writes verify signatures against the local
-    registry and sign nothing); ``count_usage`` gives the service a
+    ``trust`` loads the trust anchor (``trust_anchor_path``) verification on
+    resolution checks signature chains up to (the store applies the write rules,
+    signing included: :mod:`registry.write_rules`); ``count_usage`` gives the service a
     :class:`resolver.core.usage.UsageCounter` (the caller flushes it);
     ``suspended_resolution = "refuse"`` a refreshed
     :class:`resolver.core.suspension.SuspendedPrefixes`; ``stack`` is the
@@ -122,9 +122,6 @@ async def build_service(
     if config.suspended_resolution == "refuse":
         suspended = SuspendedPrefixes()
         await suspended.refresh(store)
-    signing = SigningPolicy.from_config(config, store) if trust else SigningPolicy(
-        store_fetch(store)
-    )
     anchor = load_trust_anchor(config) if trust else None
     answers = stack or build_stack(
         store, config, metrics=metrics, hop_timeout=hop_timeout, clock=clock, client=client
@@ -136,7 +133,6 @@ async def build_service(
         server_admins=server_admins,
         limits=limits,
         answers=answers,
-        signing=signing,
         trust_anchor=anchor,
         usage=usage,
         suspended=suspended,

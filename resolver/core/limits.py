@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.constants import MAX_HANDLE_VALUES
-
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Per-node limits.
 
     ``max_message_size`` bounds one decoded request (TCP) and the reassembled
-    message (UDP); ``max_values`` and ``max_handle_length`` (UTF-8 bytes) bound
-    what one write may store; ``max_tcp_connections`` open connections per
+    message (UDP); ``max_handle_length`` (UTF-8 bytes) bounds the names a
+    request may ask for (how many values a record may hold is a write rule of the
+    registry: :mod:`registry.write_rules`); ``max_tcp_connections`` open connections per
     process are served, further ones are closed at once; at most
     ``max_udp_inflight`` UDP requests are answered at a time, further ones get
     RC_SERVER_TOO_BUSY; a TCP connection with
@@ -31,7 +30,6 @@ class Limits:
     """
 
     max_message_size: int = 1024 * 1024
-    max_values: int = MAX_HANDLE_VALUES
     max_handle_length: int = 1024
     max_tcp_connections: int = 1024
     max_connections_per_client: int = 0

@@ -6,19 +6,18 @@ answers the same question the same way: resolution with type/index filters and
 read-permission filtering, administrative writes authorised by HS_ADMIN values
 (following HS_VLIST admin groups and the per-operation permission bits exactly
 like the CNRI server), and verification of the credentials an administrator
-proves its identity with (HS_SECKEY, HS_PUBKEY).  Every write passes the
-record it leaves through a :class:`registry.signing_policy.SigningPolicy`
-(signatures verified, records signed on an enterprise's behalf).
+proves its identity with (HS_SECKEY, HS_PUBKEY).  The service authorises a
+write; the store runs it in one transaction under the registry's write rules
+(:mod:`registry.write_rules`: value limits, signatures verified, records signed
+on an enterprise's behalf).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from protocol import auth
@@ -54,7 +53,7 @@ from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key, unstorable
-from registry.signing_policy import SigningPolicy, resulting_values, store_fetch
+from registry.valuerows import check_values
 from resolver.core.cache import Answer, Kind
 from resolver.core.crypto_pool import CryptoBusy, CryptoPool
 from resolver.core.limits import DEFAULT_LIMITS, Limits
@@ -82,14 +81,6 @@ MAX_ANSWER_WORK = 2 * MAX_PBKDF2_ITERATIONS
 MAX_KEYS_WITHOUT_INDEX = 4
 
 
-def _now() -> int:
-    return int(time.time())
-
-
-def _stamped(values: Iterable[HandleValue], now: int) -> list[HandleValue]:
-    return [dataclasses.replace(v, timestamp=now) for v in values]
-
-
 def prefix_admin_handle(handle: str) -> tuple[str, int]:
     """The handle whose HS_ADMIN values allow creating ``handle``, and the bit needed.
 
@@ -112,8 +103,6 @@ class ResolutionService:
     CNRI ``server_admins`` with ``allow_na_admins``); ``limits`` bounds what a
     client may store; ``answers`` (see :mod:`resolver.core.stack`) adds caching,
     referrals and recursion to resolution (without it: the store, uncached);
-    ``signing`` checks (and, where configured, makes) record signatures on
-    every write (default: verify against the local registry, sign nothing);
     ``trust_anchor`` is the root key :mod:`resolver.core.verification` checks
     signature chains up to; ``usage`` counts answered resolutions for the
     node's statistics (:mod:`resolver.core.usage`); ``suspended``, when given,
@@ -130,7 +119,6 @@ class ResolutionService:
         server_admins: Sequence[tuple[str, int]] = (),
         limits: Limits = DEFAULT_LIMITS,
         answers: Answers | None = None,
-        signing: SigningPolicy | None = None,
         trust_anchor: PublicKey | None = None,
         usage: UsageCounter | None = None,
         suspended: SuspendedPrefixes | None = None,
@@ -144,7 +132,6 @@ class ResolutionService:
         self.server_admins = tuple(server_admins)
         self.limits = limits
         self.answers = answers
-        self.signing = signing or SigningPolicy(store_fetch(store))
         self.trust_anchor = trust_anchor
 
     async def close(self) -> None:
@@ -227,24 +214,26 @@ class ResolutionService:
     ) -> None:
         """Create ``handle``; needs add-handle (add-derived-prefix) on its prefix handle."""
         self._check_name(handle)
-        self._check_values(values, self.limits.max_values)
+        self._check_values(values)
         self._require_identity(caller)
         if await self.store.get_handle(handle) is not None:
             raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
         await self._authorize_create(caller, handle)
-        await self._write(self.store.create_handle, handle, _stamped(values, _now()), caller)
+        await self._write(handle, self.store.create_handle(handle, values, actor=_actor(caller)))
 
     async def replace_handle(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
     ) -> None:
         """Create ``handle`` or overwrite all its values (CNRI create with overwrite)."""
         self._check_name(handle)
-        self._check_values(values, self.limits.max_values)
+        self._check_values(values)
         self._require_identity(caller)
         record = await self.store.get_handle(handle)
         if record is None:
             await self._authorize_create(caller, handle)
-            await self._write(self.store.create_handle, handle, _stamped(values, _now()), caller)
+            await self._write(
+                handle, self.store.create_handle(handle, values, actor=_actor(caller))
+            )
             return
         existing = record.values
         bits = bits_to_replace(existing, values)
@@ -253,57 +242,74 @@ class ResolutionService:
             or await self._is_admin(caller, existing, ADMIN_PERM_DELETE_HANDLE)
         ):
             await self._authorize_create(caller, handle)
-        stamped = _stamped(values, _now())
-        await self._write(
-            self.store.replace_handle, handle, stamped, caller, record.version, existing
-        )
+        await self._write(handle, self.store.replace_handle(
+            handle, values, actor=_actor(caller), expected_version=record.version
+        ))
 
     async def add_values(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
     ) -> None:
         """Add values with new indexes (add-value / add-admin)."""
         self._check_name(handle)
-        self._check_values(values, self.limits.max_values)
+        self._check_values(values)
         if not values:
             raise ServiceError(RC_INVALID_VALUE, "value list was empty")
         self._require_identity(caller)
         record = await self._existing(handle)
-        existing = record.values
-        taken = {v.index for v in existing}
+        taken = {v.index for v in record.values}
         clash = [v.index for v in values if v.index in taken]
         if clash:
             raise ServiceError(RC_VALUE_ALREADY_EXISTS, f"index conflict for {clash[0]}")
-        if len(existing) + len(values) > self.limits.max_values:
-            raise ServiceError(RC_INVALID_VALUE, "too many values for one handle")
-        await self._require(caller, existing, bits_to_add(values))
-        stamped = _stamped(values, _now())
-        await self._write(
-            self.store.add_values, handle, stamped, caller, record.version, existing
-        )
+        await self._require(caller, record.values, bits_to_add(values))
+        await self._write(handle, self.store.add_values(
+            handle, values, actor=_actor(caller), expected_version=record.version
+        ))
 
     async def modify_values(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller
     ) -> None:
         """Replace the values with the same indexes (modify-value / modify-admin...)."""
         self._check_name(handle)
-        self._check_values(values, self.limits.max_values)
+        self._check_values(values)
         record = await self._existing(handle)
-        existing = record.values
-        by_index = {v.index: v for v in existing}
         for v in values:
-            old = by_index.get(v.index)
-            if old is None:
+            if v.index not in {old.index for old in record.values}:
                 raise ServiceError(RC_VALUES_NOT_FOUND, f"no value at index {v.index}")
-            if not old.admin_write:
-                raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "value is read-only")
-        bits = bits_to_modify(existing, values)
-        if bits:
-            self._require_identity(caller)
-            await self._require(caller, existing, bits)
-        stamped = _stamped(values, _now())
-        await self._write(
-            self.store.modify_values, handle, stamped, caller, record.version, existing
-        )
+        await self._authorize_modify(caller, record.values, values)
+        await self._write(handle, self.store.modify_values(
+            handle, values, actor=_actor(caller), expected_version=record.version
+        ))
+
+    async def put_values(
+        self, handle: str, values: Sequence[HandleValue], *, caller: Caller, overwrite: bool
+    ) -> bool:
+        """Add ``values`` at new indexes and, when ``overwrite``, modify those at existing
+        ones, as one write (REST ``PUT ?index=``); True when every value was new.
+
+        The caller is authorised inside the store's transaction, against the locked
+        record the write changes, so concurrent writers cannot interleave."""
+        self._check_name(handle)
+        self._check_values(values)
+        if not values:
+            raise ServiceError(RC_INVALID_VALUE, "value list was empty")
+        self._require_identity(caller)
+        modified: list[HandleValue] = []
+
+        async def authorize(existing: Sequence[HandleValue]) -> None:
+            present = {v.index for v in existing}
+            modified[:] = [v for v in values if v.index in present]
+            if modified and not overwrite:
+                raise ServiceError(
+                    RC_VALUE_ALREADY_EXISTS, f"index conflict for {modified[0].index}"
+                )
+            added = [v for v in values if v.index not in present]
+            await self._require(caller, existing, bits_to_add(added))
+            await self._authorize_modify(caller, existing, modified)
+
+        await self._write(handle, self.store.upsert_values(
+            handle, values, actor=_actor(caller), check=authorize
+        ))
+        return not modified
 
     async def remove_values(self, handle: str, indexes: Sequence[int], *, caller: Caller) -> None:
         """Remove the values at ``indexes`` (remove-value / remove-admin)."""
@@ -316,9 +322,9 @@ class ResolutionService:
         if missing:
             raise ServiceError(RC_VALUES_NOT_FOUND, f"no value at index {missing[0]}")
         await self._require(caller, existing, bits_to_remove(existing, indexes))
-        await self._write(
-            self.store.remove_values, handle, list(indexes), caller, record.version, existing
-        )
+        await self._write(handle, self.store.remove_values(
+            handle, indexes, actor=_actor(caller), expected_version=record.version
+        ))
 
     async def delete_handle(self, handle: str, *, caller: Caller) -> None:
         """Delete ``handle`` (delete-handle)."""
@@ -326,13 +332,9 @@ class ResolutionService:
         self._require_identity(caller)
         record = await self._existing(handle)
         await self._require(caller, record.values, ADMIN_PERM_DELETE_HANDLE)
-        try:
-            await self.store.delete_handle(
-                handle, actor=_actor(caller), expected_version=record.version
-            )
-        except StoreError as exc:
-            raise ServiceError(exc.response_code, str(exc)) from None
-        await self._invalidate(handle)
+        await self._write(handle, self.store.delete_handle(
+            handle, actor=_actor(caller), expected_version=record.version
+        ))
 
     async def list_handles(
         self, prefix: str, *, caller: Caller | None, page: int = 0, page_size: int = 100
@@ -473,19 +475,12 @@ class ResolutionService:
             raise ServiceError(RC_INVALID_HANDLE, f"handle {problem}")
 
     @staticmethod
-    def _check_values(values: Sequence[HandleValue], max_values: int) -> None:
-        if len(values) > max_values:
-            raise ServiceError(RC_INVALID_VALUE, "too many values for one handle")
-        seen: set[int] = set()
-        for v in values:
-            if v.index <= 0:
-                raise ServiceError(RC_INVALID_VALUE, "value indexes must be positive")
-            if v.index in seen:
-                raise ServiceError(RC_VALUE_ALREADY_EXISTS, f"index conflict for {v.index}")
-            for text in (v.type, *(r.handle for r in v.references)):
-                if (problem := unstorable(text)) is not None:
-                    raise ServiceError(RC_INVALID_VALUE, f"value {v.index}: {text!r} {problem}")
-            seen.add(v.index)
+    def _check_values(values: Sequence[HandleValue]) -> None:
+        """The store's value checks, before authorisation (so a bad value is named first)."""
+        try:
+            check_values(values)
+        except StoreError as exc:
+            raise ServiceError(exc.response_code, str(exc)) from None
 
     @staticmethod
     def _require_identity(caller: Caller) -> None:
@@ -506,31 +501,27 @@ class ResolutionService:
         if not await self._is_admin(caller, values, bits):
             raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "insufficient permissions")
 
-    async def _write(
-        self,
-        op: Callable[..., Awaitable[object]],
-        handle: str,
-        payload: Sequence[HandleValue] | Sequence[int],
-        caller: Caller,
-        expected_version: int | None = None,
-        before: Sequence[HandleValue] | None = None,
-    ) -> None:
-        """Store a change; with ``expected_version`` it fails if the record changed
-        since it was authorised (RC_ERROR from the store).  ``before`` is the
-        record being changed (None for a create).  When the signing policy
-        re-signs the record, the whole signed record replaces it.  Caches
-        everywhere forget the handle before this returns."""
-        kwargs = {} if expected_version is None else {"expected_version": expected_version}
+    async def _write(self, handle: str, write: Awaitable[object]) -> None:
+        """Run a store write (its rules apply inside it); caches everywhere forget the
+        handle before this returns.  A write with ``expected_version`` fails when the
+        record changed since it was authorised (RC_ERROR from the store)."""
         try:
-            after = resulting_values(op.__name__, before, payload)
-            signed = await self.signing.prepare(handle, after)
-            if signed is not None:
-                op = self.store.create_handle if before is None else self.store.replace_handle
-                payload = signed
-            await op(handle, payload, actor=_actor(caller), **kwargs)
+            await write
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
         await self._invalidate(handle)
+
+    async def _authorize_modify(
+        self, caller: Caller, existing: Sequence[HandleValue], values: Sequence[HandleValue]
+    ) -> None:
+        """Modify-value rights for overwriting ``existing`` values with ``values``."""
+        by_index = {v.index: v for v in existing}
+        if any(not by_index[v.index].admin_write for v in values):
+            raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "value is read-only")
+        bits = bits_to_modify(existing, values)
+        if bits:
+            self._require_identity(caller)
+            await self._require(caller, existing, bits)
 
     async def _invalidate(self, handle: str) -> None:
         if self.answers is not None:

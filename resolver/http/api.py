@@ -390,7 +390,9 @@ class RestApi:
         caller = result.caller
         try:
             if various or indexes is not None:
-                created = await self._put_values(handle, values, caller, overwrite)
+                created = await self.s.service.put_values(
+                    handle, values, caller=caller, overwrite=overwrite
+                )
             elif _java_bool(request.query.get("mintNewSuffix")):
                 handle = await self._mint(handle, values, caller)
                 created = True
@@ -441,28 +443,6 @@ class RestApi:
             await service.replace_handle(handle, values, caller=caller)
             return False
         return True
-
-    async def _put_values(
-        self, handle: str, values: list[HandleValue], caller: Caller, overwrite: bool
-    ) -> bool:
-        """Add the values (True if none existed), modifying existing ones when ``overwrite``."""
-        service = self.s.service
-        try:
-            await service.add_values(handle, values, caller=caller)
-            return True
-        except ServiceError as exc:
-            if not overwrite or exc.response_code != RC_VALUE_ALREADY_EXISTS:
-                raise
-        wanted = tuple(v.index for v in values)
-        current = await service.resolve(handle, indexes=wanted, caller=caller)
-        present = {v.index for v in current.values}
-        await service.modify_values(
-            handle, [v for v in values if v.index in present], caller=caller
-        )
-        fresh = [v for v in values if v.index not in present]
-        if fresh:
-            await service.add_values(handle, fresh, caller=caller)
-        return False
 
     async def _mint(self, stem: str, values: list[HandleValue], caller: Caller) -> str:
         """Create ``stem`` + a random UUID suffix (CNRI ``HandleSuffixMinter``)."""

@@ -23,9 +23,10 @@ from admin.cli import main
 from protocol.rest_json import value_to_json, values_from_json
 from protocol.values import HandleValue
 from registry.config import load_config
-from registry.signing_policy import SigningPolicy, load_trust_anchor
+from registry.signing_policy import load_trust_anchor
 from registry.store import HandleStore
 from registry.trust import load_private_key, sign_record
+from registry.write_rules import WriteRules
 from resolver.core.model import Caller
 from resolver.core.service import ResolutionService
 from resolver.core.verification import verify
@@ -53,11 +54,12 @@ class Cli:
 async def _write_and_verify(data_dir: Path) -> tuple[str, str, list[HandleValue]]:
     """Create PRODUCT through a service configured like the node; its verdict and reason."""
     config = load_config(overrides={"data_dir": data_dir})
-    store = await HandleStore.open(config.effective_database_url, migrate=False)
+    store = await HandleStore.open(
+        config.effective_database_url, migrate=False, rules=WriteRules.from_config(config)
+    )
     try:
         service = ResolutionService(
-            store, server_admins=[(NODE, 300)], trust_anchor=load_trust_anchor(config),
-            signing=SigningPolicy.from_config(config, store),
+            store, server_admins=[(NODE, 300)], trust_anchor=load_trust_anchor(config)
         )
         if await store.get_handle(PRODUCT) is None:
             await service.create_handle(

@@ -1,4 +1,4 @@
-"""SigningPolicy on its own: which record a write leaves, signing on behalf, refusals, key files."""
+"""SigningPolicy on its own (signing on behalf, refusals, key files), and through an import."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from registry.signing_policy import (
     load_signers,
     load_trust_anchor,
     read_public_key,
-    resulting_values,
 )
 from registry.store import HandleStore
 from registry.trust import (
@@ -36,6 +35,7 @@ from registry.trust import (
 )
 from registry.trust.errors import TrustError
 from registry.trust.keys import same_key
+from registry.write_rules import WriteRules
 
 ACME = "0.NA/88.118.8"
 PRODUCT = "88.118.8/TV-0001"
@@ -68,15 +68,6 @@ def records(acme_key: PrivateKey) -> Records:
         HandleValue(300, "HS_PUBKEY", public_key_to_hs_pubkey(acme_key.public_key()))
     ]
     return found
-
-
-def test_resulting_values_of_each_write() -> None:
-    before = [url(1, "a"), url(2, "b")]
-    assert resulting_values("create_handle", None, [url(3, "c"), url(1, "x")]) == [
-        url(1, "x"), url(3, "c")]
-    assert resulting_values("add_values", before, [url(3, "c")]) == [*before, url(3, "c")]
-    assert resulting_values("modify_values", before, [url(2, "z")]) == [url(1, "a"), url(2, "z")]
-    assert resulting_values("remove_values", before, [1]) == [url(2, "b")]
 
 
 async def test_signs_on_behalf_and_replaces_only_its_own_signature(
@@ -169,10 +160,11 @@ async def test_import_rejects_a_bad_signature_and_signs_on_behalf(
     ]
     source = tmp_path / "records.jsonl"
     source.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    rules = WriteRules(signers={name_key("88.118.8"): acme_key})
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}", rules=rules)
     try:
-        policy = SigningPolicy(records.fetch, signers={name_key("88.118.8"): acme_key})
-        summary = await import_file(store, source, signing=policy)
+        await store.create_handle(ACME, records.records[name_key(ACME)], actor="test")
+        summary = await import_file(store, source)
         assert (summary.inserted, summary.rejected) == (1, 1)
         report = (tmp_path / "records.jsonl.rejected.csv").read_text()
         assert "88.118.9/SIGNED,HS_SIGNATURE 400: value 1 does not match its signed digest" in (

@@ -27,7 +27,8 @@ from protocol.public_key import (
 from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.core.crypto_pool import THREAD_PREFIX, CryptoPool
-from resolver.core.service import MAX_KEYS_WITHOUT_INDEX, ResolutionService, ServiceError
+from resolver.core.model import ServiceError
+from resolver.core.service import MAX_KEYS_WITHOUT_INDEX, ResolutionService
 
 NA = "0.NA/88.118.7"
 NONCE, DIGEST = b"n" * 16, b"d" * 20

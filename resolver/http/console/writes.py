@@ -1,9 +1,10 @@
 """Console writes of handle records, stored as the servers store theirs.
 
-Like :meth:`resolver.core.service.ResolutionService._write`: the node's
-signing policy prepares the record (verifies or signs it), the store writes
-it in one audited transaction under the console user's name, and every
-serving process's cache forgets the handle before the page answers.
+Like :meth:`resolver.core.service.ResolutionService._write`: the store writes
+the record in one audited transaction under the console user's name, holding
+it to the node's write rules (:mod:`registry.write_rules`: signatures verified
+or made, value limits), and every serving process's cache forgets the handle
+before the page answers.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ async def put_record(
     expected_version: int | None = None, create: bool,
 ) -> None:
     """Create ``handle`` (``create``) or replace its values at ``expected_version``."""
-    signed = await service.signing.prepare(handle, list(values))
-    stored = signed if signed is not None else values
     if create:
-        await service.store.create_handle(handle, stored, actor=actor)
+        await service.store.create_handle(handle, values, actor=actor)
     else:
-        await service.store.replace_handle(handle, stored, actor=actor,
+        await service.store.replace_handle(handle, values, actor=actor,
                                            expected_version=expected_version)
     await _forget(service, handle)
 

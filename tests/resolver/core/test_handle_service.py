@@ -21,6 +21,7 @@ from protocol.constants import (
 )
 from protocol.values import HandleValue
 from registry.store import HandleStore
+from registry.write_rules import WriteRules
 from resolver.core.limits import Limits
 from resolver.core.model import Caller, ServiceError
 from resolver.core.service import MAX_PBKDF2_ITERATIONS, ResolutionService
@@ -45,7 +46,8 @@ STRANGER = Caller(OTHER_NA, 300)
 @pytest.fixture
 async def service(database: HandleStore) -> ResolutionService:
     await seed(database)
-    return ResolutionService(database, limits=Limits(max_values=8, max_handle_length=64))
+    database.rules = WriteRules(max_values=8)
+    return ResolutionService(database, limits=Limits(max_handle_length=64))
 
 
 async def test_anonymous_resolution_leaves_out_restricted_values(

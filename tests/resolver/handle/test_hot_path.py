@@ -24,8 +24,9 @@ from protocol.framing import UdpReassembler, encode_udp
 from protocol.message import Message, decode_message
 from registry.store import HandleStore
 from resolver.core.limits import Limits
+from resolver.core.model import Caller
 from resolver.core.ratelimit import UNLIMITED, RateLimiter
-from resolver.core.service import Caller, ResolutionService
+from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
 from resolver.handle.hot_path import hot_request
 from resolver.handle.server import HandleServer, run_handle_server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,38 @@ async def test_metrics_count_requests(http: aiohttp.ClientSession, node: Served)
     assert "idnode_store_handles 3" in text
     async with http.get("/healthz") as response:
         assert response.status == 200 and (await response.json()) == {"status": "ok"}
+
+
+async def test_put_with_indexes_is_one_write(http: aiohttp.ClientSession, node: Served) -> None:
+    store = node.service.store
+    before = await store.get_handle(TV)
+    assert before is not None and 2 in {v.index for v in before.values}
+    seen = len(await store.audit_entries(handle=TV, limit=1000))
+    status, _body = await call(http, "PUT", f"/api/handles/{TV}?index=2&index=9", json=[
+        {"index": 2, "type": "EMAIL", "data": "new@example.org"},
+        {"index": 9, "type": "NOTE", "data": "added"}], headers=ADMIN)
+    assert status == 200  # index 2 modified, index 9 added: one version, one audit entry
+    after = await store.get_handle(TV)
+    assert after is not None and after.version == before.version + 1
+    entries = await store.audit_entries(handle=TV, limit=1000)
+    assert [e.action for e in entries[seen:]] == ["upsert_values"]
+
+
+async def test_put_with_indexes_is_atomic_under_concurrent_writers(
+    http: aiohttp.ClientSession, node: Served
+) -> None:
+    writers = 8
+    before = await node.service.store.get_handle(TV)
+    assert before is not None
+
+    async def write(n: int) -> tuple[int, dict[str, Any]]:
+        return await call(http, "PUT", f"/api/handles/{TV}?index=2&index=9", json=[
+            {"index": 2, "type": "EMAIL", "data": f"writer-{n}"},
+            {"index": 9, "type": "NOTE", "data": f"writer-{n}"}], headers=ADMIN)
+
+    answers = await asyncio.gather(*(write(n) for n in range(writers)))
+    assert all(status == 200 for status, _body in answers), answers
+    after = await node.service.store.get_handle(TV)
+    assert after is not None and after.version == before.version + writers
+    written = {v.index: v.data for v in after.values if v.index in (2, 9)}
+    assert written[2] == written[9]  # both values from the same writer, never a mix

@@ -23,7 +23,6 @@ from protocol.constants import RC_INVALID_VALUE
 from protocol.rest_json import value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
-from registry.signing_policy import SigningPolicy, store_fetch
 from registry.store import HandleStore
 from registry.trust import (
     PrivateKey,
@@ -33,6 +32,7 @@ from registry.trust import (
     prefix_permissions,
     sign_record,
 )
+from registry.write_rules import WriteRules
 from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth
 from resolver.handle.server import run_handle_server
 from tests.resolver.http.test_rest_harness import (
@@ -108,7 +108,7 @@ async def open_node(store: HandleStore, keys: Keys, **policy: Any) -> AsyncItera
         await seed_trust(store, keys, ent8_expires=policy.pop("ent8_expires", now() + 90 * DAY))
         served.service.trust_anchor = keys.root.public_key()
         if policy:
-            served.service.signing = SigningPolicy(store_fetch(store), **policy)
+            store.rules = WriteRules(**policy)
         async with aiohttp.ClientSession(served.url) as http:
             yield Node(http, store, keys, served)
 
