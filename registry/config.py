@@ -107,6 +107,12 @@ class NodeConfig:
     (:mod:`resolver.core.upstream`); a Handle protocol request asks for
     recursion only from an address in ``recursion_allow`` (default: loopback and
     private networks), from others the flag is ignored (the client is referred).
+    ``dns_nameservers`` are the DNS zone's name servers, ``NAME`` or
+    ``NAME=IP`` (one entry per address; names relative to ``dns_zone`` unless
+    they end with a dot; in-zone ones are answered with their A/AAAA records);
+    empty means ``ns.<zone>`` at ``public_host``; ``dns_hostmaster`` is the
+    SOA's mailbox; the SOA's negative-caching TTL is ``negative_ttl``
+    (:mod:`resolver.dns.zone`).
     ``console`` serves the web console at ``/console/`` on the HTTP port;
     ``console_port`` (0 = none) serves it on a listener of its own as well, so
     operators can firewall it apart from the public resolution pages.
@@ -125,6 +131,8 @@ class NodeConfig:
     http_port: int = 8000
     dns_port: int = 0
     dns_zone: str = "id.local."
+    dns_nameservers: tuple[str, ...] = ()
+    dns_hostmaster: str = "hostmaster"
     workers: int = 1
     root_address: str = ""
     discovery_domain: str = ""
@@ -278,6 +286,12 @@ def _validate(config: NodeConfig) -> NodeConfig:
     checks.append((
         config.max_upstream_connections >= 1, "max_upstream_connections: must be at least 1"
     ))
+    for entry in config.dns_nameservers:
+        name, equals, address = entry.partition("=")
+        checks.append((
+            bool(name.strip()) and (not equals or _is_address(address.strip())),
+            f"dns_nameservers: {entry!r} is not NAME or NAME=IP-ADDRESS",
+        ))
     for network_key in ("upstream_allow", "recursion_allow"):
         for item in getattr(config, network_key):
             checks.append((_is_network(item), f"{network_key}: {item!r} is not an address or "
@@ -294,6 +308,14 @@ def _validate(config: NodeConfig) -> NodeConfig:
         if not ok:
             raise ConfigError(message)
     return config
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_network(text: str) -> bool:

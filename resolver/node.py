@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import logging
 import ssl
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,7 @@ from resolver.core.site import build_site_info, site_info_value
 from resolver.core.stack import redis_prefix_of
 from resolver.core.upper_report import send_periodically
 from resolver.dns.bridge import DnsServer, run_dns_server
+from resolver.dns.zone import SoaSettings, parse_nameservers
 from resolver.handle.challenges import ChallengeStore
 from resolver.handle.over_http import NativeHttpAnswerer
 from resolver.handle.server import HandleServer, run_handle_server
@@ -141,6 +143,17 @@ def http_guard_from(config: NodeConfig) -> HttpGuard:
         max_connections_per_client=config.max_connections_per_client,
         tls_handshake_timeout=config.tls_handshake_timeout,
     )
+
+
+def nameservers_from(config: NodeConfig) -> dict[str, list[str]]:
+    """The DNS zone's name servers and their addresses (default: ``ns`` at
+    ``public_host`` when that is an IP address)."""
+    if config.dns_nameservers:
+        return parse_nameservers(config.dns_nameservers)
+    try:
+        return {"ns": [str(ipaddress.ip_address(config.public_host))]}
+    except ValueError:
+        return {"ns": []}
 
 
 def load_server_key(config: NodeConfig) -> PrivateKey | None:
@@ -306,6 +319,8 @@ async def _listen(
                     service, zone=config.dns_zone, host=config.listen_hosts[0],
                     port=config.dns_port, limits=limits, rate_limiter=rate_limiter_from(config),
                     identifiers=service.store.handle_by_identifier,
+                    nameservers=nameservers_from(config),
+                    soa=SoaSettings(rname=config.dns_hostmaster, minimum=config.negative_ttl),
                 )
     except BaseException:
         await handle_server.close()

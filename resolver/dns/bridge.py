@@ -43,8 +43,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, cast
 
 import dns.exception
@@ -57,8 +56,6 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.CNAME
-import dns.rdtypes.ANY.NS
-import dns.rdtypes.ANY.SOA
 import dns.rdtypes.ANY.TXT
 import dns.rdtypes.ANY.URI
 import dns.rrset
@@ -84,6 +81,7 @@ from resolver.dns.names import (
     is_empty_non_terminal,
     name_to_handle,
 )
+from resolver.dns.zone import SoaSettings, ZoneApex
 
 log = logging.getLogger(__name__)
 
@@ -108,24 +106,6 @@ class HandleResolver(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class SoaSettings:
-    """The zone's SOA fields; names without a final dot are relative to the zone.
-
-    ``mname`` defaults to the first NS name, ``serial`` to the server's start
-    time; ``minimum`` is the negative-caching TTL.
-    """
-
-    mname: str | None = None
-    rname: str = "hostmaster"
-    serial: int | None = None
-    refresh: int = 3600
-    retry: int = 600
-    expire: int = 1209600
-    minimum: int = 300
-    ttl: int = 3600
-
-
 class DnsBridge:
     """Turns one DNS query (wire bytes) into one DNS response (wire bytes)."""
 
@@ -139,30 +119,17 @@ class DnsBridge:
         recursive: bool = False,
         amplification_factor: float = 0.0,
         identifiers: KeyLookup | None = None,
+        nameservers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.service = service
         self.identifiers = identifiers
         self.zone = as_zone(zone)
         self.recursive = recursive
         self.amplification_factor = amplification_factor
-        soa = soa or SoaSettings()
-        ns = [dns.name.from_text(n, origin=self.zone) for n in ns_names or ["ns"]]
-        self.ns = dns.rrset.from_rdata(
-            self.zone, soa.ttl, *(dns.rdtypes.ANY.NS.NS(_IN, dns.rdatatype.NS, n) for n in ns)
-        )
-        soa_rdata = dns.rdtypes.ANY.SOA.SOA(
-            _IN,
-            dns.rdatatype.SOA,
-            dns.name.from_text(soa.mname, origin=self.zone) if soa.mname else ns[0],
-            dns.name.from_text(soa.rname, origin=self.zone),
-            int(time.time()) if soa.serial is None else soa.serial,
-            soa.refresh,
-            soa.retry,
-            soa.expire,
-            soa.minimum,
-        )
-        self.soa = dns.rrset.from_rdata(self.zone, soa.ttl, soa_rdata)
-        self.negative_soa = dns.rrset.from_rdata(self.zone, min(soa.ttl, soa.minimum), soa_rdata)
+        if nameservers is None:
+            nameservers = {name: [] for name in ns_names}
+        self.apex = ZoneApex(self.zone, nameservers, soa or SoaSettings())
+        self.ns, self.soa, self.negative_soa = self.apex.ns, self.apex.soa, self.apex.negative_soa
 
     async def answer(self, wire: bytes, *, udp: bool, proven: bool = False) -> bytes | None:
         """The response to the query ``wire``, or None when nothing should be sent;
@@ -229,6 +196,12 @@ class DnsBridge:
         if qname == self.zone:
             self._apex(response, qtype)
             return
+        hosts = self.apex.host_records(qname, qtype)
+        if hosts is not None:  # an in-zone name server's address
+            response.answer.extend(hosts)
+            if not hosts:
+                self._negative(response, nxdomain=False)
+            return
         if is_gs1_name(qname, self.zone):
             await self._gs1(response, qname, qtype)
             return
@@ -284,6 +257,8 @@ class DnsBridge:
         wanted[dns.rdatatype.ANY] = [self.soa, self.ns]
         if qtype in wanted:
             response.answer.extend(wanted[qtype])
+            if qtype in (dns.rdatatype.NS, dns.rdatatype.ANY):
+                response.additional.extend(self.apex.glue)  # in-zone name servers' addresses
         else:
             self._negative(response, nxdomain=False)
 
@@ -543,6 +518,7 @@ async def run_dns_server(
     limits: Limits = DEFAULT_LIMITS,
     rate_limiter: RateLimiter = UNLIMITED,
     identifiers: KeyLookup | None = None,
+    nameservers: Mapping[str, Sequence[str]] | None = None,
 ) -> DnsServer:
     """Start the DNS front end for ``zone`` on ``host``:``port`` (UDP and TCP).
 
@@ -551,11 +527,14 @@ async def run_dns_server(
     dot; default ``ns.<zone>``); ``recursive`` is passed on to the service;
     ``limits`` bound slow TCP clients and UDP answer sizes; ``rate_limiter``
     budgets TCP queries, a :meth:`RateLimiter.fresh` copy of it UDP ones;
-    ``identifiers`` finds the handle of a GS1 key (``_gs1`` names are NXDOMAIN without).
+    ``identifiers`` finds the handle of a GS1 key (``_gs1`` names are NXDOMAIN without);
+    ``nameservers`` (name -> addresses, :mod:`resolver.dns.zone`) replaces
+    ``ns_names`` and adds the in-zone name servers' A/AAAA records.
     """
     bridge = DnsBridge(
         service, zone=zone, ns_names=ns_names, soa=soa, recursive=recursive,
         amplification_factor=limits.udp_amplification_factor, identifiers=identifiers,
+        nameservers=nameservers,
     )
     server = DnsServer(bridge, limits, rate_limiter)
     await server.start(host, port)
