@@ -21,6 +21,7 @@ script never reads a mistyped handle as "nothing affected".
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from resolver.core.assembly import build_service
+from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
 
 
@@ -92,9 +94,29 @@ def _direction(args: argparse.Namespace) -> str:
     return chosen[0] if chosen else "down"
 
 
+async def _recall_list(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """``--up --products``: the finished products containing HANDLE, flat, with a count."""
+    async with ctx.store() as store:
+        answer = await affected_products(store, args.handle)
+        if not answer.products and await store.get_handle(args.handle) is None:
+            raise CliError(f"{args.handle} not found (and nothing here contains it)")
+    if args.csv:
+        sys.stdout.write(answer.as_csv())
+        return EXIT_OK
+    lines = [f"{len(answer.products)} finished products contain {args.handle}"
+             + (" (list cut short: more exist)" if answer.truncated else "")]
+    lines += [f"  {p.handle}  via {p.via}  ({p.levels} up)" for p in answer.products]
+    ctx.out.result(answer.as_json(), "\n".join(lines))
+    return EXIT_OK
+
+
 async def trace(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Trace one handle and print the answer."""
     direction = _direction(args)
+    if args.products or args.csv:
+        if direction != "up":
+            raise CliError("--products lists where-used products: add --up", EXIT_USAGE)
+        return await _recall_list(ctx, args)
     async with ctx.store() as store:
         service = await build_service(store, ctx.config, site_info=None)
         try:
@@ -139,13 +161,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         examples="  idnode trace 88.118.9/WL-0000012\n"
         "  idnode trace 88.118.10/MB-NR-000004 --up --depth 3\n"
         "  idnode trace 88.118.8/RF-0000007 --events\n"
-        "  idnode --json trace 88.118.8/RF-0000007 --all",
+        "  idnode --json trace 88.118.8/RF-0000007 --all\n"
+        "  idnode trace 88.118.10/MB-NR-000004 --up --products --csv > recall.csv",
     )
     parser.add_argument("handle")
     parser.add_argument("--up", action="store_true",
                         help="where-used: every product containing HANDLE, transitively")
     parser.add_argument("--events", action="store_true", help="the lifecycle events in order")
     parser.add_argument("--all", action="store_true", help="parts, where-used and events")
+    parser.add_argument("--products", action="store_true",
+                        help="with --up: the flat recall list of finished products, counted")
+    parser.add_argument("--csv", action="store_true",
+                        help="with --up --products: the list as CSV (product,via,levels)")
     parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
                         help=f"levels to follow (default {DEFAULT_DEPTH})")
     parser.add_argument("--timeout", type=float, default=5.0,

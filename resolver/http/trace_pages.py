@@ -23,7 +23,13 @@ from urllib.parse import quote
 import orjson
 from aiohttp import web
 
-from protocol.constants import RC_PROTOCOL_ERROR, RC_SUCCESS, RC_VALUES_NOT_FOUND
+from protocol.constants import (
+    RC_HANDLE_NOT_FOUND,
+    RC_PROTOCOL_ERROR,
+    RC_SUCCESS,
+    RC_VALUES_NOT_FOUND,
+)
+from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
 from resolver.http import pages as http_pages
 
@@ -145,7 +151,9 @@ def _status(answer: Mapping[str, Any], http_status: Callable[[int], int]) -> int
 
 
 def trace_routes(tracer: Tracer, http_status: Callable[[int], int]) -> list[web.RouteDef]:
-    """``GET /api/trace/{handle}`` and ``GET /trace/{handle}`` (before the catch-all routes)."""
+    """``GET /api/trace/{handle}``, the recall list ``GET /api/trace/{handle}/affected``
+    (JSON, or CSV with ``?format=csv``; :mod:`resolver.core.recall`) and
+    ``GET /trace/{handle}`` (before the catch-all routes)."""
 
     async def api(request: web.Request) -> web.StreamResponse:
         try:
@@ -180,4 +188,30 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int]) -> list[web.
                                             status, code)
         return http_pages.html_response(trace_page(answer), 200, code)
 
-    return [web.get("/api/trace/{handle:.+}", api), web.get("/trace/{handle:.+}", page)]
+    async def affected(request: web.Request) -> web.StreamResponse:
+        handle = request.match_info["handle"]
+        store = tracer.service.store
+        answer = await affected_products(store, handle)
+        if not answer.products and await store.get_handle(handle) is None:
+            body = {"responseCode": RC_HANDLE_NOT_FOUND, "handle": handle,
+                    "message": f"{handle} is not found here and nothing here contains it"}
+            response = web.Response(body=orjson.dumps(body), status=404,
+                                    content_type="application/json")
+            response[http_pages.RESPONSE_CODE] = RC_HANDLE_NOT_FOUND
+            return response
+        if request.query.get("format") == "csv":
+            filename = handle.replace("/", "_") + "-affected.csv"
+            response = web.Response(
+                text=answer.as_csv(), content_type="text/csv", charset="utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        else:
+            response = web.Response(body=orjson.dumps(answer.as_json()),
+                                    content_type="application/json")
+        response[http_pages.RESPONSE_CODE] = RC_SUCCESS
+        return response
+
+    return [
+        web.get("/api/trace/{handle:.+}/affected", affected),
+        web.get("/api/trace/{handle:.+}", api),
+        web.get("/trace/{handle:.+}", page),
+    ]
