@@ -61,6 +61,9 @@ from resolver.handle.sessions import SessionStore
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2641
+#: a certified answer (an RSA-2048 signature, on the loop) costs about 7 plain ones: it
+#: takes this many tokens of the client's rate budget
+CERTIFY_COST = 8
 
 
 def envelope_error(env: Envelope, code: int, text: str) -> Message:
@@ -113,6 +116,11 @@ class _Listener:
 
     #: who may ask for recursion (None: anyone); from others the flag is cleared
     recursion: tuple[Network, ...] | None = None
+
+    def _certify_refused(self, request: Message, client: str) -> bool:
+        """Whether a certified ``request`` is over ``client``'s budget: signing the
+        answer costs CERTIFY_COST requests' worth of it (issue 18 F16)."""
+        return request.certify and bool(self.limiter.take(client, CERTIFY_COST - 1))
 
     def _limit_recursion(self, request: Message, client: str) -> Message:
         """``request`` with its recursive flag cleared unless ``client`` may recurse."""
@@ -174,6 +182,10 @@ class _TcpConnections(_Listener):
                 await writer.drain()
                 return
             request = self._limit_recursion(request, client)
+            if self._certify_refused(request, client):
+                writer.write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
+                await writer.drain()
+                continue
             for response in await respond(self.processor, request):
                 writer.write(encode_tcp(response))
             await writer.drain()
@@ -278,6 +290,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             # the cached record the answer is made from: the answer is kept with it
             answer = None if hot is None or self.hot is None else self.hot.lookup(hot.handle)
             request = self._limit_recursion(request, client_of(addr))
+            if self._certify_refused(request, client_of(addr)):
+                return  # over UDP, as any rate-limited datagram: dropped
             responses = await respond(self.processor, request, spoofable=True)
             if answer is None or hot is None or not keepable(request, responses):
                 self._send(responses, addr, size)
