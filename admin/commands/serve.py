@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import importlib.util
 import logging
 import signal
@@ -25,6 +24,7 @@ from typing import Any
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from resolver.core.log_format import configure_logging
+from resolver.core.orphans import die_with_parent
 from resolver.handle.shared_auth import SharedAuthTables, connect_auth_tables
 from resolver.node import AuthTables, ListenError, limits_from, start_node
 from resolver.site_sync import SiteMismatch
@@ -35,9 +35,6 @@ EXAMPLES = """  idnode serve                              # the node in ./idnode
   idnode serve --handle-port 2641 --http-port 8000 --workers 2
   idnode serve --role root --data-dir root-data --handle-port 12641
   IDNODE_DATABASE_URL=postgresql://127.0.0.1/test idnode serve"""
-
-PR_SET_PDEATHSIG = 1
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve``."""
@@ -138,7 +135,7 @@ def _start_workers(
     children = []
     for _ in range(count):
         child = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=_die_with_parent
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=die_with_parent
         )
         assert child.stdin is not None and tables is not None
         child.stdin.write(f"{tables.address} {tables.authkey.hex()}\n".encode())
@@ -160,7 +157,3 @@ def _wait_ready(children: Sequence[subprocess.Popen[bytes]]) -> set[str]:
     return loops
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this child when the parent dies, even by SIGKILL."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

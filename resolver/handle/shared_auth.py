@@ -7,6 +7,10 @@ every process must see the same open challenges and sessions.  One
 :class:`SharedAuthTables` starts it, and any process (a spawned worker, or a
 ``--worker-child`` started by the CLI) joins with :func:`connect_auth_tables`
 using its address and key, then passes the stores to ``run_handle_server``.
+
+The manager process ends with the process that started it, even when that
+one is killed with SIGKILL (:mod:`resolver.core.orphans`), and removes the
+directory of its socket as it goes; its resource tracker then ends too.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import secrets
+import shutil
+import signal
 import tempfile
 from multiprocessing.managers import BaseManager
 from typing import Any
 
 from protocol.message import Message
 from resolver.core.limits import DEFAULT_LIMITS, Limits
+from resolver.core.orphans import die_with_parent
 from resolver.handle.challenges import ChallengeStore, ChallengeTable
 from resolver.handle.sessions import SessionStore, SessionTable
 
@@ -61,14 +68,23 @@ class SharedAuthTables:
         self._manager = _AuthManager(
             address=self.address, authkey=self.authkey, ctx=multiprocessing.get_context("spawn")
         )
-        self._manager.start()
+        self._manager.start(_serve_tables, (os.getpid(), self._dir))
 
     def close(self) -> None:
         """Stop the manager process and remove its socket."""
         self._manager.shutdown()
-        for name in os.listdir(self._dir):
-            os.unlink(os.path.join(self._dir, name))
-        os.rmdir(self._dir)
+        shutil.rmtree(self._dir, ignore_errors=True)  # the manager may have removed it
+
+
+def _serve_tables(parent: int, folder: str) -> None:
+    """In the manager process: end with ``parent``, removing ``folder`` (the socket's)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    die_with_parent(parent)
 
 
 def connect_auth_tables(
