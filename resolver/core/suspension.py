@@ -1,11 +1,13 @@
 """Which identifiers this node refuses to resolve because their enterprise is suspended.
 
-With ``suspended_resolution = "refuse"`` a handle under a prefix owned by a
-suspended enterprise (or under a sub-prefix of one) resolves as if it did not
-exist; with ``"serve"`` (the default) suspension only freezes writes.  The set
-of refused prefixes is read from the registry at start and every
-``REFRESH_SECONDS`` after (``idnode enterprise suspend`` runs in another
-process), so the hot path is one set lookup per dotted prefix level.
+With ``suspended_resolution = "refuse"`` a handle whose owner (the owner of
+its longest registered prefix, as for writes: :mod:`registry.admission`) is a
+suspended enterprise resolves as if it did not exist; a sub-prefix the
+operator registered to someone else stays served; with ``"serve"`` (the
+default) suspension only freezes writes.  The registered prefixes are read
+from the registry at start and every ``REFRESH_SECONDS`` after (``idnode
+enterprise suspend`` runs in another process), so the hot path is one dict
+lookup per dotted prefix level, none while no enterprise is suspended.
 """
 
 from __future__ import annotations
@@ -22,28 +24,31 @@ REFRESH_SECONDS = 30.0
 
 
 class SuspendedPrefixes:
-    """Prefix keys of suspended enterprises, refreshed from the store."""
+    """Registered prefix keys and whether their owner is suspended, refreshed from the
+    store (empty while no enterprise is suspended)."""
 
     def __init__(self) -> None:
-        self._keys: frozenset[str] = frozenset()
+        self._registered: dict[str, bool] = {}
 
     def refuses(self, handle: str) -> bool:
-        """True when ``handle`` lies under a suspended enterprise's prefix."""
-        if not self._keys:
+        """True when the longest registered prefix above ``handle`` is a suspended
+        enterprise's."""
+        if not self._registered:
             return False
         prefix = name_key(handle.partition("/")[0])
         while True:
-            if prefix in self._keys:
-                return True
+            suspended = self._registered.get(prefix)
+            if suspended is not None:
+                return suspended
             prefix, dot, _ = prefix.rpartition(".")
             if not dot:
                 return False
 
     async def refresh(self, store: HandleStore) -> None:
-        """Reload the prefixes owned by suspended enterprises."""
+        """Reload the registered prefixes and which of them suspended enterprises own."""
         suspended = {e.code for e in await store.list_enterprises() if e.status == "suspended"}
         prefixes = await store.list_prefixes() if suspended else []
-        self._keys = frozenset(name_key(p.name) for p in prefixes if p.owner in suspended)
+        self._registered = {name_key(p.name): p.owner in suspended for p in prefixes}
 
     async def run(self, store: HandleStore, interval: float = REFRESH_SECONDS) -> None:
         """Refresh every ``interval`` seconds until cancelled; a failed read keeps the old set."""

@@ -17,6 +17,7 @@ from registry.errors import EnterpriseSuspended, QuotaExceeded
 from registry.store import HandleStore
 from resolver.core.model import Caller, ServiceError
 from resolver.core.service import ResolutionService
+from resolver.core.suspension import SuspendedPrefixes
 
 NODE = "88.118"
 A = Caller("0.NA/88.118.7", 300)
@@ -88,3 +89,15 @@ async def test_a_registered_sub_prefix_belongs_to_its_own_owner(database: Handle
     await database.set_enterprise_status("D", "suspended")
     with pytest.raises(EnterpriseSuspended):
         await database.add_values("88.118.7.9/before", [url(3, "z")], actor="op")
+
+
+async def test_refused_resolution_follows_the_owner_too(database: HandleStore) -> None:
+    await _tenant(database, sub_prefixes=True)
+    await database.add_enterprise("D", "Tenant D")
+    await database.create_prefix("88.118.7.9", owner="D")
+    await database.set_enterprise_status("A", "suspended")
+    refused = SuspendedPrefixes()
+    await refused.refresh(database)
+    assert refused.refuses("88.118.7/x") and refused.refuses("88.118.7.1/x")
+    assert not refused.refuses("88.118.7.9/x")  # D's, not A's
+    assert not refused.refuses("88.118.8/x")
