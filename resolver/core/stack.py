@@ -158,7 +158,7 @@ class ResolutionStack:
         )
         self.redis = redis
         self.recursor = recursor
-        self.referrals = ReferralFinder(store)
+        self.referrals = ReferralFinder(store, ttl=negative_ttl, clock=clock)
         self.metrics = metrics
         self.counters: dict[str, int] = {}
         self._flights = SingleFlight()
@@ -292,6 +292,7 @@ class ResolutionStack:
         fetching = self._flights.keys()
         self._invalidated.update(fetching if prefixes else set(keys) & set(fetching))
         if prefixes:
+            self.referrals.forget()
             self.negative.clear()
             self.local.drop_matching(lambda _key, answer: answer.kind is not Kind.FOUND)
 
@@ -299,6 +300,7 @@ class ResolutionStack:
         """Forget every answer (invalidations may have been missed)."""
         self.local.clear()
         self.negative.clear()
+        self.referrals.forget()
         self._invalidated.update(self._flights.keys())
 
     # --- life cycle --------------------------------------------------------------

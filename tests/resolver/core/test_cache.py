@@ -242,3 +242,25 @@ async def test_an_answer_invalidated_while_fetched_is_not_kept(
 
     assert await stack._cached("l:" + TV, TV, fetch_racing_a_write) is old
     assert stack.local.get("l:" + TV) is None
+
+
+async def test_misses_under_a_known_prefix_cost_one_query(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    await database.create_prefix("88.118", kind="hosted", actor="test")
+    stack = ResolutionStack(database, negative_ttl=30, clock=clock)
+    service = ResolutionService(database, answers=stack)
+    await service.resolve("88.118.8/first-miss")  # finds where 88.118.8 belongs
+    before = database.query_count
+    for n in range(5):
+        missing = await service.resolve(f"88.118.8/miss-{n}")
+        assert missing.response_code == RC_HANDLE_NOT_FOUND
+    assert database.query_count - before == 5  # the record lookups only
+    await stack.invalidate(["0.NA/88.118.8"])  # a prefix handle changed
+    before = database.query_count
+    await service.resolve("88.118.8/after")
+    assert database.query_count - before > 1  # placed again
+    clock.now += 31
+    before = database.query_count
+    await service.resolve("88.118.8/later")
+    assert database.query_count - before > 1  # placements live negative_ttl
