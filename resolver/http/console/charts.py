@@ -17,7 +17,8 @@ WIDTH, HEIGHT, PAD = 640, 220, 28
 
 def bar_chart(points: Sequence[tuple[str, int | float]], *, title: str) -> Markup:
     """A bar per ``(label, value)``, scaled to the largest value."""
-    top = max((v for _label, v in points), default=0) or 1
+    highest = max((v for _label, v in points), default=0)
+    top = highest or 1
     step = (WIDTH - 2 * PAD) / max(len(points), 1)
     bars = []
     for i, (label, value) in enumerate(points):
@@ -36,6 +37,6 @@ def bar_chart(points: Sequence[tuple[str, int | float]], *, title: str) -> Marku
         f'<title>{escape(title)}</title>'
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
         f'stroke="#d0d7de"/>'
-        f'<text x="{PAD}" y="14" font-size="11" fill="#57606a">max {top:g}</text>'
+        f'<text x="{PAD}" y="14" font-size="11" fill="#57606a">max {highest:g}</text>'
         + "".join(bars) + "</svg>"
     )

@@ -28,7 +28,12 @@ from resolver.http.console.context import actor_of, redirect, render, settings_o
 from resolver.http.console.forms import Form, posted
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import ENTERPRISE, allow
-from resolver.http.console.template_form import document_as_form, form_fields, parse_document
+from resolver.http.console.template_form import (
+    document_as_form,
+    form_fields,
+    parse_document,
+    template_title,
+)
 from resolver.http.console.writes import delete_record, put_record
 from resolver.http.qr import page_url
 
@@ -145,7 +150,7 @@ def _form_page(request: web.Request, owned: Scope, template: Template, form: For
     return render(request, "identifier_form.html", {
         "template": template, "templates": templates_for(owned.enterprise.industry),
         "fields": form_fields(template), "form": form, "handle": handle, "version": version,
-        "prefixes": owned.names, "enterprise": owned.enterprise,
+        "prefixes": owned.names, "enterprise": owned.enterprise, "title": template_title,
     }, status=status)
 
 

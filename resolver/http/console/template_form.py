@@ -48,6 +48,13 @@ LABELS = {
     "inner_diameter_mm": N_("Inner diameter"), "working_pressure_bar": N_("Working pressure"),
     "length_m": N_("Length"), "reinforcement": N_("Reinforcement"),
 }
+TITLES = {
+    "appliance.product": N_("Home appliance product"),
+    "machinery.equipment": N_("Machinery equipment"),
+    "rubber.product": N_("Rubber product (tyre or hose)"),
+    "component": N_("Component"),
+    "material.batch": N_("Material batch"),
+}
 UNITS = {"_w": "W", "_v": "V", "_kg": "kg", "_kw": "kW", "_c": "°C", "_min": "min",
          "_mm": "mm", "_bar": "bar", "_m": "m", "_months": N_("months"), "_hours": "h"}
 CHOICES = {
@@ -61,6 +68,11 @@ CHOICES = {
     "cnc_lathe": N_("CNC lathe"), "injection_molding_machine": N_("Injection moulding machine"),
     "air_compressor": N_("Air compressor"), "diesel": N_("Diesel"), "electric": N_("Electric"),
 }
+
+
+def template_title(template: Template) -> str:
+    """A template's title in the request's language."""
+    return _(TITLES[template.name]) if template.name in TITLES else template.title
 
 
 @dataclass(frozen=True, slots=True)
