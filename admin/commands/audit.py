@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = add_group(subparsers, "audit", "Inspect and verify the audit log.")
     parser = add_command(group, "show", show, summary="Show audit log entries, oldest first.",
                          examples="  idnode audit show --limit 20\n"
-                         "  idnode audit show --handle 88.118.8/TV-0001")
+                         "  idnode audit show --handle 88.118.8/TV-0000001")
     parser.add_argument("--handle", help="only entries of this handle (exact name)")
     parser.add_argument("--limit", type=int, default=50, help="how many entries (default 50)")
     parser.add_argument("--after", type=int, default=0, metavar="SEQ",

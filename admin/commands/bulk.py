@@ -92,15 +92,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_command(
         subparsers, "import", import_, writes=True,
         summary="Import handle records from CSV, JSON Lines or a CNRI batch file (resumable).",
-        examples="""  idnode import products.csv
-  idnode import export.jsonl --overwrite --report rejected.csv
+        examples="""  idnode import examples/products.csv
+  idnode import all.jsonl --overwrite --report rejected.csv  (all.jsonl: from idnode export)
   idnode import --format batch cnri-export.txt
   (after an interruption, run the same command again: it resumes)
 
 formats:
   CSV         header handle,index,type,data[,ttl]; one value per row; consecutive rows
               with the same handle form one record; data is UTF-8 text
-  JSON Lines  one record per line: {"handle": "88.118.8/X", "values": [REST JSON values]}
+  JSON Lines  one record per line: {"handle": "88.118.8/TV-0000001", "values": [REST JSON values]}
   batch       CNRI hdl-genericbatch syntax: CREATE/ADD/MODIFY/REMOVE/DELETE/HOME/UNHOME
               blocks, value lines INDEX TYPE TTL PERMS FORMAT DATA (UTF8, ADMIN, LIST,
               FILE); AUTHENTICATE blocks are skipped; rows are line numbers

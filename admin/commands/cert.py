@@ -340,7 +340,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_command(
         group, "show", show,
         summary="Show a handle's certificates, revocations and signatures, decoded.",
-        examples="  idnode cert show 0.NA/88.118.8\n  idnode --json cert show 88.118.8/TV-0001",
+        examples="  idnode cert show 0.NA/88.118.8\n  idnode --json cert show 88.118.8/TV-0000001",
     )
     parser.add_argument("handle")
     _server_option(parser)

@@ -36,14 +36,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = add_group(subparsers, "dns", "Show how handles map to DNS names.")
     name = add_command(
         group, "name", show_name, summary="The DNS name of a handle.",
-        examples="  idnode dns name 88.118.8/TV-0001\n"
+        examples="  idnode dns name 88.118.8/TV-0000001\n"
         "  idnode dns name '88.118.8/Ünïcode #1' --zone id.example.",
     )
     name.add_argument("handle")
     name.add_argument("--zone", help="DNS zone (default: the dns_zone setting)")
     handle = add_command(
         group, "handle", show_handle, summary="The handle a DNS name stands for.",
-        examples="  idnode dns handle tv-0001._.8.118.88.id.local.",
+        examples="  idnode dns handle tv-0000001._.8.118.88.id.local.",
     )
     handle.add_argument("name")
     handle.add_argument("--zone", help="DNS zone (default: the dns_zone setting)")

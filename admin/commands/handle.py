@@ -145,18 +145,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = add_group(subparsers, "handle", "Create, inspect, change and delete handles.")
     parser = add_command(
         group, "create", create, summary="Create a handle.", writes=True,
-        examples="  idnode handle create 88.118.8/TV-0001 --value 1:URL:https://example.com/tv1\n"
-        "  idnode handle create 88.118.8/TV-0002 --value 1:URL:https://example.com/tv2 "
+        examples="  idnode handle create 88.118.8/TV-0000001 --value 1:URL:https://example.com/tv1\n"
+        "  idnode handle create 88.118.8/TV-0000003 --value 1:URL:https://example.com/tv2 "
         "--value 100:HS_ADMIN:0.NA/88.118.8:300\n"
-        "  idnode handle create 88.118.8/TV-0003 --from-json tv3.json",
+        "  idnode handle create 88.118.8/TV-0000017 --from-json examples/tv.json",
     )
     parser.add_argument("handle")
     _value_options(parser)
 
     parser = add_command(
         group, "get", get, summary="Show a handle's stored values (secret keys hidden).",
-        examples="  idnode handle get 88.118.8/TV-0001\n"
-        "  idnode --json handle get 88.118.8/TV-0001 --type URL",
+        examples="  idnode handle get 88.118.8/TV-0000001\n"
+        "  idnode --json handle get 88.118.8/TV-0000001 --type URL",
     )
     parser.add_argument("handle")
     parser.add_argument("--type", action="append", help="only values of this type (repeatable)")
@@ -166,9 +166,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_command(
         group, "set", set_, summary="Add or change values by index, or remove some.",
         writes=True,
-        examples="  idnode handle set 88.118.8/TV-0001 --value 1:URL:https://example.com/new\n"
-        "  idnode handle set 88.118.8/TV-0001 --remove 2\n"
-        "  idnode handle set 88.118.8/TV-0001 --replace --from-json tv1.json",
+        examples="  idnode handle set 88.118.8/TV-0000001 --value 1:URL:https://example.com/new\n"
+        "  idnode handle set 88.118.8/TV-0000001 --remove 2\n"
+        "  idnode handle set 88.118.8/TV-0000001 --replace --from-json examples/tv.json",
     )
     parser.add_argument("handle")
     _value_options(parser)
@@ -178,7 +178,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="the given values replace all current values")
 
     parser = add_command(group, "delete", delete, summary="Delete a handle.", writes=True,
-                         examples="  idnode handle delete 88.118.8/TV-0001")
+                         examples="  idnode handle delete 88.118.8/TV-0000001")
     parser.add_argument("handle")
 
     parser = add_command(group, "list", list_, summary="List handle names under a prefix.",

@@ -48,9 +48,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_command(
         subparsers, "qr", qr,
         summary="The QR code of a product's page (SVG or PNG), for labels.",
-        examples="  idnode qr 88.118.8/TV-0001 > tv.svg\n"
-        "  idnode qr 88.118.8/TV-0001 --out tv.png --scale 10 --level Q\n"
-        "  idnode qr 88.118.8/TV-0001 --base-url https://id.example.cn",
+        examples="  idnode qr 88.118.8/TV-0000001 > tv.svg\n"
+        "  idnode qr 88.118.8/TV-0000001 --out tv.png --scale 10 --level Q\n"
+        "  idnode qr 88.118.8/TV-0000001 --base-url https://id.example.cn",
     )
     parser.add_argument("handle")
     parser.add_argument("--out", metavar="FILE", help="write here (.svg or .png)")

@@ -164,11 +164,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_command(
         subparsers, "resolve", resolve,
         summary="Resolve a handle as a client of this node (or of another server) sees it.",
-        examples="  idnode resolve 88.118.8/TV-0001\n"
-        "  idnode resolve 88.118.8/TV-0001 --type URL\n"
-        "  idnode resolve 88.118.9/FL-0001 --recursive\n"
-        "  idnode resolve 88.118.8/TV-0001 --server 127.0.0.1:2641\n"
-        "  idnode resolve 88.118.8/TV-0001 --verify --trace\n"
+        examples="  idnode resolve 88.118.8/TV-0000001\n"
+        "  idnode resolve 88.118.8/TV-0000001 --type URL\n"
+        "  idnode resolve 88.118.9/FL-0000004 --recursive\n"
+        "  idnode resolve 88.118.8/TV-0000001 --server 127.0.0.1:2641\n"
+        "  idnode resolve 88.118.8/TV-0000001 --verify --trace\n"
         "  idnode --json resolve 0.NA/88.118 --index 100\n"
         "  idnode resolve '(01)06901234567892(21)ABC123'       # a GS1 code on the record\n"
         "  idnode resolve urn:epc:id:sgtin:6901234.056789.ABC123\n"

@@ -6,7 +6,7 @@ resolved recursively from the configured root (``root_address``), signatures
 are checked against the configured trust anchor.  The text output is an
 indented tree, one node per line::
 
-    88.118.9/WL-0000012  machinery.equipment@1  [local, unsigned]
+    88.118.9/WL-0000010  machinery.equipment@1  [local, unsigned]
       component 88.118.10/TY-00000031  rubber.product@1  [local, unsigned]
         batch 88.118.10/MB-TRD-000002  material.batch@1  [local, unsigned]
 
@@ -158,11 +158,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         subparsers, "trace", trace,
         summary="Trace a product: its parts tree (default), where it is used (--up), "
         "its lifecycle events (--events), or all three (--all).",
-        examples="  idnode trace 88.118.9/WL-0000012\n"
-        "  idnode trace 88.118.10/MB-NR-000004 --up --depth 3\n"
-        "  idnode trace 88.118.8/RF-0000007 --events\n"
-        "  idnode --json trace 88.118.8/RF-0000007 --all\n"
-        "  idnode trace 88.118.10/MB-NR-000004 --up --products --csv > recall.csv",
+        examples="  idnode trace 88.118.9/WL-0000010\n"
+        "  idnode trace 88.118.10/MB-NR-000001 --up --depth 3\n"
+        "  idnode trace 88.118.8/RF-0000005 --events\n"
+        "  idnode --json trace 88.118.8/RF-0000005 --all\n"
+        "  idnode trace 88.118.10/MB-NR-000001 --up --products --csv > recall.csv",
     )
     parser.add_argument("handle")
     parser.add_argument("--up", action="store_true",
