@@ -313,21 +313,15 @@ class RawBody:
 
 @dataclass(frozen=True, slots=True)
 class ResolutionResponse:
-    """The values of a handle (``encodeResolutionResponse``).
-
-    ``encoded_values`` may hold :func:`protocol.value_codec.encode_values` of
-    ``values``, precomputed (e.g. by a cache); it is then written as it is.
-    """
+    """The values of a handle (``encodeResolutionResponse``)."""
 
     handle: str
     values: tuple[HandleValue, ...] = ()
-    encoded_values: bytes | None = field(default=None, compare=False, repr=False)
 
     def write(self, w: Writer, ctx: BodyContext) -> None:
         """Append: handle, counted values."""
         w.string(self.handle)
-        encoded = self.encoded_values
-        w.raw(encoded if encoded is not None else encode_values(self.values))
+        w.raw(encode_values(self.values))
 
     @classmethod
     def read(cls, r: Reader, ctx: BodyContext) -> ResolutionResponse:

@@ -32,49 +32,6 @@ def decode_packet(data: bytes, max_message_size: int = MAX_MESSAGE_SIZE) -> Mess
     return decode_message(env, data[MESSAGE_ENVELOPE_SIZE:], max_message_size)
 
 
-def split_tcp_frame(
-    buffer: bytes, max_message_size: int = MAX_MESSAGE_SIZE
-) -> tuple[Envelope, bytes, int] | None:
-    """The first complete frame of a TCP byte stream: (envelope, message bytes,
-    bytes consumed), or None when more bytes are needed."""
-    if len(buffer) < MESSAGE_ENVELOPE_SIZE:
-        return None
-    env = decode_envelope(buffer, max_message_size)
-    end = MESSAGE_ENVELOPE_SIZE + env.message_length
-    if len(buffer) < end:
-        return None
-    return env, bytes(buffer[MESSAGE_ENVELOPE_SIZE:end]), end
-
-
-class TcpDeframer:
-    """Incremental TCP deframer: ``feed`` bytes, get complete (envelope, message) pairs.
-
-    Never buffers more than one envelope plus ``max_message_size`` bytes.
-    """
-
-    def __init__(self, max_message_size: int = MAX_MESSAGE_SIZE) -> None:
-        self._buf = bytearray()
-        self.max_message_size = max_message_size
-
-    def feed(self, data: bytes) -> list[tuple[Envelope, bytes]]:
-        """Add received bytes; return every frame now complete."""
-        self._buf += data
-        frames = []
-        while len(self._buf) >= MESSAGE_ENVELOPE_SIZE:
-            env = decode_envelope(bytes(self._buf[:MESSAGE_ENVELOPE_SIZE]), self.max_message_size)
-            end = MESSAGE_ENVELOPE_SIZE + env.message_length
-            if len(self._buf) < end:
-                break
-            frames.append((env, bytes(self._buf[MESSAGE_ENVELOPE_SIZE:end])))
-            del self._buf[:end]
-        return frames
-
-    @property
-    def pending(self) -> int:
-        """Bytes buffered but not yet part of a complete frame."""
-        return len(self._buf)
-
-
 def encode_udp(
     msg: Message, max_data: int = MAX_UDP_DATA_SIZE, mark_truncated: bool | None = None
 ) -> list[bytes]:

@@ -14,7 +14,6 @@ import hashlib
 
 from protocol.constants import HASH_TYPE_BY_ALL, HASH_TYPE_BY_PREFIX, HASH_TYPE_BY_SUFFIX
 from protocol.errors import ProtocolError
-from protocol.site_info import ServerInfo, SiteInfo
 
 _UPPER = bytes.maketrans(b"abcdefghijklmnopqrstuvwxyz", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -55,6 +54,3 @@ def server_index(handle: str | bytes, hash_option: int, num_servers: int) -> int
     return handle_hash(handle, hash_option) % num_servers
 
 
-def select_server(site: SiteInfo, handle: str | bytes) -> ServerInfo:
-    """The server of ``site`` that is responsible for ``handle``."""
-    return site.servers[server_index(handle, site.hash_option, len(site.servers))]

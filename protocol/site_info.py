@@ -25,9 +25,7 @@ from protocol.constants import (
     SITE_MULTI_PRIMARY,
     SITE_PRIMARY,
     SITE_RECORD_FORMAT_VERSION,
-    SP_HDL_HTTP,
     SP_HDL_TCP,
-    SP_HDL_UDP,
     ST_ADMIN,
     ST_ADMIN_AND_QUERY,
     ST_QUERY,
@@ -233,32 +231,3 @@ def decode_site_info(data: bytes) -> SiteInfo:
     site = read_site_info(r)
     r.expect_end("site info")
     return site
-
-
-def simple_site(
-    ip: str,
-    port: int = 2641,
-    http_port: int | None = 8000,
-    public_key: bytes = b"",
-    serial_number: int = 1,
-    is_primary: bool = True,
-    description: str | None = None,
-    udp: bool = True,
-) -> SiteInfo:
-    """A one-server site laid out like CNRI's configuration constructor
-    (TCP admin+query, optional UDP query, optional HTTP admin+query)."""
-    interfaces = [Interface(ST_ADMIN_AND_QUERY, SP_HDL_TCP, port)]
-    if udp:
-        interfaces.append(Interface(ST_QUERY, SP_HDL_UDP, port))
-    if http_port is not None:
-        interfaces.append(Interface(ST_ADMIN_AND_QUERY, SP_HDL_HTTP, http_port))
-    attributes: tuple[Attribute, ...] = ()
-    if description is not None:
-        attributes = (Attribute(b"desc", description.encode("utf-8")),)
-    server = ServerInfo(1, address_from_string(ip), public_key, tuple(interfaces))
-    return SiteInfo(
-        serial_number=serial_number,
-        servers=(server,),
-        is_primary=is_primary,
-        attributes=attributes,
-    )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from protocol.constants import MAX_ARRAY_SIZE, MAX_HANDLE_VALUES
 from protocol.errors import ProtocolError
 from protocol.values import HandleValue, ValueReference
-from protocol.wire import Reader, Writer, decode_utf8, encode_utf8
+from protocol.wire import Reader, decode_utf8, encode_utf8
 
 _FIXED = struct.Struct(">iiBiB")  # index, timestamp, ttl type, ttl, permissions
 _I32 = struct.Struct(">i")
@@ -94,11 +94,6 @@ def encode_values(values: Sequence[HandleValue]) -> bytes:
     return bytes(out)
 
 
-def write_values(w: Writer, values: Sequence[HandleValue]) -> None:
-    """Append a counted value list to a Writer."""
-    w.raw(encode_values(values))
-
-
 _HEAD = struct.Struct(">iiBiBi")  # fixed part + type length
 _PERMS = tuple(
     (bool(bits & 8), bool(bits & 4), bool(bits & 2), bool(bits & 1)) for bits in range(256)
@@ -170,9 +165,3 @@ def decode_values(data: bytes, limit: int = MAX_HANDLE_VALUES) -> tuple[HandleVa
     return values
 
 
-def value_size(value: HandleValue) -> int:
-    """Encoded length of ``value`` (``Encoder.calcStorageSize``)."""
-    size = _FIXED.size + 12 + len(encode_utf8(value.type)) + len(value.data)
-    for ref in value.references:
-        size += 8 + len(encode_utf8(ref.handle))
-    return size

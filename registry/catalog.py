@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,41 +37,6 @@ async def _upsert(
 
 class CatalogMixin(StoreBase):
     """Links between handles, data templates and statistics counters."""
-
-    # --- links -------------------------------------------------------------
-
-    async def set_links(self, from_handle: str, links: Iterable[tuple[str, str]]) -> None:
-        """Replace the outgoing links of ``from_handle`` by ``(to_handle, relation)`` pairs."""
-        from_key = name_key(from_handle)
-        rows = {
-            (name_key(to), relation): {"from_key": from_key, "from_handle": from_handle,
-                                       "to_key": name_key(to), "to_handle": to,
-                                       "relation": relation}
-            for to, relation in links
-        }
-        async with self._write() as conn:
-            await conn.execute(delete(_L).where(_L.c.from_key == from_key))
-            if rows:
-                await conn.execute(insert(_L), list(rows.values()))
-
-    async def links_from(self, from_handle: str) -> list[tuple[str, str]]:
-        """``(to_handle, relation)`` pairs that ``from_handle`` points to."""
-        return await self._links(_L.c.to_handle, _L.c.from_key, from_handle, _L.c.to_key)
-
-    async def where_used(self, to_handle: str) -> list[tuple[str, str]]:
-        """``(from_handle, relation)`` pairs pointing at ``to_handle`` (indexed lookup)."""
-        return await self._links(_L.c.from_handle, _L.c.to_key, to_handle, _L.c.from_key)
-
-    async def _links(
-        self, other: Any, key_column: Any, handle: str, order: Any
-    ) -> list[tuple[str, str]]:
-        query = (
-            select(other, _L.c.relation)
-            .where(key_column == name_key(handle))
-            .order_by(order, _L.c.relation)
-        )
-        async with self._read() as conn:
-            return [(row[0], row[1]) for row in await conn.execute(query)]
 
     # --- templates ---------------------------------------------------------
 

@@ -236,3 +236,7 @@ class LinksMixin(StoreBase):
                 for to_key, from_handle, relation in rows:
                     found.setdefault(to_key, []).append((from_handle, relation))
         return found
+
+    async def where_used(self, handle: str) -> list[tuple[str, str]]:
+        """``(from_handle, relation)`` pairs pointing at ``handle``."""
+        return (await self.where_used_many([handle])).get(name_key(handle), [])

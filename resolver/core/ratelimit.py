@@ -88,7 +88,7 @@ class RateLimiter:
             self.rate, self.burst, max_clients=self.max_clients, slip=self.slip, clock=self.clock
         )
 
-    def take(self, client: str, cost: float = 1.0) -> float:
+    def seconds_until_allowed(self, client: str, cost: float = 1.0) -> float:
         """Take ``cost`` tokens for ``client``: 0.0 if the request may go ahead, else the
         seconds until it would (the request is refused and costs nothing)."""
         if not self.enabled:
@@ -103,7 +103,7 @@ class RateLimiter:
 
     def admit_datagram(self, client: str, cost: float = 1.0) -> Admission:
         """RRL for a UDP request: answer it, or (over the limit) slip or drop it."""
-        if not self.take(client, cost):
+        if not self.seconds_until_allowed(client, cost):
             return Admission.ANSWER
         refused = self._buckets[client_key(client)].refused
         if self.slip and refused % self.slip == 0:

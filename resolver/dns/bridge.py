@@ -471,7 +471,7 @@ class DnsServer:
                 async with asyncio.timeout(self.limits.read_timeout):
                     size = int.from_bytes(first + await reader.readexactly(1), "big")
                     wire = await reader.readexactly(size)
-                if self.limiter.take(client):
+                if self.limiter.seconds_until_allowed(client):
                     answer = self.bridge.refused(wire)
                 else:
                     answer = await self.bridge.answer(wire, udp=False)

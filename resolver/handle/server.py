@@ -120,7 +120,9 @@ class _Listener:
     def _certify_refused(self, request: Message, client: str) -> bool:
         """Whether a certified ``request`` is over ``client``'s budget: signing the
         answer costs CERTIFY_COST requests' worth of it (issue 18 F16)."""
-        return request.certify and bool(self.limiter.take(client, CERTIFY_COST - 1))
+        if not request.certify:
+            return False
+        return bool(self.limiter.seconds_until_allowed(client, CERTIFY_COST - 1))
 
     def _limit_recursion(self, request: Message, client: str) -> Message:
         """``request`` with its recursive flag cleared unless ``client`` may recurse."""
@@ -171,7 +173,7 @@ class _TcpConnections(_Listener):
                     await writer.drain()
                     return
                 data = await reader.readexactly(env.message_length)
-            if self.limiter.take(client):
+            if self.limiter.seconds_until_allowed(client):
                 writer.write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
                 await writer.drain()
                 continue

@@ -1,4 +1,4 @@
-"""Fuzz contract of the Handle wire codec: envelope, message, TCP deframing, UDP reassembly.
+"""Fuzz contract of the Handle wire codec: envelope, message, UDP reassembly.
 
 A contract in the sense of :mod:`tests.fuzz`.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from protocol.constants import MESSAGE_ENVELOPE_SIZE
 from protocol.envelope import decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import TcpDeframer, UdpReassembler
+from protocol.framing import UdpReassembler
 from protocol.message import decode_message, encode_message
 from resolver.core.limits import DEFAULT_LIMITS
 
@@ -26,7 +26,6 @@ def check_wire(data: bytes) -> None:
     """Envelope + message decoding, re-encoding, TCP deframing and UDP reassembly
     of ``data`` raise nothing but ProtocolError and respect their bounds."""
     _decode_and_reencode(data)
-    _deframe(data)
     _reassemble(data)
 
 
@@ -38,17 +37,6 @@ def _decode_and_reencode(data: bytes) -> None:
         return
     with contextlib.suppress(ProtocolError):
         encode_message(msg)  # a server echoes decoded fields back
-
-
-def _deframe(data: bytes) -> None:
-    deframer = TcpDeframer(MESSAGE_LIMIT)
-    step = max(1, data[0] if data else 1)
-    try:
-        for start in range(0, len(data), step):
-            deframer.feed(data[start : start + step])
-    except ProtocolError:
-        return
-    assert deframer.pending <= MESSAGE_ENVELOPE_SIZE + MESSAGE_LIMIT
 
 
 def datagrams(data: bytes) -> Iterator[tuple[int, bytes]]:

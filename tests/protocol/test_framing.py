@@ -8,7 +8,7 @@ from protocol.bodies import ResolutionResponse
 from protocol.constants import MAX_UDP_PACKET_SIZE, OC_RESOLUTION, RC_SUCCESS
 from protocol.envelope import decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import TcpDeframer, UdpReassembler, encode_tcp, encode_udp, split_tcp_frame
+from protocol.framing import UdpReassembler, encode_udp
 from protocol.message import Message, decode_message, encode_message
 from protocol.values import HandleValue
 
@@ -22,25 +22,6 @@ def big_response(n: int = 10) -> Message:
         request_id=42,
         expiration=1,
     )
-
-
-def test_tcp_deframer_byte_by_byte() -> None:
-    a, b = encode_tcp(big_response(1)), encode_tcp(big_response(3))
-    d = TcpDeframer()
-    frames = []
-    for byte in a + b:
-        frames += d.feed(bytes([byte]))
-    assert [len(m) for _, m in frames] == [len(a) - 20, len(b) - 20]
-    assert d.pending == 0
-    assert decode_message(*frames[1]) == big_response(3)
-    assert split_tcp_frame(a[:30]) is None
-    assert split_tcp_frame(a)[2] == len(a)  # type: ignore[index]
-
-
-def test_tcp_deframer_rejects_oversized() -> None:
-    d = TcpDeframer(max_message_size=100)
-    with pytest.raises(ProtocolError):
-        d.feed(encode_tcp(big_response(3)))
 
 
 def test_udp_split_and_reassemble_any_order() -> None:

@@ -17,7 +17,7 @@ from protocol.admin_record import decode_admin_record
 from protocol.credential import decode_credential
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import TcpDeframer, UdpReassembler, decode_packet, encode_tcp
+from protocol.framing import UdpReassembler, decode_packet, encode_tcp
 from protocol.message import Message, decode_message, encode_message
 from protocol.public_key import decode_key_numbers
 from protocol.references import decode_vlist
@@ -93,17 +93,6 @@ def test_huge_counts_do_not_allocate() -> None:
         decode_envelope(b"\x02\x0a\x02\x0a" + b"\0" * 12 + b"\x7f\xff\xff\xff")
     with pytest.raises(ProtocolError):
         decode_envelope(b"\x02\x0a\x02\x0a" + b"\0" * 12 + b"\xff\xff\xff\xff")
-
-
-@given(st.binary(max_size=200))
-def test_tcp_deframer_random(data: bytes) -> None:
-    d = TcpDeframer(max_message_size=1000)
-    try:
-        for env, body in d.feed(data):
-            only_protocol_errors(lambda raw, env=env: decode_message(env, raw), body)
-    except ProtocolError:
-        pass
-    assert d.pending <= 20 + 1000 + len(data)
 
 
 @given(st.lists(st.binary(max_size=600), max_size=10))

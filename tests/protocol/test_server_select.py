@@ -21,7 +21,7 @@ import pytest
 
 from protocol.constants import HASH_TYPE_BY_ALL, HASH_TYPE_BY_PREFIX, HASH_TYPE_BY_SUFFIX
 from protocol.errors import ProtocolError
-from protocol.server_select import handle_hash, hash_part, select_server, server_index
+from protocol.server_select import handle_hash, hash_part, server_index
 from protocol.site_info import ServerInfo, SiteInfo
 
 VECTORS = [
@@ -52,10 +52,10 @@ def test_upper_case_is_ascii_only() -> None:
     assert hash_part("a/b/c", HASH_TYPE_BY_PREFIX) == b"A"
 
 
-def test_select_server_and_errors() -> None:
+def test_server_index_and_errors() -> None:
     servers = tuple(ServerInfo(i, bytes(16)) for i in range(1, 4))
     site = SiteInfo(servers=servers, hash_option=HASH_TYPE_BY_PREFIX)
-    assert select_server(site, "88.118.8/TV-0001").server_id == 2  # index 1
+    assert server_index("88.118.8/TV-0001", site.hash_option, len(servers)) == 1
     with pytest.raises(ProtocolError):
         server_index("x", 7, 3)
     with pytest.raises(ProtocolError):

@@ -6,7 +6,6 @@ from registry.demo import generate
 from registry.events import events_of
 from registry.store import HandleStore
 from registry.templates import (
-    links_of,
     load_builtin_templates,
     template_from_json,
     values_to_document,
@@ -19,8 +18,6 @@ async def test_demo_records_load_and_trace_a_rubber_batch_to_machines(
     records = list(generate(120, seed=2))
     result = await database.bulk_put(records, actor="demo")
     assert (result.inserted, result.rejected) == (len(records), ())
-    for handle, values in records:
-        await database.set_links(handle, links_of(values))
 
     compound = next(h for h, _ in records if "/MB-TRD-" in h)
     tyres = [h for h, rel in await database.where_used(compound) if rel == "batch"]

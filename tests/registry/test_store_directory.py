@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import insert
 
 from protocol.values import HandleValue
 from registry.errors import (
@@ -15,6 +16,7 @@ from registry.errors import (
     NotFound,
     QuotaExceeded,
 )
+from registry.models import HandleLink, table_of
 from registry.store import HandleStore
 
 VALUE = HandleValue(1, "URL", b"https://example.test")
@@ -114,23 +116,16 @@ async def test_credentials(database: HandleStore) -> None:
         await database.record_credential("0.NA/88.118.8", 302, "password")
 
 
-async def test_links_and_where_used(database: HandleStore) -> None:
-    await database.set_links("88.118.8/TV-1", [("88.118.8/panel-9", "component"),
-                                              ("88.118.8/BATCH-7", "batch")])
-    await database.set_links("88.118.8/TV-2", [("88.118.8/PANEL-9", "component")])
-    assert await database.where_used("88.118.8/Panel-9") == [
-        ("88.118.8/TV-1", "component"), ("88.118.8/TV-2", "component")]
-    assert await database.links_from("88.118.8/tv-1") == [
-        ("88.118.8/BATCH-7", "batch"), ("88.118.8/panel-9", "component")]
-    await database.set_links("88.118.8/TV-1", [("88.118.8/BATCH-7", "batch")])
-    assert await database.where_used("88.118.8/PANEL-9") == [("88.118.8/TV-2", "component")]
-
-
 async def test_deleting_a_handle_drops_its_links(database: HandleStore) -> None:
     await database.create_handle("88.118.8/TV-1", [VALUE], actor="t")
-    await database.set_links("88.118.8/TV-1", [("88.118.8/PANEL-9", "component")])
+    async with database.transaction(), database._write() as conn:
+        await conn.execute(insert(table_of(HandleLink)), [{
+            "from_key": "88.118.8/TV-1", "from_handle": "88.118.8/TV-1",
+            "to_key": "88.118.8/PANEL-9", "to_handle": "88.118.8/PANEL-9",
+            "relation": "component"}])
+    assert await database.where_used_many(["88.118.8/PANEL-9"])
     await database.delete_handle("88.118.8/TV-1", actor="t")
-    assert await database.where_used("88.118.8/PANEL-9") == []
+    assert await database.where_used_many(["88.118.8/PANEL-9"]) == {}
 
 
 async def test_templates(database: HandleStore) -> None:

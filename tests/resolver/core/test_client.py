@@ -19,7 +19,7 @@ from protocol.constants import (
     ST_QUERY,
 )
 from protocol.message import Message
-from protocol.server_select import select_server
+from protocol.server_select import server_index
 from protocol.site_info import Interface, ServerInfo, SiteInfo, address_from_string
 from registry.store import HandleStore
 from resolver.core.client import HandleClient, HandleClientError, SecretKeyAuth, _answer, endpoints
@@ -60,7 +60,7 @@ async def test_failover_to_the_sites_other_server(server: HandleServer) -> None:
 def test_the_responsible_server_is_asked_first() -> None:
     site = build_site_info([("127.0.0.1", 1000 + i) for i in range(5)])
     for handle in ("88.118.8/a", "88.118.8/b", "88.118.8/c", "0.NA/88.118.8"):
-        chosen = select_server(site, handle)
+        chosen = site.servers[server_index(handle, site.hash_option, len(site.servers))]
         first = endpoints(site, handle)[0]
         assert first.tcp_port == chosen.interfaces[0].port
         assert len(endpoints(site, handle)) == 5

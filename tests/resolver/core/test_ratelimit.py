@@ -23,48 +23,48 @@ class Clock:
 def test_burst_then_refusal_with_the_wait_until_the_next_token() -> None:
     clock = Clock()
     limiter = RateLimiter(2.0, 3, clock=clock)
-    assert [limiter.take("10.0.0.1") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert limiter.take("10.0.0.1") == pytest.approx(0.5)
-    assert limiter.take("10.0.0.2") == 0.0  # another client has its own bucket
+    assert [limiter.seconds_until_allowed("10.0.0.1") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.seconds_until_allowed("10.0.0.1") == pytest.approx(0.5)
+    assert limiter.seconds_until_allowed("10.0.0.2") == 0.0  # another client has its own bucket
     clock.now += 0.5
-    assert limiter.take("10.0.0.1") == 0.0
-    assert limiter.take("10.0.0.1") > 0
+    assert limiter.seconds_until_allowed("10.0.0.1") == 0.0
+    assert limiter.seconds_until_allowed("10.0.0.1") > 0
 
 
 def test_refill_never_exceeds_the_burst() -> None:
     clock = Clock()
     limiter = RateLimiter(100.0, 2, clock=clock)
-    limiter.take("c")
+    limiter.seconds_until_allowed("c")
     clock.now += 3600
-    assert [limiter.take("c") > 0 for _ in range(3)] == [False, False, True]
+    assert [limiter.seconds_until_allowed("c") > 0 for _ in range(3)] == [False, False, True]
 
 
 def test_table_is_bounded_and_forgets_the_least_recently_seen() -> None:
     clock = Clock()
     limiter = RateLimiter(0.001, 1, max_clients=2, clock=clock)
-    limiter.take("a")
-    limiter.take("b")
-    assert limiter.take("a") > 0  # a is now the most recent
-    limiter.take("c")  # evicts b
+    limiter.seconds_until_allowed("a")
+    limiter.seconds_until_allowed("b")
+    assert limiter.seconds_until_allowed("a") > 0  # a is now the most recent
+    limiter.seconds_until_allowed("c")  # evicts b
     assert len(limiter) == 2
-    assert limiter.take("a") > 0  # still remembered, still empty
-    assert limiter.take("b") == 0.0  # forgotten: a full bucket again
+    assert limiter.seconds_until_allowed("a") > 0  # still remembered, still empty
+    assert limiter.seconds_until_allowed("b") == 0.0  # forgotten: a full bucket again
 
 
 def test_zero_rate_is_off_and_keeps_no_state() -> None:
     assert not UNLIMITED.enabled
-    assert all(UNLIMITED.take(str(i)) == 0.0 for i in range(100))
+    assert all(UNLIMITED.seconds_until_allowed(str(i)) == 0.0 for i in range(100))
     assert len(UNLIMITED) == 0
 
 
 def test_ipv6_clients_are_keyed_by_their_64() -> None:
     """Issue 18 F14: one host cannot rotate through its /64 for fresh buckets."""
     limiter = RateLimiter(0.001, 1, clock=Clock())
-    assert limiter.take("2001:db8:1:2::1") == 0.0
-    assert limiter.take("2001:db8:1:2:ffff::7") > 0  # same /64, same bucket
-    assert limiter.take("2001:db8:1:3::1") == 0.0  # the next /64 is another client
-    assert limiter.take("::ffff:10.0.0.1") == 0.0
-    assert limiter.take("10.0.0.1") > 0  # IPv4-mapped counts as the IPv4 address
+    assert limiter.seconds_until_allowed("2001:db8:1:2::1") == 0.0
+    assert limiter.seconds_until_allowed("2001:db8:1:2:ffff::7") > 0  # same /64, same bucket
+    assert limiter.seconds_until_allowed("2001:db8:1:3::1") == 0.0  # the next /64 is another client
+    assert limiter.seconds_until_allowed("::ffff:10.0.0.1") == 0.0
+    assert limiter.seconds_until_allowed("10.0.0.1") > 0  # IPv4-mapped counts as the IPv4 address
     assert client_key("fe80::1%eth0") == client_key("fe80::2")
 
 
@@ -79,17 +79,17 @@ def test_datagrams_over_the_limit_are_dropped_but_every_slip_th_slips() -> None:
 
 def test_a_fresh_limiter_is_another_budget() -> None:
     limiter = RateLimiter(0.001, 1, slip=5, clock=Clock())
-    limiter.take("c")
+    limiter.seconds_until_allowed("c")
     other = limiter.fresh()
-    assert other.take("c") == 0.0 and limiter.take("c") > 0
+    assert other.seconds_until_allowed("c") == 0.0 and limiter.seconds_until_allowed("c") > 0
     assert (other.rate, other.burst, other.slip) == (limiter.rate, 1, 5)
 
 
 def test_a_dear_request_takes_more_tokens_but_never_more_than_the_burst() -> None:
     limiter = RateLimiter(1.0, 10, clock=Clock())
-    assert limiter.take("c", cost=8) == 0.0
-    assert limiter.take("c", cost=8) == pytest.approx(6.0)
-    assert limiter.take("d", cost=50) == 0.0  # a full bucket always admits one
+    assert limiter.seconds_until_allowed("c", cost=8) == 0.0
+    assert limiter.seconds_until_allowed("c", cost=8) == pytest.approx(6.0)
+    assert limiter.seconds_until_allowed("d", cost=50) == 0.0  # a full bucket always admits one
 
 
 def test_proven_addresses_expire_and_are_bounded() -> None:
