@@ -18,8 +18,10 @@
 
 Each node of a tree is a JSON object with ``handle``, ``relation``
 (``component`` or ``batch``; none for the root), ``source`` and
-``signature``: the verdict of :func:`record_verifier` (the record's
-signatures checked up to the node's trust anchor, as ``?verify=true`` does
+``name`` (what people call the record,
+:func:`registry.templates.display.describe`; absent for a record without a
+template) and ``signature``: the verdict of :func:`record_verifier` (the
+record's signatures checked up to the node's trust anchor, as ``?verify=true`` does
 on ``/api/handles``: valid, invalid, unsigned, expired, revoked, untrusted),
 or ``unchecked`` for a tracer made without a verifier.  Problems are
 answered in the tree, never fatal: ``{"handle": ..., "error": "cycle"}`` for
@@ -53,6 +55,7 @@ from registry.events import EVENT_TYPE, format_time, parse_event
 from registry.names import name_key
 from registry.signing_policy import NO_ANCHOR
 from registry.templates import TYPE_TEMPLATE, links_of
+from registry.templates.display import describe
 from registry.trust.verify import verify_record
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 from resolver.core.service import ResolutionService
@@ -208,6 +211,7 @@ class Tracer:
         template = next((v for v in res.values if v.type == TYPE_TEMPLATE), None)
         if template is not None:
             node["template"] = template.data.decode("utf-8", "replace")
+        _name(node, res.values)
         return _Resolved(node, links_of(res.values), res.values)
 
     async def _signature(self, handle: str, values: Sequence[HandleValue]) -> str:
@@ -272,12 +276,17 @@ class Tracer:
     async def _mark_local(self, node: Node) -> None:
         """Where-used nodes come from this node's index: ``source`` local, signature if asked."""
         node["source"] = "local"
-        if self.verifier is None:
-            node["signature"] = UNCHECKED
-            return
         async with self._slots:
             res = await self.service.resolve(node["handle"])
+        _name(node, res.values)
         node["signature"] = await self._signature(node["handle"], res.values)
+
+
+def _name(node: Node, values: Sequence[HandleValue]) -> None:
+    """Give ``node`` the name people know the record by (:func:`describe`), if it has one."""
+    title = describe(values).title
+    if title:
+        node["name"] = title
 
 
 def _expand(node: Node, path: frozenset[str], seen: set[str], budget: _Budget) -> bool:

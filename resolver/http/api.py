@@ -92,6 +92,7 @@ from resolver.http.connections import GuardedSite
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
+from resolver.http.product.page import product_answer
 from resolver.http.qr import qr_routes
 from resolver.http.trace_pages import trace_routes
 
@@ -709,7 +710,9 @@ def make_app(
             return exc.response_code, ()
         return res.response_code, res.values
 
-    pages = http_pages.page_routes(resolve_for_page, value_to_json, http_status)
+    tracer = Tracer(service, verifier=record_verifier(service))
+    pages = http_pages.page_routes(resolve_for_page, value_to_json, http_status,
+                                   product=product_answer(tracer))
     app.add_routes([
         web.get("/api/openapi.json", api.openapi_doc),
         *identifier_routes(service.store),
@@ -726,7 +729,7 @@ def make_app(
         web.put("/api/sessions/{which:[^/]+}", api.this_session),
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
-        *trace_routes(Tracer(service, verifier=record_verifier(service)), http_status),
+        *trace_routes(tracer, http_status),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),

@@ -179,16 +179,25 @@ def handle_path(handle: str) -> str:
     return "/" + "%2F" * (len(path) - len(bare)) + bare
 
 
+#: a page for people that ``/{handle}`` answers instead (None: answer as usual)
+PeoplePage = Callable[
+    [web.Request, str, tuple[HandleValue, ...]], Awaitable[web.StreamResponse | None]
+]
+
+
 def page_routes(
     resolve: Resolver,
     render: Renderer,
     http_status: Callable[[int], int],
+    product: PeoplePage | None = None,
 ) -> list[web.RouteDef]:
     """Routes of the home page and of ``/{handle}`` (register after every other route).
 
     ``resolve`` answers ``(response code, values)`` for a handle, ``render`` gives a
     value's REST JSON form, ``http_status`` maps a Handle response code to the
-    HTTP status of its page.
+    HTTP status of its page; ``product`` may answer a resolved handle with a page
+    of its own (the product page, :mod:`resolver.http.product`) unless
+    ``?noredirect`` asks for the values.
     """
 
     async def home(request: web.Request) -> web.StreamResponse:
@@ -216,6 +225,10 @@ def page_routes(
                            f"(response code {code})."),
                 http_status(code), code,
             )
+        if product is not None and "noredirect" not in request.query:
+            page = await product(request, handle, values)
+            if page is not None:
+                return page
         target = None if "noredirect" in request.query else redirect_target(values)
         if target is not None:
             response = web.Response(status=302, headers={"Location": target})

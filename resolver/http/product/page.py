@@ -1,0 +1,39 @@
+"""The ``/{handle}`` hook that answers a browser with the product page of a templated record."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from protocol.constants import RC_SUCCESS
+from protocol.values import HandleValue
+from registry.templates import TYPE_TEMPLATE
+from resolver.core.trace import Tracer
+from resolver.http.console.i18n import LANG_COOKIE, LOCALES, pick_locale
+from resolver.http.pages import PeoplePage, html_response
+from resolver.http.product.render import render_product
+from resolver.http.product.view import product_view
+
+
+def wants_html(request: web.Request) -> bool:
+    """Whether the client is a browser (asks for HTML), not a machine following redirects."""
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def product_answer(tracer: Tracer) -> PeoplePage:
+    """What ``/{handle}`` answers a browser for a templated record (None: not a product)."""
+
+    async def answer(request: web.Request, handle: str, values: tuple[HandleValue, ...]
+                     ) -> web.StreamResponse | None:
+        if not wants_html(request) or not any(v.type == TYPE_TEMPLATE for v in values):
+            return None
+        asked = request.query.get("lang")
+        locale = pick_locale(asked, request.cookies.get(LANG_COOKIE))
+        view = await product_view(tracer, handle, values)
+        response = html_response(render_product(view, locale), 200, RC_SUCCESS)
+        if asked in LOCALES:
+            response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="Lax",
+                                httponly=True)
+        response.headers["Vary"] = "Accept, Cookie"
+        return response
+
+    return answer

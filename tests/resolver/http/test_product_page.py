@@ -1,0 +1,117 @@
+"""The product page: browsers get it for templated records (zh-CN first), machines the redirect."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from babel.messages.pofile import read_po
+
+from protocol.values import HandleValue
+from registry.store import HandleStore
+from resolver.http.product.render import LOCALE_DIR
+from tests.resolver.core.test_trace_support import appliance, component, event, templated
+from tests.resolver.http.test_browser import CHROMIUM, chromium  # noqa: F401 (fixture)
+from tests.resolver.http.test_rest_harness import Served, serve
+
+PRODUCT = "88.118.8/TV-9"
+BOARD = "88.118.8/CMP-9"
+BATCH = "88.118.8/MB-PCB-9"
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+async def _seed(store: HandleStore) -> None:
+    await store.add_enterprise("HAIYUE", "青岛海悦家电有限公司", industry="appliance",
+                               actor="test")
+    await store.create_prefix("88.118.8", owner="HAIYUE", actor="test")
+    await store.create_handle(BATCH, [HandleValue(1, "URL", b"https://example.org/b")],
+                              actor="test")
+    await store.create_handle(BOARD, templated("component@1", component(batches=[BATCH])),
+                              actor="test")
+    values = templated("appliance.product@1", appliance(product_name="海悦 65 英寸电视",
+                                                       components=[BOARD]))
+    values += [event(0, "produced", "2024-01-02T08:00:00Z"),
+               event(1, "recalled", "2024-04-01T10:00:00Z", note="PCB 批次可能过热")]
+    await store.create_handle(PRODUCT, values, actor="test")
+
+
+@pytest.fixture
+async def node(database: HandleStore) -> AsyncIterator[Served]:
+    async with serve(database) as served:
+        await _seed(database)
+        yield served
+
+
+async def _get(node: Served, path: str, headers: dict[str, str] | None = None
+               ) -> tuple[int, str, aiohttp.ClientResponse]:
+    async with aiohttp.ClientSession(node.url) as http, \
+            http.get(path, headers=headers, allow_redirects=False) as response:
+        return response.status, await response.text(), response
+
+
+async def test_browser_gets_the_product_page_in_chinese(node: Served) -> None:
+    status, text, response = await _get(node, f"/{PRODUCT}", HTML)
+    assert status == 200 and response.content_type == "text/html"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert '<html lang="zh-CN">' in text
+    recall = text.index('id="recall"')
+    assert recall < text.index('id="product"')          # the banner comes first
+    assert "安全召回" in text and "PCB 批次可能过热" in text
+    assert "海悦 65 英寸电视" in text and "青岛海悦家电有限公司" in text   # maker's registered name
+    assert "PCB-TV-2201 control_board" in text           # parts by name
+    assert "未签名" in text and "召回" in text and "生产" in text
+    assert "http://" not in text and "https://" not in text   # nothing from elsewhere
+    assert len(text.encode()) < 20_000
+
+
+async def test_english_and_the_part_side(node: Served) -> None:
+    status, text, response = await _get(node, f"/{PRODUCT}?lang=en", HTML)
+    assert status == 200 and '<html lang="en">' in text and "Safety recall" in text
+    assert "idnode_lang=en" in response.headers["Set-Cookie"]
+    # the batch is no product (no template): the board is, and counts the TV as using it
+    status, text, _ = await _get(node, f"/{BOARD}?lang=en", HTML)
+    assert status == 200 and "1</span> finished product contains this" in text
+    assert f"/api/trace/{BOARD}/affected?format=csv" in text
+
+
+async def test_machines_keep_redirect_and_values(node: Served) -> None:
+    status, _, response = await _get(node, f"/{PRODUCT}")        # Accept */*
+    assert status == 302 and response.headers["Location"] == "https://example.org/p"
+    status, text, _ = await _get(node, f"/{PRODUCT}?noredirect", HTML)
+    assert status == 200 and "TRACE.DATA" in text                # the values page
+    status, _, response = await _get(node, f"/{BATCH}", HTML)    # no template: as before
+    assert status == 302
+
+
+def test_every_message_is_translated() -> None:
+    with (LOCALE_DIR / "zh_CN/LC_MESSAGES/pages.po").open("rb") as po:
+        catalog = read_po(po)
+    missing = [m.id for m in catalog if m.id and not all(m.string if isinstance(
+        m.string, tuple) else [m.string])]
+    assert missing == []
+    mo = LOCALE_DIR / "zh_CN/LC_MESSAGES/pages.mo"
+    assert mo.stat().st_mtime >= (LOCALE_DIR / "zh_CN/LC_MESSAGES/pages.po").stat().st_mtime - 1
+
+
+@pytest.mark.usefixtures("chromium")
+async def test_screenshots(node: Served, tmp_path: Path) -> None:
+    import asyncio
+    import subprocess
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for lang in ("zh_CN", "en"):
+        for device, size in (("phone", "390,1700"), ("desktop", "1280,1300")):
+            shot = ARTIFACTS / f"product-recall-{lang}-{device}.png"
+            command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                       "--hide-scrollbars", f"--window-size={size}",
+                       f"--user-data-dir={tmp_path / 'profile'}",
+                       f"--screenshot={shot}", f"{node.url}/{PRODUCT}?lang={lang}"]
+            done = await asyncio.to_thread(subprocess.run, command, capture_output=True,
+                                           timeout=120, check=False,
+                                           env={**os.environ, "HOME": str(tmp_path)})
+            assert done.returncode == 0, done.stderr[-500:]
+            assert shot.stat().st_size > 5000
