@@ -1,0 +1,108 @@
+"""Console login: lockout with backoff, one-time codes, sessions in Redis, the separate listener."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pyotp
+
+from registry.accounts import FREE_ATTEMPTS, LOCK_BASE_SECONDS, LOCK_MAX_SECONDS, lock_seconds
+from registry.config import NodeConfig
+from resolver.http.console.sessions import RedisSessions
+from resolver.node import start_node
+from tests.resolver.http.console.harness import PASSWORD, console_node, seed_staff
+
+
+def test_backoff_doubles_after_the_free_attempts_and_is_capped() -> None:
+    assert [lock_seconds(n) for n in range(1, FREE_ATTEMPTS + 1)] == [0] * FREE_ATTEMPTS
+    assert lock_seconds(FREE_ATTEMPTS + 1) == LOCK_BASE_SECONDS
+    assert lock_seconds(FREE_ATTEMPTS + 2) == 2 * LOCK_BASE_SECONDS
+    assert lock_seconds(FREE_ATTEMPTS + 40) == LOCK_MAX_SECONDS
+
+
+async def test_wrong_passwords_lock_the_account_even_for_the_right_one(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with console_node(sqlite_url, tmp_path) as console:
+        visitor = console.visitor()
+        await visitor.get("/console/login")
+        for _ in range(FREE_ATTEMPTS + 1):
+            status, text, _ = await visitor.post("/console/login",
+                                                 {"username": "operator", "password": "wrong!"})
+            assert status == 401
+        assert "秒后再试" in text
+        status, text, _ = await visitor.post("/console/login",
+                                             {"username": "operator", "password": PASSWORD})
+        await visitor.close()
+        assert status == 401 and "秒后再试" in text
+        user = await console.store.get_user("operator")
+        assert user is not None and user.failed_logins == FREE_ATTEMPTS + 1
+        actions = [e.action for e in await console.store.audit_entries(limit=100)]
+        assert actions.count("login.failed") == FREE_ATTEMPTS + 1
+
+
+async def test_an_operator_with_totp_needs_the_code(sqlite_url: str, tmp_path: Path) -> None:
+    async with console_node(sqlite_url, tmp_path) as console:
+        user = await console.store.get_user("operator")
+        assert user is not None
+        secret = pyotp.random_base32()
+        await console.store.set_totp_secret(user.id, secret, actor="test")
+        visitor = console.visitor()
+        await visitor.get("/console/login")
+        status, _, _ = await visitor.post("/console/login",
+                                          {"username": "operator", "password": PASSWORD})
+        assert status == 401
+        status, _, location = await visitor.post("/console/login", {
+            "username": "operator", "password": PASSWORD, "otp": pyotp.TOTP(secret).now()})
+        await visitor.close()
+        assert status == 303 and location == "/console/ops"
+
+
+async def test_redis_sessions_are_shared_and_end_at_logout(redis_url: str, redis_prefix: str
+                                                          ) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    sessions = RedisSessions(client, redis_prefix)
+    try:
+        token, stored = await sessions.create(7)
+        other = RedisSessions(aioredis.from_url(redis_url), redis_prefix)  # another worker
+        assert await other.get(token) == stored
+        assert not any(token.encode() in key for key in await client.keys(redis_prefix + "*"))
+        await sessions.drop(token)
+        assert await other.get(token) is None
+        await other.redis.aclose()
+    finally:
+        await client.aclose()
+
+
+async def test_console_port_serves_the_console_alone(tmp_path: Path) -> None:
+    config = NodeConfig(data_dir=tmp_path / "node", handle_port=0, http_port=0, dns_port=0,
+                        console=False, console_port=0)
+    node = await start_node(config)
+    try:
+        assert node.console_runner is None
+    finally:
+        await node.close()
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = NodeConfig(data_dir=tmp_path / "node", handle_port=0, http_port=0, dns_port=0,
+                        console=False, console_port=port)
+    node = await start_node(config)
+    try:
+        await seed_staff(node.store)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/console/login") as response:
+                assert response.status == 200
+                assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+            async with http.get(f"http://127.0.0.1:{node.http_port}/console/login",
+                                allow_redirects=False) as response:
+                assert response.status == 404  # console = false: not on the public port
+            async with http.get(f"http://127.0.0.1:{port}/",
+                                allow_redirects=False) as response:
+                assert response.headers["Location"] == "/console/"
+    finally:
+        await node.close()
