@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from protocol.constants import (
     NA_HANDLE_PREFIX,
+    RC_AUTHENTICATION_NEEDED,
     RC_INSUFFICIENT_PERMISSIONS,
     RC_INVALID_HANDLE,
     RC_OPERATION_NOT_SUPPORTED,
@@ -26,9 +27,15 @@ async def _checked(service: ResolutionService, handle: str, caller: Caller, what
         prefix = homing.prefix_of(handle)
     except ValueError as exc:
         raise ServiceError(RC_INVALID_HANDLE, str(exc)) from None
+    _require_identity(caller)
     if not await service.is_server_admin(caller):
         raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, f"only a server admin may {what} {prefix}")
     return prefix
+
+
+def _require_identity(caller: Caller) -> None:
+    if caller.handle is None:
+        raise ServiceError(RC_AUTHENTICATION_NEEDED, "authentication needed")
 
 
 def _actor(caller: Caller) -> str:
@@ -54,6 +61,7 @@ async def unhome_prefix(service: ResolutionService, handle: str, caller: Caller)
 
 async def homed_prefixes(service: ResolutionService, caller: Caller) -> list[str]:
     """``0.NA/`` handles of the prefixes this node serves (``OC_LIST_HOMED_NAS``)."""
+    _require_identity(caller)
     if not await service.is_server_admin(caller):
         raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "only a server admin may list prefixes")
     return await homing.homed(service.store)

@@ -92,8 +92,10 @@ from resolver.http.connections import GuardedSite
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
+from resolver.http.post_as_get import params, post_as_get
 from resolver.http.product.page import product_answer
 from resolver.http.qr import qr_routes
+from resolver.http.site_prefixes import site_prefix_routes
 from resolver.http.trace_pages import trace_routes
 
 _log = logging.getLogger(__name__)
@@ -151,7 +153,7 @@ def _java_bool(value: str | None) -> bool:
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
+    raw = params(request).get(name)
     if raw is None:
         return default
     try:
@@ -161,7 +163,7 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
 
 
 def _indexes(request: web.Request) -> tuple[int, ...] | None:
-    raw = request.query.getall("index", [])
+    raw = params(request).getall("index", [])
     if not raw:
         return None
     try:
@@ -302,13 +304,13 @@ class RestApi:
         if result.failed:
             return await self.auth_failed(request, result, handle)
         caller = result.caller
-        public_only = request.query.get("publicOnly")
+        public_only = params(request).get("publicOnly")
         if public_only is not None and _flag(public_only):
             caller = ANONYMOUS
-        recursive = self.s.recursive and not _flag(request.query.get("doNotRefer"))
+        recursive = self.s.recursive and not _flag(params(request).get("doNotRefer"))
         try:
             res = await self.s.service.resolve(
-                handle, types=tuple(request.query.getall("type", [])), indexes=indexes,
+                handle, types=tuple(params(request).getall("type", [])), indexes=indexes,
                 caller=caller, recursive=recursive,
             )
         except ServiceError as exc:
@@ -318,7 +320,7 @@ class RestApi:
             body["values"] = [value_to_json(v) for v in res.values]
         elif res.response_code in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL):
             body["values"] = [value_to_json(v) for v in res.referral_values]
-        if res.response_code == RC_SUCCESS and _flag(request.query.get("verify")):
+        if res.response_code == RC_SUCCESS and _flag(params(request).get("verify")):
             report = await verify(self.s.service, handle, recursive=recursive)
             if report is not None:
                 body["verification"] = report_json(report)
@@ -330,7 +332,7 @@ class RestApi:
 
     async def list_handles(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/handles?prefix=P``: list the handles under a prefix."""
-        prefix = request.query.get("prefix")
+        prefix = params(request).get("prefix")
         if prefix is None:
             return self.error(request, RC_INVALID_HANDLE, "Empty handle invalid")
         try:
@@ -721,6 +723,9 @@ def make_app(
         web.put("/api/handles/", api.empty_handle),
         web.delete("/api/handles/", api.empty_handle),
         web.get("/api/handles/{handle:.+}", api.get_handle),
+        web.post("/api/handles", post_as_get(api.list_handles)),
+        web.post("/api/handles/{handle:.+}", post_as_get(api.get_handle)),
+        *site_prefix_routes(api),
         web.put("/api/handles/{handle:.+}", api.put_handle),
         web.delete("/api/handles/{handle:.+}", api.delete_handle),
         web.post("/api/sessions", api.create_session),
