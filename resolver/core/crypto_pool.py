@@ -11,6 +11,11 @@ the node at most ``workers`` busy threads and bounded latency for the honest
 client, who retries.  What one job may cost is bounded by its caller (see
 :mod:`resolver.core.service`: PBKDF2 work and keys tried per answer).
 
+Work asked for from an address nothing proved (a UDP datagram: anyone can
+send one in a victim's name, at no cost) is admitted in a lane of its own,
+``max_spoofable`` jobs at most, so a UDP flood never takes the slots of
+clients that came over TCP or HTTP.
+
 ``jobs`` and ``refused`` count what was run and turned away (tests, metrics).
 A hand-written class: ``concurrent.futures`` has no admission limit and
 ``asyncio.Semaphore`` would queue instead of refusing.
@@ -41,28 +46,36 @@ class CryptoBusy(Exception):
 class CryptoPool:
     """A few threads for CPU-bound checks, with a bounded number of jobs admitted."""
 
-    def __init__(self, workers: int = DEFAULT_WORKERS,
-                 max_pending: int = DEFAULT_MAX_PENDING) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS, max_pending: int = DEFAULT_MAX_PENDING,
+                 max_spoofable: int | None = None) -> None:
         self.workers = max(1, workers)
         self.max_pending = max(self.workers, max_pending)
+        self.max_spoofable = max(1, self.max_pending // 4 if max_spoofable is None
+                                 else min(max_spoofable, self.max_pending))
         self._executor: ThreadPoolExecutor | None = None
         self.pending = 0
+        self.pending_spoofable = 0
         self.jobs = 0
         self.refused = 0
 
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` on a pool thread; :class:`CryptoBusy` when the pool is full."""
-        if self.pending >= self.max_pending:
+    async def run(self, fn: Callable[..., T], *args: object, spoofable: bool = False) -> T:
+        """``fn(*args)`` on a pool thread; :class:`CryptoBusy` when the pool (or, for
+        ``spoofable`` work, its lane) is full."""
+        if self.pending >= self.max_pending or (
+            spoofable and self.pending_spoofable >= self.max_spoofable
+        ):
             self.refused += 1
             raise CryptoBusy(f"{self.pending} cryptographic checks already in progress")
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=THREAD_PREFIX)
         self.pending += 1
+        self.pending_spoofable += spoofable
         self.jobs += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self.pending -= 1
+            self.pending_spoofable -= spoofable
 
     def close(self) -> None:
         """Stop the threads (jobs running finish first)."""

@@ -368,8 +368,10 @@ class ResolutionService:
         answer: bytes,
         *,
         old_format: bool = False,
+        spoofable: bool = False,
     ) -> bool:
-        """Whether ``answer`` to a challenge was made with an HS_SECKEY of ``handle``.
+        """Whether ``answer`` to a challenge was made with an HS_SECKEY of ``handle``
+        (``spoofable``: asked from an unproven address, see :mod:`resolver.core.crypto_pool`).
 
         ``index`` 0 tries every HS_SECKEY value (``HandleServer.verifyChallenge``),
         up to :data:`MAX_KEYS_WITHOUT_INDEX` of them.  The answer is refused
@@ -381,11 +383,12 @@ class ResolutionService:
             return False
         keys = [decode_secret_key(v.data) for v in values]
         return await self._crypto(
-            _any_secret_matches, keys, nonce, request_digest, answer, old_format
+            spoofable, _any_secret_matches, keys, nonce, request_digest, answer, old_format
         )
 
     async def verify_public_key_answer(
-        self, handle: str, index: int, nonce: bytes, request_digest: bytes, answer: bytes
+        self, handle: str, index: int, nonce: bytes, request_digest: bytes, answer: bytes,
+        *, spoofable: bool = False,
     ) -> int | None:
         """The index of the HS_PUBKEY of ``handle`` that signed the challenge, or None.
 
@@ -395,12 +398,14 @@ class ResolutionService:
         values = await self._credential_values(handle, index, TYPE_HS_PUBKEY)
         if not values:
             return None
-        return await self._crypto(_first_signer, values, nonce, request_digest, answer)
+        return await self._crypto(
+            spoofable, _first_signer, values, nonce, request_digest, answer
+        )
 
-    async def _crypto(self, fn: Callable[..., T], *args: object) -> T:
+    async def _crypto(self, spoofable: bool, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)`` on the crypto pool; a full pool is RC_SERVER_TOO_BUSY."""
         try:
-            return await self.crypto.run(fn, *args)
+            return await self.crypto.run(fn, *args, spoofable=spoofable)
         except CryptoBusy as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
 

@@ -200,11 +200,11 @@ class RequestProcessor:
         if op == OC_GET_SITE_INFO:
             return [await self._site_info(request)]
         if op == OC_RESPONSE_TO_CHALLENGE:
-            return await self._answer(request)
+            return await self._answer(request, spoofable)
         if op == OC_VERIFY_CHALLENGE:
-            return [await self._verify(request)]
+            return [await self._verify(request, spoofable)]
         if op == OC_SESSION_SETUP:
-            return [await self._session_setup(request)]
+            return [await self._session_setup(request, spoofable)]
         if op == OC_SESSION_TERMINATE:
             await self.sessions.close(request.session_id)
             return [make_response(request, RC_SUCCESS, EmptyBody())]
@@ -226,13 +226,13 @@ class RequestProcessor:
         response.session_id = opened.session_id
         return response
 
-    async def _answer(self, answer: Message) -> list[Message]:
+    async def _answer(self, answer: Message, spoofable: bool) -> list[Message]:
         body = answer.body
         assert isinstance(body, ChallengeAnswerRequest)
         challenge = await self.challenges.take(answer.session_id)
         if challenge is None:
             return [error_response(answer, RC_AUTHEN_TIMEOUT, "no such challenge or it expired")]
-        caller = await self._identify(body, challenge)
+        caller = await self._identify(body, challenge, spoofable)
         if caller is None:
             log.info(
                 "handle auth failed identity=%s:%r type=%r",
@@ -255,7 +255,7 @@ class RequestProcessor:
         return [dataclasses.replace(r, request_id=answer.request_id) for r in responses]
 
     async def _identify(
-        self, body: ChallengeAnswerRequest, challenge: Challenge[Message]
+        self, body: ChallengeAnswerRequest, challenge: Challenge[Message], spoofable: bool
     ) -> Caller | None:
         args = (body.user_handle, body.user_index, challenge.nonce, challenge.request_digest)
         if body.auth_type == AUTH_TYPE_SECRET_KEY:
@@ -264,15 +264,18 @@ class RequestProcessor:
             original = challenge.request
             sent = negotiate(original.suggest_major_version, original.suggest_minor_version)
             ok = await self.service.verify_secret_key_answer(
-                *args, body.signed_response, old_format=not at_least(*sent, 2, 1)
+                *args, body.signed_response, old_format=not at_least(*sent, 2, 1),
+                spoofable=spoofable,
             )
             return Caller(body.user_handle, body.user_index) if ok else None
         if body.auth_type == AUTH_TYPE_PUBLIC_KEY:
-            index = await self.service.verify_public_key_answer(*args, body.signed_response)
+            index = await self.service.verify_public_key_answer(
+                *args, body.signed_response, spoofable=spoofable
+            )
             return None if index is None else Caller(body.user_handle, index)
         raise ServiceError(RC_INVALID_CREDENTIAL, "unknown authentication type")
 
-    async def _verify(self, request: Message) -> Message:
+    async def _verify(self, request: Message, spoofable: bool) -> Message:
         body = request.body
         assert isinstance(body, VerifyAuthRequest)
         ok = await self.service.verify_secret_key_answer(
@@ -282,19 +285,20 @@ class RequestProcessor:
             body.request_digest,
             body.signed_response,
             old_format=not request.at_least(2, 1),
+            spoofable=spoofable,
         )
         response = make_response(request, RC_SUCCESS, VerifyAuthResponse(ok))
         response.certify = True
         return response
 
-    async def _session_setup(self, request: Message) -> Message:
+    async def _session_setup(self, request: Message, spoofable: bool) -> Message:
         body = request.body
         assert isinstance(body, SessionSetupRequest)
         if not at_least(request.suggest_major_version, request.suggest_minor_version, 2, 4):
             return error_response(request, RC_SESSION_FAILED, "sessions need protocol 2.4")
         try:
             key, data = await self.service.crypto.run(
-                dh_session_key, body.key_exchange_mode, body.public_key
+                dh_session_key, body.key_exchange_mode, body.public_key, spoofable=spoofable
             )
         except ProtocolError as exc:
             return error_response(request, RC_SESSION_FAILED, str(exc))

@@ -156,3 +156,22 @@ async def test_a_full_crypto_pool_refuses_instead_of_queueing(database: HandleSt
     await asyncio.gather(*blockers)
     assert await service.verify_secret_key_answer(NA, 300, NONCE, DIGEST, answer)
     pool.close()
+
+
+@SQLITE
+async def test_udp_work_cannot_take_the_slots_of_proven_clients(database: HandleStore) -> None:
+    pool = CryptoPool(workers=2, max_pending=4, max_spoofable=1)
+    await database.create_handle(NA, _seckeys(1), actor="test")
+    service = ResolutionService(database, crypto=pool)
+    release = threading.Event()
+    flood = asyncio.create_task(pool.run(release.wait, spoofable=True))
+    await asyncio.sleep(0)
+    answer = auth.secret_key_answer(NONCE, DIGEST, SECRETS[0])
+    with pytest.raises(ServiceError) as busy:  # the UDP lane is full...
+        await service.verify_secret_key_answer(NA, 300, NONCE, DIGEST, answer, spoofable=True)
+    assert busy.value.response_code == RC_SERVER_TOO_BUSY
+    # ...a client that came over TCP is still served
+    assert await service.verify_secret_key_answer(NA, 300, NONCE, DIGEST, answer)
+    release.set()
+    await flood
+    pool.close()

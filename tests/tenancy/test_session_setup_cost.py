@@ -92,3 +92,19 @@ async def test_setups_beyond_the_crypto_budget_are_turned_away(database: HandleS
     [answer] = await processor.process(_setup(GROUPS[2048]))
     assert answer.response_code == RC_SUCCESS
     pool.close()
+
+
+@SQLITE
+async def test_udp_setups_have_a_lane_of_their_own(database: HandleStore) -> None:
+    pool = CryptoPool(workers=2, max_pending=4, max_spoofable=1)
+    processor = RequestProcessor(ResolutionService(database, crypto=pool))
+    release = threading.Event()
+    flood = asyncio.create_task(pool.run(release.wait, spoofable=True))
+    await asyncio.sleep(0)
+    [over_udp] = await processor.process(_setup(GROUPS[2048]), spoofable=True)
+    assert over_udp.response_code == RC_SERVER_TOO_BUSY
+    [over_tcp] = await processor.process(_setup(GROUPS[2048]))
+    assert over_tcp.response_code == RC_SUCCESS
+    release.set()
+    await flood
+    pool.close()
