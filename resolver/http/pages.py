@@ -20,6 +20,7 @@ from aiohttp import web
 
 from protocol.constants import RC_ERROR, RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from protocol.values import HandleValue
+from resolver.http.locations import choose_location
 
 Resolver = Callable[[str], Awaitable[tuple[int, tuple[HandleValue, ...]]]]
 Renderer = Callable[[HandleValue], Mapping[str, Any]]
@@ -147,9 +148,23 @@ def redirect_target(values: Iterable[HandleValue]) -> str | None:
             url = v.data.decode("utf-8").strip()
         except UnicodeDecodeError:
             continue
-        if url.lower().startswith(_REDIRECT_SCHEMES) and url.isprintable() and " " not in url:
+        if _safe(url):
             return url
     return None
+
+
+def _safe(url: str) -> bool:
+    return url.lower().startswith(_REDIRECT_SCHEMES) and url.isprintable() and " " not in url
+
+
+def _target(request: web.Request, handle: str, values: tuple[HandleValue, ...]) -> str | None:
+    """Where ``/{handle}`` redirects: the 10320/LOC choice (:mod:`resolver.http.locations`)
+    when the record has one that is safe, else the first URL."""
+    chosen = choose_location(
+        values, handle, locatt=request.query.getall("locatt", []),
+        country=request.query.get("country"), client=request.remote,
+    )
+    return chosen if chosen is not None and _safe(chosen) else redirect_target(values)
 
 
 def html_response(text: str, status: int, response_code: int) -> web.Response:
@@ -229,7 +244,7 @@ def page_routes(
             page = await product(request, handle, values)
             if page is not None:
                 return page
-        target = None if "noredirect" in request.query else redirect_target(values)
+        target = None if "noredirect" in request.query else _target(request, handle, values)
         if target is not None:
             response = web.Response(status=302, headers={"Location": target})
             response[RESPONSE_CODE] = code
