@@ -15,8 +15,10 @@ from markupsafe import Markup
 WIDTH, HEIGHT, PAD = 640, 220, 28
 
 
-def bar_chart(points: Sequence[tuple[str, int | float]], *, title: str) -> Markup:
-    """A bar per ``(label, value)``, scaled to the largest value."""
+def bar_chart(
+    points: Sequence[tuple[str, int | float]], *, title: str, empty: str = "-"
+) -> Markup:
+    """A bar per ``(label, value)``, scaled to the largest value; ``empty`` when all are 0."""
     highest = max((v for _label, v in points), default=0)
     top = highest or 1
     step = (WIDTH - 2 * PAD) / max(len(points), 1)
@@ -38,5 +40,8 @@ def bar_chart(points: Sequence[tuple[str, int | float]], *, title: str) -> Marku
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
         f'stroke="#d0d7de"/>'
         f'<text x="{PAD}" y="14" font-size="11" fill="#57606a">max {highest:g}</text>'
-        + "".join(bars) + "</svg>"
+        + ("".join(bars) if highest else
+           f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT / 2:.0f}" font-size="14" text-anchor="middle" '
+           f'fill="#57606a">{escape(empty)}</text>')
+        + "</svg>"
     )

@@ -80,6 +80,7 @@ async def health(request: web.Request) -> web.StreamResponse:
         "rows": rows, "cache": cache, "database": database, "handles": handles,
         "redis": await _redis_state(settings.redis_url), "top": top,
         "chart": charts.bar_chart(sorted(per_hour.items()),
+                                  empty=_("No resolutions counted yet."),
                                   title=_("Resolutions per hour (last 24 h)")),
     })
 

@@ -30,6 +30,7 @@ from resolver.http.console.i18n import gettext as _
 from resolver.http.console.security import ENTERPRISE, allow
 from resolver.http.console.template_form import (
     document_as_form,
+    document_facts,
     form_fields,
     parse_document,
     template_title,
@@ -114,7 +115,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             per_day[day] = per_day.get(day, 0) + row.count
     return render(request, "portal.html", {
         "enterprise": owned.enterprise, "counts": counts, "total": sum(counts.values()),
-        "chart": charts.bar_chart(list(per_day.items()), title=_("Resolutions per day")),
+        "chart": charts.bar_chart(list(per_day.items()), empty=_("No resolutions counted yet."),
+                                  title=_("Resolutions per day")),
         "resolutions": sum(per_day.values()),
     })
 
@@ -213,10 +215,20 @@ async def show_identifier(request: web.Request) -> web.StreamResponse:
     record = await settings_of(request).store.get_handle(handle)
     if record is None:
         raise web.HTTPNotFound(text="no such identifier")
+    facts: list[tuple[str, str]] = []
+    title = ""
+    if any(v.type == TYPE_TEMPLATE for v in record.values):
+        try:
+            template_id, document = values_to_document(record.values)
+            template = _template(template_id, owned.enterprise.industry)
+        except (StoreError, web.HTTPNotFound):
+            template = None
+        if template is not None:
+            facts, title = document_facts(template, document), template_title(template)
     return render(request, "identifier.html", {
         "handle": record.name, "values": [(v.index, v.type, _shown(v)) for v in record.values],
         "page_url": page_url(settings_of(request).public_url, record.name),
-        "editable": any(v.type == TYPE_TEMPLATE for v in record.values),
+        "editable": bool(facts), "facts": facts, "title": title,
     })
 
 

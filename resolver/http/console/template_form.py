@@ -147,7 +147,7 @@ def _convert(field: Field, spec: Mapping[str, Any], text: str, form: Form) -> An
                 "exclusiveMinimum" in spec and number <= spec["exclusiveMinimum"]):
             form.error(field.name, _("Must be between {low} and {high}.").format(
                 low=low if low is not None else "-", high=high if high is not None else "-"))
-        return number
+        return int(number) if isinstance(number, float) and number.is_integer() else number
     if field.kind == "date":
         try:
             date.fromisoformat(text)
@@ -191,6 +191,24 @@ def parse_document(template: Template, form: Form) -> dict[str, Any]:
                 form.error(name if name in properties else "_form",
                            _("Not accepted by the template: {problem}").format(problem=line))
     return document
+
+
+def document_facts(template: Template, document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(label, value)`` of every field of a stored document, in form order, translated."""
+    facts = []
+    for field in form_fields(template):
+        if field.name not in document:
+            continue
+        value = document[field.name]
+        if isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        elif field.kind == "select":
+            shown = field.option_label(str(value))
+        else:
+            shown = str(value)
+        label = f"{field.label} ({field.unit_label})" if field.unit else field.label
+        facts.append((label, shown))
+    return facts
 
 
 def document_as_form(document: Mapping[str, Any]) -> dict[str, str]:

@@ -56,6 +56,11 @@ async def test_register_through_the_template_form_then_suspension_refuses_writes
         record = await console.store.get_handle("88.118.1/TV-0001")
         assert record is not None
         assert {"URL", "TRACE.TEMPLATE", "TRACE.MODEL"} <= {v.type for v in record.values}
+        status, page = await admin.get("/console/portal/id", h="88.118.1/TV-0001")
+        facts = page[page.index('id="facts"'):page.index("</dl>")]
+        assert "<dt>型号</dt><dd>BCD-470WDPG</dd>" in facts
+        assert "<dt>品类</dt><dd>电视机</dd>" in facts
+        assert "<dt>额定功率 (W)</dt><dd>120</dd>" in facts  # a whole number stays whole
         entries = await console.store.audit_entries(handle="88.118.1/TV-0001")
         assert entries[-1].actor == "console:haiyue-admin"
 
