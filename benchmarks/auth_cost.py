@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 
 from protocol import auth
+from protocol.auth import MAX_PBKDF2_ITERATIONS
 from protocol.constants import KEY_EXCHANGE_DH
 from protocol.dh_groups import GROUPS
 from protocol.public_key import DHKeyNumbers, encode_key_numbers
-from resolver.core.service import MAX_ANSWER_WORK, MAX_PBKDF2_ITERATIONS
+from resolver.core.service import MAX_ANSWER_WORK
 from resolver.handle.sessions import dh_session_key
 
 GOAL_MS = 250.0

@@ -42,8 +42,10 @@ from protocol.public_key import PublicKey
 from protocol.versions import at_least
 from protocol.wire import Reader, Writer
 
-#: refuse PBKDF2 parameters above these (CNRI itself uses 10000 iterations, 160 bits)
-MAX_PBKDF2_ITERATIONS = 1_000_000
+#: refuse PBKDF2 parameters above these (CNRI itself uses 10000 iterations, 160 bits);
+#: a server also bounds the work of one answer (iterations x 160-bit blocks) by the
+#: iteration limit (resolver.core.service)
+MAX_PBKDF2_ITERATIONS = 100_000
 MAX_PBKDF2_KEY_BITS = 4096
 
 

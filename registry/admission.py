@@ -28,12 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.errors import EnterpriseSuspended, QuotaExceeded
 from registry.models import Enterprise, Handle, Prefix, table_of
-from registry.names import PREFIX_NAMESPACE, name_key, parent_prefixes, prefix_handle
+from registry.names import name_key, parent_prefixes, prefix_handle
 
 _P = table_of(Prefix)
 _E = table_of(Enterprise)
 _H = table_of(Handle)
-_NA = name_key(PREFIX_NAMESPACE)
+_NA = name_key(prefix_handle("")[:-1])  # 0.NA
 
 
 @dataclass(slots=True)

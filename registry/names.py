@@ -7,10 +7,10 @@ character, non-ASCII included, is kept as it is.
 
 from __future__ import annotations
 
+from protocol.constants import NA_HANDLE_PREFIX
 from registry.errors import InvalidHandle
 
 MAX_NAME_BYTES = 1024
-PREFIX_NAMESPACE = "0.NA"
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -32,14 +32,15 @@ def unstorable(text: str) -> str | None:
     return None
 
 
-def split_handle(name: str) -> tuple[str, str]:
-    """``(prefix, suffix)`` of a valid handle name; raises :class:`InvalidHandle`."""
+def split_handle(name: str, max_bytes: int = MAX_NAME_BYTES) -> tuple[str, str]:
+    """``(prefix, suffix)`` of a valid handle name of at most ``max_bytes`` UTF-8 bytes;
+    raises :class:`InvalidHandle`."""
     if not name:
         raise InvalidHandle("empty handle name")
     if (problem := unstorable(name)) is not None:
         raise InvalidHandle(f"handle name {problem}")
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise InvalidHandle(f"handle name longer than {MAX_NAME_BYTES} bytes")
+    if len(name.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidHandle(f"handle name longer than {max_bytes} bytes")
     prefix, slash, suffix = name.partition("/")
     if not slash or not prefix or not suffix:
         raise InvalidHandle(f"handle name must be PREFIX/SUFFIX: {name!r}")
@@ -48,7 +49,7 @@ def split_handle(name: str) -> tuple[str, str]:
 
 def prefix_handle(prefix: str) -> str:
     """The handle that describes ``prefix``: ``88.118.8`` -> ``0.NA/88.118.8``."""
-    return f"{PREFIX_NAMESPACE}/{prefix}"
+    return NA_HANDLE_PREFIX + prefix
 
 
 def parent_prefixes(prefix: str) -> list[str]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from protocol import auth
 from protocol.admin_record import decode_admin_record
+from protocol.auth import MAX_PBKDF2_ITERATIONS
 from protocol.constants import (
     ADMIN_PERM_ADD_HANDLE,
     ADMIN_PERM_ADD_NA,
@@ -52,7 +53,7 @@ from protocol.references import decode_secret_key, decode_vlist
 from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
-from registry.names import name_key, unstorable
+from registry.names import name_key, split_handle, unstorable
 from registry.valuerows import check_values
 from resolver.core.cache import Answer, Kind
 from resolver.core.crypto_pool import CryptoBusy, CryptoPool
@@ -70,9 +71,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: the most PBKDF2 work (iterations x 160-bit blocks) one answer may make this
-#: node compute per key tried (CNRI clients use 10 000 x 1)
-MAX_PBKDF2_ITERATIONS = 100_000
 #: the most work one answer may cost over all the keys it is tried against
 MAX_ANSWER_WORK = 2 * MAX_PBKDF2_ITERATIONS
 #: an answer naming no key index (index 0) is tried against at most this many
@@ -472,12 +470,11 @@ class ResolutionService:
     # --- helpers ------------------------------------------------------------------
 
     def _check_name(self, handle: str) -> None:
-        if not handle or "/" not in handle:
-            raise ServiceError(RC_INVALID_HANDLE, "handle must be PREFIX/SUFFIX")
-        if len(handle.encode("utf-8", "surrogatepass")) > self.limits.max_handle_length:
-            raise ServiceError(RC_INVALID_HANDLE, "handle too long")
-        if (problem := unstorable(handle)) is not None:
-            raise ServiceError(RC_INVALID_HANDLE, f"handle {problem}")
+        """The registry's name rules, with this node's length limit."""
+        try:
+            split_handle(handle, self.limits.max_handle_length)
+        except StoreError as exc:
+            raise ServiceError(exc.response_code, str(exc)) from None
 
     @staticmethod
     def _check_values(values: Sequence[HandleValue]) -> None:

@@ -54,7 +54,8 @@ td.data{word-break:break-all;font-family:ui-monospace,monospace}
 """
 
 
-def _e(text: object) -> str:
+def escape(text: object) -> str:
+    """``text`` as HTML text or attribute value."""
     return html.escape(str(text), quote=True)
 
 
@@ -62,7 +63,7 @@ def _document(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f'<body><main>{body}<p class="muted"><a href="/">idnode handle resolver</a></p>'
         "</main></body></html>\n"
     )
@@ -72,7 +73,7 @@ def _resolve_form(value: str = "") -> str:
     return (
         '<form id="resolve" action="/" method="get" role="search">'
         '<label for="hdl">Handle</label>'
-        f'<input type="text" id="hdl" name="hdl" value="{_e(value)}" required '
+        f'<input type="text" id="hdl" name="hdl" value="{escape(value)}" required '
         'placeholder="88.118.8/TV-0001" autocomplete="off" spellcheck="false">'
         '<label><input type="checkbox" name="noredirect" checked> show values, do not redirect'
         '</label><button type="submit" id="submit">Resolve</button></form>'
@@ -92,27 +93,27 @@ def _data_cell(value: HandleValue, data: Mapping[str, Any]) -> str:
     fmt, content = data.get("format"), data.get("value")
     if fmt == "string" and isinstance(content, str):
         if value.type.upper().startswith("URL") and content.startswith(_LINK_SCHEMES):
-            return f'<a href="{_e(content)}" rel="nofollow noopener">{_e(content)}</a>'
-        return _e(content)
+            return f'<a href="{escape(content)}" rel="nofollow noopener">{escape(content)}</a>'
+        return escape(content)
     if fmt == "admin" and isinstance(content, Mapping):
         return (
-            f"handle={_e(content.get('handle'))} index={_e(content.get('index'))} "
-            f"permissions={_e(content.get('permissions'))}"
+            f"handle={escape(content.get('handle'))} index={escape(content.get('index'))} "
+            f"permissions={escape(content.get('permissions'))}"
         )
     if fmt == "vlist" and isinstance(content, list):
-        refs = (f"{_e(r.get('index'))}:{_e(r.get('handle'))}" for r in content if
+        refs = (f"{escape(r.get('index'))}:{escape(r.get('handle'))}" for r in content if
                 isinstance(r, Mapping))
         return "<br>".join(refs)
     if fmt in ("base64", "hex"):
-        return f'<span class="muted">{_e(fmt)}:</span> {_e(content)}'
-    return f'<span class="muted">{_e(fmt)}</span>'
+        return f'<span class="muted">{escape(fmt)}:</span> {escape(content)}'
+    return f'<span class="muted">{escape(fmt)}</span>'
 
 
 def _row(value: HandleValue, render: Renderer) -> str:
     rendered = render(value)
     return (
-        f"<tr><td>{value.index}</td><td>{_e(value.type)}</td>"
-        f"<td>{_e(rendered.get('timestamp', ''))}</td>"
+        f"<tr><td>{value.index}</td><td>{escape(value.type)}</td>"
+        f"<td>{escape(rendered.get('timestamp', ''))}</td>"
         f'<td class="data">{_data_cell(value, rendered.get("data", {}))}</td></tr>'
     )
 
@@ -127,7 +128,7 @@ def values_page(handle: str, values: Iterable[HandleValue], render: Renderer) ->
     )
     return _document(
         f"Handle {handle}",
-        f'<h1>Handle <span id="handle">{_e(handle)}</span></h1>{table}' + _resolve_form(handle),
+        f'<h1>Handle <span id="handle">{escape(handle)}</span></h1>{table}' + _resolve_form(handle),
     )
 
 
@@ -135,7 +136,7 @@ def error_page(handle: str, title: str, detail: str) -> str:
     """A page for a handle that could not be shown (not found, or an error)."""
     return _document(
         f"{title}: {handle}" if handle else title,
-        f'<h1 id="error">{_e(title)}</h1><p>{_e(detail)}</p>' + _resolve_form(handle),
+        f'<h1 id="error">{escape(title)}</h1><p>{escape(detail)}</p>' + _resolve_form(handle),
     )
 
 

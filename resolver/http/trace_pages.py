@@ -15,7 +15,6 @@ elsewhere).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from protocol.constants import (
 from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
 from resolver.http import pages as http_pages
+from resolver.http.pages import escape as _e
 
 _TREE_STYLE = (
     "<style>ul.tree{list-style:none;margin:0;padding-left:1.25rem;border-left:1px solid #d0d7de}"
@@ -42,10 +42,6 @@ _TREE_STYLE = (
 )
 _GOOD_SIGNATURES = ("valid",)
 _BAD_SIGNATURES = ("invalid", "expired", "revoked", "untrusted")
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def trace_path(handle: str) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from protocol import auth
+from protocol.auth import MAX_PBKDF2_ITERATIONS
 from protocol.constants import (
     ADMIN_PERM_ADD_HANDLE,
     ADMIN_PERM_LIST_HANDLES,
+    HASH_CODE_PBKDF2_HMAC_SHA1,
     RC_AUTHENTICATION_FAILED,
     RC_AUTHENTICATION_NEEDED,
     RC_HANDLE_ALREADY_EXISTS,
@@ -20,11 +22,12 @@ from protocol.constants import (
     RC_VALUES_NOT_FOUND,
 )
 from protocol.values import HandleValue
+from protocol.wire import Writer
 from registry.store import HandleStore
 from registry.write_rules import WriteRules
 from resolver.core.limits import Limits
 from resolver.core.model import Caller, ServiceError
-from resolver.core.service import MAX_PBKDF2_ITERATIONS, ResolutionService
+from resolver.core.service import ResolutionService
 from tests.resolver.handle.test_handle_support import (
     NA,
     OPS,
@@ -174,7 +177,9 @@ async def test_costly_pbkdf2_answers_are_refused_unchecked(service: ResolutionSe
     nonce, digest = auth.new_nonce(), b"d" * 32
     cheap = auth.secret_key_answer(nonce, digest, SECRET, iterations=MAX_PBKDF2_ITERATIONS)
     assert await service.verify_secret_key_answer(NA, 300, nonce, digest, cheap)
-    costly = auth.secret_key_answer(nonce, digest, SECRET, iterations=MAX_PBKDF2_ITERATIONS + 1)
+    costly = bytes([HASH_CODE_PBKDF2_HMAC_SHA1]) + (  # more than any client may ask for
+        Writer().byte_array(bytes(16)).i32(MAX_PBKDF2_ITERATIONS + 1).i32(160)
+        .byte_array(bytes(20)).getvalue())
     assert not await service.verify_secret_key_answer(NA, 300, nonce, digest, costly)
     assert not await service.verify_secret_key_answer(NA, 300, nonce, digest, b"\x22\xff")
 
