@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "template": "template",
     "demo": "demo",
     "qr": "qr",
+    "backup": "backup",
+    "restore": "backup",
     "user": "user",
 }
 
