@@ -25,7 +25,6 @@ from protocol.constants import (
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import encode_tcp
-from protocol.message import decode_message
 from resolver.handle.requests import RequestProcessor
 from resolver.handle.server import envelope_error, respond
 
@@ -52,7 +51,7 @@ class NativeHttpAnswerer:
         if len(data) < env.message_length:
             return _error(env, f"Expecting {env.message_length} bytes, only received {len(data)}")
         try:
-            request = decode_message(env, data, limit)
+            request = await self.processor.decode(env, data)
         except ProtocolError as exc:
             return encode_tcp(envelope_error(env, exc.response_code, str(exc)))
         return b"".join(encode_tcp(r) for r in await respond(self.processor, request))

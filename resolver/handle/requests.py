@@ -73,8 +73,10 @@ from protocol.credential import (
     verify_message_mac,
 )
 from protocol.crypto import PrivateKey
+from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
-from protocol.message import Message, make_response
+from protocol.message import Message, decode_message, make_response
+from protocol.session_cipher import decrypt
 from protocol.site_info import decode_site_info
 from protocol.versions import at_least, negotiate
 from resolver.core.crypto_pool import CryptoBusy
@@ -139,6 +141,17 @@ class RequestProcessor:
             ChallengeTable(limits.challenge_lifetime, limits.max_pending_challenges)
         )
         self.sessions = sessions or SessionStore(SessionTable(limits.max_sessions))
+
+    async def decode(self, env: Envelope, data: bytes) -> Message:
+        """The request ``env`` + ``data`` holds, decrypted first with its session's key when
+        the envelope says it is encrypted (:mod:`protocol.session_cipher`)."""
+        if env.encrypted and not env.compressed:
+            session = await self.sessions.get(env.session_id) if env.session_id > 0 else None
+            if session is None:
+                raise ProtocolError("encrypted message outside a session", RC_SESSION_FAILED)
+            data = decrypt(session.key, data[:env.message_length])
+            env = dataclasses.replace(env, encrypted=False, message_length=len(data))
+        return decode_message(env, data, self.limits.max_message_size)
 
     async def process(self, request: Message, *, spoofable: bool = False) -> list[Message]:
         """The responses to ``request`` (several only for a long handle list);

@@ -42,7 +42,7 @@ from protocol.crypto import PrivateKey
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import UdpReassembler, encode_tcp, encode_udp
-from protocol.message import Message, decode_message
+from protocol.message import Message
 from protocol.versions import negotiate
 from resolver.core.connections import ConnectionGate
 from resolver.core.hot import HotAnswers
@@ -178,7 +178,7 @@ class _TcpConnections(_Listener):
                 await writer.drain()
                 continue
             try:
-                request = decode_message(env, data, limit)
+                request = await self.processor.decode(env, data)
             except ProtocolError as exc:
                 writer.write(encode_tcp(envelope_error(env, exc.response_code, str(exc))))
                 await writer.drain()
@@ -285,7 +285,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         try:
             size = MESSAGE_ENVELOPE_SIZE + len(message)
             try:
-                request = decode_message(env, message, self.limits.max_message_size)
+                request = await self.processor.decode(env, message)
             except ProtocolError as exc:
                 self._send([envelope_error(env, exc.response_code, str(exc))], addr, size)
                 return
