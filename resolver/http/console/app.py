@@ -21,6 +21,7 @@ from resolver.http.console import (
     operator,
     portal,
     review,
+    users,
 )
 from resolver.http.console.context import SETTINGS, ConsoleSettings
 from resolver.http.console.i18n import gettext, ngettext
@@ -32,7 +33,7 @@ from resolver.http.console.security import (
 
 PREFIX = "/console"
 MAX_UPLOAD = 64 * 1024 * 1024
-FEATURES = (auth, apply, review, portal, bulk, labels, operator)
+FEATURES = (auth, apply, review, portal, bulk, labels, operator, users)
 
 
 def template_environment(app: web.Application) -> jinja2.Environment:

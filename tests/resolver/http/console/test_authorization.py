@@ -45,9 +45,10 @@ def console_routes(app: web.Application) -> list[tuple[str, str, Any]]:
     return found
 
 
-def concrete(path: str, job: str) -> str:
+def concrete(path: str, job: str, user_id: int) -> str:
     """A route path with its parameters filled with enterprise A's data."""
-    values = {"id": "1", "code": APPLICATION["credit_code"], "job": job, "lang": "en"}
+    values = {"id": "1", "code": APPLICATION["credit_code"], "job": job, "lang": "en",
+              "user_id": str(user_id)}
     return "/console" + re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -109,6 +110,8 @@ async def test_wrong_roles_anonymous_visitors_and_other_enterprises_are_refused(
         assert beta is not None
         await console.store.add_user("beta-user", hash_password(PASSWORD), "enterprise_user",
                                      enterprise=beta.enterprise, actor="test")
+        a_admin = await console.store.get_user(APPLICATION["admin_username"])
+        assert a_admin is not None
         visitors = {role: await _as(console, role) for role in ROLES}
         anonymous = console.visitor()
         checked = 0
@@ -119,7 +122,7 @@ async def test_wrong_roles_anonymous_visitors_and_other_enterprises_are_refused(
                 assert policy is not None, path
                 if PUBLIC in policy:
                     continue
-                url = concrete(path, job)
+                url = concrete(path, job, a_admin.id)
                 status, _ = await _call(anonymous, method, url)
                 assert status in (303, 403), (method, url, status)
                 if path == "/logout":  # every role may; calling it would end the sessions
@@ -140,3 +143,5 @@ async def test_wrong_roles_anonymous_visitors_and_other_enterprises_are_refused(
         assert checked > 40
         record = await console.store.get_handle(A_HANDLE)
         assert record is not None  # nobody but A could delete it
+        a_admin = await console.store.get_user(APPLICATION["admin_username"])
+        assert a_admin is not None and not a_admin.disabled  # nor disable A's admin

@@ -117,3 +117,31 @@ async def test_delete_needs_the_confirmation_post_and_qr_images_are_served(
         await admin.close()
         assert status == 303 and location == "/console/portal/ids"
         assert await console.store.get_handle(handle) is None
+
+
+async def test_an_enterprise_admin_adds_a_user_who_can_log_in_until_disabled(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with console_node(sqlite_url, tmp_path) as console:
+        admin = await onboard(console)
+        await admin.get("/console/portal/users")
+        status, text, _ = await admin.post("/console/portal/users", {
+            "username": "Worker1", "password": "short", "role": "enterprise_user"})
+        assert status == 400 and 'id="err-password"' in text
+        status, _, _ = await admin.post("/console/portal/users", {
+            "username": "worker1", "password": "long-enough-pass", "role": "enterprise_user"})
+        assert status == 303
+        worker_user = await console.store.get_user("worker1")
+        assert worker_user is not None and worker_user.enterprise == "91350100M000100Y43"
+        worker = console.visitor()
+        await worker.login("worker1", "long-enough-pass")
+        assert (await worker.get("/console/portal/ids"))[0] == 200
+        assert (await worker.get("/console/portal/users"))[0] == 403  # admins only
+        await admin.get("/console/portal/users")
+        status, _, _ = await admin.post(f"/console/portal/users/{worker_user.id}/disabled",
+                                        {"disabled": "1"})
+        assert status == 303
+        status, _ = await worker.get("/console/portal/ids")
+        await worker.close()
+        await admin.close()
+        assert status == 303  # its session ended: sent to the login form
