@@ -64,7 +64,9 @@ class ServiceError(Exception):
 class Answers(Protocol):
     """Where the service gets whole records from (caching, referrals, recursion)."""
 
-    counters: dict[str, int]
+    @property
+    def counters(self) -> dict[str, int]:
+        """Cache hits and misses so far, per layer."""
 
     async def answer(self, handle: str, *, recursive: bool = False) -> Answer:
         """What is known about ``handle``."""

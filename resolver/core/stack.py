@@ -29,9 +29,9 @@ handle's lookup key).
   the registry's change feed (:mod:`resolver.core.change_feed`) tells each
   process, Redis or not, what others wrote.
 * Referrals, and records holding an HS_SECKEY, stay out of Redis.
-* Hits and misses are counted per layer (``memory``, ``redis``) in
-  :attr:`ResolutionStack.counters` and fed to a shared
-  :class:`resolver.core.metrics.Metrics` when one is given.
+* Hits and misses are counted per layer (``memory``, ``redis``) once, in the
+  :class:`resolver.core.metrics.Metrics` given (the node's shared one) or the
+  stack's own; :attr:`ResolutionStack.counters` reads them back.
 """
 
 from __future__ import annotations
@@ -159,8 +159,7 @@ class ResolutionStack:
         self.redis = redis
         self.recursor = recursor
         self.referrals = ReferralFinder(store, ttl=negative_ttl, clock=clock)
-        self.metrics = metrics
-        self.counters: dict[str, int] = {}
+        self.metrics = metrics or Metrics()
         self._flights = SingleFlight()
         self._invalidated: set[str] = set()  # keys dropped while being fetched
 
@@ -262,13 +261,20 @@ class ResolutionStack:
         self._count("memory", True)
 
     def _count(self, layer: str, hit: bool) -> None:
-        name = f"{layer}_{'hits' if hit else 'misses'}"
-        self.counters[name] = self.counters.get(name, 0) + 1
-        if self.metrics is not None:
-            if hit:
-                self.metrics.cache_hit(layer)
-            else:
-                self.metrics.cache_miss(layer)
+        if hit:
+            self.metrics.cache_hit(layer)
+        else:
+            self.metrics.cache_miss(layer)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Hits and misses so far per layer (``memory_hits``, ``redis_misses``...), as
+        :attr:`metrics` counted them."""
+        return {
+            f"{layer}_{kind}": n
+            for layer, (hits, misses) in self.metrics.cache_counts().items()
+            for kind, n in (("hits", hits), ("misses", misses)) if n
+        }
 
     # --- invalidation ------------------------------------------------------------
 
