@@ -14,8 +14,9 @@ class Limits:
     request may ask for (how many values a record may hold is a write rule of the
     registry: :mod:`registry.write_rules`); ``max_tcp_connections`` open connections per
     process are served, further ones are closed at once; at most
-    ``max_udp_inflight`` UDP requests are answered at a time, further ones get
-    RC_SERVER_TOO_BUSY; a TCP connection with
+    ``max_udp_inflight`` UDP requests are answered at a time by each UDP front
+    end (:mod:`resolver.core.inflight`), further ones get RC_SERVER_TOO_BUSY
+    (DNS: dropped); a TCP connection with
     no complete request for ``idle_timeout`` seconds is closed;
     ``challenge_lifetime`` is how long an authentication challenge may be
     answered; ``max_pending_challenges`` bounds the open challenges per

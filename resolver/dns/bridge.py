@@ -69,6 +69,7 @@ from protocol.constants import (
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from registry.filters import select_values
 from resolver.core.connections import ConnectionGate
+from resolver.core.inflight import InFlight
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.model import Resolution, ServiceError
 from resolver.core.proofs import ProvenAddresses
@@ -88,7 +89,6 @@ log = logging.getLogger(__name__)
 CLASSIC_UDP_SIZE = 512
 OUR_EDNS_PAYLOAD = 1232
 TCP_MAX_SIZE = 65535
-MAX_PENDING_UDP = 1024
 MAX_TTL = 2**31 - 1
 MAX_STRING = 255
 _IN = dns.rdataclass.IN
@@ -369,12 +369,12 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(
         self,
         bridge: DnsBridge,
-        tasks: set[asyncio.Task[None]],
+        inflight: InFlight,
         limiter: RateLimiter,
         proofs: ProvenAddresses,
     ) -> None:
         self.bridge = bridge
-        self.tasks = tasks
+        self.inflight = inflight
         self.limiter = limiter
         self.proofs = proofs
         self.transport: asyncio.DatagramTransport | None = None
@@ -389,11 +389,9 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             if slip is not None and self.transport is not None:
                 self.transport.sendto(slip, addr)
             return
-        if len(self.tasks) >= MAX_PENDING_UDP:
+        if self.inflight.full:
             return
-        task = asyncio.ensure_future(self._reply(data, addr))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.inflight.start(self._reply(data, addr))
 
     async def _reply(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
@@ -426,7 +424,7 @@ class DnsServer:
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
-        self._queries: set[asyncio.Task[None]] = set()
+        self._queries = InFlight(limits.max_udp_inflight)
         self._connections: set[asyncio.Task[object]] = set()
 
     async def start(self, host: str, port: int) -> None:
@@ -496,14 +494,14 @@ class DnsServer:
             self._udp.close()
         if self._tcp is not None:
             self._tcp.close()
-        for task in [*self._queries, *self._connections]:
+        for task in [*self._queries.tasks, *self._connections]:
             task.cancel()
 
     async def wait_closed(self) -> None:
         """Wait until the sockets are closed and the cancelled queries have ended."""
         if self._tcp is not None:
             await self._tcp.wait_closed()
-        await asyncio.gather(*self._queries, *self._connections, return_exceptions=True)
+        await asyncio.gather(*self._queries.tasks, *self._connections, return_exceptions=True)
 
 
 async def run_dns_server(

@@ -46,6 +46,7 @@ from protocol.message import Message
 from protocol.versions import negotiate
 from resolver.core.connections import ConnectionGate
 from resolver.core.hot import HotAnswers
+from resolver.core.inflight import InFlight
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.proofs import ProvenAddresses
@@ -210,7 +211,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
         self.reassembler = UdpReassembler(max_message_size=self.limits.max_message_size)
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.inflight = InFlight(self.limits.max_udp_inflight)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         request = hot_request(data) if self.hot is not None else None
@@ -232,12 +233,10 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         size = MESSAGE_ENVELOPE_SIZE + env.message_length
         if request is None and not self._admitted(data, addr, env):
             return
-        if len(self.tasks) >= self.limits.max_udp_inflight:
+        if self.inflight.full:
             self._send([envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
-        task = asyncio.get_running_loop().create_task(self._answer(env, message, addr, request))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.inflight.start(self._answer(env, message, addr, request))
 
     def _admitted(self, data: bytes, addr: tuple[str | int, ...],
                   env: Envelope | None = None) -> bool:
