@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from typing import Any
 
 from admin.commands.prefix import parse_server
@@ -138,7 +139,12 @@ async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
     else:
         print_record(ctx.out, head, values)
         _print_reports(ctx, extra)
-    return EXIT_OK if answer.response_code == RC_SUCCESS else EXIT_FAILED
+    if answer.response_code == RC_SUCCESS:
+        return EXIT_OK
+    # the answer above is the result; the reason it is not a success goes where errors go
+    print(f"idnode: {answer.handle}: {response_code_name(answer.response_code)}",
+          file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _print_reports(ctx: CommandContext, extra: dict[str, Any]) -> None:

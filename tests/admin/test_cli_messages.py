@@ -27,6 +27,8 @@ def test_store_errors_name_their_reason(cli: Cli) -> None:
     assert again.stderr == "idnode: 88.118.8/TV-0002 already exists\n"
     gone = cli.run("handle", "delete", "88.118.8/NOPE", expect=1)
     assert gone.stderr == "idnode: 88.118.8/NOPE not found\n"
+    missing = cli.run("resolve", "88.118.8/NOPE", expect=1)
+    assert missing.stderr == "idnode: 88.118.8/NOPE: HANDLE NOT FOUND\n"
 
 
 def test_handle_list_pages_and_says_how_many_are_left(cli: Cli) -> None:
