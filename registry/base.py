@@ -1,7 +1,8 @@
 """Connection plumbing shared by every part of :class:`registry.store.HandleStore`.
 
 Reads go through an engine that runs without a transaction block (PostgreSQL
-autocommit, SQLite without ``BEGIN``): one statement, one round trip.  Writes
+autocommit, SQLite without ``BEGIN``, on a pool of read connections of its own,
+:func:`registry.db.sqlite_read_engine`): one statement, one round trip.  Writes
 run in one transaction each (``BEGIN IMMEDIATE`` on SQLite, row locks on
 PostgreSQL).  ``query_count`` counts every statement sent to the database.
 
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from registry.db import MODE_OPTION
+from registry.db import MODE_OPTION, sqlite_read_engine
 
 ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
 """Called with the names of the handles a committed write changed."""
@@ -54,10 +55,13 @@ class StoreBase:
             f"store-transaction-{id(self)}", default=None
         )
         if engine.dialect.name == "sqlite":
-            self._reader = engine.execution_options(**{MODE_OPTION: "read"})
+            self.read_engine = sqlite_read_engine(engine)
+            self._reader = self.read_engine.execution_options(**{MODE_OPTION: "read"})
         else:
+            self.read_engine = engine
             self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
-        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+        for one in {engine, self.read_engine}:
+            event.listen(one.sync_engine, "before_cursor_execute", self._count)
 
     def _count(self, *_args: Any) -> None:
         self.query_count += 1
@@ -124,5 +128,6 @@ class StoreBase:
 
     async def close(self) -> None:
         """Close every pooled connection."""
-        event.remove(self.engine.sync_engine, "before_cursor_execute", self._count)
-        await self.engine.dispose()
+        for one in {self.engine, self.read_engine}:
+            event.remove(one.sync_engine, "before_cursor_execute", self._count)
+            await one.dispose()

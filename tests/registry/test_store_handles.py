@@ -259,7 +259,7 @@ async def test_writers_in_two_processes_chain_one_audit_log(
 async def test_concurrent_reads_reuse_the_pooled_connections(database: HandleStore) -> None:
     await database.create_handle("88.118.8/POOL", [HandleValue(1, "URL", b"x")], actor="test")
     opened: list[object] = []
-    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    event.listen(database.read_engine.sync_engine, "connect", lambda *_: opened.append(1))
     rounds = []
     for _ in range(3):  # 32 lookups in flight, three times over
         await asyncio.gather(*(database.get_handle("88.118.8/POOL") for _ in range(32)))

@@ -219,6 +219,7 @@ async def test_a_failing_store_serves_the_stale_answer(tmp_path: Path, clock: Fa
         service = make_service(store, clock)
         await service.resolve(TV)
         await store.engine.dispose()
+        await store.read_engine.dispose()
         (tmp_path / "registry.db").rename(tmp_path / "moved.db")  # the next query fails
         clock.now += 101
         stale = await service.resolve(TV)
