@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.rest_json import site_from_json
+from protocol.rest_json import site_from_json, value_to_json
+from resolver.core.site import build_site_info, site_info_value
 from tests.admin.conftest import REPO, Node, idnode
 from tests.admin.test_resolve_cli import free_port
 
@@ -119,3 +120,16 @@ def test_status_without_servers_says_not_reachable(node: Node) -> None:
     shown = json.loads(answer.stdout)
     assert shown["handle_server"].endswith(" not reachable")
     assert shown["http_server"].endswith(" not reachable")
+
+
+def test_a_hand_made_site_without_this_server_stops_serve(node: Node, tmp_path: Path) -> None:
+    site = build_site_info([("10.0.0.1", 2641), ("10.0.0.2", 2641)], http_port=8000)
+    values = tmp_path / "site.json"
+    values.write_text(json.dumps([value_to_json(site_info_value(site, index=1))]))
+    node.run("handle", "set", "0.NA/88.118", "--from-json", str(values))
+    result = subprocess.run(_serve_command(node, free_port(), free_port()), cwd=REPO,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith(
+        "idnode: the HS_SITE of 0.NA/88.118 lists 2 servers and none is this one "), result
+    assert len(result.stderr.splitlines()) == 1
