@@ -350,6 +350,19 @@ class ResolutionService:
         bare = na[len(NA_HANDLE_PREFIX) :]
         return list(await self.store.list_handles(bare, page=page, page_size=size))
 
+    async def all_handles(self, prefix: str, *, caller: Caller | None) -> list[str]:
+        """Every handle under ``prefix``, read a :attr:`Limits.list_page_size` page at a
+        time (the front ends page the answer their own way)."""
+        size = self.limits.list_page_size
+        found: list[str] = []
+        page = 0
+        while True:
+            batch = await self.list_handles(prefix, caller=caller, page=page, page_size=size)
+            found.extend(batch)
+            if len(batch) < size:
+                return found
+            page += 1
+
     async def authorize(self, caller: Caller, handle: str, permission: int) -> None:
         """Raise ServiceError unless an HS_ADMIN of ``handle`` grants ``caller`` every bit asked."""
         self._require_identity(caller)

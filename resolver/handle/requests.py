@@ -392,16 +392,7 @@ class RequestProcessor:
 
     async def _list(self, request: Message, handle: str, caller: Caller) -> list[Message]:
         prefix = handle if "/" in handle else NA_HANDLE_PREFIX + handle
-        size = self.limits.list_page_size
-        pages: list[list[str]] = []
-        while True:
-            page = await self.service.list_handles(
-                prefix, caller=caller, page=len(pages), page_size=size
-            )
-            pages.append(page)
-            if len(page) < size:
-                break
-        return self._pages(request, [h for page in pages for h in page])
+        return self._pages(request, await self.service.all_handles(prefix, caller=caller))
 
     def _pages(self, request: Message, handles: list[str]) -> list[Message]:
         """``handles`` in list responses of ``list_page_size`` each, all but the last

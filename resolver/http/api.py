@@ -344,7 +344,7 @@ class RestApi:
         if result.failed:
             return await self.auth_failed(request, result)
         try:
-            handles = await self._all_handles(prefix, result.caller)
+            handles = await self.s.service.all_handles(prefix, caller=result.caller)
         except ServiceError as exc:
             return await self.service_error(request, exc, None)
         body: dict[str, Any] = {
@@ -356,19 +356,6 @@ class RestApi:
             handles = handles[page * page_size : (page + 1) * page_size]
         body["handles"] = handles
         return self.json(request, body, 200)
-
-    async def _all_handles(self, prefix: str, caller: Caller) -> list[str]:
-        size = self.s.service.limits.list_page_size
-        found: list[str] = []
-        page = 0
-        while True:
-            batch = await self.s.service.list_handles(
-                prefix, caller=caller, page=page, page_size=size
-            )
-            found.extend(batch)
-            if len(batch) < size:
-                return found
-            page += 1
 
     async def put_handle(self, request: web.Request) -> web.StreamResponse:
         """``PUT /api/handles/{handle}``: create, replace, or add/modify values."""

@@ -143,6 +143,8 @@ async def test_request_checks(service: ResolutionService) -> None:
 
 async def test_list_handles_and_authorize(service: ResolutionService) -> None:
     assert await service.list_handles("88.118.8", caller=ADMIN) == [OPS, TV]
+    one_per_page = ResolutionService(service.store, limits=Limits(list_page_size=1))
+    assert await one_per_page.all_handles("88.118.8", caller=ADMIN) == [OPS, TV]
     await service.authorize(ADMIN, NA, ADMIN_PERM_LIST_HANDLES)
     await service.authorize(MEMBER, NA, ADMIN_PERM_ADD_HANDLE)
     refused = service.authorize(STRANGER, NA, ADMIN_PERM_ADD_HANDLE)
