@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pyotp
 
+from registry.accounts import UserInfo
 from registry.passwords import verify_password
 from registry.store import HandleStore
 from tests.admin.conftest import Node, idnode
 
 
-async def _user(db: Path, name: str):  # type: ignore[no-untyped-def]
+async def _user(db: Path, name: str) -> UserInfo | None:
     store = await HandleStore.open(f"sqlite+aiosqlite:///{db}", migrate=False)
     try:
         return await store.get_user(name)

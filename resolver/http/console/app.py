@@ -14,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from resolver.http.console import (
+    account,
     apply,
     auth,
     bulk,
@@ -33,7 +34,7 @@ from resolver.http.console.security import (
 
 PREFIX = "/console"
 MAX_UPLOAD = 64 * 1024 * 1024
-FEATURES = (auth, apply, review, portal, bulk, labels, operator, users)
+FEATURES = (auth, account, apply, review, portal, bulk, labels, operator, users)
 
 
 def template_environment(app: web.Application) -> jinja2.Environment:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from registry.applications import ApplicationInfo
 from registry.errors import StoreError
 from registry.onboarding import approve_application
 from resolver.http.console.apply import INDUSTRY_LABELS
@@ -21,7 +22,7 @@ routes = web.RouteTableDef()
 STATES = ("pending", "approved", "rejected")
 
 
-async def _application(request: web.Request):  # type: ignore[no-untyped-def]
+async def _application(request: web.Request) -> ApplicationInfo:
     try:
         number = int(request.match_info["id"])
     except ValueError:

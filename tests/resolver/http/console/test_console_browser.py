@@ -23,6 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -94,7 +95,7 @@ class Walk:
     def open(self, path: str) -> None:
         self.driver.get(self.base + path)
 
-    def el(self, element_id: str):  # type: ignore[no-untyped-def]
+    def el(self, element_id: str) -> WebElement:
         return WebDriverWait(self.driver, WAIT).until(
             ec.presence_of_element_located((By.ID, element_id)))
 
@@ -202,7 +203,7 @@ TOUR = {
         "/console/portal/bulk", "/console/portal/credentials", "/console/portal/users",
         "/console/portal/labels?h=88.118.1/TV-0001&h=88.118.1/BULK-0001"],
     "operator": ["/console/ops", "/console/ops/enterprises", "/console/ops/audit?verify=1",
-                 "/console/ops/report", "/console/ops/users"],
+                 "/console/ops/report", "/console/ops/users", "/console/account?enrol=1"],
 }
 
 

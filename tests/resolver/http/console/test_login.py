@@ -106,3 +106,28 @@ async def test_console_port_serves_the_console_alone(tmp_path: Path) -> None:
                 assert response.headers["Location"] == "/console/"
     finally:
         await node.close()
+
+
+async def test_totp_is_stored_only_after_a_code_from_it_and_turned_off_with_one(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with console_node(sqlite_url, tmp_path) as console:
+        visitor = console.visitor()
+        await visitor.login("operator")
+        status, page = await visitor.get("/console/account", enrol="1")
+        secret = page.split('id="totp-secret">')[1].split("<")[0]
+        assert status == 200 and "<svg" in page
+        status, _, _ = await visitor.post("/console/account/totp",
+                                          {"secret": secret, "otp": "000000"})
+        user = await console.store.get_user("operator")
+        assert status == 400 and user is not None and user.totp_secret is None
+        status, _, _ = await visitor.post("/console/account/totp",
+                                          {"secret": secret, "otp": pyotp.TOTP(secret).now()})
+        user = await console.store.get_user("operator")
+        assert status == 303 and user is not None and user.totp_secret == secret
+        await visitor.get("/console/account")
+        status, _, _ = await visitor.post("/console/account/totp",
+                                          {"otp": pyotp.TOTP(secret).now()})
+        await visitor.close()
+        user = await console.store.get_user("operator")
+        assert status == 303 and user is not None and user.totp_secret is None
