@@ -457,6 +457,9 @@ class HandleClient:
                 if msg.response_code == RC_AUTHENTICATION_NEEDED and auth and not answered:
                     answer = _answer(request, msg, auth)
                     expected_id, answered = answer.request_id, True
+                    if transport == _TCP:  # a CNRI server answers one request per connection
+                        exchange.close()
+                        exchange = await self._open(endpoint.host, port, transport, handle)
                     await exchange.send(answer)
                     continue
                 if request.certify and endpoint.public_key:
