@@ -11,6 +11,7 @@ together with bounded memory.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 
@@ -30,6 +31,29 @@ def decode_packet(data: bytes, max_message_size: int = MAX_MESSAGE_SIZE) -> Mess
     """Decode one envelope + message held in a single buffer."""
     env = decode_envelope(data, max_message_size)
     return decode_message(env, data[MESSAGE_ENVELOPE_SIZE:], max_message_size)
+
+
+class BadEnvelope(ProtocolError):
+    """A TCP frame whose envelope does not decode; ``head`` is its raw bytes (a server
+    answers with the ids it holds)."""
+
+    def __init__(self, head: bytes, problem: ProtocolError) -> None:
+        super().__init__(str(problem), problem.response_code)
+        self.head = head
+
+
+async def read_tcp_frame(
+    reader: asyncio.StreamReader, max_message_size: int = MAX_MESSAGE_SIZE, first: bytes = b""
+) -> tuple[Envelope, bytes]:
+    """The next envelope and message bytes of a TCP stream (``first``: bytes of it
+    already read).  :class:`BadEnvelope` for an envelope that does not decode (longer
+    than ``max_message_size`` included); ``asyncio.IncompleteReadError`` at the end."""
+    head = first + await reader.readexactly(MESSAGE_ENVELOPE_SIZE - len(first))
+    try:
+        env = decode_envelope(head, max_message_size)
+    except ProtocolError as exc:
+        raise BadEnvelope(head, exc) from None
+    return env, await reader.readexactly(env.message_length)
 
 
 def encode_udp(

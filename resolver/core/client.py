@@ -42,7 +42,6 @@ from protocol.bodies import (
 from protocol.constants import (
     AUTH_TYPE_PUBLIC_KEY,
     AUTH_TYPE_SECRET_KEY,
-    MESSAGE_ENVELOPE_SIZE,
     NA_HANDLE_PREFIX,
     OC_ADD_VALUE,
     OC_CREATE_HANDLE,
@@ -71,9 +70,8 @@ from protocol.constants import (
 from protocol.credential import verify_message_signature
 from protocol.crypto import PrivateKey
 from protocol.digests import make_request_digest
-from protocol.envelope import decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import UdpReassembler, encode_tcp, encode_udp
+from protocol.framing import UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.message import Message, decode_message, request_bytes
 from protocol.public_key import decode_public_key
 from protocol.server_select import server_index
@@ -197,9 +195,8 @@ class _TcpExchange(_Exchange):
         await self.writer.drain()
 
     async def receive(self) -> Message:
-        head = await self.reader.readexactly(MESSAGE_ENVELOPE_SIZE)
-        env = decode_envelope(head, MAX_RESPONSE_SIZE)
-        return decode_message(env, await self.reader.readexactly(env.message_length))
+        env, data = await read_tcp_frame(self.reader, MAX_RESPONSE_SIZE)
+        return decode_message(env, data)
 
     def close(self) -> None:
         self.writer.close()

@@ -41,7 +41,7 @@ from protocol.constants import (
 from protocol.crypto import PrivateKey
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import UdpReassembler, encode_tcp, encode_udp
+from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.message import Message
 from protocol.versions import negotiate
 from resolver.core.connections import ConnectionGate
@@ -165,15 +165,13 @@ class _TcpConnections(_Listener):
             async with asyncio.timeout(self.limits.idle_timeout):
                 first = await reader.readexactly(1)
             async with asyncio.timeout(self.limits.read_timeout):
-                head = first + await reader.readexactly(MESSAGE_ENVELOPE_SIZE - 1)
                 try:
-                    env = decode_envelope(head, limit)
-                except ProtocolError as exc:
-                    fake = Envelope(0, *_ids(head))
+                    env, data = await read_tcp_frame(reader, limit, first)
+                except BadEnvelope as exc:
+                    fake = Envelope(0, *_ids(exc.head))
                     writer.write(encode_tcp(envelope_error(fake, RC_PROTOCOL_ERROR, str(exc))))
                     await writer.drain()
                     return
-                data = await reader.readexactly(env.message_length)
             if self.limiter.seconds_until_allowed(client):
                 writer.write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
                 await writer.drain()

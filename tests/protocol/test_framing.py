@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from protocol.bodies import ResolutionResponse
 from protocol.constants import MAX_UDP_PACKET_SIZE, OC_RESOLUTION, RC_SUCCESS
 from protocol.envelope import decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import UdpReassembler, encode_udp
+from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.message import Message, decode_message, encode_message
 from protocol.values import HandleValue
 
@@ -99,3 +101,28 @@ def test_udp_bounds_and_expiry() -> None:
     tiny = UdpReassembler(max_message_size=1000)
     with pytest.raises(ProtocolError):
         tiny.add("a", grams[0], 0.0)
+
+
+def _stream(data: bytes) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return reader
+
+
+async def test_tcp_frames_are_read_one_after_the_other() -> None:
+    a, b = encode_tcp(big_response(1)), encode_tcp(big_response(3))
+    reader = _stream(a + b)
+    first = await read_tcp_frame(reader, first=await reader.readexactly(1))
+    second = await read_tcp_frame(reader)
+    assert decode_message(*second) == big_response(3)
+    assert len(first[1]) == len(a) - 20
+    with pytest.raises(asyncio.IncompleteReadError):
+        await read_tcp_frame(reader)
+
+
+async def test_an_oversized_tcp_frame_is_refused_with_its_envelope() -> None:
+    data = encode_tcp(big_response(3))
+    with pytest.raises(BadEnvelope) as refused:
+        await read_tcp_frame(_stream(data), max_message_size=100)
+    assert refused.value.head == data[:20]
