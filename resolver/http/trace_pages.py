@@ -54,11 +54,14 @@ def _signature_tag(status: str) -> str:
     return f'<span class="tag {css}">signature: {_e(status)}</span>'
 
 
-def _node_line(node: Mapping[str, Any]) -> str:
+def _node_line(node: Mapping[str, Any], users: bool = False) -> str:
+    """One node of a tree; in the where-used tree (``users``) a node *contains* its parent."""
     handle = str(node.get("handle", ""))
-    parts = [f'<a href="{_e(trace_path(handle))}">{_e(handle)}</a>']
+    name = f'<strong>{_e(node["name"])}</strong> ' if node.get("name") else ""
+    parts = [f'{name}<a href="{_e(trace_path(handle))}">{_e(handle)}</a>']
     if node.get("relation"):
-        parts.append(f'<span class="tag">{_e(node["relation"])}</span>')
+        relation = f"contains it as {node['relation']}" if users else str(node["relation"])
+        parts.append(f'<span class="tag">{_e(relation)}</span>')
     if node.get("template"):
         parts.append(f'<span class="tag">{_e(node["template"])}</span>')
     if "source" in node:
@@ -82,7 +85,8 @@ def _node_line(node: Mapping[str, Any]) -> str:
 def _tree(nodes: Sequence[Mapping[str, Any]], key: str, css: str = "tree") -> str:
     if not nodes:
         return ""
-    items = "".join(f"<li>{_node_line(n)}{_tree(n.get(key, ()), key)}</li>" for n in nodes)
+    users = key == "usedIn"
+    items = "".join(f"<li>{_node_line(n, users)}{_tree(n.get(key, ()), key)}</li>" for n in nodes)
     return f'<ul class="{css}">{items}</ul>'
 
 

@@ -62,6 +62,11 @@ async def test_the_trace_endpoint(http: aiohttp.ClientSession) -> None:
         assert status == 400 and body["responseCode"] == RC_PROTOCOL_ERROR
 
 
+def body_name(answer: tuple[int, Any]) -> str:
+    """The name of the first part in a trace answer."""
+    return str(answer[1]["down"]["children"][0]["name"])
+
+
 async def test_the_trace_page_renders(http: aiohttp.ClientSession) -> None:
     status, (text, headers) = await get(http, f"/trace/{TV}")
     assert status == 200 and "default-src 'none'" in headers["Content-Security-Policy"]
@@ -70,6 +75,11 @@ async def test_the_trace_page_renders(http: aiohttp.ClientSession) -> None:
     assert "&lt;script&gt;x&lt;/script&gt;" in text and "<script>" not in text
     assert "88.118.8/&lt;gone&gt;" in text and "unreachable" in text
     assert text.index("produced") < text.index("shipped")
+    assert "<strong>PCB-TV-2201 control_board</strong>" in text   # parts by name
+    down = await get(http, f"/api/trace/{TV}?direction=down")
+    assert body_name(down) == "PCB-TV-2201 control_board"
+    status, (text, _headers) = await get(http, f"/trace/{BOARD}?direction=up")
+    assert "contains it as component" in text                  # where-used says who contains it
     status, (text, _headers) = await get(http, "/trace/88.118.8/NOPE")
     assert status == 404 and "Handle not found" in text
     status, (text, _headers) = await get(http, f"/trace/{TV}?depth=many")
