@@ -15,7 +15,7 @@ from registry.applications import ApplicationForm
 from registry.bootstrap import check_enterprise_prefix
 from registry.errors import InvalidArgument
 from registry.models import INDUSTRIES
-from registry.passwords import MIN_LENGTH, hash_password
+from registry.passwords import MIN_LENGTH, hash_off_loop
 from registry.uscc import credit_code_problem, normalise_credit_code
 from resolver.http.console.context import actor_of, render, settings_of
 from resolver.http.console.forms import EMAIL, PHONE, USERNAME, Form, posted
@@ -99,6 +99,6 @@ async def apply_submit(request: web.Request) -> web.StreamResponse:
     application = await settings.store.submit_application(ApplicationForm(
         **{name: form.get(name) for name in FIELDS if name != "requested_prefix"},
         requested_prefix=form.get("requested_prefix") or None,
-        admin_password_hash=hash_password(form.get("password")),
+        admin_password_hash=await hash_off_loop(form.get("password")),
     ), actor=actor_of(request))
     return render(request, "applied.html", {"application": application})

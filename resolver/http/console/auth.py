@@ -15,7 +15,12 @@ import pyotp
 from aiohttp import web
 
 from registry.models import ROLES, utcnow
-from registry.passwords import hash_password, needs_rehash, verify_password
+from registry.passwords import (
+    hash_off_loop,
+    needs_rehash,
+    verify_off_loop,
+    verify_unknown_user,
+)
 from resolver.http.console.context import (
     SESSION_TOKEN,
     USER,
@@ -75,13 +80,13 @@ async def login(request: web.Request) -> web.StreamResponse:
         wait = int((user.locked_until - utcnow()).total_seconds()) + 1
         error = _("Too many wrong attempts: try again in {seconds} s.").format(seconds=wait)
     elif user is not None and not user.disabled:
-        ok = verify_password(user.password_hash, password)
+        ok = await verify_off_loop(user.password_hash, password)
         if ok and user.totp_secret is not None:
             ok = pyotp.TOTP(user.totp_secret).verify(code, valid_window=1)
         until = await settings.store.record_login(user, ok, client=client)
         if ok:
             if needs_rehash(user.password_hash):
-                await settings.store.set_password_hash(user.id, hash_password(password),
+                await settings.store.set_password_hash(user.id, await hash_off_loop(password),
                                                        actor=f"console:{user.username}")
             token, _session = await settings.sessions.create(user.id)
             target = _safe_next(str(form.get("next", ""))) or HOME_OF[user.role]
@@ -93,6 +98,8 @@ async def login(request: web.Request) -> web.StreamResponse:
         if until is not None:
             wait = int((until - utcnow()).total_seconds()) + 1
             error = _("Too many wrong attempts: try again in {seconds} s.").format(seconds=wait)
+    else:
+        await verify_unknown_user(password)
     return render(request, "login.html", {"next": form.get("next", ""), "error": error,
                                           "username": username}, status=401)
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from registry.accounts import ENTERPRISE_ROLES, UserInfo
 from registry.errors import StoreError
-from registry.passwords import MIN_LENGTH, hash_password
+from registry.passwords import MIN_LENGTH, hash_off_loop
 from resolver.http.console.context import actor_of, redirect, render, settings_of, user_of
 from resolver.http.console.forms import USERNAME, Form, posted
 from resolver.http.console.i18n import gettext as _
@@ -94,7 +94,7 @@ async def add_enterprise_user(request: web.Request) -> web.StreamResponse:
     form.check("role", lambda v: v in ENTERPRISE_ROLES, _("Choose one of the listed values."))
     if form.ok:
         try:
-            await store.add_user(form.get("username"), hash_password(form.get("password")),
+            await store.add_user(form.get("username"), await hash_off_loop(form.get("password")),
                                  form.get("role") or "enterprise_user",
                                  enterprise=owned.enterprise.code, actor=actor_of(request))
         except StoreError:

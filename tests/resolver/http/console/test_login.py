@@ -6,6 +6,7 @@ from pathlib import Path
 
 import aiohttp
 import pyotp
+import pytest
 
 from registry.accounts import FREE_ATTEMPTS, LOCK_BASE_SECONDS, LOCK_MAX_SECONDS, lock_seconds
 from registry.config import NodeConfig
@@ -131,3 +132,29 @@ async def test_totp_is_stored_only_after_a_code_from_it_and_turned_off_with_one(
         await visitor.close()
         user = await console.store.get_user("operator")
         assert status == 303 and user is not None and user.totp_secret is None
+
+
+async def test_password_checks_run_off_the_event_loop_even_for_unknown_users(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from registry import passwords
+
+    threads: list[bool] = []
+    real = passwords.verify_password
+
+    def recording(stored_hash: str, password: str) -> bool:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", recording)
+    async with console_node(sqlite_url, tmp_path) as console:
+        visitor = console.visitor()
+        await visitor.get("/console/login")
+        for name in ("operator", "nobody-here"):
+            status, _, _ = await visitor.post("/console/login",
+                                              {"username": name, "password": "wrong-password"})
+            assert status == 401
+        await visitor.close()
+    assert threads == [False, False]  # one check per attempt, both in a worker thread
