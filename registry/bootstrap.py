@@ -196,18 +196,21 @@ async def delegate_prefix(
     actor: str,
 ) -> HandleRecord:
     """Point ``prefix`` at other servers: kind ``delegated`` and an HS_SITE referral."""
-    existing = await store.get_prefix(prefix)
-    if existing is None:
-        await store.create_prefix(prefix, kind="delegated", owner=owner)
-    elif existing.kind != "delegated":
-        await store.set_prefix_kind(prefix, "delegated")
     handle = prefix_handle(prefix)
-    current = await store.get_handle(handle)
-    kept = [v for v in current.values if v.type not in ("HS_SITE", "HS_SERV")] if current else (
-        enterprise_prefix_values(prefix, node_prefix, None)
-    )
-    values = [replace(site, index=SITE_INDEX), *(v for v in kept if v.index != SITE_INDEX)]
-    return await store.replace_handle(handle, values, actor=actor)
+    async with store.transaction():  # both or nothing
+        existing = await store.get_prefix(prefix)
+        if existing is None:
+            await store.create_prefix(prefix, kind="delegated", owner=owner)
+        elif existing.kind != "delegated":
+            await store.set_prefix_kind(prefix, "delegated")
+        current = await store.get_handle(handle)
+        # a prefix registered now starts from the operator's values: whatever someone
+        # wrote into its handle before (admins included) is not kept
+        kept = [v for v in current.values if v.type not in ("HS_SITE", "HS_SERV")] if (
+            current and existing is not None
+        ) else enterprise_prefix_values(prefix, node_prefix, None)
+        values = [replace(site, index=SITE_INDEX), *(v for v in kept if v.index != SITE_INDEX)]
+        return await store.replace_handle(handle, values, actor=actor)
 
 
 def hashed_secret(secret: str) -> bytes:

@@ -74,3 +74,14 @@ def test_credentials_refused_when_a_foreign_admin_is_listed(node: Node) -> None:
     refused = node.run("enterprise", "credentials", "D", expect=1)
     assert "300:0.NA/88.118.8 as admin" in refused.stderr
     node.run("enterprise", "credentials", "D", "--public-key", "/nonexistent", expect=1)
+
+
+def test_delegating_a_squatted_prefix_drops_the_squatter(node: Node) -> None:
+    asyncio.run(_squat(node))
+    node.run("enterprise", "add", "D", "--name", "Dee", "--prefix", "88.118.30")
+    node.run("prefix", "delegate", "88.118.8.9", "--server", "127.0.0.1:2642",
+             "--enterprise", "D")
+    record = asyncio.run(_state(node))[2]
+    assert record is not None
+    admins = {v.data for v in record.values if v.type == "HS_ADMIN"}
+    assert admin_value(100, "0.NA/88.118.8", 300).data not in admins
