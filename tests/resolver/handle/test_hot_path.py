@@ -18,6 +18,7 @@ from protocol.constants import (
     OC_RESOLUTION,
     RC_AUTHENTICATION_NEEDED,
     RC_ERROR,
+    RC_HANDLE_NOT_FOUND,
     RC_SUCCESS,
 )
 from protocol.framing import UdpReassembler, encode_udp
@@ -28,6 +29,7 @@ from resolver.core.model import Caller
 from resolver.core.ratelimit import UNLIMITED, RateLimiter
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
+from resolver.core.suspension import SuspendedPrefixes
 from resolver.handle.hot_path import hot_request
 from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.handle.test_handle_support import NA, TV, seed, url
@@ -201,3 +203,19 @@ def test_only_single_datagram_resolutions_outside_sessions_qualify() -> None:
     assert hot_request(plain[:-1]) is None  # shorter than its envelope says
     other_op = plain[:20] + (2).to_bytes(4, "big") + plain[24:]
     assert hot_request(other_op) is None
+
+
+@SQLITE
+async def test_a_suspended_prefix_is_never_answered_from_kept_datagrams(pair: Pair) -> None:
+    store = pair.service.store
+    await store.add_enterprise("HAIER", "Haier", industry="appliance")
+    await store.create_prefix("88.118.8", owner="HAIER")
+    pair.service.suspended = SuspendedPrefixes()
+    await pair.service.suspended.refresh(store)
+    for rid in (1, 2, 3):
+        assert decoded(await ask(pair.cached, request(TV, rid))).response_code == RC_SUCCESS
+    assert pair.processed == [1, 2]
+    await store.set_enterprise_status("HAIER", "suspended")
+    await pair.service.suspended.refresh(store)
+    refused = decoded(await ask(pair.cached, request(TV, 4)))
+    assert refused.response_code == RC_HANDLE_NOT_FOUND and pair.processed == [1, 2, 4]
