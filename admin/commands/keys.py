@@ -1,11 +1,14 @@
 """``idnode keys gen|show|publish``: signing keys for HS_SIGNATURE and HS_CERT values.
 
-``keys gen`` writes a new private key (PKCS#8 PEM, mode 0600; encrypted when a
-passphrase is given with ``--passphrase-env VAR`` or ``--passphrase-file F``)
-and its public key next to it as ``FILE.pub`` (PEM).  Passphrases are read
-from the environment or a file, never from the command line, and never
-printed.  ``keys publish`` stores a key's public half as an HS_PUBKEY value of
-a handle in this node's registry.  Every command here that reads a key
+``keys gen`` writes a new private key (PKCS#8 PEM, mode 0600) and its public
+key next to it as ``FILE.pub`` (PEM); a relative FILE is under the data dir.
+The private key is encrypted: the passphrase comes from ``--passphrase-env
+VAR``, ``--passphrase-file F`` or, on a terminal, a prompt (asked twice);
+``--unencrypted`` writes it in the clear on purpose (keys the node itself
+must load unattended, e.g. ``sign_on_behalf``).  Passphrases are never taken
+from the command line and never printed.  ``keys show`` prints JSON.
+``keys publish`` stores a key's public half as an HS_PUBKEY value of a handle
+in this node's registry.  Every command here that reads a key
 accepts a private key PEM (with its passphrase options), a public key PEM or
 HS_PUBKEY value data (such as ``keys/admin_pubkey.bin``).
 """
@@ -13,7 +16,10 @@ HS_PUBKEY value data (such as ``keys/admin_pubkey.bin``).
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +118,37 @@ async def put_value(ctx: CommandContext, handle: str, value: HandleValue) -> Non
         await store.upsert_values(handle, [value], actor=ctx.actor)
 
 
+def new_passphrase(args: argparse.Namespace) -> str | None:
+    """The passphrase of a new key: the options', else asked twice on a terminal; None only
+    with ``--unencrypted``."""
+    if args.unencrypted:
+        if args.passphrase_env or args.passphrase_file:
+            raise CliError("--unencrypted and a passphrase option contradict each other",
+                           EXIT_USAGE)
+        return None
+    given = passphrase(args)
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise CliError("a new key is encrypted: give --passphrase-env VAR or --passphrase-file "
+                       "F (or --unencrypted for a key the node loads unattended)", EXIT_USAGE)
+    first = getpass.getpass("passphrase for the new key: ")
+    if not first:
+        raise CliError("the passphrase is empty", EXIT_USAGE)
+    if getpass.getpass("the same passphrase again: ") != first:
+        raise CliError("the two passphrases differ", EXIT_USAGE)
+    return first
+
+
 async def gen(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Generate a key pair."""
-    out = Path(args.out) if args.out else ctx.config.path(DEFAULT_KEY_FILE)
+    out = ctx.config.path(Path(args.out) if args.out else DEFAULT_KEY_FILE)
     public_path = out.with_name(out.name + PUBLIC_SUFFIX)
     for path in (out, public_path):
         if path.exists() and not args.force:
             raise CliError(f"{path} exists (use --force to replace it)")
-    secret = passphrase(args)
+    secret = new_passphrase(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
     key = generate_key(args.type)
     write_private(out, private_key_to_pem(key, secret))
     public_path.write_bytes(key.public_key().public_bytes(
@@ -137,9 +166,9 @@ async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
     data = read_file(path, "key file")
     private = b"PRIVATE KEY-----" in data
     key = read_public_key_file(path, args)
-    ctx.out.result({"file": str(path), "private": private,
-                    "encrypted": private and b"ENCRYPTED PRIVATE KEY" in data,
-                    **describe_key(key)})
+    described = {"file": str(path), "private": private,
+                 "encrypted": private and b"ENCRYPTED PRIVATE KEY" in data, **describe_key(key)}
+    ctx.out.result(described, json.dumps(described, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -158,14 +187,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = add_group(subparsers, "keys", "Signing keys: generate, inspect, publish.")
     parser = add_command(
         group, "gen", gen, summary="Generate a signing key pair (FILE and FILE.pub).",
-        examples="  idnode keys gen --type ed25519 --out acme.pem --passphrase-env ACME_PASS\n"
-        "  idnode keys gen --out keys/enterprises/88.118.8.pem     # for sign_on_behalf",
+        examples="  idnode keys gen --type ed25519 --out keys/acme.pem --passphrase-env ACME_PASS\n"
+        "  idnode keys gen --out keys/acme.pem          # asks for the passphrase\n"
+        "  idnode keys gen --out keys/enterprises/88.118.8.pem --unencrypted   # sign_on_behalf",
     )
     parser.add_argument("--type", choices=KEY_TYPES, default="ed25519", help="key type")
     parser.add_argument("--out", metavar="FILE",
-                        help=f"private key file (default: {DEFAULT_KEY_FILE} in the data dir)")
+                        help=f"private key file, relative to the data dir unless absolute "
+                        f"(default: {DEFAULT_KEY_FILE})")
     parser.add_argument("--force", action="store_true", help="replace existing files")
     add_passphrase_options(parser, "the new key (encrypts it)")
+    parser.add_argument("--unencrypted", action="store_true",
+                        help="write the private key in the clear (for keys the node loads "
+                        "unattended)")
 
     parser = add_command(
         group, "show", show, summary="Show a key's type, thumbprint and public JWK.",

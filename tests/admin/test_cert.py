@@ -97,7 +97,7 @@ def test_chain_issued_with_the_cli_verifies_until_revoked(
     cli = Cli(data_dir, capsys)
     keys = {name: tmp_path / f"{name}.pem" for name in ("root", "node", "acme")}
     for path in keys.values():
-        cli("keys", "gen", "--out", str(path))
+        cli("keys", "gen", "--out", str(path), "--unencrypted")
     cli("init", "--trust-anchor", f"{keys['root']}.pub")
     assert 'trust_anchor_path = "keys/trust_anchor.pub"' in (data_dir / "idnode.toml").read_text()
     cli("enterprise", "add", "ACME", "--name", "Acme", "--industry", "appliance",

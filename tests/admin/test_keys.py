@@ -94,14 +94,20 @@ def test_show_with_passphrase_file_missing_passphrase_and_public_key(
     code, _, err = run(capsys, tmp_path, "keys", "show", str(key), "--passphrase-env",
                        "NO_SUCH_VARIABLE_X")
     assert code == 2 and "NO_SUCH_VARIABLE_X is not set" in err
-    code, _, err = run(capsys, tmp_path, "keys", "gen", "--out", str(key))
+    code, _, err = run(capsys, tmp_path, "keys", "gen", "--out", str(key), "--unencrypted")
     assert code == 1 and "exists" in err
 
 
-def test_default_key_is_unencrypted_in_the_data_dir(
+def test_keys_are_encrypted_unless_asked_and_live_in_the_data_dir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    made = run_json(capsys, tmp_path, "keys", "gen")
+    code, _, err = run(capsys, tmp_path, "keys", "gen")   # no terminal, no passphrase
+    assert code == 2 and "--unencrypted" in err and not (tmp_path / "keys").exists()
+    made = run_json(capsys, tmp_path, "keys", "gen", "--unencrypted")
     assert made["private_key"] == str(tmp_path / "keys" / "signing_key.pem")
     assert made["encrypted"] is False and made["type"] == "ed25519"
+    relative = run_json(capsys, tmp_path, "keys", "gen", "--unencrypted", "--out", "keys/e.pem")
+    assert relative["private_key"] == str(tmp_path / "keys" / "e.pem")   # not the cwd
+    code, shown, _ = run(capsys, tmp_path, "keys", "show", str(tmp_path / "keys" / "e.pem"))
+    assert code == 0 and json.loads(shown)["thumbprint"] == relative["thumbprint"]
     assert made["jwk"]["crv"] == "Ed25519"
