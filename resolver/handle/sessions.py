@@ -52,30 +52,40 @@ class Session:
 
 
 class SessionTable:
-    """Open sessions by id, bounded and expiring (``SessionManager``)."""
+    """Open sessions by id, bounded and expiring (``SessionManager``).
+
+    Anyone can set up a session; only an identity that answered a challenge
+    authenticates one.  The two kinds are bounded apart (``max_sessions``
+    each, oldest out first), so a flood of anonymous setups pushes out only
+    other anonymous sessions, never an authenticated one (issue 18 F9).
+    """
 
     def __init__(self, max_sessions: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._max = max(1, max_sessions)
         self._clock = clock
-        self._open: OrderedDict[int, Session] = OrderedDict()
+        self._open: OrderedDict[int, Session] = OrderedDict()  # not authenticated (yet)
+        self._proven: OrderedDict[int, Session] = OrderedDict()
+
+    def _find(self, session_id: int) -> Session | None:
+        return self._proven.get(session_id) or self._open.get(session_id)
 
     def open(self, key: bytes, lifetime: float) -> int:
         """Start a session with ``key``; return its fresh positive id."""
         while len(self._open) >= self._max:
             self._open.popitem(last=False)
         session_id = 0
-        while session_id == 0 or session_id in self._open:
+        while session_id == 0 or self._find(session_id) is not None:
             session_id = secrets.randbits(31)
         self._open[session_id] = Session(session_id, key, self._clock() + lifetime)
         return session_id
 
     def get(self, session_id: int) -> Session | None:
         """The live session ``session_id`` (a copy), or None."""
-        session = self._open.get(session_id)
+        session = self._find(session_id)
         if session is None:
             return None
         if session.expires < self._clock():
-            del self._open[session_id]
+            self.close(session_id)
             return None
         return Session(session.session_id, session.key, session.expires, session.identity,
                        session.credential)
@@ -85,14 +95,18 @@ class SessionTable:
     ) -> None:
         """Bind the session to the identity that answered its challenge, and to the
         version of the credential it answered with (a rotation ends the session)."""
-        session = self._open.get(session_id)
-        if session is not None:
-            session.identity = (handle, index)
-            session.credential = credential
+        session = self._open.pop(session_id, None) or self._proven.pop(session_id, None)
+        if session is None:
+            return
+        session.identity = (handle, index)
+        session.credential = credential
+        self._proven[session_id] = session
+        while len(self._proven) > self._max:
+            self._proven.popitem(last=False)
 
     def use_counter(self, session_id: int, counter: int) -> bool:
         """Record a request's session counter; False if it was seen (a replay)."""
-        session = self._open.get(session_id)
+        session = self._find(session_id)
         if session is None or counter <= session.floor or counter in session.seen:
             return False
         session.seen.add(counter)
@@ -104,7 +118,7 @@ class SessionTable:
 
     def next_counter(self, session_id: int) -> int:
         """The counter for the next response MAC'd in this session."""
-        session = self._open.get(session_id)
+        session = self._find(session_id)
         if session is None:
             return 0
         session.sent += 1
@@ -113,6 +127,7 @@ class SessionTable:
     def close(self, session_id: int) -> None:
         """End a session (``OC_SESSION_TERMINATE``)."""
         self._open.pop(session_id, None)
+        self._proven.pop(session_id, None)
 
 
 class SessionStore:

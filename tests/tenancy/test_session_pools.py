@@ -21,6 +21,7 @@ from resolver.core.model import Caller
 from resolver.core.service import ResolutionService
 from resolver.handle.challenges import ChallengeStore, ChallengeTable
 from resolver.handle.requests import RequestProcessor
+from resolver.handle.sessions import SessionTable
 from resolver.http.auth import MemorySessionStore
 from tests.resolver.handle.test_handle_support import TV, seed, url
 from tests.resolver.http.test_rest_harness import ADMIN_ID, SECRET, basic
@@ -81,3 +82,16 @@ async def test_udp_challenge_flood_keeps_tcp_challenges(database: HandleStore) -
         [udp] = await processor.process(_write(100 + i), spoofable=True)
         assert udp.response_code == RC_AUTHENTICATION_NEEDED
     assert table.take(tcp_challenge.session_id) is not None
+
+
+def test_anonymous_handle_session_setups_do_not_evict_authenticated_sessions() -> None:
+    table = SessionTable(LIMIT)
+    admin = table.open(b"k" * 32, 600)
+    table.authenticate(admin, "0.NA/88.118.7", 300, b"credential")
+    for _ in range(5 * LIMIT):
+        table.open(b"x" * 32, 600)
+    kept = table.get(admin)
+    assert kept is not None and kept.identity == ("0.NA/88.118.7", 300)
+    assert table.use_counter(admin, 1) and table.next_counter(admin) == 1
+    table.close(admin)
+    assert table.get(admin) is None
