@@ -74,7 +74,7 @@ def _resolve_form(value: str = "") -> str:
         '<form id="resolve" action="/" method="get" role="search">'
         '<label for="hdl">Handle</label>'
         f'<input type="text" id="hdl" name="hdl" value="{escape(value)}" required '
-        'placeholder="88.118.8/TV-0001" autocomplete="off" spellcheck="false">'
+        'placeholder="88.118.8/TV-0000001" autocomplete="off" spellcheck="false">'
         '<label><input type="checkbox" name="noredirect" checked> show values, do not redirect'
         '</label><button type="submit" id="submit">Resolve</button></form>'
     )
