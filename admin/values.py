@@ -42,6 +42,8 @@ from protocol.rest_json import value_to_json
 from protocol.site_info import decode_site_info
 from protocol.values import HandleValue, ValueReference
 from registry.names import name_key
+from registry.trust.errors import TrustError
+from registry.trust.keys import hs_pubkey_to_public_key, jwk_thumbprint, key_type_of
 
 PROTOCOL_NAMES = {SP_HDL_UDP: "udp", SP_HDL_TCP: "tcp", SP_HDL_HTTP: "http", SP_HDL_HTTPS: "https"}
 
@@ -100,6 +102,22 @@ def parse_value(spec: str, *, ttl: int | None = None) -> HandleValue:
     return value if ttl is None else dataclasses.replace(value, ttl=ttl)
 
 
+def _public_key_text(data: bytes) -> str:
+    """``RSA public key, 2048 bits``, ``Ed25519 public key, thumbprint …``: CNRI's layouts
+    (DSA, RSA, DH) and idnode's elliptic-curve ones (:mod:`registry.trust.keys`)."""
+    try:
+        numbers = decode_key_numbers(data)
+    except ProtocolError:
+        try:
+            ec_key = hs_pubkey_to_public_key(data)
+        except TrustError as exc:
+            raise ValueError(str(exc)) from None
+        label = {"ed25519": "Ed25519", "p256": "P-256"}[key_type_of(ec_key)]
+        return f"{label} public key, thumbprint {jwk_thumbprint(ec_key)}"
+    size = getattr(numbers, "n", getattr(numbers, "p", 0)).bit_length()
+    return f"{type(numbers).__name__.removesuffix('KeyNumbers')} public key, {size} bits"
+
+
 def describe_data(value: HandleValue) -> str:
     """A one-line, human-readable rendering of the value's data (secrets hidden)."""
     key = name_key(value.type)
@@ -112,9 +130,7 @@ def describe_data(value: HandleValue) -> str:
         if key == TYPE_HS_VLIST:
             return ", ".join(f"{r.index}:{r.handle}" for r in decode_vlist(value.data))
         if key == TYPE_HS_PUBKEY:
-            numbers = decode_key_numbers(value.data)
-            size = getattr(numbers, "n", getattr(numbers, "p", 0)).bit_length()
-            return f"{type(numbers).__name__.removesuffix('KeyNumbers')} public key, {size} bits"
+            return _public_key_text(value.data)
         if key.startswith(TYPE_HS_SITE):
             site = decode_site_info(value.data)
             servers = [
