@@ -18,7 +18,7 @@ object); ``GET /api/prefixes/{prefix}`` is 405, as CNRI.  Who may home what is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -27,13 +27,50 @@ from protocol.constants import RC_ERROR, RC_PROTOCOL_ERROR, RC_SUCCESS
 from protocol.rest_json import site_to_json
 from protocol.site_info import decode_site_info
 from resolver.core.homing import home_prefix, homed_prefixes, unhome_prefix
-from resolver.core.service import ServiceError
-
-if TYPE_CHECKING:
-    from resolver.http.api import RestApi
+from resolver.core.service import ResolutionService, ServiceError
+from resolver.http.auth import AuthResult
 
 
-def site_prefix_routes(api: RestApi) -> list[web.RouteDef]:
+class _HasService(Protocol):
+    @property
+    def service(self) -> ResolutionService:
+        """The resolution service behind the API."""
+        ...
+
+
+class RestHelpers(Protocol):
+    """What these routes use of :class:`resolver.http.api.RestApi` (which builds them; a
+    protocol here keeps this module from importing the API module that imports it)."""
+
+    @property
+    def s(self) -> _HasService:
+        """The API's settings."""
+        ...
+
+    def json(self, request: web.Request, body: dict[str, Any], status: int) -> web.Response:
+        """A JSON answer."""
+        ...
+
+    def error(self, request: web.Request, code: int, message: str = "") -> web.Response:
+        """A JSON error answer."""
+        ...
+
+    async def authenticate(self, request: web.Request) -> AuthResult:
+        """The caller of ``request``."""
+        ...
+
+    async def auth_failed(self, request: web.Request, result: AuthResult,
+                          handle: str | None = None) -> web.Response:
+        """The answer to credentials that proved nothing."""
+        ...
+
+    async def service_error(self, request: web.Request, exc: ServiceError,
+                            handle: str | None) -> web.Response:
+        """The answer to a refused service call."""
+        ...
+
+
+def site_prefix_routes(api: RestHelpers) -> list[web.RouteDef]:
     """The routes, answering through ``api``'s JSON, error and authentication helpers."""
 
     async def site(request: web.Request) -> web.StreamResponse:
