@@ -64,13 +64,13 @@ class Ownership:
     the prefix handle of the registered prefix itself (not counted in a quota)."""
 
     owner: Owner | None
-    prefix_handle: bool
+    is_prefix_handle: bool
 
     def admit(self) -> None:
         """Admit a new handle: suspension always binds, the quota unless a prefix handle."""
         if self.owner is None:
             return
-        if self.prefix_handle:
+        if self.is_prefix_handle:
             self.owner.check_writable()
         else:
             self.owner.admit()
