@@ -213,6 +213,36 @@ async def delegate_prefix(
         return await store.replace_handle(handle, values, actor=actor)
 
 
+async def set_sub_prefixes(
+    store: HandleStore, enterprise: str, prefix: str, allowed: bool, *, actor: str
+) -> HandleRecord:
+    """Grant (``allowed``) or withdraw the enterprise admin's right to create derived
+    prefixes (ADD_NA) on its prefix handle: every HS_ADMIN there naming the handle
+    itself gets the bit set or cleared.  Also how a prefix handle written before
+    enterprise admins lost ADD_NA by default is brought in line."""
+    handle = await _owned_prefix_handle(store, enterprise, prefix)
+    async with store.transaction():
+        record = await store.get_handle(handle)
+        if record is None:
+            raise NotFound(f"no prefix handle {handle}")
+        changed = []
+        for value in record.values:
+            if value.type != TYPE_HS_ADMIN:
+                continue
+            admin = decode_admin_record(value.data)
+            if name_key(admin.admin_handle) != name_key(handle):
+                continue
+            bits = admin.permissions | ADMIN_PERM_ADD_NA if allowed else (
+                admin.permissions & ~ADMIN_PERM_ADD_NA
+            )
+            if bits != admin.permissions:
+                data = encode_admin_record(replace(admin, permissions=bits))
+                changed.append(replace(value, data=data))
+        if not changed:
+            return record
+        return await store.modify_values(handle, changed, actor=actor)
+
+
 def hashed_secret(secret: str) -> bytes:
     """CNRI's hashed secret key form (``Encoder.encodeSecretKey``): lower-case hex SHA-1."""
     # SHA-1 is what CNRI clients compute for the hashed form; it is not a password hash.

@@ -1,4 +1,4 @@
-"""``idnode enterprise add|list|show|suspend|resume|quota|credentials``: onboarding enterprises.
+"""``idnode enterprise add|list|show|suspend|resume|quota|sub-prefixes|credentials``: onboarding.
 
 An enterprise gets a hosted prefix under the node prefix (``88.118.N``) and
 its prefix handle ``0.NA/88.118.N``, whose HS_ADMIN names the enterprise admin
@@ -24,6 +24,7 @@ from registry.bootstrap import (
     next_enterprise_prefix,
     onboard_enterprise,
     register_public_key,
+    set_sub_prefixes,
 )
 from registry.models import INDUSTRIES
 from registry.names import prefix_handle
@@ -134,6 +135,19 @@ async def quota(ctx: CommandContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def sub_prefixes(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Let an enterprise's admin create derived prefixes, or stop it."""
+    allowed = args.setting == "allow"
+    async with ctx.store() as store:
+        info = await _get(store, args.code)
+        prefix = args.prefix or await enterprise_prefix(store, info.code)
+        await set_sub_prefixes(store, info.code, prefix, allowed, actor=ctx.actor)
+    result = {"enterprise": info.code, "prefix": prefix, "sub_prefixes": args.setting}
+    ctx.out.result(result, f"{info.code} may {'now' if allowed else 'no longer'} create "
+                   f"prefixes under {prefix}")
+    return EXIT_OK
+
+
 async def credentials(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Issue a secret key for the enterprise admin, or register its public key."""
     pubkey = None
@@ -208,6 +222,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          "  idnode enterprise quota ACME unlimited")
     parser.add_argument("code")
     parser.add_argument("limit", help="a number of identifiers, or 'unlimited'")
+
+    parser = add_command(
+        group, "sub-prefixes", sub_prefixes, writes=True,
+        summary="Allow or deny an enterprise admin creating derived prefixes (ADD_NA).",
+        examples="  idnode enterprise sub-prefixes ACME allow\n"
+        "  idnode enterprise sub-prefixes ACME deny --prefix 88.118.8",
+    )
+    parser.add_argument("code")
+    parser.add_argument("setting", choices=("allow", "deny"))
+    parser.add_argument("--prefix", help="which of its prefixes (default: its first)")
 
     parser = add_command(
         group, "credentials", credentials, writes=True,

@@ -85,3 +85,10 @@ def test_delegating_a_squatted_prefix_drops_the_squatter(node: Node) -> None:
     assert record is not None
     admins = {v.data for v in record.values if v.type == "HS_ADMIN"}
     assert admin_value(100, "0.NA/88.118.8", 300).data not in admins
+
+
+def test_sub_prefixes_command(node: Node) -> None:
+    allowed = node.json("enterprise", "sub-prefixes", "ACME", "allow")
+    assert allowed == {"enterprise": "ACME", "prefix": "88.118.8", "sub_prefixes": "allow"}
+    node.run("enterprise", "sub-prefixes", "ACME", "deny")
+    node.run("enterprise", "sub-prefixes", "ACME", "allow", "--prefix", "88.118.9", expect=1)

@@ -12,7 +12,7 @@ import pytest
 
 from protocol.constants import RC_INSUFFICIENT_PERMISSIONS
 from protocol.values import HandleValue
-from registry.bootstrap import admin_value, onboard_enterprise
+from registry.bootstrap import admin_value, onboard_enterprise, set_sub_prefixes
 from registry.errors import EnterpriseSuspended, QuotaExceeded
 from registry.store import HandleStore
 from resolver.core.model import Caller, ServiceError
@@ -101,3 +101,15 @@ async def test_refused_resolution_follows_the_owner_too(database: HandleStore) -
     assert refused.refuses("88.118.7/x") and refused.refuses("88.118.7.1/x")
     assert not refused.refuses("88.118.7.9/x")  # D's, not A's
     assert not refused.refuses("88.118.8/x")
+
+
+async def test_operator_grants_and_withdraws_sub_prefixes(database: HandleStore) -> None:
+    service = await _tenant(database, sub_prefixes=False)
+    await set_sub_prefixes(database, "A", "88.118.7", True, actor="op")
+    await service.create_handle("0.NA/88.118.7.1", [admin_value(100, A.handle or "", 300)],
+                                caller=A)
+    await set_sub_prefixes(database, "A", "88.118.7", False, actor="op")
+    code = await _refused(service.create_handle("0.NA/88.118.7.2", [url(1, "x")], caller=A))
+    assert code == RC_INSUFFICIENT_PERMISSIONS
+    # its other rights are untouched
+    await service.create_handle("88.118.7/still-mine", [url(1, "x")], caller=A)
