@@ -1,11 +1,9 @@
 """Handle values on the command line: ``--value INDEX:TYPE:DATA`` in, readable rows out.
 
-``DATA`` is text for most types.  A few types take a structured text form:
-
-* ``HS_ADMIN``: ``HANDLE:INDEX`` of the administrator (all permissions),
-  e.g. ``100:HS_ADMIN:0.NA/88.118.8:300``;
-* ``HS_VLIST``: ``HANDLE:INDEX`` references separated by commas;
-* ``HS_PUBKEY``: ``@FILE``, a PEM public key or HS_PUBKEY bytes file.
+``DATA`` is text for most types; HS_ADMIN, HS_VLIST and HS_PUBKEY take the
+structured text forms of :mod:`protocol.value_text` (shared with CSV import),
+e.g. ``100:HS_ADMIN:0.NA/88.118.8:300``; ``@FILE`` is read from the current
+directory.
 
 Display never shows secret key bytes: an HS_SECKEY value prints as
 ``(secret key, N bytes)`` in tables and as ``{"format": "hidden", "length": N}``
@@ -14,17 +12,13 @@ in ``--json`` output.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from admin.output import Printer, fields, table
-from protocol.admin_record import AdminRecord, decode_admin_record, encode_admin_record
+from protocol.admin_record import decode_admin_record
 from protocol.constants import (
-    ADMIN_PERM_ALL,
     SP_HDL_HTTP,
     SP_HDL_HTTPS,
     SP_HDL_TCP,
@@ -36,11 +30,12 @@ from protocol.constants import (
     TYPE_HS_VLIST,
 )
 from protocol.errors import ProtocolError
-from protocol.public_key import decode_key_numbers, encode_public_key
-from protocol.references import decode_vlist, encode_vlist
+from protocol.public_key import decode_key_numbers
+from protocol.references import decode_vlist
 from protocol.rest_json import value_to_json
 from protocol.site_info import decode_site_info
-from protocol.values import HandleValue, ValueReference
+from protocol.value_text import ValueSyntaxError, public_key_data, value_from_text
+from protocol.values import HandleValue
 from registry.names import name_key
 from registry.trust.errors import TrustError
 from registry.trust.keys import hs_pubkey_to_public_key, jwk_thumbprint, key_type_of
@@ -48,45 +43,13 @@ from registry.trust.keys import hs_pubkey_to_public_key, jwk_thumbprint, key_typ
 PROTOCOL_NAMES = {SP_HDL_UDP: "udp", SP_HDL_TCP: "tcp", SP_HDL_HTTP: "http", SP_HDL_HTTPS: "https"}
 
 
-class ValueSyntaxError(ValueError):
-    """A ``--value`` argument that cannot be turned into a handle value."""
-
-
-def _reference(text: str) -> ValueReference:
-    handle, colon, index = text.strip().rpartition(":")
-    if not colon or not handle or not index.isdigit():
-        raise ValueSyntaxError(f"expected HANDLE:INDEX, got {text!r}")
-    return ValueReference(handle, int(index))
-
-
 def public_key_bytes(path: Path) -> bytes:
     """HS_PUBKEY data from a PEM public (or private) key file, or a file already in that form."""
-    raw = path.read_bytes()
-    if b"-----BEGIN" not in raw:
-        decode_key_numbers(raw)
-        return raw
-    try:
-        if b"PRIVATE KEY" in raw:
-            private = serialization.load_pem_private_key(raw, password=None)
-            key: Any = private.public_key()
-        else:
-            key = serialization.load_pem_public_key(raw)
-        return encode_public_key(key)
-    except (ValueError, TypeError, ProtocolError) as exc:
-        raise ValueSyntaxError(f"{path}: not a usable RSA/DSA public key ({exc})") from None
+    return public_key_data(path.read_bytes(), str(path))
 
 
-def value_data(type_name: str, text: str) -> bytes:
-    """The value data for ``text`` given for a value of ``type_name``."""
-    key = name_key(type_name)
-    if key == TYPE_HS_ADMIN:
-        ref = _reference(text)
-        return encode_admin_record(AdminRecord(ref.handle, ref.index, ADMIN_PERM_ALL))
-    if key == TYPE_HS_VLIST:
-        return encode_vlist([_reference(part) for part in text.split(",") if part.strip()])
-    if key == TYPE_HS_PUBKEY and text.startswith("@"):
-        return public_key_bytes(Path(text[1:]))
-    return text.encode("utf-8")
+def _read_file(name: str) -> bytes:
+    return Path(name).read_bytes()
 
 
 def parse_value(spec: str, *, ttl: int | None = None) -> HandleValue:
@@ -95,11 +58,7 @@ def parse_value(spec: str, *, ttl: int | None = None) -> HandleValue:
     type_name, colon2, data = rest.partition(":")
     if not (colon1 and colon2) or not index_text.strip().isdigit() or not type_name.strip():
         raise ValueSyntaxError(f"--value must be INDEX:TYPE:DATA, got {spec!r}")
-    value = HandleValue(index=int(index_text), type=type_name.strip(),
-                        data=value_data(type_name.strip(), data))
-    if name_key(value.type) == TYPE_HS_SECKEY:
-        value = dataclasses.replace(value, public_read=False)
-    return value if ttl is None else dataclasses.replace(value, ttl=ttl)
+    return value_from_text(int(index_text), type_name, data, ttl=ttl, read=_read_file)
 
 
 def _public_key_text(data: bytes) -> str:

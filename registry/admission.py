@@ -9,6 +9,12 @@ derived prefix handles are its own too.  Suspension and quota therefore follow
 the owner wherever a tenant puts a handle; an exact match of the handle's
 prefix (the old rule) let handles under derived prefixes escape both.
 
+A registry that refuses foreign handles (``WriteRules.hosted_only``, set for
+every store a node or the CLI opens) admits a new handle only under a
+registered prefix (:meth:`Ownership.check_hosted`): an identifier no
+enterprise and not the node holds would be resolvable here while the world's
+root sends its askers elsewhere.
+
 The prefix handle of a registered prefix (``0.NA/<registered>``) is written
 by the operator at onboarding: suspension binds it, the quota does not count
 it (a quota counts the enterprise's identifiers).
@@ -20,13 +26,15 @@ anyway), so two concurrent creates cannot both take the last unit of a quota.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry.errors import EnterpriseSuspended, QuotaExceeded
+from protocol.values import HandleValue
+from registry.admins import with_default_admin
+from registry.errors import EnterpriseSuspended, PrefixNotHosted, QuotaExceeded
 from registry.models import Enterprise, Handle, Prefix, table_of
 from registry.names import name_key, parent_prefixes, prefix_handle
 
@@ -60,11 +68,13 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class Ownership:
-    """Who owns one handle: the owner (None: the node) and whether the handle is
-    the prefix handle of the registered prefix itself (not counted in a quota)."""
+    """Who owns one handle: the owner (None: the node), whether the handle is the
+    prefix handle of the registered prefix itself (not counted in a quota), and
+    that registered prefix (None: no prefix registered here holds the handle)."""
 
     owner: Owner | None
     is_prefix_handle: bool
+    prefix: str | None = None
 
     def admit(self) -> None:
         """Admit a new handle: suspension always binds, the quota unless a prefix handle."""
@@ -80,13 +90,32 @@ class Ownership:
         if self.owner is not None:
             self.owner.check_writable()
 
+    def check_hosted(self, handle: str) -> None:
+        """Raise :class:`PrefixNotHosted` unless a prefix registered here holds ``handle``."""
+        if self.prefix is None:
+            raise PrefixNotHosted(
+                f"{handle}: no prefix registered on this node holds it (register its prefix "
+                "with idnode prefix create, or an enterprise with idnode enterprise add)"
+            )
+
+    def admit_new(self, handle: str, *, hosted_only: bool) -> None:
+        """Admit the new ``handle``: :meth:`admit`, and :meth:`check_hosted` when
+        ``hosted_only``."""
+        if hosted_only:
+            self.check_hosted(handle)
+        self.admit()
+
+    def with_admin(self, values: Mapping[int, HandleValue]) -> dict[int, HandleValue]:
+        """``values`` of a new handle as stored: under an enterprise's prefix, with that
+        prefix's admin when they name no HS_ADMIN (:func:`registry.admins.with_default_admin`)."""
+        if self.owner is None or self.is_prefix_handle or self.prefix is None:
+            return dict(values)
+        return with_default_admin(values, self.prefix)
+
     @property
     def code(self) -> str | None:
         """The owning enterprise's code, or None."""
         return None if self.owner is None else self.owner.code
-
-
-UNOWNED = Ownership(None, False)
 
 
 def owning_prefixes(handle_key: str) -> list[str]:
@@ -134,9 +163,7 @@ async def load_owners(
     result: dict[str, Ownership] = {}
     for key, prefix in nearest.items():
         owner = None if prefix is None else owners.get(registered[prefix] or "")
-        result[key] = UNOWNED if owner is None else Ownership(
-            owner, key == name_key(prefix_handle(prefix or ""))
-        )
+        result[key] = Ownership(owner, key == name_key(prefix_handle(prefix or "")), prefix)
     if lock:
         await _count_usage(conn, owners)
     return result

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol.admin_record import AdminRecord, decode_admin_record, encode_admin_record
+from protocol.admin_record import decode_admin_record, encode_admin_record
 from protocol.constants import (
     ADMIN_PERM_ADD_NA,
     ADMIN_PERM_ALL,
@@ -40,6 +40,13 @@ from protocol.constants import (
 from protocol.errors import ProtocolError
 from protocol.public_key import encode_public_key
 from protocol.values import HandleValue
+from registry.admins import (
+    ADMIN_INDEX,
+    CREDENTIAL_INDEX,
+    ENTERPRISE_ADMIN_PERMS,
+    admin_value,
+    enterprise_admin,
+)
 from registry.errors import InvalidArgument, NotFound
 from registry.names import name_key, prefix_handle
 from registry.records import CredentialInfo, EnterpriseInfo, HandleRecord
@@ -47,9 +54,7 @@ from registry.store import HandleStore
 from registry.trust.keys import generate_key, private_key_to_pem
 
 SITE_INDEX = 1
-ADMIN_INDEX = 100
 NODE_ADMIN_REF_INDEX = 101
-CREDENTIAL_INDEX = 300
 SERVER_KEY_BITS = 2048
 ADMIN_KEY_FILE = "keys/admin_key.pem"
 ADMIN_PUBKEY_FILE = "keys/admin_pubkey.bin"
@@ -94,18 +99,6 @@ def create_node_keys(files: NodeKeyFiles, *, admin_passphrase: str | None = None
     return written
 
 
-#: what an enterprise admin may do on its prefix handle unless granted sub-prefixes
-ENTERPRISE_ADMIN_PERMS = ADMIN_PERM_ALL & ~ADMIN_PERM_ADD_NA
-
-
-def admin_value(
-    index: int, admin_handle: str, admin_index: int, perms: int = ADMIN_PERM_ALL
-) -> HandleValue:
-    """An HS_ADMIN value granting ``perms`` (default: all) to ``admin_handle``:``admin_index``."""
-    data = encode_admin_record(AdminRecord(admin_handle, admin_index, perms))
-    return HandleValue(index=index, type=TYPE_HS_ADMIN, data=data)
-
-
 def node_admin(node_prefix: str) -> tuple[str, int]:
     """The node administrator's identity: ``(0.NA/<node prefix>, 300)``."""
     return prefix_handle(node_prefix), CREDENTIAL_INDEX
@@ -129,7 +122,7 @@ def enterprise_prefix_values(
     """HS_SITE (if any) and the two HS_ADMIN values of an enterprise prefix handle;
     the enterprise admin may add derived prefixes only with ``sub_prefixes``."""
     perms = ADMIN_PERM_ALL if sub_prefixes else ENTERPRISE_ADMIN_PERMS
-    values = [admin_value(ADMIN_INDEX, prefix_handle(prefix), CREDENTIAL_INDEX, perms),
+    values = [admin_value(ADMIN_INDEX, *enterprise_admin(prefix), perms),
               admin_value(NODE_ADMIN_REF_INDEX, *node_admin(node_prefix))]
     if site is not None:
         values.insert(0, replace(site, index=SITE_INDEX))

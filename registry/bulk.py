@@ -9,6 +9,7 @@ checkpoint was applied before and is skipped, never stored twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
 from registry import changes, identifiers, links
-from registry.admission import load_owners
+from registry.admission import Ownership, load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
-from registry.errors import EnterpriseSuspended, HandleAlreadyExists, StoreError
+from registry.errors import EnterpriseSuspended, HandleAlreadyExists, InvalidValue, StoreError
 from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.records import BulkResult, ImportJobState, Rejection
@@ -115,10 +116,13 @@ class BulkMixin(StoreBase):
     ) -> BulkResult:
         """Store a batch of ``(name, values)`` in one transaction.
 
-        Existing handles are rejected unless ``overwrite``; invalid rows, rows of
-        suspended enterprises and rows beyond a quota are rejected with the
-        reason, the others stored.  With ``job_id``/``job_position`` the job's
-        checkpoint moves to ``job_position`` in the same transaction.  Records
+        Existing handles are rejected unless ``overwrite``; rows without values,
+        invalid rows, rows of suspended enterprises, rows beyond a quota and
+        (``rules.hosted_only``) rows under prefixes not registered here are rejected
+        with the reason, the others stored; a new handle of an enterprise that
+        names no HS_ADMIN gets its default one (:mod:`registry.admins`).  With
+        ``job_id``/``job_position`` the job's checkpoint moves to
+        ``job_position`` in the same transaction.  Records
         breaking a traceability rule are rejected too (:mod:`registry.links`;
         ``validated`` skips that for records known to be good, e.g. the demo
         generator's), and the stored records' where-used links are written.  Each
@@ -133,15 +137,20 @@ class BulkMixin(StoreBase):
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
                     return BulkResult(0, 0, (), skipped=True)
+            admins = await self._new_handle_owners(conn, records)
             for position, (name, values) in enumerate(records):
                 try:
                     prefix, _suffix = split_handle(name)
                     key = name_key(name)
                     if key in rows:
                         raise HandleAlreadyExists(f"{name} appears twice in the batch")
+                    if not values:
+                        raise InvalidValue(f"{name} has no values (a record needs at least one)")
+                    checked = check_values(values)
+                    if key in admins:  # a new handle: its enterprise's admin unless it names one
+                        checked = admins[key].with_admin(checked)
                     admitted = await self.rules.admit(
-                        name, sorted(check_values(values).values(), key=lambda v: v.index),
-                        self.record_values,
+                        name, sorted(checked.values(), key=lambda v: v.index), self.record_values,
                     )
                     rows[key] = _Row(position, name, key, name_key(prefix),
                                      {v.index: v for v in admitted})
@@ -190,6 +199,23 @@ class BulkMixin(StoreBase):
         for row in [row for row in rows.values() if row.name in bad]:
             del rows[row.key]
             rejected.append(Rejection(row.position, row.name, bad[row.name], RC_INVALID_VALUE))
+
+    @staticmethod
+    async def _new_handle_owners(
+        conn: AsyncConnection, records: Sequence[tuple[str, Sequence[HandleValue]]]
+    ) -> dict[str, Ownership]:
+        """The ownership of the batch's handles that do not exist yet, by key (read
+        before the rows are admitted, so a default admin is signed with the record)."""
+        keys = set()
+        for name, _values in records:
+            with contextlib.suppress(StoreError):
+                split_handle(name)
+                keys.add(name_key(name))
+        existing: set[str] = set()
+        query = select(_H.c.name_key).where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
+        for chunk in _chunks(sorted(keys)):
+            existing.update((await conn.execute(query, {"keys": list(chunk)})).scalars())
+        return await load_owners(conn, keys - existing, lock=False)
 
     @staticmethod
     async def _reject_untraceable(
@@ -244,7 +270,7 @@ class BulkMixin(StoreBase):
                     replaced.append((row, hid))
                 else:
                     owner = owners[row.key]
-                    owner.admit()
+                    owner.admit_new(row.name, hosted_only=self.rules.hosted_only)
                     fresh.append((row, owner.code))
             except StoreError as exc:
                 rejected.append(Rejection(row.position, row.name, str(exc), exc.response_code))

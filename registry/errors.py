@@ -9,6 +9,7 @@ from protocol.constants import (
     RC_INSUFFICIENT_PERMISSIONS,
     RC_INVALID_HANDLE,
     RC_INVALID_VALUE,
+    RC_SERVER_NOT_RESP,
     RC_VALUE_ALREADY_EXISTS,
     RC_VALUES_NOT_FOUND,
 )
@@ -86,3 +87,9 @@ class AlreadyExists(StoreError):
 
 class InvalidArgument(StoreError):
     """An argument outside the allowed set (unknown kind, status, industry...)."""
+
+
+class PrefixNotHosted(StoreError):
+    """A new handle under a prefix no enterprise and not the node holds here."""
+
+    response_code = RC_SERVER_NOT_RESP

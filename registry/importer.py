@@ -5,12 +5,15 @@ Input formats (chosen by the file name: ``.csv``; ``.jsonl``/``.ndjson``/``.json
 * **CSV**, one value per row, with a header naming the columns
   ``handle,index,type,data`` and optionally ``ttl`` (any order).  Consecutive
   rows with the same handle form one record (a UTF-8 byte order mark, as
-  spreadsheet programs write, is fine).  ``data`` is UTF-8 text (URL,
-  EMAIL, industry fields...); values whose data is binary (HS_ADMIN,
-  HS_SITE...) need JSON Lines.  Values get the default permissions and the
-  import time as timestamp.  (A "wide" CSV, one row per handle with a column
-  per type, is deliberately not accepted: it cannot say indexes, TTLs or two
-  values of one type.)  Example::
+  spreadsheet programs write, is fine).  ``data`` is written as for
+  ``idnode handle create --value`` (:mod:`protocol.value_text`): UTF-8 text
+  for URL, EMAIL, industry fields..., ``HANDLE:INDEX`` for HS_ADMIN,
+  references for HS_VLIST, ``@FILE`` (next to the CSV file) for HS_PUBKEY;
+  other binary data (HS_SITE...) needs JSON Lines.  Values get the default
+  permissions (HS_SECKEY: admins only) and the import time as timestamp.
+  (A "wide" CSV, one row per handle with a column per type, is deliberately
+  not accepted: it cannot say indexes, TTLs or two values of one type.)
+  Example::
 
       handle,index,type,data,ttl
       88.118.8/TV-0001,1,URL,https://example.com/tv/0001,86400
@@ -53,6 +56,7 @@ import orjson
 
 from protocol.errors import ProtocolError
 from protocol.rest_json import value_from_json
+from protocol.value_text import ReadFile, ValueSyntaxError, value_from_text
 from protocol.values import DEFAULT_TTL, HandleValue
 from registry.errors import InvalidArgument
 from registry.store import HandleStore
@@ -197,8 +201,11 @@ def _jsonl_item(number: int, line: bytes) -> Item:
     return Item(number, number, handle, values)
 
 
-def read_csv(stream: IO[str], *, skip: int = 0) -> Iterator[Item]:
-    """Records of a CSV stream (see the module docstring); rows up to ``skip`` are passed over."""
+def read_csv(
+    stream: IO[str], *, skip: int = 0, read: ReadFile | None = None
+) -> Iterator[Item]:
+    """Records of a CSV stream (see the module docstring); rows up to ``skip`` are passed
+    over; ``read`` opens the files ``@FILE`` data names (none accepted without it)."""
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
@@ -218,14 +225,16 @@ def read_csv(stream: IO[str], *, skip: int = 0) -> Iterator[Item]:
             continue
         handle = cells[at["handle"]].strip() if len(cells) > at["handle"] else ""
         if group and handle != group[0][1][at["handle"]].strip():
-            yield _csv_item(group, at)
+            yield _csv_item(group, at, read)
             group = []
         group.append((number, cells))
     if group:
-        yield _csv_item(group, at)
+        yield _csv_item(group, at, read)
 
 
-def _csv_item(group: list[tuple[int, list[str]]], at: dict[str, int]) -> Item:
+def _csv_item(
+    group: list[tuple[int, list[str]]], at: dict[str, int], read: ReadFile | None
+) -> Item:
     first, end = group[0][0], group[-1][0]
     values = []
     handle = ""
@@ -241,9 +250,11 @@ def _csv_item(group: list[tuple[int, list[str]]], at: dict[str, int]) -> Item:
             return Item(first, end, handle,
                         error=f"row {number}: {column} must be a number, got {text.strip()!r}")
         ttl = ttl if ttl_text else DEFAULT_TTL
-        value_type = cells[at["type"]].strip()
-        values.append(HandleValue(index=index, type=value_type,
-                                  data=cells[at["data"]].encode("utf-8"), ttl=ttl))
+        try:
+            values.append(value_from_text(index, cells[at["type"]], cells[at["data"]], ttl=ttl,
+                                          read=read))
+        except ValueSyntaxError as exc:
+            return Item(first, end, handle, error=f"row {number}: {exc}")
     if not handle:
         return Item(first, end, handle, error=f"row {first}: empty handle")
     return Item(first, end, handle, tuple(values))
@@ -261,7 +272,8 @@ def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Ite
     if source.format == "csv":
         text = source.path.open(newline="", encoding="utf-8-sig")
         opened.append(text)
-        return read_csv(text, skip=skip)
+        folder = source.path.parent
+        return read_csv(text, skip=skip, read=lambda name: (folder / name).read_bytes())
     raw = source.path.open("rb")
     opened.append(raw)
     return read_jsonl(raw, skip=skip)

@@ -386,9 +386,8 @@ class HandleStore(
                 if not rows:
                     if not create:
                         raise HandleNotFound(name)
-                    given = await self._admit(name, change(None) or {})
                     record = await self._create_one(
-                        conn, name, key, name_key(prefix), actor, action, given
+                        conn, name, key, name_key(prefix), actor, action, change(None) or {}
                     )
                 else:
                     if not update:
@@ -419,7 +418,8 @@ class HandleStore(
         given: Values,
     ) -> HandleRecord:
         owner = (await load_owners(conn, [key]))[key]
-        owner.admit()
+        owner.admit_new(name, hosted_only=self.rules.hosted_only)
+        given = await self._admit(name, owner.with_admin(given))
         now = utcnow()
         head = {"name": name, "name_key": key, "prefix": prefix, "version": 1, "created": now,
                 "updated": now, "enterprise": owner.code}

@@ -26,21 +26,26 @@ from registry.trust.verify import Fetch
 
 @dataclass(frozen=True)
 class WriteRules:
-    """A node's write rules: ``max_values`` per record; ``signers`` (prefix key -> the
+    """A node's write rules: ``max_values`` per record; ``hosted_only``: new handles only
+    under a prefix registered here (:meth:`registry.admission.Ownership.check_hosted`,
+    always so for a node); ``signers`` (prefix key -> the
     enterprise key the node signs with), ``trust_anchor`` and ``signature_days`` for the
     signing policy."""
 
     max_values: int = MAX_HANDLE_VALUES
+    hosted_only: bool = False
     signers: Mapping[str, PrivateKey] = field(default_factory=dict)
     trust_anchor: PublicKey | None = None
     signature_days: int = 365
 
     @classmethod
     def from_config(cls, config: NodeConfig) -> WriteRules:
-        """The rules ``config`` sets (``max_values_per_handle``, ``sign_on_behalf``,
-        ``trust_anchor_path``, ``signature_days``); ConfigError when a key cannot be read."""
+        """The rules of the node ``config`` describes (``max_values_per_handle``,
+        ``sign_on_behalf``, ``trust_anchor_path``, ``signature_days``; hosted prefixes
+        only); ConfigError when a key cannot be read."""
         return cls(
             max_values=min(config.max_values_per_handle, MAX_HANDLE_VALUES),
+            hosted_only=True,
             signers=load_signers(config),
             trust_anchor=load_trust_anchor(config),
             signature_days=config.signature_days,

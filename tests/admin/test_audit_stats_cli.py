@@ -28,8 +28,9 @@ def test_handle_editing_resolve_and_audit_trail(node: Node, tmp_path: Path) -> N
     values.write_text(json.dumps([{"index": 3, "type": "DESC",
                                    "data": {"format": "string", "value": "55-inch TV"}}]))
     record = node.json("handle", "set", name, "--from-json", str(values))
-    assert [(v["index"], v["data"]["value"]) for v in record["values"]] == [
-        (1, "https://tv.example/one"), (3, "55-inch TV")]
+    assert [(v["index"], v["type"]) for v in record["values"]] == [
+        (1, "URL"), (3, "DESC"), (100, "HS_ADMIN")]  # ACME's admin, added on create
+    assert record["values"][1]["data"]["value"] == "55-inch TV"
     assert record["version"] == 3
 
     answer = node.json("resolve", name, "--type", "URL")

@@ -1,0 +1,57 @@
+"""Administrators of records: the HS_ADMIN values the registry writes, and who a new
+handle's administrator is when its writer names none.
+
+CNRI conventions: a prefix handle's HS_ADMIN sits at index :data:`ADMIN_INDEX`
+and the enterprise's key (HS_SECKEY or HS_PUBKEY, what ``idnode enterprise
+credentials`` issues) at :data:`CREDENTIAL_INDEX` of ``0.NA/<prefix>``; that
+value is the enterprise's admin identity.
+
+A handle created under an enterprise's prefix without any HS_ADMIN value
+would be administered by nobody but the node (its owner could replace it
+whole through the prefix's add-handle right, but never delete it or change
+one value).  :func:`with_default_admin` gives it one, naming the owning
+prefix's admin ``0.NA/<prefix>``:300 with every right but adding derived
+prefixes, at index 100 (or the first free index above).  The store applies
+it to every create (:mod:`registry.store`, :mod:`registry.bulk`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from protocol.admin_record import AdminRecord, encode_admin_record
+from protocol.constants import ADMIN_PERM_ADD_NA, ADMIN_PERM_ALL, TYPE_HS_ADMIN
+from protocol.values import HandleValue
+from registry.names import name_key, prefix_handle
+
+ADMIN_INDEX = 100
+CREDENTIAL_INDEX = 300
+
+#: what an enterprise admin may do on its prefix handle unless granted sub-prefixes
+ENTERPRISE_ADMIN_PERMS = ADMIN_PERM_ALL & ~ADMIN_PERM_ADD_NA
+
+
+def admin_value(
+    index: int, admin_handle: str, admin_index: int, perms: int = ADMIN_PERM_ALL
+) -> HandleValue:
+    """An HS_ADMIN value granting ``perms`` (default: all) to ``admin_handle``:``admin_index``."""
+    data = encode_admin_record(AdminRecord(admin_handle, admin_index, perms))
+    return HandleValue(index=index, type=TYPE_HS_ADMIN, data=data)
+
+
+def enterprise_admin(prefix: str) -> tuple[str, int]:
+    """The admin identity of an enterprise prefix: ``(0.NA/<prefix>, 300)``."""
+    return prefix_handle(prefix), CREDENTIAL_INDEX
+
+
+def with_default_admin(
+    values: Mapping[int, HandleValue], prefix: str
+) -> dict[int, HandleValue]:
+    """``values`` with an HS_ADMIN for the admin of enterprise ``prefix`` when none is there."""
+    if any(name_key(v.type) == TYPE_HS_ADMIN for v in values.values()):
+        return dict(values)
+    index = ADMIN_INDEX
+    while index in values:
+        index += 1
+    admin = admin_value(index, *enterprise_admin(prefix), ENTERPRISE_ADMIN_PERMS)
+    return {**values, index: admin}
