@@ -87,12 +87,13 @@ def generation_of(values: tuple[HandleValue, ...]) -> int | None:
 
 
 async def seed(url: str, schema: str | None = None, cold: int = 0) -> None:
-    """The prefix (registered, so the node holds it), its prefix handle with its secret
-    key, :data:`HOT` hot and ``cold`` cold handles."""
+    """The node prefix above :data:`PREFIX` registered (so the node holds it), the
+    prefix handle with its secret key, :data:`HOT` hot and ``cold`` cold handles."""
     store = await HandleStore.open(url, schema=schema)
     try:
-        if await store.get_prefix(PREFIX) is None:
-            await store.create_prefix(PREFIX)
+        node_prefix = PREFIX.rpartition(".")[0]
+        if await store.get_prefix(node_prefix) is None:
+            await store.create_prefix(node_prefix)
         await store.create_handle(NA, [admin_value(), HandleValue(
             300, "HS_SECKEY", encode_secret_key(SECRET), public_read=False)], actor="soak")
         names = [f"{PREFIX}/hot-{i}" for i in range(HOT)] + [

@@ -12,7 +12,10 @@ whole through the prefix's add-handle right, but never delete it or change
 one value).  :func:`with_default_admin` gives it one, naming the owning
 prefix's admin ``0.NA/<prefix>``:300 with every right but adding derived
 prefixes, at index 100 (or the first free index above).  The store applies
-it to every create (:mod:`registry.store`, :mod:`registry.bulk`).
+it to every create (:mod:`registry.store`, :mod:`registry.bulk`) before the
+signing policy, so a record the node signs on an enterprise's behalf covers
+it; a record that arrives signed already is stored as its signer signed it
+(an added value would break that signature).
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from protocol.admin_record import AdminRecord, encode_admin_record
-from protocol.constants import ADMIN_PERM_ADD_NA, ADMIN_PERM_ALL, TYPE_HS_ADMIN
+from protocol.constants import (
+    ADMIN_PERM_ADD_NA,
+    ADMIN_PERM_ALL,
+    TYPE_HS_ADMIN,
+    TYPE_HS_SIGNATURE,
+)
 from protocol.values import HandleValue
 from registry.names import name_key, prefix_handle
 
@@ -47,8 +55,9 @@ def enterprise_admin(prefix: str) -> tuple[str, int]:
 def with_default_admin(
     values: Mapping[int, HandleValue], prefix: str
 ) -> dict[int, HandleValue]:
-    """``values`` with an HS_ADMIN for the admin of enterprise ``prefix`` when none is there."""
-    if any(name_key(v.type) == TYPE_HS_ADMIN for v in values.values()):
+    """``values`` with an HS_ADMIN for the admin of enterprise ``prefix`` when none is
+    there; a record that comes signed (HS_SIGNATURE) is kept as its signer made it."""
+    if any(name_key(v.type) in (TYPE_HS_ADMIN, TYPE_HS_SIGNATURE) for v in values.values()):
         return dict(values)
     index = ADMIN_INDEX
     while index in values:

@@ -128,7 +128,7 @@ def test_chain_issued_with_the_cli_verifies_until_revoked(
     refuse_a_tampered_signature(cli, tmp_path, keys["acme"])
     status, reason, values = asyncio.run(_write_and_verify(data_dir))
     assert status == "valid", reason
-    assert [v.type for v in values] == ["URL", "HS_SIGNATURE"]
+    assert [v.type for v in values] == ["URL", "HS_ADMIN", "HS_SIGNATURE"]  # the admin is signed
     signatures = cli("cert", "show", PRODUCT)
     assert [(r["type"], r["issuer"], r["subject"]) for r in signatures] == [
         ("HS_SIGNATURE", f"300:{ACME}", PRODUCT)]

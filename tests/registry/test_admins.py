@@ -8,7 +8,7 @@ import pytest
 from protocol.admin_record import decode_admin_record
 from protocol.constants import ADMIN_PERM_ADD_NA, ADMIN_PERM_DELETE_HANDLE, TYPE_HS_ADMIN
 from protocol.values import HandleValue
-from registry.admins import admin_value
+from registry.admins import admin_value, with_default_admin
 from registry.errors import PrefixNotHosted
 from registry.store import HandleStore
 from registry.write_rules import WriteRules
@@ -87,3 +87,10 @@ async def test_bulk_put_refuses_a_record_without_values(database: HandleStore) -
     assert [r.reason for r in result.rejected] == ["88.118.8/E has no values (a record needs "
                                                    "at least one)"]
     assert await database.get_handle("88.118.8/E") is None
+
+
+def test_a_record_that_comes_signed_is_kept_as_signed() -> None:
+    values = {1: url(), 400: HandleValue(400, "HS_SIGNATURE", b"{}")}
+    assert with_default_admin(values, "88.118.8") == values
+    assert admin_refs(tuple(with_default_admin({1: url()}, "88.118.8").values())) == [
+        (100, "0.NA/88.118.8", 300)]
