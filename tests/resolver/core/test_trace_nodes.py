@@ -92,4 +92,5 @@ async def test_where_used_is_answered_by_each_node_from_its_own_index(world: Wor
     assert upstream["node"]["source"] == world.node.name
     here = await Tracer(world.node.service).trace(TYRE, direction="up")
     assert here["up"]["usedIn"] == [{"handle": MACHINE, "relation": "component",
-                                     "source": "local", "signature": "unchecked", "usedIn": []}]
+                                     "source": "local", "name": "LW500FN wheel_loader",
+                                     "signature": "unchecked", "usedIn": []}]
