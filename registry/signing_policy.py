@@ -31,9 +31,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
 from protocol.constants import TYPE_HS_CERT, TYPE_HS_PUBKEY, TYPE_HS_SIGNATURE
 from protocol.values import HandleValue
 from registry.config import ConfigError, NodeConfig
@@ -47,8 +44,8 @@ from registry.trust.keys import (
     PublicKey,
     generate_key,
     hs_pubkey_to_public_key,
-    key_type_of,
     load_private_key,
+    load_public_key_pem,
     same_key,
 )
 from registry.trust.signatures import sign_record
@@ -75,15 +72,7 @@ def read_public_key(data: bytes) -> PublicKey:
     unencrypted) or HS_PUBKEY value data; :class:`TrustError` says why not."""
     text = data.lstrip()
     if text.startswith(b"-----BEGIN PUBLIC KEY-----"):
-        try:
-            key = serialization.load_pem_public_key(data)
-        except ValueError:
-            raise TrustError("not a PEM public key, or the key is damaged") from None
-        if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-                          | rsa.RSAPublicKey):
-            raise TrustError(f"unsupported public key type {type(key).__name__}")
-        key_type_of(key)  # refuses curves other than P-256
-        return key
+        return load_public_key_pem(data)
     if text.startswith(b"-----BEGIN"):
         return load_private_key(data).public_key()
     return hs_pubkey_to_public_key(data)

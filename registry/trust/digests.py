@@ -8,14 +8,20 @@ padding, as Handle 9 writes them.
 
 Which values a signature covers is Handle 9's rule too: every publicly
 readable value except HS_SIGNATURE values themselves.
+
+``SM3`` (GB/T 32905-2016, from ``cryptography``) is accepted next to the SHA-2
+labels, and is what records signed with an SM2 key use, so that such a record
+is SM2/SM3 throughout as the national identifier system expects.  Handle 9
+does not know the label and cannot check those digests.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
 
 from protocol.constants import TYPE_HS_SIGNATURE
 from protocol.value_codec import encode_value
@@ -25,9 +31,15 @@ from registry.trust.claims import Digests
 from registry.trust.errors import TrustError
 
 DEFAULT_ALG = "SHA-256"
-#: digest labels accepted on input (Java ``MessageDigest`` names) -> hashlib names;
+SM3_ALG = "SM3"
+#: digest labels accepted on input (Java ``MessageDigest`` names, and SM3) -> hashes;
 #: SHA-1 and MD5 are refused as too weak to bind a record
-ALGORITHMS = {"SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
+    "SHA-256": hashes.SHA256,
+    "SHA-384": hashes.SHA384,
+    "SHA-512": hashes.SHA512,
+    SM3_ALG: hashes.SM3,
+}
 _SKIPPED = 8  # index:int4 timestamp:int4 (``VALUE_DIGEST_OFFSET``)
 
 
@@ -36,14 +48,19 @@ def covered(values: Sequence[HandleValue]) -> list[HandleValue]:
     return [v for v in values if v.public_read and name_key(v.type) != TYPE_HS_SIGNATURE]
 
 
+def digest(data: bytes, alg: str = DEFAULT_ALG) -> bytes:
+    """The ``alg`` hash of ``data`` (``alg`` a label of :data:`ALGORITHMS`, any case)."""
+    algorithm = ALGORITHMS.get(alg.upper())
+    if algorithm is None:
+        raise TrustError(f"unsupported digest algorithm {alg!r}")
+    h = hashes.Hash(algorithm())
+    h.update(data)
+    return h.finalize()
+
+
 def value_digest(value: HandleValue, alg: str = DEFAULT_ALG) -> str:
     """Base64 digest of one value's encoding after index and timestamp."""
-    name = ALGORITHMS.get(alg.upper())
-    if name is None:
-        raise TrustError(f"unsupported digest algorithm {alg!r}")
-    return base64.b64encode(hashlib.new(name, encode_value(value)[_SKIPPED:]).digest()).decode(
-        "ascii"
-    )
+    return base64.b64encode(digest(encode_value(value)[_SKIPPED:], alg)).decode("ascii")
 
 
 def digest_values(values: Sequence[HandleValue], alg: str = DEFAULT_ALG) -> Digests:

@@ -13,6 +13,19 @@ byte-exact control of the protected header (Handle 9 emits and expects only
 ``alg: none`` or HMAC-with-a-public-key confusion is possible), and EdDSA,
 which several JOSE libraries still lack.  The whole of JWS used here is
 base64url plus one ``cryptography`` sign/verify call, written out below.
+
+SM2 (``alg`` ``SM2SM3``): JOSE has no registered SM2 algorithm.  We use the
+name ``SM2SM3`` (SM2 signature over the SM3 hash, GB/T 32918.2), the spelling
+some Chinese JOSE profiles and libraries use; the signature is ``r || s``,
+32 octets each, big-endian, exactly like ES256 (RFC 7518 3.4), not the DER
+``SEQUENCE {r, s}`` that GB/T 35276 and X.509 use.  The signer ID is the
+GM/T 0009-2012 default ``1234567812345678``: the header carries no other ID
+and a verifier must reject a header that names one (we reject any ``crit``).
+Interop: a peer must map ``SM2SM3`` to this exact form (raw ``r || s``,
+default ID, ``Z_A`` computed from the key in the JWK/HS_PUBKEY, the message
+being the JWS signing input); tools that expect ``SM3withSM2`` with a DER
+signature need a DER-to-raw conversion first.  Handle 9 knows no SM2 and
+reports such values as signed with an unknown algorithm.
 """
 
 from __future__ import annotations
@@ -30,9 +43,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from registry.trust.errors import JwsError, TrustError
 from registry.trust.keys import PrivateKey, PublicKey, b64url, b64url_decode, key_type_of
+from registry.trust.sm2 import Sm2PrivateKey, Sm2PublicKey
 
 #: JWS ``alg`` for each key type of :mod:`registry.trust.keys`
-ALGORITHMS = {"ed25519": "EdDSA", "p256": "ES256", "rsa": "RS256"}
+ALGORITHMS = {"ed25519": "EdDSA", "p256": "ES256", "rsa": "RS256", "sm2": "SM2SM3"}
 _P256_SIZE = 32
 
 
@@ -108,7 +122,7 @@ def sign(payload: bytes, key: PrivateKey) -> Jws:
 
 
 def _sign(key: PrivateKey, data: bytes) -> bytes:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    if isinstance(key, ed25519.Ed25519PrivateKey | Sm2PrivateKey):
         return key.sign(data)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
@@ -118,7 +132,7 @@ def _sign(key: PrivateKey, data: bytes) -> bytes:
 
 def _verify(key: PublicKey, signature: bytes, data: bytes) -> bool:
     """Raises InvalidSignature (or returns False) when ``signature`` does not verify."""
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    if isinstance(key, ed25519.Ed25519PublicKey | Sm2PublicKey):
         key.verify(signature, data)
     elif isinstance(key, ec.EllipticCurvePublicKey):
         if len(signature) != 2 * _P256_SIZE:

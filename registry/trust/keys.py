@@ -1,15 +1,19 @@
 """Signing keys: generation, PEM storage, JWK form and HS_PUBKEY value data.
 
-Three key types are supported, each with exactly one JWS algorithm:
+Four key types are supported, each with exactly one JWS algorithm:
 
-=============  =========  ====================================
-``ed25519``    ``EdDSA``  RFC 8037, JWK ``kty`` ``OKP``
-``p256``       ``ES256``  ECDSA P-256 / SHA-256, JWK ``kty`` ``EC``
-``rsa``        ``RS256``  RSA PKCS#1 v1.5 / SHA-256, JWK ``kty`` ``RSA``
-=============  =========  ====================================
+=============  ==========  ====================================
+``ed25519``    ``EdDSA``   RFC 8037, JWK ``kty`` ``OKP``
+``p256``       ``ES256``   ECDSA P-256 / SHA-256, JWK ``kty`` ``EC``
+``rsa``        ``RS256``   RSA PKCS#1 v1.5 / SHA-256, JWK ``kty`` ``RSA``
+``sm2``        ``SM2SM3``  SM2 / SM3 (GB/T 32918.2), JWK ``kty`` ``EC``, ``crv`` ``SM2``
+=============  ==========  ====================================
 
 Handle 9 signs with RSA (and DSA) only; RS256 values made here verify in
-Handle 9, the other two are extensions.  The JWK form is what Handle 9's
+Handle 9, the other three are extensions.  SM2 keys are
+:class:`registry.trust.sm2.Sm2PrivateKey` objects (``cryptography`` has no SM2);
+their files are PKCS#8 PEM in OpenSSL 3's layout when unencrypted, and the
+idnode form of :mod:`registry.trust.sm2_pem` when encrypted.  The JWK form is what Handle 9's
 ``GsonUtility.PublicKeyTypeHierarchyAdapter`` writes into the ``publicKey``
 claim (``kty``, ``n``, ``e`` for RSA), extended with the RFC 7518/8037 members
 for EC and OKP keys.
@@ -30,18 +34,24 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from protocol.errors import ProtocolError
 from protocol.public_key import decode_public_key, encode_public_key
 from protocol.wire import Reader, Writer
+from registry.trust import sm2_pem
 from registry.trust.errors import KeyLoadError, TrustError
+from registry.trust.sm2 import SIZE as SM2_SIZE
+from registry.trust.sm2 import Sm2PrivateKey, Sm2PublicKey
 
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+PrivateKey = (
+    ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey
+)
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey | Sm2PublicKey
 
-KEY_TYPES = ("ed25519", "p256", "rsa")
+KEY_TYPES = ("ed25519", "p256", "rsa", "sm2")
 MIN_RSA_BITS = 2048
 
 #: HS_PUBKEY key-type labels for the key types CNRI 9.x has no encoding for
 #: (same layout as ``RSA_PUB_KEY``: label, two reserved flag octets, byte arrays)
 HS_PUBKEY_ED25519 = b"ED25519_PUB_KEY"
 HS_PUBKEY_EC = b"EC_PUB_KEY"
+HS_PUBKEY_SM2 = b"SM2_PUB_KEY"
 _P256_NAME = b"P-256"
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -56,6 +66,8 @@ def generate_key(key_type: str = "ed25519", *, rsa_bits: int = 3072) -> PrivateK
         if rsa_bits < MIN_RSA_BITS:
             raise TrustError(f"RSA keys must have at least {MIN_RSA_BITS} bits, not {rsa_bits}")
         return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    if key_type == "sm2":
+        return Sm2PrivateKey.generate()
     raise TrustError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
 
 
@@ -68,6 +80,8 @@ def _encoded_passphrase(passphrase: str | bytes | None) -> bytes | None:
 def private_key_to_pem(key: PrivateKey, passphrase: str | bytes | None = None) -> bytes:
     """PKCS#8 PEM of ``key``, encrypted with ``passphrase`` when one is given."""
     secret = _encoded_passphrase(passphrase)
+    if isinstance(key, Sm2PrivateKey):
+        return sm2_pem.private_key_to_pem(key, secret)
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(secret) if secret else serialization.NoEncryption()
     )
@@ -79,6 +93,8 @@ def private_key_to_pem(key: PrivateKey, passphrase: str | bytes | None = None) -
 def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> PrivateKey:
     """The private key in ``pem``; :class:`KeyLoadError` names what went wrong."""
     secret = _encoded_passphrase(passphrase)
+    if sm2_pem.is_sm2_private_pem(pem):
+        return sm2_pem.load_private_key(pem, secret)
     try:
         key = serialization.load_pem_private_key(pem, password=secret)
     except TypeError:
@@ -92,6 +108,29 @@ def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> Priva
     except UnsupportedAlgorithm:
         raise KeyLoadError("the private key uses an unsupported algorithm") from None
     return _supported_private(key)
+
+
+def public_key_to_pem(key: PublicKey) -> bytes:
+    """SubjectPublicKeyInfo PEM of ``key`` (what ``keys gen`` writes next to the private key)."""
+    if isinstance(key, Sm2PublicKey):
+        return sm2_pem.public_key_to_pem(key)
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def load_public_key_pem(pem: bytes) -> PublicKey:
+    """The supported public key in a ``PUBLIC KEY`` PEM; :class:`TrustError` says why not."""
+    if sm2_pem.is_sm2_public_pem(pem):
+        return sm2_pem.load_public_key(pem)
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm):
+        raise TrustError("not a PEM public key, or the key is damaged") from None
+    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise TrustError(f"unsupported public key type {type(key).__name__}")
+    key_type_of(key)  # refuses curves other than P-256
+    return key
 
 
 def _supported_private(key: object) -> PrivateKey:
@@ -116,6 +155,8 @@ def key_type_of(key: PrivateKey | PublicKey) -> str:
         raise TrustError(f"unsupported curve {key.curve.name}; only P-256 is supported")
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return "rsa"
+    if isinstance(key, Sm2PrivateKey | Sm2PublicKey):
+        return "sm2"
     raise TrustError(f"unsupported key type {type(key).__name__}")
 
 
@@ -145,12 +186,11 @@ def _uint_bytes(value: int, size: int = 0) -> bytes:
 
 def public_key_to_jwk(key: PublicKey) -> dict[str, str]:
     """The public JWK of ``key`` (only the members RFC 7638 requires)."""
-    kind = key_type_of(key)
-    if kind == "ed25519":
+    if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
-    if kind == "p256":
-        assert isinstance(key, ec.EllipticCurvePublicKey)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        key_type_of(key)  # refuses curves other than P-256
         ecn = key.public_numbers()
         return {
             "kty": "EC",
@@ -158,6 +198,8 @@ def public_key_to_jwk(key: PublicKey) -> dict[str, str]:
             "x": b64url(_uint_bytes(ecn.x, 32)),
             "y": b64url(_uint_bytes(ecn.y, 32)),
         }
+    if isinstance(key, Sm2PublicKey):
+        return {"kty": "EC", "crv": "SM2", "x": b64url(key.x), "y": b64url(key.y)}
     assert isinstance(key, rsa.RSAPublicKey)
     rn = key.public_numbers()
     return {"kty": "RSA", "n": b64url(_uint_bytes(rn.n)), "e": b64url(_uint_bytes(rn.e))}
@@ -174,6 +216,11 @@ def jwk_to_public_key(jwk: Any) -> PublicKey:
         if kty == "EC" and crv == "P-256":
             x, y = (int.from_bytes(b64url_decode(jwk[k]), "big") for k in ("x", "y"))
             return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        if kty == "EC" and crv == "SM2":
+            sx, sy = (b64url_decode(jwk[k]) for k in ("x", "y"))
+            if len(sx) != SM2_SIZE or len(sy) != SM2_SIZE:
+                raise TrustError(f"SM2 JWK coordinates must be {SM2_SIZE} octets each")
+            return Sm2PublicKey(b"\x04" + sx + sy)
         if kty == "RSA":
             n, e = (int.from_bytes(b64url_decode(jwk[k]), "big") for k in ("n", "e"))
             key = rsa.RSAPublicNumbers(e, n).public_key()
@@ -200,18 +247,21 @@ def public_key_to_hs_pubkey(key: PublicKey) -> bytes:
     RSA uses CNRI's ``RSA_PUB_KEY`` layout via :mod:`protocol.public_key`.  CNRI
     9.x has no elliptic-curve layout, so Ed25519 and P-256 keys use the same
     shape with their own labels (``ED25519_PUB_KEY``: the 32 raw key octets;
-    ``EC_PUB_KEY``: curve name then the uncompressed SEC1 point).  Handle 9
+    ``EC_PUB_KEY``: curve name then the uncompressed SEC1 point;
+    ``SM2_PUB_KEY``: the uncompressed point ``04 || x || y``, the curve being
+    implied by the label).  Handle 9
     clients reject those two as an unknown key format, which is what they do
     for any key they cannot use.
     """
-    kind = key_type_of(key)
-    if kind == "rsa":
-        assert isinstance(key, rsa.RSAPublicKey)
+    key_type_of(key)  # refuses curves other than P-256
+    if isinstance(key, rsa.RSAPublicKey):
         return encode_public_key(key)
     w = Writer()
-    if kind == "ed25519":
+    if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         w.byte_array(HS_PUBKEY_ED25519).i16(0).byte_array(raw)
+    elif isinstance(key, Sm2PublicKey):
+        w.byte_array(HS_PUBKEY_SM2).i16(0).byte_array(key.encoded_point())
     else:
         point = key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -233,10 +283,14 @@ def hs_pubkey_to_public_key(data: bytes) -> PublicKey:
             if r.byte_array() != _P256_NAME:
                 raise TrustError("EC_PUB_KEY on a curve other than P-256")
             key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), r.byte_array())
+        elif label == HS_PUBKEY_SM2:
+            r.i16()
+            key = Sm2PublicKey(r.byte_array())
         else:
             key = decode_public_key(data)
     except (ProtocolError, ValueError) as exc:
         raise TrustError(f"bad HS_PUBKEY data: {exc}") from None
-    if isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+    if isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+                  | Sm2PublicKey):
         return key
     raise TrustError(f"HS_PUBKEY holds a {type(key).__name__}, which cannot sign JWS")

@@ -7,7 +7,8 @@ The value's data is a JWS (compact serialisation) whose claims are::
 
 ``digests`` covers every public value of the record other than HS_SIGNATURE
 values (see :mod:`registry.trust.digests`), so sign the record as it will be
-stored, and sign again after any change.
+stored, and sign again after any change.  The digests are SHA-256, or SM3
+when the key is an SM2 key (an all-SM2/SM3 signature).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from protocol.constants import TYPE_HS_SIGNATURE
 from protocol.values import HandleValue
 from registry.trust.certs import claims_value
 from registry.trust.claims import HandleClaims, ValueRef
-from registry.trust.digests import digest_values
+from registry.trust.digests import DEFAULT_ALG, SM3_ALG, digest_values
 from registry.trust.errors import TrustError
-from registry.trust.keys import PrivateKey
+from registry.trust.keys import PrivateKey, key_type_of
 
 FIRST_SIGNATURE_INDEX = 400
 
@@ -59,7 +60,7 @@ def sign_record(
         iat=issued,
         nbf=issued,
         exp=expires,
-        digests=digest_values(values),
+        digests=digest_values(values, SM3_ALG if key_type_of(key) == "sm2" else DEFAULT_ALG),
     )
     return claims_value(
         next_free_index(values) if index is None else index, TYPE_HS_SIGNATURE, claims, key

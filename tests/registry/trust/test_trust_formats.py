@@ -36,7 +36,9 @@ def test_jws_round_trip_in_both_serialisations(key: PrivateKey) -> None:
 def test_jws_header_is_only_alg_as_in_handle_9(key: PrivateKey) -> None:
     header = json.loads(b64url_decode(sign(b"{}", key).protected))
     assert header == {
-        "alg": {"ed25519": "EdDSA", "p256": "ES256", "rsa": "RS256"}[key_type_of(key)]
+        "alg": {"ed25519": "EdDSA", "p256": "ES256", "rsa": "RS256", "sm2": "SM2SM3"}[
+            key_type_of(key)
+        ]
     }
 
 

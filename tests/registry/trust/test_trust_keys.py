@@ -23,7 +23,10 @@ from registry.trust.keys import jwk_thumbprint, same_key
 
 def test_encrypted_pem_round_trip(key: PrivateKey) -> None:
     pem = private_key_to_pem(key, "correct horse")
-    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    # PKCS#8 for cryptography's key types, the documented idnode form for SM2
+    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") or pem.startswith(
+        b"-----BEGIN IDNODE SM2 ENCRYPTED PRIVATE KEY-----"
+    )
     loaded = load_private_key(pem, "correct horse")
     assert same_key(loaded.public_key(), key.public_key())
 

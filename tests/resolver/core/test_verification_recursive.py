@@ -5,7 +5,8 @@ loopback) with certificates: the root's for the node key on the root's
 ``0.NA/88.118`` (and the node's own copy), the node's for the enterprise key on
 ``0.NA/88.118.9``.  The enterprise's records live on its own server; a
 stranger node anchored at the root key verifies them by resolving the record
-and every certificate in the chain recursively.
+and every certificate in the chain recursively.  The world runs once with
+Ed25519 keys and once with SM2 keys (SM2 signatures, SM3 record digests).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ ENT9 = "0.NA/88.118.9"
 DAY = 86_400
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[World, PrivateKey]]:
+@pytest.fixture(params=["ed25519", "sm2"])
+async def world(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[World, PrivateKey]]:
     """The running world with its certificates; the root key is returned for anchoring."""
-    root_key, node_key, ent_key = (generate_key("ed25519") for _ in range(3))
+    root_key, node_key, ent_key = (generate_key(request.param) for _ in range(3))
     now = int(time.time())
     async with running_world(tmp_path) as started:
         root_cert = issue_cert("0.NA/88", 300, root_key, NODE, 300, node_key.public_key(),
