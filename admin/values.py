@@ -71,7 +71,7 @@ def _public_key_text(data: bytes) -> str:
             ec_key = hs_pubkey_to_public_key(data)
         except TrustError as exc:
             raise ValueError(str(exc)) from None
-        label = {"ed25519": "Ed25519", "p256": "P-256"}[key_type_of(ec_key)]
+        label = {"ed25519": "Ed25519", "p256": "P-256", "sm2": "SM2"}[key_type_of(ec_key)]
         return f"{label} public key, thumbprint {jwk_thumbprint(ec_key)}"
     size = getattr(numbers, "n", getattr(numbers, "p", 0)).bit_length()
     return f"{type(numbers).__name__.removesuffix('KeyNumbers')} public key, {size} bits"

@@ -23,8 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command, add_group
 from protocol.constants import TYPE_HS_PUBKEY
@@ -43,6 +41,7 @@ from registry.trust.keys import (
     private_key_to_pem,
     public_key_to_hs_pubkey,
     public_key_to_jwk,
+    public_key_to_pem,
 )
 
 DEFAULT_KEY_FILE = Path("keys/signing_key.pem")
@@ -151,8 +150,7 @@ async def gen(ctx: CommandContext, args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     key = generate_key(args.type)
     write_private(out, private_key_to_pem(key, secret))
-    public_path.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public_path.write_bytes(public_key_to_pem(key.public_key()))
     result = {"private_key": str(out), "public_key": str(public_path),
               "encrypted": secret is not None, **describe_key(key.public_key())}
     ctx.out.result(result, f"{args.type} key written to {out} (public key {public_path}); "

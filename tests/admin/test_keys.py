@@ -111,3 +111,21 @@ def test_keys_are_encrypted_unless_asked_and_live_in_the_data_dir(
     code, shown, _ = run(capsys, tmp_path, "keys", "show", str(tmp_path / "keys" / "e.pem"))
     assert code == 0 and json.loads(shown)["thumbprint"] == relative["thumbprint"]
     assert made["jwk"]["crv"] == "Ed25519"
+
+
+def test_sm2_keys_gen_show_and_publish_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pass_file = tmp_path / "pass.txt"
+    pass_file.write_text(PASSPHRASE + "\n")
+    made = run_json(capsys, tmp_path, "keys", "gen", "--type", "sm2", "--out", "keys/sm2.pem",
+                    "--passphrase-file", str(pass_file))
+    assert made["type"] == "sm2" and made["encrypted"] is True
+    assert made["jwk"]["kty"] == "EC" and made["jwk"]["crv"] == "SM2"
+    private = Path(made["private_key"])
+    assert private.read_bytes().startswith(b"-----BEGIN IDNODE SM2 ENCRYPTED PRIVATE KEY-----")
+    shown = run_json(capsys, tmp_path, "keys", "show", str(private), "--passphrase-file",
+                     str(pass_file))
+    assert shown["thumbprint"] == made["thumbprint"] and shown["encrypted"] is True
+    public = run_json(capsys, tmp_path, "keys", "show", made["public_key"])
+    assert public["type"] == "sm2" and public["thumbprint"] == made["thumbprint"]
