@@ -65,6 +65,7 @@ async def node(tmp_path: Path) -> AsyncIterator[RunningNode]:
                         max_connections_per_client=PER_CLIENT, max_tcp_connections=64,
                         max_http_connections=64)
     running = await start_node(config)
+    await running.store.create_prefix(config.prefixes[0])  # a node holds its prefix
     await running.store.create_handle(SMALL, [HandleValue(1, "URL", b"https://x")], actor="t")
     try:
         yield running

@@ -39,6 +39,7 @@ SETTLE = 0.3  # seconds for datagrams already sent to arrive before they are cou
 async def _node(tmp_path: Path, **settings: object) -> RunningNode:
     config = NodeConfig(data_dir=tmp_path / "node", handle_port=0, http_port=0, **settings)
     node = await start_node(config)
+    await node.store.create_prefix(config.prefixes[0])  # a node holds its prefix
     big = [HandleValue(i, "NOTE", b"n" * 400) for i in range(1, 10)]
     await node.store.create_handle(BIG, big, actor="test")
     small = [HandleValue(1, "URL", b"https://example.com/tv/0001")]
