@@ -40,8 +40,11 @@ _AI_MARK = "_"
 
 
 def is_gs1_name(name: dns.name.Name, zone: dns.name.Name | str) -> bool:
-    """Whether ``name`` is below ``_gs1.<zone>``."""
-    labels = relative_labels(name, as_zone(zone))
+    """Whether ``name`` is below ``_gs1.<zone>`` (a name with a non-ASCII label never is)."""
+    try:
+        labels = relative_labels(name, as_zone(zone))
+    except DnsNameError:
+        return False
     return bool(labels) and labels[-1] == GS1_LABEL
 
 
