@@ -51,10 +51,15 @@ def _cjk_font_problem() -> str | None:
     found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
     if found.stdout.strip():
         return None
+    if shutil.which("apt-get") is None:
+        return "apt-get not available to install a Chinese font"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(["apt-get", "install", "-y", "-q", CJK_FONT_PACKAGE], env=env,
-                          capture_output=True, text=True, check=False)
-    return None if done.returncode == 0 else f"apt-get install {CJK_FONT_PACKAGE} failed"
+    for command in (["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", CJK_FONT_PACKAGE]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return f"{' '.join(command)} failed: {done.stderr.strip()[-300:]}"
+    return None
 
 
 @pytest.fixture(scope="module")
