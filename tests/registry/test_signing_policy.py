@@ -55,9 +55,10 @@ class Records:
         return self.records.get(name_key(handle))
 
 
-@pytest.fixture(scope="module")
-def acme_key() -> PrivateKey:
-    return generate_key("ed25519")
+@pytest.fixture(scope="module", params=["ed25519", "sm2"])
+def acme_key(request: pytest.FixtureRequest) -> PrivateKey:
+    """ACME's signing key: Ed25519, then SM2 (SM2 signatures with SM3 digests)."""
+    return generate_key(request.param)
 
 
 @pytest.fixture

@@ -156,6 +156,8 @@ def test_points_off_the_curve_are_refused() -> None:
     with pytest.raises(TrustError, match="not a point on the SM2 curve"):
         Sm2PublicKey(off)
     with pytest.raises(TrustError, match="not a point on the SM2 curve"):
+        Sm2PublicKey(b"\x04" + b"\xff" * 64)  # coordinates outside the field
+    with pytest.raises(TrustError, match="not a point on the SM2 curve"):
         hs_pubkey_to_public_key(
             Writer().byte_array(b"SM2_PUB_KEY").i16(0).byte_array(off).getvalue()
         )
