@@ -92,12 +92,17 @@ def _write_job(folder: Path, state: dict[str, Any]) -> None:
     temporary.replace(folder / "job.json")
 
 
+def _form(request: web.Request, owned: Scope, error: str | None, status: int = 200
+          ) -> web.Response:
+    example = owned.names[0] if owned.names else "88.118.8"
+    return render(request, "bulk.html", {"error": error, "prefix": example}, status=status)
+
+
 @routes.get("/portal/bulk", name="bulk")
 @allow(*ENTERPRISE)
 async def bulk_form(request: web.Request) -> web.StreamResponse:
     """The upload form with the accepted formats."""
-    await scope(request)
-    return render(request, "bulk.html", {"error": None})
+    return _form(request, await scope(request), None)
 
 
 @routes.post("/portal/bulk")
@@ -108,11 +113,10 @@ async def bulk_upload(request: web.Request) -> web.StreamResponse:
     settings = settings_of(request)
     upload = (await posted(request)).get("file")
     if not isinstance(upload, Upload) or not upload.filename:
-        return render(request, "bulk.html", {"error": _("Choose a file to upload.")}, status=400)
+        return _form(request, owned, _("Choose a file to upload."), 400)
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in SUFFIXES:
-        return render(request, "bulk.html", {
-            "error": _("Upload a .csv, .jsonl or .xlsx file.")}, status=400)
+        return _form(request, owned, _("Upload a .csv, .jsonl or .xlsx file."), 400)
     job = secrets.token_hex(8)
     folder = settings.uploads / job
     folder.mkdir(parents=True)
@@ -123,16 +127,15 @@ async def bulk_upload(request: web.Request) -> web.StreamResponse:
         try:
             await asyncio.to_thread(xlsx_to_csv, source, converted)
         except Exception as exc:  # openpyxl raises many kinds for a broken file
-            return render(request, "bulk.html", {
-                "error": _("The Excel file cannot be read: {reason}").format(reason=exc)},
-                status=400)
+            reason = _("The Excel file cannot be read: {reason}").format(reason=exc)
+            return _form(request, owned, reason, 400)
         source = converted
     fmt = detect_format(source)
     foreign = await asyncio.to_thread(foreign_rows, source, fmt, owned)
     if foreign:
-        return render(request, "bulk.html", {"error": _(
+        return _form(request, owned, _(
             "Rows outside your prefixes ({prefixes}): {rows}. Nothing was imported."
-        ).format(prefixes=", ".join(owned.names), rows="; ".join(foreign))}, status=400)
+        ).format(prefixes=", ".join(owned.names), rows="; ".join(foreign)), 400)
     state = {"enterprise": owned.enterprise.code, "file": upload.filename, "done": 0,
              "total": 0, "status": "running", "summary": None}
     _write_job(folder, state)

@@ -69,6 +69,8 @@ async def test_rows_of_another_prefix_refuse_the_whole_file(sqlite_url: str, tmp
                                                             ) -> None:
     async with console_node(sqlite_url, tmp_path) as console:
         admin = await onboard(console)
+        _status, form_page = await admin.get("/console/portal/bulk")
+        assert "88.118.1/TV-0001,1,URL" in form_page  # the example uses its own prefix
         csv = (b"handle,index,type,data\n88.118.1/OK-1,1,URL,https://e.com/1\n"
                b"88.118.9/THEIRS,1,URL,https://e.com/2\n")
         status, text, _ = await _upload(admin, "mixed.csv", csv)
