@@ -82,3 +82,7 @@ async def test_unbound_and_partial_gs1_names(server: DnsServer) -> None:
         assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer, empty
     for impossible in ("x._gs1.id.local.", "hx--zz9._21.06901234567892._01._gs1.id.local."):
         assert (await _ask(server, impossible, "URI")).rcode() == dns.rcode.NXDOMAIN
+    non_ascii = dns.name.Name([b"\xff", b"_gs1", b"id", b"local", b""])
+    query = dns.message.make_query(non_ascii, "URI")
+    answer = await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=5)
+    assert answer.rcode() == dns.rcode.NXDOMAIN             # answered, not a server error
