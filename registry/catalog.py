@@ -7,19 +7,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.base import StoreBase
 from registry.errors import InvalidArgument
-from registry.models import DataTemplate, HandleLink, StatsCounter, table_of, utcnow
+from registry.models import DataTemplate, HandleLink, StatsCounter, TopHandle, table_of, utcnow
 from registry.names import name_key
 from registry.records import CounterRow, TemplateInfo
 
 _L = table_of(HandleLink)
 _T = table_of(DataTemplate)
 _S = table_of(StatsCounter)
+_TOP = table_of(TopHandle)
 
 Counter = tuple[str, str, datetime, int]
 
@@ -86,6 +87,31 @@ class CatalogMixin(StoreBase):
                 for (m, p, t), n in sorted(totals.items())]
         async with self._write() as conn:
             await _upsert(conn, _S, rows, {"count": lambda new: _S.c.count + new.count})
+
+    async def bump_top_handles(self, counts: Iterable[tuple[datetime, str, str, int]]) -> None:
+        """Add ``(day, prefix, handle, n)`` resolution counts of the most asked handles."""
+        totals: dict[tuple[datetime, str, str], int] = {}
+        for day, prefix, handle, n in counts:
+            key = (day, name_key(prefix), handle)
+            totals[key] = totals.get(key, 0) + n
+        if not totals:
+            return
+        rows = [{"day": d, "prefix": p, "handle": h, "count": n}
+                for (d, p, h), n in sorted(totals.items())]
+        async with self._write() as conn:
+            await _upsert(conn, _TOP, rows, {"count": lambda new: _TOP.c.count + new.count})
+
+    async def top_handles(
+        self, prefixes: Iterable[str], *, since: datetime, limit: int = 10
+    ) -> list[tuple[str, int]]:
+        """The most resolved handles under ``prefixes`` since ``since``, most first."""
+        total = func.sum(_TOP.c.count).label("total")
+        query = (select(_TOP.c.handle, total)
+                 .where(_TOP.c.prefix.in_([name_key(p) for p in prefixes]),
+                        _TOP.c.day >= since)
+                 .group_by(_TOP.c.handle).order_by(total.desc(), _TOP.c.handle).limit(limit))
+        async with self._read() as conn:
+            return [(row[0], int(row[1])) for row in await conn.execute(query)]
 
     async def read_counters(
         self,

@@ -315,3 +315,14 @@ class EnterpriseApplication(Base):
     enterprise: Mapped[str | None] = mapped_column(String(64))
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TopHandle(Base):
+    """Resolutions of a prefix's most asked handles per day (bounded: see resolver/core/usage)."""
+
+    __tablename__ = "top_handles"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(255), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

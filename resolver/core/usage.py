@@ -6,6 +6,15 @@ moves the counts, and the cache hits and misses the resolution stack counted
 since the last flush, into the registry's stats counters
 (:mod:`registry.stats_report` reads them).  Per-prefix counts are kept only for
 handles that resolved, so a client asking for random names cannot grow the table.
+
+The most asked handles of each prefix and day ("top identifiers" of the
+enterprise portal) are counted with the Space-Saving algorithm (Metwally et
+al., 2005): at most :data:`TOP_PER_PREFIX` handles per prefix and day between
+two flushes; a new handle over that takes the place of the least counted one
+and inherits its count, so memory stays bounded whatever clients ask, and
+every handle asked more often than 1/``TOP_PER_PREFIX`` of the prefix's
+resolutions is among those kept.  Counts of kept handles may be over-estimated
+by at most the evicted count.
 """
 
 from __future__ import annotations
@@ -23,7 +32,10 @@ from registry.store import HandleStore
 log = logging.getLogger(__name__)
 
 HOUR = 3600
+DAY = 86400
 NODE = ""  # the prefix that stands for the whole node
+TOP_PER_PREFIX = 32
+MAX_TOP_PREFIXES = 4096
 
 
 class UsageCounter:
@@ -37,6 +49,7 @@ class UsageCounter:
         self._cache_counters = cache_counters
         self._clock = clock
         self._pending: dict[tuple[int, str], int] = {}
+        self._top: dict[tuple[int, str], dict[str, int]] = {}
         self._cache_seen = (0, 0)
 
     def resolved(self, handle: str, response_code: int) -> None:
@@ -45,8 +58,23 @@ class UsageCounter:
         pending = self._pending
         pending[hour, NODE] = pending.get((hour, NODE), 0) + 1
         if response_code == RC_SUCCESS:
-            key = (hour, handle.partition("/")[0])
+            prefix = handle.partition("/")[0]
+            key = (hour, prefix)
             pending[key] = pending.get(key, 0) + 1
+            self._count_top(hour * HOUR // DAY, prefix, handle)
+
+    def _count_top(self, day: int, prefix: str, handle: str) -> None:
+        """Space-Saving: count ``handle`` among the kept handles of ``prefix`` on ``day``."""
+        kept = self._top.get((day, prefix))
+        if kept is None:
+            if len(self._top) >= MAX_TOP_PREFIXES:
+                return
+            kept = self._top[day, prefix] = {}
+        if handle in kept or len(kept) < TOP_PER_PREFIX:
+            kept[handle] = kept.get(handle, 0) + 1
+            return
+        least = min(kept, key=kept.__getitem__)
+        kept[handle] = kept.pop(least) + 1
 
     def _cache_delta(self) -> tuple[int, int]:
         """Cache hits and misses (any layer) since the last call."""
@@ -60,6 +88,7 @@ class UsageCounter:
     async def flush(self, store: HandleStore) -> None:
         """Add everything counted since the last flush to the store's counters."""
         pending, self._pending = self._pending, {}
+        top, self._top = self._top, {}
         now_hour = _period(int(self._clock()) // HOUR)
         rows = [(METRIC_RESOLUTIONS, prefix, _period(hour), n)
                 for (hour, prefix), n in pending.items()]
@@ -67,6 +96,12 @@ class UsageCounter:
         rows += [(METRIC_CACHE_HITS, NODE, now_hour, hits),
                  (METRIC_CACHE_MISSES, NODE, now_hour, misses)]
         rows = [row for row in rows if row[3] > 0]
+        top_rows = [(_period(day * DAY // HOUR), prefix, handle, n)
+                    for (day, prefix), kept in top.items() for handle, n in kept.items()]
+        try:
+            await store.bump_top_handles(top_rows)
+        except Exception as exc:  # approximate counts: dropped rather than kept unbounded
+            log.warning("top identifier counts not saved: %r", exc)
         try:
             await store.bump_counters(rows)
         except Exception as exc:  # the store is down: keep the counts for the next flush

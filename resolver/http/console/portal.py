@@ -97,6 +97,10 @@ def write_error(exc: StoreError) -> str:
     return _("The registry refused the change: {reason}").format(reason=str(exc))
 
 
+#: how many of the most resolved identifiers the portal lists
+TOP_IDENTIFIERS = 10
+
+
 @routes.get("/portal", name="portal")
 @allow(*ENTERPRISE)
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -113,8 +117,10 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
                                              since=since):
             day = row.period.strftime("%m-%d")
             per_day[day] = per_day.get(day, 0) + row.count
+    top = await store.top_handles(owned.names, since=since, limit=TOP_IDENTIFIERS)
     return render(request, "portal.html", {
         "enterprise": owned.enterprise, "counts": counts, "total": sum(counts.values()),
+        "top": top,
         "chart": charts.bar_chart(list(per_day.items()), empty=_("No resolutions counted yet."),
                                   title=_("Resolutions per day")),
         "resolutions": sum(per_day.values()),

@@ -11,7 +11,7 @@ from registry.config import NodeConfig
 from registry.stats_report import usage
 from registry.store import HandleStore
 from resolver.core.client import HandleClient
-from resolver.core.usage import UsageCounter
+from resolver.core.usage import TOP_PER_PREFIX, UsageCounter
 from resolver.node import start_node
 from tests.resolver.core.test_cache import url
 
@@ -68,3 +68,26 @@ async def test_a_serving_node_records_its_resolutions(tmp_path: Path) -> None:
         await store.close()
     assert report["resolutions"]["total"] == 3
     assert report["cache"]["hits"] == 2 and report["cache"]["misses"] == 1
+
+
+async def test_top_identifiers_are_counted_within_a_bound(database: HandleStore) -> None:
+    clock = Clock()
+    counter = UsageCounter(clock=clock)
+    for _ in range(50):
+        counter.resolved("88.118.8/HOT", RC_SUCCESS)
+    for _ in range(20):
+        counter.resolved("88.118.8/WARM", RC_SUCCESS)
+        counter.resolved("88.118.8/WARM", RC_SUCCESS)
+    for n in range(1000):                      # a scan of many handles asked once each
+        counter.resolved(f"88.118.8/COLD-{n}", RC_SUCCESS)
+    counter.resolved("88.118.8/MISSING", RC_HANDLE_NOT_FOUND)   # not counted: no answer
+    assert all(len(kept) <= TOP_PER_PREFIX for kept in counter._top.values())
+    await counter.flush(database)
+    clock.now += 86400                         # the next day adds up
+    counter.resolved("88.118.8/WARM", RC_SUCCESS)
+    await counter.flush(database)
+    since = datetime.fromtimestamp(T0, UTC) - timedelta(days=1)
+    top = await database.top_handles(["88.118.8"], since=since, limit=2)
+    assert [name for name, _n in top] == ["88.118.8/HOT", "88.118.8/WARM"]
+    assert dict(top)["88.118.8/HOT"] >= 50 and dict(top)["88.118.8/WARM"] >= 41
+    assert await database.top_handles(["88.118.9"], since=since) == []

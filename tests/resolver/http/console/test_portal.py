@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -147,3 +148,23 @@ async def test_an_enterprise_admin_adds_a_user_who_can_log_in_until_disabled(
         await worker.close()
         await admin.close()
         assert status == 303  # its session ended: sent to the login form
+
+
+async def test_the_overview_lists_the_most_resolved_identifiers(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with console_node(sqlite_url, tmp_path) as console:
+        admin = await onboard(console)
+        status, page = await admin.get("/console/portal")
+        assert status == 200 and '<p id="top">' in page    # nothing counted yet
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        await console.store.bump_top_handles([
+            (today, "88.118.1", "88.118.1/TV-0002", 7),
+            (today, "88.118.1", "88.118.1/TV-0001", 9),
+            (today, "88.118.9", "88.118.9/OTHERS-1", 99),     # another enterprise's prefix
+        ])
+        status, page = await admin.get("/console/portal")
+        await admin.close()
+        top = page.split('<ol id="top">')[1].split("</ol>")[0]
+        assert top.index("88.118.1/TV-0001") < top.index("88.118.1/TV-0002")
+        assert "— 9" in top and "OTHERS" not in page
