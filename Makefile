@@ -1,6 +1,6 @@
 # idnode developer entry points.  `make run` and `make test` work on a fresh
 # machine with nothing but Python 3.11: they create .venv and install into it
-# exactly the versions locked in requirements/*.txt (with hashes).
+# exactly the versions locked in requirements/*.lock (with hashes).
 #
 # Refresh the locks with `make lock` (newest releases allowed by setup.cfg);
 # `make test-latest` runs the suite against the newest releases without the
@@ -18,18 +18,18 @@ COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-ex
 
 .PHONY: run test lint pytest bench bench-quick fuzz lock test-latest clean
 
-$(BIN)/python: requirements/build.txt
+$(BIN)/python: requirements/build.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --require-hashes --no-deps -r requirements/build.txt
+	$(PIP) install --require-hashes --no-deps -r requirements/build.lock
 	touch $@
 
-$(VENV)/.installed-run: requirements/run.txt setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install --require-hashes --no-deps -r requirements/run.txt
+$(VENV)/.installed-run: requirements/run.lock setup.cfg pyproject.toml | $(BIN)/python
+	$(PIP) install --require-hashes --no-deps -r requirements/run.lock
 	$(PIP) install --no-deps --no-build-isolation -C editable_mode=compat -e .
 	touch $@
 
-$(VENV)/.installed-dev: requirements/dev.txt setup.cfg pyproject.toml | $(BIN)/python
-	$(PIP) install --require-hashes --no-deps -r requirements/dev.txt
+$(VENV)/.installed-dev: requirements/dev.lock setup.cfg pyproject.toml | $(BIN)/python
+	$(PIP) install --require-hashes --no-deps -r requirements/dev.lock
 	$(PIP) install --no-deps --no-build-isolation -C editable_mode=compat -e .
 	touch $@ $(VENV)/.installed-run
 
@@ -61,9 +61,9 @@ fuzz: $(VENV)/.installed-dev
 
 lock: | $(BIN)/python
 	$(PIP) install pip-tools==$(PIP_TOOLS_VERSION)
-	$(COMPILE) --output-file requirements/build.txt requirements/build.in
-	$(COMPILE) --extra postgres --output-file requirements/run.txt setup.cfg
-	$(COMPILE) --extra postgres --extra dev --extra bench --output-file requirements/dev.txt setup.cfg
+	$(COMPILE) --output-file requirements/build.lock requirements/build.in
+	$(COMPILE) --extra postgres --output-file requirements/run.lock setup.cfg
+	$(COMPILE) --extra postgres --extra dev --extra bench --output-file requirements/dev.lock setup.cfg
 
 test-latest:
 	rm -rf .venv-latest
