@@ -77,29 +77,28 @@ class CatalogMixin(StoreBase):
 
     async def bump_counters(self, counters: Iterable[Counter]) -> None:
         """Add many ``(metric, prefix, period, n)`` increments in one transaction."""
-        totals: dict[tuple[str, str, datetime], int] = {}
-        for metric, prefix, period, n in counters:
-            key = (metric, name_key(prefix), period)
-            totals[key] = totals.get(key, 0) + n
-        if not totals:
-            return
-        rows = [{"metric": m, "prefix": p, "period": t, "count": n}
-                for (m, p, t), n in sorted(totals.items())]
-        async with self._write() as conn:
-            await _upsert(conn, _S, rows, {"count": lambda new: _S.c.count + new.count})
+        await self._add_counts(_S, ("metric", "prefix", "period"),
+                               ((m, name_key(p), t, n) for m, p, t, n in counters))
 
     async def bump_top_handles(self, counts: Iterable[tuple[datetime, str, str, int]]) -> None:
         """Add ``(day, prefix, handle, n)`` resolution counts of the most asked handles."""
-        totals: dict[tuple[datetime, str, str], int] = {}
-        for day, prefix, handle, n in counts:
-            key = (day, name_key(prefix), handle)
-            totals[key] = totals.get(key, 0) + n
+        await self._add_counts(_TOP, ("day", "prefix", "handle"),
+                               ((d, name_key(p), h, n) for d, p, h, n in counts))
+
+    async def _add_counts(
+        self, table: Any, keys: tuple[str, ...], increments: Iterable[tuple[Any, ...]]
+    ) -> None:
+        """Add each ``(*key values, n)`` to the ``count`` of ``table``'s row of that key, in
+        one transaction (rows created as needed; repeated keys summed first)."""
+        totals: dict[tuple[Any, ...], int] = {}
+        for *key, n in increments:
+            totals[tuple(key)] = totals.get(tuple(key), 0) + n
         if not totals:
             return
-        rows = [{"day": d, "prefix": p, "handle": h, "count": n}
-                for (d, p, h), n in sorted(totals.items())]
+        rows = [{**dict(zip(keys, key, strict=True)), "count": n}
+                for key, n in sorted(totals.items())]
         async with self._write() as conn:
-            await _upsert(conn, _TOP, rows, {"count": lambda new: _TOP.c.count + new.count})
+            await _upsert(conn, table, rows, {"count": lambda new: table.c.count + new.count})
 
     async def top_handles(
         self, prefixes: Iterable[str], *, since: datetime, limit: int = 10
