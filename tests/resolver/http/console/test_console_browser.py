@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -104,6 +105,13 @@ class Walk:
         return WebDriverWait(self.driver, WAIT).until(
             ec.presence_of_element_located((By.ID, element_id)))
 
+    def text(self, element_id: str) -> str:
+        """The text of an element, read again if the page was replaced between finding and
+        reading it (a form post still navigating finds the old page's element first)."""
+        return str(WebDriverWait(self.driver, WAIT, ignored_exceptions=(
+            StaleElementReferenceException,)).until(
+            lambda driver: driver.find_element(By.ID, element_id).text))
+
     def type(self, element_id: str, text: str) -> None:
         box = self.el(element_id)
         box.clear()
@@ -141,13 +149,13 @@ def apply_review_register(walk: Walk, bulk_file: Path) -> dict[str, str]:
         elif value:
             walk.type(f"f-{name}", value)
     walk.click("submit-application")
-    seen["applied"] = walk.el("application-number").text
+    seen["applied"] = walk.text("application-number")
 
     walk.login("reviewer")
     walk.open("/console/reviews")
     walk.driver.find_element(By.CSS_SELECTOR, "#applications a").click()
     walk.click("approve")
-    seen["state"] = walk.el("state").text
+    seen["state"] = walk.text("state")
     walk.logout()
 
     walk.login(APPLICATION["admin_username"])
@@ -158,16 +166,16 @@ def apply_review_register(walk: Walk, bulk_file: Path) -> dict[str, str]:
     walk.choose("f-energy_grade", APPLIANCE["energy_grade"])
     walk.set_value("f-production_date", APPLIANCE["production_date"])
     walk.click("save")
-    seen["registered"] = walk.el("handle").text
+    seen["registered"] = walk.text("handle")
 
     walk.open("/console/portal/bulk")
     walk.el("file").send_keys(str(bulk_file))
     walk.click("upload")
     WebDriverWait(walk.driver, 600).until(
         ec.presence_of_element_located((By.ID, "import-done")))
-    seen["percent"] = walk.el("percent").text
+    seen["percent"] = walk.text("percent")
     seen["progress"] = walk.el("progress").get_attribute("value") or ""
-    seen["import"] = walk.el("import-done").text
+    seen["import"] = walk.text("import-done")
 
     walk.open("/console/portal/ids")
     boxes = walk.driver.find_elements(By.CSS_SELECTOR, "#identifiers input[type=checkbox]")
@@ -193,7 +201,7 @@ def suspend_then_write(walk: Walk) -> str:
     walk.open("/console/portal/id/edit?h=88.118.1/TV-0001")
     walk.type("f-model", "BCD-999")
     walk.click("save")
-    refused = walk.el("form-error").text
+    refused = walk.text("form-error")
     walk.open("/console/")
     walk.logout()
     return refused
