@@ -44,9 +44,9 @@ from benchmarks.hdl_wire import (
     tcp_resolve_frame,
 )
 from benchmarks.workload import KeyFile, Workload, WorkloadSpec
-from protocol.crypto import PrivateKey
+from protocol.key_types import handle_key_types_text
 from protocol.values import HandleValue
-from registry.trust.keys import load_private_key
+from registry.trust.keys import load_handle_signing_key
 from resolver.core.client import HandleClient, PublicKeyAuth
 
 ADMIN_HANDLE = "0.NA/88.118"
@@ -190,9 +190,10 @@ class HandleWriterUser(User):
     def on_start(self) -> None:
         opts = self.environment.parsed_options
         self.server = (opts.hdl_host, int(opts.hdl_port))
-        key = load_private_key(Path(opts.admin_key).read_bytes())
-        if not isinstance(key, PrivateKey):
-            raise TypeError(f"{opts.admin_key}: the Handle protocol signs with RSA or DSA keys")
+        key = load_handle_signing_key(Path(opts.admin_key).read_bytes())
+        if key is None:
+            raise TypeError(f"{opts.admin_key}: the Handle protocol signs with "
+                            f"{handle_key_types_text()} keys")
         self.auth = PublicKeyAuth(ADMIN_HANDLE, ADMIN_INDEX, key)
         self.client = HandleClient(timeout=5.0, attempts=1)
         self.tag = f"{random.getrandbits(32):08x}-{next(_user_numbers)}"

@@ -34,11 +34,11 @@ from protocol.constants import (
     PROTOCOL_MINOR_VERSION,
     RC_AUTHENTICATION_NEEDED,
 )
-from protocol.crypto import PrivateKey, default_signature_hash, mac, sign, verify
+from protocol.crypto import default_signature_hash, mac, sign, verify
 from protocol.digests import RequestDigest
 from protocol.errors import ProtocolError
+from protocol.key_types import HandlePrivateKey, HandlePublicKey
 from protocol.message import Message, make_response
-from protocol.public_key import PublicKey
 from protocol.versions import at_least
 from protocol.wire import Reader, Writer
 
@@ -171,7 +171,7 @@ def verify_secret_key_answer(
 def public_key_answer(
     nonce: bytes,
     request_digest: bytes,
-    private_key: PrivateKey,
+    private_key: HandlePrivateKey,
     hash_alg: bytes | None = None,
     version: tuple[int, int] = (PROTOCOL_MAJOR_VERSION, PROTOCOL_MINOR_VERSION),
 ) -> bytes:
@@ -184,7 +184,7 @@ def public_key_answer(
 
 
 def verify_public_key_answer(
-    nonce: bytes, request_digest: bytes, public_key: PublicKey, signed_response: bytes
+    nonce: bytes, request_digest: bytes, public_key: HandlePublicKey, signed_response: bytes
 ) -> bool:
     """Check an HS_PUBKEY answer against one public key."""
     try:

@@ -26,11 +26,11 @@ from protocol.constants import (
     HASH_ALG_SHA1,
     HASH_CODE_SHA1,
 )
-from protocol.crypto import PrivateKey, default_signature_hash, mac, mac_code, sign, verify
+from protocol.crypto import default_signature_hash, mac, mac_code, sign, verify
 from protocol.digests import digest
 from protocol.errors import ProtocolError
+from protocol.key_types import HandlePrivateKey, HandlePublicKey
 from protocol.message import Message, encode_header_body
-from protocol.public_key import PublicKey
 from protocol.wire import Reader, Writer
 
 _INT = struct.Struct(">i")
@@ -165,7 +165,7 @@ def verify_message_mac(msg: Message, secret_key: bytes) -> bool:
 
 def sign_message(
     msg: Message,
-    private_key: PrivateKey,
+    private_key: HandlePrivateKey,
     hash_alg: bytes | None = None,
     session_counter: int = 0,
 ) -> None:
@@ -178,7 +178,7 @@ def sign_message(
     msg.signature = encode_credential(cred)
 
 
-def verify_message_signature(msg: Message, public_key: PublicKey) -> bool:
+def verify_message_signature(msg: Message, public_key: HandlePublicKey) -> bool:
     """Check an ``HS_SIGNED`` (or old ``HS_DSAPUBKEY``) credential."""
     if not msg.signature:
         return False

@@ -30,10 +30,8 @@ from protocol.constants import (
 from protocol.digests import digest
 from protocol.dsa_keys import DSAPrivateKey, DSAPublicKey
 from protocol.errors import ProtocolError
-from protocol.public_key import PublicKey
+from protocol.key_types import HandlePrivateKey, HandlePublicKey
 from protocol.versions import at_least
-
-PrivateKey = DSAPrivateKey | rsa.RSAPrivateKey
 
 _NAMED_CODES = {
     b"SHA1": HASH_CODE_SHA1,
@@ -81,7 +79,9 @@ def _hash_for(alg: bytes) -> hashes.HashAlgorithm:
     raise ProtocolError(f"unknown hash algorithm id {alg[:40]!r}")
 
 
-def default_signature_hash(key: PrivateKey | PublicKey, major: int, minor: int) -> bytes:
+def default_signature_hash(
+    key: HandlePrivateKey | HandlePublicKey, major: int, minor: int
+) -> bytes:
     """``Util.getDefaultSigId`` as a hash id: SHA-256 from 2.7 on, except DSA
     before 2.11 which stays on SHA-1; SHA-1 before 2.7."""
     if not at_least(major, minor, 2, 7):
@@ -92,7 +92,7 @@ def default_signature_hash(key: PrivateKey | PublicKey, major: int, minor: int) 
     return HASH_ALG_SHA256
 
 
-def sign(key: PrivateKey, hash_alg: bytes, *parts: bytes) -> bytes:
+def sign(key: HandlePrivateKey, hash_alg: bytes, *parts: bytes) -> bytes:
     """Sign the concatenation of ``parts`` (``SHA256withRSA`` etc.)."""
     data = b"".join(parts)
     algorithm = _hash_for(hash_alg)
@@ -103,7 +103,7 @@ def sign(key: PrivateKey, hash_alg: bytes, *parts: bytes) -> bytes:
     raise ProtocolError(f"unsupported private key type {type(key).__name__}")
 
 
-def verify(key: PublicKey, hash_alg: bytes, signature: bytes, *parts: bytes) -> bool:
+def verify(key: HandlePublicKey, hash_alg: bytes, signature: bytes, *parts: bytes) -> bool:
     """Check a signature made by :func:`sign` (or by CNRI); never raises for a bad one."""
     data = b"".join(parts)
     try:

@@ -28,9 +28,8 @@ from protocol.constants import (
 )
 from protocol.dsa_keys import DSAPublicKey
 from protocol.errors import ProtocolError
+from protocol.key_types import HandlePublicKey
 from protocol.wire import Reader, Writer
-
-PublicKey = DSAPublicKey | rsa.RSAPublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +112,7 @@ def decode_key_numbers(data: bytes) -> KeyNumbers:
     raise ProtocolError(f"unknown public key type {key_type[:32]!r}")
 
 
-def key_numbers(key: PublicKey) -> KeyNumbers:
+def key_numbers(key: HandlePublicKey) -> KeyNumbers:
     """The integers of a ``cryptography`` public key."""
     if isinstance(key, DSAPublicKey):
         dn = key.public_numbers()
@@ -125,12 +124,12 @@ def key_numbers(key: PublicKey) -> KeyNumbers:
     raise ProtocolError(f"unsupported public key type {type(key).__name__}")
 
 
-def encode_public_key(key: PublicKey) -> bytes:
+def encode_public_key(key: HandlePublicKey) -> bytes:
     """HS_PUBKEY bytes of a ``cryptography`` DSA or RSA public key."""
     return encode_key_numbers(key_numbers(key))
 
 
-def public_key_from_numbers(numbers: KeyNumbers) -> PublicKey:
+def public_key_from_numbers(numbers: KeyNumbers) -> HandlePublicKey:
     """A ``cryptography`` key object for key integers (ProtocolError if invalid)."""
     try:
         if isinstance(numbers, DSAKeyNumbers):
@@ -162,6 +161,6 @@ def check_rsa_numbers(numbers: RSAKeyNumbers) -> None:
         raise ProtocolError(f"RSA modulus of {n.bit_length()} bits is out of range")
 
 
-def decode_public_key(data: bytes) -> PublicKey:
+def decode_public_key(data: bytes) -> HandlePublicKey:
     """A ``cryptography`` public key from HS_PUBKEY bytes."""
     return public_key_from_numbers(decode_key_numbers(data))

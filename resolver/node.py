@@ -22,13 +22,13 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from protocol.crypto import PrivateKey
+from protocol.key_types import HandlePrivateKey, handle_key_types_text
 from protocol.message import Message
 from protocol.site_info import SiteInfo
 from registry.bootstrap import node_admin
 from registry.config import NodeConfig
 from registry.store import HandleStore
-from registry.trust.keys import load_private_key
+from registry.trust.keys import load_handle_signing_key
 from registry.write_rules import WriteRules
 from resolver.core.assembly import build_service, build_stack
 from resolver.core.change_feed import ChangeFollower
@@ -156,16 +156,16 @@ def nameservers_from(config: NodeConfig) -> dict[str, list[str]]:
         return {"ns": []}
 
 
-def load_server_key(config: NodeConfig) -> PrivateKey | None:
+def load_server_key(config: NodeConfig) -> HandlePrivateKey | None:
     """The key certified responses are signed with, if the node has one."""
     path = config.path(config.server_key_path)
     if not path.is_file():
         log.warning("no server key at %s: certified requests are answered unsigned", path)
         return None
-    key = load_private_key(path.read_bytes())
-    if not isinstance(key, PrivateKey):
-        log.warning("server key %s is not RSA or DSA: responses are not signed", path)
-        return None
+    key = load_handle_signing_key(path.read_bytes())
+    if key is None:
+        log.warning("server key %s is not %s: responses are not signed",
+                    path, handle_key_types_text())
     return key
 
 

@@ -26,12 +26,12 @@ from typing import Any
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command, add_group
 from protocol.constants import TYPE_HS_PUBKEY
+from protocol.key_types import ED25519, JWS_KEY_TYPES
 from protocol.values import HandleValue
 from registry.bootstrap import write_private
 from registry.signing_policy import read_public_key
 from registry.trust.errors import KeyLoadError, TrustError
 from registry.trust.keys import (
-    KEY_TYPES,
     PrivateKey,
     PublicKey,
     generate_key,
@@ -189,7 +189,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode keys gen --out keys/acme.pem          # asks for the passphrase\n"
         "  idnode keys gen --out keys/enterprises/88.118.8.pem --unencrypted   # sign_on_behalf",
     )
-    parser.add_argument("--type", choices=KEY_TYPES, default="ed25519", help="key type")
+    parser.add_argument("--type", choices=JWS_KEY_TYPES, default=ED25519, help="key type")
     parser.add_argument("--out", metavar="FILE",
                         help=f"private key file, relative to the data dir unless absolute "
                         f"(default: {DEFAULT_KEY_FILE})")

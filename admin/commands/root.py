@@ -35,13 +35,13 @@ from admin.context import (
 )
 from admin.parsing import add_command, add_group
 from protocol.constants import RC_ERROR, RC_SUCCESS, TYPE_HS_SITE, response_code_name
-from protocol.crypto import PrivateKey
 from protocol.errors import ProtocolError
+from protocol.key_types import handle_key_types_text
 from protocol.site_info import decode_site_info
 from protocol.values import HandleValue
 from registry.bootstrap import CREDENTIAL_INDEX, SITE_INDEX, node_prefix_values
 from registry.names import prefix_handle
-from registry.trust.keys import KeyLoadError, load_private_key
+from registry.trust.keys import KeyLoadError, load_handle_signing_key
 from resolver.core.client import (
     Credentials,
     HandleClient,
@@ -74,11 +74,12 @@ def credentials(ctx: CommandContext, args: argparse.Namespace) -> Credentials:
         args.passphrase_file
     ) else None
     try:
-        key = load_private_key(_read(key_path, "key file"), passphrase)
+        key = load_handle_signing_key(_read(key_path, "key file"), passphrase)
     except KeyLoadError as exc:
         raise CliError(f"{key_path}: {exc}", EXIT_USAGE) from None
-    if not isinstance(key, PrivateKey):
-        raise CliError(f"{key_path}: the Handle protocol signs with RSA or DSA keys", EXIT_USAGE)
+    if key is None:
+        raise CliError(f"{key_path}: the Handle protocol signs with {handle_key_types_text()} keys",
+                       EXIT_USAGE)
     return PublicKeyAuth(handle, index, key)
 
 

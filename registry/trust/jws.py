@@ -41,12 +41,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from protocol.key_types import JWS_ALGORITHMS
 from registry.trust.errors import JwsError, TrustError
 from registry.trust.keys import PrivateKey, PublicKey, b64url, b64url_decode, key_type_of
 from registry.trust.sm2 import Sm2PrivateKey, Sm2PublicKey
 
-#: JWS ``alg`` for each key type of :mod:`registry.trust.keys`
-ALGORITHMS = {"ed25519": "EdDSA", "p256": "ES256", "rsa": "RS256", "sm2": "SM2SM3"}
 _P256_SIZE = 32
 
 
@@ -79,7 +78,7 @@ class Jws:
         """Whether the signature is valid under ``key`` (False for a malformed JWS too)."""
         try:
             alg = self.alg
-            return ALGORITHMS.get(key_type_of(key)) == alg and _verify(
+            return JWS_ALGORITHMS.get(key_type_of(key)) == alg and _verify(
                 key, self.signature, self.signing_input()
             )
         except (InvalidSignature, TrustError, ValueError):
@@ -115,7 +114,7 @@ def header_alg(protected: str) -> str:
 
 def sign(payload: bytes, key: PrivateKey) -> Jws:
     """A JWS over ``payload`` with the one algorithm of ``key``'s type."""
-    alg = ALGORITHMS[key_type_of(key)]
+    alg = JWS_ALGORITHMS[key_type_of(key)]
     protected = b64url(json.dumps({"alg": alg}, separators=(",", ":")).encode("ascii"))
     payload_b64 = b64url(payload)
     return Jws(protected, payload_b64, _sign(key, f"{protected}.{payload_b64}".encode("ascii")))

@@ -1,6 +1,8 @@
 """Signing keys: generation, PEM storage, JWK form and HS_PUBKEY value data.
 
-Four key types are supported, each with exactly one JWS algorithm:
+The key types, their names, HS_PUBKEY labels and JWS algorithms are the table
+of :mod:`protocol.key_types`; this module makes and reads the key objects of
+its four signed-value types (:data:`protocol.key_types.JWS_KEY_TYPES`):
 
 =============  ==========  ====================================
 ``ed25519``    ``EdDSA``   RFC 8037, JWK ``kty`` ``OKP``
@@ -8,6 +10,9 @@ Four key types are supported, each with exactly one JWS algorithm:
 ``rsa``        ``RS256``   RSA PKCS#1 v1.5 / SHA-256, JWK ``kty`` ``RSA``
 ``sm2``        ``SM2SM3``  SM2 / SM3 (GB/T 32918.2), JWK ``kty`` ``EC``, ``crv`` ``SM2``
 =============  ==========  ====================================
+
+:func:`load_handle_signing_key` reads the RSA or DSA key the Handle protocol
+signs messages with (server and administrator keys).
 
 Handle 9 signs with RSA (and DSA) only; RS256 values made here verify in
 Handle 9, the other three are extensions.  SM2 keys are
@@ -32,6 +37,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from protocol.errors import ProtocolError
+from protocol.key_types import (
+    ED25519,
+    HS_PUBKEY_LABELS,
+    JWS_KEY_TYPES,
+    P256,
+    RSA,
+    SM2,
+    HandlePrivateKey,
+    handle_signing_key,
+)
 from protocol.public_key import decode_public_key, encode_public_key
 from protocol.wire import Reader, Writer
 from registry.trust import sm2_pem
@@ -44,31 +59,28 @@ PrivateKey = (
 )
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey | Sm2PublicKey
 
-KEY_TYPES = ("ed25519", "p256", "rsa", "sm2")
 MIN_RSA_BITS = 2048
 
-#: HS_PUBKEY key-type labels for the key types CNRI 9.x has no encoding for
-#: (same layout as ``RSA_PUB_KEY``: label, two reserved flag octets, byte arrays)
-HS_PUBKEY_ED25519 = b"ED25519_PUB_KEY"
-HS_PUBKEY_EC = b"EC_PUB_KEY"
-HS_PUBKEY_SM2 = b"SM2_PUB_KEY"
+_HS_PUBKEY_ED25519 = HS_PUBKEY_LABELS[ED25519]
+_HS_PUBKEY_EC = HS_PUBKEY_LABELS[P256]
+_HS_PUBKEY_SM2 = HS_PUBKEY_LABELS[SM2]
 _P256_NAME = b"P-256"
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
-def generate_key(key_type: str = "ed25519", *, rsa_bits: int = 3072) -> PrivateKey:
-    """A new private key of ``key_type`` (one of :data:`KEY_TYPES`)."""
-    if key_type == "ed25519":
+def generate_key(key_type: str = ED25519, *, rsa_bits: int = 3072) -> PrivateKey:
+    """A new private key of ``key_type`` (one of :data:`protocol.key_types.JWS_KEY_TYPES`)."""
+    if key_type == ED25519:
         return ed25519.Ed25519PrivateKey.generate()
-    if key_type == "p256":
+    if key_type == P256:
         return ec.generate_private_key(ec.SECP256R1())
-    if key_type == "rsa":
+    if key_type == RSA:
         if rsa_bits < MIN_RSA_BITS:
             raise TrustError(f"RSA keys must have at least {MIN_RSA_BITS} bits, not {rsa_bits}")
         return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
-    if key_type == "sm2":
+    if key_type == SM2:
         return Sm2PrivateKey.generate()
-    raise TrustError(f"unknown key type {key_type!r}; use one of {', '.join(KEY_TYPES)}")
+    raise TrustError(f"unknown key type {key_type!r}; use one of {', '.join(JWS_KEY_TYPES)}")
 
 
 def _encoded_passphrase(passphrase: str | bytes | None) -> bytes | None:
@@ -90,13 +102,12 @@ def private_key_to_pem(key: PrivateKey, passphrase: str | bytes | None = None) -
     )
 
 
-def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> PrivateKey:
-    """The private key in ``pem``; :class:`KeyLoadError` names what went wrong."""
+def _load_pem_private_key(pem: bytes, passphrase: str | bytes | None) -> object:
     secret = _encoded_passphrase(passphrase)
     if sm2_pem.is_sm2_private_pem(pem):
         return sm2_pem.load_private_key(pem, secret)
     try:
-        key = serialization.load_pem_private_key(pem, password=secret)
+        return serialization.load_pem_private_key(pem, password=secret)
     except TypeError:
         if secret is None:
             raise KeyLoadError("the private key is encrypted: a passphrase is needed") from None
@@ -107,7 +118,23 @@ def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> Priva
         raise KeyLoadError("not a PEM private key, or the key is damaged") from None
     except UnsupportedAlgorithm:
         raise KeyLoadError("the private key uses an unsupported algorithm") from None
-    return _supported_private(key)
+
+
+def load_private_key(pem: bytes, passphrase: str | bytes | None = None) -> PrivateKey:
+    """The private key in ``pem``; :class:`KeyLoadError` names what went wrong."""
+    return _supported_private(_load_pem_private_key(pem, passphrase))
+
+
+def load_handle_signing_key(
+    pem: bytes, passphrase: str | bytes | None = None
+) -> HandlePrivateKey | None:
+    """The RSA or DSA key in ``pem`` that Handle messages are signed with; None when
+    ``pem`` holds a good key of another type (:data:`protocol.key_types.HANDLE_KEY_TYPES`);
+    :class:`KeyLoadError` when it holds no usable key."""
+    key = _load_pem_private_key(pem, passphrase)
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+        raise KeyLoadError(f"RSA key of {key.key_size} bits is too small")
+    return handle_signing_key(key)
 
 
 def public_key_to_pem(key: PublicKey) -> bytes:
@@ -136,27 +163,27 @@ def load_public_key_pem(pem: bytes) -> PublicKey:
 def _supported_private(key: object) -> PrivateKey:
     if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
         raise KeyLoadError(f"RSA key of {key.key_size} bits is too small")
-    if isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
+    if isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey):
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return key
     raise KeyLoadError(
-        f"unsupported private key type {type(key).__name__}; use Ed25519, P-256 or RSA"
+        f"unsupported private key type {type(key).__name__}; use one of {', '.join(JWS_KEY_TYPES)}"
     )
 
 
 def key_type_of(key: PrivateKey | PublicKey) -> str:
-    """``ed25519``, ``p256`` or ``rsa`` for a supported private or public key."""
+    """The :mod:`protocol.key_types` name of a supported private or public key."""
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
-        return "ed25519"
+        return ED25519
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if isinstance(key.curve, ec.SECP256R1):
-            return "p256"
+            return P256
         raise TrustError(f"unsupported curve {key.curve.name}; only P-256 is supported")
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-        return "rsa"
+        return RSA
     if isinstance(key, Sm2PrivateKey | Sm2PublicKey):
-        return "sm2"
+        return SM2
     raise TrustError(f"unsupported key type {type(key).__name__}")
 
 
@@ -259,14 +286,14 @@ def public_key_to_hs_pubkey(key: PublicKey) -> bytes:
     w = Writer()
     if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        w.byte_array(HS_PUBKEY_ED25519).i16(0).byte_array(raw)
+        w.byte_array(_HS_PUBKEY_ED25519).i16(0).byte_array(raw)
     elif isinstance(key, Sm2PublicKey):
-        w.byte_array(HS_PUBKEY_SM2).i16(0).byte_array(key.encoded_point())
+        w.byte_array(_HS_PUBKEY_SM2).i16(0).byte_array(key.encoded_point())
     else:
         point = key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        w.byte_array(HS_PUBKEY_EC).i16(0).byte_array(_P256_NAME).byte_array(point)
+        w.byte_array(_HS_PUBKEY_EC).i16(0).byte_array(_P256_NAME).byte_array(point)
     return w.getvalue()
 
 
@@ -275,15 +302,15 @@ def hs_pubkey_to_public_key(data: bytes) -> PublicKey:
     try:
         r = Reader(data)
         label = r.byte_array()
-        if label == HS_PUBKEY_ED25519:
+        if label == _HS_PUBKEY_ED25519:
             r.i16()
             key: object = ed25519.Ed25519PublicKey.from_public_bytes(r.byte_array())
-        elif label == HS_PUBKEY_EC:
+        elif label == _HS_PUBKEY_EC:
             r.i16()
             if r.byte_array() != _P256_NAME:
                 raise TrustError("EC_PUB_KEY on a curve other than P-256")
             key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), r.byte_array())
-        elif label == HS_PUBKEY_SM2:
+        elif label == _HS_PUBKEY_SM2:
             r.i16()
             key = Sm2PublicKey(r.byte_array())
         else:

@@ -68,10 +68,10 @@ from protocol.constants import (
     SP_HDL_UDP,
 )
 from protocol.credential import verify_message_signature
-from protocol.crypto import PrivateKey
 from protocol.digests import make_request_digest
 from protocol.errors import ProtocolError
 from protocol.framing import UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
+from protocol.key_types import HandlePrivateKey
 from protocol.message import Message, decode_message, request_bytes
 from protocol.public_key import decode_public_key
 from protocol.server_select import server_index
@@ -121,7 +121,7 @@ class PublicKeyAuth:
 
     handle: str
     index: int
-    private_key: PrivateKey
+    private_key: HandlePrivateKey
 
     def __repr__(self) -> str:
         return f"PublicKeyAuth({self.index}:{self.handle})"

@@ -72,9 +72,9 @@ from protocol.credential import (
     sign_message_mac,
     verify_message_mac,
 )
-from protocol.crypto import PrivateKey
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
+from protocol.key_types import HandlePrivateKey
 from protocol.message import Message, decode_message, make_response
 from protocol.session_cipher import decrypt
 from protocol.site_info import decode_site_info
@@ -128,7 +128,7 @@ class RequestProcessor:
         service: ResolutionService,
         *,
         limits: Limits = DEFAULT_LIMITS,
-        private_key: PrivateKey | None = None,
+        private_key: HandlePrivateKey | None = None,
         challenges: ChallengeStore[Message] | None = None,
         sessions: SessionStore | None = None,
         metrics: Metrics | None = None,

@@ -38,10 +38,10 @@ from protocol.constants import (
     RC_SERVER_TOO_BUSY,
     RC_SUCCESS,
 )
-from protocol.crypto import PrivateKey
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
+from protocol.key_types import HandlePrivateKey
 from protocol.message import Message
 from protocol.versions import negotiate
 from resolver.core.connections import ConnectionGate
@@ -396,7 +396,7 @@ async def run_handle_server(
     port: int = DEFAULT_PORT,
     *,
     limits: Limits = DEFAULT_LIMITS,
-    private_key: PrivateKey | None = None,
+    private_key: HandlePrivateKey | None = None,
     challenges: ChallengeStore[Message] | None = None,
     sessions: SessionStore | None = None,
     reuse_port: bool = False,

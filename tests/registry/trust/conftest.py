@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from protocol.key_types import JWS_KEY_TYPES
 from protocol.values import HandleValue
 from registry.names import name_key
 from registry.trust import (
@@ -21,7 +22,6 @@ from registry.trust import (
     prefix_permissions,
     sign_record,
 )
-from registry.trust.keys import KEY_TYPES
 
 NOW = 1_800_000_000
 DAY = 86_400
@@ -91,7 +91,7 @@ def signed_record(
     return [*values, signature]
 
 
-@pytest.fixture(scope="module", params=KEY_TYPES)
+@pytest.fixture(scope="module", params=JWS_KEY_TYPES)
 def key(request: pytest.FixtureRequest) -> PrivateKey:
     """A fresh key of each supported type in turn."""
     return generate_key(request.param, rsa_bits=2048)

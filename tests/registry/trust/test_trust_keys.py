@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+import warnings
 
-from protocol.public_key import decode_public_key
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.utils import CryptographyDeprecationWarning
+
+from protocol.key_types import HANDLE_KEY_TYPES, HS_PUBKEY_LABELS, JWS_KEY_TYPES
+from protocol.public_key import decode_public_key, encode_public_key
 from registry.trust import (
     KeyLoadError,
     PrivateKey,
@@ -18,7 +23,7 @@ from registry.trust import (
     public_key_to_hs_pubkey,
     public_key_to_jwk,
 )
-from registry.trust.keys import jwk_thumbprint, same_key
+from registry.trust.keys import jwk_thumbprint, key_type_of, load_handle_signing_key, same_key
 
 
 def test_encrypted_pem_round_trip(key: PrivateKey) -> None:
@@ -97,3 +102,33 @@ def test_weak_or_unknown_keys_are_refused() -> None:
     p384 = ec.generate_private_key(ec.SECP384R1())
     with pytest.raises(KeyLoadError, match="unsupported private key type"):
         load_private_key(private_key_to_pem(p384))
+
+
+def test_handle_signing_key_is_rsa_or_dsa(key: PrivateKey) -> None:
+    """Server and administrator keys: the Handle protocol signs with RSA or DSA only
+    (protocol.key_types.HANDLE_KEY_TYPES); another good key is None, not an error."""
+    loaded = load_handle_signing_key(private_key_to_pem(key))
+    if key_type_of(key) in HANDLE_KEY_TYPES:
+        assert loaded is not None and same_key(loaded.public_key(), key.public_key())
+    else:
+        assert loaded is None
+
+
+def test_handle_signing_key_reads_dsa() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        dsa_key = dsa.generate_private_key(2048)
+    pem = dsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    loaded = load_handle_signing_key(pem)
+    assert loaded is not None
+    assert decode_public_key(encode_public_key(loaded.public_key())) == loaded.public_key()
+    with pytest.raises(KeyLoadError, match="damaged"):
+        load_handle_signing_key(b"not a key")
+
+
+def test_key_type_names_come_from_one_table(key: PrivateKey) -> None:
+    name = key_type_of(key)
+    assert name in JWS_KEY_TYPES
+    data = public_key_to_hs_pubkey(key.public_key())
+    assert data[4:4 + len(HS_PUBKEY_LABELS[name])] == HS_PUBKEY_LABELS[name]
