@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from protocol.values import HandleValue
 from registry.bootstrap import ADMIN_KEY_FILE, ADMIN_PUBKEY_FILE, NodeKeyFiles
 from registry.config import NodeConfig, load_config
 from registry.store import HandleStore
+from registry.trust.keys import PrivateKey
 from registry.write_rules import WriteRules
 from resolver.core.site import build_site_info, site_info_value
 
@@ -124,7 +125,9 @@ class CommandContext:
         return None if path.exists() else path
 
     @asynccontextmanager
-    async def store(self, *, migrate: bool = False) -> AsyncIterator[HandleStore]:
+    async def store(
+        self, *, migrate: bool = False, signers: Mapping[str, PrivateKey] | None = None
+    ) -> AsyncIterator[HandleStore]:
         """The node's registry, opened for the duration of a command.
 
         A database that cannot be reached is a :class:`CliError` with exit code 3.
@@ -133,6 +136,8 @@ class CommandContext:
         a command run in the wrong directory leaves nothing behind.
         With ``redis_url``, each committed write invalidates the changed handles in
         every serving process's cache before the write call returns.
+        ``signers`` (prefix key -> private key) adds enterprise keys the store signs
+        with for this command, as if ``sign_on_behalf`` named them.
         """
         missing = self.missing_sqlite_file()
         if missing is not None and not migrate:
@@ -143,7 +148,7 @@ class CommandContext:
                 self.config.effective_database_url,
                 schema=self.config.database_schema or None,
                 migrate=migrate,
-                rules=WriteRules.from_config(self.config),
+                rules=WriteRules.from_config(self.config, signers=signers),
             )
         except (OSError, SQLAlchemyError) as exc:
             raise CliError(f"cannot open the database: {_first_line(exc)}", EXIT_UNREACHABLE

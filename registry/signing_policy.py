@@ -49,7 +49,7 @@ from registry.trust.keys import (
     same_key,
 )
 from registry.trust.signatures import sign_record
-from registry.trust.verify import Fetch, SignatureReport, Status, verify_record
+from registry.trust.verify import Fetch, SignatureReport, Status, chain_hint, verify_record
 
 ENTERPRISE_KEYS_DIR = Path("keys/enterprises")
 TRUST_ANCHOR_FILE = Path("keys/trust_anchor.pub")
@@ -191,7 +191,7 @@ class SigningPolicy:
     async def _sign(
         self, handle: str, values: list[HandleValue], key: PrivateKey
     ) -> list[HandleValue]:
-        signer = await self._signer_ref(handle.partition("/")[0], key)
+        signer = await self.signer_ref(handle.partition("/")[0], key)
         mine = {
             s.index for s in signed_values(handle, values, TYPE_HS_SIGNATURE)
             if ValueRef.parse(s.claims.iss).same(signer)
@@ -200,11 +200,11 @@ class SigningPolicy:
         now = int(self.clock())
         signature = sign_record(
             handle, kept, signer.handle, signer.index, key, now, now + self.validity,
-            index=min(mine) if mine else None,
+            index=min(mine) if mine else None, chain=await chain_hint(self.fetch, str(signer)),
         )
         return sorted([*kept, signature], key=lambda v: v.index)
 
-    async def _signer_ref(self, prefix: str, key: PrivateKey) -> ValueRef:
+    async def signer_ref(self, prefix: str, key: PrivateKey) -> ValueRef:
         """The reference ``key`` is known by on ``0.NA/<prefix>``."""
         holder = prefix_handle(prefix)
         values = await self.fetch(holder) or []

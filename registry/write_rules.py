@@ -39,14 +39,17 @@ class WriteRules:
     signature_days: int = 365
 
     @classmethod
-    def from_config(cls, config: NodeConfig) -> WriteRules:
+    def from_config(
+        cls, config: NodeConfig, *, signers: Mapping[str, PrivateKey] | None = None
+    ) -> WriteRules:
         """The rules of the node ``config`` describes (``max_values_per_handle``,
         ``sign_on_behalf``, ``trust_anchor_path``, ``signature_days``; hosted prefixes
-        only); ConfigError when a key cannot be read."""
+        only), plus the keys in ``signers`` (prefix key -> key, e.g. an enterprise's own
+        key given to ``idnode sign``); ConfigError when a key cannot be read."""
         return cls(
             max_values=min(config.max_values_per_handle, MAX_HANDLE_VALUES),
             hosted_only=True,
-            signers=load_signers(config),
+            signers={**load_signers(config), **(signers or {})},
             trust_anchor=load_trust_anchor(config),
             signature_days=config.signature_days,
         )

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "dns": "dns",
     "keys": "keys",
     "cert": "cert",
+    "sign": "sign",
     "trace": "trace",
     "template": "template",
     "demo": "demo",

@@ -2,7 +2,9 @@
 
 The formats, batching, resume and report are described in
 :mod:`registry.importer` and :mod:`registry.exporter`; these commands add the
-progress display and the summary.
+progress display and the summary.  ``import --sign-key FILE`` signs every
+imported record under the prefixes of this node that certify (HS_CERT) or
+publish (HS_PUBKEY) that key, in the write of each record (see ``idnode sign``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from admin.commands.keys import add_passphrase_options, read_private_key
 from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.output import fields
 from admin.parsing import add_command
@@ -19,6 +22,9 @@ from admin.progress import Progress
 from registry.batch_import import import_batch
 from registry.exporter import export_file, write_jsonl
 from registry.importer import DEFAULT_BATCH_ROWS, FORMATS, import_file
+from registry.names import name_key
+from registry.signing_policy import SigningPolicy, SigningUnavailable
+from registry.trust.keys import PrivateKey
 
 
 def _readable(name: str) -> Path:
@@ -26,6 +32,24 @@ def _readable(name: str) -> Path:
     if not path.is_file():
         raise CliError(f"cannot read {path}: no such file", EXIT_USAGE)
     return path
+
+
+async def _signers(ctx: CommandContext, args: argparse.Namespace) -> dict[str, PrivateKey]:
+    """The prefixes of this node whose prefix handle holds the ``--sign-key``, to that key."""
+    key = read_private_key(ctx.config.path(Path(args.sign_key)), args)
+    found: dict[str, PrivateKey] = {}
+    async with ctx.store() as store:
+        policy = SigningPolicy(store.record_values)
+        for prefix in await store.list_prefixes():
+            try:
+                await policy.signer_ref(prefix.name, key)
+            except SigningUnavailable:
+                continue
+            found[name_key(prefix.name)] = key
+    if not found:
+        raise CliError(f"--sign-key {args.sign_key}: no prefix of this node certifies or "
+                       "publishes this key on its prefix handle", EXIT_USAGE)
+    return found
 
 
 async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
@@ -43,7 +67,8 @@ async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
             progress = Progress("import", total, start=done)
         progress.update(done, force=done == total)
 
-    async with ctx.store(migrate=False) as store:
+    signers = await _signers(ctx, args) if args.sign_key else None
+    async with ctx.store(migrate=False, signers=signers) as store:
         run = import_batch if args.format == "batch" else partial(import_file, fmt=args.format)
         summary = await run(
             store, path, report_path=Path(args.report) if args.report else None,
@@ -118,6 +143,10 @@ formats:
                         help=f"rows per transaction (default {DEFAULT_BATCH_ROWS})")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any row was rejected")
+    parser.add_argument("--sign-key", metavar="FILE",
+                        help="sign each record with this enterprise key (PEM, relative to the "
+                        "data dir unless absolute) under the prefixes that certify it")
+    add_passphrase_options(parser, "the --sign-key")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
 
     parser = add_command(

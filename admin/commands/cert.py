@@ -37,31 +37,24 @@ import orjson
 
 from admin.commands.keys import (
     add_passphrase_options,
-    put_value,
     read_private_key,
     read_public_key_file,
 )
-from admin.commands.prefix import parse_server
-from admin.commands.root import credentials, parse_identity
+from admin.commands.registry_access import Registry, server_option, server_options
+from admin.commands.root import parse_identity
 from admin.context import (
-    EXIT_FAILED,
     EXIT_OK,
-    EXIT_UNREACHABLE,
     EXIT_USAGE,
     CliError,
     CommandContext,
 )
 from admin.parsing import add_command, add_group
 from protocol.constants import (
-    RC_ERROR,
-    RC_SUCCESS,
     TYPE_HS_CERT,
     TYPE_HS_SIGNATURE,
-    response_code_name,
 )
 from protocol.rest_json import value_to_json
 from protocol.values import HandleValue
-from registry.errors import HandleNotFound
 from registry.names import name_key
 from registry.trust.certs import (
     DEFAULT_CERT_INDEX,
@@ -81,64 +74,10 @@ from registry.trust.claims import (
 from registry.trust.errors import TrustError
 from registry.trust.keys import PublicKey, jwk_thumbprint
 from registry.trust.signatures import next_free_index
-from resolver.core.client import HandleClient, HandleClientError
 
 DAY = 86_400
 #: a new certificate is valid from a little before now, for clocks running behind
 CLOCK_SKEW = 300
-
-
-class Registry:
-    """Where certificates are read and written: this node's registry, or a Handle server."""
-
-    def __init__(self, ctx: CommandContext, args: argparse.Namespace) -> None:
-        self.ctx = ctx
-        self.args = args
-        self.server = parse_server(args.server) if args.server else None
-        self.client = HandleClient(timeout=args.timeout)
-
-    @property
-    def where(self) -> str:
-        """How output names the place written to."""
-        return self.args.server or "local"
-
-    async def values(self, handle: str) -> list[HandleValue]:
-        """The public values of ``handle``; an error when it does not exist."""
-        if self.server is None:
-            async with self.ctx.store() as store:
-                record = await store.get_handle(handle)
-            if record is None:
-                raise HandleNotFound(f"handle {handle} not found")
-            return list(record.values)
-        try:
-            answer = await self.client.resolve(handle, server=self.server, recursive=False)
-        except HandleClientError as exc:
-            raise _remote_error(exc) from None
-        if answer.response_code != RC_SUCCESS:
-            raise HandleNotFound(f"handle {handle} not found at {self.args.server}")
-        return list(answer.values)
-
-    async def put(self, handle: str, value: HandleValue, existing: list[HandleValue]) -> None:
-        """Add ``value`` to ``handle``, or overwrite the value at its index."""
-        if self.server is None:
-            await put_value(self.ctx, handle, value)
-            return
-        auth = credentials(self.ctx, argparse.Namespace(
-            admin=self.args.admin, secret_file=self.args.secret_file, key=self.args.auth_key,
-            passphrase_file=self.args.auth_passphrase_file))
-        write = self.client.modify_values if any(v.index == value.index for v in existing) else (
-            self.client.add_values
-        )
-        try:
-            await write(handle, [value], server=self.server, auth=auth)
-        except HandleClientError as exc:
-            raise _remote_error(exc) from None
-
-
-def _remote_error(exc: HandleClientError) -> CliError:
-    reason = f"{response_code_name(exc.response_code)}: {exc.message}".rstrip(": ")
-    code = EXIT_UNREACHABLE if exc.response_code == RC_ERROR else EXIT_FAILED
-    return CliError(f"the server refused or did not answer: {reason}", code)
 
 
 def _ref(text: str, option: str) -> ValueRef:
@@ -267,26 +206,6 @@ async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _server_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", metavar="HOST:PORT",
-                        help="read and write at this Handle server (default: this node's "
-                        "registry)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
-
-
-def _server_options(parser: argparse.ArgumentParser) -> None:
-    _server_option(parser)
-    parser.add_argument("--admin", metavar="INDEX:HANDLE",
-                        help="identity to authenticate to --server as (default: root_admin, "
-                        "else the node admin)")
-    parser.add_argument("--auth-key", metavar="FILE",
-                        help="RSA private key of that identity (default: the node admin key)")
-    parser.add_argument("--auth-passphrase-file", metavar="FILE",
-                        help="file holding the passphrase of --auth-key")
-    parser.add_argument("--secret-file", metavar="FILE",
-                        help="file holding an HS_SECKEY secret to authenticate with instead")
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``cert`` command group."""
     group = add_group(subparsers, "cert", "Certificates (HS_CERT) and revocations.")
@@ -314,7 +233,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="also write the value as REST JSON (for 'idnode handle set "
                         "--from-json')")
     add_passphrase_options(parser, "the issuer key")
-    _server_options(parser)
+    server_options(parser)
 
     parser = add_command(
         group, "revoke", revoke, writes=True,
@@ -335,7 +254,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help=f"value index (default: the first free from "
                         f"{DEFAULT_REVOCATION_INDEX})")
     add_passphrase_options(parser, "the issuer key")
-    _server_options(parser)
+    server_options(parser)
 
     parser = add_command(
         group, "show", show,
@@ -343,4 +262,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         examples="  idnode cert show 0.NA/88.118.8\n  idnode --json cert show 88.118.8/TV-0000001",
     )
     parser.add_argument("handle")
-    _server_option(parser)
+    server_option(parser)

@@ -15,7 +15,8 @@ JSON members, as ``net.handle.hdllib.trust.HandleClaimsSet`` names them:
 ``perms``
     ``[{"handle": "0.NA/88.118.8", "perm": "handlesUnderThisPrefix"}, ...]`` (HS_CERT)
 ``chain``
-    Handle 9's optional hint list; kept when read, never written here
+    Handle 9's list of where the certificates above the issuer are (HS_SIGNATURE;
+    followed by :mod:`registry.trust.verify`, written by :func:`~registry.trust.sign_record`)
 
 plus one member of our own, ``revoked``: ``[{"jkt": "<RFC 7638 thumbprint>"}]``
 in an HS_REVOCATION value (see :mod:`registry.trust.certs`).

@@ -3,12 +3,16 @@
 The value's data is a JWS (compact serialisation) whose claims are::
 
     {"iss": "300:0.NA/88.118.8", "sub": "88.118.8/TV-0001", "iat": ..., "nbf": ..., "exp": ...,
-     "digests": {"alg": "SHA-256", "digests": [{"index": 1, "digest": "<base64>"}, ...]}}
+     "digests": {"alg": "SHA-256", "digests": [{"index": 1, "digest": "<base64>"}, ...]},
+     "chain": ["0.NA/88.118.8", "0.NA/88.118"]}
 
 ``digests`` covers every public value of the record other than HS_SIGNATURE
 values (see :mod:`registry.trust.digests`), so sign the record as it will be
 stored, and sign again after any change.  The digests are SHA-256, or SM3
-when the key is an SM2 key (an all-SM2/SM3 signature).
+when the key is an SM2 key (an all-SM2/SM3 signature).  ``chain`` (optional,
+Handle 9) lists where the certificates above the signer are, nearest first: bare
+handles, meaning "the latest HS_CERT about the previous issuer on this handle",
+so a renewed certificate does not break older signatures.
 """
 
 from __future__ import annotations
@@ -45,12 +49,13 @@ def sign_record(
     expires: int,
     *,
     index: int | None = None,
+    chain: Sequence[str] = (),
 ) -> HandleValue:
     """An HS_SIGNATURE value over ``handle``'s ``values``, issued by ``signer_index:signer_handle``.
 
     The signature is valid from ``issued`` (``iat`` and ``nbf``) until
     ``expires``.  ``index`` defaults to the first index from 400 on that
-    ``values`` leave free.
+    ``values`` leave free; ``chain`` becomes the ``chain`` claim when not empty.
     """
     if expires <= issued:
         raise TrustError("a signature must expire after it is issued")
@@ -61,6 +66,7 @@ def sign_record(
         nbf=issued,
         exp=expires,
         digests=digest_values(values, SM3_ALG if key_type_of(key) == "sm2" else DEFAULT_ALG),
+        chain=tuple(chain) or None,
     )
     return claims_value(
         next_free_index(values) if index is None else index, TYPE_HS_SIGNATURE, claims, key

@@ -10,6 +10,11 @@ For each HS_SIGNATURE value of the record (Handle 9 ``HandleRecordTrustVerifier`
 2. the signature, then the digests of the covered values;
 3. up the chain: each certificate is checked against the key of its own
    issuer, found the same way, until a JWS verifies under the trust anchor.
+   A ``chain`` claim is followed as Handle 9 ``ChainBuilder.buildChain`` does:
+   its entries name, in order, where the next certificate up is (``"INDEX:HANDLE"``:
+   that value; a bare handle or index 0: the latest HS_CERT about the issuer on
+   it); when a signature's list is used up, the next certificate's own
+   ``chain`` (if any) takes over, else the lookup on the issuer's handle.
    Each link must be in date, not revoked by its issuer, and its issuer's
    ``perms`` must cover the record's handle (so a key the node certified for
    ``0.NA/88.118.9`` cannot vouch for ``88.118.8/...``).
@@ -26,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from protocol.constants import TYPE_HS_PUBKEY, TYPE_HS_SIGNATURE
+from protocol.constants import TYPE_HS_CERT, TYPE_HS_PUBKEY, TYPE_HS_SIGNATURE
 from protocol.values import HandleValue
 from registry.names import name_key
 from registry.trust.certs import SignedValue, latest_cert_about, revoked_by, signed_value
@@ -152,8 +157,35 @@ class _Walk:
             self.fetched[key] = await self.fetch(handle)
         return self.fetched[key]
 
-    async def issuer_of(self, node: SignedValue, *, allow_pubkey: bool) -> _Issuer | str:
-        """The issuer of ``node``, or why there is none."""
+    async def cert_at(self, hint: str, subject: str) -> SignedValue | str:
+        """The certificate a ``chain`` entry names for ``subject``, or why there is none."""
+        where = ValueRef.parse(hint)
+        values = await self.values_of(where.handle)
+        if values is None:
+            return f"cannot resolve {where.handle} (chain entry {hint!r})"
+        if where.index <= 0:
+            found = latest_cert_about(where.handle, values, subject)
+            return found or (
+                f"no HS_CERT on {where.handle} certifies {subject} (chain entry {hint!r})"
+            )
+        value = next((v for v in values if v.index == where.index), None)
+        if value is None or name_key(value.type) != TYPE_HS_CERT:
+            return f"chain entry {hint!r} is not an HS_CERT value"
+        try:
+            cert = signed_value(where.handle, value)
+        except TrustError as exc:
+            return f"chain entry {hint!r} is not a certificate: {exc}"
+        if cert.claims.public_key is None or not ValueRef.parse(cert.claims.sub).same(
+            ValueRef.parse(subject)
+        ):
+            return f"chain entry {hint!r} does not certify {subject}: the chain is broken"
+        return cert
+
+    async def issuer_of(
+        self, node: SignedValue, *, allow_pubkey: bool, hint: str | None = None
+    ) -> _Issuer | str:
+        """The issuer of ``node`` (at the ``chain`` entry ``hint`` if given), or why there is
+        none."""
         ref = ValueRef.parse(node.claims.iss)
         values = await self.values_of(ref.handle)
         if node.jws.verifies(self.anchor):
@@ -164,15 +196,21 @@ class _Walk:
                 True,
                 revoked_by(ref.handle, values or [], self.anchor),
             )
-        if values is None:
+        cert: SignedValue | str | None
+        if hint is not None:
+            cert = await self.cert_at(hint, node.claims.iss)
+            if isinstance(cert, str):
+                return cert
+        elif values is None:
             return f"cannot resolve {ref.handle}"
-        cert = latest_cert_about(ref.handle, values, node.claims.iss)
+        else:
+            cert = latest_cert_about(ref.handle, values, node.claims.iss)
         if cert is not None and cert.claims.public_key is not None:
             key = cert.claims.public_key
             return _Issuer(
-                key, cert.claims.perms or (), cert, False, revoked_by(ref.handle, values, key)
+                key, cert.claims.perms or (), cert, False, revoked_by(ref.handle, values or [], key)
             )
-        if allow_pubkey:
+        if allow_pubkey and values is not None:
             for value in values:
                 if value.index == ref.index and name_key(value.type) == TYPE_HS_PUBKEY:
                     try:
@@ -203,9 +241,11 @@ class _Walk:
             )
         return ChainLink(node.handle, node.index, status, node.claims.iss, detail)
 
-    async def chain(self, node: SignedValue, issuer: _Issuer) -> tuple[list[ChainLink], bool]:
+    async def chain(
+        self, node: SignedValue, issuer: _Issuer, hints: list[str]
+    ) -> tuple[list[ChainLink], bool]:
         """Links from the record signature ``node`` (already verified under ``issuer``) upwards,
-        and whether they reached the anchor."""
+        and whether they reached the anchor; ``hints``: the rest of the ``chain`` claim."""
         links: list[ChainLink] = []
         seen = {(name_key(node.handle), node.index)}
         while True:
@@ -231,7 +271,10 @@ class _Walk:
                 return links, False
             seen.add((name_key(cert.handle), cert.index))
             node = cert
-            found = await self.issuer_of(node, allow_pubkey=False)
+            hints = hints or list(node.claims.chain or ())
+            found = await self.issuer_of(
+                node, allow_pubkey=False, hint=hints.pop(0) if hints else None
+            )
             if isinstance(found, str):
                 links.append(
                     ChainLink(node.handle, node.index, LINK_NO_ISSUER, node.claims.iss, found)
@@ -295,7 +338,8 @@ async def _verify_signature(
         return SignatureReport(
             index, Status.INVALID, f"HS_SIGNATURE {index} has no digests", signer
         )
-    found = await walk.issuer_of(node, allow_pubkey=True)
+    hints = list(node.claims.chain or ())
+    found = await walk.issuer_of(node, allow_pubkey=True, hint=hints.pop(0) if hints else None)
     if isinstance(found, str):
         link = ChainLink(handle, index, LINK_NO_ISSUER, signer, found)
         return SignatureReport(index, Status.UNTRUSTED, found, signer, (link,))
@@ -317,9 +361,24 @@ async def _verify_signature(
         return SignatureReport(
             index, Status.INVALID, _digest_problem(check), signer, failed_values=failed
         )
-    links, anchored = await walk.chain(node, found)
+    links, anchored = await walk.chain(node, found, hints)
     status, reason = _chain_verdict(links, anchored)
     return SignatureReport(index, status, reason, signer, tuple(links))
+
+
+async def chain_hint(fetch: Fetch, signer: str) -> tuple[str, ...]:
+    """The ``chain`` claim for a signature by ``signer`` (``"INDEX:HANDLE"``): the handles
+    holding the certificates from the signer's up, as far as ``fetch`` finds them."""
+    handles: list[str] = []
+    subject = signer
+    while len(handles) < MAX_CHAIN_LENGTH:
+        holder = ValueRef.parse(subject).handle
+        cert = latest_cert_about(holder, await fetch(holder) or [], subject)
+        if cert is None or name_key(holder) in map(name_key, handles):
+            break
+        handles.append(holder)
+        subject = cert.claims.iss
+    return tuple(handles)
 
 
 async def verify_record(

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from protocol.values import HandleValue
+from registry.names import name_key
 from registry.trust import (
     PublicKey,
     Status,
@@ -15,7 +16,7 @@ from registry.trust import (
     sign_record,
     verify_record,
 )
-from registry.trust.verify import LINK_OK, VerificationReport
+from registry.trust.verify import LINK_OK, VerificationReport, chain_hint
 from tests.registry.trust.conftest import (
     ADMIN_INDEX,
     DAY,
@@ -226,3 +227,43 @@ async def test_one_valid_signature_among_several_makes_the_record_valid(world: W
     report = await verify(world, [*values, bad])
     assert report.status is Status.VALID
     assert [s.status for s in report.signatures] == [Status.VALID, Status.UNTRUSTED]
+
+
+def chained_record(world: World, chain: tuple[str, ...]) -> list[HandleValue]:
+    """``record_values()`` signed by enterprise 8 with the ``chain`` claim ``chain``."""
+    values = record_values()
+    return [*values, sign_record(RECORD, values, ENT8, ADMIN_INDEX, world.ent8_key,
+                                 NOW - DAY, NOW + DAY, chain=chain)]
+
+
+async def test_chain_claim_is_written_by_chain_hint_and_followed(world: World) -> None:
+    hint = await chain_hint(world.fetch, f"{ADMIN_INDEX}:{ENT8}")
+    assert hint == (ENT8, NODE)
+    report = await verify(world, chained_record(world, hint))
+    assert report.status is Status.VALID, report.reason
+    assert [(link.handle, link.index) for link in report.chain] == [
+        (RECORD, 400), (ENT8, 400), (NODE, 400)]
+
+
+async def test_chain_claim_pins_a_certificate_elsewhere(world: World) -> None:
+    """An entry INDEX:HANDLE names the certificate itself, even off the issuer's handle (as
+    Handle 9 ChainBuilder does); the default lookup on the issuer's handle would fail."""
+    certs = {name_key(ENT8): world.records.pop(name_key(ENT8))}
+    world.put("88.118.8/CERTS", [dataclasses.replace(certs[name_key(ENT8)][0], index=7)])
+    unhinted = await verify(world, signed_record(world))
+    assert unhinted.status is Status.UNTRUSTED
+    report = await verify(world, chained_record(world, ("7:88.118.8/CERTS",)))
+    assert report.status is Status.VALID, report.reason
+    assert [(link.handle, link.index) for link in report.chain][1] == ("88.118.8/CERTS", 7)
+
+
+async def test_broken_chain_claim_names_the_entry(world: World) -> None:
+    wrong = await verify(world, chained_record(world, (f"400:{ENT9}",)))
+    assert wrong.status is Status.UNTRUSTED
+    assert f"chain entry '400:{ENT9}' does not certify 300:{ENT8}: the chain is broken" in (
+        wrong.reason)
+    missing = await verify(world, chained_record(world, ("0.NA/88.999",)))
+    assert "cannot resolve 0.NA/88.999 (chain entry '0.NA/88.999')" in missing.reason
+    world.put("88.118.8/X", [HandleValue(1, "URL", b"https://example.test/x")])
+    not_cert = await verify(world, chained_record(world, ("1:88.118.8/X",)))
+    assert "chain entry '1:88.118.8/X' is not an HS_CERT value" in not_cert.reason
