@@ -1,8 +1,8 @@
-"""The index from other schemes' identifiers (GS1, OID) to handles, kept inside every write.
+"""The index from other schemes' identifiers (GS1, OID, Ecode) to handles, kept inside every write.
 
 A record names its other identifiers in typed values: ``ID.GS1`` (a GTIN with
 serial, an SSCC... in any spelling :mod:`registry.schemes.gs1` reads) and
-``ID.OID``.  Each write transaction parses them (:func:`keys_of`; a value that
+``ID.OID``, ``ID.ECODE``.  Each write transaction parses them (:func:`keys_of`; a value that
 does not parse, or parses as another scheme than its type says, is refused
 with the value's index and the reason) and brings ``identifier_keys`` up to
 date; a key already bound to another handle is refused with the owner named.
@@ -22,7 +22,7 @@ from registry.models import IdentifierKey, table_of
 from registry.names import name_key
 from registry.schemes import Identifier, SchemeError, parse_identifier
 
-ID_TYPES: dict[str, str] = {"ID.GS1": "gs1", "ID.OID": "oid"}
+ID_TYPES: dict[str, str] = {"ID.GS1": "gs1", "ID.OID": "oid", "ID.ECODE": "ecode"}
 MAX_IDENTIFIERS_PER_RECORD = 32
 _K = table_of(IdentifierKey)
 _CHUNK = 500

@@ -178,10 +178,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode --json resolve 0.NA/88.118 --index 100\n"
         "  idnode resolve '(01)06901234567892(21)ABC123'       # a GS1 code on the record\n"
         "  idnode resolve urn:epc:id:sgtin:6901234.056789.ABC123\n"
-        "  idnode resolve urn:oid:1.2.156.3001.1",
+        "  idnode resolve urn:oid:1.2.156.3001.1\n"
+        "  idnode resolve 'ecode:1 0001 0000 0000 0000 0000 1234'   # an Ecode (GB/T 31866)",
     )
     parser.add_argument("handle", help="a handle, or a GS1 code / Digital Link / EPC URI / OID "
-                                       "carried by a record (ID.GS1, ID.OID values)")
+                                       "/ Ecode carried by a record (ID.GS1, ID.OID, "
+                                       "ID.ECODE values)")
     parser.add_argument("--type", action="append", help="only values of this type (repeatable)")
     parser.add_argument("--index", action="append", type=int,
                         help="only the value at this index (repeatable)")

@@ -1,7 +1,8 @@
-"""Other identifier schemes that name the same thing as a handle: GS1, OID (and the table of them).
+"""Other identifier schemes that name the same thing as a handle: GS1, OID, Ecode (and their table).
 
 A product may already carry a GS1 code (a GTIN with a serial, an SSCC, a GS1
-Digital Link URI or an element string such as ``(01)…(21)…``) or an OID.  The
+Digital Link URI or an element string such as ``(01)…(21)…``), an OID or an
+Ecode (GB/T 31866).  The
 node keeps one handle per thing and an index from each other scheme's
 *canonical key* to that handle; this package turns what a person or a scanner
 hands over into that key, or refuses it with an error naming the input.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from registry.schemes import gs1, oid
+from registry.schemes import ecode, gs1, oid
 from registry.schemes.model import Identifier, SchemeError
 
 __all__ = ["SCHEMES", "Identifier", "SchemeError", "names_another_scheme", "parse_identifier"]
@@ -25,6 +26,7 @@ __all__ = ["SCHEMES", "Identifier", "SchemeError", "names_another_scheme", "pars
 SCHEMES: tuple[tuple[str, Callable[[str], Identifier | None]], ...] = (
     ("gs1", gs1.parse),
     ("oid", oid.parse),
+    ("ecode", ecode.parse),
 )
 
 MAX_IDENTIFIER_LENGTH = 512
@@ -42,10 +44,10 @@ def parse_identifier(text: str) -> Identifier:
         if found is not None:
             return found
     raise SchemeError(text, "not a GS1 code (GTIN, SSCC, Digital Link, element string, "
-                            "EPC URI) nor an OID")
+                            "EPC URI), an OID nor an Ecode (ecode:…)")
 
 
-_SCHEME_STARTS = ("urn:", "oid:", "http://", "https://", "(")
+_SCHEME_STARTS = ("urn:", "oid:", "ecode:", "ecode ", "http://", "https://", "(")
 
 
 def names_another_scheme(text: str) -> bool:

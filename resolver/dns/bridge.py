@@ -18,8 +18,9 @@ all records of one RRset carry the smallest of them (RFC 2181 section 5.2).
 An unknown handle is NXDOMAIN, a handle without values of the asked kind is
 NODATA, both with the zone's SOA in the authority section (RFC 2308).  The apex
 answers SOA and NS; names outside the zone are REFUSED; names above handle
-names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  A GS1 key's name
-(:mod:`resolver.dns.gs1_names`, ``…._01._gs1.<zone>``) is a CNAME to the name of
+names (``8.118.88.<zone>``) are empty non-terminals (NODATA).  A GS1, OID or
+Ecode key's name (:mod:`resolver.dns.scheme_names`, ``…._01._gs1.<zone>``,
+``3001.156.2.1._oid.<zone>``, ``…._ecode.<zone>``) is a CNAME to the name of
 the handle that carries the key, followed by that name's records.  UDP answers
 larger than 512 bytes, or the client's EDNS payload size, or (against
 amplification) ``amplification_factor`` times the query, are truncated with
@@ -74,13 +75,18 @@ from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.model import Resolution, ServiceError
 from resolver.core.proofs import ProvenAddresses
 from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
-from resolver.dns.gs1_names import is_gs1_name, name_to_gs1_key
 from resolver.dns.names import (
     DnsNameError,
     as_zone,
     handle_to_name,
     is_empty_non_terminal,
     name_to_handle,
+)
+from resolver.dns.scheme_names import (
+    leads_down,
+    may_have_longer_keys,
+    name_to_key,
+    scheme_label,
 )
 from resolver.dns.zone import SoaSettings, ZoneApex
 
@@ -202,8 +208,8 @@ class DnsBridge:
             if not hosts:
                 self._negative(response, nxdomain=False)
             return
-        if is_gs1_name(qname, self.zone):
-            await self._gs1(response, qname, qtype)
+        if scheme_label(qname, self.zone) is not None:
+            await self._identifier(response, qname, qtype)
             return
         try:
             handle = name_to_handle(qname, self.zone)
@@ -229,22 +235,20 @@ class DnsBridge:
             return
         self._records(response, qname, qtype, resolution)
 
-    async def _gs1(
+    async def _identifier(
         self, response: dns.message.Message, qname: dns.name.Name,
         qtype: dns.rdatatype.RdataType,
     ) -> None:
-        """A GS1 key's name: CNAME to the name of the handle carrying the key, and its records."""
+        """A GS1/OID/Ecode key's name: CNAME to the name of its handle, and its records."""
         try:
-            key = name_to_gs1_key(qname, self.zone)
+            key = name_to_key(qname, self.zone)
         except DnsNameError:
-            below = qname.relativize(self.zone).labels[:-1]  # the labels under _gs1
             # _gs1.<zone> and names ending at an AI label lead down to keys: NODATA (RFC 8020)
-            leads_down = not below or (len(below) % 2 == 1 and below[0].startswith(b"_"))
-            self._negative(response, nxdomain=not leads_down)
+            self._negative(response, nxdomain=not leads_down(qname, self.zone))
             return
         handle = None if self.identifiers is None else await self.identifiers(key)
-        if handle is None:  # a valid key may still lead down to longer ones (GTIN -> serial)
-            self._negative(response, nxdomain=False)
+        if handle is None:  # a valid key may lead down to longer ones (GTIN -> serial)
+            self._negative(response, nxdomain=not may_have_longer_keys(key))
             return
         target = handle_to_name(handle, self.zone)
         cname = dns.rdtypes.ANY.CNAME.CNAME(_IN, dns.rdatatype.CNAME, target)
@@ -525,7 +529,8 @@ async def run_dns_server(
     dot; default ``ns.<zone>``); ``recursive`` is passed on to the service;
     ``limits`` bound slow TCP clients and UDP answer sizes; ``rate_limiter``
     budgets TCP queries, a :meth:`RateLimiter.fresh` copy of it UDP ones;
-    ``identifiers`` finds the handle of a GS1 key (``_gs1`` names are NXDOMAIN without);
+    ``identifiers`` finds the handle of a GS1/OID/Ecode key (their names are NXDOMAIN
+    without);
     ``nameservers`` (name -> addresses, :mod:`resolver.dns.zone`) replaces
     ``ns_names`` and adds the in-zone name servers' A/AAAA records.
     """

@@ -39,15 +39,6 @@ GS1_LABEL = "_gs1"
 _AI_MARK = "_"
 
 
-def is_gs1_name(name: dns.name.Name, zone: dns.name.Name | str) -> bool:
-    """Whether ``name`` is below ``_gs1.<zone>`` (a name with a non-ASCII label never is)."""
-    try:
-        labels = relative_labels(name, as_zone(zone))
-    except DnsNameError:
-        return False
-    return bool(labels) and labels[-1] == GS1_LABEL
-
-
 def gs1_key_to_name(key: str, zone: dns.name.Name | str) -> dns.name.Name:
     """The DNS name of a canonical GS1 key (``gs1:01/…``)."""
     scheme, _colon, path = key.partition(":")

@@ -146,8 +146,9 @@ def test_import_resumes_after_kill_without_duplicates(node: Node, tmp_path: Path
     assert (handles, values, distinct) == (40_000, rows + 40_000, rows + 40_000)
 
 
-def test_import_indexes_gs1_and_oid_rows(node: Node, tmp_path: Path) -> None:
-    """Other schemes' identifiers come in as ID.GS1 / ID.OID rows; bad ones are reported."""
+def test_import_indexes_gs1_oid_and_ecode_rows(node: Node, tmp_path: Path) -> None:
+    """Other schemes' identifiers come in as ID.GS1 / ID.OID / ID.ECODE rows; bad ones are
+    reported."""
     source = tmp_path / "coded.csv"
     with source.open("w", newline="") as out:
         writer = csv.writer(out)
@@ -155,13 +156,18 @@ def test_import_indexes_gs1_and_oid_rows(node: Node, tmp_path: Path) -> None:
         writer.writerow(["88.118.8/G-1", "1", "URL", "https://x/1", ""])
         writer.writerow(["88.118.8/G-1", "2", "ID.GS1", "(01)06901234567892(21)G1", ""])
         writer.writerow(["88.118.8/G-1", "3", "ID.OID", "urn:oid:1.2.156.3001.1", ""])
+        writer.writerow(["88.118.8/G-1", "4", "ID.ECODE", "ecode:310001G1", ""])
         writer.writerow(["88.118.8/G-2", "1", "URL", "https://x/2", ""])
         writer.writerow(["88.118.8/G-2", "2", "ID.GS1", "(01)06901234567893(21)G2", ""])
         writer.writerow(["88.118.8/G-3", "1", "URL", "https://x/3", ""])
         writer.writerow(["88.118.8/G-3", "2", "ID.GS1", "urn:epc:id:sgtin:6901234.056789.G1", ""])
+        writer.writerow(["88.118.8/G-4", "1", "URL", "https://x/4", ""])
+        writer.writerow(["88.118.8/G-4", "2", "ID.ECODE", "ecode:3 10001 g4", ""])
     summary = node.json("import", str(source))
-    assert (summary["inserted"], summary["rejected"]) == (1, 2)
+    assert (summary["inserted"], summary["rejected"]) == (1, 3)
     reasons = {r["handle"]: r["reason"] for r in report_rows(Path(summary["report"]))}
     assert "check digit" in reasons["88.118.8/G-2"]
     assert "already bound to 88.118.8/G-1" in reasons["88.118.8/G-3"]
+    assert "upper-case letters" in reasons["88.118.8/G-4"]
+    assert node.json("resolve", "Ecode 3 10001 G1")["handle"] == "88.118.8/G-1"
     assert node.json("resolve", "urn:oid:1.2.156.3001.1")["handle"] == "88.118.8/G-1"

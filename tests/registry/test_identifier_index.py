@@ -1,4 +1,5 @@
-"""registry/identifiers: ID.GS1 / ID.OID values are indexed in every write, one handle each."""
+"""registry/identifiers: ID.GS1 / ID.OID / ID.ECODE values are indexed in every write, one
+handle each."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from registry.errors import InvalidValue
 from registry.store import HandleStore
 
 GS1_ITEM = "gs1:01/06901234567892/21/ABC123"
+ECODE = "ecode:1000100000000000000001234"
 
 
 def _id(index: int, kind: str, text: str) -> HandleValue:
@@ -22,14 +24,17 @@ def _url(index: int = 1) -> HandleValue:
 async def test_create_change_delete_keep_the_index(database: HandleStore) -> None:
     await database.create_handle("88.118.8/TV-1", [
         _url(), _id(2, "ID.GS1", "(01)06901234567892(21)ABC123"),
-        _id(3, "ID.OID", "urn:oid:1.2.156.3001.1")], actor="t")
+        _id(3, "ID.OID", "urn:oid:1.2.156.3001.1"),
+        _id(4, "ID.ECODE", "Ecode 1 0001 0000 0000 0000 0000 1234")], actor="t")
     assert await database.handle_by_identifier(GS1_ITEM) == "88.118.8/TV-1"
+    assert await database.handle_by_identifier(ECODE) == "88.118.8/TV-1"
     assert await database.handle_by_identifier("oid:1.2.156.3001.1") == "88.118.8/TV-1"
     await database.remove_values("88.118.8/TV-1", [3], actor="t")
     assert await database.handle_by_identifier("oid:1.2.156.3001.1") is None
     assert await database.handle_by_identifier(GS1_ITEM) == "88.118.8/TV-1"
     await database.delete_handle("88.118.8/TV-1", actor="t")
     assert await database.handle_by_identifier(GS1_ITEM) is None
+    assert await database.handle_by_identifier(ECODE) is None
 
 
 async def test_a_key_bound_elsewhere_is_refused_with_the_owner(database: HandleStore) -> None:
@@ -49,6 +54,8 @@ async def test_a_key_bound_elsewhere_is_refused_with_the_owner(database: HandleS
     (_id(2, "ID.GS1", "6901234567893"), "check digit"),
     (_id(2, "ID.GS1", "urn:oid:1.2.156"), "is OID, not GS1"),
     (_id(2, "ID.OID", "oid:1.45"), "below 40"),
+    (_id(2, "ID.ECODE", "ecode:1 0001 12AB"), "decimal digits"),
+    (_id(2, "ID.ECODE", "urn:oid:1.2.156"), "is OID, not ECODE"),
 ])
 async def test_malformed_identifiers_are_refused_naming_the_value(
     database: HandleStore, value: HandleValue, reason: str
@@ -76,3 +83,12 @@ async def test_bulk_rejects_taken_and_malformed_rows_only(database: HandleStore)
     assert "check digit" in reasons["88.118.8/D"]
     assert await database.handle_by_identifier("gs1:01/00000096385074") == "88.118.8/A"
     assert await database.handle_by_identifier("oid:1.2.156.9") == "88.118.8/E"
+
+
+async def test_an_ecode_bound_elsewhere_is_refused_with_the_owner(database: HandleStore) -> None:
+    await database.create_handle(
+        "88.118.8/TV-1", [_id(2, "ID.ECODE", "ecode:310001ABC")], actor="t")
+    taken = r"ECODE key 310001ABC is already bound to 88\.118\.8/TV-1"
+    with pytest.raises(InvalidValue, match=taken):
+        await database.create_handle(
+            "88.118.8/TV-2", [_id(2, "ID.ECODE", "urn:ecode:3-10001-ABC")], actor="t")

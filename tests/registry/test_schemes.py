@@ -91,3 +91,46 @@ def test_not_an_identifier_of_any_scheme(text: str) -> None:
 def test_size_is_bounded() -> None:
     with pytest.raises(SchemeError, match="longer than"):
         parse_identifier("(01)06901234567892(21)" + "A" * 600)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("ecode:1000100000000000000001234", "ecode:1000100000000000000001234"),
+    ("Ecode 1 0001 0000 0000 0000 0000 1234", "ecode:1000100000000000000001234"),
+    ("urn:ecode:2-0001-1234567890123456789012345678", "ecode:200011234567890123456789012345678"),
+    ("ECODE:3 10001 ABC123XYZ", "ecode:310001ABC123XYZ"),
+    ("ecode:4 10001 海尔冰箱/BCD-470", "ecode:410001海尔冰箱/BCD-470"),
+])
+def test_ecodes(text: str, key: str) -> None:
+    identifier = parse_identifier(text)
+    assert (identifier.scheme, identifier.key) == ("ecode", key)
+
+
+def test_ecode_v0_is_the_gs1_code_it_carries() -> None:
+    assert parse_identifier("ecode:0(01)06901234567892(21)A") == parse_identifier(
+        "(01)06901234567892(21)A")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("ecode:", "empty"),
+    ("ecode:5000112", "reserved"),
+    ("ecode:10001", "no master data code"),
+    ("ecode:1 00A1 23", "4-digit numbering-scheme identifier"),
+    ("ecode:3 1000 ABC", "5-digit numbering-scheme identifier"),
+    ("ecode:1 0001 123456789012345678901", "21 characters, at most 20"),
+    ("ecode:2 0001 12345678901234567890123456789", "at most 28"),
+    ("ecode:1 0001 12AB", "decimal digits"),
+    ("ecode:3 10001 abc", "upper-case letters"),
+    ("ecode:4 10001 a\x01b", "printable"),
+    ("ecode:4 10001 " + "码" * 129, "at most 128"),
+    ("ecode:0(01)06901234567893", "check digit"),
+    ("ecode:0hello", "carries a GS1 code"),
+])
+def test_ecode_errors_name_the_input_and_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(SchemeError, match=reason) as caught:
+        parse_identifier(text)
+    assert text.strip()[:12] in str(caught.value)
+
+
+def test_a_bare_digit_run_is_not_taken_for_an_ecode() -> None:
+    with pytest.raises(SchemeError, match="Ecode"):
+        parse_identifier("1000100000000000000001234")

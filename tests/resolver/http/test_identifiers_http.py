@@ -20,6 +20,7 @@ async def http(database: HandleStore) -> AsyncIterator[aiohttp.ClientSession]:
         HandleValue(1, "URL", b"https://example.org/fridge-7"),
         HandleValue(2, "ID.GS1", b"(01)06901234567892(21)F7"),
         HandleValue(3, "ID.OID", b"urn:oid:1.2.156.3001.7"),
+        HandleValue(4, "ID.ECODE", b"ecode:1000100000000000000000007"),
     ], actor="test")
     served: Served
     async with serve(database) as served, aiohttp.ClientSession(served.url) as session:
@@ -49,6 +50,7 @@ async def test_a_digital_link_redirects_to_the_product_page(
 @pytest.mark.parametrize("text", [
     "(01)06901234567892(21)F7", "urn:epc:id:sgtin:6901234.056789.F7",
     "https://id.gs1.org/01/06901234567892/21/F7", "1.2.156.3001.7",
+    "Ecode 1 0001 0000 0000 0000 0000 0007", "urn:ecode:1000100000000000000000007",
 ])
 async def test_api_resolve_takes_any_spelling(http: aiohttp.ClientSession, text: str) -> None:
     status, body, location = await _get(http, "/api/resolve", id=text)
@@ -63,6 +65,8 @@ async def test_api_resolve_takes_any_spelling(http: aiohttp.ClientSession, text:
     ("/01/06901234567892/99/F7", {}, "Digital Link"),
     ("/api/resolve", {"id": "(99X)1"}, "element string"),
     ("/api/resolve", {"id": "oid:1.45.1"}, "below 40"),
+    ("/api/resolve", {"id": "ecode:70001123"}, "reserved"),
+    ("/api/resolve", {"id": "ecode:1 0001 12AB"}, "decimal digits"),
     ("/api/resolve", {}, "empty"),
 ])
 async def test_malformed_codes_are_400_with_the_reason(

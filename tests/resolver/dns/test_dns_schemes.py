@@ -1,4 +1,5 @@
-"""A GS1 code resolves over DNS: its ``_gs1`` name is a CNAME to its handle's name."""
+"""GS1 codes, OIDs and Ecodes resolve over DNS: their ``_gs1`` / ``_oid`` / ``_ecode`` names
+are CNAMEs to the name of the handle that carries them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from resolver.core.service import ResolutionService
 from resolver.dns.bridge import DnsServer, run_dns_server
 from resolver.dns.gs1_names import gs1_key_to_name, name_to_gs1_key
 from resolver.dns.names import DnsNameError, handle_to_name
+from resolver.dns.scheme_names import key_to_name, name_to_key
 
 ZONE = "id.local."
 ITEM = "88.118.8/FRIDGE-7"
@@ -45,11 +47,42 @@ def test_non_canonical_names_are_refused(name: str) -> None:
         name_to_gs1_key(dns.name.from_text(name), ZONE)
 
 
+@pytest.mark.parametrize(("text", "name"), [
+    ("urn:oid:1.2.156.3001.7", "7.3001.156.2.1._oid.id.local."),
+    ("ecode:1000100000000000000001234", "1000100000000000000001234._ecode.id.local."),
+    ("ecode:3 10001 ABC9", "310001abc9._ecode.id.local."),
+    ("ecode:4 10001 海尔", "hx--gqytambqghtlln7fwcka._ecode.id.local."),
+])
+def test_oid_and_ecode_names_round_trip(text: str, name: str) -> None:
+    key = parse_identifier(text).key
+    assert key_to_name(key, ZONE).to_text() == name
+    assert name_to_key(dns.name.from_text(name), ZONE) == key
+
+
+@pytest.mark.parametrize("name", [
+    "7.3001.156.02.1._oid.id.local.",              # leading zero: not the canonical name
+    "x.1._oid.id.local.",                          # not an arc
+    "5000112._ecode.id.local.",                    # reserved Ecode version
+    "1.10001._ecode.id.local.",                    # an Ecode is one label
+    "hx--zz9._ecode.id.local.",                    # not base32
+])
+def test_non_canonical_oid_and_ecode_names_are_refused(name: str) -> None:
+    with pytest.raises(DnsNameError):
+        name_to_key(dns.name.from_text(name), ZONE)
+
+
+def test_an_overlong_v4_ecode_has_no_name() -> None:
+    with pytest.raises(DnsNameError, match="too long"):
+        key_to_name(parse_identifier("ecode:4 10001 " + "码" * 40).key, ZONE)
+
+
 @pytest.fixture
 async def server(database: HandleStore) -> AsyncIterator[DnsServer]:
     await database.create_handle(ITEM, [
         HandleValue(1, "URL", b"https://example.org/fridge-7"),
         HandleValue(2, "ID.GS1", b"(01)06901234567892(21)F7"),
+        HandleValue(3, "ID.OID", b"urn:oid:1.2.156.3001.7"),
+        HandleValue(4, "ID.ECODE", b"ecode:3 10001 ABC9"),
     ], actor="test")
     running = await run_dns_server(ResolutionService(database), zone=ZONE, port=0,
                                    identifiers=database.handle_by_identifier)
@@ -86,3 +119,27 @@ async def test_unbound_and_partial_gs1_names(server: DnsServer) -> None:
     query = dns.message.make_query(non_ascii, "URI")
     answer = await dns.asyncquery.udp(query, "127.0.0.1", port=server.port, timeout=5)
     assert answer.rcode() == dns.rcode.NXDOMAIN             # answered, not a server error
+
+
+@pytest.mark.parametrize("name", ["7.3001.156.2.1._oid.id.local.",
+                                  "310001ABC9._ecode.id.local."])   # DNS ignores case
+async def test_oid_and_ecode_names_answer_cname_then_the_records(
+    server: DnsServer, name: str
+) -> None:
+    answer = await _ask(server, name, "URI")
+    assert answer.rcode() == dns.rcode.NOERROR
+    cname, uri = answer.answer
+    assert cname.rdtype == dns.rdatatype.CNAME and cname[0].target == handle_to_name(ITEM, ZONE)
+    assert uri[0].target == b"https://example.org/fridge-7"
+
+
+async def test_unbound_names(server: DnsServer) -> None:
+    # an OID above or beside a bound one may have sub-arcs: NODATA; so may the scheme labels
+    for empty in ("3001.156.2.1._oid.id.local.", "8.3001.156.2.1._oid.id.local.",
+                  "_oid.id.local.", "_ecode.id.local."):
+        nodata = await _ask(server, empty, "URI")
+        assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer, empty
+    # an Ecode is a single label, and malformed names lead nowhere: NXDOMAIN
+    for nowhere in ("310001abc8._ecode.id.local.", "5000112._ecode.id.local.",
+                    "x.1._oid.id.local."):
+        assert (await _ask(server, nowhere, "URI")).rcode() == dns.rcode.NXDOMAIN, nowhere
