@@ -62,6 +62,11 @@ class NodeConfig:
 
     ``database_schema`` (PostgreSQL only) puts the registry tables in that
     schema; empty means the server's default search path.
+    ``database_read_urls`` are PostgreSQL streaming replicas of
+    ``database_url`` that answer resolution reads; one more than
+    ``database_read_max_lag`` seconds behind (checked every
+    ``database_read_check_seconds``) or unreachable is left out until it
+    catches up (:mod:`registry.replicas`).
     ``discovery_domain`` (with ``discovery_nameserver``, ``HOST[:PORT]``) finds
     the root from DNS SRV/URI records when ``root_address`` is empty.
     ``upper_report_url`` (a URL, or a file path) receives the statistics
@@ -123,6 +128,9 @@ class NodeConfig:
     prefixes: tuple[str, ...] = ("88.118",)
     database_url: str = ""
     database_schema: str = ""
+    database_read_urls: tuple[str, ...] = ()
+    database_read_max_lag: float = 5.0
+    database_read_check_seconds: float = 1.0
     redis_url: str = ""
     redis_prefix: str = ""
     listen_hosts: tuple[str, ...] = ("127.0.0.1",)
@@ -258,6 +266,15 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (
             config.negative_cache_bytes >= 0,
             "negative_cache_bytes: must not be negative (0: no byte bound)",
+        ),
+        (config.database_read_max_lag > 0, "database_read_max_lag: must be positive"),
+        (
+            config.database_read_check_seconds > 0,
+            "database_read_check_seconds: must be positive",
+        ),
+        (
+            not config.database_read_urls or config.database_url.startswith("postgres"),
+            "database_read_urls: read replicas need a PostgreSQL database_url",
         ),
         (config.stats_flush_seconds > 0, "stats_flush_seconds: must be positive"),
         (config.upper_report_hours > 0, "upper_report_hours: must be positive"),

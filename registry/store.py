@@ -45,6 +45,7 @@ from registry.filters import select_values
 from registry.models import Enterprise, Handle, HandleLink, HandleValueRow, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.records import HandleRecord
+from registry.replicas import ReadReplicas
 from registry.search import SearchMixin
 from registry.valuerows import VALUE_COLUMNS, check_values, record_digest, row_value, value_row
 from registry.write_rules import DEFAULT_RULES, WriteRules
@@ -139,35 +140,79 @@ class HandleStore(
         schema: str | None = None,
         migrate: bool = True,
         rules: WriteRules = DEFAULT_RULES,
+        read_urls: Sequence[str] = (),
+        read_max_lag: float = 5.0,
+        read_check_seconds: float = 1.0,
     ) -> HandleStore:
         """Connect to ``url`` (see :mod:`registry.db`), upgrading the schema first if asked;
-        every write is held to ``rules`` (a node's: :meth:`WriteRules.from_config`)."""
+        every write is held to ``rules`` (a node's: :meth:`WriteRules.from_config`).
+        ``read_urls`` are streaming replicas for resolution reads
+        (:mod:`registry.replicas`), checked once before this returns."""
         engine = await open_engine(url, schema=schema)
-        if migrate:
-            await run_migrations(engine)
-        return cls(engine, rules)
+        try:
+            if migrate:
+                await run_migrations(engine)
+            store = cls(engine, rules)
+            if read_urls:
+                store.replicas = ReadReplicas(
+                    engine, read_urls, schema=schema, max_lag=read_max_lag,
+                    check_seconds=read_check_seconds,
+                )
+                await store.replicas.check()
+        except BaseException:
+            await engine.dispose()
+            raise
+        return store
 
     def __init__(self, engine: AsyncEngine, rules: WriteRules = DEFAULT_RULES) -> None:
         super().__init__(engine)
         self.rules = rules
+        self.replicas: ReadReplicas | None = None
+
+    async def close(self) -> None:
+        """Close every pooled connection, the replicas' too."""
+        if self.replicas is not None:
+            await self.replicas.close()
+        await super().close()
 
     # --- reading ---------------------------------------------------------------
 
     async def get_handle(
-        self, name: str, *, types: Iterable[str] = (), indexes: Iterable[int] = ()
+        self, name: str, *, types: Iterable[str] = (), indexes: Iterable[int] = (),
+        replica: bool = False,
     ) -> HandleRecord | None:
-        """The record of ``name`` (case-insensitive) filtered as a Handle server does."""
+        """The record of ``name`` (case-insensitive) filtered as a Handle server does;
+        ``replica`` lets a read replica answer (see :mod:`registry.replicas`)."""
         key = name_key(name)
-        rows: Sequence[Any]
-        async with self._read() as conn:
-            if self.dialect == "sqlite":
-                rows = await self._fetch_sqlite(conn, _GET_SQLITE, (key,))
-            else:
-                rows = (await conn.execute(_GET, {"key": key})).all()
+        rows: Sequence[Any] | None = None
+        if replica and self.replicas is not None and self._open_tx.get() is None:
+            rows = await self._get_from_replica(key)
+        if rows is None:
+            async with self._read() as conn:
+                if self.dialect == "sqlite":
+                    rows = await self._fetch_sqlite(conn, _GET_SQLITE, (key,))
+                else:
+                    rows = (await conn.execute(_GET, {"key": key})).all()
         if not rows:
             return None
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
+
+    async def _get_from_replica(self, key: str) -> Sequence[Any] | None:
+        """The rows of lookup ``key`` from a healthy replica, None to ask the primary."""
+        assert self.replicas is not None
+        chosen = self.replicas.pick(key)
+        if chosen is None:
+            return None
+        try:
+            async with chosen.engine.connect() as conn:
+                rows = (await conn.execute(_GET, {"key": key})).all()
+        except Exception as exc:  # any failure of the replica: the primary answers
+            self.replicas.failed(chosen, exc)
+            return None
+        self.query_count += 1
+        chosen.reads += 1
+        return rows
 
     async def record_values(self, name: str) -> list[HandleValue] | None:
         """Every value of ``name`` in index order, or None when it does not exist."""

@@ -27,6 +27,7 @@ from protocol.message import Message
 from protocol.site_info import SiteInfo
 from registry.bootstrap import node_admin
 from registry.config import NodeConfig
+from registry.replicas import ReadReplicas
 from registry.store import HandleStore
 from registry.trust.keys import load_handle_signing_key
 from registry.write_rules import WriteRules
@@ -195,7 +196,9 @@ async def start_node(
     """
     store = await HandleStore.open(
         config.effective_database_url, schema=config.database_schema or None, migrate=True,
-        rules=WriteRules.from_config(config),
+        rules=WriteRules.from_config(config), read_urls=config.database_read_urls,
+        read_max_lag=config.database_read_max_lag,
+        read_check_seconds=config.database_read_check_seconds,
     )
     try:
         site = own_site(config)
@@ -256,10 +259,26 @@ async def _start_front_ends(
         await follower.start()
         node = await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
         node.tasks.append(asyncio.create_task(follower.run()))
+        if store.replicas is not None:
+            node.tasks.append(asyncio.create_task(store.replicas.run()))
+            _replica_gauges(metrics, store.replicas)
         return node
     except BaseException:
         await service.close()
         raise
+
+
+def _replica_gauges(metrics: Metrics, replicas: ReadReplicas) -> None:
+    """Expose the read replicas' health (:mod:`registry.replicas`) in the metrics."""
+    metrics.add_gauge("idnode_db_replicas", "Read replicas configured.",
+                      lambda: len(replicas.replicas))
+    metrics.add_gauge("idnode_db_replicas_in_use", "Read replicas taking reads now.",
+                      replicas.in_use)
+    metrics.add_gauge("idnode_db_replica_lag_seconds",
+                      "Largest lag of a reachable read replica at the last check.",
+                      replicas.max_lag_seen)
+    metrics.add_gauge("idnode_db_replica_reads", "Resolution reads answered by replicas.",
+                      lambda: sum(r.reads for r in replicas.replicas))
 
 
 async def _listen(

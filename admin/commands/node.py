@@ -24,8 +24,9 @@ from registry.bootstrap import (
     create_node_keys,
     ensure_node_identity,
 )
-from registry.config import CONFIG_FILE_NAME, render_toml
+from registry.config import CONFIG_FILE_NAME, NodeConfig, render_toml
 from registry.names import prefix_handle
+from registry.replicas import ReadReplicas
 from registry.signing_policy import install_trust_anchor
 from registry.store import HandleStore
 
@@ -177,6 +178,19 @@ def _safe_url(url: str) -> str:
     return f"{scheme}://{user}:***@{tail}" if ":" in credentials else url
 
 
+async def _replica_status(store: HandleStore, config: NodeConfig) -> list[dict[str, Any]]:
+    """Each read replica's state as a serving node would judge it now."""
+    replicas = ReadReplicas(
+        store.engine, config.database_read_urls, schema=config.database_schema or None,
+        max_lag=config.database_read_max_lag, check_seconds=config.database_read_check_seconds,
+    )
+    try:
+        await replicas.check()
+        return replicas.describe()
+    finally:
+        await replicas.close()
+
+
 async def status(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Configuration summary, database counts and whether the servers answer."""
     del args
@@ -209,6 +223,8 @@ async def status(ctx: CommandContext, args: argparse.Namespace) -> int:
             node_handle = await store.get_handle(prefix_handle(ctx.node_prefix))
             result["node_prefix_handle"] = "present" if node_handle else "missing (run init)"
             result["database_status"] = "reachable"
+            if config.database_read_urls:
+                result["read_replicas"] = await _replica_status(store, config)
     except CliError as exc:
         result["database_status"] = str(exc)
         code = exc.exit_code

@@ -28,6 +28,10 @@ handle's lookup key).
   same invalidation.  :meth:`ResolutionStack.forget` drops handles here only:
   the registry's change feed (:mod:`resolver.core.change_feed`) tells each
   process, Redis or not, what others wrote.
+* With read replicas (:mod:`registry.replicas`) a record comes from a replica
+  unless its handle was dropped here within the replicas' lag bound (then from
+  the primary); a write invalidates Redis a second time after that bound, in
+  case a process that had not heard of it yet shared a replica's older copy.
 * Referrals, and records holding an HS_SECKEY, stay out of Redis.
 * Hits and misses are counted per layer (``memory``, ``redis``) once, in the
   :class:`resolver.core.metrics.Metrics` given (the node's shared one) or the
@@ -162,6 +166,7 @@ class ResolutionStack:
         self.metrics = metrics or Metrics()
         self._flights = SingleFlight()
         self._invalidated: set[str] = set()  # keys dropped while being fetched
+        self._later: set[asyncio.Task[None]] = set()  # second invalidations (replicas)
 
     # --- answering -------------------------------------------------------------
 
@@ -244,7 +249,7 @@ class ResolutionStack:
 
     async def _fetch_local(self, handle: str) -> Answer:
         now = self.clock()
-        record = await self.store.get_handle(handle)
+        record = await self.store.get_handle(handle, replica=True)
         if record is not None:
             return Answer(Kind.FOUND, record.values, self._expiry(record.values, now))
         placement = await self.referrals.place(handle)
@@ -284,6 +289,23 @@ class ResolutionStack:
         self._drop(keys, prefixes)
         if self.redis is not None and not await self.redis.invalidate(keys, prefixes=prefixes):
             log.warning("invalidation of %d handle(s) reached this process only", len(handles))
+        replicas = self.store.replicas
+        if self.redis is not None and replicas is not None:
+            self._invalidate_again(keys, prefixes, replicas.bound)
+
+    def _invalidate_again(self, keys: list[str], prefixes: bool, delay: float) -> None:
+        """Invalidate ``keys`` in Redis once more after ``delay`` seconds: another process
+        that read a replica before hearing of the write may have shared what it read."""
+        redis = self.redis
+        assert redis is not None
+
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            await redis.invalidate(keys, prefixes=prefixes)
+
+        task = asyncio.get_running_loop().create_task(again())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     def forget(self, handles: Sequence[str], *, prefixes: bool = False) -> None:
         """Drop ``handles`` from this process's cache only (someone else already wrote
@@ -293,6 +315,10 @@ class ResolutionStack:
         self._drop(keys, prefixes or any_prefix)
 
     def _drop(self, keys: Sequence[str], prefixes: bool) -> None:
+        replicas = self.store.replicas
+        if replicas is not None:  # a replica may still hold the record the write replaced
+            replicas.wrote((k[len(LOCAL):] for k in keys if k.startswith(LOCAL)),
+                           everything=prefixes)
         self.local.drop(keys)
         self.negative.drop(keys)
         fetching = self._flights.keys()
@@ -318,6 +344,8 @@ class ResolutionStack:
 
     async def close(self) -> None:
         """Stop the invalidation listener and close the Redis connections."""
+        for task in list(self._later):
+            task.cancel()
         if self.redis is not None:
             await self.redis.close()
 

@@ -57,14 +57,24 @@ def postgres_available() -> bool:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of our own: :meth:`start`, :meth:`stop`, :meth:`close`."""
+    """A PostgreSQL cluster of our own: :meth:`start`, :meth:`stop`, :meth:`close`.
 
-    def __init__(self) -> None:
+    With ``standby_of`` (a running cluster) it is a streaming replica of that
+    one, made with ``pg_basebackup -R`` (initdb's trust rules allow the
+    replication connection from 127.0.0.1).
+    """
+
+    def __init__(self, standby_of: PrivatePostgres | None = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="idnode-faults-pg-"))
         self.port = free_port()
         shutil.chown(self.folder, "postgres", "postgres")
-        self._as_postgres(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust",
-                          "-U", "postgres", "--no-sync")
+        if standby_of is None:
+            self._as_postgres(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust",
+                              "-U", "postgres", "--no-sync")
+        else:
+            self._as_postgres(_pg_bin("pg_basebackup"), "-D", str(self.data), "-R",
+                              "-h", "127.0.0.1", "-p", str(standby_of.port), "-U", "postgres",
+                              "-X", "stream", "--checkpoint=fast", "--no-sync")
 
     @property
     def data(self) -> Path:
@@ -96,6 +106,12 @@ class PrivatePostgres:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def sql(self, statement: str) -> object:
+        """Run ``statement`` in the ``postgres`` database; the first column of its first row."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(statement).fetchone()  # type: ignore[arg-type]
+        return None if row is None else row[0]
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast`` closes sessions; ``immediate`` is a crash)."""
