@@ -11,6 +11,12 @@ cold UDP p99                node cold HDL-UDP driver p99 (ms)           <= 5
 misses as fast as cold      node miss / cold HDL-UDP driver, 1 worker   >= 1.0
 hot UDP vs peer             node hot HDL-UDP driver / peer              >= 1.0
 hot REST vs peer            node hot HTTP driver / peer                 >= 1.0
+creates over Handle         creates/s, one at a time, secret-key        >= 900
+                            session (CNRI 9.2: 877-922/s, issue 17)
+creates over REST           creates/s, one at a time, REST session      >= 900
+import demo records         ``idnode import`` records/s, SQLite         >= 10k
+import 1M CSV rows          seconds for 1M plain CSV rows (from the     <= 20
+                            measured rows/s)
 ==========================  ==========================================  ======
 
 Per process means 1-worker node runs against 1-process baselines; the peer
@@ -47,6 +53,10 @@ class Goal:
     figure: str
     target: float
     at_least: bool = True
+    #: the figure's unit when there is no bottom (a ratio's is ``x``)
+    unit: str = "ms"
+    #: ``figure`` is a rate; the goal is the time ``per`` items take at that rate
+    per: float = 0.0
 
     def value(self, measurements: Sequence[Measurement]) -> float:
         """The ratio (or figure) in ``measurements``; NaN when not measured."""
@@ -54,6 +64,8 @@ class Goal:
         if top is None:
             return math.nan
         figure = float(getattr(top, self.figure))
+        if self.per:
+            return self.per / figure if figure > 0 else math.inf
         if self.bottom is None:
             return figure
         bottom = _best(measurements, self.bottom)
@@ -67,8 +79,14 @@ class Goal:
 
     def wanted(self) -> str:
         """The target as text (``>= 0.5x``, ``<= 5 ms``)."""
-        unit = "x" if self.bottom is not None else " ms"
-        return f"{'>=' if self.at_least else '<='} {self.target:g}{unit}"
+        return f"{'>=' if self.at_least else '<='} {self.target:g}{self.suffix}"
+
+    @property
+    def suffix(self) -> str:
+        """The unit as written after a number (``x``, `` ms``, ``/s``)."""
+        if self.bottom is not None:
+            return "x"
+        return self.unit if self.unit.startswith("/") else f" {self.unit}"
 
 
 def _best(measurements: Sequence[Measurement], pick: Pick) -> Measurement | None:
@@ -77,9 +95,10 @@ def _best(measurements: Sequence[Measurement], pick: Pick) -> Measurement | None
     return found[-1] if found else None
 
 
-def _driver(target: str, profile: str, protocol: str, processes: int | None = None) -> Pick:
+def _driver(target: str, profile: str, protocol: str, processes: int | None = None,
+            tool: str = "driver") -> Pick:
     def pick(m: Measurement) -> bool:
-        return (m.target == target and m.tool == "driver" and m.protocol == protocol
+        return (m.target == target and m.tool == tool and m.protocol == protocol
                 and (profile == "" or m.profile == profile)
                 and (processes is None or m.processes == processes))
     return pick
@@ -99,6 +118,14 @@ GOALS = (
          _driver("peer", "hot", "HDL-UDP"), "achieved_rps", 1.0),
     Goal("hot REST vs peer", _driver("node", "hot", "HTTP"),
          _driver("peer", "hot", "HTTP"), "achieved_rps", 1.0),
+    Goal("creates over Handle", _driver("node", "create", "HDL-TCP", tool="writes"), None,
+         "achieved_rps", 900.0, unit="/s"),
+    Goal("creates over REST", _driver("node", "create", "HTTP", tool="writes"), None,
+         "achieved_rps", 900.0, unit="/s"),
+    Goal("import demo records", _driver("node", "import-demo", "CLI", tool="import"), None,
+         "achieved_rps", 10_000.0, unit="/s"),
+    Goal("import 1M CSV rows", _driver("node", "import-csv", "CLI", tool="import"), None,
+         "achieved_rps", 20.0, at_least=False, unit="s", per=1_000_000),
 )
 
 
@@ -111,7 +138,7 @@ def evaluate(measurements: Sequence[Measurement]) -> dict[str, float]:
 def _text(goal: Goal, value: float) -> str:
     if math.isnan(value):
         return "-"
-    return f"{value:.2f}x" if goal.bottom is not None else f"{value:.2f} ms"
+    return f"{value:.0f}{goal.suffix}" if goal.unit == "/s" else f"{value:.2f}{goal.suffix}"
 
 
 def goal_table(values: dict[str, float], before: dict[str, float] | None) -> str:

@@ -13,7 +13,11 @@ mixed      Zipf over every stored handle with 5 % misses
 recursive  handles of an enterprise prefix the node delegates to another
            node (a second idnode), resolved by the node recursively; a root
            node holds the node's prefix
-write      create and modify handles as the node admin (Locust only)
+write      create and modify handles as the node admin (Locust), then
+           ``creates`` creates one at a time over the Handle protocol (a
+           secret-key session) and over REST (:mod:`benchmarks.writes`)
+import     ``idnode import`` on a fresh SQLite node: ``import_products``
+           demo products (JSON Lines), then ``csv_rows`` plain CSV rows
 =========  ==================================================================
 
 The first setup (first store, first worker count, first Redis choice) gets
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 
 from benchmarks.workload import WorkloadSpec
 
-PROFILE_NAMES = ("hot", "cold", "miss", "mixed", "recursive", "write")
+PROFILE_NAMES = ("hot", "cold", "miss", "mixed", "recursive", "write", "import")
 STORES = ("sqlite", "postgresql")
 
 
@@ -73,6 +77,7 @@ PROFILES = {
     "mixed": Profile("mixed", miss_share=0.05),
     "recursive": Profile("recursive", cross_share=1.0),
     "write": Profile("write"),
+    "import": Profile("import"),
 }
 
 
@@ -98,6 +103,9 @@ class Plan:
     all_combinations: bool = False
     enterprise_products: int = 500
     udp_amplification: float | None = None
+    creates: int = 2000
+    import_products: int = 3000
+    csv_rows: int = 1_000_000
 
     @property
     def primary(self) -> Setup:

@@ -18,7 +18,9 @@ What ``make bench`` runs (``make bench-quick`` adds ``--quick``):
    the driver's hot runs against it too, asking for ``--peer-handles`` (by
    default found on the peer as :mod:`benchmarks.node_keys` does, under
    ``--peer-prefixes``).
-5. The table on stdout (every figure with its ratio to the baseline), the
+5. The write profile adds creates over the Handle protocol and REST, the import
+   profile ``idnode import`` rates (:mod:`benchmarks.writes`).
+6. The table on stdout (every figure with its ratio to the baseline), the
    goals of issue 17 with a verdict and the previous run's values
    (:mod:`benchmarks.goals`), and under ``benchmarks/results/<timestamp>/``:
    ``measurements.csv``, ``goals.json``, ``latency_vs_load.png``,
@@ -34,6 +36,7 @@ load average at the start and the end is printed with the table.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import math
 import os
@@ -53,7 +56,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import goals
+from benchmarks import goals, writes
 from benchmarks.driver import DriverOptions, DriverResult, drive
 from benchmarks.hdl_wire import response_code, tcp_resolve_frame, udp_pieces
 from benchmarks.loader import init_node
@@ -79,10 +82,14 @@ from protocol.constants import RC_SUCCESS, response_code_name
 RESULTS = Path(__file__).with_name("results")
 #: every benchmarked server: all load comes from 127.0.0.1, so per-client rate limits
 #: (on by default) would measure the limiter, not the node
-BENCH_ENV = {"IDNODE_LOG_LEVEL": "WARNING", "IDNODE_RATE_LIMIT": "0"}
+#: (and REST credentials over its loopback HTTP, for the REST creates of the write profile)
+BENCH_ENV = {"IDNODE_LOG_LEVEL": "WARNING", "IDNODE_RATE_LIMIT": "0",
+             "IDNODE_HTTP_INSECURE_AUTH": "true"}
 NODE_PREFIX = "88.118"
 ENTERPRISE_PREFIX = "88.118.99"
 ROOT_PREFIX = "88"
+#: the demo enterprise whose secret key the write profile creates handles with
+WRITER = "HAIYUE"
 LOCUST_CLASSES = {"HTTP": "HttpResolver", "HDL-UDP": "HdlUdpResolver",
                   "HDL-TCP": "HdlTcpResolver", "HDL-WRITE": "Writer"}
 DRIVER_PROTOCOLS = {"HDL-UDP": "udp", "HTTP": "http"}
@@ -98,6 +105,7 @@ class StoreData:
     database_url: str
     keys: Path
     hosted: int
+    writer: writes.Credentials
 
 
 @dataclass
@@ -182,7 +190,9 @@ class Bench:
         random.Random(7).shuffle(names)
         keys = self.scratch / f"keys-{store}.json"
         KeyFile(tuple(names), tuple(enterprise), f"{NODE_PREFIX}.8").save(keys)
-        return StoreData(data_dir, database_url, keys, len(names))
+        writer = writes.Credentials.of_enterprise(data_dir, WRITER, f"{NODE_PREFIX}.8",
+                                                  {"IDNODE_DATABASE_URL": database_url})
+        return StoreData(data_dir, database_url, keys, len(names), writer)
 
     def prepare_enterprise(self) -> list[str]:
         """The enterprise node's data (its own prefix, delegated by the node)."""
@@ -350,7 +360,7 @@ class Bench:
     def measure_setup(self, data: StoreData, setup: Setup, primary: bool) -> None:
         """Every run for one node setup."""
         plan = self.plan
-        profiles = [p for p in plan.profiles if p != "recursive"]
+        profiles = [p for p in plan.profiles if p not in ("recursive", "import")]
         if not primary:
             profiles = [p for p in profiles if p in ("hot", "cold")]
         slot = redis_slot(self.redis_url, NODE_PREFIX) if setup.redis else None
@@ -379,6 +389,7 @@ class Bench:
             admin_key = str(data.data_dir / "keys" / "admin_key.pem")
             self.locust(label, "HDL-WRITE", plan.write_rate, PROFILES["hot"].spec(keys, 1),
                         target, admin_key)
+            self.creates(data, setup, target)
             return
         sweep = primary and profile == "hot"
         rates = plan.rates if sweep else (plan.mid_rate,)
@@ -407,6 +418,44 @@ class Bench:
                 self.driver(label, protocol, PROFILES[profile].spec(keys, plan.hot_set),
                             target)
             self.paired_baseline("driver", protocol, 0.0, setup.workers, data.keys)
+
+    def creates(self, data: StoreData, setup: Setup, target: Target) -> None:
+        """Creates one at a time over the Handle protocol (a secret-key session) and over
+        REST (an authenticated REST session): :mod:`benchmarks.writes`."""
+        runs = (("HDL-TCP", writes.handle_creates, target.hdl_port),
+                ("HTTP", writes.rest_creates, target.http_port))
+        for protocol, create, port in runs:
+            self.run_number += 1
+            handles = writes.names(data.writer, f"{self.run_number}", self.plan.creates)
+            self.log(f"creates node {setup.name} {protocol}: {len(handles)}, one at a time")
+            result = asyncio.run(create(port, data.writer, handles))
+            self.add(Measurement.from_samples(
+                result.latencies, seconds=result.seconds, errors=result.errors,
+                target="node", setup=setup.name, profile="create", protocol=protocol,
+                tool="writes", offered_rps=None, processes=target.processes,
+                note=f"first error: {result.first_error}" if result.first_error else ""))
+
+    def measure_imports(self) -> None:
+        """``idnode import`` on a fresh SQLite node: demo product records (JSON Lines),
+        then a plain CSV (:mod:`benchmarks.writes`)."""
+        data_dir = self.scratch / "import-node"
+        env = {"IDNODE_DATABASE_URL": _sqlite_url(data_dir)}
+        run_idnode(data_dir, "init", "--prefix", NODE_PREFIX, "--demo", "--demo-products", "0",
+                   env=env)
+        demo, plain = self.scratch / "demo.jsonl", self.scratch / "plain.csv"
+        records = writes.demo_jsonl(demo, self.plan.import_products,
+                                    f"http://127.0.0.1:{self.node_http}/trace/{{handle}}")
+        rows = writes.plain_csv(plain, self.plan.csv_rows, f"{NODE_PREFIX}.8")
+        for profile, source, count, unit in (("import-demo", demo, records, "records"),
+                                             ("import-csv", plain, rows, "rows")):
+            self.log(f"idnode import {count} {unit} ({profile})")
+            result = writes.run_import(data_dir, source, env)
+            self.add(Measurement(
+                target="node", setup="sqlite/cli", profile=profile, protocol="CLI",
+                tool="import", offered_rps=None, achieved_rps=result.rate,
+                requests=result.rows, errors=result.rejected, p50=math.nan, p95=math.nan,
+                p99=math.nan, p999=math.nan,
+                note=f"{result.rows} {unit} in {result.seconds:.1f} s"))
 
     def measure_recursive(self, data: StoreData) -> None:
         """The recursive profile: node -> delegated enterprise node (root running)."""
@@ -512,6 +561,8 @@ class Bench:
                 self.measure_peer(self.peer)
             if enterprise:
                 self.measure_recursive(primary)
+            if "import" in plan.profiles:
+                self.measure_imports()
         return self.finish()
 
     def finish(self) -> int:
@@ -630,6 +681,11 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--udp-amplification", type=float,
                         help="the node's udp_amplification_factor (0: no UDP size cap; "
                         "default: the node's own)")
+    parser.add_argument("--creates", type=int,
+                        help="write profile: creates per protocol (one at a time)")
+    parser.add_argument("--import-products", type=int,
+                        help="import profile: demo products imported as JSON Lines")
+    parser.add_argument("--csv-rows", type=int, help="import profile: plain CSV rows imported")
     parser.add_argument("--all-combinations", action="store_true",
                         help="every store x workers x Redis combination")
     parser.add_argument("--pg-url", default=os.environ.get(
@@ -648,7 +704,8 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     plan = QUICK if args.quick else DEFAULT
     changes: dict[str, Any] = {}
     for name in ("products", "locust_seconds", "driver_seconds", "concurrency",
-                 "driver_processes", "udp_amplification"):
+                 "driver_processes", "udp_amplification", "creates", "import_products",
+                 "csv_rows"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.profiles:

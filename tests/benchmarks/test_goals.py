@@ -72,3 +72,26 @@ def test_peer_option() -> None:
     for bad in ("127.0.0.1:12641", "127.0.0.1,http://x", "h:p,http://x"):
         with pytest.raises(ValueError, match="HOST:PORT,HTTP_URL"):
             parse_peer(bad)
+
+
+def writes(profile: str, protocol: str, tool: str, rate: float) -> Measurement:
+    return Measurement(target="node", setup="s", profile=profile, protocol=protocol, tool=tool,
+                       offered_rps=None, achieved_rps=rate, requests=100, errors=0,
+                       p50=math.nan, p95=math.nan, p99=math.nan, p999=math.nan)
+
+
+def test_write_goals_are_rates_and_the_csv_goal_seconds_for_a_million_rows() -> None:
+    values = evaluate([
+        writes("create", "HDL-TCP", "writes", 950.0),
+        writes("create", "HTTP", "writes", 400.0),
+        writes("import-demo", "CLI", "import", 2_500.0),
+        writes("import-csv", "CLI", "import", 40_000.0),
+    ])
+    assert values["creates over Handle"] == 950.0
+    assert values["import 1M CSV rows"] == pytest.approx(25.0)
+    rows = [re.split(r"\s{2,}", line) for line in goal_table(values, None).splitlines()]
+    assert ["creates over Handle", ">= 900/s", "950/s", "-", "MET"] in rows
+    assert ["creates over REST", ">= 900/s", "400/s", "-", "not met"] in rows
+    assert ["import demo records", ">= 10000/s", "2500/s", "-", "not met"] in rows
+    assert ["import 1M CSV rows", "<= 20 s", "25.00 s", "-", "not met"] in rows
+    assert math.isnan(evaluate(RUN)["creates over REST"])

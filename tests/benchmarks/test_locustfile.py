@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.node_keys import NoIdentifiers, node_keys
-from tests.resolver.test_e2e import REPO, free_port
+from tests.benchmarks.serving import serving
+from tests.resolver.test_e2e import REPO
 
 LOCUSTFILE = REPO / "benchmarks" / "locustfile.py"
 
@@ -30,22 +30,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     folder = tmp_path_factory.mktemp("locust-node")
     idnode = [sys.executable, "-m", "admin.cli", "--data-dir", str(folder)]
     subprocess.run([*idnode, "init"], check=True, capture_output=True, cwd=REPO, timeout=120)
-    http_port, handle_port = free_port(), free_port()
-    env = {**os.environ, "IDNODE_RATE_LIMIT": "0"}  # one load generator, many requests
-    process = subprocess.Popen(
-        [*idnode, "serve", "--handle-port", str(handle_port), "--http-port", str(http_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if "serving" not in line:
-        process.kill()
-        pytest.fail(f"serve did not start: {line!r} {process.communicate()[1][-2000:]}")
-    try:
+    # one load generator, many requests
+    with serving(folder, {"IDNODE_RATE_LIMIT": "0"}) as (http_port, handle_port):
         yield Node(f"http://127.0.0.1:{http_port}", handle_port)
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
 
 
 def test_headless_locust_needs_only_the_node_address(node: Node, tmp_path: Path) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol.bodies import HandleRequest, SessionSetupRequest, SessionSetupResponse, ValuesRequest
+from benchmarks.writes import HandleSession
+from protocol.bodies import HandleRequest, SessionSetupRequest, ValuesRequest
 from protocol.constants import (
     KEY_EXCHANGE_CIPHER_SERVER,
     KEY_EXCHANGE_DH,
@@ -26,8 +26,7 @@ from protocol.constants import (
 )
 from protocol.credential import sign_message_mac, verify_message_signature
 from protocol.message import Message
-from protocol.public_key import DHKeyNumbers, decode_key_numbers, encode_key_numbers
-from protocol.wire import Reader
+from protocol.public_key import DHKeyNumbers, encode_key_numbers
 from registry.store import HandleStore
 from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
 from resolver.core.service import ResolutionService
@@ -35,13 +34,6 @@ from resolver.handle.server import HandleServer, run_handle_server
 from resolver.handle.sessions import SessionTable
 from tests.resolver.handle.test_handle_support import NA, SECRET, TV, seed, url
 
-# RFC 2409 group 2, the 1024-bit group Java's DH KeyPairGenerator uses
-P = int(
-    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879"
-    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B"
-    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
-    16,
-)
 SERVER_KEY = rsa.generate_private_key(65537, 2048)
 # the transport does not depend on the backend (test_handle_service covers both)
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -59,39 +51,12 @@ async def server(database: HandleStore) -> AsyncIterator[HandleServer]:
         await running.close()
 
 
-class CnriLikeSession:
+class CnriLikeSession(HandleSession):
     """What ``HandleResolver`` does with its default session tracker."""
 
-    def __init__(self, exchange: _TcpExchange) -> None:
-        self.exchange = exchange
-        self.session_id = 0
-        self.key = b""
-        self.counter = 0
-
-    async def setup(self) -> Message:
-        x = secrets.randbelow(P - 3) + 2
-        mine = encode_key_numbers(DHKeyNumbers(p=P, g=2, y=pow(2, x, P)))
-        body = SessionSetupRequest(KEY_EXCHANGE_DH, 600, NA, 300, mine)
-        request = Message(OC_SESSION_SETUP, body=body)
-        request.request_id, request.certify = 1, True
-        response = await self.send(request, sign=False)
-        if response.response_code == RC_SUCCESS:
-            assert isinstance(response.body, SessionSetupResponse)
-            r = Reader(response.body.data)
-            assert r.i32() == 3  # AES
-            theirs = decode_key_numbers(r.rest())
-            assert isinstance(theirs, DHKeyNumbers)
-            shared = pow(theirs.y, x, P).to_bytes(128, "big").lstrip(b"\0")
-            self.key, self.session_id = shared[:32], response.session_id
-        return response
-
-    async def send(self, msg: Message, *, sign: bool = True) -> Message:
-        if sign:
-            msg.session_id = self.session_id
-            self.counter += 1
-            sign_message_mac(msg, self.key, self.counter)
-        await self.exchange.send(msg)
-        return await self.exchange.receive()
+    async def setup(self, identity: tuple[str, int] = (NA, 300), *,
+                    certify: bool = True) -> Message:
+        return await super().setup(identity, certify=certify)
 
 
 async def _open(server: HandleServer) -> CnriLikeSession:
