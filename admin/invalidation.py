@@ -82,6 +82,7 @@ class CacheInvalidation:
     def _connect(self) -> RedisCache:
         if self._redis is None:
             from resolver.core.redis_cache import RedisCache
+            from resolver.core.redis_link import RedisLink
             from resolver.core.stack import redis_prefix_of
 
             # WARNING replaces the cache's own log line about the failure
@@ -89,7 +90,8 @@ class CacheInvalidation:
             self._cache_log = (logger, logger.level)
             logger.setLevel(logging.ERROR)
             self._redis = RedisCache(
-                self.config.redis_url, prefix=redis_prefix_of(self.config), timeout=TIMEOUT
+                RedisLink.of(self.config), prefix=redis_prefix_of(self.config), timeout=TIMEOUT,
+                wait_replicas=self.config.redis_wait_replicas,
             )
         return self._redis
 

@@ -71,6 +71,12 @@ class NodeConfig:
     the root from DNS SRV/URI records when ``root_address`` is empty.
     ``upper_report_url`` (a URL, or a file path) receives the statistics
     report every ``upper_report_hours`` (:mod:`resolver.core.upper_report`).
+    ``redis_sentinels`` (``HOST[:PORT]`` each) with ``redis_master_name``
+    find the Redis master through Redis Sentinel (``redis_url`` then gives
+    only the database and credentials); ``redis_wait_replicas`` is how many
+    Redis replicas must hold a cache invalidation before a write is
+    acknowledged (Redis ``WAIT``; 1 with Sentinel), an unconfirmed one is
+    retried (:mod:`resolver.core.redis_cache`).
     ``redis_prefix`` namespaces this node's cache keys and invalidation
     channel in a shared Redis (default ``idnode:<first prefix>:``).
     ``http_tls_cert``/``http_tls_key`` (PEM files) make the HTTP front end
@@ -132,6 +138,9 @@ class NodeConfig:
     database_read_max_lag: float = 5.0
     database_read_check_seconds: float = 1.0
     redis_url: str = ""
+    redis_sentinels: tuple[str, ...] = ()
+    redis_master_name: str = ""
+    redis_wait_replicas: int = 0
     redis_prefix: str = ""
     listen_hosts: tuple[str, ...] = ("127.0.0.1",)
     public_host: str = "127.0.0.1"
@@ -276,6 +285,11 @@ def _validate(config: NodeConfig) -> NodeConfig:
             not config.database_read_urls or config.database_url.startswith("postgres"),
             "database_read_urls: read replicas need a PostgreSQL database_url",
         ),
+        (
+            not config.redis_sentinels or bool(config.redis_master_name and config.redis_url),
+            "redis_sentinels: needs redis_master_name and redis_url (for the database number)",
+        ),
+        (config.redis_wait_replicas >= 0, "redis_wait_replicas: must not be negative"),
         (config.stats_flush_seconds > 0, "stats_flush_seconds: must be positive"),
         (config.upper_report_hours > 0, "upper_report_hours: must be positive"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),
@@ -316,6 +330,8 @@ def _validate(config: NodeConfig) -> NodeConfig:
     for port_key in ("handle_port", "http_port", "dns_port", "console_port"):
         port = getattr(config, port_key)
         checks.append((0 <= port <= 65535, f"{port_key}: must be 0-65535, got {port}"))
+    for sentinel in config.redis_sentinels:
+        parse_host_port(sentinel, "redis_sentinels", 26379)
     for prefix in config.prefixes:
         checks.append((
             bool(prefix) and "/" not in prefix and all(prefix.split(".")),

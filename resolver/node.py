@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from protocol.key_types import HandlePrivateKey, handle_key_types_text
@@ -36,6 +35,7 @@ from resolver.core.change_feed import ChangeFollower
 from resolver.core.limits import Limits
 from resolver.core.metrics import Metrics
 from resolver.core.ratelimit import RateLimiter
+from resolver.core.redis_link import RedisLink
 from resolver.core.root_finder import find_root_address
 from resolver.core.service import ResolutionService
 from resolver.core.site import build_site_info, site_info_value
@@ -397,6 +397,6 @@ def _session_store(config: NodeConfig) -> SessionStore | None:
     if not config.redis_url:
         return None
     return RedisSessionStore(
-        aioredis.from_url(config.redis_url),
+        RedisLink.of(config).client(),
         prefix=f"{redis_prefix_of(config)}http-session:",
     )

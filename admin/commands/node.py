@@ -29,6 +29,7 @@ from registry.names import prefix_handle
 from registry.replicas import ReadReplicas
 from registry.signing_policy import install_trust_anchor
 from registry.store import HandleStore
+from resolver.core.redis_link import RedisLink
 
 DEMO_PRODUCTS = 50
 FIRST_OPERATOR = "operator"
@@ -210,7 +211,7 @@ async def status(ctx: CommandContext, args: argparse.Namespace) -> int:
         "database": _safe_url(config.effective_database_url),
         "handle_server": f"{host}:{config.handle_port} {handle_answer}",
         "http_server": f"{host}:{config.http_port} {http_answer}",
-        "redis": config.redis_url or "(none)",
+        "redis": RedisLink.of(config).describe() if config.redis_url else "(none)",
     }
     code = EXIT_OK
     if any(a.startswith("another server") for a in (handle_answer, http_answer)):

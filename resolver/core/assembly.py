@@ -30,6 +30,7 @@ from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.recursive import DEFAULT_HOP_TIMEOUT, RecursiveResolver
 from resolver.core.redis_cache import RedisCache
+from resolver.core.redis_link import RedisLink
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack, redis_prefix_of
 from resolver.core.suspension import SuspendedPrefixes
@@ -61,8 +62,9 @@ def build_stack(
     redis = None
     if config.redis_url:
         redis = RedisCache(
-            config.redis_url,
+            RedisLink.of(config),
             prefix=redis_prefix_of(config),
+            wait_replicas=config.redis_wait_replicas,
             stale_window=config.stale_if_error,
             clock=clock,
         )

@@ -15,6 +15,14 @@ in one process drops the handle from every process's local cache.
   replaces a tombstone) and publishes the keys on ``<prefix>invalidate``; every subscriber drops
   them from its local cache.  A subscriber that lost its subscription clears
   its whole local cache when it is back, since it may have missed messages.
+* With ``wait_replicas`` (Redis Sentinel: the promoted replica must not
+  hold answers the old master had dropped) an invalidation counts only when
+  that many replicas acknowledged it (``WAIT`` in the same pipeline).  One
+  that Redis did not confirm (a failover, an outage) is kept and sent again
+  every :data:`RETRY_SECONDS` until confirmed, at most
+  :data:`PENDING_LIMIT` keys; beyond that the oldest are given up with an
+  error in the log and their copies in Redis live until their TTL.
+  :attr:`RedisCache.unconfirmed` counts invalidations not confirmed at once.
 * Redis is an optimisation, never a dependency: every call has a short
   timeout, a failure opens a circuit for a growing back-off (0.5 s doubling
   up to 30 s) during which cache reads and fills skip Redis (the caller sees
@@ -33,7 +41,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -41,6 +48,7 @@ from redis.exceptions import RedisError
 from protocol.errors import ProtocolError
 from protocol.value_codec import decode_values, encode_values
 from resolver.core.cache import Answer, Kind
+from resolver.core.redis_link import RedisLink
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,11 @@ if redis.call('GET', KEYS[1]) == ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 """
+
+RETRY_SECONDS = 0.25
+"""How often invalidations Redis did not confirm are sent again."""
+PENDING_LIMIT = 100_000
+"""Most cache keys waiting for a confirmed invalidation."""
 
 OnInvalidate = Callable[[Sequence[str], bool], None]
 """Called with the invalidated cache keys and whether prefix-level answers must go too."""
@@ -113,19 +126,22 @@ class _Circuit:
 class RedisCache:
     """The shared cache level and invalidation bus of one process.
 
+    ``url`` is a Redis URL or a :class:`RedisLink` (Sentinel);
     ``prefix`` starts every key and the channel name; ``timeout`` bounds each
     Redis call (seconds); ``tombstone_ttl`` is how long an invalidated key
-    refuses fills; ``stale_window`` is how long past expiry answers are kept.
+    refuses fills; ``stale_window`` is how long past expiry answers are kept;
+    ``wait_replicas`` replicas must confirm an invalidation (module doc).
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | RedisLink,
         *,
         prefix: str = "idnode:",
         timeout: float = 0.25,
         stale_window: float = 0.0,
         tombstone_ttl: float = 5.0,
+        wait_replicas: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.prefix = prefix
@@ -139,11 +155,16 @@ class RedisCache:
             "socket_connect_timeout": timeout,
             "retry": Retry(NoBackoff(), 0),
         }
-        self._client = aioredis.Redis.from_url(url, socket_timeout=timeout, **options)
-        self._bus = aioredis.Redis.from_url(url, health_check_interval=2, **options)
+        link = url if isinstance(url, RedisLink) else RedisLink(url)
+        self._client = link.client(socket_timeout=timeout, **options)
+        self._bus = link.client(health_check_interval=2, **options)
         self._fill = self._client.register_script(_FILL)
         self._circuit = _Circuit()
         self._listener: asyncio.Task[None] | None = None
+        self._retrier: asyncio.Task[None] | None = None
+        self.wait_replicas = wait_replicas
+        self.unconfirmed = 0
+        self._pending: dict[str, bool] = {}  # cache key -> prefixes flag
 
     def key(self, cache_key: str) -> str:
         """The Redis key of a cache key."""
@@ -192,21 +213,61 @@ class RedisCache:
         )
 
     async def invalidate(self, cache_keys: Sequence[str], *, prefixes: bool = False) -> bool:
-        """Tombstone ``cache_keys`` and tell every process to drop them; False if Redis failed.
+        """Tombstone ``cache_keys`` and tell every process to drop them; False if Redis failed
+        or did not confirm it on ``wait_replicas`` replicas (then it is sent again later).
 
         ``prefixes`` asks subscribers to drop their referral and negative
         answers too (a prefix handle changed).
         """
+        if await self._send(cache_keys, prefixes):
+            return True
+        self.unconfirmed += 1
+        for key in cache_keys:
+            self._pending[key] = self._pending.get(key, False) or prefixes
+        if len(self._pending) > PENDING_LIMIT:
+            excess = len(self._pending) - PENDING_LIMIT
+            for key in list(self._pending)[:excess]:
+                del self._pending[key]
+            log.error("redis invalidation: gave up %d cache keys that Redis never confirmed; "
+                      "their copies in Redis expire with their TTL", excess)
+        if self._retrier is None or self._retrier.done():
+            self._retrier = asyncio.get_running_loop().create_task(self._retry())
+        return False
+
+    async def _send(self, cache_keys: Sequence[str], prefixes: bool) -> bool:
         message = orjson.dumps({"o": self.origin, "k": list(cache_keys), "p": prefixes})
+        wait_ms = max(1, int(self.timeout * 500))
 
         async def run() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
             for cache_key in cache_keys:
                 pipe.set(self.key(cache_key), TOMBSTONE, px=self.tombstone_ms)
             pipe.publish(self.channel, message)
+            if self.wait_replicas:
+                pipe.execute_command("WAIT", self.wait_replicas, wait_ms)
             return list(await pipe.execute())
 
-        return await self._call("invalidate", run, always=True) is not None
+        results = await self._call("invalidate", run, always=True)
+        if results is None:
+            return False
+        return not self.wait_replicas or int(results[-1]) >= self.wait_replicas
+
+    @property
+    def pending(self) -> int:
+        """Cache keys whose invalidation Redis has not confirmed yet."""
+        return len(self._pending)
+
+    async def _retry(self) -> None:
+        """Send the unconfirmed invalidations again until Redis confirms them."""
+        while self._pending:
+            await asyncio.sleep(RETRY_SECONDS)
+            batch = list(self._pending.items())[:1000]
+            keys = [key for key, _ in batch]
+            if await self._send(keys, any(p for _, p in batch)):
+                for key in keys:
+                    self._pending.pop(key, None)
+                if not self._pending:
+                    log.info("redis confirmed every delayed invalidation")
 
     def listen(self, on_invalidate: OnInvalidate, on_reset: Callable[[], None]) -> None:
         """Start applying other processes' invalidations (``on_reset`` after a lost link)."""
@@ -251,10 +312,11 @@ class RedisCache:
 
     async def close(self) -> None:
         """Stop listening and close the connections."""
-        if self._listener is not None:
-            self._listener.cancel()
-            await _quietly(self._listener)
-            self._listener = None
+        for task in (self._listener, self._retrier):
+            if task is not None:
+                task.cancel()
+                await _quietly(task)
+        self._listener = self._retrier = None
         await _quietly(self._client.aclose())
         await _quietly(self._bus.aclose())
 

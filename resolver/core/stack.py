@@ -288,7 +288,8 @@ class ResolutionStack:
         keys, prefixes = invalidation_of(handles)
         self._drop(keys, prefixes)
         if self.redis is not None and not await self.redis.invalidate(keys, prefixes=prefixes):
-            log.warning("invalidation of %d handle(s) reached this process only", len(handles))
+            log.warning("invalidation of %d handle(s) not confirmed by Redis: sent again until "
+                        "it is; the change feed drops them in the other processes", len(handles))
         replicas = self.store.replicas
         if self.redis is not None and replicas is not None:
             self._invalidate_again(keys, prefixes, replicas.bound)

@@ -125,11 +125,33 @@ class PrivatePostgres:
 
 
 class PrivateRedis:
-    """A ``redis-server`` of our own on an ephemeral port."""
+    """A ``redis-server`` of our own on an ephemeral port; with ``replica_of`` (a port)
+    a replica of that server; with ``sentinel_of`` (a port) a Redis Sentinel
+    watching that master as ``mymaster`` (quorum 2, down after 1 s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, replica_of: int | None = None, sentinel_of: int | None = None) -> None:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.replica_of = replica_of
+        self.sentinel_of = sentinel_of
+        self.folder = Path(tempfile.mkdtemp(prefix="idnode-faults-redis-"))
+
+    def _command(self) -> list[str]:
+        if self.sentinel_of is None:
+            extra = [] if self.replica_of is None else [
+                "--replicaof", "127.0.0.1", str(self.replica_of)]
+            return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", str(self.folder),
+                    "--repl-diskless-sync-delay", "0", *extra]
+        config = self.folder / "sentinel.conf"  # a sentinel rewrites its own config file
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\n"
+            f"sentinel monitor mymaster 127.0.0.1 {self.sentinel_of} 2\n"
+            "sentinel down-after-milliseconds mymaster 1000\n"
+            "sentinel failover-timeout mymaster 10000\n"
+            "sentinel parallel-syncs mymaster 1\n"
+        )
+        return ["redis-server", str(config), "--sentinel"]
 
     @property
     def url(self) -> str:
@@ -139,9 +161,7 @@ class PrivateRedis:
     def start(self) -> None:
         """Start the server and wait for its port."""
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not _listening(self.port):
@@ -155,3 +175,8 @@ class PrivateRedis:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+    def close(self) -> None:
+        """Kill the server and delete its folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

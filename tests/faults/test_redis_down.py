@@ -37,7 +37,7 @@ def private_redis() -> Iterator[PrivateRedis]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 async def _resolve_mix(target: Target, seed_: int) -> list[str]:

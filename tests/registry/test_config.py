@@ -53,6 +53,11 @@ def test_list_from_environment() -> None:
         ({"IDNODE_HANDEL_PORT": "1"}, "handel_port"),
         ({"IDNODE_CACHE_BYTES": "-1"}, "cache_bytes"),
         ({"IDNODE_NEGATIVE_CACHE_BYTES": "-1"}, "negative_cache_bytes"),
+        ({"IDNODE_REDIS_SENTINELS": "127.0.0.1:26379"}, "redis_sentinels"),
+        ({"IDNODE_REDIS_SENTINELS": "a:b", "IDNODE_REDIS_URL": "redis://x/0",
+          "IDNODE_REDIS_MASTER_NAME": "m"}, "redis_sentinels"),
+        ({"IDNODE_DATABASE_READ_URLS": "postgresql://r/db"}, "database_read_urls"),
+        ({"IDNODE_DATABASE_READ_MAX_LAG": "0"}, "database_read_max_lag"),
     ],
 )
 def test_invalid_values_name_the_key(environ: dict[str, str], key: str) -> None:

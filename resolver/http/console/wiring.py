@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from registry.config import NodeConfig
 from resolver.core.metrics import Metrics
+from resolver.core.redis_link import RedisLink
 from resolver.core.service import ResolutionService
 from resolver.core.stack import redis_prefix_of
 from resolver.http.console.app import make_console_app, standalone_console_app
@@ -24,7 +24,7 @@ def console_settings(
     """The console's settings for a node: sessions in Redis when configured, else the registry."""
     sessions: ConsoleSessions
     if config.redis_url:
-        sessions = RedisSessions(aioredis.from_url(config.redis_url),
+        sessions = RedisSessions(RedisLink.of(config).client(),
                                  f"{redis_prefix_of(config)}console-session:")
     else:
         sessions = RegistrySessions(service.store)
