@@ -37,6 +37,7 @@ from protocol.site_info import decode_site_info
 from protocol.value_text import ValueSyntaxError, public_key_data, value_from_text
 from protocol.values import HandleValue
 from registry.names import name_key
+from registry.tiers import TYPE_PARTNERS, partner_indexes, tier_of
 from registry.trust.errors import TrustError
 from registry.trust.keys import hs_pubkey_to_public_key, jwk_thumbprint, key_type_of
 
@@ -107,12 +108,15 @@ def describe_data(value: HandleValue) -> str:
 
 
 def value_rows(values: Iterable[HandleValue]) -> list[dict[str, Any]]:
-    """Table rows for a record's values."""
+    """Table rows for a record's values (``tier``: :mod:`registry.tiers`)."""
+    values = tuple(values)
+    listed = partner_indexes(values)
     return [
         {"index": v.index, "type": v.type, "ttl": v.ttl,
          "perms": "".join(flag if on else "-" for flag, on in (
              ("r", v.admin_read), ("w", v.admin_write), ("R", v.public_read),
              ("W", v.public_write))),
+         "tier": "" if v.type == TYPE_PARTNERS else tier_of(v, listed),
          "data": describe_data(v)}
         for v in values
     ]

@@ -326,3 +326,14 @@ class TopHandle(Base):
     prefix: Mapped[str] = mapped_column(String(255), primary_key=True)
     handle: Mapped[str] = mapped_column(String(1024), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PartnerGrant(Base):
+    """``owner`` lets ``partner`` read its partners-only values (see :mod:`registry.partners`)."""
+
+    __tablename__ = "partner_grants"
+
+    owner: Mapped[str] = mapped_column(ForeignKey("enterprises.code"), primary_key=True)
+    partner: Mapped[str] = mapped_column(ForeignKey("enterprises.code"), primary_key=True,
+                                         index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -136,3 +136,12 @@ class AuditReport:
     def ok(self) -> bool:
         """True when every row checked out."""
         return self.first_bad_seq is None
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerInfo:
+    """An enterprise granted partner access: its code, its name and since when."""
+
+    code: str
+    name: str
+    created: datetime

@@ -44,6 +44,7 @@ from registry.errors import (
 from registry.filters import select_values
 from registry.models import Enterprise, Handle, HandleLink, HandleValueRow, table_of, utcnow
 from registry.names import name_key, split_handle
+from registry.partners import PartnersMixin
 from registry.records import HandleRecord
 from registry.replicas import ReadReplicas
 from registry.search import SearchMixin
@@ -128,7 +129,7 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
 
 class HandleStore(
     AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin,
-    AccountsMixin, ApplicationsMixin, SearchMixin,
+    AccountsMixin, ApplicationsMixin, SearchMixin, PartnersMixin,
 ):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 

@@ -1,9 +1,11 @@
-"""``idnode enterprise add|list|show|suspend|resume|quota|sub-prefixes|credentials``: onboarding.
+"""``idnode enterprise add|list|show|suspend|resume|quota|sub-prefixes|credentials|partners``.
 
 An enterprise gets a hosted prefix under the node prefix (``88.118.N``) and
 its prefix handle ``0.NA/88.118.N``, whose HS_ADMIN names the enterprise admin
 ``0.NA/88.118.N``:300.  ``credentials`` puts the admin's key at index 300: a
 fresh secret key (HS_SECKEY, shown once) or a public key the enterprise sent.
+``partners CODE grant|revoke OTHER`` lets another enterprise read CODE's
+partners-only values (:mod:`registry.partners`), ``partners CODE list`` shows them.
 """
 
 from __future__ import annotations
@@ -187,6 +189,29 @@ async def credentials(ctx: CommandContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def partners(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Grant, revoke or list the enterprises that may read CODE's partners-only values."""
+    if args.action != "list" and not args.other:
+        raise CliError(f"enterprise partners {args.code} {args.action} needs the other "
+                       "enterprise's code", EXIT_USAGE)
+    async with ctx.store() as store:
+        info = await _get(store, args.code)
+        if args.action == "grant":
+            await _get(store, args.other)
+            await store.grant_partner(info.code, args.other, actor=ctx.actor)
+        elif args.action == "revoke":
+            await store.revoke_partner(info.code, args.other, actor=ctx.actor)
+        found = await store.list_partners(info.code)
+    rows = [{"partner": p.code, "name": p.name,
+             "since": p.created.isoformat(timespec="seconds")} for p in found]
+    head = {"grant": f"{args.other} may now read {info.code}'s partners-only values",
+            "revoke": f"{args.other} may no longer read {info.code}'s partners-only values",
+            "list": f"partners of {info.code}:"}[args.action]
+    ctx.out.result({"enterprise": info.code, "partners": rows},
+                   head + "\n" + (table(rows) if rows else "(none)"))
+    return EXIT_OK
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``enterprise`` command group."""
     group = add_group(subparsers, "enterprise", "Onboard and manage enterprises.")
@@ -251,3 +276,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--index", type=int, default=CREDENTIAL_INDEX,
                         help=f"value index of the key (default {CREDENTIAL_INDEX})")
     parser.add_argument("--prefix", help="which of its prefixes (default: its first)")
+
+    parser = add_command(
+        group, "partners", partners, writes=True,
+        summary="Grant, revoke or list partner access to an enterprise's partners-only values.",
+        examples="  idnode enterprise partners HAIYUE grant TAISHAN\n"
+        "  idnode enterprise partners HAIYUE list\n"
+        "  idnode enterprise partners HAIYUE revoke TAISHAN",
+    )
+    parser.add_argument("code", help="the enterprise whose values are shared")
+    parser.add_argument("action", choices=("grant", "revoke", "list"))
+    parser.add_argument("other", nargs="?", help="the partner enterprise (grant, revoke)")

@@ -1,11 +1,13 @@
-"""``idnode handle create|get|set|delete|list``: editing handle records in the registry.
+"""``idnode handle create|get|set|tier|delete|list``: editing handle records in the registry.
 
 Values come from ``--value INDEX:TYPE:DATA`` (see :mod:`admin.values`) and/or
 ``--from-json FILE``: a JSON list of REST JSON values, or an object with a
 ``values`` list (what ``idnode --json handle get`` prints).  The store holds
 every write to the node's write rules like the servers' (:mod:`registry.write_rules`):
 a record whose HS_SIGNATURE does not verify is refused, and handles of
-enterprises the node signs for are signed.
+enterprises the node signs for are signed.  ``--tier INDEX:TIER`` (and ``idnode
+handle tier``) says who may read a value: public, partners or owner
+(:mod:`registry.tiers`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from admin.values import ValueSyntaxError, parse_value, print_record
 from protocol.errors import ProtocolError
 from protocol.rest_json import values_from_json
 from protocol.values import HandleValue
-from registry.errors import HandleNotFound
+from registry.errors import HandleNotFound, InvalidArgument
 from registry.records import HandleRecord
+from registry.tiers import TIERS, with_tiers
 
 DEFAULT_LIMIT = 100
 VALUE_HELP = "a value INDEX:TYPE:DATA, e.g. 1:URL:https://example.com (repeatable)"
@@ -52,9 +55,27 @@ def record_head(record: HandleRecord) -> dict[str, Any]:
     return {"handle": record.name, "version": record.version}
 
 
+def given_tiers(args: argparse.Namespace) -> dict[int, str]:
+    """``--tier INDEX:TIER`` options as ``{index: tier}``; a usage error if malformed."""
+    tiers: dict[int, str] = {}
+    for spec in getattr(args, "tier", None) or ():
+        index, _, tier = spec.partition(":")
+        if not index.strip().isdigit() or tier not in TIERS:
+            raise CliError(f"--tier must be INDEX:{'|'.join(TIERS)}, got {spec!r}", EXIT_USAGE)
+        tiers[int(index)] = tier
+    return tiers
+
+
+def _tiered(values: list[HandleValue], tiers: dict[int, str]) -> list[HandleValue]:
+    try:
+        return with_tiers(values, tiers) if tiers else values
+    except InvalidArgument as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
 async def create(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Create a handle with the given values."""
-    values = given_values(args)
+    values = _tiered(given_values(args), given_tiers(args))
     if not values:
         raise CliError("give at least one --value or --from-json", EXIT_USAGE)
     async with ctx.store() as store:
@@ -77,8 +98,9 @@ async def get(ctx: CommandContext, args: argparse.Namespace) -> int:
 async def set_(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Add or overwrite values by index, remove indexes, or replace the whole record."""
     values = given_values(args)
-    if not values and not args.remove:
-        raise CliError("give --value, --from-json or --remove", EXIT_USAGE)
+    tiers = given_tiers(args)
+    if not values and not args.remove and not tiers:
+        raise CliError("give --value, --from-json, --tier or --remove", EXIT_USAGE)
     async with ctx.store() as store:
         current = await store.get_handle(args.handle)
         if current is None:
@@ -92,7 +114,21 @@ async def set_(ctx: CommandContext, args: argparse.Namespace) -> int:
             raise CliError(f"{current.name} has no value at index {missing[0]}")
         for index in args.remove or ():
             del merged[index]
-        record = await store.replace_handle(current.name, list(merged.values()), actor=ctx.actor,
+        record = await store.replace_handle(
+            current.name, _tiered(list(merged.values()), tiers), actor=ctx.actor,
+            expected_version=current.version)
+    print_record(ctx.out, record_head(record), record.values)
+    return EXIT_OK
+
+
+async def tier(ctx: CommandContext, args: argparse.Namespace) -> int:
+    """Say who may read a value: anyone, the owner's partners, or the owner only."""
+    async with ctx.store() as store:
+        current = await store.get_handle(args.handle)
+        if current is None:
+            raise HandleNotFound(f"handle {args.handle} not found")
+        values = _tiered(list(current.values), {args.index: args.tier})
+        record = await store.replace_handle(current.name, values, actor=ctx.actor,
                                             expected_version=current.version)
     print_record(ctx.out, record_head(record), record.values)
     return EXIT_OK
@@ -138,6 +174,9 @@ def _value_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-json", metavar="FILE",
                         help="values in REST JSON form (a list, or an object with 'values')")
     parser.add_argument("--ttl", type=int, help="TTL in seconds of the --value values")
+    parser.add_argument("--tier", action="append", metavar="INDEX:TIER",
+                        help="who may read the value at INDEX: public (default), partners "
+                        "(the owner and enterprises it granted) or owner (repeatable)")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,7 +187,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         examples="  idnode handle create 88.118.8/TV-0000001 --value 1:URL:https://example.com/tv1\n"
         "  idnode handle create 88.118.8/TV-0000003 --value 1:URL:https://example.com/tv2 "
         "--value 100:HS_ADMIN:0.NA/88.118.8:300\n"
-        "  idnode handle create 88.118.8/TV-0000017 --from-json examples/tv.json",
+        "  idnode handle create 88.118.8/TV-0000017 --from-json examples/tv.json\n"
+        "  idnode handle create 88.118.8/TV-0000018 --value 1:URL:https://example.com/tv "
+        "--value 5:TRACE.NOTE:'supplier price' --tier 5:partners",
     )
     parser.add_argument("handle")
     _value_options(parser)
@@ -176,6 +217,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="remove the value at this index (repeatable)")
     parser.add_argument("--replace", action="store_true",
                         help="the given values replace all current values")
+
+    parser = add_command(
+        group, "tier", tier, summary="Say who may read a value: public, partners or owner.",
+        writes=True,
+        examples="  idnode handle tier 88.118.8/TV-0000001 5 partners\n"
+        "  idnode handle tier 88.118.8/TV-0000001 6 owner\n"
+        "  idnode handle tier 88.118.8/TV-0000001 5 public",
+    )
+    parser.add_argument("handle")
+    parser.add_argument("index", type=int, help="the value's index")
+    parser.add_argument("tier", choices=TIERS, help="public: anyone; partners: the owner and "
+                        "the enterprises it granted (idnode enterprise partners); owner: its "
+                        "administrators and console users only")
 
     parser = add_command(group, "delete", delete, summary="Delete a handle.", writes=True,
                          examples="  idnode handle delete 88.118.8/TV-0000001")

@@ -19,15 +19,26 @@ from resolver.core.cache import Answer
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: an authenticated admin ``handle``:``index``, or ``Caller(None, None)``."""
+    """Who is asking: an authenticated admin ``handle``:``index``, or ``Caller(None, None)``.
+
+    ``enterprise`` names the enterprise of a reader known without a Handle
+    identity (a logged-in console user reading product pages): it may read
+    what that enterprise may read (:mod:`registry.tiers`), and write nothing.
+    """
 
     handle: str | None
     index: int | None
+    enterprise: str | None = None
 
     @property
     def authenticated(self) -> bool:
         """True for an identity proven by a credential."""
         return self.handle is not None
+
+    @property
+    def anonymous(self) -> bool:
+        """True for a reader who proved nothing: it sees public values only."""
+        return self.handle is None and self.enterprise is None
 
 
 ANONYMOUS = Caller(None, None)

@@ -54,6 +54,8 @@ from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
 from registry.names import name_key, split_handle, unstorable
+from registry.partners import OWNER as RELATION_OWNER
+from registry.tiers import OWNER, PARTNERS, PUBLIC, partner_indexes, tier_of
 from registry.valuerows import check_values
 from resolver.core.cache import Answer, Kind
 from resolver.core.crypto_pool import CryptoBusy, CryptoPool
@@ -165,7 +167,7 @@ class ResolutionService:
         if answer.kind is Kind.FOUND:
             record = answer.values
             selected = select_values(record, types, indexes)
-            values = await self._readable(record, selected, caller or ANONYMOUS)
+            values = await self._readable(handle, record, selected, caller or ANONYMOUS)
             withheld = len(selected) - len(values)
             code = RC_SUCCESS if values else RC_VALUES_NOT_FOUND
         elif answer.kind is Kind.REFERRAL:
@@ -195,11 +197,38 @@ class ResolutionService:
         return None if record is None else record.values
 
     async def _readable(
-        self, record: Sequence[HandleValue], selected: Sequence[HandleValue], caller: Caller
+        self, handle: str, record: Sequence[HandleValue], selected: Sequence[HandleValue],
+        caller: Caller,
     ) -> tuple[HandleValue, ...]:
-        restricted = any(not v.public_read and v.admin_read for v in selected)
-        admin = restricted and await self._is_admin(caller, record, ADMIN_PERM_READ_VALUE)
-        return tuple(v for v in selected if v.public_read or (admin and v.admin_read))
+        """The values of ``selected`` ``caller`` may read (:mod:`registry.tiers`).
+
+        Public values for everyone; with a restricted value selected and a
+        caller who proved something: every admin-readable value for an
+        administrator of the record or a console user of its owner, the
+        partners-only ones for the owner's other identities and its partners.
+        An anonymous caller costs no lookup."""
+        public = tuple(v for v in selected if v.public_read)
+        if caller.anonymous or len(public) == len(selected) or not any(
+            v.admin_read for v in selected
+        ):
+            return public
+        view = await self._view(handle, record, caller)
+        if view == OWNER:
+            return tuple(v for v in selected if v.public_read or v.admin_read)
+        if view != PARTNERS:
+            return public
+        listed = partner_indexes(record)
+        return tuple(v for v in selected if tier_of(v, listed) in (PUBLIC, PARTNERS))
+
+    async def _view(self, handle: str, record: Sequence[HandleValue], caller: Caller) -> str:
+        """Which tier's view ``caller`` gets of ``handle``: owner, partners or public."""
+        if caller.authenticated and await self._is_admin(caller, record, ADMIN_PERM_READ_VALUE):
+            return OWNER
+        relation = await self.store.relation(
+            handle, enterprise=caller.enterprise, identity=caller.handle)
+        if relation == RELATION_OWNER and not caller.authenticated:
+            return OWNER      # a console user of the owning enterprise: sees it all there too
+        return PARTNERS if relation is not None and partner_indexes(record) else PUBLIC
 
     async def get_site_info(self) -> HandleValue | None:
         """This node's HS_SITE value."""

@@ -182,7 +182,7 @@ class Tracer:
         if direction in ("down", "all"):
             answer["down"] = await self._down(root, depth, budget, caller)
         if direction in ("up", "all"):
-            answer["up"] = await self._up(handle, depth, budget)
+            answer["up"] = await self._up(handle, depth, budget, caller)
         if direction in ("events", "all"):
             answer["events"] = events_json(root.values)
         answer["nodes"] = self.max_nodes - budget.left
@@ -248,7 +248,7 @@ class Tracer:
 
     # --- up: where-used -----------------------------------------------------------
 
-    async def _up(self, handle: str, depth: int, budget: _Budget) -> Node:
+    async def _up(self, handle: str, depth: int, budget: _Budget, caller: Caller) -> Node:
         tree: Node = {"handle": handle}
         seen = {name_key(handle)}
         level = [(tree, frozenset(seen))]
@@ -264,7 +264,7 @@ class Tracer:
                     parent["usedIn"].append(node)
                     if _expand(node, path, seen, budget):
                         next_level.append((node, path | {name_key(user)}))
-            await asyncio.gather(*(self._mark_local(n) for n, _ in next_level))
+            await asyncio.gather(*(self._mark_local(n, caller) for n, _ in next_level))
             level = next_level
         if level:
             more = await self.service.store.where_used_many([n["handle"] for n, _ in level])
@@ -273,11 +273,11 @@ class Tracer:
                     node["more"] = len(more[name_key(node["handle"])])
         return tree
 
-    async def _mark_local(self, node: Node) -> None:
+    async def _mark_local(self, node: Node, caller: Caller) -> None:
         """Where-used nodes come from this node's index: ``source`` local, signature if asked."""
         node["source"] = "local"
         async with self._slots:
-            res = await self.service.resolve(node["handle"])
+            res = await self.service.resolve(node["handle"], caller=caller)
         _name(node, res.values)
         node["signature"] = await self._signature(node["handle"], res.values)
 

@@ -97,6 +97,7 @@ from resolver.http.product.page import product_answer
 from resolver.http.qr import qr_routes
 from resolver.http.site_prefixes import site_prefix_routes
 from resolver.http.trace_pages import trace_routes
+from resolver.http.viewer import viewer_of
 
 _log = logging.getLogger(__name__)
 
@@ -692,16 +693,23 @@ def make_app(
     app[SETTINGS] = settings
     api = RestApi(settings)
 
-    async def resolve_for_page(handle: str) -> tuple[int, tuple[HandleValue, ...]]:
+    async def resolve_for_page(handle: str, caller: Caller = ANONYMOUS
+                               ) -> tuple[int, tuple[HandleValue, ...]]:
         try:
-            res = await service.resolve(handle, caller=ANONYMOUS, recursive=recursive)
+            res = await service.resolve(handle, caller=caller, recursive=recursive)
         except ServiceError as exc:
             return exc.response_code, ()
         return res.response_code, res.values
 
+    viewer = viewer_of(api.authenticate, api.auth_failed, console)
+
+    async def resolve_for_viewer(request: web.Request, handle: str
+                                 ) -> tuple[int, tuple[HandleValue, ...]]:
+        return await resolve_for_page(handle, await viewer(request))
+
     tracer = Tracer(service, verifier=record_verifier(service))
-    pages = http_pages.page_routes(resolve_for_page, value_to_json, http_status,
-                                   product=product_answer(tracer))
+    pages = http_pages.page_routes(resolve_for_viewer, value_to_json, http_status,
+                                   product=product_answer(tracer, viewer))
     app.add_routes([
         web.get("/api/openapi.json", api.openapi_doc),
         *identifier_routes(service.store),
@@ -721,7 +729,7 @@ def make_app(
         web.put("/api/sessions/{which:[^/]+}", api.this_session),
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
-        *trace_routes(tracer, http_status),
+        *trace_routes(tracer, http_status, viewer),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),

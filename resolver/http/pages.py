@@ -22,7 +22,8 @@ from protocol.constants import RC_ERROR, RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VAL
 from protocol.values import HandleValue
 from resolver.http.locations import choose_location
 
-Resolver = Callable[[str], Awaitable[tuple[int, tuple[HandleValue, ...]]]]
+#: ``(response code, values)`` of a handle for the reader of a request
+Resolver = Callable[[web.Request, str], Awaitable[tuple[int, tuple[HandleValue, ...]]]]
 Renderer = Callable[[HandleValue], Mapping[str, Any]]
 
 #: key under which a response carries its Handle response code (for the metrics)
@@ -209,7 +210,8 @@ def page_routes(
 ) -> list[web.RouteDef]:
     """Routes of the home page and of ``/{handle}`` (register after every other route).
 
-    ``resolve`` answers ``(response code, values)`` for a handle, ``render`` gives a
+    ``resolve`` answers ``(response code, values)`` for a handle and the request's
+    reader (:mod:`resolver.http.viewer`), ``render`` gives a
     value's REST JSON form, ``http_status`` maps a Handle response code to the
     HTTP status of its page; ``product`` may answer a resolved handle with a page
     of its own (the product page, :mod:`resolver.http.product`) unless
@@ -229,7 +231,7 @@ def page_routes(
 
     async def show(request: web.Request) -> web.StreamResponse:
         handle = request.match_info["handle"]
-        code, values = await resolve(handle)
+        code, values = await resolve(request, handle)
         if code == RC_HANDLE_NOT_FOUND:
             return html_response(
                 error_page(handle, "Handle not found", "No such handle is registered here."),

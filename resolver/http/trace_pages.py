@@ -2,15 +2,16 @@
 
 Both take ``direction`` (``down``, ``up``, ``events`` or ``all``, the default)
 and ``depth`` (default :data:`resolver.core.trace.DEFAULT_DEPTH`) and answer the
-public view (an anonymous caller).  The JSON endpoint returns the answer of
-:meth:`resolver.core.trace.Tracer.trace` (HTTP 200; 404 / 400 / 502 when the
-handle itself is not found, invalid, or its server did not answer, except
-for ``up``, which is answered from this node's where-used index whatever the
-handle's own fate).  The page shows the same answer to a person: the parts
-tree, the where-used tree and the events timeline, server-rendered, every
-record string HTML-escaped, in the look of :mod:`resolver.http.pages` and
-under the same Content-Security-Policy (no scripts, nothing loaded from
-elsewhere).
+view of the reader (:mod:`resolver.http.viewer`: REST credentials, a console
+login, else anonymous: public values only; :mod:`registry.tiers`). The JSON
+endpoint returns the answer of :meth:`resolver.core.trace.Tracer.trace` (HTTP
+200; 404 / 400 / 502 when the handle itself is not found, invalid, or its server
+did not answer, except for ``up``, which is answered from this node's where-used
+index whatever the handle's own fate). The page shows the same answer to a
+person: the parts tree, the where-used tree and the events timeline,
+server-rendered, every record string HTML-escaped, in the look of
+:mod:`resolver.http.pages` and under the same Content-Security-Policy (no
+scripts, nothing loaded from elsewhere).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
 from resolver.http import pages as http_pages
 from resolver.http.pages import escape as _e
+from resolver.http.viewer import ViewerOf, anonymous_viewer
 
 _TREE_STYLE = (
     "<style>ul.tree{list-style:none;margin:0;padding-left:1.25rem;border-left:1px solid #d0d7de}"
@@ -150,15 +152,19 @@ def _status(answer: Mapping[str, Any], http_status: Callable[[int], int]) -> int
     return 502 if status >= 500 else status
 
 
-def trace_routes(tracer: Tracer, http_status: Callable[[int], int]) -> list[web.RouteDef]:
+def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
+                 viewer: ViewerOf | None = None) -> list[web.RouteDef]:
     """``GET /api/trace/{handle}``, the recall list ``GET /api/trace/{handle}/affected``
     (JSON, or CSV with ``?format=csv``; :mod:`resolver.core.recall`) and
-    ``GET /trace/{handle}`` (before the catch-all routes)."""
+    ``GET /trace/{handle}`` (before the catch-all routes); ``viewer`` says who reads
+    (:mod:`resolver.http.viewer`; anonymous without it)."""
+    reader = viewer or anonymous_viewer()
 
     async def api(request: web.Request) -> web.StreamResponse:
         try:
             handle, direction, depth = _request(request)
-            answer = await tracer.trace(handle, direction=direction, depth=depth)
+            answer = await tracer.trace(handle, direction=direction, depth=depth,
+                                        caller=await reader(request))
         except TraceRequestError as exc:
             body: dict[str, Any] = {"responseCode": RC_PROTOCOL_ERROR, "message": str(exc),
                                     "handle": request.match_info["handle"]}
@@ -173,7 +179,8 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int]) -> list[web.
     async def page(request: web.Request) -> web.StreamResponse:
         try:
             handle, direction, depth = _request(request)
-            answer = await tracer.trace(handle, direction=direction, depth=depth)
+            answer = await tracer.trace(handle, direction=direction, depth=depth,
+                                        caller=await reader(request))
         except TraceRequestError as exc:
             text = http_pages.error_page(request.match_info["handle"], "Bad trace request",
                                          str(exc))

@@ -12,6 +12,7 @@ from resolver.http.console.i18n import LANG_COOKIE, LOCALES, pick_locale
 from resolver.http.pages import PeoplePage, html_response
 from resolver.http.product.render import render_product
 from resolver.http.product.view import product_view
+from resolver.http.viewer import ViewerOf
 
 
 def wants_html(request: web.Request) -> bool:
@@ -19,8 +20,9 @@ def wants_html(request: web.Request) -> bool:
     return "text/html" in request.headers.get("Accept", "")
 
 
-def product_answer(tracer: Tracer) -> PeoplePage:
-    """What ``/{handle}`` answers a browser for a templated record (None: not a product)."""
+def product_answer(tracer: Tracer, viewer: ViewerOf) -> PeoplePage:
+    """What ``/{handle}`` answers a browser for a templated record (None: not a product);
+    each reader sees what it may read (``viewer``, :mod:`resolver.http.viewer`)."""
 
     async def answer(request: web.Request, handle: str, values: tuple[HandleValue, ...]
                      ) -> web.StreamResponse | None:
@@ -28,12 +30,15 @@ def product_answer(tracer: Tracer) -> PeoplePage:
             return None
         asked = request.query.get("lang")
         locale = pick_locale(asked, request.cookies.get(LANG_COOKIE))
-        view = await product_view(tracer, handle, values)
+        caller = await viewer(request)
+        view = await product_view(tracer, handle, values, caller)
         response = html_response(render_product(view, locale), 200, RC_SUCCESS)
+        if not caller.anonymous:
+            response.headers["Cache-Control"] = "private, no-store"
         if asked in LOCALES:
             response.set_cookie(LANG_COOKIE, asked, max_age=365 * 86400, samesite="Lax",
                                 httponly=True)
-        response.headers["Vary"] = "Accept, Cookie"
+        response.headers["Vary"] = "Accept, Cookie, Authorization"
         return response
 
     return answer

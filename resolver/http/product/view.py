@@ -14,6 +14,7 @@ from typing import Any
 from protocol.values import HandleValue
 from registry.names import split_handle
 from registry.templates.display import Description, describe
+from resolver.core.model import ANONYMOUS, Caller
 from resolver.core.recall import affected_products
 from resolver.core.trace import Tracer
 
@@ -37,10 +38,10 @@ class ProductView:
     affected_truncated: bool = False
 
 
-async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, ...]
-                       ) -> ProductView:
-    """The view of ``handle``, whose public ``values`` the caller already resolved."""
-    answer = await tracer.trace(handle, direction="all", depth=PAGE_DEPTH)
+async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, ...],
+                       caller: Caller = ANONYMOUS) -> ProductView:
+    """The view of ``handle`` for ``caller``, who already resolved the ``values`` it may read."""
+    answer = await tracer.trace(handle, direction="all", depth=PAGE_DEPTH, caller=caller)
     view = ProductView(handle, describe(values))
     view.signature = str(answer["node"].get("signature", "unchecked"))
     view.events = list(answer.get("events", []))
