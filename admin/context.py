@@ -149,6 +149,7 @@ class CommandContext:
                 schema=self.config.database_schema or None,
                 migrate=migrate,
                 rules=WriteRules.from_config(self.config, signers=signers),
+                pg_partitions=self.config.pg_partitions,
             )
         except (OSError, SQLAlchemyError) as exc:
             raise CliError(f"cannot open the database: {_first_line(exc)}", EXIT_UNREACHABLE

@@ -1,5 +1,8 @@
 """Bulk writes for the importer: one transaction per batch, resumable by job checkpoint.
 
+On PostgreSQL the head and value rows of a batch are written with ``COPY``
+(:mod:`registry.pgcopy`) after the same checks as on SQLite.
+
 A batch either commits completely (handles, values, one ``bulk_put`` audit row
 whose ``after`` digests every stored record, and the job's ``rows_done``) or
 not at all, so an importer that crashes resumes at the last
@@ -21,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
-from registry import changes, identifiers, links
+from registry import changes, identifiers, links, pgcopy
 from registry.admission import Ownership, load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
@@ -301,6 +304,12 @@ class BulkMixin(StoreBase):
              "version": 1, "created": now, "updated": now}
             for row, owner in fresh
         ]
+        if self.dialect == "postgresql":
+            new_ids = await pgcopy.next_ids(conn, _H, len(heads))
+            for head, hid in zip(heads, new_ids, strict=True):
+                head["id"] = hid
+            await pgcopy.copy_rows(conn, _H, heads)
+            return {row.key: hid for (row, _owner), hid in zip(fresh, new_ids, strict=True)}
         await conn.execute(insert(_H), heads)
         query = select(_H.c.name_key, _H.c.id).where(
             _H.c.name_key.in_(bindparam("keys", expanding=True))
@@ -318,8 +327,10 @@ class BulkMixin(StoreBase):
         value_rows: list[dict[str, Any]] = []
         for row in stored:
             values = _stamped(row.values, stamp)
-            value_rows.extend(value_row(ids[row.key], v) for v in values)
+            value_rows.extend(value_row(ids[row.key], row.key, v) for v in values)
             digest.update(f"{row.name}\n{record_digest(values)}\n".encode())
-        if value_rows:
+        if value_rows and self.dialect == "postgresql":
+            await pgcopy.copy_rows(conn, _V, value_rows)
+        elif value_rows:
             await conn.execute(insert(_V), value_rows)
         return digest.hexdigest()

@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from registry.partitions import DEFAULT_PG_PARTITIONS, MAX_PG_PARTITIONS
+
 CONFIG_FILE_NAME = "idnode.toml"
 ENV_PREFIX = "IDNODE_"
 ROLES = ("node", "root")
@@ -67,6 +69,9 @@ class NodeConfig:
     ``database_read_max_lag`` seconds behind (checked every
     ``database_read_check_seconds``) or unreachable is left out until it
     catches up (:mod:`registry.replicas`).
+    ``pg_partitions`` is how many hash partitions the handle tables get on
+    PostgreSQL when the node's migrations create them (:mod:`registry.partitions`;
+    a later change needs a dump and reload).
     ``discovery_domain`` (with ``discovery_nameserver``, ``HOST[:PORT]``) finds
     the root from DNS SRV/URI records when ``root_address`` is empty.
     ``upper_report_url`` (a URL, or a file path) receives the statistics
@@ -137,6 +142,7 @@ class NodeConfig:
     database_read_urls: tuple[str, ...] = ()
     database_read_max_lag: float = 5.0
     database_read_check_seconds: float = 1.0
+    pg_partitions: int = DEFAULT_PG_PARTITIONS
     redis_url: str = ""
     redis_sentinels: tuple[str, ...] = ()
     redis_master_name: str = ""
@@ -270,6 +276,10 @@ def _validate(config: NodeConfig) -> NodeConfig:
         ),
         (bool(config.prefixes), "prefixes: at least one prefix is needed"),
         (config.workers >= 1, f"workers: must be at least 1, got {config.workers}"),
+        (
+            1 <= config.pg_partitions <= MAX_PG_PARTITIONS,
+            f"pg_partitions: must be 1 to {MAX_PG_PARTITIONS}, got {config.pg_partitions}",
+        ),
         (config.cache_size >= 0, "cache_size: must not be negative"),
         (config.cache_bytes >= 0, "cache_bytes: must not be negative (0: no byte bound)"),
         (

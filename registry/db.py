@@ -143,7 +143,7 @@ async def transaction_lock(conn: AsyncConnection, name: str) -> None:
         await conn.execute(_PG_LOCK, {"name": f"idnode.{name}."})
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, pg_partitions: int | None) -> None:
     # imported here: alembic costs every CLI command ~80 ms that only migrations need
     from alembic import command
     from alembic.config import Config
@@ -151,6 +151,7 @@ def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes["pg_partitions"] = pg_partitions
     command.upgrade(config, "head")
 
 
@@ -163,8 +164,11 @@ def _migration_lock() -> asyncio.Lock:
     return lock
 
 
-async def run_migrations(engine: AsyncEngine) -> None:
+async def run_migrations(engine: AsyncEngine, *, pg_partitions: int | None = None) -> None:
     """Upgrade the database behind ``engine`` to the newest revision.
+
+    ``pg_partitions``: how many hash partitions a PostgreSQL database's handle
+    tables get if this upgrade creates them (:mod:`registry.partitions`).
 
     Safe when several processes (or tasks) start at once: SQLite serialises them
     on the write lock, PostgreSQL on an advisory lock per schema, tasks of one
@@ -172,13 +176,15 @@ async def run_migrations(engine: AsyncEngine) -> None:
     """
     async with _migration_lock(), engine.begin() as conn:
         await transaction_lock(conn, "migrate")
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, pg_partitions)
 
 
-async def migrate(url: str, schema: str | None = None) -> None:
+async def migrate(
+    url: str, schema: str | None = None, *, pg_partitions: int | None = None
+) -> None:
     """Upgrade the database at ``url`` (PostgreSQL: in ``schema``) to the newest revision."""
     engine = await open_engine(url, schema=schema)
     try:
-        await run_migrations(engine)
+        await run_migrations(engine, pg_partitions=pg_partitions)
     finally:
         await engine.dispose()

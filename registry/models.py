@@ -131,13 +131,18 @@ class Handle(Base):
 
 
 class HandleValueRow(Base):
-    """One value of a handle: the columns of :class:`protocol.values.HandleValue`."""
+    """One value of a handle: the columns of :class:`protocol.values.HandleValue`.
+
+    ``name_key`` repeats the handle's key: PostgreSQL partitions this table by it
+    like ``handles`` (:mod:`registry.partitions`), and its keys include it there.
+    """
 
     __tablename__ = "handle_values"
 
     handle_id: Mapped[int] = mapped_column(
         ForeignKey("handles.id", ondelete="CASCADE"), primary_key=True
     )
+    name_key: Mapped[str] = mapped_column(String(1024))
     idx: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(255), index=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,7 +56,8 @@ _V = table_of(HandleValueRow)
 _E = table_of(Enterprise)
 _L = table_of(HandleLink)
 _VALUES = tuple(_V.c[name] for name in VALUE_COLUMNS)
-_WITH_VALUES = _H.outerjoin(_V, _V.c.handle_id == _H.c.id)
+# joined on the key too: PostgreSQL then prunes both tables to the key's partition
+_WITH_VALUES = _H.outerjoin(_V, and_(_V.c.handle_id == _H.c.id, _V.c.name_key == _H.c.name_key))
 
 _GET = (
     select(_H.c.name, _H.c.version, *_VALUES)
@@ -74,7 +75,8 @@ _LOCK = (
 )
 _BUMP = (
     update(_H)
-    .where(_H.c.id == bindparam("hid"), _H.c.version == bindparam("old"))
+    .where(_H.c.id == bindparam("hid"), _H.c.name_key == bindparam("key"),
+           _H.c.version == bindparam("old"))
     .values(version=_H.c.version + 1, updated=bindparam("now"))
 )
 
@@ -144,15 +146,17 @@ class HandleStore(
         read_urls: Sequence[str] = (),
         read_max_lag: float = 5.0,
         read_check_seconds: float = 1.0,
+        pg_partitions: int | None = None,
     ) -> HandleStore:
-        """Connect to ``url`` (see :mod:`registry.db`), upgrading the schema first if asked;
-        every write is held to ``rules`` (a node's: :meth:`WriteRules.from_config`).
+        """Connect to ``url`` (see :mod:`registry.db`), upgrading the schema first if asked
+        (``pg_partitions``: see :mod:`registry.partitions`); every write is held to
+        ``rules`` (a node's: :meth:`WriteRules.from_config`).
         ``read_urls`` are streaming replicas for resolution reads
         (:mod:`registry.replicas`), checked once before this returns."""
         engine = await open_engine(url, schema=schema)
         try:
             if migrate:
-                await run_migrations(engine)
+                await run_migrations(engine, pg_partitions=pg_partitions)
             store = cls(engine, rules)
             if read_urls:
                 store.replicas = ReadReplicas(
@@ -260,7 +264,8 @@ class HandleStore(
             )
             query = (
                 select(heads.c.name, heads.c.version, heads.c.name_key, *_VALUES)
-                .select_from(heads.outerjoin(_V, _V.c.handle_id == heads.c.id))
+                .select_from(heads.outerjoin(_V, and_(_V.c.handle_id == heads.c.id,
+                                                     _V.c.name_key == heads.c.name_key)))
                 .order_by(heads.c.name_key, _V.c.idx)
             )
             async with self._read() as conn:
@@ -474,7 +479,7 @@ class HandleStore(
         await links.on_write(conn, name, None, values)
         await identifiers.on_write(conn, name, None, values)
         if values:
-            await conn.execute(insert(_V), [value_row(handle_id, v) for v in values.values()])
+            await conn.execute(insert(_V), [value_row(handle_id, key, v) for v in values.values()])
         event = AuditEvent(actor, action, name, after=record_digest(values.values()),
                            detail={"version": 1})
         await append_audit(conn, [event])
@@ -507,7 +512,8 @@ class HandleStore(
         if given is None:
             await conn.execute(delete(_L).where(_L.c.from_key == name_key(current.name)))
             result = await conn.execute(
-                delete(_H).where(_H.c.id == current.id, _H.c.version == current.version)
+                delete(_H).where(_H.c.id == current.id, _H.c.name_key == key,
+                                 _H.c.version == current.version)
             )
             after_digest, record = None, None
         else:
@@ -515,15 +521,16 @@ class HandleStore(
             await links.on_write(conn, current.name, old, new)
             await identifiers.on_write(conn, current.name, old, new)
             dropped = [i for i, v in old.items() if new.get(i) is not v]
-            added = [value_row(current.id, v) for i, v in new.items() if old.get(i) is not v]
+            added = [value_row(current.id, key, v) for i, v in new.items() if old.get(i) is not v]
             if dropped:
                 await conn.execute(
-                    delete(_V).where(_V.c.handle_id == current.id, _V.c.idx.in_(dropped))
+                    delete(_V).where(_V.c.handle_id == current.id, _V.c.name_key == key,
+                                     _V.c.idx.in_(dropped))
                 )
             if added:
                 await conn.execute(insert(_V), added)
             result = await conn.execute(
-                _BUMP, {"hid": current.id, "old": current.version, "now": now}
+                _BUMP, {"hid": current.id, "key": key, "old": current.version, "now": now}
             )
             after_digest = record_digest(new.values())
             record = _record(current.name, new, current.version + 1)

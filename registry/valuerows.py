@@ -50,10 +50,12 @@ def check_values(values: Iterable[HandleValue]) -> dict[int, HandleValue]:
     return by_index
 
 
-def value_row(handle_id: int, value: HandleValue) -> dict[str, Any]:
-    """The ``handle_values`` row (as insert parameters) of ``value``."""
+def value_row(handle_id: int, key: str, value: HandleValue) -> dict[str, Any]:
+    """The ``handle_values`` row (as insert parameters) of ``value`` of the handle
+    ``handle_id`` whose name key is ``key``."""
     return {
         "handle_id": handle_id,
+        "name_key": key,
         "idx": value.index,
         "type": value.type,
         "data": value.data,

@@ -199,6 +199,7 @@ async def start_node(
         rules=WriteRules.from_config(config), read_urls=config.database_read_urls,
         read_max_lag=config.database_read_max_lag,
         read_check_seconds=config.database_read_check_seconds,
+        pg_partitions=config.pg_partitions,
     )
     try:
         site = own_site(config)

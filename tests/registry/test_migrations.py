@@ -12,6 +12,7 @@ from sqlalchemy import Connection, inspect, text
 
 from registry.db import migrate, normalise_url, open_engine
 from registry.models import Base
+from registry.partitions import is_partition
 from registry.store import HandleStore
 from tests._services import PgDatabase
 
@@ -26,7 +27,24 @@ def empty_database(request: pytest.FixtureRequest, sqlite_url: str) -> tuple[str
 
 
 def _differences(connection: Connection) -> list[Any]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    context = MigrationContext.configure(
+        connection, opts={"include_name": lambda name, type_, _parents: not (
+            type_ == "table" and is_partition(name))})
+    return [diff for diff in compare_metadata(context, Base.metadata)
+            if not _partition_keys(connection, diff)]
+
+
+def _partition_keys(connection: Connection, diff: Any) -> bool:
+    """Whether ``diff`` comes from the PostgreSQL partitioning (migration 0007): the
+    values' foreign key to handles names ``(handle_id, name_key)``, and PostgreSQL keeps
+    an internal copy of each foreign key into a partitioned table for every partition."""
+    if connection.dialect.name != "postgresql" or not isinstance(diff, tuple):
+        return False
+    kind, constraint = diff[0], diff[1]
+    if kind not in ("add_fk", "remove_fk"):
+        return False
+    return (constraint.name == "fk_handle_values_handle_id_handles"
+            or (kind == "remove_fk" and is_partition(constraint.referred_table.name)))
 
 
 def _head() -> str:
@@ -56,7 +74,8 @@ async def test_upgrade_from_empty_matches_the_models(
     engine = await open_engine(url, schema=schema)
     try:
         async with engine.connect() as conn:
-            assert await conn.run_sync(_tables) == set(Base.metadata.tables) | {"alembic_version"}
+            tables = {t for t in await conn.run_sync(_tables) if not is_partition(t)}
+            assert tables == set(Base.metadata.tables) | {"alembic_version"}
             assert await conn.run_sync(_differences) == []
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
             assert version == [(_head(),)]

@@ -1,0 +1,161 @@
+"""PostgreSQL hash partitions of the handle tables (migration 0007, registry/partitions.py).
+
+The count comes from ``pg_partitions``; a lookup by handle key is planned on
+one partition of each table; an existing database with rows is upgraded with its
+rows; a bulk batch written with COPY that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from protocol.values import HandleValue
+from registry.db import migrate, open_engine
+from registry.models import Handle, HandleValueRow, table_of
+from registry.partitions import (
+    DEFAULT_PG_PARTITIONS,
+    chosen_count,
+    is_partition,
+    partition_count,
+    partitions_of,
+    table_sizes,
+)
+from registry.store import _GET, HandleStore
+from tests._services import PgDatabase
+
+
+def _values(n: int) -> list[HandleValue]:
+    return [HandleValue(1, "URL", f"https://e.test/{n}".encode()),
+            HandleValue(2, "EMAIL", b"ops@e.test")]
+
+
+def _plan_tables(plan: dict[str, Any]) -> list[str]:
+    """Every relation a JSON plan scans."""
+    found = [plan["Relation Name"]] if "Relation Name" in plan else []
+    for child in plan.get("Plans", []):
+        found.extend(_plan_tables(child))
+    return found
+
+
+def test_partition_count_is_bounded_and_named() -> None:
+    assert partition_count("8") == 8
+    with pytest.raises(ValueError, match="pg_partitions"):
+        partition_count(0)
+    with pytest.raises(ValueError, match="-x pg_partitions"):
+        chosen_count({}, {"pg_partitions": "many"})
+    assert chosen_count({"pg_partitions": None}, {}) == DEFAULT_PG_PARTITIONS
+    assert chosen_count({}, {"pg_partitions": "4"}) == 4
+    assert is_partition("handles_p3") and is_partition("handle_values_p12")
+    assert not is_partition("handles") and not is_partition("handles_pending")
+
+
+async def test_resolution_query_reads_one_partition_of_each_table(pg_url: PgDatabase) -> None:
+    store = await HandleStore.open(pg_url.url, schema=pg_url.schema, pg_partitions=8)
+    try:
+        await store.bulk_put([(f"88.118.8/P-{n}", _values(n)) for n in range(200)], actor="t")
+        async with store.engine.connect() as conn:
+            assert len(await partitions_of(conn, "handles")) == 8
+            assert len(await partitions_of(conn, "handle_values")) == 8
+            for table in ("handles", "handle_values"):  # the rows are spread over them
+                counts = (await conn.execute(text(
+                    f"SELECT count(*) FROM {table} GROUP BY tableoid"))).scalars().all()
+                assert len(counts) == 8 and sum(counts) in (200, 400)
+            query = str(_GET.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": False}))
+            plan = (await conn.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) " + query, ("88.118.8/P-17",))).scalar_one()
+            data, index = await table_sizes(conn, "handles")
+        tables = _plan_tables((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+        assert len(tables) == 2, tables
+        assert all(is_partition(t) for t in tables), tables
+        assert sorted(t.split("_p")[0] for t in tables) == ["handle_values", "handles"]
+        assert tables[0].rsplit("_p", 1)[1] == tables[1].rsplit("_p", 1)[1]  # co-located
+        assert data > 0 and index > 0
+        record = await store.get_handle("88.118.8/P-17")
+        assert record is not None and record.values[0].data == b"https://e.test/17"
+    finally:
+        await store.close()
+
+
+async def test_upgrade_copies_existing_rows_into_partitions(pg_url: PgDatabase) -> None:
+    """A database at 0006 with handles is upgraded: rows, ids and the sequence kept."""
+    from alembic import command
+    from alembic.config import Config
+
+    from registry.db import MIGRATIONS_DIR
+
+    engine = await open_engine(pg_url.url, schema=pg_url.schema)
+
+    def to_0006(connection: Any) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(to_0006)
+    await engine.dispose()
+    old = HandleStore(await open_engine(pg_url.url, schema=pg_url.schema))
+    try:
+        async with old.engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO handles (name, name_key, prefix, version, created, updated) "
+                "VALUES ('88.118.8/Old', '88.118.8/OLD', '88.118.8', 3, now(), now())"))
+            await conn.execute(text(
+                "INSERT INTO handle_values SELECT id, 1, 'URL', 'x'::bytea, 0, 86400, 0, "
+                "true, true, true, false, '[]'::json FROM handles"))
+    finally:
+        await old.close()
+    await migrate(pg_url.url, pg_url.schema, pg_partitions=4)
+    store = await HandleStore.open(pg_url.url, schema=pg_url.schema)
+    try:
+        record = await store.get_handle("88.118.8/OLD")
+        assert record is not None and record.version == 3 and record.values[0].data == b"x"
+        await store.create_handle("88.118.8/New", _values(1), actor="t")
+        async with store.engine.connect() as conn:
+            assert len(await partitions_of(conn, "handles")) == 4
+            ids = (await conn.execute(text("SELECT id FROM handles ORDER BY id"))).scalars().all()
+        assert ids[0] < ids[1]  # the sequence went on
+        await store.delete_handle("88.118.8/Old", actor="t")  # cascades to its values
+        assert await store.get_handle("88.118.8/old") is None
+    finally:
+        await store.close()
+
+
+async def test_copy_batch_that_fails_leaves_nothing(pg_url: PgDatabase) -> None:
+    """A row the database refuses in the middle of a COPY batch: no handle, value,
+    audit row or checkpoint of the batch is kept."""
+    store = await HandleStore.open(pg_url.url, schema=pg_url.schema)
+    try:
+        with psycopg.connect(pg_url.url, autocommit=True) as admin:
+            admin.execute(f'SET search_path TO "{pg_url.schema}"')
+            admin.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.name_key = '88.118.8/C-7' THEN RAISE EXCEPTION 'refused %', "
+                "NEW.name_key; END IF; RETURN NEW; END $$")
+            admin.execute("CREATE TRIGGER refuse BEFORE INSERT ON handle_values "
+                          "FOR EACH ROW EXECUTE FUNCTION refuse()")
+        await store.start_import_job("job", "digest")
+        batch = [(f"88.118.8/C-{n}", _values(n)) for n in range(10)]
+        with pytest.raises(Exception, match="refused"):
+            await store.bulk_put(batch, actor="t", job_id="job", job_position=10)
+        assert await store.count_handles() == 0
+        async with store.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM handle_values"))).scalar() == 0
+        job = await store.get_import_job("job")
+        assert job is not None and job.rows_done == 0
+        audit_before = (await store.verify_audit())
+        assert audit_before.ok
+        ok = await store.bulk_put(batch[:7], actor="t", job_id="job", job_position=7)
+        assert ok.inserted == 7 and await store.count_handles() == 7
+    finally:
+        await store.close()
+
+
+def test_value_rows_carry_the_handle_key() -> None:
+    assert "name_key" in table_of(HandleValueRow).c
+    assert table_of(Handle).c.name_key.unique
