@@ -106,7 +106,7 @@ class CommandContext:
         pubkey_path = self.key_files.server_pubkey
         public_key = pubkey_path.read_bytes() if pubkey_path.exists() else b""
         site = build_site_info(
-            [(self.config.public_host, self.config.handle_port)],
+            self.config.site_addresses,
             public_key=public_key,
             http_port=self.config.http_port or None,
             description=f"idnode {self.node_prefix}",

@@ -76,6 +76,11 @@ class NodeConfig:
     the root from DNS SRV/URI records when ``root_address`` is empty.
     ``upper_report_url`` (a URL, or a file path) receives the statistics
     report every ``upper_report_hours`` (:mod:`resolver.core.upper_report`).
+    ``site_servers`` (``HOST[:PORT]`` each, port ``handle_port`` by default)
+    are every host of a site of several servers sharing this node's registry,
+    Redis and server key, ``public_host`` one of them: the published HS_SITE
+    lists them all in this order (:mod:`resolver.site_sync`); empty means a
+    site of one server, ``public_host``.
     ``redis_sentinels`` (``HOST[:PORT]`` each) with ``redis_master_name``
     find the Redis master through Redis Sentinel (``redis_url`` then gives
     only the database and credentials); ``redis_wait_replicas`` is how many
@@ -150,6 +155,7 @@ class NodeConfig:
     redis_prefix: str = ""
     listen_hosts: tuple[str, ...] = ("127.0.0.1",)
     public_host: str = "127.0.0.1"
+    site_servers: tuple[str, ...] = ()
     handle_port: int = 2641
     http_port: int = 8000
     dns_port: int = 0
@@ -214,6 +220,14 @@ class NodeConfig:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @property
+    def site_addresses(self) -> list[tuple[str, int]]:
+        """The (host, Handle port) of every server of this node's site (``site_servers``,
+        else ``public_host`` alone)."""
+        if not self.site_servers:
+            return [(self.public_host, self.handle_port)]
+        return [parse_host_port(s, "site_servers", self.handle_port) for s in self.site_servers]
 
     def path(self, relative: Path) -> Path:
         """A configured path resolved against the data dir when it is relative."""
@@ -340,6 +354,12 @@ def _validate(config: NodeConfig) -> NodeConfig:
     for port_key in ("handle_port", "http_port", "dns_port", "console_port"):
         port = getattr(config, port_key)
         checks.append((0 <= port <= 65535, f"{port_key}: must be 0-65535, got {port}"))
+    hosts = [parse_host_port(s, "site_servers", config.handle_port)[0]
+             for s in config.site_servers]
+    checks.append((
+        not hosts or config.public_host in hosts,
+        f"site_servers: public_host {config.public_host!r} must be one of them",
+    ))
     for sentinel in config.redis_sentinels:
         parse_host_port(sentinel, "redis_sentinels", 26379)
     for prefix in config.prefixes:

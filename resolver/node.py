@@ -210,7 +210,8 @@ async def start_node(
     try:
         # once the ports are ours; not for ephemeral ports (0), which no HS_SITE can name
         if primary and config.handle_port and config.http_port:
-            await sync_published_site(node.store, site, config.prefixes)
+            await sync_published_site(node.store, site, config.prefixes,
+                                      declared=bool(config.site_servers))
     except BaseException:
         await node.close()
         raise
@@ -220,7 +221,7 @@ async def start_node(
 def own_site(config: NodeConfig) -> SiteInfo:
     """The site this node publishes: its public address, ports and server key."""
     return build_site_info(
-        [(config.public_host, config.handle_port)],
+        config.site_addresses,
         public_key=_public_key_bytes(config),
         http_port=config.http_port,
         description=f"idnode {config.role} {','.join(config.prefixes)}",

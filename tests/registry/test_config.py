@@ -58,6 +58,8 @@ def test_list_from_environment() -> None:
           "IDNODE_REDIS_MASTER_NAME": "m"}, "redis_sentinels"),
         ({"IDNODE_DATABASE_READ_URLS": "postgresql://r/db"}, "database_read_urls"),
         ({"IDNODE_DATABASE_READ_MAX_LAG": "0"}, "database_read_max_lag"),
+        ({"IDNODE_SITE_SERVERS": "127.0.0.2,127.0.0.3"}, "site_servers"),
+        ({"IDNODE_SITE_SERVERS": "127.0.0.1:x"}, "site_servers"),
     ],
 )
 def test_invalid_values_name_the_key(environ: dict[str, str], key: str) -> None:

@@ -58,3 +58,17 @@ async def test_a_hand_made_site_without_this_server_refuses(database: HandleStor
     assert await ports_of(database, "88.118") == (1, [2641, 2651])
     listed = build_site_info([("127.0.0.1", 2651)], public_key=KEY, http_port=8000)
     assert await sync_published_site(database, listed, ["88.118"]) == []  # it is one of them
+
+
+async def test_a_declared_site_of_several_servers_replaces_any_other(
+    database: HandleStore,
+) -> None:
+    await publish(database, "88.118", site_at(2641))
+    await publish(database, "88.118.8", site_at(2641, 2651, 2661))
+    declared = build_site_info([("127.0.0.1", 2641), ("127.0.0.1", 2651)], public_key=KEY,
+                               http_port=8000)
+    changed = await sync_published_site(database, declared, ["88.118"], declared=True)
+    assert changed == ["0.NA/88.118", "0.NA/88.118.8"]
+    assert await ports_of(database, "88.118") == (2, [2641, 2651])
+    assert await ports_of(database, "88.118.8") == (2, [2641, 2651])
+    assert await sync_published_site(database, declared, ["88.118"], declared=True) == []
