@@ -93,7 +93,7 @@ from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
 from resolver.http.post_as_get import params, post_as_get
-from resolver.http.product.page import product_answer
+from resolver.http.product.page import not_found_page, product_answer
 from resolver.http.qr import qr_routes
 from resolver.http.site_prefixes import site_prefix_routes
 from resolver.http.trace_pages import trace_routes
@@ -709,7 +709,8 @@ def make_app(
 
     tracer = Tracer(service, verifier=record_verifier(service))
     pages = http_pages.page_routes(resolve_for_viewer, value_to_json, http_status,
-                                   product=product_answer(tracer, viewer))
+                                   product=product_answer(tracer, viewer),
+                                   not_found=not_found_page)
     app.add_routes([
         web.get("/api/openapi.json", api.openapi_doc),
         *identifier_routes(service.store),
@@ -729,7 +730,7 @@ def make_app(
         web.put("/api/sessions/{which:[^/]+}", api.this_session),
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
-        *trace_routes(tracer, http_status, viewer),
+        *trace_routes(tracer, http_status, viewer, not_found_page),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),

@@ -202,11 +202,16 @@ PeoplePage = Callable[
 ]
 
 
+#: the page for a handle not registered here (:func:`resolver.http.product.page.not_found_page`)
+NotFoundPage = Callable[[web.Request, str], web.StreamResponse]
+
+
 def page_routes(
     resolve: Resolver,
     render: Renderer,
     http_status: Callable[[int], int],
     product: PeoplePage | None = None,
+    not_found: NotFoundPage | None = None,
 ) -> list[web.RouteDef]:
     """Routes of the home page and of ``/{handle}`` (register after every other route).
 
@@ -215,7 +220,8 @@ def page_routes(
     value's REST JSON form, ``http_status`` maps a Handle response code to the
     HTTP status of its page; ``product`` may answer a resolved handle with a page
     of its own (the product page, :mod:`resolver.http.product`) unless
-    ``?noredirect`` asks for the values.
+    ``?noredirect`` asks for the values; ``not_found`` words a handle not registered
+    here for people (default: a plain English page).
     """
 
     async def home(request: web.Request) -> web.StreamResponse:
@@ -233,6 +239,8 @@ def page_routes(
         handle = request.match_info["handle"]
         code, values = await resolve(request, handle)
         if code == RC_HANDLE_NOT_FOUND:
+            if not_found is not None:
+                return not_found(request, handle)
             return html_response(
                 error_page(handle, "Handle not found", "No such handle is registered here."),
                 404, code,

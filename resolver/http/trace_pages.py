@@ -153,11 +153,13 @@ def _status(answer: Mapping[str, Any], http_status: Callable[[int], int]) -> int
 
 
 def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
-                 viewer: ViewerOf | None = None) -> list[web.RouteDef]:
+                 viewer: ViewerOf | None = None,
+                 not_found: http_pages.NotFoundPage | None = None) -> list[web.RouteDef]:
     """``GET /api/trace/{handle}``, the recall list ``GET /api/trace/{handle}/affected``
     (JSON, or CSV with ``?format=csv``; :mod:`resolver.core.recall`) and
     ``GET /trace/{handle}`` (before the catch-all routes); ``viewer`` says who reads
-    (:mod:`resolver.http.viewer`; anonymous without it)."""
+    (:mod:`resolver.http.viewer`; anonymous without it); ``not_found`` words an
+    unknown handle's trace page as ``/{handle}`` does."""
     reader = viewer or anonymous_viewer()
 
     async def api(request: web.Request) -> web.StreamResponse:
@@ -187,6 +189,8 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
             return http_pages.html_response(text, 400, RC_PROTOCOL_ERROR)
         status = _status(answer, http_status)
         code = int(answer["responseCode"])
+        if status == 404 and not_found is not None:
+            return not_found(request, handle)
         if status != 200:
             node = answer.get("node", {})
             detail = f"{node.get('message', '')} (response code {code})"

@@ -1,4 +1,5 @@
-"""The product page as HTML: Jinja2 with autoescape and the ``pages`` message catalog.
+"""The product page and the not-found page as HTML: Jinja2 with autoescape and the ``pages``
+message catalog.
 
 Source strings are English; ``locale/zh_CN/LC_MESSAGES/pages.po`` holds the
 Chinese, compiled to the committed ``pages.mo`` (a test fails when it is older
@@ -86,3 +87,9 @@ def render_product(view: ProductView, locale: str) -> str:
         event_names={k: tr(v) for k, v in EVENT_NAMES.items()},
         relation_names={k: tr(v) for k, v in RELATION_NAMES.items()},
     )
+
+
+def render_not_found(handle: str, locale: str) -> str:
+    """The page for a handle that is not registered here, in ``locale``."""
+    return environment(locale).get_template("not_found.html").render(
+        handle=handle, html_lang=HTML_LANG.get(locale, "zh-CN"))

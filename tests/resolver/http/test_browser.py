@@ -62,6 +62,39 @@ def chromium() -> Path:
     return CHROMIUM
 
 
+CJK_FONT_PACKAGE = "fonts-wqy-microhei"
+
+
+def _cjk_font_problem() -> str | None:
+    """Install a Chinese font with apt-get if fontconfig knows none; why not, if it failed."""
+    if shutil.which("fc-list") is None:
+        return "fontconfig (fc-list) missing"
+    found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
+    if found.stdout.strip():
+        return None
+    if shutil.which("apt-get") is None:
+        return "apt-get not available to install a Chinese font"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", CJK_FONT_PACKAGE]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return f"{' '.join(command)} failed: {done.stderr.strip()[-300:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cjk_font(chromium: Path) -> None:
+    """A font with Chinese glyphs for the screenshots (after chromium, which brings fontconfig)."""
+    del chromium
+    problem = _cjk_font_problem()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"screenshots of Chinese pages need a Chinese font on CI: {problem}",
+                        pytrace=False)
+        pytest.skip(problem)
+
+
 def _resolve_in_browser(base_url: str, profile: Path, screenshot: Path) -> tuple[str, str]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)

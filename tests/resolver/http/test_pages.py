@@ -72,7 +72,9 @@ async def test_unsafe_urls_are_not_followed_or_linked(http: aiohttp.ClientSessio
 
 async def test_not_found_and_invalid(http: aiohttp.ClientSession) -> None:
     status, text, _ = await page(http, f"/{PREFIX}/missing")
-    assert status == 404 and "Handle not found" in text and f"{PREFIX}/missing" in text
+    assert status == 404 and "未找到该标识" in text and f"{PREFIX}/missing" in text
+    status, text, _ = await page(http, f"/{PREFIX}/missing?lang=en")
+    assert status == 404 and "Identifier not found" in text
     status, text, _ = await page(http, "/favicon.ico")
     assert status == 400 and "Resolution error" in text
 

@@ -14,7 +14,7 @@ from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.http.product.render import LOCALE_DIR
 from tests.resolver.core.test_trace_support import appliance, component, event, templated
-from tests.resolver.http.test_browser import CHROMIUM, chromium  # noqa: F401 (fixture)
+from tests.resolver.http.test_browser import CHROMIUM, chromium, cjk_font  # noqa: F401 (fixtures)
 from tests.resolver.http.test_rest_harness import Served, serve
 
 PRODUCT = "88.118.8/TV-9"
@@ -39,10 +39,47 @@ async def _seed(store: HandleStore) -> None:
     await store.create_handle(PRODUCT, values, actor="test")
 
 
+LONG = "88.118.8/WM-LONG-1"
+PARTS = 14          # boards under the washing machine, each with sub-parts and batches
+
+
+async def _seed_long_tree(store: HandleStore) -> None:
+    """A washing machine with 14 parts, each with 2 sub-parts and 2 material batches."""
+    boards = []
+    for n in range(PARTS):
+        subs = []
+        for k in range(2):
+            sub = f"88.118.8/WM-SUB-{n:02d}-{k}"
+            await store.create_handle(sub, templated("component@1", {
+                **component(), "part_number": f"SUB-{n:02d}-{k}", "component_type": "sensor"}),
+                actor="test")
+            subs.append(sub)
+        batches = []
+        for k in range(2):
+            batch = f"88.118.8/WM-BATCH-{n:02d}-{k}"
+            await store.create_handle(batch, [HandleValue(1, "URL", b"https://example.org/b")],
+                                      actor="test")
+            batches.append(batch)
+        board = f"88.118.8/WM-PART-{n:02d}"
+        await store.create_handle(board, templated("component@1", {
+            **component(components=subs, batches=batches), "part_number": f"WM-PART-{n:02d}",
+            "component_type": ["motor", "drum", "control_board", "pump"][n % 4]}),
+            actor="test")
+        boards.append(board)
+    values = templated("appliance.product@1", appliance(
+        product_name="海悦 10 公斤滚筒洗衣机", model="XQG100-B14", category="washing_machine",
+        serial="WM2405060000001", production_date="2024-05-06", components=boards))
+    values += [event(0, "produced", "2024-05-06T08:00:00Z"),
+               event(1, "shipped", "2024-05-09T14:00:00Z", place="Qingdao port"),
+               event(2, "sold", "2024-06-01T10:30:00Z", place="Jinan, CN")]
+    await store.create_handle(LONG, values, actor="test")
+
+
 @pytest.fixture
 async def node(database: HandleStore) -> AsyncIterator[Served]:
     async with serve(database) as served:
         await _seed(database)
+        await _seed_long_tree(database)
         yield served
 
 
@@ -87,6 +124,25 @@ async def test_machines_keep_redirect_and_values(node: Served) -> None:
     assert status == 302
 
 
+async def test_a_long_parts_tree_names_every_part(node: Served) -> None:
+    status, text, _ = await _get(node, f"/{LONG}", HTML)
+    assert status == 200 and "海悦 10 公斤滚筒洗衣机" in text and 'id="recall"' not in text
+    for n in range(PARTS):
+        assert f"WM-PART-{n:02d}" in text
+    # sub-parts fold away under each part, so the parts list stays short to scan
+    assert text.count("<details><summary>内含 4 个零部件或原材料</summary>") == PARTS
+    assert len(text.encode()) < 60_000
+
+
+async def test_not_found_reads_the_same_on_both_pages(node: Served) -> None:
+    for path in ("/88.118.8/NOPE", "/trace/88.118.8/NOPE"):
+        status, text, _ = await _get(node, path, HTML)
+        assert status == 404 and "88.118.8/NOPE" in text, path
+        assert "未找到该标识" in text and '<html lang="zh-CN">' in text, path
+        status, text, _ = await _get(node, path + "?lang=en", HTML)
+        assert status == 404 and "Identifier not found" in text, path
+
+
 def test_every_message_is_translated() -> None:
     with (LOCALE_DIR / "zh_CN/LC_MESSAGES/pages.po").open("rb") as po:
         catalog = read_po(po)
@@ -97,21 +153,24 @@ def test_every_message_is_translated() -> None:
     assert mo.stat().st_mtime >= (LOCALE_DIR / "zh_CN/LC_MESSAGES/pages.po").stat().st_mtime - 1
 
 
-@pytest.mark.usefixtures("chromium")
+@pytest.mark.usefixtures("chromium", "cjk_font")
 async def test_screenshots(node: Served, tmp_path: Path) -> None:
+    """A recall, a long parts tree and a not-found, zh-CN and en, phone and desktop."""
     import asyncio
     import subprocess
 
     ARTIFACTS.mkdir(exist_ok=True)
-    for lang in ("zh_CN", "en"):
-        for device, size in (("phone", "390,1700"), ("desktop", "1280,1300")):
-            shot = ARTIFACTS / f"product-recall-{lang}-{device}.png"
-            command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                       "--hide-scrollbars", f"--window-size={size}",
-                       f"--user-data-dir={tmp_path / 'profile'}",
-                       f"--screenshot={shot}", f"{node.url}/{PRODUCT}?lang={lang}"]
-            done = await asyncio.to_thread(subprocess.run, command, capture_output=True,
-                                           timeout=120, check=False,
-                                           env={**os.environ, "HOME": str(tmp_path)})
-            assert done.returncode == 0, done.stderr[-500:]
-            assert shot.stat().st_size > 5000
+    pages = {"recall": f"/{PRODUCT}", "long-tree": f"/{LONG}", "not-found": "/88.118.8/NOPE"}
+    for page, path in pages.items():
+        for lang in ("zh_CN", "en"):
+            for device, size in (("phone", "390,1700"), ("desktop", "1280,1300")):
+                shot = ARTIFACTS / f"product-{page}-{lang}-{device}.png"
+                command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", f"--window-size={size}",
+                           f"--user-data-dir={tmp_path / 'profile'}",
+                           f"--screenshot={shot}", f"{node.url}{path}?lang={lang}"]
+                done = await asyncio.to_thread(subprocess.run, command, capture_output=True,
+                                               timeout=120, check=False,
+                                               env={**os.environ, "HOME": str(tmp_path)})
+                assert done.returncode == 0, done.stderr[-500:]
+                assert shot.stat().st_size > 5000

@@ -81,7 +81,7 @@ async def test_the_trace_page_renders(http: aiohttp.ClientSession) -> None:
     status, (text, _headers) = await get(http, f"/trace/{BOARD}?direction=up")
     assert "contains it as component" in text                  # where-used says who contains it
     status, (text, _headers) = await get(http, "/trace/88.118.8/NOPE")
-    assert status == 404 and "Handle not found" in text
+    assert status == 404 and "未找到该标识" in text        # worded as /88.118.8/NOPE is
     status, (text, _headers) = await get(http, f"/trace/{TV}?depth=many")
     assert status == 400
 

@@ -11,14 +11,10 @@ zh-CN and English, at 1280 px and 390 px wide, go to ``tests/artifacts/console/`
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -36,43 +32,12 @@ from resolver.node import RunningNode, start_node
 from tests.resolver.http.console.harness import APPLIANCE, APPLICATION, PASSWORD, seed_staff
 from tests.resolver.http.test_browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM, FLAGS
 from tests.resolver.http.test_browser import chromium as chromium  # the fixture
-
-CJK_FONT_PACKAGE = "fonts-wqy-microhei"
+from tests.resolver.http.test_browser import cjk_font as cjk_font  # the fixture
 
 SHOTS = ARTIFACTS / "console"
 BULK_ROWS = 1000
 SIZES = {"desktop": (1280, 1500), "phone": (390, 1700)}
 WAIT = 60
-
-
-def _cjk_font_problem() -> str | None:
-    """Install a Chinese font with apt-get if fontconfig knows none; why not, if it failed."""
-    if shutil.which("fc-list") is None:
-        return "fontconfig (fc-list) missing"
-    found = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False)
-    if found.stdout.strip():
-        return None
-    if shutil.which("apt-get") is None:
-        return "apt-get not available to install a Chinese font"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", CJK_FONT_PACKAGE]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            return f"{' '.join(command)} failed: {done.stderr.strip()[-300:]}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def cjk_font(chromium: Path) -> None:
-    """A font with Chinese glyphs for the screenshots (after chromium, which brings fontconfig)."""
-    del chromium
-    problem = _cjk_font_problem()
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"console screenshots need a Chinese font on CI: {problem}",
-                        pytrace=False)
-        pytest.skip(problem)
 
 
 @contextmanager
