@@ -8,6 +8,7 @@ rows; a bulk batch written with COPY that fails leaves nothing behind.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -25,7 +26,7 @@ from registry.partitions import (
     partitions_of,
     table_sizes,
 )
-from registry.store import _GET, HandleStore
+from registry.store import _BUMP, _GET, _LOCK, HandleStore
 from tests._services import PgDatabase
 
 
@@ -40,6 +41,17 @@ def _plan_tables(plan: dict[str, Any]) -> list[str]:
     for child in plan.get("Plans", []):
         found.extend(_plan_tables(child))
     return found
+
+
+async def _explain(conn: Any, statement: Any, params: dict[str, Any]) -> list[str]:
+    """The relations the plan of ``statement`` scans, handles' partition last."""
+    compiled = statement.compile(dialect=conn.dialect)
+    args = tuple(params[name] if name in params else compiled.params[name]
+                 for name in compiled.positiontup)
+    plan = (await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), args)
+            ).scalar_one()
+    tables = _plan_tables((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+    return sorted(tables, key=lambda t: t.startswith("handles_"))
 
 
 def test_partition_count_is_bounded_and_named() -> None:
@@ -65,15 +77,17 @@ async def test_resolution_query_reads_one_partition_of_each_table(pg_url: PgData
                 counts = (await conn.execute(text(
                     f"SELECT count(*) FROM {table} GROUP BY tableoid"))).scalars().all()
                 assert len(counts) == 8 and sum(counts) in (200, 400)
-            query = str(_GET.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": False}))
-            plan = (await conn.exec_driver_sql(
-                "EXPLAIN (FORMAT JSON) " + query, ("88.118.8/P-17",))).scalar_one()
+            key = "88.118.8/P-17"
+            for statement in (_GET, _LOCK):  # resolution, and the lock of every write
+                tables = await _explain(conn, statement, {"key": key})
+                assert sorted(t for t in tables if t != "enterprises") == [
+                    "handle_values_p" + tables[-1].rsplit("_p", 1)[1], tables[-1]], tables
+                assert all(is_partition(t) for t in tables if t != "enterprises"), tables
+            now = datetime.now(UTC)
+            bump = await _explain(conn, _BUMP, {"hid": 1, "key": key, "old": 1, "now": now})
+            scanned = [t for t in bump if t != "handles"]  # the update's target is the parent
+            assert len(scanned) == 1 and is_partition(scanned[0]), bump
             data, index = await table_sizes(conn, "handles")
-        tables = _plan_tables((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
-        assert len(tables) == 2, tables
-        assert all(is_partition(t) for t in tables), tables
-        assert sorted(t.split("_p")[0] for t in tables) == ["handle_values", "handles"]
-        assert tables[0].rsplit("_p", 1)[1] == tables[1].rsplit("_p", 1)[1]  # co-located
         assert data > 0 and index > 0
         record = await store.get_handle("88.118.8/P-17")
         assert record is not None and record.values[0].data == b"https://e.test/17"
