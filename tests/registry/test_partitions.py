@@ -95,24 +95,31 @@ async def test_resolution_query_reads_one_partition_of_each_table(pg_url: PgData
         await store.close()
 
 
-async def test_upgrade_copies_existing_rows_into_partitions(pg_url: PgDatabase) -> None:
-    """A database at 0006 with handles is upgraded: rows, ids and the sequence kept."""
+async def _alembic(pg_url: PgDatabase, action: str, revision: str) -> None:
+    """``alembic upgrade|downgrade revision`` on the test's schema."""
     from alembic import command
     from alembic.config import Config
 
     from registry.db import MIGRATIONS_DIR
 
-    engine = await open_engine(pg_url.url, schema=pg_url.schema)
-
-    def to_0006(connection: Any) -> None:
+    def run(connection: Any) -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
+        getattr(command, action)(config, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(to_0006)
-    await engine.dispose()
+    engine = await open_engine(pg_url.url, schema=pg_url.schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_copies_existing_rows_into_partitions(pg_url: PgDatabase) -> None:
+    """A database at 0006 with handles is upgraded: rows, ids and the sequence kept;
+    the downgrade takes the rows back to plain tables."""
+    await _alembic(pg_url, "upgrade", "0006")
     old = HandleStore(await open_engine(pg_url.url, schema=pg_url.schema))
     try:
         async with old.engine.begin() as conn:
@@ -138,6 +145,14 @@ async def test_upgrade_copies_existing_rows_into_partitions(pg_url: PgDatabase) 
         assert await store.get_handle("88.118.8/old") is None
     finally:
         await store.close()
+    await _alembic(pg_url, "downgrade", "0006")
+    with psycopg.connect(pg_url.url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{pg_url.schema}"')
+        kept = conn.execute("SELECT h.name_key, v.idx FROM handles h JOIN handle_values v "
+                            "ON v.handle_id = h.id").fetchall()
+        parts = conn.execute("SELECT count(*) FROM pg_inherits "
+                             "WHERE inhparent = 'handles'::regclass").fetchone()
+    assert sorted(kept) == [("88.118.8/NEW", 1), ("88.118.8/NEW", 2)] and parts == (0,)
 
 
 async def test_copy_batch_that_fails_leaves_nothing(pg_url: PgDatabase) -> None:
