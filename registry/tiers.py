@@ -14,6 +14,11 @@ of the record.  The tiers build on that rather than beside it:
     :data:`TYPE_PARTNERS` marker value: also every enterprise the owning
     enterprise granted partner access (:mod:`registry.partners`).
 
+A templated record repeats every mapped field and link in its ``TRACE.DATA``
+document, so :func:`with_tiers` gives ``TRACE.DATA`` the strictest tier of
+those values: restricting ``TRACE.MODEL`` restricts the document too (people
+without access then see the record without its template facts).
+
 The marker is itself a value of the record (owner tier, data: the listed
 indexes as ASCII ``"3,5"``), so it travels with the record through the caches,
 backups, exports and mirrors, and the service decides a reader's view from the
@@ -33,6 +38,9 @@ from protocol.values import HandleValue
 from registry.errors import InvalidArgument
 
 TYPE_PARTNERS: Final = "ACCESS.PARTNERS"
+TYPE_DOCUMENT: Final = "TRACE.DATA"
+#: TRACE.* values that are not repeated in the document
+_NOT_IN_DOCUMENT: Final = frozenset({"TRACE.TEMPLATE", "TRACE.EVENT", TYPE_DOCUMENT})
 PUBLIC: Final = "public"
 PARTNERS: Final = "partners"
 OWNER: Final = "owner"
@@ -96,6 +104,7 @@ def with_tiers(values: Sequence[HandleValue], tiers: dict[int, str]) -> list[Han
         listed.discard(index)
         if tier == PARTNERS:
             listed.add(index)
+    _restrict_document(by_index, listed)
     marker_at = next((v.index for v in values if v.type == TYPE_PARTNERS), None)
     for v in values:
         if v.type == TYPE_PARTNERS:
@@ -105,6 +114,33 @@ def with_tiers(values: Sequence[HandleValue], tiers: dict[int, str]) -> list[Han
         index = marker_at if marker_at is not None else max(by_index) + 1
         by_index[index] = _marker(index, listed)
     return [by_index[i] for i in sorted(by_index)]
+
+
+def _restrict_document(by_index: dict[int, HandleValue], listed: set[int]) -> None:
+    """Give ``TRACE.DATA`` the strictest tier of the values it repeats (in place)."""
+    frozen = frozenset(listed)
+    strictest = max((TIERS.index(tier_of(v, frozen)) for v in by_index.values()
+                     if v.type.startswith("TRACE.") and v.type not in _NOT_IN_DOCUMENT),
+                    default=0)
+    for index, value in list(by_index.items()):
+        if value.type != TYPE_DOCUMENT or TIERS.index(tier_of(value, frozen)) >= strictest:
+            continue
+        by_index[index] = dataclasses.replace(value, public_read=False, admin_read=True)
+        listed.discard(index)
+        if TIERS[strictest] == PARTNERS:
+            listed.add(index)
+
+
+def keep_tiers(old: Sequence[HandleValue], new: Sequence[HandleValue]) -> list[HandleValue]:
+    """``new`` with the tiers ``old`` gave the values at the same index and of the same
+    type (a record rewritten from a form keeps who may read what)."""
+    before = tiers_of(old)
+    types = {v.index: v.type for v in old}
+    carried = {v.index: before[v.index] for v in new
+               if v.type != TYPE_PARTNERS and before.get(v.index, PUBLIC) != PUBLIC
+               and types.get(v.index) == v.type}
+    fresh = [v for v in new if v.type != TYPE_PARTNERS]
+    return with_tiers(fresh, carried) if carried else list(new)
 
 
 def tiers_of(values: Sequence[HandleValue]) -> dict[int, str]:

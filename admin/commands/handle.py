@@ -26,7 +26,7 @@ from protocol.rest_json import values_from_json
 from protocol.values import HandleValue
 from registry.errors import HandleNotFound, InvalidArgument
 from registry.records import HandleRecord
-from registry.tiers import TIERS, with_tiers
+from registry.tiers import TIERS, keep_tiers, with_tiers
 
 DEFAULT_LIMIT = 100
 VALUE_HELP = "a value INDEX:TYPE:DATA, e.g. 1:URL:https://example.com (repeatable)"
@@ -114,8 +114,9 @@ async def set_(ctx: CommandContext, args: argparse.Namespace) -> int:
             raise CliError(f"{current.name} has no value at index {missing[0]}")
         for index in args.remove or ():
             del merged[index]
+        kept = keep_tiers(current.values, list(merged.values()))  # a rewritten value keeps its tier
         record = await store.replace_handle(
-            current.name, _tiered(list(merged.values()), tiers), actor=ctx.actor,
+            current.name, _tiered(kept, tiers), actor=ctx.actor,
             expected_version=current.version)
     print_record(ctx.out, record_head(record), record.values)
     return EXIT_OK

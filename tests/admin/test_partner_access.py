@@ -235,7 +235,7 @@ async def _anonymous_http_answers(served: Served) -> dict[str, bytes]:
         f"/api/trace/{PRODUCT}/affected", f"/api/trace/{PRODUCT}/affected?format=csv",
         f"/trace/{PRODUCT}", f"/{PRODUCT}?noredirect", f"/{PRODUCT}/qr.svg",
         f"/api/resolve?id=(01){GTIN}(21){SERIAL}",
-        "/console/portal/id?handle=" + quote(PRODUCT),
+        "/console/portal/id?h=" + quote(PRODUCT),
     ]
     found: dict[str, bytes] = {}
     async with aiohttp.ClientSession(served.url) as http:

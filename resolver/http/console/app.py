@@ -22,6 +22,7 @@ from resolver.http.console import (
     operator,
     portal,
     review,
+    sharing,
     users,
 )
 from resolver.http.console.context import SETTINGS, ConsoleSettings
@@ -34,7 +35,7 @@ from resolver.http.console.security import (
 
 PREFIX = "/console"
 MAX_UPLOAD = 64 * 1024 * 1024
-FEATURES = (auth, account, apply, review, portal, bulk, labels, operator, users)
+FEATURES = (auth, account, apply, review, portal, sharing, bulk, labels, operator, users)
 
 
 def template_environment(app: web.Application) -> jinja2.Environment:

@@ -23,6 +23,7 @@ from registry.stats_report import METRIC_RESOLUTIONS
 from registry.templates.loader import find_template, load_builtin_templates
 from registry.templates.mapping import TYPE_TEMPLATE, values_to_document
 from registry.templates.model import Template
+from registry.tiers import TIERS, tiers_of
 from resolver.http.console import charts
 from resolver.http.console.context import actor_of, redirect, render, settings_of, user_of
 from resolver.http.console.forms import Form, posted
@@ -231,8 +232,10 @@ async def show_identifier(request: web.Request) -> web.StreamResponse:
             template = None
         if template is not None:
             facts, title = document_facts(template, document), template_title(template)
+    tiers = tiers_of(record.values)
     return render(request, "identifier.html", {
-        "handle": record.name, "values": [(v.index, v.type, _shown(v)) for v in record.values],
+        "handle": record.name, "tiers": TIERS,
+        "values": [(v.index, v.type, _shown(v), tiers.get(v.index)) for v in record.values],
         "page_url": page_url(settings_of(request).public_url, record.name),
         "editable": bool(facts), "facts": facts, "title": title,
     })

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from protocol.values import HandleValue
+from registry.tiers import keep_tiers
 from resolver.core.service import ResolutionService
 
 
@@ -24,7 +25,10 @@ async def put_record(
     service: ResolutionService, handle: str, values: Sequence[HandleValue], *, actor: str,
     expected_version: int | None = None, create: bool,
 ) -> None:
-    """Create ``handle`` (``create``) or replace its values at ``expected_version``."""
+    """Create ``handle`` (``create``) or replace its values at ``expected_version``;
+    a value rewritten at the same index keeps its tier (:func:`registry.tiers.keep_tiers`)."""
+    if not create and (current := await service.store.get_handle(handle)) is not None:
+        values = keep_tiers(current.values, values)
     if create:
         await service.store.create_handle(handle, values, actor=actor)
     else:
