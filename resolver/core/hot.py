@@ -18,7 +18,6 @@ bytes and the record (anonymous callers, no signature, no session).
 
 from __future__ import annotations
 
-from protocol.constants import RC_SUCCESS
 from registry.names import name_key
 from resolver.core.cache import Answer, Kind
 from resolver.core.service import ResolutionService
@@ -60,4 +59,4 @@ class HotAnswers:
             self.stack.count_hit()
         usage = self.service.usage
         if usage is not None:
-            usage.resolved(handle, RC_SUCCESS)
+            usage.resolved_kept(handle)

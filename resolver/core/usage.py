@@ -15,6 +15,11 @@ and inherits its count, so memory stays bounded whatever clients ask, and
 every handle asked more often than 1/``TOP_PER_PREFIX`` of the prefix's
 resolutions is among those kept.  Counts of kept handles may be over-estimated
 by at most the evicted count.
+
+Answers sent from pre-encoded forms (:mod:`resolver.core.hot`, tens of thousands a
+second) are only counted per handle (:meth:`UsageCounter.resolved_kept`, one dict
+add) and folded into the hourly counts at the next flush, or sooner when
+:data:`MAX_WAITING` handles wait: they count in the hour they are folded in.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ DAY = 86400
 NODE = ""  # the prefix that stands for the whole node
 TOP_PER_PREFIX = 32
 MAX_TOP_PREFIXES = 4096
+#: distinct handles whose answers from kept forms may wait to be folded in
+MAX_WAITING = 4096
 
 
 class UsageCounter:
@@ -51,30 +58,46 @@ class UsageCounter:
         self._pending: dict[tuple[int, str], int] = {}
         self._top: dict[tuple[int, str], dict[str, int]] = {}
         self._cache_seen = (0, 0)
+        self._waiting: dict[str, int] = {}
 
-    def resolved(self, handle: str, response_code: int) -> None:
-        """Count one answered resolution of ``handle``."""
+    def resolved(self, handle: str, response_code: int, count: int = 1) -> None:
+        """Count ``count`` answered resolutions of ``handle``."""
         hour = int(self._clock()) // HOUR
         pending = self._pending
-        pending[hour, NODE] = pending.get((hour, NODE), 0) + 1
+        pending[hour, NODE] = pending.get((hour, NODE), 0) + count
         if response_code == RC_SUCCESS:
             prefix = handle.partition("/")[0]
             key = (hour, prefix)
-            pending[key] = pending.get(key, 0) + 1
-            self._count_top(hour * HOUR // DAY, prefix, handle)
+            pending[key] = pending.get(key, 0) + count
+            self._count_top(hour * HOUR // DAY, prefix, handle, count)
 
-    def _count_top(self, day: int, prefix: str, handle: str) -> None:
-        """Space-Saving: count ``handle`` among the kept handles of ``prefix`` on ``day``."""
+    def resolved_kept(self, handle: str) -> None:
+        """Count one successful resolution of ``handle`` answered from a pre-encoded
+        form (folded in later, see the module docstring)."""
+        waiting = self._waiting
+        waiting[handle] = waiting.get(handle, 0) + 1
+        if len(waiting) > MAX_WAITING:
+            self.fold()
+
+    def fold(self) -> None:
+        """Add the waiting counts of :meth:`resolved_kept` to the hourly counts."""
+        waiting, self._waiting = self._waiting, {}
+        for handle, count in waiting.items():
+            self.resolved(handle, RC_SUCCESS, count)
+
+    def _count_top(self, day: int, prefix: str, handle: str, count: int) -> None:
+        """Space-Saving: count ``handle`` ``count`` times among the kept handles of
+        ``prefix`` on ``day``."""
         kept = self._top.get((day, prefix))
         if kept is None:
             if len(self._top) >= MAX_TOP_PREFIXES:
                 return
             kept = self._top[day, prefix] = {}
         if handle in kept or len(kept) < TOP_PER_PREFIX:
-            kept[handle] = kept.get(handle, 0) + 1
+            kept[handle] = kept.get(handle, 0) + count
             return
         least = min(kept, key=kept.__getitem__)
-        kept[handle] = kept.pop(least) + 1
+        kept[handle] = kept.pop(least) + count
 
     def _cache_delta(self) -> tuple[int, int]:
         """Cache hits and misses (any layer) since the last call."""
@@ -87,6 +110,7 @@ class UsageCounter:
 
     async def flush(self, store: HandleStore) -> None:
         """Add everything counted since the last flush to the store's counters."""
+        self.fold()
         pending, self._pending = self._pending, {}
         top, self._top = self._top, {}
         now_hour = _period(int(self._clock()) // HOUR)

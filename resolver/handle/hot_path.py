@@ -11,7 +11,9 @@ between them per request exactly as for a fresh answer.  The next request
 with the same bytes is answered by copying those datagrams with two fields
 patched: the request id (envelope octets 8-11 of every datagram) and the
 expiration (header octets 16-19 of the first one, and of the use-TCP reply),
-computed exactly as :func:`protocol.message.make_response` does.  So a kept
+computed exactly as :func:`protocol.message.make_response` does; the kept
+datagrams are stored already cut at those fields (:class:`KeptDatagrams`), so a
+replay is one ``join`` per datagram.  So a kept
 answer is byte-identical to a freshly encoded one, and costs a parse of
 the handle's name, two dict lookups and one ``sendto``: no task, no decode,
 no encode.
@@ -83,11 +85,44 @@ def keepable(request: Message, responses: Sequence[Message]) -> bool:
     )
 
 
-def replay(kept: Sequence[bytes], request: bytes) -> list[bytes]:
-    """``kept`` with ``request``'s id and the current expiration patched in."""
-    request_id = request[_ID]
-    first = kept[0]
-    expires = response_expiration().to_bytes(4, "big", signed=True)
-    out = [b"".join((first[:8], request_id, first[12:_EXPIRES], expires, first[_EXPIRES + 4:]))]
-    out.extend(b"".join((d[:8], request_id, d[12:])) for d in kept[1:])
-    return out
+class KeptDatagrams:
+    """An answer's datagrams and its use-TCP reply, cut where :meth:`replay` patches
+    them (kept with the record; see the module docstring)."""
+
+    __slots__ = (
+        "charge",
+        "head",
+        "middle",
+        "rest",
+        "short_head",
+        "short_middle",
+        "short_tail",
+        "size",
+        "tail",
+    )
+
+    def __init__(self, full: Sequence[bytes], short: bytes) -> None:
+        first = full[0]
+        self.head, self.middle, self.tail = first[:8], first[12:_EXPIRES], first[_EXPIRES + 4:]
+        self.rest = tuple((d[:8], d[12:]) for d in full[1:])
+        self.short_head = short[:8]
+        self.short_middle, self.short_tail = short[12:_EXPIRES], short[_EXPIRES + 4:]
+        #: bytes sent for the full answer (against the amplification cap)
+        self.size = sum(map(len, full))
+        #: what keeping this costs the cache's byte bound
+        self.charge = self.size + len(short)
+
+    def replay(self, request_id: bytes) -> list[bytes]:
+        """The answer's datagrams under ``request_id`` (the request's octets 8-11),
+        expiring as an answer made now."""
+        expires = response_expiration().to_bytes(4, "big", signed=True)
+        out = [b"".join((self.head, request_id, self.middle, expires, self.tail))]
+        if self.rest:
+            out.extend(b"".join((head, request_id, tail)) for head, tail in self.rest)
+        return out
+
+    def replay_short(self, request_id: bytes) -> bytes:
+        """The use-TCP reply under ``request_id``, expiring as one made now."""
+        expires = response_expiration().to_bytes(4, "big", signed=True)
+        return b"".join((self.short_head, request_id, self.short_middle, expires,
+                         self.short_tail))

@@ -55,7 +55,7 @@ from resolver.core.service import ResolutionService
 from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
 from resolver.handle.challenges import ChallengeStore
-from resolver.handle.hot_path import HotRequest, hot_request, keepable, replay
+from resolver.handle.hot_path import HotRequest, KeptDatagrams, hot_request, keepable
 from resolver.handle.requests import RequestProcessor
 from resolver.handle.sessions import SessionStore
 
@@ -214,7 +214,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         request = hot_request(data) if self.hot is not None else None
         if request is not None and (
-            not self._admitted(data, addr) or self._answer_hot(request, data, addr)
+            (self.limiter.enabled and not self._admitted(data, addr))
+            or self._answer_hot(request, data, addr)
         ):
             return
         try:
@@ -253,16 +254,29 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
     def _answer_hot(self, request: HotRequest, data: bytes, addr: tuple[str | int, ...]) -> bool:
         """Answer an admitted ``request`` from kept datagrams if there are any; whether
         it was answered."""
-        assert self.hot is not None
-        answer = self.hot.lookup(request.handle)
-        kept = None if answer is None else answer.renders.get(request.form)
-        if kept is None:
-            return False
         started = time.perf_counter()
-        full, short = cast(tuple[tuple[bytes, ...], bytes], kept)
-        self._send_datagrams(replay(full, data), addr, len(data),
-                             lambda: replay((short,), data)[0])
-        self.hot.served(request.handle)
+        hot = self.hot
+        assert hot is not None
+        answer = hot.lookup(request.handle)
+        kept = None if answer is None else answer.renders.get(request.form)
+        if not isinstance(kept, KeptDatagrams):
+            return False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return True
+        request_id = data[8:12]
+        limits = self.limits
+        factor = limits.udp_amplification_factor
+        if factor > 0 and kept.size > factor * len(data):  # over the plain cap: look closer
+            budget = answer_budget(len(data), factor, limits.udp_answer_floor,
+                                   proven=client_of(addr) in self.proofs)
+            datagrams = within_budget(kept.replay(request_id), budget,
+                                      lambda: kept.replay_short(request_id))
+        else:
+            datagrams = kept.replay(request_id)
+        for datagram in datagrams:
+            transport.sendto(datagram, addr)
+        hot.served(request.handle)
         metrics = self.processor.metrics
         if metrics is not None:
             metrics.observe_request("handle", RC_SUCCESS, time.perf_counter() - started)
@@ -299,8 +313,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             short = use_tcp_reply(responses[0])
             self._send_datagrams(full, addr, size, lambda: short)
             assert self.hot is not None
-            self.hot.keep(hot.handle, answer, hot.form, (full, short),
-                          len(hot.form) + len(short) + sum(map(len, full)))
+            kept = KeptDatagrams(full, short)
+            self.hot.keep(hot.handle, answer, hot.form, kept, len(hot.form) + kept.charge)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
 

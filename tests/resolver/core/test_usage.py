@@ -11,7 +11,7 @@ from registry.config import NodeConfig
 from registry.stats_report import usage
 from registry.store import HandleStore
 from resolver.core.client import HandleClient
-from resolver.core.usage import TOP_PER_PREFIX, UsageCounter
+from resolver.core.usage import MAX_WAITING, TOP_PER_PREFIX, UsageCounter
 from resolver.node import start_node
 from tests.resolver.core.test_cache import url
 
@@ -91,3 +91,22 @@ async def test_top_identifiers_are_counted_within_a_bound(database: HandleStore)
     assert [name for name, _n in top] == ["88.118.8/HOT", "88.118.8/WARM"]
     assert dict(top)["88.118.8/HOT"] >= 50 and dict(top)["88.118.8/WARM"] >= 41
     assert await database.top_handles(["88.118.9"], since=since) == []
+
+
+async def test_answers_from_kept_forms_are_folded_in_at_the_flush(database: HandleStore) -> None:
+    clock = Clock()
+    counter = UsageCounter(clock=clock)
+    for _ in range(300):                       # more than 1/TOP_PER_PREFIX of all: kept
+        counter.resolved_kept("88.118.8/HOT")
+    for n in range(MAX_WAITING + 1):           # too many handles waiting: folded in at once
+        counter.resolved_kept(f"88.118.8/COLD-{n}")
+    assert len(counter._waiting) <= 1
+    assert all(len(kept) <= TOP_PER_PREFIX for kept in counter._top.values())
+    counter.resolved_kept("88.118.8/WARM")
+    counter.resolved_kept("88.118.8/WARM")
+    await counter.flush(database)
+    start = datetime.fromtimestamp(T0, UTC)
+    report = await usage(database, start, start + timedelta(hours=1))
+    assert report["resolutions"]["total"] == 300 + MAX_WAITING + 1 + 2
+    top = await database.top_handles(["88.118.8"], since=start - timedelta(days=1), limit=1)
+    assert top[0][0] == "88.118.8/HOT" and top[0][1] >= 300
