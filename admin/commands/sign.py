@@ -12,7 +12,7 @@ certified or published first: ``idnode cert request`` / ``keys publish``).
 
 Which handles::
 
-    idnode sign 88.118.8/TV-0001 --key acme.pem --passphrase-env ACME_PASS
+    idnode sign 88.118.8/TV-0000001 --key acme.pem --passphrase-env ACME_PASS
     idnode sign --prefix 88.118.8 --key acme.pem ...          # every record of the prefix
     idnode sign --from handles.txt --key acme.pem ...         # one handle per line
     idnode sign --prefix 88.118.8 --expiring-within 30d ...   # re-sign before expiry
@@ -188,10 +188,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_command(
         subparsers, "sign", sign, writes=True,
         summary="Sign records with an enterprise's own key (HS_SIGNATURE).",
-        examples="  idnode sign 88.118.8/TV-0001 --key keys/acme.pem --passphrase-env ACME_PASS\n"
+        examples="  idnode sign 88.118.8/TV-0000001 --key keys/acme.pem --passphrase-env A_PASS\n"
         "  idnode sign --prefix 88.118.8 --key keys/acme.pem --passphrase-file pass.txt\n"
         "  idnode sign --prefix 88.118.8 --expiring-within 30d --key keys/acme.pem ...\n"
-        "  idnode sign 88.118.8/TV-0001 --key keys/acme.pem --server node.example:2641 \\\n"
+        "  idnode sign 88.118.8/TV-0000001 --key keys/acme.pem --server node.example:2641 \\\n"
         "      --admin 300:0.NA/88.118.8 --secret-file acme.secret",
     )
     parser.add_argument("handles", nargs="*", metavar="HANDLE", help="records to sign")
