@@ -18,7 +18,7 @@ from protocol.values import HandleValue
 from registry.bootstrap import issue_secret_key
 from registry.errors import EnterpriseSuspended, StoreError
 from registry.names import name_key, prefix_handle, split_handle
-from registry.records import EnterpriseInfo, PrefixInfo
+from registry.records import EnterpriseInfo, HandleRecord, PrefixInfo
 from registry.stats_report import METRIC_RESOLUTIONS
 from registry.templates.loader import find_template, load_builtin_templates
 from registry.templates.mapping import TYPE_TEMPLATE, values_to_document
@@ -89,6 +89,16 @@ def handle_of(request: web.Request, owned: Scope) -> str:
     if not owned.owns(handle):
         raise web.HTTPNotFound(text="no such identifier of your enterprise")
     return handle
+
+
+async def owned_record(request: web.Request) -> tuple[Scope, HandleRecord]:
+    """The enterprise's scope and the identifier named in the query: one it owns and
+    that exists, else 404."""
+    owned = await scope(request)
+    record = await settings_of(request).store.get_handle(handle_of(request, owned))
+    if record is None:
+        raise web.HTTPNotFound(text="no such identifier")
+    return owned, record
 
 
 def write_error(exc: StoreError) -> str:
@@ -217,11 +227,7 @@ async def create_identifier(request: web.Request) -> web.StreamResponse:
 @allow(*ENTERPRISE)
 async def show_identifier(request: web.Request) -> web.StreamResponse:
     """One identifier: its values and what can be done with it."""
-    owned = await scope(request)
-    handle = handle_of(request, owned)
-    record = await settings_of(request).store.get_handle(handle)
-    if record is None:
-        raise web.HTTPNotFound(text="no such identifier")
+    owned, record = await owned_record(request)
     facts: list[tuple[str, str]] = []
     title = ""
     if any(v.type == TYPE_TEMPLATE for v in record.values):
@@ -248,11 +254,7 @@ def _shown(value: HandleValue) -> str:
         return value.data.hex()
 
 
-async def _editable(request: web.Request, owned: Scope, handle: str
-                    ) -> tuple[Template, dict[str, object], str, int]:
-    record = await settings_of(request).store.get_handle(handle)
-    if record is None:
-        raise web.HTTPNotFound(text="no such identifier")
+def _editable(owned: Scope, record: HandleRecord) -> tuple[Template, dict[str, object], str, int]:
     try:
         template_id, document = values_to_document(record.values)
     except StoreError:
@@ -265,20 +267,19 @@ async def _editable(request: web.Request, owned: Scope, handle: str
 @allow(*ENTERPRISE)
 async def edit_identifier(request: web.Request) -> web.StreamResponse:
     """The template form filled with the identifier's data."""
-    owned = await scope(request)
-    handle = handle_of(request, owned)
-    template, document, url, version = await _editable(request, owned, handle)
+    owned, record = await owned_record(request)
+    template, document, url, version = _editable(owned, record)
     form = Form(document_as_form(document) | {"url": url})
-    return _form_page(request, owned, template, form, handle=handle, version=version)
+    return _form_page(request, owned, template, form, handle=record.name, version=version)
 
 
 @routes.post("/portal/id/edit")
 @allow(*ENTERPRISE)
 async def update_identifier(request: web.Request) -> web.StreamResponse:
     """Store the edited data (refused if someone changed it meanwhile)."""
-    owned = await scope(request)
-    handle = handle_of(request, owned)
-    template, _document, _url, version = await _editable(request, owned, handle)
+    owned, record = await owned_record(request)
+    handle = record.name
+    template, _document, _url, version = _editable(owned, record)
     form = Form(await posted(request))
     _check_url(form)
     document = parse_document(template, form)
@@ -300,11 +301,7 @@ async def update_identifier(request: web.Request) -> web.StreamResponse:
 @allow(*ENTERPRISE)
 async def confirm_delete(request: web.Request) -> web.StreamResponse:
     """Ask before deleting."""
-    owned = await scope(request)
-    handle = handle_of(request, owned)
-    record = await settings_of(request).store.get_handle(handle)
-    if record is None:
-        raise web.HTTPNotFound(text="no such identifier")
+    _owned, record = await owned_record(request)
     return render(request, "delete.html", {"handle": record.name, "version": record.version,
                                            "error": None})
 
