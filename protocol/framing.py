@@ -6,13 +6,15 @@ into pieces of 492 bytes, each sent behind its own copy of the envelope whose
 ``sequence_number`` is the piece number and whose ``message_length`` is the
 length of the whole message (CNRI ``HdlUdpRequestHandler`` /
 ``HandleResolver.sendHdlUdpRequest``).  :class:`UdpReassembler` puts them back
-together with bounded memory.
+together with bounded memory.  An HTTP body of Handle messages
+(``NativeServlet``) holds frames back to back exactly as TCP does
+(:func:`split_frames`, :func:`encode_frames`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from protocol.constants import MAX_MESSAGE_SIZE, MAX_UDP_DATA_SIZE, MESSAGE_ENVELOPE_SIZE
@@ -21,9 +23,10 @@ from protocol.errors import ProtocolError
 from protocol.message import Message, decode_message, encode_message
 
 
-def encode_tcp(msg: Message) -> bytes:
-    """Envelope + message, ready to write to a TCP stream."""
-    body = encode_message(msg)
+def encode_tcp(msg: Message, *, as_received: bool = False) -> bytes:
+    """Envelope + message, ready to write to a TCP stream (or to keep, for
+    :func:`decode_packet`: ``as_received`` keeps a decoded message's own bytes)."""
+    body = encode_message(msg, as_received=as_received)
     return encode_envelope(msg.envelope(len(body))) + body
 
 
@@ -42,6 +45,46 @@ class BadEnvelope(ProtocolError):
         self.head = head
 
 
+class TruncatedFrame(ProtocolError):
+    """A buffer that ends inside the message its ``envelope`` announces (the text is
+    CNRI ``NativeServlet``'s)."""
+
+    def __init__(self, envelope: Envelope, received: int) -> None:
+        super().__init__(
+            f"Expecting {envelope.message_length} bytes, only received {received}")
+        self.envelope = envelope
+
+
+def _envelope(head: bytes, max_message_size: int) -> Envelope:
+    try:
+        return decode_envelope(head, max_message_size)
+    except ProtocolError as exc:
+        raise BadEnvelope(head[:MESSAGE_ENVELOPE_SIZE], exc) from None
+
+
+def split_frames(
+    data: bytes, max_message_size: int = MAX_MESSAGE_SIZE
+) -> Iterator[tuple[Envelope, bytes]]:
+    """The frames (envelope, message bytes) held back to back in one buffer, as a TCP
+    stream carries them: the body of a Handle-over-HTTP request or answer
+    (``application/x-hdl-message``).  :class:`BadEnvelope` for an envelope that does
+    not decode, :class:`TruncatedFrame` when ``data`` ends inside a message."""
+    offset = 0
+    while offset < len(data):
+        env = _envelope(data[offset:offset + MESSAGE_ENVELOPE_SIZE], max_message_size)
+        start = offset + MESSAGE_ENVELOPE_SIZE
+        message = data[start:start + env.message_length]
+        if len(message) < env.message_length:
+            raise TruncatedFrame(env, len(message))
+        yield env, message
+        offset = start + env.message_length
+
+
+def encode_frames(messages: Iterable[Message]) -> bytes:
+    """Messages back to back as :func:`split_frames` reads them."""
+    return b"".join(encode_tcp(msg) for msg in messages)
+
+
 async def read_tcp_frame(
     reader: asyncio.StreamReader, max_message_size: int = MAX_MESSAGE_SIZE, first: bytes = b""
 ) -> tuple[Envelope, bytes]:
@@ -49,10 +92,7 @@ async def read_tcp_frame(
     already read).  :class:`BadEnvelope` for an envelope that does not decode (longer
     than ``max_message_size`` included); ``asyncio.IncompleteReadError`` at the end."""
     head = first + await reader.readexactly(MESSAGE_ENVELOPE_SIZE - len(first))
-    try:
-        env = decode_envelope(head, max_message_size)
-    except ProtocolError as exc:
-        raise BadEnvelope(head, exc) from None
+    env = _envelope(head, max_message_size)
     return env, await reader.readexactly(env.message_length)
 
 

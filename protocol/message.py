@@ -308,10 +308,11 @@ def _s16(v: int) -> int:
     return v - 0x10000 if v >= 0x8000 else v
 
 
-def encode_message(msg: Message) -> bytes:
+def encode_message(msg: Message, *, as_received: bool = False) -> bytes:
     """Header, body, credential length and credential: the bytes after the envelope
-    (``AbstractMessage.getEncodedMessage``)."""
-    hb = encode_header_body(msg)
+    (``AbstractMessage.getEncodedMessage``); ``as_received`` keeps the header and body
+    bytes of a decoded message (:func:`request_bytes`) instead of encoding them anew."""
+    hb = request_bytes(msg) if as_received else encode_header_body(msg)
     sig = msg.signature or b""
     return hb + len(sig).to_bytes(4, "big") + sig
 

@@ -15,10 +15,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from protocol.constants import HDL_MIME_TYPE, MESSAGE_ENVELOPE_SIZE
-from protocol.envelope import decode_envelope
+from protocol.constants import HDL_MIME_TYPE
 from protocol.errors import ProtocolError
-from protocol.framing import encode_tcp
+from protocol.framing import encode_tcp, split_frames
 from protocol.message import Message, decode_message
 
 HEADERS = {"Content-Type": HDL_MIME_TYPE, "Accept": HDL_MIME_TYPE}
@@ -31,17 +30,8 @@ def handle_uri(handle: str) -> str:
 
 def split_messages(body: bytes, max_message_size: int) -> list[Message]:
     """The messages (envelope + message each) of one HTTP answer body, in order."""
-    messages, offset = [], 0
-    while offset < len(body):
-        env = decode_envelope(body[offset:offset + MESSAGE_ENVELOPE_SIZE], max_message_size)
-        start = offset + MESSAGE_ENVELOPE_SIZE
-        data = body[start:start + env.message_length]
-        if len(data) < env.message_length:
-            raise ProtocolError(f"HTTP answer ends inside a message ({len(data)} of "
-                                f"{env.message_length} bytes)")
-        messages.append(decode_message(env, data, max_message_size))
-        offset = start + env.message_length
-    return messages
+    return [decode_message(env, data, max_message_size)
+            for env, data in split_frames(body, max_message_size)]
 
 
 class HttpExchange:
