@@ -21,7 +21,7 @@ from protocol.constants import KEY_EXCHANGE_DH
 from protocol.dh_groups import GROUPS
 from protocol.public_key import DHKeyNumbers, encode_key_numbers
 from resolver.core.service import MAX_ANSWER_WORK
-from resolver.handle.sessions import dh_session_key
+from resolver.handle.key_exchange import dh_session_key
 
 GOAL_MS = 250.0
 NONCE, DIGEST, KEY = b"n" * 16, b"d" * 20, b"secret"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -342,3 +343,16 @@ class PartnerGrant(Base):
     partner: Mapped[str] = mapped_column(ForeignKey("enterprises.code"), primary_key=True,
                                          index=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthRecord(Base):
+    """An open authentication challenge or session (see :mod:`registry.auth_state`);
+    key = SHA-256 of its id, ``data`` what the resolver keeps of it."""
+
+    __tablename__ = "auth_state"
+    __table_args__ = (Index("ix_auth_state_pool_expires", "pool", "expires"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pool: Mapped[str] = mapped_column(String(32))
+    expires: Mapped[float] = mapped_column(Float)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

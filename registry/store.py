@@ -28,6 +28,7 @@ from registry.accounts import AccountsMixin
 from registry.admission import load_owners
 from registry.applications import ApplicationsMixin
 from registry.audit import AuditEvent, AuditMixin, append_audit
+from registry.auth_state import AuthStateMixin
 from registry.bulk import BulkMixin
 from registry.catalog import CatalogMixin
 from registry.changes import ChangesMixin
@@ -131,7 +132,7 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
 
 class HandleStore(
     AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin,
-    AccountsMixin, ApplicationsMixin, SearchMixin, PartnersMixin,
+    AccountsMixin, ApplicationsMixin, SearchMixin, PartnersMixin, AuthStateMixin,
 ):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from aiohttp import web
 
 from protocol.key_types import HandlePrivateKey, handle_key_types_text
-from protocol.message import Message
 from protocol.site_info import SiteInfo
 from registry.bootstrap import node_admin
 from registry.config import NodeConfig
@@ -31,24 +30,30 @@ from registry.store import HandleStore
 from registry.trust.keys import load_handle_signing_key
 from registry.write_rules import WriteRules
 from resolver.core.assembly import build_service, build_stack
+from resolver.core.auth_sessions import (
+    HANDLE,
+    HTTP,
+    AuthState,
+    Challenges,
+    DatabaseAuthState,
+    MemoryAuthState,
+    Sessions,
+    auth_bounds,
+)
 from resolver.core.change_feed import ChangeFollower
 from resolver.core.limits import Limits
 from resolver.core.metrics import Metrics
 from resolver.core.ratelimit import RateLimiter
-from resolver.core.redis_link import RedisLink
 from resolver.core.root_finder import find_root_address
 from resolver.core.service import ResolutionService
 from resolver.core.site import build_site_info, site_info_value
-from resolver.core.stack import redis_prefix_of
 from resolver.core.upper_report import send_periodically
 from resolver.dns.bridge import DnsServer, run_dns_server
 from resolver.dns.zone import SoaSettings, parse_nameservers
-from resolver.handle.challenges import ChallengeStore
 from resolver.handle.over_http import NativeHttpAnswerer
 from resolver.handle.server import HandleServer, run_handle_server
-from resolver.handle.sessions import SessionStore as HandleSessionStore
 from resolver.http.api import run_http_server
-from resolver.http.auth import RedisSessionStore, SessionStore
+from resolver.http.auth import HTTP_OPEN_SESSION_SECONDS, HTTP_SESSION_SECONDS
 from resolver.http.console.wiring import (
     console_for_http,
     console_settings,
@@ -58,9 +63,6 @@ from resolver.http.guard import HttpGuard
 from resolver.site_sync import sync_published_site
 
 log = logging.getLogger("idnode.node")
-
-AuthTables = tuple[ChallengeStore[Message], HandleSessionStore]
-
 
 @dataclass
 class RunningNode:
@@ -180,15 +182,14 @@ async def start_node(
     *,
     reuse_port: bool = False,
     primary: bool = True,
-    auth_tables: AuthTables | None = None,
 ) -> RunningNode:
     """Open the store and start every front end the configuration enables.
 
     ``reuse_port`` lets several worker processes share the ports; the DNS
     front end (no SO_REUSEPORT) and the upward statistics report run only in
     the ``primary`` process;
-    ``auth_tables`` are the Handle challenge and session tables shared by
-    every worker (see :mod:`resolver.handle.shared_auth`), else each process has its own.
+    authentication challenges and sessions are kept where every process that
+    serves the node sees them (:func:`auth_state_for`).
     Once listening, the primary process brings the node's published HS_SITE values
     to its configured address, ports and key (:mod:`resolver.site_sync`);
     :class:`ListenError` or :class:`resolver.site_sync.SiteMismatch` say why it
@@ -203,7 +204,7 @@ async def start_node(
     )
     try:
         site = own_site(config)
-        node = await _start_front_ends(config, store, site, reuse_port, primary, auth_tables)
+        node = await _start_front_ends(config, store, site, reuse_port, primary)
     except BaseException:
         await store.close()
         raise
@@ -234,7 +235,6 @@ async def _start_front_ends(
     site: SiteInfo,
     reuse_port: bool,
     primary: bool,
-    auth_tables: AuthTables | None,
 ) -> RunningNode:
     limits = limits_from(config)
     metrics = Metrics()
@@ -259,7 +259,7 @@ async def _start_front_ends(
         # other processes' writes reach this cache
         follower = ChangeFollower(store, stack)
         await follower.start()
-        node = await _listen(config, service, limits, metrics, reuse_port, primary, auth_tables)
+        node = await _listen(config, service, limits, metrics, reuse_port, primary)
         node.tasks.append(asyncio.create_task(follower.run()))
         if store.replicas is not None:
             node.tasks.append(asyncio.create_task(store.replicas.run()))
@@ -290,9 +290,8 @@ async def _listen(
     metrics: Metrics,
     reuse_port: bool,
     primary: bool,
-    auth_tables: AuthTables | None,
 ) -> RunningNode:
-    challenges, sessions = auth_tables if auth_tables is not None else (None, None)
+    state = auth_state_for(config, service.store, limits)
     with _binding("Handle protocol (TCP+UDP)", "handle_port", config.listen_hosts,
                   config.handle_port):
         handle_server = await run_handle_server(
@@ -304,8 +303,8 @@ async def _listen(
             reuse_port=reuse_port,
             rate_limiter=rate_limiter_from(config),
             recursion_allow=config.recursion_allow,
-            challenges=challenges,
-            sessions=sessions,
+            challenges=Challenges(state, limits.challenge_lifetime),
+            sessions=Sessions(state, HANDLE, lifetime=limits.session_lifetime),
             metrics=metrics,
         )
     runner: web.AppRunner | None = None
@@ -321,7 +320,8 @@ async def _listen(
                 ssl_context=_tls_context(config),
                 metrics=metrics,
                 allow_insecure_auth=config.http_insecure_auth,
-                sessions=_session_store(config),
+                sessions=Sessions(state, HTTP, lifetime=HTTP_SESSION_SECONDS,
+                                  open_lifetime=HTTP_OPEN_SESSION_SECONDS),
                 guard=http_guard_from(config),
                 native=NativeHttpAnswerer(handle_server.processor),
                 public_url=config.public_http_url,
@@ -394,11 +394,12 @@ def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:
     return context
 
 
-def _session_store(config: NodeConfig) -> SessionStore | None:
-    """REST sessions in Redis when the node has it, so every worker shares them."""
-    if not config.redis_url:
-        return None
-    return RedisSessionStore(
-        RedisLink.of(config).client(),
-        prefix=f"{redis_prefix_of(config)}http-session:",
-    )
+def auth_state_for(config: NodeConfig, store: HandleStore, limits: Limits) -> AuthState:
+    """Where the node keeps authentication challenges and sessions: in the registry
+    database when it is more than one process (``workers``) or one of several hosts
+    (they share a Redis), so the answer to a challenge or the next request of a
+    session may reach any of them; else in this process."""
+    bounds = auth_bounds(limits.max_pending_challenges, limits.max_sessions)
+    if config.workers > 1 or config.redis_url:
+        return DatabaseAuthState(store, bounds)
+    return MemoryAuthState(bounds)

@@ -1,12 +1,13 @@
 """``idnode serve``: run the node's front ends until interrupted.
 
 With ``--workers N`` (N > 1) this process runs worker 0 and starts N-1 more
-worker processes; all share the Handle and HTTP ports through SO_REUSEPORT, one
-table of Handle authentication challenges and sessions (a CNRI client may
-answer a challenge on a new connection that reaches another worker), and stop
-when this process stops.  A line ``idnode ... on LOOP: serving`` on stdout says the
-node is ready; it names the event loop (uvloop where installed: the node's hot
-paths are mostly event-loop work, which uvloop does in C).
+worker processes; all share the Handle and HTTP ports through SO_REUSEPORT, keep
+authentication challenges and sessions in the registry database (a CNRI client
+may answer a challenge on a new connection that reaches another worker:
+:mod:`resolver.core.auth_sessions`), and stop when this process stops.  A line
+``idnode ... on LOOP: serving`` on stdout says the node is ready; it names the
+event loop (uvloop where installed: the node's hot paths are mostly event-loop
+work, which uvloop does in C).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from resolver.core.log_format import configure_logging
 from resolver.core.orphans import die_with_parent
-from resolver.handle.shared_auth import SharedAuthTables, connect_auth_tables
-from resolver.node import AuthTables, ListenError, limits_from, start_node
+from resolver.node import ListenError, start_node
 from resolver.site_sync import SiteMismatch
 
 log = logging.getLogger("idnode.serve")
@@ -78,16 +78,12 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
     workers = 1 if args.worker_child else ctx.config.workers
     if workers > 1 and (ctx.config.handle_port == 0 or ctx.config.http_port == 0):
         raise CliError("--workers needs fixed --handle-port and --http-port", EXIT_USAGE)
-    tables = SharedAuthTables() if workers > 1 else None
-    auth = _join_tables(tables, args.worker_child, ctx)
     try:
         node = await start_node(ctx.config, reuse_port=workers > 1 or args.worker_child,
-                                primary=not args.worker_child, auth_tables=auth)
+                                primary=not args.worker_child)
     except (ListenError, SiteMismatch) as exc:
-        if tables is not None:
-            tables.close()
         raise CliError(str(exc), EXIT_USAGE) from None
-    children = _start_workers(workers - 1, args.argv, tables)
+    children = _start_workers(workers - 1, args.argv)
     loops = await asyncio.to_thread(_wait_ready, children)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,39 +103,17 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
         await node.close()
         for child in children:
             await asyncio.to_thread(child.wait)
-        if tables is not None:
-            tables.close()
     return EXIT_OK
 
 
-def _join_tables(
-    tables: SharedAuthTables | None, worker_child: bool, ctx: CommandContext
-) -> AuthTables | None:
-    """The shared challenge/session tables: this process's own manager, or, in a
-    worker child, the parent's (address and key read from standard input, so the
-    key never shows in the process list or environment)."""
-    limits = limits_from(ctx.config)
-    if tables is not None:
-        return connect_auth_tables(tables.address, tables.authkey, limits)
-    if not worker_child:
-        return None
-    address, key = sys.stdin.readline().split()
-    return connect_auth_tables(address, bytes.fromhex(key), limits)
-
-
-def _start_workers(
-    count: int, cli_args: Sequence[str], tables: SharedAuthTables | None
-) -> list[subprocess.Popen[bytes]]:
+def _start_workers(count: int, cli_args: Sequence[str]) -> list[subprocess.Popen[bytes]]:
     """Start ``count`` more worker processes with this command's arguments."""
     argv = [sys.executable, "-m", "admin.cli", *cli_args, "--worker-child"]
     children = []
     for _ in range(count):
         child = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=die_with_parent
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, preexec_fn=die_with_parent
         )
-        assert child.stdin is not None and tables is not None
-        child.stdin.write(f"{tables.address} {tables.authkey.hex()}\n".encode())
-        child.stdin.close()
         children.append(child)
     return children
 

@@ -74,19 +74,27 @@ from protocol.credential import (
 )
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
+from protocol.framing import decode_packet, encode_tcp
 from protocol.key_types import HandlePrivateKey
 from protocol.message import Message, decode_message, make_response
 from protocol.session_cipher import decrypt
 from protocol.site_info import decode_site_info
 from protocol.versions import at_least, negotiate
+from resolver.core.auth_sessions import (
+    HANDLE,
+    Challenge,
+    Challenges,
+    MemoryAuthState,
+    Sessions,
+    auth_bounds,
+)
 from resolver.core.crypto_pool import CryptoBusy
 from resolver.core.homing import home_prefix, homed_prefixes, unhome_prefix
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.model import Caller, ServiceError
 from resolver.core.service import ResolutionService
-from resolver.handle.challenges import Challenge, ChallengeStore, ChallengeTable
-from resolver.handle.sessions import SessionStore, SessionTable, dh_session_key
+from resolver.handle.key_exchange import dh_session_key
 
 log = logging.getLogger(__name__)
 
@@ -129,27 +137,30 @@ class RequestProcessor:
         *,
         limits: Limits = DEFAULT_LIMITS,
         private_key: HandlePrivateKey | None = None,
-        challenges: ChallengeStore[Message] | None = None,
-        sessions: SessionStore | None = None,
+        challenges: Challenges | None = None,
+        sessions: Sessions | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.service = service
         self.metrics = metrics
         self.limits = limits
         self.private_key = private_key
-        self.challenges = challenges or ChallengeStore(
-            ChallengeTable(limits.challenge_lifetime, limits.max_pending_challenges)
-        )
-        self.sessions = sessions or SessionStore(SessionTable(limits.max_sessions))
+        if challenges is None or sessions is None:
+            state = MemoryAuthState(
+                auth_bounds(limits.max_pending_challenges, limits.max_sessions))
+            challenges = challenges or Challenges(state, limits.challenge_lifetime)
+            sessions = sessions or Sessions(state, HANDLE, lifetime=limits.session_lifetime)
+        self.challenges = challenges
+        self.sessions = sessions
 
     async def decode(self, env: Envelope, data: bytes) -> Message:
         """The request ``env`` + ``data`` holds, decrypted first with its session's key when
         the envelope says it is encrypted (:mod:`protocol.session_cipher`)."""
         if env.encrypted and not env.compressed:
-            session = await self.sessions.get(env.session_id) if env.session_id > 0 else None
+            session = await self.sessions.get(str(env.session_id)) if env.session_id > 0 else None
             if session is None:
                 raise ProtocolError("encrypted message outside a session", RC_SESSION_FAILED)
-            data = decrypt(session.key, data[:env.message_length])
+            data = decrypt(session.secret, data[:env.message_length])
             env = dataclasses.replace(env, encrypted=False, message_length=len(data))
         return decode_message(env, data, self.limits.max_message_size)
 
@@ -173,10 +184,10 @@ class RequestProcessor:
     async def _certify(self, response: Message) -> None:
         """Sign with the session key inside a session, else with the server's key."""
         if response.session_id > 0 and response.op_code != OC_SESSION_SETUP:
-            session = await self.sessions.get(response.session_id)
+            session = await self.sessions.get(str(response.session_id))
             if session is not None:
                 counter = await self.sessions.next_counter(session.session_id)
-                sign_message_mac(response, session.key, counter)
+                sign_message_mac(response, session.secret, counter)
                 return
         if self.private_key is not None:
             sign_message(response, self.private_key)
@@ -184,18 +195,18 @@ class RequestProcessor:
     async def _in_session(self, request: Message, spoofable: bool) -> list[Message]:
         """A request inside a session: check its MAC and counter, act as the session's
         identity once it is authenticated (``HandleServer.verifyIdentityAndGetIndex``)."""
-        session = await self.sessions.get(request.session_id)
+        session = await self.sessions.get(str(request.session_id))
         if session is None:
             return [error_response(request, RC_SESSION_TIMEOUT, "invalid session or timed out")]
         if request.signature:
-            if not verify_message_mac(request, session.key):
+            if not verify_message_mac(request, session.secret):
                 return [error_response(request, RC_INVALID_SESSION_KEY, "bad session MAC")]
             counter = decode_credential(request.signature).session_counter
             if not await self.sessions.use_counter(session.session_id, counter):
                 return [error_response(request, RC_SESSION_MESSAGE_REJECTED, "replayed")]
-        elif session.identity is not None:
+        elif session.caller.authenticated:
             return [error_response(request, RC_INVALID_CREDENTIAL, "session request missing MAC")]
-        caller = None if session.identity is None else Caller(*session.identity)
+        caller = session.caller if session.caller.authenticated else None
         if caller is not None and not await self.service.session_still_valid(
             caller, session.credential
         ):
@@ -219,7 +230,7 @@ class RequestProcessor:
         if op == OC_SESSION_SETUP:
             return [await self._session_setup(request, spoofable)]
         if op == OC_SESSION_TERMINATE:
-            await self.sessions.close(request.session_id)
+            await self.sessions.close(str(request.session_id))
             return [make_response(request, RC_SUCCESS, EmptyBody())]
         if op in ADMIN_OPS:
             if caller is None:
@@ -234,7 +245,8 @@ class RequestProcessor:
         body, digest = response.body, response.request_digest
         assert isinstance(body, ChallengeResponse) and digest is not None
         opened = await self.challenges.issue(
-            body.nonce, digest.alg, digest.digest, request, request.session_id, spoofable
+            body.nonce, digest.alg, digest.digest, encode_tcp(request, as_received=True),
+            request.session_id, spoofable,
         )
         response.session_id = opened.session_id
         return response
@@ -245,7 +257,8 @@ class RequestProcessor:
         challenge = await self.challenges.take(answer.session_id)
         if challenge is None:
             return [error_response(answer, RC_AUTHEN_TIMEOUT, "no such challenge or it expired")]
-        caller = await self._identify(body, challenge, spoofable)
+        original = decode_packet(challenge.request, self.limits.max_message_size)
+        caller = await self._identify(body, challenge, original, spoofable)
         if caller is None:
             log.info(
                 "handle auth failed identity=%s:%r type=%r",
@@ -254,12 +267,10 @@ class RequestProcessor:
                 body.auth_type,
             )
             return [error_response(answer, RC_AUTHENTICATION_FAILED, "authentication failed")]
-        original = challenge.request
         if original.session_id > 0:
-            index = caller.index or 0
             credential = await self.service.credential_version(caller)
             await self.sessions.authenticate(
-                original.session_id, body.user_handle, index, credential
+                str(original.session_id), Caller(body.user_handle, caller.index or 0), credential
             )
         try:
             responses = await self._dispatch(original, caller)
@@ -268,13 +279,13 @@ class RequestProcessor:
         return [dataclasses.replace(r, request_id=answer.request_id) for r in responses]
 
     async def _identify(
-        self, body: ChallengeAnswerRequest, challenge: Challenge[Message], spoofable: bool
+        self, body: ChallengeAnswerRequest, challenge: Challenge, original: Message,
+        spoofable: bool,
     ) -> Caller | None:
         args = (body.user_handle, body.user_index, challenge.nonce, challenge.request_digest)
         if body.auth_type == AUTH_TYPE_SECRET_KEY:
             # the form is the one of the challenge we sent, whatever version the answer
             # claims: relabelled 2.0, an answer must not get a bare MD5 value accepted
-            original = challenge.request
             sent = negotiate(original.suggest_major_version, original.suggest_minor_version)
             ok = await self.service.verify_secret_key_answer(
                 *args, body.signed_response, old_format=not at_least(*sent, 2, 1),
@@ -318,9 +329,9 @@ class RequestProcessor:
         except CryptoBusy as exc:
             return error_response(request, exc.response_code, str(exc))
         lifetime = min(max(body.timeout, 1), self.limits.session_lifetime)
-        session_id = await self.sessions.open(key, lifetime)
+        session = await self.sessions.open(key, lifetime)
         response = make_response(request, RC_SUCCESS, SessionSetupResponse(KEY_EXCHANGE_DH, data))
-        response.session_id = session_id
+        response.session_id = session.number
         return response
 
     # --- queries -----------------------------------------------------------------

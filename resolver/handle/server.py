@@ -44,6 +44,7 @@ from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp
 from protocol.key_types import HandlePrivateKey
 from protocol.message import Message
 from protocol.versions import negotiate
+from resolver.core.auth_sessions import Challenges, Sessions
 from resolver.core.connections import ConnectionGate
 from resolver.core.hot import HotAnswers
 from resolver.core.inflight import InFlight
@@ -54,10 +55,8 @@ from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import ResolutionService
 from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
-from resolver.handle.challenges import ChallengeStore
 from resolver.handle.hot_path import HotRequest, KeptDatagrams, hot_request, keepable
 from resolver.handle.requests import RequestProcessor
-from resolver.handle.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -411,8 +410,8 @@ async def run_handle_server(
     *,
     limits: Limits = DEFAULT_LIMITS,
     private_key: HandlePrivateKey | None = None,
-    challenges: ChallengeStore[Message] | None = None,
-    sessions: SessionStore | None = None,
+    challenges: Challenges | None = None,
+    sessions: Sessions | None = None,
     reuse_port: bool = False,
     rate_limiter: RateLimiter = UNLIMITED,
     metrics: Metrics | None = None,
@@ -422,8 +421,8 @@ async def run_handle_server(
 
     Port 0 picks one free port shared by all listeners.  ``private_key`` signs
     the responses to certified requests; ``challenges`` and ``sessions`` hold
-    open challenges and Handle sessions (shared by worker processes, see
-    :mod:`resolver.handle.shared_auth`); ``reuse_port``
+    open challenges and Handle sessions (:mod:`resolver.core.auth_sessions`; the
+    node passes ones every worker process shares); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports;
     ``rate_limiter`` is asked once per TCP request, a :meth:`RateLimiter.fresh` copy
     of it once per UDP request (spoofed datagrams cannot spend a TCP budget);

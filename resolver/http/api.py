@@ -70,6 +70,7 @@ from protocol.constants import (
 from protocol.rest_json import value_from_json, value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
+from resolver.core.auth_sessions import Sessions
 from resolver.core.connections import ConnectionGate
 from resolver.core.hot import HotAnswers
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -84,8 +85,7 @@ from resolver.http.auth import (
     Authenticator,
     AuthResult,
     HandleAuthHeader,
-    MemorySessionStore,
-    SessionStore,
+    memory_sessions,
     www_authenticate,
 )
 from resolver.http.connections import GuardedSite
@@ -249,7 +249,7 @@ class RestApi:
                 body["message"] = f"{message}: {PLAIN_HTTP_CREDENTIALS}"
             return self.json(request, body, 403)
         session = result.session if result is not None and result.session else (
-            await self.s.authenticator.sessions.create()
+            await self.s.authenticator.new_session()
         )
         authorization = request.headers.get("Authorization")
         basic = (
@@ -480,7 +480,7 @@ class RestApi:
         authorization = request.headers.get("Authorization")
         if self._named_session(authorization):
             return web.Response(status=400)
-        session = await self.s.authenticator.sessions.create()
+        session = await self.s.authenticator.new_session()
         result = await self.s.authenticator.authenticate(authorization, session=session)
         response = self._session_json(result, 201)
         response.headers["Location"] = "/api/sessions/this"
@@ -506,7 +506,7 @@ class RestApi:
         result = await self.s.authenticator.authenticate(authorization, create_session=False)
         if result.session is None:
             return web.Response(status=403)
-        await self.s.authenticator.sessions.delete(result.session)
+        await self.s.authenticator.sessions.close(result.session.session_id)
         return web.Response(status=204)
 
     @staticmethod
@@ -524,7 +524,7 @@ class RestApi:
         body: dict[str, Any] = {}
         if result.session is not None:
             body["sessionId"] = result.session.session_id
-            body["nonce"] = base64.b64encode(result.session.nonce).decode("ascii")
+            body["nonce"] = base64.b64encode(result.session.secret).decode("ascii")
         if result.caller.authenticated:
             body["authenticated"] = True
             body["id"] = f"{result.caller.index}:{result.caller.handle}"
@@ -655,7 +655,7 @@ def make_app(
     metrics: Metrics | None = None,
     recursive: bool = True,
     allow_insecure_auth: bool = False,
-    sessions: SessionStore | None = None,
+    sessions: Sessions | None = None,
     client_max_size: int = MAX_BODY,
     guard: HttpGuard | None = None,
     native: NativeAnswer | None = None,
@@ -668,9 +668,10 @@ def make_app(
     ``recursive`` makes reads follow referrals (a request's ``doNotRefer`` turns
     it off); ``allow_insecure_auth`` accepts credentials without TLS (only behind
     a TLS-terminating proxy); ``sessions`` holds ``/api/sessions`` state (in this
-    process by default; pass a :class:`~resolver.http.auth.RedisSessionStore`
-    when several processes serve one address); ``guard`` holds the abuse limits
-    (rate per client, requests in flight, body read time; none by default);
+    process by default; the node passes sessions in the registry database when
+    several processes serve one address, :mod:`resolver.core.auth_sessions`);
+    ``guard`` holds the abuse limits (rate per client, requests in flight, body
+    read time; none by default);
     ``native`` answers Handle messages POSTed to ``/{handle}``
     (:mod:`resolver.http.native`; without it such a POST is read as a resolution);
     ``public_url`` (``http://host:port``) is what QR codes of product pages carry;
@@ -678,7 +679,7 @@ def make_app(
     """
     settings = _Settings(
         service=service,
-        authenticator=Authenticator(service, sessions or MemorySessionStore()),
+        authenticator=Authenticator(service, sessions or memory_sessions()),
         metrics=metrics or Metrics(),
         recursive=recursive,
         allow_insecure_auth=allow_insecure_auth,

@@ -14,27 +14,23 @@ channel; ``allow_insecure`` lifts that for a TLS-terminating proxy in front):
 
 Unlike CNRI, a session's nonce answers one authentication attempt only: a
 second signature (even a replay of the accepted one) is refused, so a captured
-header cannot be replayed into another identity proof.  Sessions live in this
-process (:class:`MemorySessionStore`) or in Redis (:class:`RedisSessionStore`,
-for several processes or hosts); ids are kept and looked up by their SHA-256,
-so lookups leak nothing by timing, and secrets are compared by the service with
-``hmac.compare_digest``.  Nothing here logs a credential.
+header cannot be replayed into another identity proof.  Sessions are the
+:class:`resolver.core.auth_sessions.Session` of every front end (kind
+:data:`~resolver.core.auth_sessions.HTTP`): in this process, or in the registry
+database for a node of several processes or hosts; ids are kept and looked up
+by their SHA-256, so lookups leak nothing by timing, and secrets are compared
+by the service with ``hmac.compare_digest``.  Nothing here logs a credential.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import secrets
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, unquote_to_bytes
-
-import redis.asyncio as aioredis
 
 from protocol.constants import (
     HASH_CODE_HMAC_SHA1,
@@ -47,6 +43,7 @@ from protocol.constants import (
     TYPE_HS_SECKEY,
 )
 from protocol.wire import Writer
+from resolver.core.auth_sessions import HTTP, MemoryAuthState, Session, Sessions
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 
 if TYPE_CHECKING:
@@ -145,223 +142,15 @@ class HandleAuthHeader:
         return any(self.get(k) is not None for k in ("id", "type", "alg", "signature"))
 
 
-@dataclass(slots=True)
-class Session:
-    """One ``/api/sessions`` session: its nonce, and who it authenticated (if anyone)."""
-
-    session_id: str
-    nonce: bytes
-    caller: Caller = ANONYMOUS
-    #: fingerprint of the credential ``caller`` proved itself with
-    #: (:meth:`ResolutionService.credential_version`): a rotation ends the session
-    credential: bytes | None = None
+#: how long a REST session lives idle once proven, and before
+HTTP_SESSION_SECONDS = 1800.0
+HTTP_OPEN_SESSION_SECONDS = 120.0
 
 
-def _session_key(session_id: str) -> bytes:
-    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).digest()
-
-
-def _new_session() -> Session:
-    return Session(secrets.token_urlsafe(24), secrets.token_bytes(16))
-
-
-class SessionStore(Protocol):
-    """Where sessions live: this process (:class:`MemorySessionStore`) or Redis."""
-
-    async def create(self) -> Session:
-        """A new session with a fresh 16-byte nonce."""
-
-    async def get(self, session_id: str) -> Session | None:
-        """The live session with this id (its idle time restarts), or None."""
-
-    async def claim_nonce(self, session: Session) -> bool:
-        """True for the first authentication attempt on the session's nonce only."""
-
-    async def set_caller(
-        self, session: Session, caller: Caller, credential: bytes | None = None
-    ) -> None:
-        """Record that ``session`` is authenticated as ``caller`` with ``credential``."""
-
-    async def delete(self, session: Session) -> None:
-        """End ``session``."""
-
-
-@dataclass(slots=True)
-class _Entry:
-    session: Session
-    last_used: float
-    nonce_used: bool = False
-
-
-class MemorySessionStore:
-    """Sessions of this process, expiring after ``ttl`` idle seconds.
-
-    Sessions not (yet) authenticated, which anyone can open by the thousand,
-    are kept apart from authenticated ones, each kind within its own bound
-    (``anonymous_limit``, ``limit``; the least recently used goes first): a
-    flood of ``POST /api/sessions`` only pushes out other anonymous sessions,
-    never an admin's (issue 18 F9).  Enough for one process; with several
-    processes or hosts behind one address use :class:`RedisSessionStore`.
-    """
-
-    def __init__(
-        self, *, ttl: float = 1800.0, limit: int = 10000, anonymous_limit: int | None = None
-    ) -> None:
-        self.ttl = ttl
-        self.limit = limit
-        self.anonymous_limit = limit if anonymous_limit is None else anonymous_limit
-        self._anonymous: OrderedDict[bytes, _Entry] = OrderedDict()
-        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()  # authenticated
-
-    def __len__(self) -> int:
-        return len(self._entries) + len(self._anonymous)
-
-    async def create(self) -> Session:
-        """A new (anonymous) session with a fresh 16-byte nonce."""
-        now = time.monotonic()
-        self._expire(now)
-        session = _new_session()
-        self._anonymous[_session_key(session.session_id)] = _Entry(session, now)
-        while len(self._anonymous) > self.anonymous_limit:
-            self._anonymous.popitem(last=False)
-        return session
-
-    def _find(self, key: bytes) -> tuple[OrderedDict[bytes, _Entry], _Entry] | None:
-        for pool in (self._entries, self._anonymous):
-            entry = pool.get(key)
-            if entry is not None:
-                return pool, entry
-        return None
-
-    async def get(self, session_id: str) -> Session | None:
-        """The live session with this id, or None."""
-        now = time.monotonic()
-        self._expire(now)
-        key = _session_key(session_id)
-        found = self._find(key)
-        if found is None:
-            return None
-        pool, entry = found
-        entry.last_used = now
-        pool.move_to_end(key)
-        return entry.session
-
-    async def claim_nonce(self, session: Session) -> bool:
-        """True the first time only."""
-        found = self._find(_session_key(session.session_id))
-        if found is None or found[1].nonce_used:
-            return False
-        found[1].nonce_used = True
-        return True
-
-    async def set_caller(
-        self, session: Session, caller: Caller, credential: bytes | None = None
-    ) -> None:
-        """Record the identity the session proved, and with which credential; an
-        authenticated session moves to the authenticated pool."""
-        session.caller = caller
-        session.credential = credential
-        key = _session_key(session.session_id)
-        entry = self._anonymous.pop(key, None)
-        if entry is not None and caller.authenticated:
-            self._entries[key] = entry
-            while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
-        elif entry is not None:
-            self._anonymous[key] = entry
-
-    async def delete(self, session: Session) -> None:
-        """End ``session``."""
-        key = _session_key(session.session_id)
-        self._entries.pop(key, None)
-        self._anonymous.pop(key, None)
-
-    def _expire(self, now: float) -> None:
-        for pool in (self._entries, self._anonymous):
-            while pool:
-                oldest = next(iter(pool.values()))
-                if now - oldest.last_used <= self.ttl:
-                    break
-                pool.popitem(last=False)
-
-
-_CLAIM = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end " \
-    "return redis.call('HINCRBY', KEYS[1], 'used', 1)"
-
-
-def _text(value: bytes | str) -> str:
-    """A Redis reply as text, whether or not the client decodes responses."""
-    return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-class RedisSessionStore:
-    """Sessions in Redis, shared by every process and host of a node.
-
-    One hash per session under ``prefix`` + SHA-256 of its id (the id itself is
-    never stored), expiring after ``ttl`` idle seconds once authenticated and
-    after ``anonymous_ttl`` before (so anonymous sessions, which anyone can
-    open, hold Redis memory briefly; Redis evicts nothing by count); the nonce
-    is claimed atomically, so one answer is accepted whichever process
-    receives it.
-    """
-
-    def __init__(
-        self, client: aioredis.Redis, *, prefix: str = "idnode:http-session:", ttl: int = 1800,
-        anonymous_ttl: int = 120,
-    ) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.ttl = ttl
-        self.anonymous_ttl = min(anonymous_ttl, ttl)
-        self._claim = client.register_script(_CLAIM)
-
-    def _key(self, session_id: str) -> str:
-        return self.prefix + _session_key(session_id).hex()
-
-    async def create(self) -> Session:
-        """A new session with a fresh 16-byte nonce."""
-        session = _new_session()
-        key = self._key(session.session_id)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"nonce": base64.b64encode(session.nonce), "used": 0})
-            pipe.expire(key, self.anonymous_ttl)
-            await pipe.execute()
-        return session
-
-    async def get(self, session_id: str) -> Session | None:
-        """The live session with this id, or None."""
-        key = self._key(session_id)
-        raw = await self.client.hgetall(key)
-        fields = {_text(k): _text(v) for k, v in raw.items()}
-        if "nonce" not in fields:
-            return None
-        await self.client.expire(key, self.ttl if fields.get("handle") else self.anonymous_ttl)
-        caller = ANONYMOUS
-        if fields.get("handle"):
-            caller = Caller(fields["handle"], int(fields.get("index", "0")))
-        credential = bytes.fromhex(fields["credential"]) if fields.get("credential") else None
-        return Session(session_id, base64.b64decode(fields["nonce"]), caller, credential)
-
-    async def claim_nonce(self, session: Session) -> bool:
-        """True for the first claim of the session's nonce, whoever makes it."""
-        return int(await self._claim(keys=[self._key(session.session_id)])) == 1
-
-    async def set_caller(
-        self, session: Session, caller: Caller, credential: bytes | None = None
-    ) -> None:
-        """Record the identity the session proved, and with which credential."""
-        session.caller = caller
-        session.credential = credential
-        key = self._key(session.session_id)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"handle": caller.handle or "", "index": caller.index or 0,
-                                    "credential": (credential or b"").hex()})
-            pipe.expire(key, self.ttl if caller.authenticated else self.anonymous_ttl)
-            await pipe.execute()
-
-    async def delete(self, session: Session) -> None:
-        """End ``session``."""
-        await self.client.delete(self._key(session.session_id))
+def memory_sessions() -> Sessions:
+    """REST sessions of this process only (what a node of one process uses)."""
+    return Sessions(MemoryAuthState(), HTTP, lifetime=HTTP_SESSION_SECONDS,
+                    open_lifetime=HTTP_OPEN_SESSION_SECONDS)
 
 
 def _b64(text: str | None, what: str) -> bytes:
@@ -400,7 +189,7 @@ class AuthResult:
 class Authenticator:
     """Turns the ``Authorization`` header of a request into a :class:`Caller`."""
 
-    def __init__(self, service: ResolutionService, sessions: SessionStore) -> None:
+    def __init__(self, service: ResolutionService, sessions: Sessions) -> None:
         self.service = service
         self.sessions = sessions
 
@@ -439,11 +228,15 @@ class Authenticator:
                 await self._signature(header, result.session, result)
             elif create_session:
                 # nothing can have been signed over a nonce not yet issued: challenge
-                result.session = await self.sessions.create()
+                result.session = await self.new_session()
                 result.errors.append("no session: sign the nonce of the new session")
         elif result.session is not None:
             await self._resume(result.session, result)
         return result
+
+    async def new_session(self) -> Session:
+        """A new anonymous session with a fresh 16-byte nonce to sign."""
+        return await self.sessions.open(secrets.token_bytes(16))
 
     async def _resume(self, session: Session, result: AuthResult) -> None:
         """Act as the session's identity, unless its credential changed since it
@@ -453,7 +246,7 @@ class Authenticator:
         if caller.authenticated and not await self.service.session_still_valid(
             caller, session.credential
         ):
-            await self.sessions.delete(session)
+            await self.sessions.close(session.session_id)
             result.session = None
             result.authenticating = True
             result.errors.append("the session's credential changed: authenticate again")
@@ -462,9 +255,9 @@ class Authenticator:
 
     async def _bind(self, session: Session, caller: Caller) -> None:
         """Authenticate ``session`` as ``caller`` with its current credential."""
-        await self.sessions.set_caller(
-            session, caller, await self.service.credential_version(caller)
-        )
+        credential = await self.service.credential_version(caller)
+        await self.sessions.authenticate(session.session_id, caller, credential)
+        session.caller, session.credential = caller, credential
 
     async def _basic(self, authorization: str, result: AuthResult) -> None:
         parsed = parse_basic(authorization)
@@ -481,11 +274,11 @@ class Authenticator:
             await self._bind(result.session, result.caller)
 
     async def _signature(self, header: HandleAuthHeader, session: Session, out: AuthResult) -> None:
-        if not await self.sessions.claim_nonce(session):
+        if not await self.sessions.claim(session.session_id):
             out.errors.append("session nonce already used; start a new session")
             return
         try:
-            caller = await self._verify(header, session.nonce)
+            caller = await self._verify(header, session.secret)
         except AuthError as exc:
             out.errors.append(str(exc))
             return
@@ -549,7 +342,7 @@ class Authenticator:
 def www_authenticate(session: Session, errors: list[str], *, basic: bool) -> list[str]:
     """The ``WWW-Authenticate`` challenges of a 401 (CNRI ``addWwwAuthenticateHandleHeader``)."""
     challenges = ['Basic realm="handle"'] if basic else []
-    nonce = base64.b64encode(session.nonce).decode("ascii")
+    nonce = base64.b64encode(session.secret).decode("ascii")
     handle = f'Handle sessionId="{session.session_id}", nonce="{nonce}"'
     if errors:
         text = "; ".join(errors).replace("\\", "\\\\").replace('"', '\\"')

@@ -16,13 +16,18 @@ from protocol.bodies import ValuesRequest
 from protocol.constants import OC_ADD_VALUE, RC_AUTHENTICATION_NEEDED
 from protocol.message import Message
 from registry.store import HandleStore
+from resolver.core.auth_sessions import (
+    HANDLE,
+    HTTP,
+    Challenges,
+    MemoryAuthState,
+    Sessions,
+    auth_bounds,
+)
 from resolver.core.limits import Limits
 from resolver.core.model import Caller
 from resolver.core.service import ResolutionService
-from resolver.handle.challenges import ChallengeStore, ChallengeTable
 from resolver.handle.requests import RequestProcessor
-from resolver.handle.sessions import SessionTable
-from resolver.http.auth import MemorySessionStore
 from tests.resolver.handle.test_handle_support import TV, seed, url
 from tests.resolver.http.test_rest_harness import ADMIN_ID, SECRET, basic
 from tests.tenancy.conftest import rest_client
@@ -31,22 +36,31 @@ SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 LIMIT = 10
 
 
+def _state() -> MemoryAuthState:
+    return MemoryAuthState(auth_bounds(LIMIT, LIMIT))
+
+
+def _rest_sessions() -> Sessions:
+    return Sessions(_state(), HTTP, lifetime=1800, open_lifetime=120)
+
+
 async def test_anonymous_sessions_do_not_evict_authenticated_ones() -> None:
-    store = MemorySessionStore(limit=LIMIT)
-    admin = await store.create()
-    await store.set_caller(admin, Caller("0.NA/88.118.7", 300))
+    state = _state()
+    store = Sessions(state, HTTP, lifetime=1800, open_lifetime=120)
+    admin = await store.open(b"nonce")
+    await store.authenticate(admin.session_id, Caller("0.NA/88.118.7", 300))
     for _ in range(5 * LIMIT):
-        await store.create()
+        await store.open(b"nonce")
     kept = await store.get(admin.session_id)
     assert kept is not None and kept.caller.handle == "0.NA/88.118.7"
-    assert len(store) <= 2 * LIMIT  # both kinds stay bounded
+    assert len(state) <= 2 * LIMIT  # both kinds stay bounded
 
 
 @pytest.fixture
 async def small_node(
     database: HandleStore, tmp_path: Path
 ) -> AsyncIterator[aiohttp.ClientSession]:
-    async with rest_client(database, tmp_path, sessions=MemorySessionStore(limit=LIMIT)) as rest:
+    async with rest_client(database, tmp_path, sessions=_rest_sessions()) as rest:
         yield rest
 
 
@@ -73,25 +87,25 @@ def _write(request_id: int) -> Message:
 async def test_udp_challenge_flood_keeps_tcp_challenges(database: HandleStore) -> None:
     await seed(database)
     limits = Limits(max_pending_challenges=LIMIT)
-    table: ChallengeTable[Message] = ChallengeTable(limits.challenge_lifetime, LIMIT)
+    challenges = Challenges(_state(), limits.challenge_lifetime)
     processor = RequestProcessor(ResolutionService(database), limits=limits,
-                                 challenges=ChallengeStore(table))
+                                 challenges=challenges)
     [tcp_challenge] = await processor.process(_write(1))
     assert tcp_challenge.response_code == RC_AUTHENTICATION_NEEDED
     for i in range(3 * LIMIT):
         [udp] = await processor.process(_write(100 + i), spoofable=True)
         assert udp.response_code == RC_AUTHENTICATION_NEEDED
-    assert table.take(tcp_challenge.session_id) is not None
+    assert await challenges.take(tcp_challenge.session_id) is not None
 
 
-def test_anonymous_handle_session_setups_do_not_evict_authenticated_sessions() -> None:
-    table = SessionTable(LIMIT)
-    admin = table.open(b"k" * 32, 600)
-    table.authenticate(admin, "0.NA/88.118.7", 300, b"credential")
+async def test_anonymous_handle_session_setups_do_not_evict_authenticated_sessions() -> None:
+    table = Sessions(_state(), HANDLE, lifetime=3600)
+    admin = (await table.open(b"k" * 32, 600)).session_id
+    await table.authenticate(admin, Caller("0.NA/88.118.7", 300), b"credential")
     for _ in range(5 * LIMIT):
-        table.open(b"x" * 32, 600)
-    kept = table.get(admin)
-    assert kept is not None and kept.identity == ("0.NA/88.118.7", 300)
-    assert table.use_counter(admin, 1) and table.next_counter(admin) == 1
-    table.close(admin)
-    assert table.get(admin) is None
+        await table.open(b"x" * 32, 600)
+    kept = await table.get(admin)
+    assert kept is not None and kept.caller == Caller("0.NA/88.118.7", 300)
+    assert await table.use_counter(admin, 1) and await table.next_counter(admin) == 1
+    await table.close(admin)
+    assert await table.get(admin) is None

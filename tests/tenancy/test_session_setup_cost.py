@@ -25,7 +25,7 @@ from protocol.public_key import DHKeyNumbers, encode_key_numbers
 from registry.store import HandleStore
 from resolver.core.crypto_pool import THREAD_PREFIX, CryptoPool
 from resolver.core.service import ResolutionService
-from resolver.handle import sessions
+from resolver.handle import key_exchange
 from resolver.handle.requests import RequestProcessor
 
 SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -35,13 +35,13 @@ SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def powers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, str]]]:
     """(exponent bits, thread name) of every exponentiation a setup makes."""
     seen: list[tuple[int, str]] = []
-    real = sessions._power
+    real = key_exchange._power
 
     def power(base: int, exponent: int, modulus: int) -> int:
         seen.append((exponent.bit_length(), threading.current_thread().name))
         return real(base, exponent, modulus)
 
-    monkeypatch.setattr(sessions, "_power", power)
+    monkeypatch.setattr(key_exchange, "_power", power)
     yield seen
 
 

@@ -17,29 +17,6 @@ from resolver.core.permissions import (
     bits_to_remove,
     bits_to_replace,
 )
-from resolver.handle.challenges import ChallengeTable
-
-NONCE = bytes(range(16))
-DIGEST = bytes(32)
-
-
-def test_challenges_are_single_use_and_expire() -> None:
-    now = [100.0]
-    table: ChallengeTable[str] = ChallengeTable(30.0, 2, clock=lambda: now[0])
-    first = table.issue(NONCE, 3, DIGEST, "req-1")
-    assert first.session_id > 0
-    assert table.take(first.session_id) is not None
-    assert table.take(first.session_id) is None  # replay
-    second = table.issue(NONCE, 3, DIGEST, "req-2")
-    now[0] += 31
-    assert table.take(second.session_id) is None  # expired
-    a = table.issue(NONCE, 3, DIGEST, "a")
-    b = table.issue(NONCE, 3, DIGEST, "b")
-    c = table.issue(NONCE, 3, DIGEST, "c")
-    assert len(table) == 2
-    assert table.take(a.session_id) is None  # evicted to stay bounded
-    assert table.take(b.session_id) is not None
-    assert table.take(c.session_id) is not None
 
 
 def _v(index: int, type_: str = "URL", data: bytes = b"x", **kw: bool) -> HandleValue:

@@ -22,7 +22,7 @@ KEY = bytes(range(32))
 
 async def test_encrypted_request_is_decrypted_with_its_session_key(database: HandleStore) -> None:
     processor = RequestProcessor(ResolutionService(database))
-    session_id = await processor.sessions.open(KEY, 60)
+    session_id = (await processor.sessions.open(KEY, 60)).number
     request = Message(op_code=OC_RESOLUTION, body=ResolutionRequest("88.118.8/x"),
                       request_id=5, session_id=session_id)
     sealed = encrypt(KEY, encode_message(request))

@@ -31,7 +31,6 @@ from registry.store import HandleStore
 from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
 from resolver.core.service import ResolutionService
 from resolver.handle.server import HandleServer, run_handle_server
-from resolver.handle.sessions import SessionTable
 from tests.resolver.handle.test_handle_support import NA, SECRET, TV, seed, url
 
 SERVER_KEY = rsa.generate_private_key(65537, 2048)
@@ -119,20 +118,3 @@ async def test_unknown_session_and_unsupported_exchange(server: HandleServer) ->
     assert (await session.send(request, sign=False)).response_code == RC_SESSION_FAILED
     session.exchange.close()
     assert await server.processor.service.store.get_handle(TV) is not None
-
-
-def test_session_table_bounds_and_counters() -> None:
-    now = [0.0]
-    table = SessionTable(2, clock=lambda: now[0])
-    a = table.open(b"a", 10)
-    assert table.use_counter(a, 1) and not table.use_counter(a, 1)
-    assert table.next_counter(a) == 1 and table.next_counter(a) == 2
-    table.authenticate(a, NA, 300)
-    session = table.get(a)
-    assert session is not None and session.identity == (NA, 300)
-    now[0] = 11
-    assert table.get(a) is None
-    b, c, d = table.open(b"b", 10), table.open(b"c", 10), table.open(b"d", 10)
-    assert table.get(b) is None and table.get(c) is not None and table.get(d) is not None
-    table.close(c)
-    assert table.get(c) is None

@@ -12,13 +12,13 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-import redis.asyncio as aioredis
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from registry.store import HandleStore
+from resolver.core.auth_sessions import HTTP, DatabaseAuthState, Sessions
 from resolver.http.api import run_http_server
-from resolver.http.auth import RedisSessionStore
+from resolver.http.auth import HTTP_OPEN_SESSION_SECONDS, HTTP_SESSION_SECONDS
 from tests.resolver.http.test_rest_harness import (
     ADMIN_ID,
     PREFIX,
@@ -162,13 +162,16 @@ async def test_bad_signatures_and_session_errors(http: aiohttp.ClientSession) ->
     assert await put(http, "basic-session", f'Handle sessionId="{body["sessionId"]}"') == 201
 
 
-async def test_sessions_shared_through_redis(
-    database: HandleStore, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> None:
-    """Two server processes of one node: a session begun on one is honoured by the other."""
-    client = aioredis.Redis.from_url(redis_url)
-    store_a = RedisSessionStore(client, prefix=redis_prefix)
-    store_b = RedisSessionStore(client, prefix=redis_prefix)
+def _shared(database: HandleStore) -> Sessions:
+    """What one process of a multi-process node keeps its REST sessions in."""
+    return Sessions(DatabaseAuthState(database), HTTP, lifetime=HTTP_SESSION_SECONDS,
+                    open_lifetime=HTTP_OPEN_SESSION_SECONDS)
+
+
+async def test_sessions_shared_through_the_registry(database: HandleStore, tmp_path: Path) -> None:
+    """Two server processes of one node (or two hosts on one PostgreSQL): a session
+    begun on one is honoured by the other, its nonce spent once for both."""
+    store_a, store_b = _shared(database), _shared(database)
     connector = aiohttp.TCPConnector(ssl=False)
     async with serve(database, tmp_path, sessions=store_a) as a, aiohttp.ClientSession(
         connector=connector
@@ -197,7 +200,6 @@ async def test_sessions_shared_through_redis(
             async with http.get(f"{a.url}/api/sessions/this",
                                 headers=session_only(session_id)) as response:
                 assert response.status == 403
-            assert not [k async for k in client.scan_iter(match=f"{redis_prefix}*")]
+            assert await store_a.get(session_id) is None
         finally:
             await runner.cleanup()
-            await client.aclose()

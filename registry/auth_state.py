@@ -1,0 +1,100 @@
+"""The ``auth_state`` table: open authentication challenges and sessions, in bounded pools.
+
+The resolver keeps its challenges and sessions (:mod:`resolver.core.auth_sessions`)
+here when it runs as more than one process: every worker process of a node
+opens the same registry, and with PostgreSQL so does every host, so an answer
+to a challenge, or the next request of a session, may reach any of them.  A
+record is opaque bytes under a hashed key, in a named pool with an expiry (a
+wall-clock time); a pool holds at most its bound, the records expiring first
+going first.  Each change of a record is one transaction holding its row
+(PostgreSQL ``FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``), so two processes
+claiming one nonce or one challenge cannot both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from registry.base import StoreBase
+from registry.models import AuthRecord, table_of
+
+R = TypeVar("R")
+_A = table_of(AuthRecord)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSlot:
+    """One record: its pool, when it expires (seconds since the epoch) and its data."""
+
+    pool: str
+    expires: float
+    data: bytes
+
+
+async def _bound(conn: AsyncConnection, pool: str, bound: int, now: float) -> None:
+    """Drop the expired records of ``pool``, then those beyond its ``bound`` (the
+    first to expire go first)."""
+    await conn.execute(delete(_A).where(_A.c.pool == pool, _A.c.expires < now))
+    count = (await conn.execute(select(func.count()).where(_A.c.pool == pool))).scalar_one()
+    if count > bound:
+        oldest = (select(_A.c.key).where(_A.c.pool == pool).order_by(_A.c.expires)
+                  .limit(count - bound))
+        await conn.execute(delete(_A).where(_A.c.key.in_(oldest.scalar_subquery())))
+
+
+class AuthStateMixin(StoreBase):
+    """Challenge and session records (see the module docstring)."""
+
+    async def auth_get(self, key: str, now: float) -> AuthSlot | None:
+        """The live record under ``key``, or None."""
+        query = select(_A.c.pool, _A.c.expires, _A.c.data).where(
+            _A.c.key == key, _A.c.expires >= now)
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else AuthSlot(row.pool, row.expires, bytes(row.data))
+
+    async def auth_add(self, key: str, slot: AuthSlot, bound: int, now: float) -> bool:
+        """Keep ``slot`` under ``key`` unless a live record is there (then False), then
+        bound its pool."""
+        try:
+            async with self._write() as conn:
+                await conn.execute(delete(_A).where(_A.c.key == key, _A.c.expires < now))
+                await conn.execute(insert(_A), {"key": key, "pool": slot.pool,
+                                                "expires": slot.expires, "data": slot.data})
+                await _bound(conn, slot.pool, bound, now)
+        except IntegrityError:
+            return False
+        return True
+
+    async def auth_change(
+        self, key: str, change: Callable[[AuthSlot], tuple[AuthSlot | None, R]],
+        bounds: Mapping[str, int], default_bound: int, now: float,
+    ) -> R | None:
+        """Apply ``change`` to the live record under ``key`` in one transaction: it gives
+        the new record (None removes it) and a result, returned here; None when there
+        is no live record."""
+        query = select(_A.c.pool, _A.c.expires, _A.c.data).where(_A.c.key == key).with_for_update()
+        async with self._write() as conn:
+            row = (await conn.execute(query)).first()
+            if row is None or row.expires < now:
+                return None
+            new, result = change(AuthSlot(row.pool, row.expires, bytes(row.data)))
+            if new is None:
+                await conn.execute(delete(_A).where(_A.c.key == key))
+            else:
+                await conn.execute(update(_A).where(_A.c.key == key).values(
+                    pool=new.pool, expires=new.expires, data=new.data))
+                if new.pool != row.pool:
+                    await _bound(conn, new.pool, max(1, bounds.get(new.pool, default_bound)), now)
+            return result
+
+    async def auth_remove(self, key: str) -> None:
+        """Forget the record under ``key``."""
+        async with self._write() as conn:
+            await conn.execute(delete(_A).where(_A.c.key == key))

@@ -1,0 +1,181 @@
+"""Challenges and sessions (resolver/core/auth_sessions.py), kept in this process and in
+the registry database alike: single use, expiry, bounded pools (issue 18 F9),
+identity bound to a credential fingerprint (F5), replay window, hashed ids."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy import select
+
+from registry.models import AuthRecord, table_of
+from registry.store import HandleStore
+from resolver.core.auth_sessions import (
+    COUNTER_WINDOW,
+    HANDLE,
+    HTTP,
+    AuthState,
+    Challenges,
+    DatabaseAuthState,
+    MemoryAuthState,
+    Sessions,
+    auth_bounds,
+)
+from resolver.core.model import Caller
+
+NONCE = bytes(range(16))
+DIGEST = bytes(32)
+ADMIN = Caller("0.NA/88.118.7", 300)
+LIMIT = 3
+
+
+class Clock:
+    """A wall clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "database"])
+async def state_of(
+    request: pytest.FixtureRequest, tmp_path: object
+) -> AsyncIterator[Callable[[Clock], AuthState]]:
+    """Makes an AuthState (pools bounded to LIMIT) in this process or in a SQLite registry."""
+    bounds = auth_bounds(LIMIT, LIMIT)
+    if request.param == "memory":
+        yield lambda clock: MemoryAuthState(bounds, clock=clock)
+        return
+    store = await HandleStore.open(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        yield lambda clock: DatabaseAuthState(store, bounds, clock=clock)
+    finally:
+        await store.close()
+
+
+async def test_challenges_are_single_use_expire_and_stay_bounded(
+    state_of: Callable[[Clock], AuthState],
+) -> None:
+    clock = Clock()
+    challenges = Challenges(state_of(clock), 30.0, clock=clock)
+    first = await challenges.issue(NONCE, 3, DIGEST, b"req-1")
+    assert first.session_id > 0
+    taken = await challenges.take(first.session_id)
+    assert taken is not None and taken.request == b"req-1" and taken.nonce == NONCE
+    assert await challenges.take(first.session_id) is None  # replay
+    second = await challenges.issue(NONCE, 3, DIGEST, b"req-2")
+    clock.now += 31
+    assert await challenges.take(second.session_id) is None  # expired
+    tcp = await challenges.issue(NONCE, 3, DIGEST, b"tcp")
+    clock.now += 1
+    udp = [await challenges.issue(NONCE, 3, DIGEST, b"udp", spoofable=True)
+           for _ in range(3 * LIMIT)]
+    assert await challenges.take(tcp.session_id) is not None  # a UDP flood evicts UDP only
+    assert await challenges.take(udp[0].session_id) is None
+    assert await challenges.take(udp[-1].session_id) is not None
+    # a Handle session's new challenge replaces its last
+    await challenges.issue(NONCE, 3, DIGEST, b"old", session_id=77)
+    await challenges.issue(NONCE, 3, DIGEST, b"new", session_id=77, spoofable=True)
+    again = await challenges.take(77)
+    assert again is not None and again.request == b"new"
+    assert await challenges.take(77) is None
+
+
+async def test_anonymous_sessions_never_evict_proven_ones(
+    state_of: Callable[[Clock], AuthState],
+) -> None:
+    clock = Clock()
+    state = state_of(clock)
+    sessions = Sessions(state, HTTP, lifetime=1800, open_lifetime=120, clock=clock)
+    admin = await sessions.open(b"nonce")
+    await sessions.authenticate(admin.session_id, ADMIN, b"fingerprint")
+    for _ in range(5 * LIMIT):
+        clock.now += 1
+        await sessions.open(b"x")
+    kept = await sessions.get(admin.session_id)
+    assert kept is not None and kept.caller == ADMIN and kept.credential == b"fingerprint"
+    clock.now += 121  # anonymous sessions live briefly, proven ones idle for 1800 s
+    assert await sessions.get(admin.session_id) is not None
+    clock.now += 1801
+    assert await sessions.get(admin.session_id) is None
+
+
+async def test_session_use_renews_and_close_ends(state_of: Callable[[Clock], AuthState]) -> None:
+    clock = Clock()
+    sessions = Sessions(state_of(clock), HANDLE, lifetime=100, clock=clock)
+    session = await sessions.open(b"k" * 32, 10)
+    assert session.number > 0 and session.secret == b"k" * 32
+    for _ in range(5):  # each use restarts its 10 idle seconds
+        clock.now += 6
+        assert await sessions.get(session.session_id) is not None
+    clock.now += 11
+    assert await sessions.get(session.session_id) is None
+    other = await sessions.open(b"k" * 32)
+    await sessions.close(other.session_id)
+    assert await sessions.get(other.session_id) is None
+    assert not await sessions.claim(other.session_id)
+
+
+async def test_nonce_is_claimed_once(state_of: Callable[[Clock], AuthState]) -> None:
+    clock = Clock()
+    state = state_of(clock)
+    a = Sessions(state, HTTP, lifetime=1800, clock=clock)
+    b = Sessions(state, HTTP, lifetime=1800, clock=clock)  # another process, same state
+    session = await a.open(b"nonce")
+    assert await b.claim(session.session_id)
+    assert not await a.claim(session.session_id)
+    assert not await b.claim(session.session_id)
+
+
+async def test_counters_reject_replays_within_and_below_the_window(
+    state_of: Callable[[Clock], AuthState],
+) -> None:
+    clock = Clock()
+    sessions = Sessions(state_of(clock), HANDLE, lifetime=100, clock=clock)
+    sid = (await sessions.open(b"k")).session_id
+    assert not await sessions.use_counter(sid, 0)
+    assert await sessions.use_counter(sid, 1) and not await sessions.use_counter(sid, 1)
+    assert await sessions.use_counter(sid, 5) and await sessions.use_counter(sid, 3)
+    assert not await sessions.use_counter(sid, 3) and not await sessions.use_counter(sid, 5)
+    far = 5 + COUNTER_WINDOW
+    assert await sessions.use_counter(sid, far)
+    assert not await sessions.use_counter(sid, 4)  # fell out of the window: refused
+    assert await sessions.use_counter(sid, far - 1)
+    assert await sessions.next_counter(sid) == 1 and await sessions.next_counter(sid) == 2
+    assert await sessions.next_counter("999") == 0
+
+
+async def test_the_database_keeps_no_session_id(tmp_path: object) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        sessions = Sessions(DatabaseAuthState(store), HTTP, lifetime=60)
+        session = await sessions.open(b"nonce")
+        table = table_of(AuthRecord)
+        async with store.engine.connect() as conn:
+            rows = (await conn.execute(select(table.c.key, table.c.data))).all()
+        assert len(rows) == 1
+        assert session.session_id not in rows[0].key
+        assert session.session_id.encode() not in rows[0].data
+    finally:
+        await store.close()
+
+
+async def test_concurrent_claims_on_each_database_win_once(database: HandleStore) -> None:
+    """Many processes answering one nonce or one challenge at once: exactly one wins
+    (SQLite and PostgreSQL)."""
+    sessions = Sessions(DatabaseAuthState(database), HTTP, lifetime=60)
+    session = await sessions.open(b"nonce")
+    claims = await asyncio.gather(*(sessions.claim(session.session_id) for _ in range(8)))
+    assert claims.count(True) == 1
+    challenges = Challenges(DatabaseAuthState(database), 30.0)
+    challenge = await challenges.issue(NONCE, 3, DIGEST, b"req")
+    taken = await asyncio.gather(*(challenges.take(challenge.session_id) for _ in range(8)))
+    assert sum(t is not None for t in taken) == 1
+    handle = Sessions(DatabaseAuthState(database), HANDLE, lifetime=60)
+    sid = (await handle.open(b"k")).session_id
+    used = await asyncio.gather(*(handle.use_counter(sid, 7) for _ in range(8)))
+    assert used.count(True) == 1
