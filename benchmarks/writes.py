@@ -57,7 +57,7 @@ from protocol.rest_json import value_to_json
 from protocol.values import HandleValue
 from protocol.wire import Reader
 from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
-from resolver.handle.sessions import ENCRYPT_ALG_AES
+from resolver.handle.key_exchange import ENCRYPT_ALG_AES
 
 #: the session's MAC key: the first 32 octets of the DH secret (AES-256, CNRI's choice)
 SESSION_KEY_BYTES = 32
