@@ -613,7 +613,8 @@ def _frontend(path: str) -> str | None:
 async def _front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Metrics, CORS, OPTIONS, and JSON errors (never a stack trace) for ``/api``."""
     started = time.perf_counter()
-    api = request.path.startswith("/api")
+    path = request.path
+    api = path.startswith("/api")
     try:
         if api and request.method == "OPTIONS":
             response: web.StreamResponse = web.Response(
@@ -630,7 +631,7 @@ async def _front_door(request: web.Request, handler: Handler) -> web.StreamRespo
         response = _api_error(500, "Internal error") if api else http_pages.server_error_page()
     if api and "Origin" in request.headers:
         response.headers.update(_CORS_HEADERS)
-    frontend = _frontend(request.path)
+    frontend = _frontend(path)
     if frontend is not None:
         code = response.get(RESPONSE_CODE, RC_SUCCESS if response.status < 400 else RC_ERROR)
         request.app[SETTINGS].metrics.observe_request(

@@ -54,7 +54,7 @@ class HttpGuard:
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Refuse what is over a limit, read the body under a deadline, then serve."""
-        if request.path not in EXEMPT:
+        if self.limiter.enabled and request.path not in EXEMPT:
             wait = self.limiter.seconds_until_allowed(request.remote or "")
             if wait:
                 return refusal(429, RC_SERVER_TOO_BUSY, "rate limit exceeded", math.ceil(wait))
