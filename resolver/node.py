@@ -397,9 +397,10 @@ def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:
 def auth_state_for(config: NodeConfig, store: HandleStore, limits: Limits) -> AuthState:
     """Where the node keeps authentication challenges and sessions: in the registry
     database when it is more than one process (``workers``) or one of several hosts
-    (they share a Redis), so the answer to a challenge or the next request of a
-    session may reach any of them; else in this process."""
+    (``site_servers`` names more than one, or they share a Redis), so the answer to
+    a challenge or the next request of a session may reach any of them; else in
+    this process."""
     bounds = auth_bounds(limits.max_pending_challenges, limits.max_sessions)
-    if config.workers > 1 or config.redis_url:
+    if config.workers > 1 or len(config.site_servers) > 1 or config.redis_url:
         return DatabaseAuthState(store, bounds)
     return MemoryAuthState(bounds)

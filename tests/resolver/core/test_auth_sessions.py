@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import select
 
+from registry.config import NodeConfig
 from registry.models import AuthRecord, table_of
 from registry.store import HandleStore
 from resolver.core.auth_sessions import (
@@ -23,7 +24,9 @@ from resolver.core.auth_sessions import (
     Sessions,
     auth_bounds,
 )
+from resolver.core.limits import Limits
 from resolver.core.model import Caller
+from resolver.node import auth_state_for
 
 NONCE = bytes(range(16))
 DIGEST = bytes(32)
@@ -179,3 +182,20 @@ async def test_concurrent_claims_on_each_database_win_once(database: HandleStore
     sid = (await handle.open(b"k")).session_id
     used = await asyncio.gather(*(handle.use_counter(sid, 7) for _ in range(8)))
     assert used.count(True) == 1
+
+
+@pytest.mark.parametrize(("settings", "shared"), [
+    ({}, False),
+    ({"workers": 2}, True),
+    ({"site_servers": ("127.0.0.2", "127.0.0.3"), "public_host": "127.0.0.2"}, True),
+    ({"redis_url": "redis://127.0.0.1:6379/0"}, True),
+])
+async def test_a_node_of_several_processes_or_hosts_keeps_them_in_the_registry(
+    tmp_path: object, settings: dict[str, object], shared: bool
+) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        state = auth_state_for(NodeConfig(**settings), store, Limits())  # type: ignore[arg-type]
+        assert isinstance(state, DatabaseAuthState if shared else MemoryAuthState)
+    finally:
+        await store.close()
