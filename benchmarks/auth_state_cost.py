@@ -5,8 +5,11 @@ each state (this process; the registry on SQLite; on PostgreSQL when a URL is
 given) it times, in wall-clock microseconds per operation over ``ROUNDS``
 rounds: one Handle challenge-response (issue, then take), binding a session to
 its identity, one request inside a Handle session (get, use_counter,
-next_counter), and one REST request resuming a session (get).  A measurement,
-not a test: numbers vary with the machine and its load.
+next_counter), and one REST request resuming a session (get); and, for scale,
+what the registry's own work on an authenticated write costs: one handle
+created (``create_handle``: the transaction every Handle ADD/CREATE runs) and
+one handle read.  A measurement, not a test: numbers vary with the machine and
+its load.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 
+from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.core.auth_sessions import (
     HANDLE,
@@ -68,6 +72,20 @@ async def measure(state: AuthState) -> dict[str, float]:
             "in-session request": await _per_op(in_session), "resume": await _per_op(resume)}
 
 
+async def registry_reference(store: HandleStore) -> dict[str, float]:
+    """Microseconds of one handle created and one handle read in ``store``."""
+    value = [HandleValue(index=1, type="URL", data=b"https://example.com/")]
+    run = uuid.uuid4().hex[:8]
+
+    async def create(i: int) -> None:
+        await store.create_handle(f"88.888/{run}-{i}", value, actor="benchmark")
+
+    async def read(i: int) -> None:
+        assert await store.get_handle(f"88.888/{run}-{i}") is not None
+
+    return {"handle created": await _per_op(create), "handle read": await _per_op(read)}
+
+
 async def main(postgresql: str | None) -> None:
     """Print one line per state and step."""
     results = {"memory": await measure(MemoryAuthState())}
@@ -75,6 +93,7 @@ async def main(postgresql: str | None) -> None:
         store = await HandleStore.open(f"sqlite:///{folder}/registry.db")
         try:
             results["sqlite"] = await measure(DatabaseAuthState(store))
+            results["sqlite reg."] = await registry_reference(store)
         finally:
             await store.close()
     if postgresql:
@@ -82,6 +101,7 @@ async def main(postgresql: str | None) -> None:
         store = await HandleStore.open(postgresql, schema=schema)
         try:
             results["postgresql"] = await measure(DatabaseAuthState(store))
+            results["pg reg."] = await registry_reference(store)
         finally:
             async with store.engine.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -94,6 +94,17 @@ class AuthStateMixin(StoreBase):
                     await _bound(conn, new.pool, max(1, bounds.get(new.pool, default_bound)), now)
             return result
 
+    async def auth_take(self, key: str, now: float) -> AuthSlot | None:
+        """Remove the record under ``key`` and return it if it was live: one statement
+        (``DELETE ... RETURNING``), so of two takers only one gets it."""
+        statement = delete(_A).where(_A.c.key == key).returning(
+            _A.c.pool, _A.c.expires, _A.c.data)
+        async with self._write() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None or row.expires < now:
+            return None
+        return AuthSlot(row.pool, row.expires, bytes(row.data))
+
     async def auth_remove(self, key: str) -> None:
         """Forget the record under ``key``."""
         async with self._write() as conn:

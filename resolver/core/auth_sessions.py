@@ -75,6 +75,10 @@ class AuthState(Protocol):
         changes it): it returns the new record (None removes it) and a result, which
         this returns; None when there is no live record."""
 
+    async def take(self, key: str) -> AuthSlot | None:
+        """Remove the record under ``key``; return it if it was live, else None (of several
+        takers at once, one gets it)."""
+
     async def remove(self, key: str) -> None:
         """Forget the record under ``key``."""
 
@@ -134,16 +138,12 @@ class Challenges:
     async def take(self, session_id: int) -> Challenge | None:
         """Remove and return the live challenge ``session_id``; None if unknown, used
         or expired."""
-        taken = await self.state.change(_key("challenge", str(session_id)), _take)
+        taken = await self.state.take(_key("challenge", str(session_id)))
         if taken is None:
             return None
         fields = orjson.loads(taken.data)
         return Challenge(session_id, base64.b64decode(fields["n"]), int(fields["a"]),
                          base64.b64decode(fields["d"]), base64.b64decode(fields["r"]))
-
-
-def _take(slot: AuthSlot) -> tuple[AuthSlot | None, AuthSlot]:
-    return None, slot
 
 
 def _handle_session_id() -> int:
@@ -384,6 +384,11 @@ class MemoryAuthState:
             self._keep(key, new)
         return result
 
+    async def take(self, key: str) -> AuthSlot | None:
+        slot = self._find(key)
+        await self.remove(key)
+        return slot
+
     async def remove(self, key: str) -> None:
         for pool in self._pools.values():
             pool.pop(key, None)
@@ -418,6 +423,9 @@ class DatabaseAuthState:
     async def change(self, key: str, change: Change[R]) -> R | None:
         return await self.store.auth_change(key, change, self.bounds, self.default_bound,
                                             self.clock())
+
+    async def take(self, key: str) -> AuthSlot | None:
+        return await self.store.auth_take(key, self.clock())
 
     async def remove(self, key: str) -> None:
         await self.store.auth_remove(key)
