@@ -1,9 +1,9 @@
 """Helper processes that end with the process that started them, even after ``kill -9``.
 
-``idnode serve --workers N`` starts worker processes and a ``multiprocessing``
-manager holding the shared auth tables (with, under the spawn start method,
-its resource tracker).  Killed with SIGKILL, the parent runs no cleanup, so
-each helper must notice by itself: :func:`die_with_parent` asks Linux to send
+``idnode serve --workers N`` starts worker processes (they share challenges
+and sessions through the registry, :mod:`resolver.core.auth_sessions`).
+Killed with SIGKILL, the parent runs no cleanup, so each worker must notice
+by itself: :func:`die_with_parent` asks Linux to send
 it SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and checks the
 parent did not die before the request was in place.  Elsewhere it does
 nothing.  (A hand-written ``ctypes`` call: no maintained package wraps just
