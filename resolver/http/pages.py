@@ -21,6 +21,7 @@ from aiohttp import web
 from protocol.constants import RC_ERROR, RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from protocol.values import HandleValue
 from resolver.http.locations import choose_location
+from resolver.http.reader import mark_private
 
 #: ``(response code, values)`` of a handle for the reader of a request
 Resolver = Callable[[web.Request, str], Awaitable[tuple[int, tuple[HandleValue, ...]]]]
@@ -260,6 +261,7 @@ def page_routes(
             response = web.Response(status=302, headers={"Location": target})
             response[RESPONSE_CODE] = code
             return response
-        return html_response(values_page(handle, values, render), 200, code)
+        return mark_private(request, html_response(values_page(handle, values, render), 200,
+                                                   code))
 
     return [web.get("/", home), web.get("/{handle:.+}", show)]

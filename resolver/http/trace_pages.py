@@ -33,6 +33,7 @@ from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
 from resolver.http import pages as http_pages
 from resolver.http.pages import escape as _e
+from resolver.http.reader import mark_private
 from resolver.http.viewer import ViewerOf, anonymous_viewer
 
 _TREE_STYLE = (
@@ -176,7 +177,7 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
         response = web.Response(body=orjson.dumps(answer), status=_status(answer, http_status),
                                 content_type="application/json")
         response[http_pages.RESPONSE_CODE] = int(answer["responseCode"])
-        return response
+        return mark_private(request, response)
 
     async def page(request: web.Request) -> web.StreamResponse:
         try:
@@ -197,7 +198,7 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
             title = "Handle not found" if status == 404 else "Trace error"
             return http_pages.html_response(http_pages.error_page(handle, title, detail),
                                             status, code)
-        return http_pages.html_response(trace_page(answer), 200, code)
+        return mark_private(request, http_pages.html_response(trace_page(answer), 200, code))
 
     async def affected(request: web.Request) -> web.StreamResponse:
         handle = request.match_info["handle"]

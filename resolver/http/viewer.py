@@ -28,11 +28,10 @@ from resolver.core.model import ANONYMOUS, Caller
 from resolver.http.auth import AuthResult
 from resolver.http.console.context import SETTINGS
 from resolver.http.console.sessions import SESSION_COOKIE
+from resolver.http.reader import READER
 
 #: the reader of a request (raises an HTTP 401 answer for failed credentials)
 ViewerOf = Callable[[web.Request], Awaitable[Caller]]
-#: the reader, once found (a page asks again for its product view)
-READER = web.RequestKey("idnode_reader", Caller)
 
 
 def anonymous_viewer() -> ViewerOf:
@@ -80,3 +79,4 @@ def viewer_of(
         return ANONYMOUS
 
     return viewer
+

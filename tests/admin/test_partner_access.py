@@ -171,6 +171,11 @@ async def test_same_trace_three_views(served: Served) -> None:
     assert partner - anonymous == {51, 1001}
     assert owner - partner >= {52, 1002}     # and the tier marker, owner-only itself
 
+    async with aiohttp.ClientSession(served.url) as http:
+        for headers, private in ((None, False), (served.basic("PARTNERCO"), True)):
+            async with http.get(f"/trace/{PRODUCT}", headers=headers) as response:
+                assert ("private" in response.headers.get("Cache-Control", "")) is private
+
     wrong = dict(served.basic("PARTNERCO"))
     wrong["Authorization"] = wrong["Authorization"][:-4] + "AAAA"
     async with aiohttp.ClientSession(served.url) as http:
