@@ -137,6 +137,11 @@ class NodeConfig:
     ``console`` serves the web console at ``/console/`` on the HTTP port;
     ``console_port`` (0 = none) serves it on a listener of its own as well, so
     operators can firewall it apart from the public resolution pages.
+    Where-used across nodes (:mod:`resolver.core.backlinks`): every
+    ``backlinks_interval`` seconds (0: never) the node delivers the back-links
+    its writes queued to the parts' home nodes over ``backlinks_scheme``
+    (``http`` or ``https``), retrying failures with back-off; it keeps at most
+    ``backlinks_max_per_prefix`` active back-links from one product prefix.
     """
 
     data_dir: Path = Path("idnode-data")
@@ -206,6 +211,9 @@ class NodeConfig:
     http_insecure_auth: bool = False
     console: bool = True
     console_port: int = 0
+    backlinks_interval: float = 30.0
+    backlinks_max_per_prefix: int = 1_000_000
+    backlinks_scheme: str = "http"
 
     @property
     def public_http_url(self) -> str:
@@ -316,6 +324,10 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.redis_wait_replicas >= 0, "redis_wait_replicas: must not be negative"),
         (config.stats_flush_seconds > 0, "stats_flush_seconds: must be positive"),
         (config.upper_report_hours > 0, "upper_report_hours: must be positive"),
+        (config.backlinks_interval >= 0, "backlinks_interval: must not be negative (0: off)"),
+        (config.backlinks_max_per_prefix >= 1, "backlinks_max_per_prefix: must be at least 1"),
+        (config.backlinks_scheme in ("http", "https"),
+         f"backlinks_scheme: must be http or https, got {config.backlinks_scheme!r}"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),
         (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
         (config.rate_limit >= 0, "rate_limit: must not be negative (0 turns it off)"),

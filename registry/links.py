@@ -32,6 +32,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
+from registry import backlinks
 from registry.base import StoreBase
 from registry.errors import InvalidHandle, InvalidValue
 from registry.events import EVENT_TYPE, check_append_only, parse_event
@@ -138,9 +139,17 @@ async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Va
     links = links_of(new.values())
     if old is None and not links:
         return
-    if old is None or links_of(old.values()) != links:
+    before = [] if old is None else links_of(old.values())
+    if old is None or before != links:
         await conn.execute(delete(_L).where(_L.c.from_key == name_key(name)))
         await _insert_links(conn, [(name, links)])
+        await backlinks.queue_changes(conn, [(name, _handles(before), _handles(links))])
+
+
+async def on_delete(conn: AsyncConnection, name: str, old: Values) -> None:
+    """Drop the links of a record being deleted (and withdraw its back-links elsewhere)."""
+    await conn.execute(delete(_L).where(_L.c.from_key == name_key(name)))
+    await backlinks.queue_changes(conn, [(name, _handles(links_of(old.values())), [])])
 
 
 async def check_records(
@@ -186,9 +195,23 @@ async def link_records(
 ) -> None:
     """Write the links of a batch; ``replaced`` handles lose their old links first."""
     keys = [name_key(n) for n in replaced]
+    before: dict[str, list[tuple[str, str]]] = {}
     for start in range(0, len(keys), _CHUNK):
-        await conn.execute(delete(_L).where(_L.c.from_key.in_(keys[start:start + _CHUNK])))
-    await _insert_links(conn, [(name, links_of(values.values())) for name, values in records])
+        chunk = keys[start:start + _CHUNK]
+        query = select(_L.c.from_key, _L.c.to_handle, _L.c.relation).where(
+            _L.c.from_key.in_(chunk))
+        for from_key, to, relation in await conn.execute(query):
+            before.setdefault(from_key, []).append((to, relation))
+        await conn.execute(delete(_L).where(_L.c.from_key.in_(chunk)))
+    after = [(name, links_of(values.values())) for name, values in records]
+    await _insert_links(conn, after)
+    await backlinks.queue_changes(conn, [(name, before.get(name_key(name), []), _handles(links))
+                                         for name, links in after])
+
+
+def _handles(links: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The links that name a handle (the ones indexed)."""
+    return [(to, relation) for to, relation in links if _is_handle(to)]
 
 
 def _is_handle(text: str) -> bool:

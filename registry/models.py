@@ -356,3 +356,41 @@ class AuthRecord(Base):
     pool: Mapped[str] = mapped_column(String(32))
     expires: Mapped[float] = mapped_column(Float)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Backlink(Base):
+    """A signed where-used link registered here by another node: ``product`` there contains
+    ``part`` homed here (:mod:`registry.backlinks`); ``active`` false once withdrawn."""
+
+    __tablename__ = "backlinks"
+
+    part_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    product_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part_handle: Mapped[str] = mapped_column(String(1024))
+    product_handle: Mapped[str] = mapped_column(String(1024))
+    product_prefix: Mapped[str] = mapped_column(String(255), index=True)
+    origin: Mapped[str] = mapped_column(String(255))
+    server: Mapped[str] = mapped_column(String(255))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    jws: Mapped[str] = mapped_column(Text)
+
+
+class BacklinkOutbox(Base):
+    """A back-link this node still has to register (``op`` add) or withdraw (remove) at the
+    home node of ``part``; the row goes once the home node took it."""
+
+    __tablename__ = "backlink_outbox"
+
+    product_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    part_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_handle: Mapped[str] = mapped_column(String(1024))
+    part_handle: Mapped[str] = mapped_column(String(1024))
+    op: Mapped[str] = mapped_column(String(8))
+    queued: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_try: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(255), default="")

@@ -29,6 +29,7 @@ from registry.admission import load_owners
 from registry.applications import ApplicationsMixin
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.auth_state import AuthStateMixin
+from registry.backlinks import BacklinksMixin
 from registry.bulk import BulkMixin
 from registry.catalog import CatalogMixin
 from registry.changes import ChangesMixin
@@ -43,7 +44,7 @@ from registry.errors import (
     ValuesNotFound,
 )
 from registry.filters import select_values
-from registry.models import Enterprise, Handle, HandleLink, HandleValueRow, table_of, utcnow
+from registry.models import Enterprise, Handle, HandleValueRow, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.partners import PartnersMixin
 from registry.records import HandleRecord
@@ -55,7 +56,6 @@ from registry.write_rules import DEFAULT_RULES, WriteRules
 _H = table_of(Handle)
 _V = table_of(HandleValueRow)
 _E = table_of(Enterprise)
-_L = table_of(HandleLink)
 _VALUES = tuple(_V.c[name] for name in VALUE_COLUMNS)
 # joined on the key too: PostgreSQL then prunes both tables to the key's partition
 _WITH_VALUES = _H.outerjoin(_V, and_(_V.c.handle_id == _H.c.id, _V.c.name_key == _H.c.name_key))
@@ -132,7 +132,8 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
 
 class HandleStore(
     AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin,
-    AccountsMixin, ApplicationsMixin, SearchMixin, PartnersMixin, AuthStateMixin,
+    BacklinksMixin, AccountsMixin, ApplicationsMixin, SearchMixin, PartnersMixin,
+    AuthStateMixin,
 ):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 
@@ -511,7 +512,7 @@ class HandleStore(
         now = utcnow()
         before = record_digest(old.values())
         if given is None:
-            await conn.execute(delete(_L).where(_L.c.from_key == name_key(current.name)))
+            await links.on_delete(conn, current.name, old)
             result = await conn.execute(
                 delete(_H).where(_H.c.id == current.id, _H.c.name_key == key,
                                  _H.c.version == current.version)

@@ -40,6 +40,7 @@ from resolver.core.auth_sessions import (
     Sessions,
     auth_bounds,
 )
+from resolver.core.backlinks import receiver_from, sender_from
 from resolver.core.change_feed import ChangeFollower
 from resolver.core.limits import Limits
 from resolver.core.metrics import Metrics
@@ -326,6 +327,7 @@ async def _listen(
                 native=NativeHttpAnswerer(handle_server.processor),
                 public_url=config.public_http_url,
                 console=console_for_http(console) if config.console else None,
+                backlinks=receiver_from(service, config),
             )
         console_port = 0
         if config.console_port:
@@ -356,6 +358,9 @@ async def _listen(
         tasks.append(asyncio.create_task(usage))
     if service.suspended is not None:
         tasks.append(asyncio.create_task(service.suspended.run(service.store)))
+    sender = sender_from(service, config) if primary and config.backlinks_interval else None
+    if sender is not None:
+        tasks.append(asyncio.create_task(sender.run(config.backlinks_interval)))
     if config.upper_report_url and primary:
         tasks.append(asyncio.create_task(send_periodically(
             service.store, config.prefixes[0], config.upper_report_url, config.upper_report_hours

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "backup": "backup",
     "restore": "backup",
     "user": "user",
+    "backlinks": "backlinks",
 }
 
 

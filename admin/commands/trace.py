@@ -15,7 +15,13 @@ be resolved, with one line on stderr saying why (``not found``...); with
 ``--up`` a handle this node does not hold still answers when its where-used
 index names products containing it (a part registered elsewhere), and is
 "not found" (exit 1) only when nothing here uses it either, so a recall
-script never reads a mistyped handle as "nothing affected".
+script never reads a mistyped handle as "nothing affected".  Products on other
+nodes that registered a signed back-link here (:mod:`resolver.core.backlinks`)
+show the node they came from and the signature status::
+
+    88.118.9/PCB-1  material.batch@1  [local, unsigned]
+      component 88.118.7/WM-1  [88.118.7 ..., unsigned]  <- back-link from 88.118.7
+        (127.0.0.1:2641, verified)
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ def node_line(node: Mapping[str, Any]) -> str:
     else:
         stale = ", stale" if node.get("stale") else ""
         text += f"  [{node.get('source', '?')}, {node.get('signature', '?')}{stale}]"
+    if node.get("backlink"):
+        link = node["backlink"]
+        text += f"  <- back-link from {link['origin']} ({link['server']}, {link['signature']})"
     if node.get("more"):
         text += f"  (+{node['more']} beyond the depth)"
     return text
@@ -105,7 +114,9 @@ async def _recall_list(ctx: CommandContext, args: argparse.Namespace) -> int:
         return EXIT_OK
     lines = [f"{len(answer.products)} finished products contain {args.handle}"
              + (" (list cut short: more exist)" if answer.truncated else "")]
-    lines += [f"  {p.handle}  via {p.via}  ({p.levels} up)" for p in answer.products]
+    lines += [f"  {p.handle}  via {p.via}  ({p.levels} up)"
+              + (f"  from {p.origin} ({p.server}, signature {p.signature})" if p.origin else "")
+              for p in answer.products]
     ctx.out.result(answer.as_json(), "\n".join(lines))
     return EXIT_OK
 
@@ -172,7 +183,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--products", action="store_true",
                         help="with --up: the flat recall list of finished products, counted")
     parser.add_argument("--csv", action="store_true",
-                        help="with --up --products: the list as CSV (product,via,levels)")
+                        help="with --up --products: the list as CSV "
+                        "(product,via,levels,origin,signature)")
     parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
                         help=f"levels to follow (default {DEFAULT_DEPTH})")
     parser.add_argument("--timeout", type=float, default=5.0,

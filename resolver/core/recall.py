@@ -8,7 +8,13 @@ uses in turn (a washing machine, a tyre sold on its own) — each once, with
 the part it was reached through and how many levels up it sits.
 
 The walk reads the ``handle_links`` index one query per level
-(:meth:`~registry.links.LinksMixin.where_used_many`), at most
+(:meth:`~registry.links.LinksMixin.where_used_many`), and the back-links other
+nodes registered for their products that contain the handles of the level
+(:meth:`~registry.backlinks.BacklinksMixin.backlinks_many`,
+:mod:`resolver.core.backlinks`): such a product is homed on another node and
+listed with ``origin`` (the node that signed the back-link), ``server`` (whose
+key verified it) and ``signature`` ``verified``; what contains it in turn is
+that node's where-used.  At most
 :data:`MAX_LEVELS` levels and ``max_nodes`` handles (``truncated`` says when
 that cut it short): anonymous callers can ask, so the work is bounded.
 """
@@ -24,7 +30,8 @@ from registry.store import HandleStore
 
 MAX_LEVELS = 20
 DEFAULT_MAX_NODES = 100_000
-CSV_COLUMNS = ("product", "via", "levels")
+CSV_COLUMNS = ("product", "via", "levels", "origin", "signature")
+VERIFIED = "verified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,16 @@ class AffectedProduct:
     handle: str
     via: str      # the handle one level below it on the way up (the part it contains)
     levels: int   # 1: contains the recalled handle directly
+    origin: str = ""     # the node a back-link came from; "" for a product homed here
+    server: str = ""     # host:port of the server whose key verified the back-link
+    signature: str = ""  # the back-link's signature status ("" for a product homed here)
+
+    def as_json(self) -> dict[str, object]:
+        found: dict[str, object] = {"handle": self.handle, "via": self.via,
+                                    "levels": self.levels}
+        if self.origin:
+            found.update(origin=self.origin, server=self.server, signature=self.signature)
+        return found
 
 
 @dataclass
@@ -48,16 +65,16 @@ class AffectedProducts:
         """The REST / ``--json`` form."""
         return {
             "handle": self.handle, "count": len(self.products), "truncated": self.truncated,
-            "products": [{"handle": p.handle, "via": p.via, "levels": p.levels}
-                         for p in self.products],
+            "products": [p.as_json() for p in self.products],
         }
 
     def as_csv(self) -> str:
-        """One row per product: ``product,via,levels`` (a header first)."""
+        """One row per product: ``product,via,levels,origin,signature`` (a header first)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
-        writer.writerows((p.handle, p.via, p.levels) for p in self.products)
+        writer.writerows((p.handle, p.via, p.levels, p.origin, p.signature)
+                         for p in self.products)
         return out.getvalue()
 
 
@@ -69,10 +86,20 @@ async def affected_products(
     seen = {name_key(handle)}
     level = [handle]
     users = await store.where_used_many(level)
+    remote = await store.backlinks_many(level)
     found: dict[str, AffectedProduct] = {}
     for depth in range(1, MAX_LEVELS + 1):
         next_level: list[tuple[str, str]] = []   # (user, the part below it)
         for current in level:
+            for link in remote.get(name_key(current), ()):
+                if name_key(link.product) in seen:
+                    continue
+                if len(seen) > max_nodes:
+                    answer.truncated = True
+                    break
+                seen.add(name_key(link.product))
+                found[name_key(link.product)] = AffectedProduct(
+                    link.product, current, depth, link.origin, link.server, VERIFIED)
             for user, _relation in users.get(name_key(current), ()):
                 if name_key(user) in seen:
                     continue
@@ -84,10 +111,12 @@ async def affected_products(
         if not next_level:
             break
         users = await store.where_used_many([user for user, _via in next_level])
+        remote = await store.backlinks_many([user for user, _via in next_level])
+        used = users.keys() | remote.keys()
         for user, via in next_level:
-            if name_key(user) not in users:   # nothing here uses it: a finished product
+            if name_key(user) not in used:   # nothing uses it: a finished product
                 found[name_key(user)] = AffectedProduct(user, via, depth)
-        level = [user for user, _via in next_level if name_key(user) in users]
+        level = [user for user, _via in next_level if name_key(user) in used]
         if answer.truncated or not level:
             break
     else:

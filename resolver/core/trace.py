@@ -10,7 +10,13 @@
 ``up``
     where-used: every product that contains the handle, transitively, to
     ``depth`` levels, read level by level from the ``handle_links`` index
-    (one indexed query per level, never a scan of the records);
+    (one indexed query per level, never a scan of the records), and the
+    products on other nodes whose signed back-links this node keeps
+    (:mod:`resolver.core.backlinks`): such a node carries ``backlink``
+    (``origin``, the node that signed it, ``server``, whose key verified it,
+    ``signature`` ``verified`` and ``signedAt``) and is fetched from its home
+    like a part of the tree (``source``, ``name``, record ``signature``); what
+    contains it in turn is its home node's where-used;
 ``events``
     the lifecycle events (:mod:`registry.events`) in time order;
 ``all``
@@ -50,6 +56,7 @@ from protocol.constants import (
     response_code_name,
 )
 from protocol.values import HandleValue
+from registry.backlinks import BacklinkInfo
 from registry.errors import InvalidValue
 from registry.events import EVENT_TYPE, format_time, parse_event
 from registry.names import name_key
@@ -69,6 +76,7 @@ DEFAULT_MAX_NODES = 2000
 DEFAULT_HOP_TIMEOUT = 5.0
 DEFAULT_CONCURRENCY = 16
 UNCHECKED = "unchecked"
+VERIFIED = "verified"
 
 Node = dict[str, Any]
 #: ``verify(handle, public values)`` -> a signature status (valid, invalid, unsigned...)
@@ -255,22 +263,35 @@ class Tracer:
         for _ in range(depth):
             if not level:
                 break
-            users = await self.service.store.where_used_many([n["handle"] for n, _ in level])
+            handles = [n["handle"] for n, _ in level]
+            users = await self.service.store.where_used_many(handles)
+            remote = await self.service.store.backlinks_many(handles)
             next_level = []
+            far: list[Node] = []
             for parent, path in level:
                 parent["usedIn"] = []
+                for link in remote.get(name_key(parent["handle"]), ()):
+                    node = _backlink_node(link)
+                    parent["usedIn"].append(node)
+                    if _expand(node, path, seen, budget):
+                        far.append(node)
                 for user, relation in users.get(name_key(parent["handle"]), ()):
-                    node: Node = {"handle": user, "relation": relation}
+                    node = {"handle": user, "relation": relation}
                     parent["usedIn"].append(node)
                     if _expand(node, path, seen, budget):
                         next_level.append((node, path | {name_key(user)}))
-            await asyncio.gather(*(self._mark_local(n, caller) for n, _ in next_level))
+            await asyncio.gather(*(self._mark_local(n, caller) for n, _ in next_level),
+                                 *(self._mark_far(n, caller) for n in far))
             level = next_level
         if level:
-            more = await self.service.store.where_used_many([n["handle"] for n, _ in level])
+            handles = [n["handle"] for n, _ in level]
+            more = await self.service.store.where_used_many(handles)
+            more_far = await self.service.store.backlinks_many(handles)
             for node, _path in level:
-                if more.get(name_key(node["handle"])):
-                    node["more"] = len(more[name_key(node["handle"])])
+                count = len(more.get(name_key(node["handle"]), ())) + len(
+                    more_far.get(name_key(node["handle"]), ()))
+                if count:
+                    node["more"] = count
         return tree
 
     async def _mark_local(self, node: Node, caller: Caller) -> None:
@@ -280,6 +301,19 @@ class Tracer:
             res = await self.service.resolve(node["handle"], caller=caller)
         _name(node, res.values)
         node["signature"] = await self._signature(node["handle"], res.values)
+
+    async def _mark_far(self, node: Node, caller: Caller) -> None:
+        """A product homed on another node (a back-link): its record fetched from there
+        (recursively, within the hop timeout) for its name, source and signature."""
+        resolved = await self._resolve(node["handle"], caller)
+        node.update({k: v for k, v in resolved.node.items() if k != "handle"})
+
+
+def _backlink_node(link: BacklinkInfo) -> Node:
+    """A where-used node for a back-link: the product, with who vouched for the link."""
+    return {"handle": link.product, "relation": link.relation,
+            "backlink": {"origin": link.origin, "server": link.server,
+                         "signature": VERIFIED, "signedAt": format_time(link.signed_at)}}
 
 
 def _name(node: Node, values: Sequence[HandleValue]) -> None:

@@ -71,6 +71,7 @@ from protocol.rest_json import value_from_json, value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
 from resolver.core.auth_sessions import Sessions
+from resolver.core.backlinks import BacklinkReceiver
 from resolver.core.connections import ConnectionGate
 from resolver.core.hot import HotAnswers
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -88,6 +89,7 @@ from resolver.http.auth import (
     memory_sessions,
     www_authenticate,
 )
+from resolver.http.backlinks import backlink_routes
 from resolver.http.connections import GuardedSite
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
@@ -662,6 +664,7 @@ def make_app(
     native: NativeAnswer | None = None,
     public_url: str | None = None,
     console: web.Application | None = None,
+    backlinks: BacklinkReceiver | None = None,
 ) -> web.Application:
     """The HTTP application over ``service``.
 
@@ -676,7 +679,9 @@ def make_app(
     ``native`` answers Handle messages POSTed to ``/{handle}``
     (:mod:`resolver.http.native`; without it such a POST is read as a resolution);
     ``public_url`` (``http://host:port``) is what QR codes of product pages carry;
-    ``console`` is the web console application, mounted at ``/console/``.
+    ``console`` is the web console application, mounted at ``/console/``;
+    ``backlinks`` takes other nodes' where-used links at ``POST /api/backlinks``
+    (:mod:`resolver.http.backlinks`; without it that path is unknown).
     """
     settings = _Settings(
         service=service,
@@ -733,6 +738,7 @@ def make_app(
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
         *trace_routes(tracer, http_status, viewer, not_found_page),
+        *(backlink_routes(backlinks) if backlinks is not None else ()),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),
         web.get("/healthz", api.healthz),

@@ -19,7 +19,8 @@ def test_recall_list(node: Node) -> None:
     assert "88.118.8/TV-R1  via 88.118.8/BOARD-1  (2 up)" in text
     assert node.json("trace", BATCH, "--up", "--products")["count"] == 2
     csv_out = node.run("trace", BATCH, "--up", "--products", "--csv").stdout
-    assert csv_out.splitlines()[0] == "product,via,levels" and len(csv_out.splitlines()) == 3
+    assert csv_out.splitlines()[0] == "product,via,levels,origin,signature"
+    assert len(csv_out.splitlines()) == 3
 
 
 def test_recall_list_refusals(node: Node) -> None:

@@ -41,8 +41,8 @@ async def test_finished_products_once_each_with_the_part_and_depth(
     ]
     assert answer.as_json()["count"] == 3 and not answer.truncated
     assert answer.as_csv().splitlines() == [
-        "product,via,levels", "88.118.10/T1,88.118.10/C1,2", "88.118.9/M1,88.118.10/H1,2",
-        "88.118.9/M2,88.118.10/T3,3",
+        "product,via,levels,origin,signature", "88.118.10/T1,88.118.10/C1,2,,",
+        "88.118.9/M1,88.118.10/H1,2,,", "88.118.9/M2,88.118.10/T3,3,,",
     ]
 
 
