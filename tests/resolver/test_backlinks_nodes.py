@@ -27,11 +27,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from protocol.rest_json import value_to_json
 from registry.store import HandleStore
 from registry.trust.jws import Jws
 from registry.trust.keys import b64url, generate_key
 from resolver.core.backlink_claims import sign_claim
 from tests.loopback import LOOPBACK
+from tests.resolver.core.test_trace_support import templated
 from tests.resolver.test_e2e import Proc, free_port, init_all, serve, stop, wait_ready
 
 BATCH = "88.118.9/PCB-1"
@@ -61,7 +63,11 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Proc]]
     for proc in (supplier, maker):
         configure(proc, secondary)
         secondary.run("prefix", "delegate", proc.prefix, "--server", proc.endpoint)
-    supplier.run("handle", "create", BATCH, "--value", "1:URL:https://supplier.example/pcb-1")
+    batch_values = folder / "pcb-1.json"
+    batch_values.write_text(json.dumps([value_to_json(v) for v in templated(
+        "material.batch@1", {"batch_number": "PCB-1", "material_type": "pcb",
+                             "production_date": "2024-01-02", "quantity": 500, "unit": "pcs"})]))
+    supplier.run("handle", "create", BATCH, "--from-json", str(batch_values))
     try:
         serve(secondary, None)
         serve(maker, None)
@@ -152,6 +158,14 @@ async def test_a_recall_at_the_supplier_finds_the_makers_product(
     assert used["backlink"]["server"] == maker.endpoint
     assert maker.endpoint in used["source"]   # the far record, fetched from the maker
     assert "error" not in used
+
+    # the batch's page: the machine under "used in", with the node that registered it
+    for lang, words in (("zh-CN", "由节点 88.118.7 登记，签名已验证"),
+                        ("en", "registered by node 88.118.7, signature verified")):
+        url = f"http://127.0.0.1:{supplier.http_port}/{BATCH}?lang={lang}"
+        async with http.get(url, headers={"Accept": "text/html"}) as response:
+            page = await response.text()
+        assert response.status == 200 and MACHINE in page and words in page, page
 
     # someone else's key, or no signature at all, is refused and changes nothing
     forged = sign_claim(generate_key("p256"), op="remove", part=BATCH, product=MACHINE,
