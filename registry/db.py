@@ -39,6 +39,8 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from registry import sqlite_driver
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MODE_OPTION = "idnode_mode"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -79,6 +81,8 @@ def _sqlite_engine(url: URL, *, reset_on_return: bool = True) -> AsyncEngine:
     engine = create_async_engine(
         url, hide_parameters=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
         pool_reset_on_return="rollback" if reset_on_return else None,
+        module=sqlite_driver.DBAPI,  # one trip to the SQLite thread per statement
+        json_serializer=sqlite_driver.json_text,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -1,0 +1,136 @@
+"""SQLAlchemy's aiosqlite adapter with one trip to the SQLite thread per statement.
+
+aiosqlite runs every call on its own thread; SQLAlchemy's adapter makes four
+such trips for one statement (open a cursor, execute, fetch the rows, close
+the cursor), each a queue hand-off, a thread wake-up and a wake-up of the event
+loop.  A create over the Handle protocol runs about a dozen statements: under
+load those trips, not SQLite, were most of its time (issue 17: ~31 trips per
+create).  :class:`OneTripCursor` does the four steps in one function on the
+SQLite thread and keeps what SQLAlchemy reads afterwards (rows, description,
+rowcount, lastrowid).  Written here because neither aiosqlite nor SQLAlchemy
+offers it; it plugs in through ``create_async_engine(module=...)``
+(:data:`DBAPI`), the documented way to give a dialect another DBAPI module,
+and leaves server-side cursors (unused here) as they were.  :func:`json_text`
+writes JSON columns (the same text, the common empty list without encoding).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+_Outcome = tuple[Any, int, int | None, list[Any]]
+
+
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    """On the SQLite thread: execute, fetch every row, close; what the cursor said."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statement makes one trip to the SQLite thread."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        # no driver cursor is opened here (the base class would: one trip)
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid or 0
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._adapt_connection._execute_mutex:
+            outcome: _Outcome = await connection._execute(
+                _run, connection._conn, operation, parameters, many)
+        self._description, self._rowcount, self._lastrowid, rows = outcome
+        self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._trip(operation, parameters, False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
+        await self._trip(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the driver cursor closed on the SQLite thread."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection adapter handing out :class:`OneTripCursor`."""
+
+    __slots__ = ()
+    _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of its cursor
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The aiosqlite DBAPI adapter whose connections are :class:`OneTripConnection`."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+#: pass as ``create_async_engine(url, module=DBAPI)`` for a ``sqlite+aiosqlite`` URL
+DBAPI = OneTripDBAPI(aiosqlite, sqlite3)
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' text (``create_async_engine(json_serializer=...)``): what
+    :func:`json.dumps` writes, with the empty list most value rows hold (their
+    references) not encoded again for every row of a bulk insert."""
+    if isinstance(value, list) and not value:
+        return "[]"
+    return json.dumps(value)
