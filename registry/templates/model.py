@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.values import HandleValue
 from registry.templates.errors import TemplateError
 from registry.templates.mapping import DEFAULT_START_INDEX, document_to_values
-from registry.templates.validation import compile_schema, problems
+from registry.templates.validation import compile_schema, fast_check, problems
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -39,6 +39,11 @@ class Template:
         """The compiled schema, made on the first validation (jsonschema loads then)."""
         return compile_schema(self.schema)
 
+    @cached_property
+    def _valid(self) -> Callable[[object], bool]:
+        """The fast validity check (:func:`~registry.templates.validation.fast_check`)."""
+        return fast_check(self.schema)
+
     @property
     def id(self) -> str:
         """``name@version``, the text of the ``TRACE.TEMPLATE`` value."""
@@ -46,6 +51,8 @@ class Template:
 
     def validate(self, document: object) -> None:
         """Raise :class:`TemplateError` listing every field that breaks the schema."""
+        if self._valid(document):
+            return
         found = problems(self._validator, document)
         if found:
             raise TemplateError(f"document does not match {self.id}", found)

@@ -4,12 +4,21 @@ Each failure becomes ``POINTER: message (rule)``: the JSON pointer of the
 field at fault and the schema keyword that failed.  A missing required field
 and an unexpected extra field are reported at the field's own pointer (not at
 the enclosing object), so the operator sees which field to fix.
+
+Every imported or written record with a template is validated, so
+:func:`fast_check` first asks jsonschema-rs (a compiled validator, ~1 us a
+document against ~0.5 ms for jsonschema's ``iter_errors``: it was a third of
+an import's time, issue 17) whether the document is valid; only a document it
+refuses goes through jsonschema, which words the failures and stays the judge:
+a document jsonschema finds nothing wrong with is accepted (jsonschema-rs
+checks some formats, such as ``email``, more strictly).  Both check ``format``
+with the same ``date-time`` rule.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -41,6 +50,24 @@ def _format_checker() -> FormatChecker:
     checker = FormatChecker()
     checker.checks("date-time", raises=ValueError)(_is_date_time)
     return checker
+
+
+def _date_time_ok(instance: str) -> bool:
+    try:
+        return _is_date_time(instance)
+    except ValueError:
+        return False
+
+
+def fast_check(schema: Mapping[str, Any]) -> Callable[[object], bool]:
+    """Whether a document is valid against ``schema`` (draft 2020-12, formats checked):
+    jsonschema-rs's compiled validator; True means valid, False means ask
+    :func:`problems`."""
+    import jsonschema_rs
+
+    validator = jsonschema_rs.Draft202012Validator(
+        dict(schema), validate_formats=True, formats={"date-time": _date_time_ok})
+    return validator.is_valid
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:

@@ -25,6 +25,8 @@ from registry.templates import (
     template_from_json,
     values_to_document,
 )
+from registry.templates import model as template_model
+from registry.templates.validation import compile_schema, fast_check, problems
 
 BUILTIN = load_builtin_templates()
 IDS = ["appliance.product@1", "component@1", "machinery.equipment@1", "material.batch@1",
@@ -221,3 +223,36 @@ def test_stored_text_reads_back_as_the_same_template(template_id: str) -> None:
     template = BUILTIN[template_id]
     again = template_from_json(template.to_json())
     assert again == template and again.schema == template.schema
+
+
+@pytest.mark.parametrize(("template_id", "pointer", "value", "says", "rule"), BAD)
+def test_the_fast_check_refuses_what_jsonschema_refuses(
+    template_id: str, pointer: str, value: Any, says: str, rule: str
+) -> None:
+    doc = sample(template_id)
+    assert fast_check(BUILTIN[template_id].schema)(doc)
+    _set(doc, pointer, value)
+    assert not fast_check(BUILTIN[template_id].schema)(doc)
+    assert problems(compile_schema(BUILTIN[template_id].schema), doc)
+
+
+def test_a_valid_document_is_not_shown_to_jsonschema(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*_args: object) -> list[str]:
+        raise AssertionError("jsonschema ran for a valid document")
+
+    monkeypatch.setattr(template_model, "problems", never)
+    BUILTIN["component@1"].validate(sample("component@1"))
+
+
+def test_jsonschema_judges_what_the_fast_check_refuses() -> None:
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+              "properties": {"mail": {"type": "string", "format": "email"},
+                             "at": {"type": "string", "format": "date-time"}}}
+    odd = {"mail": "a@b@c"}  # jsonschema's email format only asks for an "@"
+    assert not fast_check(schema)(odd) and problems(compile_schema(schema), odd) == []
+    loose = Template("loose", 1, "shared", "Loose", (), (), schema)
+    loose.validate(odd)  # accepted, as before the fast check
+    for at, ok in (("2024-01-02T03:04:05Z", True), ("2024-01-02 03:04:05Z", False),
+                   ("2024-02-30T03:04:05Z", False)):
+        assert fast_check(schema)({"at": at}) is ok
+        assert (problems(compile_schema(schema), {"at": at}) == []) is ok
