@@ -12,6 +12,7 @@ Deleting a handle drops its keys (foreign key, ON DELETE CASCADE).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,6 +29,9 @@ _K = table_of(IdentifierKey)
 _CHUNK = 500
 
 Values = Mapping[int, HandleValue]
+#: a bulk write parses each record's identifiers twice (check, then index): the second
+#: time is a look-up here (texts to immutable Identifiers, bounded)
+_parse = lru_cache(maxsize=8192)(parse_identifier)
 
 
 def keys_of(values: Values) -> dict[str, Identifier]:
@@ -39,7 +43,7 @@ def keys_of(values: Values) -> dict[str, Identifier]:
             continue
         text = value.data.decode("utf-8", "replace")
         try:
-            identifier = parse_identifier(text)
+            identifier = _parse(text)
         except SchemeError as exc:
             raise InvalidValue(f"value {index} ({value.type}): {exc}") from None
         if identifier.scheme != scheme:
@@ -76,7 +80,8 @@ async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Va
     for key, owner in (await owners(conn, keys)).items():
         if name_key(owner) != own:
             raise _taken(name, key, owner)
-    await conn.execute(delete(_K).where(_K.c.name_key == own))
+    if old is not None:  # a new handle has no keys yet (its earlier keys went with it)
+        await conn.execute(delete(_K).where(_K.c.name_key == own))
     await _insert(conn, [(name, keys)])
 
 
