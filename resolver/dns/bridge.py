@@ -14,6 +14,8 @@ Names map to handles by :mod:`resolver.dns.names`.  For a handle name:
 * ``ANY``: both; any other type: NODATA.
 
 Record TTLs come from the values (an absolute TTL becomes the seconds left);
+the record data of a value is rendered once while it stays cached
+(:mod:`resolver.dns.rendered`);
 all records of one RRset carry the smallest of them (RFC 2181 section 5.2).
 An unknown handle is NXDOMAIN, a handle without values of the asked kind is
 NODATA, both with the zone's SOA in the authority section (RFC 2308).  The apex
@@ -82,6 +84,7 @@ from resolver.dns.names import (
     is_empty_non_terminal,
     name_to_handle,
 )
+from resolver.dns.rendered import RenderedValues
 from resolver.dns.scheme_names import (
     leads_down,
     may_have_longer_keys,
@@ -135,6 +138,7 @@ class DnsBridge:
         if nameservers is None:
             nameservers = {name: [] for name in ns_names}
         self.apex = ZoneApex(self.zone, nameservers, soa or SoaSettings())
+        self.rendered = RenderedValues()
         self.ns, self.soa, self.negative_soa = self.apex.ns, self.apex.soa, self.apex.negative_soa
 
     async def answer(self, wire: bytes, *, udp: bool, proven: bool = False) -> bytes | None:
@@ -286,10 +290,17 @@ class DnsBridge:
         urls = select_values(resolution.values, ["URL."])
         others = [v for v in resolution.values if v not in urls]
         urls = tuple(v for v in urls if v.data)  # a URI record cannot be empty
+        kept = self.rendered.get
         if qtype in (dns.rdatatype.URI, dns.rdatatype.ANY) and urls:
-            response.answer.append(_rrset(qname, [(v, _uri(v)) for v in urls], now))
+            uri = [(v, rdata) for v in urls
+                   if (rdata := kept(v, dns.rdatatype.URI, _uri)) is not None]
+            response.answer.append(_rrset(qname, uri, now))
         if qtype in (dns.rdatatype.TXT, dns.rdatatype.ANY):
-            txt = [(v, rdata) for v in others if (rdata := _txt(v, now)) is not None]
+            def txt_of(value: HandleValue) -> dns.rdata.Rdata | None:
+                return _txt(value, now)
+
+            txt = [(v, rdata) for v in others
+                   if (rdata := kept(v, dns.rdatatype.TXT, txt_of)) is not None]
             if txt:
                 response.answer.append(_rrset(qname, txt, now))
         if not response.answer:

@@ -6,14 +6,17 @@ import dns.flags
 import dns.message
 import dns.opcode
 import dns.rcode
+import dns.rdata
 import dns.rdataclass
+import dns.rdatatype
 import pytest
 
 from protocol.constants import RC_ERROR, RC_INVALID_HANDLE, RC_SUCCESS
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from resolver.core.model import Resolution, ServiceError
-from resolver.dns.bridge import DnsBridge, value_ttl
+from resolver.dns.bridge import DnsBridge, _txt, value_ttl
 from resolver.dns.names import handle_to_name
+from resolver.dns.rendered import ENTRY_OVERHEAD, RenderedValues
 
 ZONE = "id.example."
 HANDLE = "88.118.8/TV-0001"
@@ -110,3 +113,39 @@ def test_value_ttl() -> None:
     assert value_ttl(HandleValue(1, "X", b"", ttl_type=TTL_TYPE_ABSOLUTE, ttl=1600), 1000) == 600
     assert value_ttl(HandleValue(1, "X", b"", ttl_type=TTL_TYPE_ABSOLUTE, ttl=900), 1000) == 0
     assert value_ttl(HandleValue(1, "X", b"", ttl=-5), now=0) == 0
+
+
+async def test_a_kept_rendering_answers_the_same_bytes_and_absolute_ttls_count_down() -> None:
+    values = (
+        HandleValue(1, "URL", b"https://example.com/tv"),
+        HandleValue(2, "EMAIL", b"support@example.com"),
+        HandleValue(3, "BLOB", bytes(range(40))),
+        HandleValue(4, "DESC", "é".encode() * 300),
+        HandleValue(5, "NOTE", b"later", ttl_type=TTL_TYPE_ABSOLUTE, ttl=2**31 - 10),
+    )
+    service = StubService(_found(*values))
+    kept = DnsBridge(service, zone=ZONE)
+    for rdtype in ("TXT", "URI", "ANY"):
+        query = dns.message.make_query(handle_to_name(HANDLE, ZONE), rdtype).to_wire()
+        first = await kept.answer(query, udp=False)
+        again = await kept.answer(query, udp=True)
+        fresh = DnsBridge(service, zone=ZONE)
+        # dnspython shuffles the records of an RRset on output: the same records, same size
+        for mine, theirs in ((again, await fresh.answer(query, udp=True)),
+                             (first, await fresh.answer(query, udp=False))):
+            assert mine is not None and theirs is not None and len(mine) == len(theirs)
+            assert dns.message.from_wire(mine) == dns.message.from_wire(theirs)
+    assert len(kept.rendered) == 4  # every value but the one with an absolute TTL
+    assert isinstance(kept.rendered.get(values[1], dns.rdatatype.TXT, lambda v: None),
+                      dns.rdata.GenericRdata)  # from the kept wire form, not rendered again
+
+
+def test_kept_renderings_are_bounded_in_bytes() -> None:
+    rendered = RenderedValues(max_bytes=3 * (ENTRY_OVERHEAD + 120))
+    values = [HandleValue(i, "DESC", b"x" * 50) for i in range(1, 20)]
+    for value in values:
+        rendered.get(value, dns.rdatatype.TXT, lambda v: _txt(v, 0))
+    assert rendered.size <= rendered.max_bytes and 0 < len(rendered) < len(values)
+    huge = HandleValue(1, "DESC", b"x" * 10_000)
+    assert rendered.get(huge, dns.rdatatype.TXT, lambda v: _txt(v, 0)) is not None
+    assert rendered.size <= rendered.max_bytes  # too large to keep: rendered, not kept
