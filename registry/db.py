@@ -48,6 +48,10 @@ POOL_SIZE = 32
 """Connections each process keeps open to its store."""
 POOL_OVERFLOW = 16
 """Connections opened beyond :data:`POOL_SIZE` while more are checked out (then closed)."""
+PG_STATEMENT_CACHE = 500
+"""Prepared statements each PostgreSQL connection keeps (SQLAlchemy's asyncpg default is
+100, fewer than the node's distinct statements: the resolution lookup could be pushed
+out and prepared again); a URL's ``prepared_statement_cache_size`` wins."""
 
 _MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
@@ -125,6 +129,9 @@ async def open_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     settings = {"jit": "off"}
     if schema is not None:
         settings["search_path"] = _check_schema(schema)
+    if "prepared_statement_cache_size" not in parsed.query:
+        parsed = parsed.update_query_dict(
+            {"prepared_statement_cache_size": str(PG_STATEMENT_CACHE)})
     engine = create_async_engine(
         parsed, connect_args={"server_settings": settings}, hide_parameters=True,
         pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
