@@ -16,13 +16,15 @@ numbers, so ``seq`` grows in commit order and a reader following
 so a number is never handed out twice even after the rows are pruned.
 
 Rows older than :data:`RETENTION_SECONDS` are pruned by the writers (an
-indexed range delete in the same transaction).  A reader that could not read
-the feed for longer than that may have missed rows and must forget its whole
-cache (:meth:`resolver.core.change_feed.ChangeFollower.poll`).
+indexed range delete in a writing transaction, at most every
+:data:`PRUNE_SECONDS` in a process, not one more statement per create).  A
+reader that could not read the feed for longer than that may have missed rows
+and must forget its whole cache (:meth:`resolver.core.change_feed.ChangeFollower.poll`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,11 +38,14 @@ from registry.models import Change, table_of, utcnow
 
 RETENTION_SECONDS = 900.0
 """How long a change stays in the feed."""
+PRUNE_SECONDS = 10.0
+"""How often a process prunes the feed (rows stay at most this much past retention)."""
 HANDLE = "handle"
 PREFIX = "prefix"
 
 _C = table_of(Change)
 _LAST = select(func.max(_C.c.seq))
+_pruned = -PRUNE_SECONDS  # monotonic time of this process's last prune
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +61,13 @@ async def record(conn: AsyncConnection, handles: Sequence[str], kind: str = HAND
     """Add ``handles`` to the feed inside the caller's (writing) transaction."""
     if not handles:
         return
+    global _pruned
     await transaction_lock(conn, "audit")
     now = utcnow()
-    await conn.execute(delete(_C).where(_C.c.time < now - timedelta(seconds=RETENTION_SECONDS)))
+    if time.monotonic() - _pruned >= PRUNE_SECONDS:
+        _pruned = time.monotonic()
+        await conn.execute(
+            delete(_C).where(_C.c.time < now - timedelta(seconds=RETENTION_SECONDS)))
     await conn.execute(insert(_C), [{"handle": h, "kind": kind, "time": now} for h in handles])
 
 

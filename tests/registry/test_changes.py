@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -66,16 +67,25 @@ async def test_a_failed_write_notes_nothing(database: HandleStore) -> None:
     assert await database.changes_since(start) == []
 
 
-async def test_old_entries_are_pruned_by_the_next_write(database: HandleStore) -> None:
+async def test_old_entries_are_pruned_by_a_write_once_in_a_while(
+    database: HandleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await database.create_handle(TV, [url()], actor="a")
     table = table_of(Change)
     async with database.engine.begin() as conn:
         old = changes.utcnow() - timedelta(seconds=changes.RETENTION_SECONDS + 1)
         await conn.execute(update(table).values(time=old))
+    monkeypatch.setattr(changes, "_pruned", time.monotonic())  # pruned just now: not again
+    await database.create_handle("88.118.8/TV-0003", [url()], actor="a")
+    assert [r.handle for r in await database.changes_since(0)] == [TV, "88.118.8/TV-0003"]
+    await database.delete_handle("88.118.8/TV-0003", actor="a")
+    async with database.engine.begin() as conn:
+        await conn.execute(update(table).values(time=old))
+    monkeypatch.setattr(changes, "_pruned", time.monotonic() - changes.PRUNE_SECONDS)
     await database.create_handle("88.118.8/TV-0002", [url()], actor="a")
     rows = await database.changes_since(0)
     assert [(r.handle, r.kind) for r in rows] == [("88.118.8/TV-0002", "handle")]
-    assert isinstance(rows[0], ChangeRow) and rows[0].seq == 2  # numbers never repeat
+    assert isinstance(rows[0], ChangeRow) and rows[0].seq == 4  # numbers never repeat
 
 
 async def test_changes_since_reads_in_batches(database: HandleStore) -> None:
