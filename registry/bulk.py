@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
-from registry import changes, identifiers, links, pgcopy
+from registry import changes, identifiers, links, pgcopy, sqlite_driver
 from registry.admission import Ownership, load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
@@ -310,7 +310,7 @@ class BulkMixin(StoreBase):
                 head["id"] = hid
             await pgcopy.copy_rows(conn, _H, heads)
             return {row.key: hid for (row, _owner), hid in zip(fresh, new_ids, strict=True)}
-        await conn.execute(insert(_H), heads)
+        await sqlite_driver.insert_rows(conn, _H, heads)
         query = select(_H.c.name_key, _H.c.id).where(
             _H.c.name_key.in_(bindparam("keys", expanding=True))
         )
@@ -332,5 +332,5 @@ class BulkMixin(StoreBase):
         if value_rows and self.dialect == "postgresql":
             await pgcopy.copy_rows(conn, _V, value_rows)
         elif value_rows:
-            await conn.execute(insert(_V), value_rows)
+            await sqlite_driver.insert_rows(conn, _V, value_rows)
         return digest.hexdigest()

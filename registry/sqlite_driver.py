@@ -11,7 +11,8 @@ rowcount, lastrowid).  Written here because neither aiosqlite nor SQLAlchemy
 offers it; it plugs in through ``create_async_engine(module=...)``
 (:data:`DBAPI`), the documented way to give a dialect another DBAPI module,
 and leaves server-side cursors (unused here) as they were.  :func:`json_text`
-writes JSON columns (the same text, the common empty list without encoding).
+writes JSON columns (the same text, the common empty list without encoding);
+:func:`insert_rows` is a bulk insert without SQLAlchemy's work per row.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from __future__ import annotations
 import collections
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import EMPTY_DICT
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
@@ -134,3 +137,21 @@ def json_text(value: Any) -> str:
     if isinstance(value, list) and not value:
         return "[]"
     return json.dumps(value)
+
+
+async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+                      ) -> None:
+    """``INSERT`` ``rows`` (mappings with the same columns) into ``table`` as one
+    ``executemany`` on the driver: each column's bind processor (booleans, JSON, times)
+    applied here once per value, without SQLAlchemy's construction of every row's
+    parameters, which was a quarter of a bulk import's time."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    order = compiled.positiontup or []
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in order]
+    plan = list(zip(order, processors, strict=True))
+    params = [tuple(process(row[name]) if process else row[name] for name, process in plan)
+              for row in rows]
+    await conn.exec_driver_sql(str(compiled), params)

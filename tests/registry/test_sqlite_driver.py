@@ -1,4 +1,5 @@
-"""SQLite statements make one trip to aiosqlite's thread each and behave as before."""
+"""SQLite statements make one trip to aiosqlite's thread each and behave as before; bulk
+inserts without SQLAlchemy's work per row store the same."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from protocol.values import HandleValue, ValueReference
 from registry.db import open_engine
+from registry.models import Handle, HandleValueRow, table_of, utcnow
+from registry.sqlite_driver import insert_rows
+from registry.store import HandleStore
+from registry.valuerows import value_row
 
 
 async def test_one_trip_per_statement_with_rows_counts_and_errors(
@@ -50,3 +56,29 @@ async def test_one_trip_per_statement_with_rows_counts_and_errors(
             await conn.commit()
     finally:
         await engine.dispose()
+
+
+async def test_insert_rows_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'rows.db'}")
+    try:
+        handles, values = table_of(Handle), table_of(HandleValueRow)
+        now = utcnow()
+        head = {"name": "88.118.8/A", "name_key": "88.118.8/A", "prefix": "88.118.8",
+                "enterprise": None, "version": 1, "created": now, "updated": now}
+        async with store.engine.begin() as conn:
+            await insert_rows(conn, handles, [head, {**head, "name": "88.118.8/b",
+                                                     "name_key": "88.118.8/B"}])
+            hid = (await conn.execute(select(handles.c.id).where(
+                handles.c.name_key == "88.118.8/B"))).scalar_one()
+            refs = [HandleValue(1, "HS_VLIST", b"", references=(ValueReference("0.NA/x", 300),)),
+                    HandleValue(2, "URL", b"https://e.x", public_read=False)]
+            await insert_rows(conn, values, [value_row(hid, "88.118.8/B", v) for v in refs])
+            await insert_rows(conn, values, [])
+        record = await store.get_handle("88.118.8/b")
+        assert record is not None and list(record.values) == refs
+        assert (await store.get_handle("88.118.8/A")) is not None
+        async with store.engine.connect() as conn:
+            created = (await conn.execute(select(handles.c.created))).scalars().all()
+        assert created == [now, now]
+    finally:
+        await store.close()
