@@ -91,6 +91,7 @@ from resolver.http.auth import (
 )
 from resolver.http.backlinks import backlink_routes
 from resolver.http.connections import GuardedSite
+from resolver.http.fast_rest import FastReads
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
@@ -778,10 +779,12 @@ async def run_http_server(
         lingering_time=guard.read_timeout,  # reading what is left of a refused body
     )
     await runner.setup()
+    settings = runner.app[SETTINGS]
+    fast = FastReads(settings.hot, settings.metrics, guard.limiter, FRONTEND_REST)
     site = GuardedSite(
         runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port,
         gate=ConnectionGate(guard.max_connections, guard.max_connections_per_client),
-        handshake_timeout=guard.tls_handshake_timeout,
+        handshake_timeout=guard.tls_handshake_timeout, fast=fast.answer,
     )
     await site.start()
     bound = runner.addresses[-1][1]

@@ -11,7 +11,8 @@ itself and puts :class:`_Gated` in front of aiohttp's protocol:
 * with TLS, the handshake is started by :meth:`asyncio.loop.start_tls` with
   ``handshake_timeout``; a client that does not finish it in time is cut off;
 * everything else goes to aiohttp's protocol unchanged (the gate only
-  forwards), and the connection's slot is given back when it ends.
+  forwards; a ``fast`` answerer, :mod:`resolver.http.fast_rest`, may answer a
+  chunk before that), and the connection's slot is given back when it ends.
 
 Hand-written because neither aiohttp nor asyncio offers a per-client cap, and
 an accepted connection's peer is known only to its protocol.
@@ -33,6 +34,9 @@ from resolver.core.ratelimit import client_of
 log = logging.getLogger(__name__)
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
+#: answers a connection's chunk itself (True) or leaves it to aiohttp (False), given
+#: the chunk, the transport and aiohttp's protocol (:mod:`resolver.http.fast_rest`)
+FastAnswer = Callable[[bytes, asyncio.Transport, asyncio.Protocol], bool]
 
 
 class _Gated(asyncio.Protocol):
@@ -44,8 +48,11 @@ class _Gated(asyncio.Protocol):
         gate: ConnectionGate,
         tls: ssl.SSLContext | None,
         handshake_timeout: float,
+        fast: FastAnswer | None = None,
     ) -> None:
         self.factory = factory
+        self.fast = fast
+        self.transport: asyncio.Transport | None = None
         self.gate = gate
         self.tls = tls
         self.handshake_timeout = handshake_timeout
@@ -87,6 +94,7 @@ class _Gated(asyncio.Protocol):
     def _serve(self, transport: asyncio.BaseTransport) -> None:
         inner = self.factory()
         self.inner = inner
+        self.transport = cast(asyncio.Transport, transport)
         inner.connection_made(transport)
         for data in self.early:
             inner.data_received(data)
@@ -98,10 +106,17 @@ class _Gated(asyncio.Protocol):
             self.key = None
 
     def data_received(self, data: bytes) -> None:
-        if self.inner is None:
+        inner = self.inner
+        if inner is None:
             self.early.append(data)
-        else:
-            self.inner.data_received(data)
+            return
+        fast = self.fast
+        if fast is not None:
+            assert self.transport is not None
+            if fast(data, self.transport, inner):
+                return
+            self.fast = None  # aiohttp has this connection from now on
+        inner.data_received(data)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.inner is not None else None
@@ -135,20 +150,22 @@ class GuardedSite(web.TCPSite):
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = 10.0,
         reuse_port: bool = False,
+        fast: FastAnswer | None = None,
     ) -> None:
         super().__init__(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
         self.gate = gate
         self.handshake_timeout = handshake_timeout
+        self.fast = fast
 
     async def start(self) -> None:
         """Register with the runner and listen."""
         await web.BaseSite.start(self)
         server = self._runner.server
         assert server is not None
-        tls, gate, timeout = self._ssl_context, self.gate, self.handshake_timeout
+        tls, gate, timeout, fast = self._ssl_context, self.gate, self.handshake_timeout, self.fast
 
         def gated() -> asyncio.Protocol:
-            return _Gated(server, gate, tls, timeout)
+            return _Gated(server, gate, tls, timeout, fast)
 
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(

@@ -29,11 +29,8 @@ class Pair:
     resolutions: list[str]
 
 
-@pytest.fixture
-async def pair(database: HandleStore) -> AsyncIterator[Pair]:
-    await seed(database)
-    service = ResolutionService(database, server_admins=[(NA, 300)],
-                                answers=ResolutionStack(database))
+def counted_resolutions(service: ResolutionService) -> list[str]:
+    """The handles ``service`` resolves from now on (a list it keeps appending to)."""
     resolutions: list[str] = []
     resolve = service.resolve
 
@@ -42,6 +39,15 @@ async def pair(database: HandleStore) -> AsyncIterator[Pair]:
         return await resolve(handle, **options)  # type: ignore[arg-type]
 
     service.resolve = counting  # type: ignore[assignment,method-assign]
+    return resolutions
+
+
+@pytest.fixture
+async def pair(database: HandleStore) -> AsyncIterator[Pair]:
+    await seed(database)
+    service = ResolutionService(database, server_admins=[(NA, 300)],
+                                answers=ResolutionStack(database))
+    resolutions = counted_resolutions(service)
     runners: list[web.AppRunner] = []
     urls = []
     for one in (service, ResolutionService(database)):
