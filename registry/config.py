@@ -80,7 +80,8 @@ class NodeConfig:
     are every host of a site of several servers sharing this node's registry,
     Redis and server key, ``public_host`` one of them: the published HS_SITE
     lists them all in this order (:mod:`resolver.site_sync`); empty means a
-    site of one server, ``public_host``.
+    site of one server, ``public_host``; ``site_mirrors`` also publishes each
+    of them as a secondary site of its own (what CNRI's resolver fails over to).
     ``redis_sentinels`` (``HOST[:PORT]`` each) with ``redis_master_name``
     find the Redis master through Redis Sentinel (``redis_url`` then gives
     only the database and credentials); ``redis_wait_replicas`` is how many
@@ -161,6 +162,7 @@ class NodeConfig:
     listen_hosts: tuple[str, ...] = ("127.0.0.1",)
     public_host: str = "127.0.0.1"
     site_servers: tuple[str, ...] = ()
+    site_mirrors: bool = False
     handle_port: int = 2641
     http_port: int = 8000
     dns_port: int = 0
@@ -372,6 +374,8 @@ def _validate(config: NodeConfig) -> NodeConfig:
         not hosts or config.public_host in hosts,
         f"site_servers: public_host {config.public_host!r} must be one of them",
     ))
+    checks.append((not config.site_mirrors or bool(hosts),
+                   "site_mirrors: needs site_servers (the servers to mirror)"))
     for sentinel in config.redis_sentinels:
         parse_host_port(sentinel, "redis_sentinels", 26379)
     for prefix in config.prefixes:

@@ -213,7 +213,8 @@ async def start_node(
         # once the ports are ours; not for ephemeral ports (0), which no HS_SITE can name
         if primary and config.handle_port and config.http_port:
             await sync_published_site(node.store, site, config.prefixes,
-                                      declared=bool(config.site_servers))
+                                      declared=bool(config.site_servers),
+                                      mirrors=config.site_mirrors)
     except BaseException:
         await node.close()
         raise

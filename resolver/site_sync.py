@@ -21,7 +21,11 @@ as configured:
 
 A node configured with ``site_servers`` (several hosts, one registry)
 declares its whole site: every published HS_SITE that does not list exactly
-those servers, in that order, is rewritten to them.  Hosts starting at once
+those servers, in that order, is rewritten to them.  With ``site_mirrors``
+each server is also published as a secondary site of its own (HS_SITE at
+indexes :data:`MIRROR_INDEX` on): CNRI's resolver never tries another
+server of the same site when the one the hash names is down, it tries the
+next site, so these mirror sites are what its requests fail over to.  Hosts starting at once
 may rewrite the same handle: the loser of the version check reads it again.
 
 Delegated prefixes carry their enterprise's own site and are not touched.
@@ -36,6 +40,7 @@ from collections.abc import Sequence
 from protocol.constants import SP_HDL_HTTP, SP_HDL_TCP
 from protocol.errors import ProtocolError
 from protocol.site_info import ServerInfo, SiteInfo, decode_site_info, encode_site_info
+from protocol.values import HandleValue
 from registry.bootstrap import SITE_INDEX
 from registry.errors import ConcurrentModification
 from registry.names import prefix_handle
@@ -44,6 +49,8 @@ from registry.store import HandleStore
 log = logging.getLogger("idnode.site")
 
 ACTOR = "serve:site-sync"
+MIRROR_INDEX = 2
+"""Index of the first mirror site (``site_mirrors``): one HS_SITE per server from here."""
 
 
 class SiteMismatch(Exception):
@@ -69,19 +76,28 @@ async def _owned_prefixes(store: HandleStore, node_prefixes: Sequence[str]) -> l
 
 
 async def sync_published_site(
-    store: HandleStore, site: SiteInfo, node_prefixes: Sequence[str], *, declared: bool = False
+    store: HandleStore,
+    site: SiteInfo,
+    node_prefixes: Sequence[str],
+    *,
+    declared: bool = False,
+    mirrors: bool = False,
 ) -> list[str]:
     """Bring every published HS_SITE of this node to ``site``; the handles rewritten.
 
     Without ``declared``, ``site`` is this one server, and a hand-made site of
     several servers that does not list it is :class:`SiteMismatch`; with
     ``declared`` (``site_servers``) ``site`` is the whole site and replaces any
-    other."""
+    other; ``mirrors`` (``site_mirrors``) also publishes each of its servers as
+    a secondary site of its own (see the module doc)."""
+    wanted = {SITE_INDEX: site}
+    if declared and mirrors:
+        wanted |= {MIRROR_INDEX + i: one for i, one in enumerate(mirror_sites(site))}
     changed: list[str] = []
     for prefix in await _owned_prefixes(store, node_prefixes):
         for _attempt in range(3):
             try:
-                if await _sync_one(store, prefix_handle(prefix), site, declared):
+                if await _sync_one(store, prefix_handle(prefix), wanted, declared):
                     changed.append(prefix_handle(prefix))
                 break
             except ConcurrentModification:  # another host of the site rewrote it: look again
@@ -89,25 +105,44 @@ async def sync_published_site(
     return changed
 
 
-async def _sync_one(store: HandleStore, handle: str, site: SiteInfo, declared: bool) -> bool:
-    """Rewrite the HS_SITE of ``handle`` to ``site`` if needed; whether it was."""
+def mirror_sites(site: SiteInfo) -> list[SiteInfo]:
+    """Each server of ``site`` as a secondary site of one server (same hashing)."""
+    return [
+        dataclasses.replace(site, servers=(dataclasses.replace(server, server_id=1),),
+                            is_primary=False, multi_primary=False)
+        for server in site.servers
+    ]
+
+
+def _published(value: HandleValue | None) -> SiteInfo:
+    if value is None or value.type != "HS_SITE":
+        return SiteInfo()
+    try:
+        return decode_site_info(value.data)
+    except ProtocolError:
+        return SiteInfo()
+
+
+def _same_site(a: SiteInfo, b: SiteInfo) -> bool:
+    return (a.is_primary, len(a.servers)) == (b.is_primary, len(b.servers)) and all(
+        _same_server(x, y) for x, y in zip(a.servers, b.servers, strict=True))
+
+
+async def _sync_one(
+    store: HandleStore, handle: str, wanted: dict[int, SiteInfo], declared: bool
+) -> bool:
+    """Rewrite the HS_SITE values of ``handle`` to ``wanted`` (by index) if needed;
+    whether it was."""
     record = await store.get_handle(handle)
     if record is None:
         return False
-    value = next((v for v in record.values if v.index == SITE_INDEX
-                  and v.type == "HS_SITE"), None)
-    if value is None:
+    by_index = {v.index: v for v in record.values}
+    value = by_index.get(SITE_INDEX)
+    if value is None or value.type != "HS_SITE":
         return False
-    try:
-        published = decode_site_info(value.data)
-    except ProtocolError:
-        published = SiteInfo()
-    if declared:
-        if len(published.servers) == len(site.servers) and all(
-            _same_server(a, b) for a, b in zip(published.servers, site.servers, strict=True)
-        ):
-            return False
-    else:
+    published = _published(value)
+    site = wanted[SITE_INDEX]
+    if not declared:
         (mine,) = site.servers
         if any(_same_server(server, mine) for server in published.servers):
             return False
@@ -117,11 +152,22 @@ async def _sync_one(store: HandleStore, handle: str, site: SiteInfo, declared: b
                 f"this one ({_where(mine)}, this server key): add it there, set "
                 f"public_host/handle_port/http_port to one of them, or list the site's "
                 f"servers in site_servers")
-    fresh = dataclasses.replace(site, serial_number=published.serial_number + 1)
-    new_value = dataclasses.replace(value, data=encode_site_info(fresh))
-    values = [new_value if v.index == SITE_INDEX else v for v in record.values]
+    for index in wanted:
+        held = by_index.get(index)
+        if held is not None and held.type != "HS_SITE":
+            raise SiteMismatch(f"index {index} of {handle} holds {held.type}: site_mirrors "
+                               f"publishes the site's servers at indexes {MIRROR_INDEX} on")
+    stale = {index: one for index, one in wanted.items()
+             if not _same_site(_published(by_index.get(index)), one)}
+    if not stale:
+        return False
+    for index, one in stale.items():
+        old = _published(by_index.get(index))
+        fresh = dataclasses.replace(one, serial_number=old.serial_number + 1)
+        by_index[index] = dataclasses.replace(value, index=index, data=encode_site_info(fresh))
+    values = [by_index[i] for i in sorted(by_index)]
     await store.replace_handle(handle, values, actor=ACTOR, expected_version=record.version)
-    old = ", ".join(_where(s) for s in published.servers) or "no server"
     log.warning("HS_SITE of %s updated to %s (was %s)", handle,
-                ", ".join(_where(s) for s in site.servers), old)
+                ", ".join(_where(s) for s in site.servers),
+                ", ".join(_where(s) for s in published.servers) or "no server")
     return True

@@ -172,8 +172,10 @@ async def test_replica_killed_under_load_costs_no_request(
             client = HandleClient(timeout=5.0)
             loops = [asyncio.create_task(
                 _resolve_loop(client, node, stop, latencies, failures, i)) for i in range(4)]
-            await asyncio.sleep(1.0)
-            assert await _metric(http, "idnode_db_replica_reads") > 0
+
+            async def replica_reads() -> bool:
+                return await _metric(http, "idnode_db_replica_reads") > 0
+            await _until("the replica answers resolutions", replica_reads)
             await asyncio.to_thread(replica.stop, "immediate")
             kill_index = len(latencies)
             await asyncio.sleep(2.0)

@@ -28,7 +28,6 @@ from benchmarks.soak import ADMIN, PREFIX, generation_of, record_values
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
 from protocol.server_select import server_index
 from protocol.site_info import SiteInfo, decode_site_info
-from registry.bootstrap import SITE_INDEX
 from registry.names import prefix_handle
 from registry.store import HandleStore
 from resolver.core.client import HandleClient
@@ -64,7 +63,7 @@ def two_hosts(pg_url: PgDatabase, redis_url: str, redis_prefix: str, tmp_path: P
     shared = {
         "IDNODE_DATABASE_URL": pg_url.url, "IDNODE_DATABASE_SCHEMA": pg_url.schema,
         "IDNODE_REDIS_URL": redis_url, "IDNODE_REDIS_PREFIX": redis_prefix,
-        "IDNODE_SITE_SERVERS": ",".join(HOSTS),
+        "IDNODE_SITE_SERVERS": ",".join(HOSTS), "IDNODE_SITE_MIRRORS": "true",
         "IDNODE_HANDLE_PORT": str(_free_on_both()), "IDNODE_HTTP_PORT": str(_free_on_both()),
     }
     hosts = {host: {**shared, "IDNODE_PUBLIC_HOST": host, "IDNODE_LISTEN_HOSTS": host}
@@ -82,15 +81,15 @@ def _cli(data_dir: Path) -> list[str]:
     return [sys.executable, "-m", "admin.cli", "--data-dir", str(data_dir)]
 
 
-async def _published_site(pg_url: PgDatabase) -> SiteInfo:
+async def _published_sites(pg_url: PgDatabase) -> list[SiteInfo]:
+    """The HS_SITE values of the node's prefix handle, by index."""
     store = await HandleStore.open(pg_url.url, schema=pg_url.schema, migrate=False)
     try:
         record = await store.get_handle(prefix_handle("88.118"))
     finally:
         await store.close()
     assert record is not None
-    value = next(v for v in record.values if v.index == SITE_INDEX)
-    return decode_site_info(value.data)
+    return [decode_site_info(v.data) for v in record.values if v.type == "HS_SITE"]
 
 
 async def test_two_hosts_share_one_site(
@@ -112,7 +111,10 @@ async def test_two_hosts_share_one_site(
         client = HandleClient(timeout=2.0, attempts=1)
         site = await client.get_site_info(server=(HOSTS[1], port))
         assert [s.ip for s in site.servers] == list(HOSTS)
-        assert [s.ip for s in (await _published_site(pg_url)).servers] == list(HOSTS)
+        published = await _published_sites(pg_url)  # the site, then one mirror per host
+        assert [[s.ip for s in site.servers] for site in published] == [
+            list(HOSTS), [HOSTS[0]], [HOSTS[1]]]
+        assert [site.is_primary for site in published] == [True, False, False]
 
         # each handle goes to the server the site's hash names
         used = set()

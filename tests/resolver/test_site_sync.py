@@ -72,3 +72,23 @@ async def test_a_declared_site_of_several_servers_replaces_any_other(
     assert await ports_of(database, "88.118") == (2, [2641, 2651])
     assert await ports_of(database, "88.118.8") == (2, [2641, 2651])
     assert await sync_published_site(database, declared, ["88.118"], declared=True) == []
+
+
+async def test_mirrors_publish_each_server_as_a_secondary_site(database: HandleStore) -> None:
+    await publish(database, "88.118", site_at(2641))
+    declared = build_site_info([("127.0.0.1", 2641), ("127.0.0.1", 2651)], public_key=KEY,
+                               http_port=8000)
+    with pytest.raises(SiteMismatch, match=r"index 2 of 0\.NA/88\.118 holds URL"):
+        await sync_published_site(database, declared, ["88.118"], declared=True, mirrors=True)
+    await database.remove_values("0.NA/88.118", [2], actor="test")
+    changed = await sync_published_site(database, declared, ["88.118"], declared=True,
+                                        mirrors=True)
+    assert changed == ["0.NA/88.118"]
+    record = await database.get_handle("0.NA/88.118")
+    assert record is not None
+    sites = {v.index: decode_site_info(v.data) for v in record.values if v.type == "HS_SITE"}
+    assert [len(sites[i].servers) for i in sorted(sites)] == [2, 1, 1]
+    assert [sites[i].is_primary for i in sorted(sites)] == [True, False, False]
+    assert [sites[i].servers[0].interfaces[0].port for i in (2, 3)] == [2641, 2651]
+    assert await sync_published_site(database, declared, ["88.118"], declared=True,
+                                      mirrors=True) == []

@@ -19,6 +19,7 @@ from protocol.values import HandleValue
 from registry.accounts import StoredSession, UserInfo
 from registry.store import HandleStore
 from resolver.core.metrics import Metrics
+from resolver.core.redis_link import RedisLink
 from resolver.core.service import ResolutionService
 from resolver.http.console.i18n import HTML_LANG, current_locale
 from resolver.http.console.sessions import ConsoleSessions
@@ -44,7 +45,7 @@ class ConsoleSettings:
     public_url: str
     uploads: Path
     metrics: Metrics | None = None
-    redis_url: str = ""
+    redis: RedisLink | None = None
     secure_cookies: bool = False
 
     @property

@@ -13,13 +13,13 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from protocol.constants import RC_SUCCESS
 from registry.bootstrap import delegate_prefix, enterprise_prefix
 from registry.errors import StoreError
 from registry.stats_report import METRIC_RESOLUTIONS, build_report
+from resolver.core.redis_link import RedisLink
 from resolver.core.site import build_site_info, site_info_value
 from resolver.http.console import charts
 from resolver.http.console.context import actor_of, redirect, render, settings_of
@@ -33,10 +33,10 @@ AUDIT_PAGE = 100
 REPORT_HOURS = 24
 
 
-async def _redis_state(url: str) -> str:
-    if not url:
+async def _redis_state(link: RedisLink | None) -> str:
+    if link is None:
         return _("not configured")
-    client = aioredis.from_url(url, socket_timeout=1.0)
+    client = link.client(socket_timeout=1.0)
     try:
         await asyncio.wait_for(client.ping(), 1.5)
         return _("reachable")
@@ -78,7 +78,7 @@ async def health(request: web.Request) -> web.StreamResponse:
     top = sorted(per_prefix.items(), key=lambda item: -item[1])[:10]
     return render(request, "ops.html", {
         "rows": rows, "cache": cache, "database": database, "handles": handles,
-        "redis": await _redis_state(settings.redis_url), "top": top,
+        "redis": await _redis_state(settings.redis), "top": top,
         "chart": charts.bar_chart(sorted(per_hour.items()),
                                   empty=_("No resolutions counted yet."),
                                   title=_("Resolutions per hour (last 24 h)")),

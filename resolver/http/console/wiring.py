@@ -32,7 +32,7 @@ def console_settings(
         service=service, sessions=sessions, node_prefix=config.prefixes[0],
         site=service.site_info, public_url=config.public_http_url,
         uploads=config.path(Path(UPLOADS)), metrics=metrics,
-        redis_url=config.redis_url,
+        redis=RedisLink.of(config) if config.redis_url else None,
         secure_cookies=config.public_http_url.startswith("https:"),
     )
 
