@@ -100,11 +100,11 @@ class NodeConfig:
     ``suspended_resolution`` is how identifiers of a suspended enterprise
     resolve: ``serve`` answers them as usual (they are only frozen against
     writes), ``refuse`` answers as if they did not exist.
-    ``trust_anchor_path`` is the root's public key (PEM or HS_PUBKEY data) that
-    record signatures are verified up to; ``sign_on_behalf`` lists hosted
-    enterprise prefixes whose handles the node signs after each write with the
-    key in ``keys/enterprises/<prefix>.pem``, signatures valid for
-    ``signature_days`` (see :mod:`registry.signing_policy`).
+    ``trust_anchor_path`` (default: ``keys/trust_anchor.pub`` if present) is the
+    root's public key (PEM or HS_PUBKEY data) that record signatures are verified
+    up to; ``sign_on_behalf`` lists hosted enterprise prefixes whose handles the
+    node signs after each write with the key in ``keys/enterprises/<prefix>.pem``,
+    signatures valid for ``signature_days`` (see :mod:`registry.signing_policy`).
     Abuse limits, on every front end: ``rate_limit`` requests per second per
     client (an IPv4 address or an IPv6 /64; 0 = off) with bursts of
     ``rate_burst``, over at most ``rate_limit_clients`` remembered clients, a

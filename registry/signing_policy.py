@@ -84,10 +84,14 @@ def enterprise_key_path(config: NodeConfig, prefix: str) -> Path:
 
 
 def load_trust_anchor(config: NodeConfig) -> PublicKey | None:
-    """The root's public key from ``trust_anchor_path``, or None when none is configured."""
-    if str(config.trust_anchor_path) in ("", "."):
-        return None
+    """The root's public key from ``trust_anchor_path`` (when unset: ``keys/trust_anchor.pub``
+    in the data dir if there, as ``idnode cert fetch --anchor-thumbprint`` installs it), or
+    None when there is none."""
     path = config.path(config.trust_anchor_path)
+    if str(config.trust_anchor_path) in ("", "."):
+        path = config.path(TRUST_ANCHOR_FILE)
+        if not path.is_file():
+            return None
     try:
         return read_public_key(path.read_bytes())
     except OSError as exc:

@@ -11,13 +11,19 @@ public key, ``trust_anchor_path``).  A typical setup::
         --days 365 --out node-cert.json
     # ... or at the root over the authenticated Handle protocol (--server HOST:PORT;
     # the node admin key authenticates unless --admin/--auth-key/--secret-file say otherwise)
-    # the node resolves its own prefix handle locally, so it keeps a copy as well:
-    idnode handle set 0.NA/88.118 --from-json node-cert.json
+    # the node resolves its own prefix handle locally, so it fetches a copy (verified):
+    idnode cert fetch --from ROOT:2641 --anchor-thumbprint <root key thumbprint>
     # the node certifies each enterprise's key, on 0.NA/88.118.8
     idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\
         --subject 300:0.NA/88.118.8 --subject-key acme.pem.pub --days 180
     # and withdraws it: an HS_REVOCATION on the issuer's handle, honoured by resolvers
     idnode cert revoke --issuer-key node.pem --issuer 300:0.NA/88.118 --subject 300:0.NA/88.118.8
+
+An enterprise asks for its certificate with ``idnode cert request --key acme.pem
+--subject 300:0.NA/88.118.8 --out acme.certreq`` (a JWS signed by the key it wants
+certified: proof that it holds it) and sends the file to the node operator, who
+approves it with ``idnode cert issue --request acme.certreq ...`` (the write is in
+the audit log); the enterprise then runs ``idnode cert fetch``.
 
 A certificate for a prefix handle grants the handle itself, every handle
 under the prefix and (unless ``--no-derived-prefixes``) the prefixes derived
@@ -35,6 +41,8 @@ from typing import Any
 
 import orjson
 
+from admin.commands.cert_fetch import register_fetch
+from admin.commands.cert_request import read_request, register_request
 from admin.commands.keys import (
     add_passphrase_options,
     read_private_key,
@@ -118,9 +126,18 @@ async def issue(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Write an HS_CERT for ``--subject`` on the subject's handle."""
     if args.days < 1:
         raise CliError("--days must be at least 1", EXIT_USAGE)
-    issuer, subject = _ref(args.issuer, "--issuer"), _ref(args.subject, "--subject")
-    issuer_key = read_private_key(Path(args.issuer_key), args)
-    subject_key = read_public_key_file(Path(args.subject_key), args)
+    issuer = _ref(args.issuer, "--issuer")
+    if args.request:
+        if args.subject or args.subject_key:
+            raise CliError("--request names the subject and its key: drop --subject and "
+                           "--subject-key", EXIT_USAGE)
+        subject, subject_key = read_request(Path(args.request))
+    elif args.subject and args.subject_key:
+        subject = _ref(args.subject, "--subject")
+        subject_key = read_public_key_file(ctx.config.path(Path(args.subject_key)), args)
+    else:
+        raise CliError("give --subject and --subject-key, or --request FILE", EXIT_USAGE)
+    issuer_key = read_private_key(ctx.config.path(Path(args.issuer_key)), args)
     registry = Registry(ctx, args)
     existing = await registry.values(subject.handle)
     index = args.index or _cert_index(existing, issuer, subject)
@@ -147,7 +164,8 @@ async def issue(ctx: CommandContext, args: argparse.Namespace) -> int:
 async def _revoked_keys(
     registry: Registry, args: argparse.Namespace, issuer: ValueRef
 ) -> list[PublicKey]:
-    keys = [read_public_key_file(Path(f), args) for f in args.revoked_key or ()]
+    keys = [read_public_key_file(registry.ctx.config.path(Path(f)), args)
+            for f in args.revoked_key or ()]
     for text in args.subject or ():
         subject = _ref(text, "--subject")
         certs = [
@@ -167,7 +185,7 @@ async def _revoked_keys(
 async def revoke(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Add an HS_REVOCATION listing keys to the issuer's handle."""
     issuer = _ref(args.issuer, "--issuer")
-    issuer_key = read_private_key(Path(args.issuer_key), args)
+    issuer_key = read_private_key(ctx.config.path(Path(args.issuer_key)), args)
     registry = Registry(ctx, args)
     keys = await _revoked_keys(registry, args, issuer)
     existing = await registry.values(issuer.handle)
@@ -209,20 +227,27 @@ async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``cert`` command group."""
     group = add_group(subparsers, "cert", "Certificates (HS_CERT) and revocations.")
+    register_fetch(group)
+    register_request(group)
     parser = add_command(
         group, "issue", issue, summary="Certify a subject's key with an HS_CERT on its handle.",
         writes=True,
         examples="  idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
-        "      --subject 300:0.NA/88.118.8 --subject-key acme.pem.pub --days 180",
+        "      --subject 300:0.NA/88.118.8 --subject-key acme.pem.pub --days 180\n"
+        "  idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
+        "      --request acme.certreq --days 180          # approve a request",
     )
     parser.add_argument("--issuer-key", required=True, metavar="FILE",
                         help="the issuer's private key (PEM)")
     parser.add_argument("--issuer", required=True, metavar="INDEX:HANDLE",
                         help="who signs: the reference the issuer's own key is certified as")
-    parser.add_argument("--subject", required=True, metavar="INDEX:HANDLE",
+    parser.add_argument("--subject", metavar="INDEX:HANDLE",
                         help="who is certified; the HS_CERT goes on HANDLE")
-    parser.add_argument("--subject-key", required=True, metavar="FILE",
+    parser.add_argument("--subject-key", metavar="FILE",
                         help="the subject's public key (PEM, HS_PUBKEY data or private PEM)")
+    parser.add_argument("--request", metavar="FILE",
+                        help="approve a certificate request made with 'idnode cert request' "
+                        "(gives the subject and its key, checked to be signed by that key)")
     parser.add_argument("--days", type=int, required=True, help="validity in days")
     parser.add_argument("--index", type=int,
                         help="value index (default: the issuer's earlier certificate for the "

@@ -8,9 +8,10 @@ VAR``, ``--passphrase-file F`` or, on a terminal, a prompt (asked twice);
 must load unattended, e.g. ``sign_on_behalf``).  Passphrases are never taken
 from the command line and never printed.  ``keys show`` prints JSON.
 ``keys publish`` stores a key's public half as an HS_PUBKEY value of a handle
-in this node's registry.  Every command here that reads a key
-accepts a private key PEM (with its passphrase options), a public key PEM or
-HS_PUBKEY value data (such as ``keys/admin_pubkey.bin``).
+in this node's registry.  Every command (here, ``cert``, ``sign``,
+``import --sign-key``) that reads a key file takes a relative name as under the data
+dir, like ``keys gen`` writes it, and accepts a private key PEM (with its passphrase
+options), a public key PEM or HS_PUBKEY value data (such as ``keys/admin_pubkey.bin``).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ async def gen(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Describe a key file without printing anything secret."""
-    path = Path(args.file)
+    path = ctx.config.path(Path(args.file))
     data = read_file(path, "key file")
     private = b"PRIVATE KEY-----" in data
     key = read_public_key_file(path, args)
@@ -172,7 +173,7 @@ async def show(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 async def publish(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Store a key's public half as HS_PUBKEY at ``--index`` of a handle."""
-    key = read_public_key_file(Path(args.key), args)
+    key = read_public_key_file(ctx.config.path(Path(args.key)), args)
     value = HandleValue(args.index, TYPE_HS_PUBKEY, public_key_to_hs_pubkey(key))
     await put_value(ctx, args.handle, value)
     ctx.out.result({"handle": args.handle, "index": args.index, "type": TYPE_HS_PUBKEY,

@@ -12,10 +12,12 @@ asked over the Handle protocol; ``--recursive`` then lets that server follow
 referrals, else a referral comes back as the answer.
 
 ``--verify`` adds the signature verdict of :mod:`resolver.core.verification`
-(checked up to the configured trust anchor); ``--trace`` adds the product's
-parts tree, where-used and lifecycle events from :mod:`resolver.core.trace`
-(rendered as ``idnode trace --all`` does).  Both work on this node's
-resolution service, so not with ``--server``.
+(checked up to the configured trust anchor, or ``--trust-anchor FILE``); with
+``--server`` the check is made here, client-side, on the record and certificate
+chain resolved at that server over the Handle protocol (which carries no
+verification result).  ``--trace`` adds the product's parts tree, where-used and
+lifecycle events from :mod:`resolver.core.trace` (rendered as ``idnode trace
+--all`` does); it works on this node's resolution service, so not with ``--server``.
 
 Exit code 0 when values came back, 1 for not found / no values / a referral
 not followed, 3 when the server could not be reached.
@@ -26,8 +28,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 from typing import Any
 
+from admin.commands.keys import read_file
 from admin.commands.prefix import parse_server
 from admin.commands.trace import answer_text
 from admin.context import (
@@ -41,13 +45,17 @@ from admin.context import (
 from admin.parsing import add_command
 from admin.values import print_record
 from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
+from registry.config import ConfigError
 from registry.schemes import SchemeError, names_another_scheme
+from registry.signing_policy import load_trust_anchor, read_public_key
+from registry.trust.errors import TrustError
+from registry.trust.keys import PublicKey
 from resolver.core.assembly import build_service
 from resolver.core.client import HandleClient, HandleClientError
 from resolver.core.identifiers import IdentifierMatch, find_handle
 from resolver.core.model import Resolution, ServiceError
 from resolver.core.trace import Tracer, record_verifier
-from resolver.core.verification import report_json, verify
+from resolver.core.verification import report_json, verify, verify_over_handle_protocol
 
 REMOTE_TIMEOUT = 5.0
 
@@ -81,17 +89,39 @@ async def _local(
     return answer, extra
 
 
-async def _remote(args: argparse.Namespace) -> Resolution:
-    server = parse_server(args.server)
-    client = HandleClient(timeout=REMOTE_TIMEOUT)
+def _anchor(ctx: CommandContext, args: argparse.Namespace) -> PublicKey | None:
+    """``--trust-anchor``, else the node's configured trust anchor (None without one)."""
+    if args.trust_anchor:
+        path = Path(args.trust_anchor)
+        try:
+            return read_public_key(read_file(path, "trust anchor"))
+        except TrustError as exc:
+            raise CliError(f"--trust-anchor {path}: {exc}", EXIT_USAGE) from None
     try:
-        return await client.resolve(args.handle, args.type or (), args.index or (),
-                                    server=server, recursive=args.recursive)
+        return load_trust_anchor(ctx.config)
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
+async def _remote(
+    ctx: CommandContext, args: argparse.Namespace
+) -> tuple[Resolution, dict[str, Any]]:
+    server = parse_server(args.server)
+    anchor = _anchor(ctx, args) if args.verify else None
+    client = HandleClient(timeout=REMOTE_TIMEOUT)
+    extra: dict[str, Any] = {}
+    try:
+        answer = await client.resolve(args.handle, args.type or (), args.index or (),
+                                      server=server, recursive=args.recursive)
     except HandleClientError as exc:
         if exc.response_code == RC_ERROR:
             raise CliError(f"no answer from {args.server}: {exc.message or exc}",
                            EXIT_UNREACHABLE) from None
-        return Resolution(args.handle, exc.response_code, (), source=args.server)
+        return Resolution(args.handle, exc.response_code, (), source=args.server), extra
+    if args.verify:
+        report = await verify_over_handle_protocol(client, server, args.handle, anchor)
+        extra["verification"] = None if report is None else report_json(report)
+    return answer, extra
 
 
 async def _handle_named_by(ctx: CommandContext, text: str) -> IdentifierMatch:
@@ -108,8 +138,10 @@ async def _handle_named_by(ctx: CommandContext, text: str) -> IdentifierMatch:
 
 async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Resolve one handle (or the handle of a GS1 code / OID), locally or at ``--server``."""
-    if args.server and (args.verify or args.trace):
-        raise CliError("--verify and --trace use this node's service: drop --server", EXIT_USAGE)
+    if args.server and args.trace:
+        raise CliError("--trace uses this node's service: drop --server", EXIT_USAGE)
+    if args.trust_anchor and not args.verify:
+        raise CliError("--trust-anchor is for --verify", EXIT_USAGE)
     extra: dict[str, Any] = {}
     if names_another_scheme(args.handle):
         if args.server:
@@ -120,11 +152,8 @@ async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
         extra["identifier"] = {"scheme": match.identifier.scheme,
                                "key": match.identifier.key,
                                "display": match.identifier.display}
-    if args.server:
-        answer = await _remote(args)
-    else:
-        answer, reports = await _local(ctx, args)
-        extra |= reports
+    answer, reports = await (_remote(ctx, args) if args.server else _local(ctx, args))
+    extra |= reports
     head: dict[str, Any] = {
         "handle": answer.handle, "response_code": answer.response_code,
         "response": response_code_name(answer.response_code), "source": answer.source,
@@ -175,6 +204,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode resolve 88.118.9/FL-0000004 --recursive\n"
         "  idnode resolve 88.118.8/TV-0000001 --server 127.0.0.1:2641\n"
         "  idnode resolve 88.118.8/TV-0000001 --verify --trace\n"
+        "  idnode resolve 88.118.8/TV-0000001 --verify --server 127.0.0.1:2641 "
+        "--trust-anchor root.pub\n"
         "  idnode --json resolve 0.NA/88.118 --index 100\n"
         "  idnode resolve '(01)06901234567892(21)ABC123'       # a GS1 code on the record\n"
         "  idnode resolve urn:epc:id:sgtin:6901234.056789.ABC123\n"
@@ -192,6 +223,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--recursive", action="store_true",
                         help="follow referrals to the final answer")
     parser.add_argument("--verify", action="store_true",
-                        help="check the record's signatures up to the trust anchor")
+                        help="check the record's signatures up to the trust anchor (with "
+                        "--server: here, on what that server answers)")
+    parser.add_argument("--trust-anchor", metavar="FILE",
+                        help="the root's public key to verify up to (default: the node's "
+                        "trust_anchor_path)")
     parser.add_argument("--trace", action="store_true",
                         help="show the product's parts tree, where-used and events")

@@ -366,6 +366,35 @@ async def _verify_signature(
     return SignatureReport(index, status, reason, signer, tuple(links))
 
 
+async def verify_cert(
+    handle: str,
+    value: HandleValue,
+    *,
+    fetch: Fetch,
+    trust_anchor: PublicKey,
+    now: int | None = None,
+) -> tuple[Status, str, tuple[ChainLink, ...]]:
+    """The verdict on the HS_CERT ``value`` of ``handle``: its chain up to ``trust_anchor``
+    (dates, revocation, each issuer's authority over ``handle``), with the reason."""
+    walk = _Walk(handle, fetch, trust_anchor, int(time.time()) if now is None else now)
+    try:
+        node = signed_value(handle, value)
+    except TrustError as exc:
+        return Status.INVALID, f"HS_CERT {value.index} is not a signed claims set: {exc}", ()
+    hints = list(node.claims.chain or ())
+    found = await walk.issuer_of(node, allow_pubkey=False, hint=hints.pop(0) if hints else None)
+    if isinstance(found, str):
+        link = ChainLink(handle, value.index, LINK_NO_ISSUER, node.claims.iss, found)
+        return Status.UNTRUSTED, found, (link,)
+    if not node.jws.verifies(found.key):
+        reason = f"HS_CERT {value.index} does not verify under the key of {node.claims.iss}"
+        link = ChainLink(handle, value.index, LINK_BAD_SIGNATURE, node.claims.iss, reason)
+        return Status.INVALID, reason, (link,)
+    links, anchored = await walk.chain(node, found, hints)
+    status, reason = _chain_verdict(links, anchored)
+    return status, reason, tuple(links)
+
+
 async def chain_hint(fetch: Fetch, signer: str) -> tuple[str, ...]:
     """The ``chain`` claim for a signature by ``signer`` (``"INDEX:HANDLE"``): the handles
     holding the certificates from the signer's up, as far as ``fetch`` finds them."""

@@ -10,6 +10,13 @@ referred and recursively fetched records are judged alike.  The verdict is
 anchor (``trust_anchor_path``) no chain can end, so a signed record is at best
 ``untrusted``.
 
+:func:`verify_over_handle_protocol` is the same check made by a client of another
+server: the record and every handle of its chain are resolved there over the
+Handle protocol (recursively, so the server follows referrals, as CNRI clients
+ask), and the verdict is reached here, against the client's own trust anchor.
+The Handle protocol carries no verification result (see docs/cnri-compatibility.md),
+so this is how a Handle client learns it.
+
 :func:`report_json` is the ``verification`` member the REST API adds with
 ``?verify=true``::
 
@@ -26,7 +33,9 @@ from typing import Any
 from protocol.constants import RC_SUCCESS
 from protocol.values import HandleValue
 from registry.signing_policy import NO_ANCHOR
+from registry.trust.keys import PublicKey
 from registry.trust.verify import Fetch, Status, VerificationReport, verify_record
+from resolver.core.client import HandleClient, HandleClientError, Target
 from resolver.core.model import ServiceError
 from resolver.core.service import ResolutionService
 
@@ -58,6 +67,48 @@ async def verify(
     report = await verify_record(
         handle, values, fetch=fetch, trust_anchor=anchor or NO_ANCHOR, now=now
     )
+    return _without_anchor_said(report, anchor)
+
+
+def handle_protocol_fetch(client: HandleClient, server: Target) -> Fetch:
+    """A verifier ``fetch``: the public record as ``server`` answers it, recursively."""
+
+    async def fetch(handle: str) -> list[HandleValue] | None:
+        try:
+            answer = await client.resolve(handle, server=server, recursive=True)
+        except HandleClientError:
+            return None
+        return list(answer.values) if answer.response_code == RC_SUCCESS else None
+
+    return fetch
+
+
+async def verify_over_handle_protocol(
+    client: HandleClient,
+    server: Target,
+    handle: str,
+    trust_anchor: PublicKey | None,
+    *,
+    now: int | None = None,
+) -> VerificationReport | None:
+    """The verdict on ``handle`` as resolved at ``server``, checked here up to
+    ``trust_anchor``; None when it does not resolve to values."""
+    fetch = handle_protocol_fetch(client, server)
+    values = await fetch(handle)
+    if values is None:
+        return None
+    return _without_anchor_said(
+        await verify_record(
+            handle, values, fetch=fetch, trust_anchor=trust_anchor or NO_ANCHOR, now=now
+        ),
+        trust_anchor,
+    )
+
+
+def _without_anchor_said(
+    report: VerificationReport, anchor: PublicKey | None
+) -> VerificationReport:
+    """``report``, its reason saying so when no trust anchor could end the chain."""
     if anchor is None and report.status is Status.UNTRUSTED:
         return VerificationReport(
             report.handle, report.status, f"{NO_ANCHOR_REASON}; {report.reason}",

@@ -135,6 +135,15 @@ def serve(proc: Proc, root: Proc | None) -> None:
     )
 
 
+def serve_all(root: Proc, *others: Proc) -> None:
+    """Serve ``root`` and the ``others`` (recursing from ``root``) until they are ready."""
+    serve(root, None)
+    for proc in others:
+        serve(proc, root)
+    for proc in (root, *others):
+        wait_ready(proc)
+
+
 def wait_ready(proc: Proc) -> None:
     """Wait for the ``... serving`` line (the servers listen then)."""
     assert proc.process is not None and proc.process.stdout is not None
@@ -173,11 +182,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Proc]]
                       ("delegate", ("88.118.9", enterprise))))
     asyncio.run(write(enterprise, ("handle", (PUMP, [url(1, "pump")]))))
     try:
-        serve(root, None)
-        serve(node, root)
-        serve(enterprise, root)
-        for proc in procs.values():
-            wait_ready(proc)
+        serve_all(root, node, enterprise)
         yield procs
     finally:
         stop(list(procs.values()))

@@ -1,0 +1,174 @@
+"""Trusted identifiers across three ``idnode serve`` processes: root -> node -> enterprise node.
+
+* root (prefix 88, ``--role root``) publishes its signing key (HS_PUBKEY on 0.NA/88)
+  and certifies the node when it approves the node's certificate request;
+* node (88.118) fetches that certificate from the root over the Handle protocol
+  (``cert fetch --anchor-thumbprint``: the root key comes from the root too, checked
+  against the thumbprint), and approves the enterprise's request;
+* enterprise node (88.118.9, delegated by the node) fetches its certificate the same
+  way and signs its record with its own encrypted key (``idnode sign``).
+
+A client at the root's side verifies the record over the Handle protocol
+(``idnode resolve --verify --server ROOT``: client-side, chain fetched over the
+protocol) and over the root's REST API; after the node revokes the enterprise's key
+at the root, both say revoked, naming the revoked certificate.  Everything runs with
+P-256 keys and again with SM2/SM3 keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.resolver.test_e2e import (
+    Proc,
+    free_port,
+    init_all,
+    serve_all,
+    stop,
+    write,
+)
+
+PUMP = "88.118.9/PUMP-1"
+NODE_NA, ENT_NA = "0.NA/88.118", "0.NA/88.118.9"
+KEY = "keys/signing.pem"
+
+
+@pytest.fixture(scope="module", params=["p256", "sm2"])
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Three initialised, running nodes with a signing key each (the enterprise's
+    encrypted) and the root's key as the root's own trust anchor."""
+    folder = tmp_path_factory.mktemp(f"trust-{request.param}")
+    procs = {
+        name: Proc(name, folder / name, prefix, role, free_port(), free_port())
+        for name, prefix, role in (
+            ("root", "88", "root"), ("node", "88.118", "node"),
+            ("enterprise", "88.118.9", "node"),
+        )
+    }
+    root, node, enterprise = procs["root"], procs["node"], procs["enterprise"]
+    init_all(list(procs.values()))
+    secret = folder / "enterprise.pass"
+    secret.write_text("enterprise passphrase\n")
+    for proc in procs.values():
+        protection = (["--passphrase-file", str(secret)] if proc is enterprise
+                      else ["--unencrypted"])
+        proc.run("keys", "gen", "--type", request.param, "--out", KEY, *protection)
+    # the root trusts its own key (the default anchor location; no trust_anchor_path)
+    shutil.copy(root.folder / f"{KEY}.pub", root.folder / "keys/trust_anchor.pub")
+    asyncio.run(write(node, ("delegate", ("88.118.9", enterprise))))
+    try:
+        serve_all(root, node, enterprise)
+        yield {**procs, "secret": secret, "folder": folder, "type": request.param}
+    finally:
+        stop(list(procs.values()))
+
+
+@pytest.fixture(scope="module")
+def chain(world: dict[str, Any]) -> dict[str, Any]:
+    """The certificates issued on requests and fetched, the record signed."""
+    root, node, enterprise = world["root"], world["node"], world["enterprise"]
+    folder: Path = world["folder"]
+    ent_key = ["--key", KEY, "--passphrase-file", str(world["secret"])]
+    node.run("root", "register", "--root-address", root.endpoint,
+             "--admin", "300:0.NA/88", "--key", str(root.folder / "keys/admin_key.pem"))
+    published = root.run("keys", "publish", "0.NA/88", "--index", "301",
+                         "--key", f"{KEY}.pub")
+    anchor = published["thumbprint"]
+
+    node.run("cert", "request", "--key", KEY, "--subject", f"300:{NODE_NA}",
+             "--out", str(folder / "node.certreq"))
+    node_cert = root.run("cert", "issue", "--issuer-key", str(root.folder / KEY),
+                         "--issuer", "300:0.NA/88", "--request", str(folder / "node.certreq"),
+                         "--days", "365")
+    assert (node_cert["handle"], node_cert["subject"]) == (NODE_NA, f"300:{NODE_NA}")
+    fetched = node.run("cert", "fetch", "--from", root.endpoint, "--anchor-thumbprint", anchor)
+    assert [c["status"] for c in fetched["certificates"]] == ["valid"], fetched
+    assert fetched["stored"] == 1 and fetched["trust_anchor"] == anchor
+
+    enterprise.run("cert", "request", *ent_key, "--subject", f"300:{ENT_NA}",
+                   "--out", str(folder / "enterprise.certreq"))
+    ent_cert = node.run("cert", "issue", "--issuer-key", str(node.folder / KEY),
+                        "--issuer", f"300:{NODE_NA}",
+                        "--request", str(folder / "enterprise.certreq"), "--days", "180")
+    assert ent_cert["handle"] == ENT_NA
+    fetched = enterprise.run("cert", "fetch", "--from", root.endpoint,
+                             "--anchor-thumbprint", anchor)
+    assert fetched["stored"] == 1, fetched
+
+    enterprise.run("handle", "create", PUMP, "--value", "1:URL:https://example.org/pump-1",
+                   "--value", "2:EMAIL:service@example.org")
+    signed = enterprise.run("sign", PUMP, *ent_key)
+    [row] = signed["signed"]
+    assert row["signer"] == f"300:{ENT_NA}" and row["chain"][0] == ENT_NA
+    return {"anchor": anchor, "enterprise_cert": ent_cert}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield session
+
+
+async def rest_verdict(http: aiohttp.ClientSession, proc: Proc) -> dict[str, Any]:
+    """``GET /api/handles/PUMP?verify=true`` at ``proc``: the verification member."""
+    address = f"http://127.0.0.1:{proc.http_port}/api/handles/{PUMP}?verify=true"
+    async with http.get(address) as response:
+        body = await response.json()
+        assert response.status == 200, body
+        verdict: dict[str, Any] = body["verification"]
+        return verdict
+
+
+def handle_protocol_verdict(world: dict[str, Any]) -> dict[str, Any]:
+    """``idnode resolve --verify --server ROOT`` at the root's side: checked client-side."""
+    root = world["root"]
+    answer = root.run("resolve", PUMP, "--verify", "--recursive", "--server", root.endpoint,
+                      "--trust-anchor", str(root.folder / f"{KEY}.pub"))
+    verdict: dict[str, Any] = answer["verification"]
+    return verdict
+
+
+async def test_signed_by_the_enterprise_verifies_at_the_root_then_revocation_takes_effect(
+    world: dict[str, Any], chain: dict[str, Any], http: aiohttp.ClientSession
+) -> None:
+    root, node, enterprise = world["root"], world["node"], world["enterprise"]
+    assert enterprise.run("cert", "show", ENT_NA)[0]["issuer"] == f"300:{NODE_NA}"  # fetched
+    over_handle = handle_protocol_verdict(world)
+    assert over_handle["status"] == "valid", over_handle
+    assert over_handle["signer"] == f"300:{ENT_NA}"
+    assert [(link["handle"], link["status"]) for link in over_handle["chain"]] == [
+        (PUMP, "ok"), (ENT_NA, "ok"), (NODE_NA, "ok")]
+    over_rest = await rest_verdict(http, root)
+    assert over_rest["status"] == "valid", over_rest
+    assert over_rest["chain"] == over_handle["chain"]
+
+    node.run("cert", "revoke", "--issuer-key", str(node.folder / KEY),
+             "--issuer", f"300:{NODE_NA}", "--revoked-key", str(enterprise.folder / f"{KEY}.pub"),
+             "--server", root.endpoint)
+    revoked = handle_protocol_verdict(world)
+    assert revoked["status"] == "revoked", revoked
+    why = f"revoked at 400:{ENT_NA}: 300:{NODE_NA} revoked the key of 300:{ENT_NA}"
+    assert why in revoked["reason"]
+    over_rest = await rest_verdict(http, root)
+    assert over_rest["status"] == "revoked" and why in over_rest["reason"], over_rest
+
+
+def test_a_forged_request_is_not_approved(world: dict[str, Any], chain: dict[str, Any]) -> None:
+    """A request signed by another key than it names cannot be approved."""
+    folder: Path = world["folder"]
+    text = (folder / "enterprise.certreq").read_text()
+    head, payload, signature = text.strip().split(".")
+    (folder / "forged.certreq").write_text(f"{head}.{payload}.{signature[::-1]}\n")
+    refused = world["node"].run("cert", "issue", "--issuer-key", KEY, "--issuer",
+                                f"300:{NODE_NA}", "--request", str(folder / "forged.certreq"),
+                                "--days", "1", expect=2)
+    assert "not signed by the key it asks to certify" in refused["error"] or (
+        "not a certificate request" in refused["error"])
