@@ -29,7 +29,8 @@ Each node of a tree is a JSON object with ``handle``, ``relation``
 template) and ``signature``: the verdict of :func:`record_verifier` (the
 record's signatures checked up to the node's trust anchor, as ``?verify=true`` does
 on ``/api/handles``: valid, invalid, unsigned, expired, revoked, untrusted),
-or ``unchecked`` for a tracer made without a verifier.  Problems are
+or ``unchecked`` for a tracer made without a verifier; with a signature,
+``signedBy`` names the signer the verdict comes from (``"300:0.NA/88.118.8"``).  Problems are
 answered in the tree, never fatal: ``{"handle": ..., "error": "cycle"}`` for
 a part that contains one of its own ancestors, ``"error": "unreachable"``
 with ``responseCode`` and ``message`` for a part that could not be resolved
@@ -79,8 +80,9 @@ UNCHECKED = "unchecked"
 VERIFIED = "verified"
 
 Node = dict[str, Any]
-#: ``verify(handle, public values)`` -> a signature status (valid, invalid, unsigned...)
-Verifier = Callable[[str, Sequence[HandleValue]], Awaitable[str]]
+#: ``verify(handle, public values)`` -> a signature status (valid, invalid, unsigned...) and
+#: the signer the verdict comes from (``"300:0.NA/88.118.8"``, '' when none)
+Verifier = Callable[[str, Sequence[HandleValue]], Awaitable[tuple[str, str]]]
 
 
 class TraceRequestError(ValueError):
@@ -135,10 +137,10 @@ def record_verifier(service: ResolutionService) -> Verifier:
     """Signature checks through ``service`` (chain records resolved recursively)."""
     fetch = resolution_fetch(service, recursive=True)
 
-    async def verify(handle: str, values: Sequence[HandleValue]) -> str:
+    async def verify(handle: str, values: Sequence[HandleValue]) -> tuple[str, str]:
         anchor = service.trust_anchor or NO_ANCHOR
         report = await verify_record(handle, list(values), fetch=fetch, trust_anchor=anchor)
-        return str(report.status)
+        return str(report.status), report.deciding.signer if report.deciding else ""
 
     return verify
 
@@ -215,17 +217,21 @@ class Tracer:
         node["source"] = res.source
         if res.stale:
             node["stale"] = True
-        node["signature"] = await self._signature(handle, res.values)
+        await self._signature(node, res.values)
         template = next((v for v in res.values if v.type == TYPE_TEMPLATE), None)
         if template is not None:
             node["template"] = template.data.decode("utf-8", "replace")
         _name(node, res.values)
         return _Resolved(node, links_of(res.values), res.values)
 
-    async def _signature(self, handle: str, values: Sequence[HandleValue]) -> str:
+    async def _signature(self, node: Node, values: Sequence[HandleValue]) -> None:
+        """Set ``node``'s ``signature`` status and, when signed, ``signedBy``."""
         if self.verifier is None:
-            return UNCHECKED
-        return await self.verifier(handle, values)
+            node["signature"] = UNCHECKED
+            return
+        node["signature"], signer = await self.verifier(node["handle"], values)
+        if signer:
+            node["signedBy"] = signer
 
     # --- down: the parts tree -----------------------------------------------------
 
@@ -300,7 +306,7 @@ class Tracer:
         async with self._slots:
             res = await self.service.resolve(node["handle"], caller=caller)
         _name(node, res.values)
-        node["signature"] = await self._signature(node["handle"], res.values)
+        await self._signature(node, res.values)
 
     async def _mark_far(self, node: Node, caller: Caller) -> None:
         """A product homed on another node (a back-link): its record fetched from there

@@ -14,6 +14,7 @@ from typing import Any
 from protocol.values import HandleValue
 from registry.names import split_handle
 from registry.templates.display import Description, describe
+from registry.trust.claims import ValueRef
 from resolver.core.model import ANONYMOUS, Caller
 from resolver.core.recall import affected_products
 from resolver.core.trace import Tracer
@@ -30,6 +31,7 @@ class ProductView:
     description: Description
     maker: str = ""
     signature: str = "unchecked"
+    signer: str = ""
     recall: dict[str, Any] | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     parts: list[dict[str, Any]] = field(default_factory=list)
@@ -44,6 +46,9 @@ async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, .
     answer = await tracer.trace(handle, direction="all", depth=PAGE_DEPTH, caller=caller)
     view = ProductView(handle, describe(values))
     view.signature = str(answer["node"].get("signature", "unchecked"))
+    signed_by = str(answer["node"].get("signedBy", ""))
+    if signed_by:
+        view.signer = await _signer_name(tracer, signed_by)
     view.events = list(answer.get("events", []))
     recalls = [e for e in view.events if e.get("kind") in RECALL_KINDS]
     view.recall = recalls[-1] if recalls else None
@@ -56,10 +61,24 @@ async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, .
     return view
 
 
+async def _signer_name(tracer: Tracer, signer: str) -> str:
+    """Who ``signer`` (``"300:0.NA/88.118.8"``) is in plain words: the registered name of
+    the enterprise holding that prefix here with the prefix, else the prefix."""
+    holder = ValueRef.parse(signer).handle
+    _na, _slash, prefix = holder.partition("/")
+    name = await _prefix_owner(tracer, prefix or holder)
+    return f"{name} ({prefix})" if name else prefix or holder
+
+
 async def _maker(tracer: Tracer, handle: str) -> str:
     """The registered name of the enterprise whose prefix holds ``handle`` ('' if none)."""
-    store = tracer.service.store
     prefix, _suffix = split_handle(handle)
+    return await _prefix_owner(tracer, prefix)
+
+
+async def _prefix_owner(tracer: Tracer, prefix: str) -> str:
+    """The registered name of the enterprise owning ``prefix`` here ('' if none)."""
+    store = tracer.service.store
     found = await store.match_prefix(prefix)
     if found is None or not found.owner:
         return ""

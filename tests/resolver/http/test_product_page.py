@@ -12,7 +12,9 @@ from babel.messages.pofile import read_po
 
 from protocol.values import HandleValue
 from registry.store import HandleStore
-from resolver.http.product.render import LOCALE_DIR
+from registry.templates.display import describe
+from resolver.http.product.render import LOCALE_DIR, render_product
+from resolver.http.product.view import ProductView
 from tests.resolver.core.test_trace_support import appliance, component, event, templated
 from tests.resolver.http.test_browser import CHROMIUM, chromium, cjk_font  # noqa: F401 (fixtures)
 from tests.resolver.http.test_rest_harness import Served, serve
@@ -174,3 +176,19 @@ async def test_screenshots(node: Served, tmp_path: Path) -> None:
                                                env={**os.environ, "HOME": str(tmp_path)})
                 assert done.returncode == 0, done.stderr[-500:]
                 assert shot.stat().st_size > 5000
+
+
+def test_the_signature_names_the_signer_in_plain_words() -> None:
+    """"由…签名": the verdict names who signed (the enterprise's registered name and prefix,
+    as the trace node's ``signedBy`` gives it), in Chinese and in English."""
+    view = ProductView(PRODUCT, describe([]), signature="valid",
+                       signer="青岛海悦家电有限公司 (88.118.8)")
+    assert "已验证：由 青岛海悦家电有限公司 (88.118.8) 签名，并经本节点信任锚逐级验证" in (
+        render_product(view, "zh_CN"))
+    assert "Verified: signed by 青岛海悦家电有限公司 (88.118.8), checked up to" in (
+        render_product(view, "en"))
+    view.signature, view.signer = "revoked", "<b>88.118.9</b>"
+    page = render_product(view, "zh_CN")
+    assert "由 &lt;b&gt;88.118.9&lt;/b&gt; 签名，但其签名密钥已被吊销" in page  # escaped
+    view.signature, view.signer = "invalid", "88.118.9"
+    assert "签名验证失败：请勿信任此记录" in render_product(view, "zh_CN")
