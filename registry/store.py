@@ -232,16 +232,22 @@ class HandleStore(
             return await identifiers.handle_of(conn, key)
 
     async def list_handles(
-        self, prefix: str | None = None, *, page: int = 0, page_size: int = 100
+        self, prefix: str | None = None, *, page: int = 0, page_size: int = 100,
+        after: str | None = None,
     ) -> list[str]:
-        """Handle names under ``prefix`` (all when None), ordered by key, one page."""
+        """Handle names under ``prefix`` (all when None), ordered by key, one page:
+        page number ``page``, or with ``after`` (keyset: no rows skipped over) the
+        ``page_size`` names that follow the handle ``after``."""
         query = (
             select(_H.c.name)
             .where(*_in_prefix(prefix))
             .order_by(_H.c.name_key)
             .limit(page_size)
-            .offset(page * page_size)
         )
+        if after is not None:
+            query = query.where(_H.c.name_key > name_key(after))
+        else:
+            query = query.offset(page * page_size)
         async with self._read() as conn:
             return list((await conn.execute(query)).scalars())
 

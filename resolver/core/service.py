@@ -367,6 +367,27 @@ class ResolutionService:
         self, prefix: str, *, caller: Caller | None, page: int = 0, page_size: int = 100
     ) -> list[str]:
         """Handles under ``prefix``; needs list-handles on ``0.NA/<prefix>``."""
+        bare = await self._listable(prefix, caller)
+        size = max(1, min(page_size, self.limits.list_page_size))
+        return list(await self.store.list_handles(bare, page=page, page_size=size))
+
+    async def all_handles(self, prefix: str, *, caller: Caller | None) -> list[str]:
+        """Every handle under ``prefix``: authorised once, then read a
+        :attr:`Limits.list_page_size` page at a time, each page after the last name
+        of the one before (keyset: no page re-reads the rows before it); the front
+        ends page the answer their own way."""
+        bare = await self._listable(prefix, caller)
+        size = self.limits.list_page_size
+        found: list[str] = []
+        while True:
+            after = found[-1] if found else None
+            batch = await self.store.list_handles(bare, page_size=size, after=after)
+            found.extend(batch)
+            if len(batch) < size:
+                return found
+
+    async def _listable(self, prefix: str, caller: Caller | None) -> str:
+        """``prefix`` without ``0.NA/`` once ``caller`` may list its handles."""
         caller = caller or ANONYMOUS
         self._require_identity(caller)
         if (problem := unstorable(prefix)) is not None:
@@ -375,22 +396,7 @@ class ResolutionService:
             NA_HANDLE_PREFIX + prefix
         )
         await self.authorize(caller, na, ADMIN_PERM_LIST_HANDLES)
-        size = max(1, min(page_size, self.limits.list_page_size))
-        bare = na[len(NA_HANDLE_PREFIX) :]
-        return list(await self.store.list_handles(bare, page=page, page_size=size))
-
-    async def all_handles(self, prefix: str, *, caller: Caller | None) -> list[str]:
-        """Every handle under ``prefix``, read a :attr:`Limits.list_page_size` page at a
-        time (the front ends page the answer their own way)."""
-        size = self.limits.list_page_size
-        found: list[str] = []
-        page = 0
-        while True:
-            batch = await self.list_handles(prefix, caller=caller, page=page, page_size=size)
-            found.extend(batch)
-            if len(batch) < size:
-                return found
-            page += 1
+        return na[len(NA_HANDLE_PREFIX) :]
 
     async def authorize(self, caller: Caller, handle: str, permission: int) -> None:
         """Raise ServiceError unless an HS_ADMIN of ``handle`` grants ``caller`` every bit asked."""

@@ -198,3 +198,30 @@ async def test_names_and_types_no_database_can_store_are_invalid(
     await _refused(RC_INVALID_HANDLE, service.create_handle("88.118.8/a\0", [], caller=ADMIN))
     stored = await database.get_handle(TV)
     assert stored is not None and all(v.type != "UR\0L" for v in stored.values)
+
+
+async def test_listing_everything_authorises_once_and_pages_by_key(
+    service: ResolutionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for suffix in ("a", "B", "c"):
+        await service.store.create_handle(f"88.118.8/{suffix}", [url(1, suffix)], actor="t")
+    one_per_page = ResolutionService(service.store, limits=Limits(list_page_size=1))
+    checks: list[str] = []
+    pages: list[tuple[int, str | None]] = []
+    authorize, list_page = one_per_page.authorize, service.store.list_handles
+
+    async def counted(caller: Caller, handle: str, permission: int) -> None:
+        checks.append(handle)
+        await authorize(caller, handle, permission)
+
+    async def page(prefix: str | None = None, *, page: int = 0, page_size: int = 100,
+                   after: str | None = None) -> list[str]:
+        pages.append((page, after))
+        return await list_page(prefix, page=page, page_size=page_size, after=after)
+
+    monkeypatch.setattr(one_per_page, "authorize", counted)
+    monkeypatch.setattr(service.store, "list_handles", page)
+    names = await one_per_page.all_handles("88.118.8", caller=ADMIN)
+    assert names == ["88.118.8/a", "88.118.8/B", "88.118.8/c", OPS, TV]
+    assert checks == [NA]
+    assert pages == [(0, None), *((0, name) for name in names)]  # never an offset
