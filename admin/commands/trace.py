@@ -35,6 +35,8 @@ from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS, RC_VALUES_NOT_FOUND
 from resolver.core.assembly import build_service
+from resolver.core.far_recall import DEFAULT_HOPS, MAX_HOPS, FarRecall
+from resolver.core.homes import home_finder
 from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError, record_verifier
 
@@ -105,8 +107,17 @@ def _direction(args: argparse.Namespace) -> str:
 
 async def _recall_list(ctx: CommandContext, args: argparse.Namespace) -> int:
     """``--up --products``: the finished products containing HANDLE, flat, with a count."""
+    if not 0 <= args.hops <= MAX_HOPS:
+        raise CliError(f"--hops must be 0 to {MAX_HOPS}", EXIT_USAGE)
     async with ctx.store() as store:
-        answer = await affected_products(store, args.handle)
+        service = await build_service(store, ctx.config, site_info=None)
+        try:
+            far = FarRecall(home_finder(service, ctx.config),
+                            scheme=ctx.config.backlinks_scheme)
+            answer = await affected_products(store, args.handle, far=far.follow,
+                                             hops=args.hops)
+        finally:
+            await service.close()
         if not answer.products and await store.get_handle(args.handle) is None:
             raise CliError(f"{args.handle} not found (and nothing here contains it)")
     if args.csv:
@@ -185,6 +196,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--csv", action="store_true",
                         help="with --up --products: the list as CSV "
                         "(product,via,levels,origin,signature)")
+    parser.add_argument("--hops", type=int, default=DEFAULT_HOPS,
+                        help="with --products: follow products on other nodes this many "
+                        f"nodes further (0-{MAX_HOPS}, default {DEFAULT_HOPS})")
     parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
                         help=f"levels to follow (default {DEFAULT_DEPTH})")
     parser.add_argument("--timeout", type=float, default=5.0,

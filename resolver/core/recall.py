@@ -14,7 +14,8 @@ nodes registered for their products that contain the handles of the level
 :mod:`resolver.core.backlinks`): such a product is homed on another node and
 listed with ``origin`` (the node that signed the back-link), ``server`` (whose
 key verified it) and ``signature`` ``verified``; what contains it in turn is
-that node's where-used.  At most
+that node's where-used, which ``far`` (:mod:`resolver.core.far_recall`) asks
+for, a bounded number of nodes deep.  At most
 :data:`MAX_LEVELS` levels and ``max_nodes`` handles (``truncated`` says when
 that cut it short): anonymous callers can ask, so the work is bounded.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from registry.names import name_key
@@ -32,6 +34,8 @@ MAX_LEVELS = 20
 DEFAULT_MAX_NODES = 100_000
 CSV_COLUMNS = ("product", "via", "levels", "origin", "signature")
 VERIFIED = "verified"
+#: follows back-linked products to their nodes (``FarRecall.follow``): (products, hops)
+Far = Callable[[Sequence["AffectedProduct"], int], Awaitable[list["AffectedProduct"]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +83,12 @@ class AffectedProducts:
 
 
 async def affected_products(
-    store: HandleStore, handle: str, *, max_nodes: int = DEFAULT_MAX_NODES
+    store: HandleStore, handle: str, *, max_nodes: int = DEFAULT_MAX_NODES,
+    far: Far | None = None, hops: int = 0,
 ) -> AffectedProducts:
-    """The finished products that contain ``handle`` (sorted by handle)."""
+    """The finished products that contain ``handle`` (sorted by handle); with ``far``
+    (:meth:`resolver.core.far_recall.FarRecall.follow`) back-linked products are
+    followed up to ``hops`` nodes further."""
     answer = AffectedProducts(handle)
     seen = {name_key(handle)}
     level = [handle]
@@ -121,5 +128,8 @@ async def affected_products(
             break
     else:
         answer.truncated = True   # MAX_LEVELS levels and still going up
-    answer.products = sorted(found.values(), key=lambda p: name_key(p.handle))
+    products = list(found.values())
+    if far is not None and hops > 0:
+        products = await far(products, hops)
+    answer.products = sorted(products, key=lambda p: name_key(p.handle))
     return answer

@@ -73,6 +73,7 @@ from registry.names import name_key
 from resolver.core.auth_sessions import Sessions
 from resolver.core.backlinks import BacklinkReceiver
 from resolver.core.connections import ConnectionGate
+from resolver.core.far_recall import FarRecall
 from resolver.core.hot import HotAnswers
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.core.metrics import Metrics
@@ -738,7 +739,8 @@ def make_app(
         web.put("/api/sessions/{which:[^/]+}", api.this_session),
         web.post("/api/sessions/{which:[^/]+}", api.this_session),
         web.delete("/api/sessions/{which:[^/]+}", api.delete_session),
-        *trace_routes(tracer, http_status, viewer, not_found_page),
+        *trace_routes(tracer, http_status, viewer, not_found_page,
+                      FarRecall(backlinks.finder) if backlinks is not None else None),
         *(backlink_routes(backlinks) if backlinks is not None else ()),
         web.route("*", "/api", api.unknown),
         web.route("*", "/api/{tail:.*}", api.unknown),

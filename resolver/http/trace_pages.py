@@ -29,6 +29,7 @@ from protocol.constants import (
     RC_SUCCESS,
     RC_VALUES_NOT_FOUND,
 )
+from resolver.core.far_recall import DEFAULT_HOPS, MAX_HOPS, FarRecall
 from resolver.core.recall import affected_products
 from resolver.core.trace import DEFAULT_DEPTH, Tracer, TraceRequestError
 from resolver.http import pages as http_pages
@@ -155,12 +156,16 @@ def _status(answer: Mapping[str, Any], http_status: Callable[[int], int]) -> int
 
 def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
                  viewer: ViewerOf | None = None,
-                 not_found: http_pages.NotFoundPage | None = None) -> list[web.RouteDef]:
+                 not_found: http_pages.NotFoundPage | None = None,
+                 far: FarRecall | None = None) -> list[web.RouteDef]:
     """``GET /api/trace/{handle}``, the recall list ``GET /api/trace/{handle}/affected``
     (JSON, or CSV with ``?format=csv``; :mod:`resolver.core.recall`) and
     ``GET /trace/{handle}`` (before the catch-all routes); ``viewer`` says who reads
     (:mod:`resolver.http.viewer`; anonymous without it); ``not_found`` words an
-    unknown handle's trace page as ``/{handle}`` does."""
+    unknown handle's trace page as ``/{handle}`` does; ``far`` follows the recall
+    list's back-linked products to their nodes, ``?hops=`` deep (0 to
+    :data:`~resolver.core.far_recall.MAX_HOPS`, default
+    :data:`~resolver.core.far_recall.DEFAULT_HOPS`; :mod:`resolver.core.far_recall`)."""
     reader = viewer or anonymous_viewer()
 
     async def api(request: web.Request) -> web.StreamResponse:
@@ -203,7 +208,14 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
     async def affected(request: web.Request) -> web.StreamResponse:
         handle = request.match_info["handle"]
         store = tracer.service.store
-        answer = await affected_products(store, handle)
+        hops = request.query.get("hops", str(DEFAULT_HOPS))
+        if not hops.isdigit() or int(hops) > MAX_HOPS:
+            body = {"responseCode": RC_PROTOCOL_ERROR, "handle": handle,
+                    "message": f"hops must be 0 to {MAX_HOPS}, got {hops[:20]!r}"}
+            return web.Response(body=orjson.dumps(body), status=400,
+                                content_type="application/json")
+        answer = await affected_products(store, handle, hops=int(hops),
+                                         far=far.follow if far is not None else None)
         if not answer.products and await store.get_handle(handle) is None:
             body = {"responseCode": RC_HANDLE_NOT_FOUND, "handle": handle,
                     "message": f"{handle} is not found here and nothing here contains it"}

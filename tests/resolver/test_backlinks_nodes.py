@@ -12,8 +12,10 @@ delivers it to the batch's home, found through the secondary node.  While the
 supplier is down the back-link waits in the maker's outbox with the reason;
 once the supplier serves it arrives, and the supplier's recall list (CLI and
 REST) and where-used show the machine with the maker as origin and the
-signature verified.  A back-link signed by another key, or not signed, is
-refused; deleting the machine withdraws it.
+signature verified; once the maker puts the machine in a kit, the supplier's
+recall list follows the back-link to the maker's node and lists the kit.  A
+back-link signed by another key, or not signed, is refused; deleting the
+machine withdraws it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from tests.resolver.test_e2e import Proc, free_port, init_all, serve, stop, wait
 
 BATCH = "88.118.9/PCB-1"
 MACHINE = "88.118.7/WM-1"
+KIT = "88.118.7/KIT-1"
 WAIT = 40.0
 
 
@@ -107,8 +110,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def affected(http: aiohttp.ClientSession, proc: Proc, handle: str) -> tuple[int, Any]:
-    url = f"http://127.0.0.1:{proc.http_port}/api/trace/{handle}/affected"
+async def affected(http: aiohttp.ClientSession, proc: Proc, handle: str, query: str = ""
+                   ) -> tuple[int, Any]:
+    url = f"http://127.0.0.1:{proc.http_port}/api/trace/{handle}/affected{query}"
     async with http.get(url) as response:
         return response.status, await response.json()
 
@@ -183,6 +187,20 @@ async def test_a_recall_at_the_supplier_finds_the_makers_product(
     status, body = await post(http, supplier, [forged] * 101)
     assert status == 400 and "at most 100" in body["message"]
     assert (await affected(http, supplier, BATCH))[1]["count"] == 1
+
+    # the maker sells the machine in a kit (a link on its own node): the supplier's recall
+    # list follows the back-link to the maker's node and lists the kit instead
+    maker.run("handle", "create", KIT, "--value", f"1:TRACE.COMPONENT:{MACHINE}")
+    status, body = await affected(http, supplier, BATCH)
+    assert status == 200 and body["count"] == 1, body
+    assert body["products"] == [{"handle": KIT, "via": MACHINE, "levels": 2,
+                                 "origin": "88.118.7", "server": maker.endpoint,
+                                 "signature": "verified"}]
+    assert supplier.run("trace", BATCH, "--up", "--products")["products"] == body["products"]
+    status, body = await affected(http, supplier, BATCH, "?hops=0")   # this node's view only
+    assert [p["handle"] for p in body["products"]] == [MACHINE]
+    status, body = await affected(http, supplier, BATCH, "?hops=9")
+    assert status == 400 and "hops" in body["message"]
 
     # the maker deletes the machine: the back-link is withdrawn at the supplier
     maker.run("handle", "delete", MACHINE)
