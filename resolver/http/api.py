@@ -786,7 +786,7 @@ async def run_http_server(
     site = GuardedSite(
         runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port,
         gate=ConnectionGate(guard.max_connections, guard.max_connections_per_client),
-        handshake_timeout=guard.tls_handshake_timeout, fast=fast.answer,
+        handshake_timeout=guard.tls_handshake_timeout, fast=fast,
     )
     await site.start()
     bound = runner.addresses[-1][1]

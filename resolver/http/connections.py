@@ -24,7 +24,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Callable
-from typing import cast
+from typing import Protocol, cast
 
 from aiohttp import web
 
@@ -34,9 +34,16 @@ from resolver.core.ratelimit import client_of
 log = logging.getLogger(__name__)
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
-#: answers a connection's chunk itself (True) or leaves it to aiohttp (False), given
-#: the chunk, the transport and aiohttp's protocol (:mod:`resolver.http.fast_rest`)
-FastAnswer = Callable[[bytes, asyncio.Transport, asyncio.Protocol], bool]
+
+
+class FastPath(Protocol):
+    """Answers some chunks before aiohttp (:class:`resolver.http.fast_rest.FastReads`)."""
+
+    def answer(self, data: bytes, transport: asyncio.Transport, inner: object) -> bool:
+        """Answer the chunk ``data`` itself (True) or leave it to aiohttp (False)."""
+
+    def may_return(self, data: bytes) -> bool:
+        """Whether, after aiohttp was given ``data``, later chunks may be answered here."""
 
 
 class _Gated(asyncio.Protocol):
@@ -48,7 +55,7 @@ class _Gated(asyncio.Protocol):
         gate: ConnectionGate,
         tls: ssl.SSLContext | None,
         handshake_timeout: float,
-        fast: FastAnswer | None = None,
+        fast: FastPath | None = None,
     ) -> None:
         self.factory = factory
         self.fast = fast
@@ -113,9 +120,10 @@ class _Gated(asyncio.Protocol):
         fast = self.fast
         if fast is not None:
             assert self.transport is not None
-            if fast(data, self.transport, inner):
+            if fast.answer(data, self.transport, inner):
                 return
-            self.fast = None  # aiohttp has this connection from now on
+            if not fast.may_return(data):
+                self.fast = None  # aiohttp has this connection from now on
         inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -150,7 +158,7 @@ class GuardedSite(web.TCPSite):
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = 10.0,
         reuse_port: bool = False,
-        fast: FastAnswer | None = None,
+        fast: FastPath | None = None,
     ) -> None:
         super().__init__(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
         self.gate = gate

@@ -22,9 +22,12 @@ form, for a handle whose kept body exists:
 The answer is the bytes aiohttp sends for the same response (the same
 headers in the same order; a test compares them), counted in the metrics and
 usage statistics as the ordinary way counts it, and the connection's idle
-timer is pushed back as aiohttp does after a response.  Anything else, and
-everything after the first chunk not answered here, goes to aiohttp: the
-connection then stays with aiohttp, so answers never overtake each other.
+timer is pushed back as aiohttp does after a response.  Anything else goes to
+aiohttp.  A connection comes back here only when what it gave aiohttp was
+whole body-less requests (:func:`whole_request`: aiohttp's parser holds no
+part of a request) and aiohttp has answered them all (:func:`idle`); else it
+stays with aiohttp.  So answers never overtake each other, and no chunk is read
+one way here and another way by aiohttp.
 
 Hand-written because aiohttp offers no hook before its request machinery.
 """
@@ -47,6 +50,7 @@ from resolver.http.hot_rest import FORM, KeptBody
 #: the most header bytes a request answered here may have
 MAX_HEADER_BYTES = 4096
 _REQUEST_LINE = re.compile(rb"GET /api/handles/([A-Za-z0-9._~:/-]+) HTTP/1\.1\r\n")
+_ANY_REQUEST_LINE = re.compile(rb"(?:GET|HEAD) /[\x21-\x7e]* HTTP/1\.1\r\n")
 #: a header line aiohttp reads the same way: a token name, printable value
 _HEADER = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*")
 #: header names (lower case) whose presence sends the request to aiohttp
@@ -57,6 +61,20 @@ _DECLINED = frozenset({
 _END = b"\r\n\r\n"
 #: aiohttp's RequestHandler attribute holding when an idle connection is closed
 _IDLE_UNTIL = "_next_keepalive_close_time"
+
+
+def _headers_plain(data: bytes, start: int, end: int) -> bool:
+    """Whether the header lines in ``data[start:end]`` are well formed, each name at
+    most once, and none of them one of :data:`_DECLINED`."""
+    names = set()
+    for line in data[start:end].split(b"\r\n"):
+        if _HEADER.fullmatch(line) is None:
+            return False
+        header = line[:line.index(b":")].lower()
+        if header in _DECLINED or header in names:
+            return False
+        names.add(header)
+    return True
 
 
 def simple_read(data: bytes) -> str | None:
@@ -71,15 +89,30 @@ def simple_read(data: bytes) -> str | None:
     name = match.group(1)
     if b"//" in name or b"/." in name or name.endswith(b"/"):
         return None
-    names = set()
-    for line in data[match.end():end].split(b"\r\n"):
-        if _HEADER.fullmatch(line) is None:
-            return None
-        header = line[:line.index(b":")].lower()
-        if header in _DECLINED or header in names:
-            return None
-        names.add(header)
-    return name.decode("ascii")
+    return name.decode("ascii") if _headers_plain(data, match.end(), end) else None
+
+
+def whole_request(data: bytes) -> bool:
+    """Whether ``data`` is exactly one complete request without a body (after it,
+    aiohttp's parser holds nothing: the connection may come back here)."""
+    end = data.find(_END)
+    if end < 0 or end + 4 != len(data) or end > MAX_HEADER_BYTES:
+        return False
+    match = _ANY_REQUEST_LINE.match(data)
+    return match is not None and _headers_plain(data, match.end(), end)
+
+
+def idle(inner: object) -> bool:
+    """Whether aiohttp's protocol ``inner`` has answered everything it was given and
+    waits for the next request (its private state, read defensively: anything
+    unexpected counts as busy)."""
+    waiter = getattr(inner, "_waiter", None)
+    return (
+        getattr(inner, "_request_in_progress", True) is False
+        and not getattr(inner, "_messages", True)
+        and isinstance(waiter, asyncio.Future)
+        and not waiter.done()
+    )
 
 
 def response_head(kept: KeptBody) -> bytes:
@@ -111,7 +144,8 @@ class FastReads:
         whether it was answered (if not, ``data`` is aiohttp's to handle)."""
         started = time.perf_counter()
         handle = simple_read(data)
-        if handle is None or transport.is_closing() or not hasattr(inner, _IDLE_UNTIL):
+        if (handle is None or transport.is_closing() or not hasattr(inner, _IDLE_UNTIL)
+                or not idle(inner)):
             return False
         hot = self.hot
         answer = hot.lookup(handle)
@@ -129,3 +163,8 @@ class FastReads:
         hot.served(handle)
         self.metrics.observe_request(self.frontend, RC_SUCCESS, time.perf_counter() - started)
         return True
+
+    def may_return(self, data: bytes) -> bool:
+        """Whether, after aiohttp was given ``data``, the connection may come back
+        here (:func:`whole_request`)."""
+        return whole_request(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -121,15 +122,43 @@ def test_only_the_simplest_requests_qualify() -> None:
 async def test_a_fast_answer_is_the_bytes_aiohttp_sends(node: Node) -> None:
     (first,) = await exchange(node.port, PLAIN)  # fills the cache
     await exchange(node.port, PLAIN)  # keeps the body
-    fast, again = await exchange(node.port, PLAIN, PLAIN)  # a new connection: answered here
+    fast, again = await exchange(node.port, PLAIN, PLAIN)  # answered at the connection
     assert node.resolutions == [TV, TV] and node.fast == [TV, TV]
-    assert undated(fast) == undated(again)
-    # a parameterised read first: the connection is aiohttp's from then on
-    query = f"GET /api/handles/{TV}?type=URL HTTP/1.1\r\nHost: node\r\n\r\n".encode()
-    _, by_aiohttp = await exchange(node.port, query, PLAIN)
-    assert node.resolutions == [TV, TV, TV] and node.fast == [TV, TV]
+    # a Connection header first: the connection is aiohttp's from then on
+    keep_alive = PLAIN.replace(b"Accept:", b"Connection: keep-alive\r\nAccept:")
+    _, by_aiohttp = await exchange(node.port, keep_alive, PLAIN)
+    assert node.fast == [TV, TV]
     assert fast.startswith(b"HTTP/1.1 200 OK\r\n") and b'"values"' in fast
-    assert undated(fast) == undated(by_aiohttp) == undated(first)
+    assert undated(fast) == undated(again) == undated(by_aiohttp) == undated(first)
+
+
+@SQLITE
+async def test_a_connection_comes_back_once_aiohttp_answered_whole_requests(node: Node) -> None:
+    query = f"GET /api/handles/{TV}?type=URL HTTP/1.1\r\nHost: node\r\n\r\n".encode()
+    await exchange(node.port, PLAIN, PLAIN, query, PLAIN)  # miss, keep, aiohttp, fast
+    assert node.fast == [TV]
+
+
+def _split_then_plain(port: int) -> bytes:
+    """A request sent in two pieces, then a plain one, on one connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(PLAIN[:20])
+        time.sleep(0.2)
+        sock.sendall(PLAIN[20:])
+        time.sleep(0.2)
+        sock.sendall(PLAIN)
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 2 or not data.endswith(b"}"):
+            data += sock.recv(65536)
+        return data
+
+
+@SQLITE
+async def test_a_request_in_pieces_leaves_the_connection_to_aiohttp(node: Node) -> None:
+    for _ in range(2):
+        await exchange(node.port, PLAIN)
+    answers = await asyncio.to_thread(_split_then_plain, node.port)
+    assert answers.count(b"HTTP/1.1 200 OK") == 2 and node.fast == []
 
 
 @SQLITE
