@@ -266,6 +266,7 @@ class Change(Base):
 
 ROLES = ("operator", "reviewer", "enterprise_admin", "enterprise_user")
 APPLICATION_STATES = ("pending", "approved", "rejected")
+CERT_REQUEST_STATES = APPLICATION_STATES
 
 
 class ConsoleUser(Base):
@@ -394,3 +395,23 @@ class BacklinkOutbox(Base):
     next_try: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(String(255), default="")
+
+
+class CertRequest(Base):
+    """A certificate request (a JWS signed by the key to certify) queued for review
+    (:mod:`registry.cert_requests`); decided once, approved or rejected."""
+
+    __tablename__ = "cert_requests"
+    __table_args__ = (_one_of("state", CERT_REQUEST_STATES),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(1024))
+    enterprise: Mapped[str | None] = mapped_column(String(64), index=True)
+    key_thumbprint: Mapped[str] = mapped_column(String(64))
+    request: Mapped[str] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(255))
+    submitted: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(1024), default="")
+    decided: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,6 +32,7 @@ from registry.auth_state import AuthStateMixin
 from registry.backlinks import BacklinksMixin
 from registry.bulk import BulkMixin
 from registry.catalog import CatalogMixin
+from registry.cert_requests import CertRequestsMixin
 from registry.changes import ChangesMixin
 from registry.db import open_engine, run_migrations
 from registry.directory import DirectoryMixin
@@ -133,7 +134,7 @@ def _record(name: str, values: Values, version: int) -> HandleRecord:
 class HandleStore(
     AuditMixin, BulkMixin, DirectoryMixin, CatalogMixin, ChangesMixin, links.LinksMixin,
     BacklinksMixin, AccountsMixin, ApplicationsMixin, SearchMixin, PartnersMixin,
-    AuthStateMixin,
+    AuthStateMixin, CertRequestsMixin,
 ):
     """Handles, their values and everything around them, on SQLite or PostgreSQL."""
 

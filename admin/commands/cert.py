@@ -23,7 +23,10 @@ An enterprise asks for its certificate with ``idnode cert request --key acme.pem
 --subject 300:0.NA/88.118.8 --out acme.certreq`` (a JWS signed by the key it wants
 certified: proof that it holds it) and sends the file to the node operator, who
 approves it with ``idnode cert issue --request acme.certreq ...`` (the write is in
-the audit log); the enterprise then runs ``idnode cert fetch``.
+the audit log); the enterprise then runs ``idnode cert fetch``.  Or the request
+waits in the node's review queue (``cert submit``/``cert request --submit``, REST
+``POST /api/cert-requests``) for ``cert approve``/``cert reject``
+(:mod:`admin.commands.cert_queue`).
 
 A certificate for a prefix handle grants the handle itself, every handle
 under the prefix and (unless ``--no-derived-prefixes``) the prefixes derived
@@ -35,13 +38,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from admin.commands.cert_fetch import register_fetch
+from admin.commands.cert_issue import add_issue_options, certify, ref_option, when
+from admin.commands.cert_queue import register_queue
 from admin.commands.cert_request import read_request, register_request
 from admin.commands.keys import (
     add_passphrase_options,
@@ -49,7 +51,6 @@ from admin.commands.keys import (
     read_public_key_file,
 )
 from admin.commands.registry_access import Registry, server_option, server_options
-from admin.commands.root import parse_identity
 from admin.context import (
     EXIT_OK,
     EXIT_USAGE,
@@ -61,103 +62,33 @@ from protocol.constants import (
     TYPE_HS_CERT,
     TYPE_HS_SIGNATURE,
 )
-from protocol.rest_json import value_to_json
-from protocol.values import HandleValue
-from registry.names import name_key
 from registry.trust.certs import (
-    DEFAULT_CERT_INDEX,
     DEFAULT_REVOCATION_INDEX,
     TYPE_HS_REVOCATION,
     SignedValue,
-    issue_cert,
     issue_revocation,
     signed_values,
 )
 from registry.trust.claims import (
-    PERM_THIS_HANDLE,
-    Permission,
     ValueRef,
-    prefix_permissions,
 )
-from registry.trust.errors import TrustError
 from registry.trust.keys import PublicKey, jwk_thumbprint
 from registry.trust.signatures import next_free_index
-
-DAY = 86_400
-#: a new certificate is valid from a little before now, for clocks running behind
-CLOCK_SKEW = 300
-
-
-def _ref(text: str, option: str) -> ValueRef:
-    try:
-        index, handle = parse_identity(text)
-    except CliError:
-        raise CliError(f"{option} must be INDEX:HANDLE, got {text!r}", EXIT_USAGE) from None
-    return ValueRef(handle, index)
-
-
-def _perms(subject: str, derived: bool) -> tuple[Permission, ...]:
-    if name_key(subject).startswith(name_key("0.NA/")):
-        return prefix_permissions(subject, derived_prefixes=derived)
-    return (Permission(subject, PERM_THIS_HANDLE),)
-
-
-def _cert_index(values: list[HandleValue], issuer: ValueRef, subject: ValueRef) -> int:
-    """The index of the issuer's current certificate for ``subject``, else a free one."""
-    for cert in signed_values(subject.handle, values, TYPE_HS_CERT):
-        if ValueRef.parse(cert.claims.iss).same(issuer) and ValueRef.parse(
-            cert.claims.sub
-        ).same(subject):
-            return cert.index
-    return next_free_index(values, DEFAULT_CERT_INDEX)
-
-
-def _write_value(path: Path, handle: str, value: HandleValue) -> None:
-    """``value`` as the REST JSON ``idnode handle set --from-json`` reads."""
-    document = {"handle": handle, "values": [value_to_json(value)]}
-    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-
-
-def _when(seconds: int | None) -> str | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 async def issue(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Write an HS_CERT for ``--subject`` on the subject's handle."""
-    if args.days < 1:
-        raise CliError("--days must be at least 1", EXIT_USAGE)
-    issuer = _ref(args.issuer, "--issuer")
     if args.request:
         if args.subject or args.subject_key:
             raise CliError("--request names the subject and its key: drop --subject and "
                            "--subject-key", EXIT_USAGE)
         subject, subject_key = read_request(Path(args.request))
     elif args.subject and args.subject_key:
-        subject = _ref(args.subject, "--subject")
+        subject = ref_option(args.subject, "--subject")
         subject_key = read_public_key_file(ctx.config.path(Path(args.subject_key)), args)
     else:
         raise CliError("give --subject and --subject-key, or --request FILE", EXIT_USAGE)
-    issuer_key = read_private_key(ctx.config.path(Path(args.issuer_key)), args)
-    registry = Registry(ctx, args)
-    existing = await registry.values(subject.handle)
-    index = args.index or _cert_index(existing, issuer, subject)
-    now = int(time.time())
-    try:
-        cert = issue_cert(
-            issuer.handle, issuer.index, issuer_key, subject.handle, subject.index, subject_key,
-            now - CLOCK_SKEW, now + args.days * DAY,
-            _perms(subject.handle, not args.no_derived_prefixes), issued=now, index=index,
-        )
-    except TrustError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    await registry.put(subject.handle, cert, existing)
-    if args.out:
-        _write_value(Path(args.out), subject.handle, cert)
-    ctx.out.result({
-        "handle": subject.handle, "index": index, "issuer": str(issuer),
-        "subject": str(subject), "key": jwk_thumbprint(subject_key),
-        "expires": _when(now + args.days * DAY), "written": registry.where,
-    })
+    ctx.out.result(await certify(ctx, args, Registry(ctx, args), subject, subject_key))
     return EXIT_OK
 
 
@@ -167,7 +98,7 @@ async def _revoked_keys(
     keys = [read_public_key_file(registry.ctx.config.path(Path(f)), args)
             for f in args.revoked_key or ()]
     for text in args.subject or ():
-        subject = _ref(text, "--subject")
+        subject = ref_option(text, "--subject")
         certs = [
             c for c in signed_values(subject.handle, await registry.values(subject.handle),
                                      TYPE_HS_CERT)
@@ -184,7 +115,7 @@ async def _revoked_keys(
 
 async def revoke(ctx: CommandContext, args: argparse.Namespace) -> int:
     """Add an HS_REVOCATION listing keys to the issuer's handle."""
-    issuer = _ref(args.issuer, "--issuer")
+    issuer = ref_option(args.issuer, "--issuer")
     issuer_key = read_private_key(ctx.config.path(Path(args.issuer_key)), args)
     registry = Registry(ctx, args)
     keys = await _revoked_keys(registry, args, issuer)
@@ -204,8 +135,8 @@ def _row(value: SignedValue, value_type: str) -> dict[str, Any]:
     claims = value.claims
     return {
         "index": value.index, "type": value_type, "issuer": claims.iss, "subject": claims.sub,
-        "issued": _when(claims.iat), "not_before": _when(claims.nbf),
-        "expires": _when(claims.exp),
+        "issued": when(claims.iat), "not_before": when(claims.nbf),
+        "expires": when(claims.exp),
         "key": jwk_thumbprint(claims.public_key) if claims.public_key is not None else None,
         "perms": [f"{p.perm} {p.handle}" for p in claims.perms or ()],
         "revoked": list(claims.revoked or ()),
@@ -229,6 +160,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = add_group(subparsers, "cert", "Certificates (HS_CERT) and revocations.")
     register_fetch(group)
     register_request(group)
+    register_queue(group)
     parser = add_command(
         group, "issue", issue, summary="Certify a subject's key with an HS_CERT on its handle.",
         writes=True,
@@ -237,10 +169,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode cert issue --issuer-key node.pem --issuer 300:0.NA/88.118 \\\n"
         "      --request acme.certreq --days 180          # approve a request",
     )
-    parser.add_argument("--issuer-key", required=True, metavar="FILE",
-                        help="the issuer's private key (PEM)")
-    parser.add_argument("--issuer", required=True, metavar="INDEX:HANDLE",
-                        help="who signs: the reference the issuer's own key is certified as")
+    add_issue_options(parser)
     parser.add_argument("--subject", metavar="INDEX:HANDLE",
                         help="who is certified; the HS_CERT goes on HANDLE")
     parser.add_argument("--subject-key", metavar="FILE",
@@ -248,16 +177,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--request", metavar="FILE",
                         help="approve a certificate request made with 'idnode cert request' "
                         "(gives the subject and its key, checked to be signed by that key)")
-    parser.add_argument("--days", type=int, required=True, help="validity in days")
-    parser.add_argument("--index", type=int,
-                        help="value index (default: the issuer's earlier certificate for the "
-                        f"subject, else the first free from {DEFAULT_CERT_INDEX})")
-    parser.add_argument("--no-derived-prefixes", action="store_true",
-                        help="do not let the subject vouch for prefixes derived from its own")
-    parser.add_argument("--out", metavar="FILE",
-                        help="also write the value as REST JSON (for 'idnode handle set "
-                        "--from-json')")
-    add_passphrase_options(parser, "the issuer key")
     server_options(parser)
 
     parser = add_command(

@@ -21,44 +21,27 @@ import argparse
 import time
 from pathlib import Path
 
+from admin.commands.cert_queue import submit_text
 from admin.commands.keys import add_passphrase_options, read_file, read_private_key
 from admin.commands.root import parse_identity
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from registry.trust.claims import HandleClaims, ValueRef
-from registry.trust.errors import TrustError
-from registry.trust.jws import parse, sign
+from registry.trust.jws import sign
 from registry.trust.keys import PublicKey, jwk_thumbprint
+from registry.trust.requests import RequestError, check_request
 
 DAY = 86_400
-MAX_REQUEST_BYTES = 64 * 1024
 
 
 def read_request(path: Path, now: int | None = None) -> tuple[ValueRef, PublicKey]:
     """The subject and key of the request in ``path``, once its self-signature verifies
     and it has not expired; a usage error naming the file and the problem otherwise."""
     data = read_file(path, "certificate request")
-    if len(data) > MAX_REQUEST_BYTES:
-        raise CliError(f"{path}: more than {MAX_REQUEST_BYTES} bytes: not a request", EXIT_USAGE)
     try:
-        jws = parse(data.strip())
-        claims = HandleClaims.from_json(jws.payload)
-    except TrustError as exc:
-        raise CliError(f"{path}: not a certificate request: {exc}", EXIT_USAGE) from None
-    key = claims.public_key
-    if key is None or claims.iss != claims.sub:
-        raise CliError(f"{path}: not a certificate request (no publicKey, or iss != sub)",
-                       EXIT_USAGE)
-    if not jws.verifies(key):
-        raise CliError(f"{path}: the request is not signed by the key it asks to certify",
-                       EXIT_USAGE)
-    problem = claims.date_problem(int(time.time()) if now is None else now)
-    if problem:
-        raise CliError(f"{path}: the request is {problem}", EXIT_USAGE)
-    subject = ValueRef.parse(claims.sub)
-    if "/" not in subject.handle or subject.index <= 0:
-        raise CliError(f"{path}: the subject {claims.sub!r} is not INDEX:HANDLE", EXIT_USAGE)
-    return subject, key
+        return check_request(data, int(time.time()) if now is None else now)
+    except RequestError as exc:
+        raise CliError(f"{path}: {exc}", EXIT_USAGE) from None
 
 
 def _write(path: Path, text: str) -> None:
@@ -82,6 +65,11 @@ async def request(ctx: CommandContext, args: argparse.Namespace) -> int:
     text = sign(claims.to_json(), key).compact()
     out = Path(args.out)
     _write(out, text)
+    if args.submit:
+        queued = await submit_text(ctx, text, str(out))
+        ctx.out.result({"request": str(out), **queued},
+                       f"certificate request {queued['id']} for {subject} queued for review")
+        return EXIT_OK
     ctx.out.result({"request": str(out), "subject": subject,
                     "key": jwk_thumbprint(key.public_key()), "expires": now + args.days * DAY},
                    f"certificate request for {subject} written to {out}; send it to the "
@@ -105,4 +93,7 @@ def register_request(group: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("--out", required=True, metavar="FILE", help="where the request goes")
     parser.add_argument("--days", type=int, default=30,
                         help="how long the request can be approved (default 30)")
+    parser.add_argument("--submit", action="store_true",
+                        help="also queue it for review in this node's registry "
+                        "('idnode cert requests')")
     add_passphrase_options(parser, "the key")

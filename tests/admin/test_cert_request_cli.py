@@ -17,15 +17,21 @@ from registry.trust.jws import sign
 from tests.admin.test_cert import ACME, NODE, Cli
 
 
-def test_request_then_approval_certifies_the_requesting_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def acme_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """A node with enterprise ACME on 88.118.8 and the keys keys/node.pem, keys/acme.pem."""
     cli = Cli(tmp_path / "node", capsys)
     cli("init")
     cli("enterprise", "add", "ACME", "--name", "Acme", "--industry", "appliance",
         "--prefix", "88.118.8")
     cli("keys", "gen", "--type", "sm2", "--out", "keys/node.pem", "--unencrypted")
     cli("keys", "gen", "--type", "sm2", "--out", "keys/acme.pem", "--unencrypted")
+    return cli
+
+
+def test_request_then_approval_certifies_the_requesting_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = acme_node(tmp_path, capsys)
     request = tmp_path / "acme.certreq"
     asked = cli("cert", "request", "--key", "keys/acme.pem", "--subject", f"300:{ACME}",
                 "--out", str(request))
