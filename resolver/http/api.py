@@ -91,6 +91,7 @@ from resolver.http.auth import (
     www_authenticate,
 )
 from resolver.http.backlinks import backlink_routes
+from resolver.http.cert_requests import cert_request_routes
 from resolver.http.connections import GuardedSite
 from resolver.http.fast_rest import FastReads
 from resolver.http.guard import HttpGuard
@@ -731,6 +732,7 @@ def make_app(
         web.post("/api/handles", post_as_get(api.list_handles)),
         web.post("/api/handles/{handle:.+}", post_as_get(api.get_handle)),
         *site_prefix_routes(api),
+        *cert_request_routes(api),
         web.put("/api/handles/{handle:.+}", api.put_handle),
         web.delete("/api/handles/{handle:.+}", api.delete_handle),
         web.post("/api/sessions", api.create_session),

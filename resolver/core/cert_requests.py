@@ -1,0 +1,46 @@
+"""Who may queue a certificate request (``POST /api/cert-requests``).
+
+An authenticated identity queues a request (:mod:`registry.trust.requests`) only
+for a subject under a prefix it administers: an HS_ADMIN of the subject's
+prefix handle (``0.NA/88.118.8`` for ``300:0.NA/88.118.8`` or
+``300:88.118.8/X``) must grant it add-value rights, as for writing the
+certificate there itself.  A tenant so never asks for a certificate beyond its
+own prefix.  The request is checked (signed by the key it names, not expired,
+bounded) before the authorisation is even looked up.
+"""
+
+from __future__ import annotations
+
+from protocol.constants import (
+    ADMIN_PERM_ADD_VALUE,
+    NA_HANDLE_PREFIX,
+    RC_AUTHENTICATION_NEEDED,
+    RC_INVALID_VALUE,
+)
+from registry.cert_requests import CertRequestInfo
+from registry.names import name_key
+from registry.trust.requests import RequestError, check_request
+from resolver.core.model import Caller, ServiceError
+from resolver.core.service import ResolutionService
+
+
+def prefix_handle_of(handle: str) -> str:
+    """The ``0.NA/`` handle of the prefix ``handle`` is under (itself for a prefix handle)."""
+    if name_key(handle).startswith(name_key(NA_HANDLE_PREFIX)):
+        return handle
+    return NA_HANDLE_PREFIX + handle.partition("/")[0]
+
+
+async def submit_cert_request(
+    service: ResolutionService, text: str, caller: Caller, now: int
+) -> CertRequestInfo:
+    """Queue the request ``text`` for review on behalf of ``caller``."""
+    if caller.handle is None:
+        raise ServiceError(RC_AUTHENTICATION_NEEDED, "authentication needed")
+    try:
+        subject, _key = check_request(text.encode(), now)
+    except (RequestError, UnicodeError) as exc:
+        raise ServiceError(RC_INVALID_VALUE, f"certificate request: {exc}") from None
+    await service.authorize(caller, prefix_handle_of(subject.handle), ADMIN_PERM_ADD_VALUE)
+    return await service.store.submit_cert_request(
+        text, actor=f"{caller.index}:{caller.handle}", now=now)
