@@ -288,7 +288,7 @@ class ConsoleUser(Base):
 
 
 class ConsoleSession(Base):
-    """A console login session (kept here unless the node has Redis); key = SHA-256 of token."""
+    """A console login session; key = SHA-256 of its token."""
 
     __tablename__ = "console_sessions"
 

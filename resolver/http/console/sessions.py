@@ -1,21 +1,20 @@
-"""Console login sessions: in Redis when the node has it, else in the registry.
+"""Console login sessions, kept in the registry like every other piece of auth state.
 
 The browser holds a random token (cookie ``idnode_console``, HttpOnly,
-SameSite=Strict, Secure over HTTPS); the store keeps only its SHA-256, the
-user id, the session's CSRF token and the expiry, so a leaked session table
-does not log anyone in.  Several worker processes share the sessions either
-way (the registry or Redis is common to them).
+SameSite=Strict, Secure over HTTPS); the registry's ``console_sessions`` table
+keeps only its SHA-256, the user id, the session's CSRF token and the expiry,
+so a leaked session table does not log anyone in.  The registry is the one
+cross-process (and, on PostgreSQL, cross-host) mechanism for auth state, as for
+Handle and REST sessions (:mod:`resolver.core.auth_sessions`); a web login
+needs roles and a CSRF token, so it keeps its own table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
-
-import orjson
-import redis.asyncio as aioredis
 
 from registry.accounts import StoredSession
 from registry.models import utcnow
@@ -64,29 +63,3 @@ class RegistrySessions:
 
     async def drop(self, token: str) -> None:
         await self.store.drop_console_session(token_key(token))
-
-
-class RedisSessions:
-    """Sessions in Redis under ``<prefix><sha256 of token>``, expiring by themselves."""
-
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-
-    async def create(self, user_id: int) -> tuple[str, StoredSession]:
-        token, session = _new(user_id)
-        data = orjson.dumps({"user_id": user_id, "csrf": session.csrf,
-                             "expires": session.expires.isoformat()})
-        await self.redis.set(self.prefix + token_key(token), data, ex=SESSION_SECONDS)
-        return token, session
-
-    async def get(self, token: str) -> StoredSession | None:
-        raw = await self.redis.get(self.prefix + token_key(token))
-        if raw is None:
-            return None
-        data = orjson.loads(raw)
-        return StoredSession(int(data["user_id"]), str(data["csrf"]),
-                             datetime.fromisoformat(data["expires"]))
-
-    async def drop(self, token: str) -> None:
-        await self.redis.delete(self.prefix + token_key(token))

@@ -10,10 +10,9 @@ from registry.config import NodeConfig
 from resolver.core.metrics import Metrics
 from resolver.core.redis_link import RedisLink
 from resolver.core.service import ResolutionService
-from resolver.core.stack import redis_prefix_of
 from resolver.http.console.app import make_console_app, standalone_console_app
 from resolver.http.console.context import ConsoleSettings
-from resolver.http.console.sessions import ConsoleSessions, RedisSessions, RegistrySessions
+from resolver.http.console.sessions import RegistrySessions
 
 UPLOADS = "console-uploads"
 
@@ -21,15 +20,9 @@ UPLOADS = "console-uploads"
 def console_settings(
     config: NodeConfig, service: ResolutionService, metrics: Metrics | None
 ) -> ConsoleSettings:
-    """The console's settings for a node: sessions in Redis when configured, else the registry."""
-    sessions: ConsoleSessions
-    if config.redis_url:
-        sessions = RedisSessions(RedisLink.of(config).client(),
-                                 f"{redis_prefix_of(config)}console-session:")
-    else:
-        sessions = RegistrySessions(service.store)
+    """The console's settings for a node (login sessions in the registry)."""
     return ConsoleSettings(
-        service=service, sessions=sessions, node_prefix=config.prefixes[0],
+        service=service, sessions=RegistrySessions(service.store), node_prefix=config.prefixes[0],
         site=service.site_info, public_url=config.public_http_url,
         uploads=config.path(Path(UPLOADS)), metrics=metrics,
         redis=RedisLink.of(config) if config.redis_url else None,

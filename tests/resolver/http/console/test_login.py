@@ -1,4 +1,5 @@
-"""Console login: lockout with backoff, one-time codes, sessions in Redis, the separate listener."""
+"""Console login: lockout with backoff, one-time codes, sessions in the registry, the separate
+listener."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from registry.accounts import FREE_ATTEMPTS, LOCK_BASE_SECONDS, LOCK_MAX_SECONDS, lock_seconds
 from registry.config import NodeConfig
-from resolver.http.console.sessions import RedisSessions
+from registry.store import HandleStore
+from resolver.http.console.sessions import RegistrySessions, token_key
 from resolver.node import start_node
 from tests.resolver.http.console.harness import PASSWORD, console_node, seed_staff
 
@@ -60,22 +62,26 @@ async def test_an_operator_with_totp_needs_the_code(sqlite_url: str, tmp_path: P
         assert status == 303 and location == "/console/ops"
 
 
-async def test_redis_sessions_are_shared_and_end_at_logout(redis_url: str, redis_prefix: str
-                                                          ) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(redis_url)
-    sessions = RedisSessions(client, redis_prefix)
+async def test_sessions_are_shared_through_the_registry_hashed_and_end_at_logout(
+    sqlite_url: str
+) -> None:
+    database = await HandleStore.open(sqlite_url)
+    await seed_staff(database)
+    user = await database.get_user("operator")
+    assert user is not None
+    sessions = RegistrySessions(database)
+    token, stored = await sessions.create(user.id)
+    other_store = await HandleStore.open(sqlite_url)         # another worker process
     try:
-        token, stored = await sessions.create(7)
-        other = RedisSessions(aioredis.from_url(redis_url), redis_prefix)  # another worker
+        other = RegistrySessions(other_store)
         assert await other.get(token) == stored
-        assert not any(token.encode() in key for key in await client.keys(redis_prefix + "*"))
+        assert await database.get_console_session(token) is None   # only the hash is kept
+        assert await database.get_console_session(token_key(token)) == stored
         await sessions.drop(token)
         assert await other.get(token) is None
-        await other.redis.aclose()
     finally:
-        await client.aclose()
+        await other_store.close()
+        await database.close()
 
 
 async def test_console_port_serves_the_console_alone(tmp_path: Path) -> None:
