@@ -1,4 +1,4 @@
-"""Who may queue a certificate request (``POST /api/cert-requests``).
+"""Who may queue a certificate request (``POST /api/cert-requests``) and read its state.
 
 An authenticated identity queues a request (:mod:`registry.trust.requests`) only
 for a subject under a prefix it administers: an HS_ADMIN of the subject's
@@ -15,6 +15,7 @@ from protocol.constants import (
     ADMIN_PERM_ADD_VALUE,
     NA_HANDLE_PREFIX,
     RC_AUTHENTICATION_NEEDED,
+    RC_HANDLE_NOT_FOUND,
     RC_INVALID_VALUE,
 )
 from registry.cert_requests import CertRequestInfo
@@ -44,3 +45,22 @@ async def submit_cert_request(
     await service.authorize(caller, prefix_handle_of(subject.handle), ADMIN_PERM_ADD_VALUE)
     return await service.store.submit_cert_request(
         text, actor=f"{caller.index}:{caller.handle}", now=now)
+
+
+async def cert_request_status(
+    service: ResolutionService, request_id: int, caller: Caller
+) -> CertRequestInfo:
+    """Request ``request_id`` with its decision, for an admin of its subject's prefix; one
+    the caller may not see is answered as missing (ids are not probed)."""
+    if caller.handle is None:
+        raise ServiceError(RC_AUTHENTICATION_NEEDED, "authentication needed")
+    missing = ServiceError(RC_HANDLE_NOT_FOUND, f"no certificate request {request_id}")
+    info = await service.store.get_cert_request(request_id)
+    if info is None:
+        raise missing
+    handle = info.subject.partition(":")[2] or info.subject
+    try:
+        await service.authorize(caller, prefix_handle_of(handle), ADMIN_PERM_ADD_VALUE)
+    except ServiceError:
+        raise missing from None
+    return info

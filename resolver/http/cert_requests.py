@@ -5,6 +5,8 @@
                                        request`` (at most
                                        :data:`~registry.trust.requests.MAX_REQUEST_BYTES`);
                                        ``201 {"responseCode": 1, "request": {...}}``
+``GET /api/cert-requests/{id}``        its state, decision and reason, for an admin of
+                                       its subject's prefix (others: 404)
 =====================================  ===============================================
 
 Authenticated as the other write endpoints; who may queue what is
@@ -22,7 +24,7 @@ from aiohttp import web
 
 from protocol.constants import RC_INVALID_VALUE, RC_SUCCESS
 from registry.trust.requests import MAX_REQUEST_BYTES
-from resolver.core.cert_requests import submit_cert_request
+from resolver.core.cert_requests import cert_request_status, submit_cert_request
 from resolver.core.service import ServiceError
 from resolver.http.site_prefixes import RestHelpers
 
@@ -49,4 +51,16 @@ def cert_request_routes(api: RestHelpers) -> list[web.RouteDef]:
             return await api.service_error(request, exc, None)
         return api.json(request, {"responseCode": RC_SUCCESS, "request": info.to_json()}, 201)
 
-    return [web.post("/api/cert-requests", submit), web.post("/api/cert-requests/", submit)]
+    async def status(request: web.Request) -> web.StreamResponse:
+        result = await api.authenticate(request)
+        if result.failed:
+            return await api.auth_failed(request, result)
+        try:
+            info = await cert_request_status(api.s.service, int(request.match_info["id"]),
+                                             result.caller)
+        except ServiceError as exc:
+            return await api.service_error(request, exc, None)
+        return api.json(request, {"responseCode": RC_SUCCESS, "request": info.to_json()}, 200)
+
+    return [web.post("/api/cert-requests", submit), web.post("/api/cert-requests/", submit),
+            web.get(r"/api/cert-requests/{id:\d{1,18}}", status)]

@@ -91,3 +91,15 @@ def test_tampered_or_expired_requests_are_not_queued(cli: Cli, tmp_path: Path) -
     tampered.write_text(sign(fresh.to_json(), generate_key("ed25519")).compact())
     assert "not signed by the key" in cli("cert", "submit", str(tampered), expect=2)
     assert cli("cert", "requests") == []
+
+
+def test_a_failed_approval_leaves_the_request_pending(cli: Cli, tmp_path: Path) -> None:
+    nowhere = "0.NA/88.118.77"  # no such handle: the HS_CERT cannot be written
+    queued = cli("cert", "request", "--key", "keys/acme.pem", "--subject", f"300:{nowhere}",
+                 "--out", str(tmp_path / "req"), "--submit")
+    assert queued["enterprise"] is None
+    cli("cert", "approve", str(queued["id"]), "--issuer-key", "keys/node.pem", "--issuer",
+        f"300:{NODE}", "--days", "30", expect=1)
+    [still] = cli("cert", "requests", "--state", "pending")
+    assert still["id"] == queued["id"]
+    assert _audit(cli.data_dir, "cert.approve") == []

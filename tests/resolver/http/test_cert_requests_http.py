@@ -1,5 +1,6 @@
 """``POST /api/cert-requests``: an enterprise queues a certificate request for its own prefix
-only; a tampered, expired or oversized request is refused before it is queued."""
+only and reads its decision back; a tampered, expired or oversized request is refused before
+it is queued."""
 
 from __future__ import annotations
 
@@ -85,6 +86,18 @@ async def test_an_enterprise_queues_a_request_for_its_own_prefix(
     status, body = await call(http, "POST", "/api/cert-requests", data=_request(NA, key))
     assert status == 401
     assert len(await node.service.store.list_cert_requests()) == 2
+    # the decision is read back by the submitter's prefix only
+    await node.service.store.decide_cert_request(queued["id"], "rejected", actor="reviewer",
+                                                 reason="营业执照不符 / licence mismatch")
+    status, body = await call(http, "GET", f"/api/cert-requests/{queued['id']}", headers=ADMIN)
+    assert status == 200, body
+    assert (body["request"]["state"], body["request"]["reason"]) == (
+        "rejected", "营业执照不符 / licence mismatch")
+    status, body = await call(http, "GET", f"/api/cert-requests/{queued['id']}",
+                              headers=OTHER_AUTH)
+    assert status == 404
+    status, body = await call(http, "GET", "/api/cert-requests/999999", headers=ADMIN)
+    assert status == 404
 
 
 async def test_bad_requests_are_not_queued(http: aiohttp.ClientSession, node: Served) -> None:
