@@ -16,16 +16,22 @@ values it is built from:
   (:func:`registry.events.check_append_only`);
 * the outgoing links of the record (``TRACE.COMPONENT`` / ``TRACE.BATCH``,
   :func:`registry.templates.links_of`) replace its rows in ``handle_links``
-  (a link value that is not a handle name is kept but not indexed).
+  (a link value that is not a handle name is kept but not indexed), each with
+  the tier of its value (:mod:`registry.tiers`; the least strict when one link
+  is named by several values).
 
 :class:`LinksMixin` gives the store :meth:`~LinksMixin.where_used_many`, the
-one-query-per-level read behind transitive where-used.
+one-query-per-level read behind transitive where-used; a :class:`LinkView`
+says which links the reader may see (that product X contains part Y is
+itself data: a partners-only link shows only to the owner of X and its
+partners).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import bindparam, delete, insert, select
@@ -36,7 +42,7 @@ from registry import backlinks
 from registry.base import StoreBase
 from registry.errors import InvalidHandle, InvalidValue
 from registry.events import EVENT_TYPE, check_append_only, parse_event
-from registry.models import DataTemplate, HandleLink, HandleValueRow, table_of
+from registry.models import DataTemplate, Handle, HandleLink, HandleValueRow, table_of
 from registry.names import name_key, split_handle
 from registry.templates import (
     TYPE_TEMPLATE,
@@ -47,20 +53,64 @@ from registry.templates import (
     template_from_json,
     values_to_document,
 )
+from registry.templates.mapping import LINK_RELATIONS
+from registry.tiers import PARTNERS, PUBLIC, TIERS, partner_indexes, tier_of
 from registry.valuerows import VALUE_COLUMNS, row_value
 
 _L = table_of(HandleLink)
 _T = table_of(DataTemplate)
 _V = table_of(HandleValueRow)
+_H = table_of(Handle)
 _VALUE_COLUMNS = tuple(_V.c[name] for name in VALUE_COLUMNS)
 _CHUNK = 2000
-_USERS = (
-    select(_L.c.to_key, _L.c.from_handle, _L.c.relation)
-    .where(_L.c.to_key.in_(bindparam("keys", expanding=True)))
-    .order_by(_L.c.to_key, _L.c.from_key, _L.c.relation)
+_ORDER = (_L.c.to_key, _L.c.from_key, _L.c.relation)
+_KEYS = _L.c.to_key.in_(bindparam("keys", expanding=True))
+_USERS = select(_L.c.to_key, _L.c.from_handle, _L.c.relation).where(_KEYS).order_by(*_ORDER)
+_PUBLIC_USERS = (select(_L.c.to_key, _L.c.from_handle, _L.c.relation)
+                 .where(_KEYS, _L.c.tier == PUBLIC).order_by(*_ORDER))
+_TIERED_USERS = (
+    select(_L.c.to_key, _L.c.from_handle, _L.c.relation, _L.c.tier, _H.c.enterprise)
+    .select_from(_L.outerjoin(_H, _H.c.name_key == _L.c.from_key))
+    .where(_KEYS).order_by(*_ORDER)
 )
 
 Values = Mapping[int, HandleValue]
+Link = tuple[str, str, str]   # (to handle, relation, tier)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    """Which where-used links a reader sees: the public ones, every one from records
+    of enterprise ``own``, and the partners-only ones from records of the enterprises
+    in ``partner_of`` (those that granted the reader partner access)."""
+
+    own: str | None = None
+    partner_of: frozenset[str] = frozenset()
+
+    def sees(self, tier: str, owner: str | None) -> bool:
+        """Whether a link of ``tier`` from a record of ``owner`` shows to this reader."""
+        if tier == PUBLIC:
+            return True
+        if owner is None:
+            return False
+        return owner == self.own or (tier == PARTNERS and owner in self.partner_of)
+
+
+PUBLIC_LINKS = LinkView()
+
+
+def tiered_links(values: Iterable[HandleValue]) -> list[Link]:
+    """``(to, relation, tier)`` of the record's links (:func:`links_of`), each with the
+    least strict tier of the values naming it."""
+    values = list(values)
+    listed = partner_indexes(values)
+    tiers: dict[tuple[str, str], int] = {}
+    for v in values:
+        if v.type in LINK_RELATIONS:
+            key = (v.data.decode("utf-8", "replace"), LINK_RELATIONS[v.type])
+            rank = TIERS.index(tier_of(v, listed))
+            tiers[key] = min(rank, tiers.get(key, rank))
+    return [(to, relation, TIERS[tiers[(to, relation)]]) for to, relation in links_of(values)]
 
 
 @lru_cache(maxsize=128)
@@ -136,20 +186,20 @@ async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Va
     check_events(old, new)
     if old is None or _trace_state(old.values()) != _trace_state(new.values()):
         await check_template(TemplateBook(conn), list(new.values()))
-    links = links_of(new.values())
+    links = tiered_links(new.values())
     if old is None and not links:
         return
-    before = [] if old is None else links_of(old.values())
+    before = [] if old is None else tiered_links(old.values())
     if old is None or before != links:
         await conn.execute(delete(_L).where(_L.c.from_key == name_key(name)))
         await _insert_links(conn, [(name, links)])
-        await backlinks.queue_changes(conn, [(name, _handles(before), _handles(links))])
+        await backlinks.queue_changes(conn, [(name, _published(before), _published(links))])
 
 
 async def on_delete(conn: AsyncConnection, name: str, old: Values) -> None:
     """Drop the links of a record being deleted (and withdraw its back-links elsewhere)."""
     await conn.execute(delete(_L).where(_L.c.from_key == name_key(name)))
-    await backlinks.queue_changes(conn, [(name, _handles(links_of(old.values())), [])])
+    await backlinks.queue_changes(conn, [(name, _published(tiered_links(old.values())), [])])
 
 
 async def check_records(
@@ -195,23 +245,24 @@ async def link_records(
 ) -> None:
     """Write the links of a batch; ``replaced`` handles lose their old links first."""
     keys = [name_key(n) for n in replaced]
-    before: dict[str, list[tuple[str, str]]] = {}
+    before: dict[str, list[Link]] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        query = select(_L.c.from_key, _L.c.to_handle, _L.c.relation).where(
+        query = select(_L.c.from_key, _L.c.to_handle, _L.c.relation, _L.c.tier).where(
             _L.c.from_key.in_(chunk))
-        for from_key, to, relation in await conn.execute(query):
-            before.setdefault(from_key, []).append((to, relation))
+        for from_key, to, relation, tier in await conn.execute(query):
+            before.setdefault(from_key, []).append((to, relation, tier))
         await conn.execute(delete(_L).where(_L.c.from_key.in_(chunk)))
-    after = [(name, links_of(values.values())) for name, values in records]
+    after = [(name, tiered_links(values.values())) for name, values in records]
     await _insert_links(conn, after)
-    await backlinks.queue_changes(conn, [(name, before.get(name_key(name), []), _handles(links))
-                                         for name, links in after])
+    await backlinks.queue_changes(conn, [(name, _published(before.get(name_key(name), [])),
+                                          _published(links)) for name, links in after])
 
 
-def _handles(links: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The links that name a handle (the ones indexed)."""
-    return [(to, relation) for to, relation in links if _is_handle(to)]
+def _published(links: Iterable[Link]) -> list[tuple[str, str]]:
+    """The links other nodes are told of as back-links: those naming a handle, and
+    public (a restricted link stays on this node, shown only to those it may show to)."""
+    return [(to, relation) for to, relation, tier in links if tier == PUBLIC and _is_handle(to)]
 
 
 def _is_handle(text: str) -> bool:
@@ -224,19 +275,19 @@ def _is_handle(text: str) -> bool:
 
 
 async def _insert_links(
-    conn: AsyncConnection, records: Iterable[tuple[str, list[tuple[str, str]]]]
+    conn: AsyncConnection, records: Iterable[tuple[str, list[Link]]]
 ) -> None:
     rows: list[dict[str, str]] = []
     for name, links in records:
         from_key = name_key(name)
         seen: set[tuple[str, str]] = set()
-        for to, relation in links:
+        for to, relation, tier in links:
             key = (name_key(to), relation)
             if key in seen or not _is_handle(to):
                 continue
             seen.add(key)
             rows.append({"from_key": from_key, "from_handle": name, "to_key": key[0],
-                         "to_handle": to, "relation": relation})
+                         "to_handle": to, "relation": relation, "tier": tier})
     for start in range(0, len(rows), _CHUNK * 5):
         await conn.execute(insert(_L), rows[start:start + _CHUNK * 5])
 
@@ -245,19 +296,25 @@ class LinksMixin(StoreBase):
     """Batched where-used reads over the ``handle_links`` index."""
 
     async def where_used_many(
-        self, handles: Iterable[str]
+        self, handles: Iterable[str], view: LinkView | None = None
     ) -> dict[str, list[tuple[str, str]]]:
-        """``{name_key(to): [(from_handle, relation), ...]}`` for every handle given.
+        """``{name_key(to): [(from_handle, relation), ...]}`` for every handle given,
+        the links ``view`` shows (every link when None: the operator's CLI).
 
         One indexed query per :data:`_CHUNK` handles; handles nothing uses are absent.
         """
         keys = sorted({name_key(h) for h in handles})
         found: dict[str, list[tuple[str, str]]] = {}
+        query = _USERS if view is None else _PUBLIC_USERS if view == PUBLIC_LINKS else (
+            _TIERED_USERS)
         async with self._read() as conn:
             for start in range(0, len(keys), _CHUNK):
-                rows = await conn.execute(_USERS, {"keys": keys[start:start + _CHUNK]})
-                for to_key, from_handle, relation in rows:
-                    found.setdefault(to_key, []).append((from_handle, relation))
+                rows = await conn.execute(query, {"keys": keys[start:start + _CHUNK]})
+                for row in rows:
+                    if query is _TIERED_USERS and view is not None and not view.sees(
+                            row[3], row[4]):
+                        continue
+                    found.setdefault(row[0], []).append((row[1], row[2]))
         return found
 
     async def where_used(self, handle: str) -> list[tuple[str, str]]:

@@ -199,6 +199,8 @@ class HandleLink(Base):
     relation: Mapped[str] = mapped_column(String(64), primary_key=True)
     from_handle: Mapped[str] = mapped_column(String(1024))
     to_handle: Mapped[str] = mapped_column(String(1024))
+    #: the tier of the link value (registry/tiers.py): who may see that from_handle uses to_handle
+    tier: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
 
 
 class ImportJob(Base):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
 from registry.errors import AlreadyExists, InvalidArgument, NotFound
+from registry.links import PUBLIC_LINKS, LinkView
 from registry.models import Enterprise, Handle, PartnerGrant, table_of, utcnow
 from registry.names import name_key
 from registry.records import PartnerInfo
@@ -97,3 +98,21 @@ class PartnersMixin(StoreBase):
                 select(_G.c.partner).where(_G.c.owner == owner, _G.c.partner == reader)
             )).first()
         return PARTNER if granted is not None else None
+
+    async def link_view(
+        self, *, enterprise: str | None = None, identity: str | None = None
+    ) -> LinkView:
+        """The where-used links a reader sees (:class:`registry.links.LinkView`): its
+        enterprise's (``enterprise``, else the one owning the handle ``identity``) and
+        the partners-only ones of the enterprises that granted it access."""
+        async with self._read() as conn:
+            reader = enterprise
+            if reader is None and identity:
+                reader = (await conn.execute(
+                    select(_H.c.enterprise).where(_H.c.name_key == name_key(identity))
+                )).scalar()
+            if reader is None:
+                return PUBLIC_LINKS
+            owners = (await conn.execute(select(_G.c.owner).where(_G.c.partner == reader))
+                      ).scalars()
+            return LinkView(reader, frozenset(owners))

@@ -27,6 +27,7 @@ import io
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from registry.links import LinkView
 from registry.names import name_key
 from registry.store import HandleStore
 
@@ -84,15 +85,16 @@ class AffectedProducts:
 
 async def affected_products(
     store: HandleStore, handle: str, *, max_nodes: int = DEFAULT_MAX_NODES,
-    far: Far | None = None, hops: int = 0,
+    far: Far | None = None, hops: int = 0, view: LinkView | None = None,
 ) -> AffectedProducts:
-    """The finished products that contain ``handle`` (sorted by handle); with ``far``
+    """The finished products that contain ``handle`` (sorted by handle), through the
+    links ``view`` shows (:class:`registry.links.LinkView`; all when None); with ``far``
     (:meth:`resolver.core.far_recall.FarRecall.follow`) back-linked products are
     followed up to ``hops`` nodes further."""
     answer = AffectedProducts(handle)
     seen = {name_key(handle)}
     level = [handle]
-    users = await store.where_used_many(level)
+    users = await store.where_used_many(level, view)
     remote = await store.backlinks_many(level)
     found: dict[str, AffectedProduct] = {}
     for depth in range(1, MAX_LEVELS + 1):
@@ -117,7 +119,7 @@ async def affected_products(
                 next_level.append((user, current))
         if not next_level:
             break
-        users = await store.where_used_many([user for user, _via in next_level])
+        users = await store.where_used_many([user for user, _via in next_level], view)
         remote = await store.backlinks_many([user for user, _via in next_level])
         used = users.keys() | remote.keys()
         for user, via in next_level:

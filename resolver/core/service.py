@@ -53,6 +53,7 @@ from protocol.references import decode_secret_key, decode_vlist
 from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.filters import select_values
+from registry.links import PUBLIC_LINKS, LinkView
 from registry.names import name_key, split_handle, unstorable
 from registry.partners import OWNER as RELATION_OWNER
 from registry.tiers import OWNER, PARTNERS, PUBLIC, partner_indexes, tier_of
@@ -229,6 +230,15 @@ class ResolutionService:
         if relation == RELATION_OWNER and not caller.authenticated:
             return OWNER      # a console user of the owning enterprise: sees it all there too
         return PARTNERS if relation is not None and partner_indexes(record) else PUBLIC
+
+    async def link_view(self, caller: Caller) -> LinkView | None:
+        """Which where-used links ``caller`` may see (None: all, for a server admin);
+        an anonymous caller costs no lookup (:data:`registry.links.PUBLIC_LINKS`)."""
+        if caller.anonymous:
+            return PUBLIC_LINKS
+        if caller.authenticated and await self.is_server_admin(caller):
+            return None
+        return await self.store.link_view(enterprise=caller.enterprise, identity=caller.handle)
 
     async def get_site_info(self) -> HandleValue | None:
         """This node's HS_SITE value."""

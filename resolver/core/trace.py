@@ -264,13 +264,14 @@ class Tracer:
 
     async def _up(self, handle: str, depth: int, budget: _Budget, caller: Caller) -> Node:
         tree: Node = {"handle": handle}
+        view = await self.service.link_view(caller)
         seen = {name_key(handle)}
         level = [(tree, frozenset(seen))]
         for _ in range(depth):
             if not level:
                 break
             handles = [n["handle"] for n, _ in level]
-            users = await self.service.store.where_used_many(handles)
+            users = await self.service.store.where_used_many(handles, view)
             remote = await self.service.store.backlinks_many(handles)
             next_level = []
             far: list[Node] = []
@@ -291,7 +292,7 @@ class Tracer:
             level = next_level
         if level:
             handles = [n["handle"] for n, _ in level]
-            more = await self.service.store.where_used_many(handles)
+            more = await self.service.store.where_used_many(handles, view)
             more_far = await self.service.store.backlinks_many(handles)
             for node, _path in level:
                 count = len(more.get(name_key(node["handle"]), ())) + len(

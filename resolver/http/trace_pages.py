@@ -214,7 +214,8 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
                     "message": f"hops must be 0 to {MAX_HOPS}, got {hops[:20]!r}"}
             return web.Response(body=orjson.dumps(body), status=400,
                                 content_type="application/json")
-        answer = await affected_products(store, handle, hops=int(hops),
+        view = await tracer.service.link_view(await reader(request))
+        answer = await affected_products(store, handle, hops=int(hops), view=view,
                                          far=far.follow if far is not None else None)
         if not answer.products and await store.get_handle(handle) is None:
             body = {"responseCode": RC_HANDLE_NOT_FOUND, "handle": handle,
@@ -232,7 +233,7 @@ def trace_routes(tracer: Tracer, http_status: Callable[[int], int],
             response = web.Response(body=orjson.dumps(answer.as_json()),
                                     content_type="application/json")
         response[http_pages.RESPONSE_CODE] = RC_SUCCESS
-        return response
+        return mark_private(request, response)
 
     return [
         web.get("/api/trace/{handle:.+}/affected", affected),

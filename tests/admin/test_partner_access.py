@@ -12,6 +12,9 @@ plain value and one lifecycle event of each tier (``--tier`` at create, and
 * The same holds for REST ``/api/handles``, the Handle protocol over UDP, TCP
   and HTTP with each enterprise's credentials, and the product page for
   logged-in console users of each enterprise.
+* Where-used and the recall list of a part show a product containing it only
+  to those who may read the link value: ``BOX-P`` links the part with a
+  partners-only value, ``BOX-O`` with an owner-only one.
 * No front end shows an anonymous reader a byte of the partners-only or
   owner-only data: every path (REST, trace, recall list, product and values
   pages, trace page, Digital Link, ``/api/resolve``, QR, the Handle protocol,
@@ -43,13 +46,15 @@ from tests.admin.conftest import Node
 from tests.resolver.core.test_trace_support import appliance, event, templated
 
 PRODUCT = "88.118.8/P-1"
+PART = "88.118.8/PART-1"
+BOXES = {"partners": "88.118.8/BOX-P", "owner": "88.118.8/BOX-O"}
 GTIN, SERIAL = "06901234567892", "P1SERIAL"
 ZONE = "id.example."
 PASSWORD = "correct-horse-battery-staple"
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 PUBLIC_MARK = b"PUBLIC-MARK-4471"
-PARTNER_MARKS = (b"PARTNER-SECRET-8812", b"PARTNER-EVENT-5521")
-OWNER_MARKS = (b"OWNER-SECRET-9931", b"OWNER-EVENT-6632")
+PARTNER_MARKS = (b"PARTNER-SECRET-8812", b"PARTNER-EVENT-5521", BOXES["partners"].encode())
+OWNER_MARKS = (b"OWNER-SECRET-9931", b"OWNER-EVENT-6632", BOXES["owner"].encode())
 NA = {"ACME": "0.NA/88.118.8", "PARTNERCO": "0.NA/88.118.9", "STRANGER": "0.NA/88.118.10"}
 
 
@@ -111,6 +116,10 @@ async def served(node: Node, tmp_path: Path) -> AsyncIterator[Served]:
     node.run("handle", "create", PRODUCT, "--from-json", str(record),
              "--tier", "51:partners", "--tier", "52:owner", "--tier", "1001:partners")
     node.run("handle", "tier", PRODUCT, "1002", "owner")
+    node.run("handle", "create", PART, "--value", "1:URL:https://example.com/part")
+    for tier, box in BOXES.items():
+        node.run("handle", "create", box, "--value", "1:URL:https://example.com/box",
+                 "--value", f"2:TRACE.COMPONENT:{PART}", "--tier", f"2:{tier}")
     assert node.json("enterprise", "partners", "ACME", "grant", "PARTNERCO")["partners"][0][
         "partner"] == "PARTNERCO"
     dns_port = _free_port()
@@ -153,6 +162,15 @@ async def _rest_indexes(served: Served, headers: dict[str, str] | None) -> set[i
     return {v["index"] for v in json.loads(body)["values"]}
 
 
+async def _users(served: Served, headers: dict[str, str] | None) -> tuple[set[str], set[str]]:
+    """The products where-used and the recall list of the part show to this reader."""
+    async with aiohttp.ClientSession(served.url) as http:
+        _status, body = await _get(http, f"/api/trace/{PART}?direction=up", headers)
+        used = {n["handle"] for n in json.loads(body)["up"].get("usedIn", [])}
+        _status, body = await _get(http, f"/api/trace/{PART}/affected", headers)
+        return used, {p["handle"] for p in json.loads(body)["products"]}
+
+
 PUBLIC_EVENTS = ["produced"]
 PARTNER_EVENTS = ["produced", "shipped"]
 OWNER_EVENTS = ["produced", "shipped", "inspected"]
@@ -181,6 +199,11 @@ async def test_same_trace_three_views(served: Served) -> None:
     async with aiohttp.ClientSession(served.url) as http:
         status, _body = await _get(http, f"/api/trace/{PRODUCT}", wrong)
     assert status == 401      # failed credentials are refused, not quietly shown the public view
+
+    for headers, boxes in ((None, set()), (served.basic("STRANGER"), set()),
+                           (served.basic("PARTNERCO"), {BOXES["partners"]}),
+                           (served.basic("ACME"), set(BOXES.values()))):
+        assert await _users(served, headers) == (boxes, boxes)
 
     served.node.run("enterprise", "partners", "ACME", "revoke", "PARTNERCO")
     assert await _events(served, served.basic("PARTNERCO")) == PUBLIC_EVENTS
@@ -241,6 +264,9 @@ async def _anonymous_http_answers(served: Served) -> dict[str, bytes]:
         f"/trace/{PRODUCT}", f"/{PRODUCT}?noredirect", f"/{PRODUCT}/qr.svg",
         f"/api/resolve?id=(01){GTIN}(21){SERIAL}",
         "/console/portal/id?h=" + quote(PRODUCT),
+        f"/api/trace/{PART}", f"/api/trace/{PART}?direction=up", f"/trace/{PART}",
+        f"/api/trace/{PART}/affected", f"/api/trace/{PART}/affected?format=csv",
+        f"/{PART}?noredirect",
     ]
     found: dict[str, bytes] = {}
     async with aiohttp.ClientSession(served.url) as http:

@@ -55,7 +55,8 @@ async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, .
     view.parts = list(answer.get("down", {}).get("children", []))
     view.used_in = list(answer.get("up", {}).get("usedIn", []))
     store = tracer.service.store
-    affected = await affected_products(store, handle)
+    affected = await affected_products(store, handle,
+                                       view=await tracer.service.link_view(caller))
     view.affected, view.affected_truncated = len(affected.products), affected.truncated
     view.maker = await _maker(tracer, handle) or view.description.maker
     return view
