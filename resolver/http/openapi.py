@@ -384,9 +384,11 @@ def _trace_paths() -> dict[str, Any]:
             "responses": {
                 "200": _json("Trace", "The answer; problems with parts are inside it."),
                 "400": _json("Error", "Bad direction or depth, or an invalid handle."),
+                "401": _ERRORS["401"],
                 "404": _json("Error", "The handle is not found (not for direction=up)."),
                 "502": _json("Error", "The handle's server did not answer."),
             },
+            "security": _SECURITY,
         }},
         "/trace/{handle}": {"get": {
             "operationId": "tracePage",
@@ -395,9 +397,11 @@ def _trace_paths() -> dict[str, Any]:
             "responses": {
                 "200": _html("The trace page."),
                 "400": _html("Bad request or invalid handle."),
+                "401": _ERRORS["401"],
                 "404": _html("Handle not found."),
                 "502": _html("The handle's server did not answer."),
             },
+            "security": _SECURITY,
         }},
     }
 
@@ -443,8 +447,10 @@ def _other_paths() -> dict[str, Any]:
                 "302": _empty("Redirect to the first URL value."),
                 "300": _html("A referral the node did not follow."),
                 "400": _html("Invalid handle."),
+                "401": _ERRORS["401"],
                 "404": _html("Handle not found."),
             },
+            "security": _SECURITY,
         }},
     }
 
