@@ -18,6 +18,7 @@ from resolver.http.console import (
     apply,
     auth,
     bulk,
+    cert_review,
     labels,
     operator,
     portal,
@@ -35,7 +36,8 @@ from resolver.http.console.security import (
 
 PREFIX = "/console"
 MAX_UPLOAD = 64 * 1024 * 1024
-FEATURES = (auth, account, apply, review, portal, sharing, bulk, labels, operator, users)
+FEATURES = (auth, account, apply, review, cert_review, portal, sharing, bulk, labels, operator,
+            users)
 
 
 def template_environment(app: web.Application) -> jinja2.Environment:
