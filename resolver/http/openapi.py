@@ -406,6 +406,34 @@ def _trace_paths() -> dict[str, Any]:
     }
 
 
+def _cert_request_paths() -> dict[str, Any]:
+    answer = {"type": "object", "required": ["responseCode", "request"],
+              "properties": {"responseCode": {"type": "integer"},
+                             "request": {"type": "object"}}}
+    queued = {"description": "The queued request: id, subject, enterprise, key thumbprint, "
+              "state, decision.", "content": {_JSON: {"schema": answer}}}
+    return {
+        "/api/cert-requests": {"post": {
+            "operationId": "submitCertRequest",
+            "summary": "Queue a certificate request (the JWS of 'idnode cert request') for review",
+            "security": _SECURITY,
+            "requestBody": {"required": True, "content": {
+                "text/plain": {"schema": {"type": "string", "maxLength": 65536}}}},
+            "responses": {"201": queued, **_ERRORS},
+        }},
+        "/api/cert-requests/{id}": {"get": {
+            "operationId": "getCertRequest",
+            "summary": "A queued request and its decision (admins of its subject's prefix)",
+            "security": _SECURITY,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0,
+                                       "maximum": 999_999_999_999_999_999}}],
+            "responses": {"200": queued, **_ERRORS,
+                          "404": _json("Error", "No such request, or not the caller's.")},
+        }},
+    }
+
+
 def _other_paths() -> dict[str, Any]:
     return {
         "/api/openapi.json": {"get": {
@@ -469,7 +497,8 @@ def document() -> dict[str, Any]:
                 "is the Handle protocol response code."
             ),
         },
-        "paths": {**_handles_paths(), **_sessions_paths(), **_trace_paths(), **_other_paths()},
+        "paths": {**_handles_paths(), **_sessions_paths(), **_trace_paths(),
+                  **_cert_request_paths(), **_other_paths()},
         "components": {
             "schemas": _SCHEMAS,
             "securitySchemes": {

@@ -86,5 +86,6 @@ async def test_openapi_document_holds(database: HandleStore) -> None:
         "GET /api/handles", "GET /api/handles/{handle}", "PUT /api/handles/{handle}",
         "DELETE /api/handles/{handle}", "POST /api/sessions", "GET /api/sessions/{which}",
         "PUT /api/sessions/{which}", "DELETE /api/sessions/{which}", "GET /healthz",
-        "GET /metrics", "GET /", "GET /{handle}",
+        "GET /metrics", "GET /", "GET /{handle}", "POST /api/cert-requests",
+        "GET /api/cert-requests/{id}",
     } <= set(exercised)
