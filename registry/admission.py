@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -121,9 +122,18 @@ class Ownership:
 def owning_prefixes(handle_key: str) -> list[str]:
     """The prefixes that may own ``handle_key`` (a name key), nearest first:
     ``88.118.7.1/X`` and ``0.NA/88.118.7.1`` -> ``[88.118.7.1, 88.118.7, 88.118, 88]``."""
+    return list(_owning_chain(handle_key))
+
+
+def _owning_chain(handle_key: str) -> tuple[str, ...]:
     prefix, _, suffix = handle_key.partition("/")
-    base = suffix if prefix == _NA and suffix else prefix
-    return [base, *parent_prefixes(base)]
+    return _chain(suffix if prefix == _NA and suffix else prefix)
+
+
+@lru_cache(maxsize=4096)
+def _chain(base: str) -> tuple[str, ...]:
+    """``base`` and its parents (the handles of a batch share a few prefixes)."""
+    return (base, *parent_prefixes(base))
 
 
 def under(column: ColumnElement[str], prefix_key: str) -> ColumnElement[bool]:
@@ -144,14 +154,15 @@ async def load_owners(
 ) -> dict[str, Ownership]:
     """The ownership of each of ``handle_keys`` (name keys); with ``lock`` the owning
     enterprises' rows are locked and their usage counted (for admitting creates)."""
-    wanted = {key: owning_prefixes(key) for key in set(handle_keys)}
-    candidates = sorted({p for chain in wanted.values() for p in chain})
+    wanted = {key: _owning_chain(key) for key in set(handle_keys)}
+    candidates = sorted({p for chain in set(wanted.values()) for p in chain})
     if not candidates:
         return {}
     prefixes = select(_P.c.name, _P.c.owner).where(_P.c.name.in_(candidates))
     registered = {name: owner for name, owner in await conn.execute(prefixes)}
-    nearest = {key: next((p for p in chain if p in registered), None)
-               for key, chain in wanted.items()}
+    by_chain = {chain: next((p for p in chain if p in registered), None)
+                for chain in set(wanted.values())}
+    nearest = {key: by_chain[chain] for key, chain in wanted.items()}
     codes = sorted({registered[p] for p in nearest.values() if p and registered[p]})
     owners: dict[str, Owner] = {}
     if codes:

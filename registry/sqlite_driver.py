@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import Table, insert
+from sqlalchemy import LargeBinary, Table, insert
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -150,7 +150,9 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mappin
     dialect = conn.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
     order = compiled.positiontup or []
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in order]
+    # bytes go to sqlite3 as they are (LargeBinary's processor only wraps them)
+    processors = [None if isinstance(table.c[name].type, LargeBinary)
+                  else table.c[name].type._cached_bind_processor(dialect) for name in order]
     plan = list(zip(order, processors, strict=True))
     params = [tuple(process(row[name]) if process else row[name] for name, process in plan)
               for row in rows]
