@@ -7,6 +7,12 @@ does not parse, or parses as another scheme than its type says, is refused
 with the value's index and the reason) and brings ``identifier_keys`` up to
 date; a key already bound to another handle is refused with the owner named.
 Deleting a handle drops its keys (foreign key, ON DELETE CASCADE).
+
+A key is bound whatever the tier of the value naming it (one code, one
+handle), but it is *public* only when a value naming it has ``PUBLIC_READ``
+(:mod:`registry.tiers`): only public keys are found by :func:`public_handle_of`,
+which ``/api/resolve``, GS1 Digital Link and DNS ask, so a partners-only or
+owner-only identifier does not leak through the index.
 """
 
 from __future__ import annotations
@@ -36,7 +42,12 @@ _parse = lru_cache(maxsize=8192)(parse_identifier)
 
 def keys_of(values: Values) -> dict[str, Identifier]:
     """``{canonical key: identifier}`` that the ``ID.*`` values of a record name."""
-    found: dict[str, Identifier] = {}
+    return {key: ident for key, (ident, _public) in _parsed(values).items()}
+
+
+def _parsed(values: Values) -> dict[str, tuple[Identifier, bool]]:
+    """``{canonical key: (identifier, named by a public value)}`` of a record."""
+    found: dict[str, tuple[Identifier, bool]] = {}
     for index, value in sorted(values.items()):
         scheme = ID_TYPES.get(value.type)
         if scheme is None:
@@ -49,7 +60,9 @@ def keys_of(values: Values) -> dict[str, Identifier]:
         if identifier.scheme != scheme:
             raise InvalidValue(f"value {index} ({value.type}): {text!r} is "
                                f"{identifier.scheme.upper()}, not {scheme.upper()}")
-        found[identifier.key] = identifier
+        earlier = found.get(identifier.key)
+        public = value.public_read or (earlier is not None and earlier[1])
+        found[identifier.key] = (identifier, public)
     if len(found) > MAX_IDENTIFIERS_PER_RECORD:
         raise InvalidValue(f"more than {MAX_IDENTIFIERS_PER_RECORD} other identifiers "
                            "in one record")
@@ -73,16 +86,17 @@ def _taken(name: str, key: str, owner: str) -> InvalidValue:
 
 async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Values) -> None:
     """Check the identifiers of the record a write leaves and re-index them."""
-    keys = keys_of(new)
-    if old is not None and keys_of(old) == keys:
+    parsed = _parsed(new)
+    if old is not None and _parsed(old) == parsed:
         return
+    keys = {key: ident for key, (ident, _public) in parsed.items()}
     own = name_key(name)
     for key, owner in (await owners(conn, keys)).items():
         if name_key(owner) != own:
             raise _taken(name, key, owner)
     if old is not None:  # a new handle has no keys yet (its earlier keys went with it)
         await conn.execute(delete(_K).where(_K.c.name_key == own))
-    await _insert(conn, [(name, keys)])
+    await _insert(conn, [(name, parsed)])
 
 
 async def check_records(
@@ -112,20 +126,23 @@ async def check_records(
 
 async def index_records(conn: AsyncConnection, records: Iterable[tuple[str, Values]]) -> None:
     """Re-index a batch that :func:`check_records` passed (old keys of each handle dropped)."""
-    todo = [(name, keys_of(values)) for name, values in records]
+    todo = [(name, _parsed(values)) for name, values in records]
     names = [name_key(name) for name, _keys in todo]
     for start in range(0, len(names), _CHUNK):
         await conn.execute(delete(_K).where(_K.c.name_key.in_(names[start:start + _CHUNK])))
     await _insert(conn, todo)
 
 
-async def _insert(conn: AsyncConnection, todo: list[tuple[str, dict[str, Identifier]]]) -> None:
-    rows = [{"key": key, "scheme": ident.scheme, "name_key": name_key(name), "handle": name}
-            for name, keys in todo for key, ident in keys.items()]
+async def _insert(conn: AsyncConnection,
+                  todo: list[tuple[str, dict[str, tuple[Identifier, bool]]]]) -> None:
+    rows = [{"key": key, "scheme": ident.scheme, "name_key": name_key(name), "handle": name,
+             "public": public}
+            for name, keys in todo for key, (ident, public) in keys.items()]
     for start in range(0, len(rows), _CHUNK):
         await conn.execute(insert(_K), rows[start:start + _CHUNK])
 
 
-async def handle_of(conn: AsyncConnection, key: str) -> str | None:
-    """The handle an identifier's canonical key is bound to, if any."""
-    return (await owners(conn, [key])).get(key)
+async def public_handle_of(conn: AsyncConnection, key: str) -> str | None:
+    """The handle an identifier's canonical key is bound to by a public value, if any."""
+    query = select(_K.c.handle).where(_K.c.key == key, _K.c.public)
+    return (await conn.execute(query)).scalar_one_or_none()

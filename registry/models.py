@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -238,7 +239,8 @@ class StatsCounter(Base):
 
 
 class IdentifierKey(Base):
-    """Another scheme's identifier (GS1, OID) of a handle, by canonical key (registry/schemes)."""
+    """Another scheme's identifier (GS1, OID, Ecode) of a handle, by canonical key
+    (registry/schemes)."""
 
     __tablename__ = "identifier_keys"
 
@@ -248,6 +250,8 @@ class IdentifierKey(Base):
         ForeignKey("handles.name_key", ondelete="CASCADE"), index=True
     )
     handle: Mapped[str] = mapped_column(String(1024))
+    #: whether a value naming the key is public (registry/tiers.py); only public ones resolve
+    public: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Change(Base):

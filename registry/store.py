@@ -228,9 +228,10 @@ class HandleStore(
         return None if record is None else list(record.values)
 
     async def handle_by_identifier(self, key: str) -> str | None:
-        """The handle another scheme's canonical key (``gs1:01/…``, ``oid:…``) is bound to."""
+        """The handle another scheme's canonical key (``gs1:01/…``, ``oid:…``) is bound to by a
+        public value (a restricted identifier is found by nobody: registry/identifiers.py)."""
         async with self._read() as conn:
-            return await identifiers.handle_of(conn, key)
+            return await identifiers.public_handle_of(conn, key)
 
     async def list_handles(
         self, prefix: str | None = None, *, page: int = 0, page_size: int = 100,

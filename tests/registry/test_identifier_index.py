@@ -92,3 +92,20 @@ async def test_an_ecode_bound_elsewhere_is_refused_with_the_owner(database: Hand
     with pytest.raises(InvalidValue, match=taken):
         await database.create_handle(
             "88.118.8/TV-2", [_id(2, "ID.ECODE", "urn:ecode:3-10001-ABC")], actor="t")
+
+
+async def test_a_restricted_identifier_is_bound_but_found_by_nobody(database: HandleStore) -> None:
+    """Only a public ID.* value makes its code resolvable (/api/resolve, Digital Link, DNS)."""
+    secret = HandleValue(2, "ID.GS1", b"(01)06901234567892(21)S1", public_read=False)
+    await database.create_handle("88.118.8/TV-1", [_url(), secret], actor="t")
+    key = "gs1:01/06901234567892/21/S1"
+    assert await database.handle_by_identifier(key) is None
+    with pytest.raises(InvalidValue, match=r"already bound to 88\.118\.8/TV-1"):
+        await database.create_handle(
+            "88.118.8/TV-2", [_id(2, "ID.GS1", "(01)06901234567892(21)S1")], actor="t")
+    # made public (same code, same index): now it resolves; restricted again: hidden again
+    await database.replace_handle("88.118.8/TV-1", [_url(), _id(2, "ID.GS1",
+                                  "(01)06901234567892(21)S1")], actor="t")
+    assert await database.handle_by_identifier(key) == "88.118.8/TV-1"
+    await database.replace_handle("88.118.8/TV-1", [_url(), secret], actor="t")
+    assert await database.handle_by_identifier(key) is None

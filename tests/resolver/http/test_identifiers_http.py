@@ -21,6 +21,7 @@ async def http(database: HandleStore) -> AsyncIterator[aiohttp.ClientSession]:
         HandleValue(2, "ID.GS1", b"(01)06901234567892(21)F7"),
         HandleValue(3, "ID.OID", b"urn:oid:1.2.156.3001.7"),
         HandleValue(4, "ID.ECODE", b"ecode:1000100000000000000000007"),
+        HandleValue(5, "ID.OID", b"urn:oid:1.2.156.3001.8", public_read=False),
     ], actor="test")
     served: Served
     async with serve(database) as served, aiohttp.ClientSession(served.url) as session:
@@ -80,3 +81,9 @@ async def test_a_code_no_record_carries_is_404(http: aiohttp.ClientSession) -> N
     status, body, _ = await _get(http, "/01/96385074")
     assert status == 404 and body["responseCode"] == 100
     assert "GS1 01/00000096385074" in body["message"]
+
+
+async def test_a_restricted_code_is_not_found(http: aiohttp.ClientSession) -> None:
+    """An ID.* value without public read (owner or partners tier) leaks no binding."""
+    status, body, location = await _get(http, "/api/resolve", id="urn:oid:1.2.156.3001.8")
+    assert (status, location) == (404, "") and ITEM not in str(body)
