@@ -9,11 +9,12 @@ server reached over the Handle protocol, writes authenticated as ``--admin`` wit
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
 
 from admin.commands.keys import put_value
 from admin.commands.prefix import parse_server
 from admin.commands.root import credentials
-from admin.context import EXIT_FAILED, EXIT_UNREACHABLE, CliError, CommandContext
+from admin.context import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError, CommandContext
 from protocol.constants import RC_ERROR, RC_SUCCESS, response_code_name
 from protocol.values import HandleValue
 from registry.errors import HandleNotFound
@@ -55,6 +56,14 @@ class Registry:
         if answer.response_code != RC_SUCCESS:
             raise HandleNotFound(f"handle {handle} not found at {self.args.server}")
         return list(answer.values)
+
+    async def under(self, prefix: str) -> AsyncIterator[tuple[str, list[HandleValue]]]:
+        """Every record under ``prefix`` in this node's registry (never over ``--server``)."""
+        if self.store is None:
+            raise CliError(f"{prefix}: records under a prefix are listed from this node's "
+                           "registry only", EXIT_USAGE)
+        async for record in self.store.iter_handles(prefix):
+            yield record.name, list(record.values)
 
     async def put(self, handle: str, value: HandleValue, existing: list[HandleValue]) -> None:
         """Add ``value`` to ``handle``, or overwrite the value at its index."""

@@ -1,7 +1,9 @@
 """``idnode sign``: an enterprise signs its own records with its own key.
 
 The enterprise keeps its private key (encrypted; ``--passphrase-env`` /
-``--passphrase-file``); the node never needs it.  For each handle the command
+``--passphrase-file``); the node never needs it.  The selection and signing are
+:mod:`registry.record_signing` (shared with the portal's Sign records page).
+For each handle the command
 computes an HS_SIGNATURE value (Handle 9 semantics, :mod:`registry.trust.signatures`:
 a JWS over the digests of every other public value, claims ``iss``, ``sub``,
 ``iat``, ``nbf``, ``exp``, ``digests`` and ``chain``) and writes it at the index of the
@@ -31,23 +33,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from admin.commands.keys import add_passphrase_options, read_file, read_private_key
 from admin.commands.registry_access import Registry, server_options
 from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
-from protocol.constants import TYPE_HS_SIGNATURE
-from protocol.values import HandleValue
-from registry.errors import HandleNotFound, StoreError
-from registry.names import name_key
-from registry.signing_policy import SigningPolicy
-from registry.trust.certs import signed_values
-from registry.trust.claims import ValueRef
-from registry.trust.keys import PrivateKey
+from registry.record_signing import Outcome, Selection, Signer, sign_selected
 
 _DURATION = re.compile(r"(\d+)([smhdw]?)")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "": 86_400}
@@ -75,83 +67,10 @@ def _handle_list(path: Path) -> list[str]:
             and not line.lstrip().startswith("#")]
 
 
-class Signer:
-    """Signs records of ``registry`` with ``key``, for ``days``, as far as ``expiring`` says."""
-
-    def __init__(self, registry: Registry, key: PrivateKey, days: int,
-                 expiring: int | None) -> None:
-        self.registry = registry
-        self.key = key
-        self.days = days
-        self.deadline = None if expiring is None else int(time.time()) + expiring
-
-    async def fetch(self, handle: str) -> list[HandleValue] | None:
-        """``handle``'s values where the signature goes, None when it does not exist."""
-        try:
-            return await self.registry.values(handle)
-        except HandleNotFound:
-            return None
-
-    def due(self, handle: str, values: list[HandleValue], signer: ValueRef) -> bool:
-        """Whether ``--expiring-within`` selects ``handle`` (always without the option)."""
-        if self.deadline is None:
-            return True
-        mine = [s for s in signed_values(handle, values, TYPE_HS_SIGNATURE)
-                if ValueRef.parse(s.claims.iss).same(signer)]
-        return any(s.claims.exp is None or s.claims.exp <= self.deadline for s in mine)
-
-    async def sign(self, handle: str, values: list[HandleValue]) -> dict[str, Any] | None:
-        """Sign ``handle`` (whose record is ``values``); its row, or None when not due."""
-        prefix = handle.partition("/")[0]
-        policy = SigningPolicy(self.fetch, signers={name_key(prefix): self.key},
-                               signature_days=self.days)
-        signer = await policy.signer_ref(prefix, self.key)
-        if not self.due(handle, values, signer):
-            return None
-        signed = await policy.prepare(handle, values) or values
-        [new] = [s for s in signed_values(handle, signed, TYPE_HS_SIGNATURE)
-                 if ValueRef.parse(s.claims.iss).same(signer)]
-        [signature] = [v for v in signed if v.index == new.index]
-        await self.registry.put(handle, signature, values)
-        return {"handle": handle, "index": new.index, "signer": str(signer),
-                "expires": new.claims.exp, "chain": list(new.claims.chain or ())}
-
-
-async def _targets(args: argparse.Namespace, registry: Registry
-                   ) -> AsyncIterator[tuple[str, list[HandleValue] | None]]:
-    """The handles to sign with their records (None: named but missing)."""
+async def sign_all(signer: Signer, args: argparse.Namespace) -> Outcome:
+    """Sign every record the arguments select (:func:`registry.record_signing.sign_selected`)."""
     named = list(args.handles) + [h for f in args.from_file or () for h in _handle_list(Path(f))]
-    for handle in named:
-        try:
-            yield handle, await registry.values(handle)
-        except HandleNotFound:
-            yield handle, None
-    for prefix in args.prefix or ():
-        assert registry.store is not None
-        async for record in registry.store.iter_handles(prefix):
-            yield record.name, list(record.values)
-
-
-async def sign_all(signer: Signer, args: argparse.Namespace
-                   ) -> tuple[list[dict[str, Any]], int, list[str]]:
-    """Sign every selected record: the rows signed, how many were not due, the failures."""
-    rows: list[dict[str, Any]] = []
-    failed: list[str] = []
-    skipped = 0
-    async for handle, values in _targets(args, signer.registry):
-        if values is None:
-            failed.append(f"{handle}: not found")
-            continue
-        try:
-            row = await signer.sign(handle, values)
-        except (StoreError, CliError) as exc:
-            failed.append(f"{handle}: {exc}")
-            continue
-        if row is None:
-            skipped += 1
-        else:
-            rows.append(row)
-    return rows, skipped, failed
+    return await sign_selected(signer, Selection(named, list(args.prefix or ())))
 
 
 async def sign(ctx: CommandContext, args: argparse.Namespace) -> int:
@@ -168,11 +87,13 @@ async def sign(ctx: CommandContext, args: argparse.Namespace) -> int:
     expiring = None if args.expiring_within is None else parse_duration(args.expiring_within)
     if args.server:
         registry = Registry(ctx, args)
-        rows, skipped, failed = await sign_all(Signer(registry, key, days, expiring), args)
+        outcome = await sign_all(Signer(registry, key, days, expiring, refused=(CliError,)), args)
     else:
         async with ctx.store() as store:
             registry = Registry(ctx, args, store)
-            rows, skipped, failed = await sign_all(Signer(registry, key, days, expiring), args)
+            outcome = await sign_all(Signer(registry, key, days, expiring, refused=(CliError,)),
+                                     args)
+    rows, skipped, failed = outcome.signed, outcome.not_due, [str(f) for f in outcome.failed]
     for problem in failed:
         print(f"idnode: {problem}", file=sys.stderr)
     summary = {"signed": rows, "not_due": skipped, "failed": failed, "written": registry.where}

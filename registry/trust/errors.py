@@ -15,6 +15,18 @@ class KeyLoadError(TrustError):
     """A private key could not be loaded: wrong or missing passphrase, bad PEM, unsupported type."""
 
 
+class PassphraseNeeded(KeyLoadError):
+    """The private key is encrypted and no passphrase was given."""
+
+
+class PassphraseNotExpected(KeyLoadError):
+    """A passphrase was given for a private key that is not encrypted."""
+
+
+class WrongPassphrase(KeyLoadError):
+    """The passphrase does not decrypt the private key."""
+
+
 class JwsError(TrustError):
     """A JSON Web Signature could not be created or parsed."""
 

@@ -50,7 +50,13 @@ from protocol.key_types import (
 from protocol.public_key import decode_public_key, encode_public_key
 from protocol.wire import Reader, Writer
 from registry.trust import sm2_pem
-from registry.trust.errors import KeyLoadError, TrustError
+from registry.trust.errors import (
+    KeyLoadError,
+    PassphraseNeeded,
+    PassphraseNotExpected,
+    TrustError,
+    WrongPassphrase,
+)
 from registry.trust.sm2 import SIZE as SM2_SIZE
 from registry.trust.sm2 import Sm2PrivateKey, Sm2PublicKey
 
@@ -110,11 +116,12 @@ def _load_pem_private_key(pem: bytes, passphrase: str | bytes | None) -> object:
         return serialization.load_pem_private_key(pem, password=secret)
     except TypeError:
         if secret is None:
-            raise KeyLoadError("the private key is encrypted: a passphrase is needed") from None
-        raise KeyLoadError("the private key is not encrypted: give no passphrase") from None
+            raise PassphraseNeeded("the private key is encrypted: a passphrase is needed") from None
+        raise PassphraseNotExpected(
+            "the private key is not encrypted: give no passphrase") from None
     except ValueError:
         if secret is not None and b"ENCRYPTED" in pem:
-            raise KeyLoadError("wrong passphrase for the private key") from None
+            raise WrongPassphrase("wrong passphrase for the private key") from None
         raise KeyLoadError("not a PEM private key, or the key is damaged") from None
     except UnsupportedAlgorithm:
         raise KeyLoadError("the private key uses an unsupported algorithm") from None

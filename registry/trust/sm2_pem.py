@@ -26,7 +26,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from registry.trust.errors import KeyLoadError, TrustError
+from registry.trust.errors import (
+    KeyLoadError,
+    PassphraseNeeded,
+    PassphraseNotExpected,
+    TrustError,
+    WrongPassphrase,
+)
 from registry.trust.sm2 import (
     Sm2PrivateKey,
     Sm2PublicKey,
@@ -98,17 +104,17 @@ def load_private_key(data: bytes, secret: bytes | None) -> Sm2PrivateKey:
         label, der = unpem(data)
         if label == PLAIN_LABEL:
             if secret:
-                raise KeyLoadError("the private key is not encrypted: give no passphrase")
+                raise PassphraseNotExpected("the private key is not encrypted: give no passphrase")
             return load_pkcs8_der(der)
         if not secret:
-            raise KeyLoadError("the private key is encrypted: a passphrase is needed")
+            raise PassphraseNeeded("the private key is encrypted: a passphrase is needed")
         salt, nonce, sealed = der[:_SALT], der[_SALT : _SALT + _NONCE], der[_SALT + _NONCE :]
         try:
             plain = AESGCM(_key_encryption_key(secret, salt)).decrypt(
                 nonce, sealed, ENCRYPTED_LABEL.encode("ascii")
             )
         except (InvalidTag, ValueError):
-            raise KeyLoadError("wrong passphrase for the private key") from None
+            raise WrongPassphrase("wrong passphrase for the private key") from None
         return load_pkcs8_der(plain)
     except KeyLoadError:
         raise
