@@ -105,6 +105,13 @@ class NodeConfig:
     up to; ``sign_on_behalf`` lists hosted enterprise prefixes whose handles the
     node signs after each write with the key in ``keys/enterprises/<prefix>.pem``,
     signatures valid for ``signature_days`` (see :mod:`registry.signing_policy`).
+    ``revocation_ttl`` (seconds) is the oldest a cached copy of a handle holding
+    certificates or revocations (the issuers up a signature chain) may be when a
+    verification reads it: an older one is fetched again from its authority (the
+    store for a hosted prefix, else upstream), so an HS_REVOCATION counts within
+    ``revocation_ttl`` seconds at the latest, however long its record's TTL; 0
+    fetches them afresh on every verification; plain resolution is not affected
+    (:mod:`resolver.core.verification`).
     Abuse limits, on every front end: ``rate_limit`` requests per second per
     client (an IPv4 address or an IPv6 /64; 0 = off) with bursts of
     ``rate_burst``, over at most ``rate_limit_clients`` remembered clients, a
@@ -179,6 +186,7 @@ class NodeConfig:
     trust_anchor_path: Path = Path("")
     sign_on_behalf: tuple[str, ...] = ()
     signature_days: int = 365
+    revocation_ttl: int = 300
     cache_size: int = 100_000
     cache_bytes: int = 256 << 20
     negative_cache_bytes: int = 16 << 20
@@ -305,6 +313,9 @@ def _validate(config: NodeConfig) -> NodeConfig:
             f"pg_partitions: must be 1 to {MAX_PG_PARTITIONS}, got {config.pg_partitions}",
         ),
         (config.cache_size >= 0, "cache_size: must not be negative"),
+        (config.revocation_ttl >= 0,
+         f"revocation_ttl: must not be negative (0: issuers fetched afresh on every "
+         f"verification), got {config.revocation_ttl}"),
         (config.cache_bytes >= 0, "cache_bytes: must not be negative (0: no byte bound)"),
         (
             config.negative_cache_bytes >= 0,

@@ -136,6 +136,7 @@ async def build_service(
         limits=limits,
         answers=answers,
         trust_anchor=anchor,
+        revocation_ttl=config.revocation_ttl,
         usage=usage,
         suspended=suspended,
     )

@@ -57,7 +57,9 @@ class Answer:
     ``authoritative`` is false for an ``ABSENT`` answer about a handle under no
     prefix this node knows (a recursive request then asks the root).
     ``source`` names where the answer came from (``local`` or ``host:port``)
-    and ``chain`` the hops a recursive resolution took.
+    and ``chain`` the hops a recursive resolution took; ``fetched`` is when it
+    was fetched from its authority, in clock seconds (0: not known, e.g. read
+    from Redis), what a verification's maximum age is checked against.
     """
 
     kind: Kind
@@ -67,6 +69,7 @@ class Answer:
     chain: tuple[str, ...] = ()
     authoritative: bool = True
     stale: bool = False
+    fetched: float = 0.0
     renders: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
     """Pre-encoded forms of this answer, by what a front end asked for (see
     :meth:`LocalCache.keep_render`); only ever filled for an answer in a cache."""

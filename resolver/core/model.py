@@ -79,8 +79,11 @@ class Answers(Protocol):
     def counters(self) -> dict[str, int]:
         """Cache hits and misses so far, per layer."""
 
-    async def answer(self, handle: str, *, recursive: bool = False) -> Answer:
-        """What is known about ``handle``."""
+    async def answer(
+        self, handle: str, *, recursive: bool = False, max_age: float | None = None
+    ) -> Answer:
+        """What is known about ``handle`` (cached no longer than ``max_age`` seconds ago,
+        if given)."""
 
     async def invalidate(self, handles: Sequence[str]) -> None:
         """Forget ``handles`` everywhere before a write is acknowledged."""

@@ -302,11 +302,12 @@ class RecursiveResolver:
         if reply.code == RC_SUCCESS or reply.code == RC_VALUES_NOT_FOUND:
             return Answer(
                 Kind.FOUND, reply.values, expiry(reply.values, now, self.negative_ttl),
-                reply.source, chain, reply.authoritative,
+                reply.source, chain, reply.authoritative, fetched=now,
             )
         if reply.code == RC_HANDLE_NOT_FOUND:
             return Answer(
-                Kind.ABSENT, (), now + self.negative_ttl, reply.source, chain, reply.authoritative
+                Kind.ABSENT, (), now + self.negative_ttl, reply.source, chain, reply.authoritative,
+                fetched=now,
             )
         raise UpstreamError(
             reply.code, f"{reply.source} answered {response_code_name(reply.code)} "

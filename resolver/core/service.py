@@ -105,7 +105,9 @@ class ResolutionService:
     client may store; ``answers`` (see :mod:`resolver.core.stack`) adds caching,
     referrals and recursion to resolution (without it: the store, uncached);
     ``trust_anchor`` is the root key :mod:`resolver.core.verification` checks
-    signature chains up to; ``usage`` counts answered resolutions for the
+    signature chains up to, reading the handles of a chain's issuers no more than
+    ``revocation_ttl`` seconds old (None: as cached; the ``revocation_ttl`` setting);
+    ``usage`` counts answered resolutions for the
     node's statistics (:mod:`resolver.core.usage`); ``suspended``, when given,
     makes identifiers of suspended enterprises resolve as not found
     (:mod:`resolver.core.suspension`); ``crypto`` runs the credential checks
@@ -121,6 +123,7 @@ class ResolutionService:
         limits: Limits = DEFAULT_LIMITS,
         answers: Answers | None = None,
         trust_anchor: PublicKey | None = None,
+        revocation_ttl: float | None = None,
         usage: UsageCounter | None = None,
         suspended: SuspendedPrefixes | None = None,
         crypto: CryptoPool | None = None,
@@ -134,6 +137,7 @@ class ResolutionService:
         self.limits = limits
         self.answers = answers
         self.trust_anchor = trust_anchor
+        self.revocation_ttl = revocation_ttl
 
     async def close(self) -> None:
         """Release what the resolution stack holds (Redis connections, listeners)."""
@@ -151,17 +155,20 @@ class ResolutionService:
         indexes: Sequence[int] = (),
         caller: Caller | None = None,
         recursive: bool = False,
+        max_age: float | None = None,
     ) -> Resolution:
         """Resolve ``handle``: values of the given types or indexes the caller may read.
 
         A handle under a delegated prefix is a service referral, unless
         ``recursive`` asks to follow referrals to the final answer.  Cached
         records are whole: read permissions are applied here, per caller.
+        ``max_age`` (seconds) takes a cached record only if it was fetched from
+        its authority more recently (verification's issuers, ``revocation_ttl``).
         """
         self._check_name(handle)
         if self.suspended is not None and self.suspended.refuses(handle):
             return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
-        answer = await self._answer(handle, recursive)
+        answer = await self._answer(handle, recursive, max_age)
         values: tuple[HandleValue, ...] = ()
         referral: tuple[HandleValue, ...] = ()
         withheld = 0
@@ -182,10 +189,12 @@ class ResolutionService:
             answer.chain, withheld,
         )
 
-    async def _answer(self, handle: str, recursive: bool) -> Answer:
+    async def _answer(
+        self, handle: str, recursive: bool, max_age: float | None = None
+    ) -> Answer:
         """What the resolution stack knows about ``handle`` (the store when there is none)."""
         if self.answers is not None:
-            return await self.answers.answer(handle, recursive=recursive)
+            return await self.answers.answer(handle, recursive=recursive, max_age=max_age)
         record = await self._lookup(handle)
         return Answer(Kind.ABSENT if record is None else Kind.FOUND, record or (), 0.0)
 

@@ -19,6 +19,13 @@ handle's lookup key).
 * A failed fetch (store error, or no upstream server answering) serves the
   stale answer if it expired less than ``stale_if_error`` seconds ago,
   marked ``stale=True``.
+* ``answer(..., max_age=N)`` (what verification asks for the issuers of a
+  signature chain, ``revocation_ttl``) serves a cached answer only if it was
+  fetched from its authority less than N seconds ago; an older one is fetched
+  again (the store for a hosted handle, upstream for others; Redis copies carry
+  no fetch time, so it skips Redis) and replaces the cached one, for everyone.
+  Concurrent refreshes of one key share one fetch, apart from plain misses; a
+  plain answer (no ``max_age``) costs nothing more.
 * :meth:`ResolutionStack.invalidate` (called by the service's writes before
   they return) drops the handle here and, through Redis, everywhere.  A
   changed prefix handle also drops every referral and negative answer.
@@ -65,6 +72,8 @@ log = logging.getLogger(__name__)
 
 LOCAL = "l:"
 REMOTE = "r:"
+#: what the single-flight key of a refresh (a fetch for ``max_age``) starts with
+FRESH = "~"
 # the store's failures: SQLAlchemy's, and the sqlite3 driver's on its direct read path
 _STORE_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, TimeoutError)
 _NA_KEY = name_key(NA_HANDLE_PREFIX)
@@ -170,20 +179,23 @@ class ResolutionStack:
 
     # --- answering -------------------------------------------------------------
 
-    async def answer(self, handle: str, *, recursive: bool = False) -> Answer:
-        """What is known about ``handle``; ``recursive`` follows referrals to the end."""
+    async def answer(
+        self, handle: str, *, recursive: bool = False, max_age: float | None = None
+    ) -> Answer:
+        """What is known about ``handle``; ``recursive`` follows referrals to the end;
+        ``max_age`` (seconds) refuses cached answers fetched longer ago than that."""
         key = name_key(handle)
-        local = await self._cached(LOCAL + key, handle, self._fetch_local)
+        local = await self._cached(LOCAL + key, handle, self._fetch_local, max_age)
         recursor = self.recursor
         if not recursive or recursor is None:
             return local
         if local.kind is Kind.REFERRAL:
             referral = local.values
             return await self._cached(
-                REMOTE + key, handle, lambda name: recursor.follow(name, referral)
+                REMOTE + key, handle, lambda name: recursor.follow(name, referral), max_age
             )
         if local.kind is Kind.ABSENT and not local.authoritative and recursor.root is not None:
-            return await self._cached(REMOTE + key, handle, recursor.from_root)
+            return await self._cached(REMOTE + key, handle, recursor.from_root, max_age)
         return local
 
     def cache_of(self, answer: Answer) -> LocalCache:
@@ -195,30 +207,40 @@ class ResolutionStack:
         hit = self.local.get(key)
         return hit if hit is not None else self.negative.get(key)
 
-    async def _cached(self, key: str, handle: str, fetch: Fetch) -> Answer:
+    async def _cached(
+        self, key: str, handle: str, fetch: Fetch, max_age: float | None = None
+    ) -> Answer:
         hit = self.fresh(key)
-        if hit is not None:
+        if hit is not None and (max_age is None or self.clock() - hit.fetched < max_age):
             self._count("memory", True)
             return hit
         self._count("memory", False)
-        return await self._flights.run(key, lambda: self._fill(key, handle, fetch))
+        flight = key if max_age is None else FRESH + key
+        return await self._flights.run(
+            flight, lambda: self._fill(flight, key, handle, fetch, max_age is not None)
+        )
 
-    async def _fill(self, key: str, handle: str, fetch: Fetch) -> Answer:
-        """Fetch ``key`` (one caller at a time); an answer invalidated meanwhile is not kept."""
-        self._invalidated.discard(key)
+    async def _fill(
+        self, flight: str, key: str, handle: str, fetch: Fetch, refresh: bool
+    ) -> Answer:
+        """Fetch ``key`` (one caller per ``flight`` at a time); an answer invalidated
+        meanwhile is not kept."""
+        self._invalidated.discard(flight)
         try:
-            return await self._fetch(key, handle, fetch)
+            return await self._fetch(flight, key, handle, fetch, refresh)
         finally:
-            self._invalidated.discard(key)
+            self._invalidated.discard(flight)
 
-    async def _fetch(self, key: str, handle: str, fetch: Fetch) -> Answer:
+    async def _fetch(
+        self, flight: str, key: str, handle: str, fetch: Fetch, refresh: bool
+    ) -> Answer:
         shared = None
-        if self.redis is not None:
+        if self.redis is not None and not refresh:
             shared = await self.redis.get(key)
             fresh = shared is not None and shared.expires > self.clock()
             self._count("redis", fresh)
             if shared is not None and fresh:
-                if key not in self._invalidated:
+                if flight not in self._invalidated:
                     self.cache_of(shared).put(key, shared)
                 return shared
         try:
@@ -227,7 +249,7 @@ class ResolutionStack:
             return self._stale(key, shared, exc, ServiceError(exc.response_code, exc.message))
         except _STORE_ERRORS as exc:
             return self._stale(key, shared, exc, exc)
-        if key not in self._invalidated:
+        if flight not in self._invalidated:
             self.cache_of(answer).put(key, answer)
             if self.redis is not None and _shareable(answer):
                 await self.redis.put(key, answer, stale=answer.kind is not Kind.ABSENT)
@@ -251,12 +273,13 @@ class ResolutionStack:
         now = self.clock()
         record = await self.store.get_handle(handle, replica=True)
         if record is not None:
-            return Answer(Kind.FOUND, record.values, self._expiry(record.values, now))
+            return Answer(Kind.FOUND, record.values, self._expiry(record.values, now), fetched=now)
         placement = await self.referrals.place(handle)
         if placement.referral:
             referral = placement.referral
-            return Answer(Kind.REFERRAL, referral, self._expiry(referral, now))
-        return Answer(Kind.ABSENT, (), now + self.negative_ttl, authoritative=placement.homed)
+            return Answer(Kind.REFERRAL, referral, self._expiry(referral, now), fetched=now)
+        return Answer(Kind.ABSENT, (), now + self.negative_ttl, authoritative=placement.homed,
+                      fetched=now)
 
     def _expiry(self, values: Sequence[HandleValue], now: float) -> float:
         return expiry(values, now, self.negative_ttl)
@@ -323,7 +346,10 @@ class ResolutionStack:
         self.local.drop(keys)
         self.negative.drop(keys)
         fetching = self._flights.keys()
-        self._invalidated.update(fetching if prefixes else set(keys) & set(fetching))
+        dropped = set(keys)
+        self._invalidated.update(
+            fetching if prefixes else (f for f in fetching if f.removeprefix(FRESH) in dropped)
+        )
         if prefixes:
             self.referrals.forget()
             self.negative.clear()

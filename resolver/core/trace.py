@@ -68,7 +68,7 @@ from registry.trust.verify import verify_record
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 from resolver.core.service import ResolutionService
 from resolver.core.upstream import DEFAULT_MAX_CONNECTIONS, upstream_budget
-from resolver.core.verification import resolution_fetch
+from resolver.core.verification import chain_fetch
 
 DIRECTIONS = ("down", "up", "events", "all")
 DEFAULT_DEPTH = 5
@@ -135,7 +135,7 @@ def events_json(values: Sequence[HandleValue]) -> list[dict[str, Any]]:
 
 def record_verifier(service: ResolutionService) -> Verifier:
     """Signature checks through ``service`` (chain records resolved recursively)."""
-    fetch = resolution_fetch(service, recursive=True)
+    fetch = chain_fetch(service, recursive=True)
 
     async def verify(handle: str, values: Sequence[HandleValue]) -> tuple[str, str]:
         anchor = service.trust_anchor or NO_ANCHOR

@@ -4,7 +4,12 @@
 filters are for the answer, never for the check: a signature covers every
 public value) and every handle the certificate chain names through the same
 :class:`~resolver.core.service.ResolutionService` as any client, so cached,
-referred and recursively fetched records are judged alike.  The verdict is
+referred and recursively fetched records are judged alike, except that the
+handles of the chain (the issuers, holding certificates and HS_REVOCATION lists)
+are read no more than ``revocation_ttl`` seconds old
+(:attr:`~resolver.core.service.ResolutionService.revocation_ttl`): an older cached
+copy is fetched again from its authority, so a revocation counts within that
+bound however long its record's TTL.  The verdict is
 :func:`registry.trust.verify_record`'s: ``valid``, ``invalid`` (which value),
 ``unsigned``, ``expired``, ``revoked`` or ``untrusted``.  Without a trust
 anchor (``trust_anchor_path``) no chain can end, so a signed record is at best
@@ -42,12 +47,15 @@ from resolver.core.service import ResolutionService
 NO_ANCHOR_REASON = "no trust anchor is configured (trust_anchor_path)"
 
 
-def resolution_fetch(service: ResolutionService, *, recursive: bool) -> Fetch:
-    """A verifier ``fetch``: the public record as an anonymous client resolves it."""
+def resolution_fetch(
+    service: ResolutionService, *, recursive: bool, max_age: float | None = None
+) -> Fetch:
+    """A verifier ``fetch``: the public record as an anonymous client resolves it,
+    cached no longer than ``max_age`` seconds ago if given."""
 
     async def fetch(handle: str) -> list[HandleValue] | None:
         try:
-            answer = await service.resolve(handle, recursive=recursive)
+            answer = await service.resolve(handle, recursive=recursive, max_age=max_age)
         except ServiceError:
             return None
         return list(answer.values) if answer.response_code == RC_SUCCESS else None
@@ -55,17 +63,23 @@ def resolution_fetch(service: ResolutionService, *, recursive: bool) -> Fetch:
     return fetch
 
 
+def chain_fetch(service: ResolutionService, *, recursive: bool) -> Fetch:
+    """The ``fetch`` a verification walks a chain with: issuers' handles no older than
+    the service's ``revocation_ttl``."""
+    return resolution_fetch(service, recursive=recursive, max_age=service.revocation_ttl)
+
+
 async def verify(
     service: ResolutionService, handle: str, *, recursive: bool = False, now: int | None = None
 ) -> VerificationReport | None:
     """The verdict on ``handle``'s record, or None when it does not resolve to values."""
-    fetch = resolution_fetch(service, recursive=recursive)
-    values = await fetch(handle)
+    values = await resolution_fetch(service, recursive=recursive)(handle)
     if values is None:
         return None
     anchor = service.trust_anchor
     report = await verify_record(
-        handle, values, fetch=fetch, trust_anchor=anchor or NO_ANCHOR, now=now
+        handle, values, fetch=chain_fetch(service, recursive=recursive),
+        trust_anchor=anchor or NO_ANCHOR, now=now,
     )
     return _without_anchor_said(report, anchor)
 

@@ -53,6 +53,7 @@ def test_list_from_environment() -> None:
         ({"IDNODE_HANDEL_PORT": "1"}, "handel_port"),
         ({"IDNODE_CACHE_BYTES": "-1"}, "cache_bytes"),
         ({"IDNODE_NEGATIVE_CACHE_BYTES": "-1"}, "negative_cache_bytes"),
+        ({"IDNODE_REVOCATION_TTL": "-1"}, "revocation_ttl"),
         ({"IDNODE_REDIS_SENTINELS": "127.0.0.1:26379"}, "redis_sentinels"),
         ({"IDNODE_REDIS_SENTINELS": "a:b", "IDNODE_REDIS_URL": "redis://x/0",
           "IDNODE_REDIS_MASTER_NAME": "m"}, "redis_sentinels"),

@@ -265,3 +265,56 @@ async def test_misses_under_a_known_prefix_cost_one_query(
     before = database.query_count
     await service.resolve("88.118.8/later")
     assert database.query_count - before > 1  # placements live negative_ttl
+
+
+async def test_a_maximum_age_refreshes_older_answers_and_plain_reads_stay_cached(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    """What verification asks for an issuer's handle (``revocation_ttl``): a cached copy
+    fetched longer ago than ``max_age`` is read again, even within its TTL."""
+    await database.create_handle(TV, [url(1, "a", ttl=86_400)], actor="test")
+    service = make_service(database, clock)
+    await service.resolve(TV)
+    # written behind the cache's back (no invalidation)
+    await database.replace_handle(TV, [url(1, "b", ttl=86_400)], actor="elsewhere")
+    clock.now += 5
+    before = database.query_count
+    assert (await service.resolve(TV)).values[0].data == b"a"  # plain: from the cache
+    assert (await service.resolve(TV, max_age=10)).values[0].data == b"a"  # young enough
+    assert database.query_count == before
+    clock.now += 6
+    assert (await service.resolve(TV, max_age=10)).values[0].data == b"b"
+    assert database.query_count > before
+    before = database.query_count
+    assert (await service.resolve(TV)).values[0].data == b"b"  # the refresh is cached for all
+    assert (await service.resolve(TV, max_age=10)).values[0].data == b"b"
+    assert database.query_count == before
+
+
+async def test_a_zero_maximum_age_reads_every_time_and_concurrent_refreshes_share_one_read(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    await database.create_handle(TV, [url(1, "a", ttl=86_400)], actor="test")
+    service = make_service(database, clock)
+    await service.resolve(TV)
+    for text in ("b", "c"):
+        await database.replace_handle(TV, [url(1, text, ttl=86_400)], actor="elsewhere")
+        assert (await service.resolve(TV, max_age=0)).values[0].data == text.encode()
+    before = database.query_count
+    results = await asyncio.gather(*(service.resolve(TV, max_age=0) for _ in range(25)))
+    assert {r.values[0].data for r in results} == {b"c"}
+    assert database.query_count - before == 1
+
+
+async def test_a_refresh_invalidated_while_fetched_is_not_kept(
+    database: HandleStore, clock: FakeClock
+) -> None:
+    stack = ResolutionStack(database, clock=clock)
+    old = Answer(Kind.FOUND, (url(1, "old"),), clock.now + 100, fetched=clock.now)
+
+    async def fetch_racing_a_write(handle: str) -> Answer:
+        await stack.invalidate([handle])
+        return old
+
+    assert await stack._cached("l:" + TV, TV, fetch_racing_a_write, max_age=0) is old
+    assert stack.local.get("l:" + TV) is None
