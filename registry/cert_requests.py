@@ -6,7 +6,12 @@ The submission and each decision are appended to the audit chain
 (``cert.submit``, ``cert.approve``, ``cert.reject``, with the request id,
 subject and key thumbprint); a decision is made inside the caller's
 transaction when there is one, so an approval's HS_CERT write, the state change
-and its audit entry commit together or not at all.
+and its audit entry commit together or not at all.  An approved request keeps
+where its certificate was written (the subject's handle, ``cert_index``) and
+when it expires (``cert_expires``), for the enterprise to see.  Deciding a
+request that is no longer pending raises :class:`AlreadyDecided`, also when
+another decision commits first (the state changes only ``WHERE state =
+'pending'``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ MAX_REASON = 1024
 MAX_LIST = 1000
 
 
+class AlreadyDecided(InvalidArgument):
+    """The request was approved or rejected already (perhaps a moment ago, elsewhere)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CertRequestInfo:
     """A queued certificate request and its decision, if any."""
@@ -48,6 +57,13 @@ class CertRequestInfo:
     decided_by: str | None
     reason: str
     decided: datetime | None
+    cert_index: int | None = None
+    cert_expires: datetime | None = None
+
+    @property
+    def handle(self) -> str:
+        """The handle of the subject (where its certificate goes)."""
+        return self.subject.partition(":")[2] or self.subject
 
     def to_json(self) -> dict[str, Any]:
         """The request as JSON-ready data (the JWS left out: fetch it by id)."""
@@ -58,12 +74,16 @@ class CertRequestInfo:
             "decided_by": self.decided_by, "reason": self.reason,
             "decided": None if self.decided is None else self.decided.isoformat(
                 timespec="seconds"),
+            "certificate": None if self.cert_index is None else {
+                "handle": self.handle, "index": self.cert_index,
+                "expires": None if self.cert_expires is None else self.cert_expires.isoformat(
+                    timespec="seconds")},
         }
 
 
 _COLUMNS = (_R.c.id, _R.c.subject, _R.c.enterprise, _R.c.key_thumbprint, _R.c.request,
             _R.c.submitted_by, _R.c.submitted, _R.c.state, _R.c.decided_by, _R.c.reason,
-            _R.c.decided)
+            _R.c.decided, _R.c.cert_index, _R.c.cert_expires)
 
 
 class CertRequestsMixin(StoreBase):
@@ -121,9 +141,11 @@ class CertRequestsMixin(StoreBase):
     async def decide_cert_request(
         self, request_id: int, state: str, *, actor: str, reason: str = "",
         detail: dict[str, Any] | None = None,
+        certificate: tuple[int, datetime] | None = None,
     ) -> CertRequestInfo:
         """Move a pending request to ``approved`` or ``rejected`` (once) and audit it as
-        ``cert.approve``/``cert.reject``; ``detail`` adds to the audit entry."""
+        ``cert.approve``/``cert.reject``; ``detail`` adds to the audit entry,
+        ``certificate`` is the index and expiry of the HS_CERT an approval wrote."""
         if state not in ("approved", "rejected"):
             raise InvalidArgument(f"a request is approved or rejected, not {state!r}")
         if len(reason) > MAX_REASON:
@@ -132,16 +154,17 @@ class CertRequestsMixin(StoreBase):
         if current is None:
             raise NotFound(f"no certificate request {request_id}")
         if current.state != "pending":
-            raise InvalidArgument(f"certificate request {request_id} is already {current.state}")
+            raise AlreadyDecided(f"certificate request {request_id} is already {current.state}")
         action = "cert.approve" if state == "approved" else "cert.reject"
         async with self._write() as conn:
             result = await conn.execute(
                 update(_R).where(_R.c.id == request_id, _R.c.state == "pending")
-                .values(state=state, decided_by=actor, reason=reason, decided=utcnow()))
+                .values(state=state, decided_by=actor, reason=reason, decided=utcnow(),
+                        cert_index=certificate[0] if certificate else None,
+                        cert_expires=certificate[1] if certificate else None))
             if result.rowcount != 1:
-                raise InvalidArgument(f"certificate request {request_id} was decided meanwhile")
-            handle = current.subject.partition(":")[2] or current.subject
-            await append_audit(conn, [AuditEvent(actor, action, handle, detail={
+                raise AlreadyDecided(f"certificate request {request_id} was decided meanwhile")
+            await append_audit(conn, [AuditEvent(actor, action, current.handle, detail={
                 "request": request_id, "subject": current.subject,
                 "key": current.key_thumbprint, "enterprise": current.enterprise,
                 "reason": reason, **(detail or {})})])

@@ -24,6 +24,8 @@ CONFIG_FILE_NAME = "idnode.toml"
 ENV_PREFIX = "IDNODE_"
 ROLES = ("node", "root")
 SUSPENDED_RESOLUTION = ("serve", "refuse")
+#: the longest validity a certificate is issued for (ten years)
+MAX_CERT_DAYS = 3650
 
 
 #: loopback and private networks: who may ask for recursion by default (BIND's "localnets")
@@ -112,6 +114,17 @@ class NodeConfig:
     ``revocation_ttl`` seconds at the latest, however long its record's TTL; 0
     fetches them afresh on every verification; plain resolution is not affected
     (:mod:`resolver.core.verification`).
+    ``cert_issuer_key_path`` (relative to the data dir unless absolute; empty:
+    none) is the node's certificate-issuer key, an encrypted private key file
+    as ``idnode keys gen`` writes it, whose passphrase is read from the
+    environment variable named by ``cert_issuer_passphrase_env`` (a name not
+    starting with ``IDNODE_``) or from the file ``cert_issuer_passphrase_file``,
+    never from this configuration; ``cert_issuer`` (``INDEX:HANDLE``) is the
+    value reference that key is certified as (``idnode cert approve
+    --issuer``).  With them the console approves certificate requests, each
+    certificate valid for ``cert_issuer_days`` unless the reviewer says
+    otherwise (:mod:`registry.cert_issuer`); a key that cannot be read or
+    decrypted stops the node at startup.
     Abuse limits, on every front end: ``rate_limit`` requests per second per
     client (an IPv4 address or an IPv6 /64; 0 = off) with bursts of
     ``rate_burst``, over at most ``rate_limit_clients`` remembered clients, a
@@ -187,6 +200,11 @@ class NodeConfig:
     sign_on_behalf: tuple[str, ...] = ()
     signature_days: int = 365
     revocation_ttl: int = 300
+    cert_issuer_key_path: Path = Path("")
+    cert_issuer: str = ""
+    cert_issuer_passphrase_env: str = ""
+    cert_issuer_passphrase_file: Path = Path("")
+    cert_issuer_days: int = 365
     cache_size: int = 100_000
     cache_bytes: int = 256 << 20
     negative_cache_bytes: int = 16 << 20
@@ -342,6 +360,15 @@ def _validate(config: NodeConfig) -> NodeConfig:
         (config.backlinks_scheme in ("http", "https"),
          f"backlinks_scheme: must be http or https, got {config.backlinks_scheme!r}"),
         (config.signature_days >= 1, "signature_days: must be at least 1"),
+        (
+            1 <= config.cert_issuer_days <= MAX_CERT_DAYS,
+            f"cert_issuer_days: must be 1 to {MAX_CERT_DAYS}, got {config.cert_issuer_days}",
+        ),
+        (
+            not config.cert_issuer_passphrase_env.upper().startswith(ENV_PREFIX),
+            f"cert_issuer_passphrase_env: {config.cert_issuer_passphrase_env!r} would be read "
+            f"as a setting: name a variable not starting with {ENV_PREFIX}",
+        ),
         (config.max_message_size >= 1024, "max_message_size: must be at least 1024 bytes"),
         (config.rate_limit >= 0, "rate_limit: must not be negative (0 turns it off)"),
         (config.rate_burst >= 1, "rate_burst: must be at least 1"),

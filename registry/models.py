@@ -421,3 +421,5 @@ class CertRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(1024), default="")
     decided: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cert_index: Mapped[int | None] = mapped_column(Integer)
+    cert_expires: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -293,6 +293,7 @@ async def _listen(
     reuse_port: bool,
     primary: bool,
 ) -> RunningNode:
+    console = console_settings(config, service, metrics)  # first: it may refuse to start
     state = auth_state_for(config, service.store, limits)
     with _binding("Handle protocol (TCP+UDP)", "handle_port", config.listen_hosts,
                   config.handle_port):
@@ -311,7 +312,6 @@ async def _listen(
         )
     runner: web.AppRunner | None = None
     console_runner: web.AppRunner | None = None
-    console = console_settings(config, service, metrics)
     try:
         with _binding("HTTP", "http_port", config.listen_hosts[:1], config.http_port):
             runner, http_port = await run_http_server(

@@ -1,14 +1,15 @@
-"""Issuing an HS_CERT: the one code path of ``idnode cert issue`` and ``cert approve``.
+"""Issuing an HS_CERT from the command line: ``idnode cert issue`` and ``cert approve``.
 
-:func:`certify` signs the subject's key with the issuer's and writes the
-certificate on the subject's handle (replacing the issuer's earlier one for the
-same subject); :func:`add_issue_options` declares the options it reads.
+The certificate itself is made by :func:`registry.cert_issuance.issue_for`, the
+code path the console's approve button takes too.  :func:`certify` reads the
+issuer options, signs the subject's key and writes the certificate on the
+subject's handle (replacing the issuer's earlier one for the same subject)
+here or at ``--server``; :func:`add_issue_options` declares the options.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,24 +20,14 @@ from admin.commands.keys import add_passphrase_options, read_private_key
 from admin.commands.registry_access import Registry
 from admin.commands.root import parse_identity
 from admin.context import EXIT_USAGE, CliError, CommandContext
-from protocol.constants import TYPE_HS_CERT
 from protocol.rest_json import value_to_json
 from protocol.values import HandleValue
-from registry.names import name_key
-from registry.trust.certs import DEFAULT_CERT_INDEX, issue_cert, signed_values
-from registry.trust.claims import (
-    PERM_THIS_HANDLE,
-    Permission,
-    ValueRef,
-    prefix_permissions,
-)
-from registry.trust.errors import TrustError
-from registry.trust.keys import PublicKey, jwk_thumbprint
-from registry.trust.signatures import next_free_index
-
-DAY = 86_400
-#: a new certificate is valid from a little before now, for clocks running behind
-CLOCK_SKEW = 300
+from registry.cert_issuance import IssuedCert, issue_for
+from registry.config import MAX_CERT_DAYS
+from registry.errors import InvalidArgument
+from registry.trust.certs import DEFAULT_CERT_INDEX
+from registry.trust.claims import ValueRef
+from registry.trust.keys import PrivateKey, PublicKey
 
 
 def ref_option(text: str, option: str) -> ValueRef:
@@ -46,22 +37,6 @@ def ref_option(text: str, option: str) -> ValueRef:
     except CliError:
         raise CliError(f"{option} must be INDEX:HANDLE, got {text!r}", EXIT_USAGE) from None
     return ValueRef(handle, index)
-
-
-def _perms(subject: str, derived: bool) -> tuple[Permission, ...]:
-    if name_key(subject).startswith(name_key("0.NA/")):
-        return prefix_permissions(subject, derived_prefixes=derived)
-    return (Permission(subject, PERM_THIS_HANDLE),)
-
-
-def _cert_index(values: list[HandleValue], issuer: ValueRef, subject: ValueRef) -> int:
-    """The index of the issuer's current certificate for ``subject``, else a free one."""
-    for cert in signed_values(subject.handle, values, TYPE_HS_CERT):
-        if ValueRef.parse(cert.claims.iss).same(issuer) and ValueRef.parse(
-            cert.claims.sub
-        ).same(subject):
-            return cert.index
-    return next_free_index(values, DEFAULT_CERT_INDEX)
 
 
 def _write_value(path: Path, handle: str, value: HandleValue) -> None:
@@ -75,35 +50,39 @@ def when(seconds: int | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
+def issuer_options(
+    ctx: CommandContext, args: argparse.Namespace
+) -> tuple[ValueRef, PrivateKey]:
+    """The issuer reference and its decrypted key from ``--issuer``/``--issuer-key``."""
+    if not 1 <= args.days <= MAX_CERT_DAYS:
+        raise CliError(f"--days must be 1 to {MAX_CERT_DAYS}, got {args.days}", EXIT_USAGE)
+    issuer = ref_option(args.issuer, "--issuer")
+    return issuer, read_private_key(ctx.config.path(Path(args.issuer_key)), args)
+
+
+def write_out(args: argparse.Namespace, issued: IssuedCert) -> None:
+    """With ``--out``, the certificate also as REST JSON in that file."""
+    if args.out:
+        _write_value(Path(args.out), issued.handle, issued.value)
+
+
 async def certify(
     ctx: CommandContext, args: argparse.Namespace, registry: Registry, subject: ValueRef,
     subject_key: PublicKey,
 ) -> dict[str, Any]:
-    """Certify ``subject_key`` as ``subject`` with the issuer options of ``args``; write the
-    HS_CERT through ``registry``; what was written, as a result row."""
-    if args.days < 1:
-        raise CliError("--days must be at least 1", EXIT_USAGE)
-    issuer = ref_option(args.issuer, "--issuer")
-    issuer_key = read_private_key(ctx.config.path(Path(args.issuer_key)), args)
+    """Certify ``subject_key`` as ``subject`` with the issuer options of ``args``
+    (:func:`registry.cert_issuance.issue_for`); write the HS_CERT through ``registry``;
+    what was written, as a result row."""
+    issuer, issuer_key = issuer_options(ctx, args)
     existing = await registry.values(subject.handle)
-    index = args.index or _cert_index(existing, issuer, subject)
-    now = int(time.time())
     try:
-        cert = issue_cert(
-            issuer.handle, issuer.index, issuer_key, subject.handle, subject.index, subject_key,
-            now - CLOCK_SKEW, now + args.days * DAY,
-            _perms(subject.handle, not args.no_derived_prefixes), issued=now, index=index,
-        )
-    except TrustError as exc:
+        issued = issue_for(existing, issuer, issuer_key, subject, subject_key, args.days,
+                           index=args.index, derived_prefixes=not args.no_derived_prefixes)
+    except InvalidArgument as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
-    await registry.put(subject.handle, cert, existing)
-    if args.out:
-        _write_value(Path(args.out), subject.handle, cert)
-    return {
-        "handle": subject.handle, "index": index, "issuer": str(issuer),
-        "subject": str(subject), "key": jwk_thumbprint(subject_key),
-        "expires": when(now + args.days * DAY), "written": registry.where,
-    }
+    await registry.put(subject.handle, issued.value, existing)
+    write_out(args, issued)
+    return {**issued.to_json(), "written": registry.where}
 
 
 def add_issue_options(parser: argparse.ArgumentParser) -> None:

@@ -4,8 +4,9 @@ An enterprise's request (``idnode cert request``) is queued here with ``cert
 submit FILE`` (or ``cert request --submit``), or over REST with ``POST
 /api/cert-requests``; an operator lists the queue and decides each request
 once.  ``cert approve`` issues the HS_CERT exactly as ``cert issue --request``
-(:func:`admin.commands.cert_issue.certify`) and records the decision and its
-``cert.approve`` audit entry in the same transaction as the certificate;
+and the console's approve button (:mod:`registry.cert_issuance`) and records
+the decision and its ``cert.approve`` audit entry in the same transaction as
+the certificate;
 ``cert reject --reason`` records ``cert.reject``.
 """
 
@@ -15,14 +16,14 @@ import argparse
 import time
 from pathlib import Path
 
-from admin.commands.cert_issue import add_issue_options, certify
+from admin.commands.cert_issue import add_issue_options, issuer_options, write_out
 from admin.commands.keys import read_file
-from admin.commands.registry_access import Registry
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
+from registry.cert_issuance import approve_cert_request
 from registry.errors import InvalidArgument, NotFound
 from registry.models import CERT_REQUEST_STATES
-from registry.trust.requests import MAX_REQUEST_BYTES, RequestError, check_request
+from registry.trust.requests import MAX_REQUEST_BYTES
 
 
 async def submit_text(ctx: CommandContext, text: str, source: str) -> dict[str, object]:
@@ -62,26 +63,21 @@ async def requests(ctx: CommandContext, args: argparse.Namespace) -> int:
 
 
 async def approve(ctx: CommandContext, args: argparse.Namespace) -> int:
-    """Issue the HS_CERT a pending request asks for, and record the approval."""
+    """Issue the HS_CERT a pending request asks for, and record the approval
+    (:func:`registry.cert_issuance.approve_cert_request`, as the console does)."""
+    issuer, issuer_key = issuer_options(ctx, args)
     async with ctx.store() as store:
-        info = await store.get_cert_request(args.id)
-        if info is None:
-            raise CliError(f"no certificate request {args.id}", EXIT_USAGE)
-        if info.state != "pending":
-            raise CliError(f"certificate request {args.id} is already {info.state}", EXIT_USAGE)
-        try:  # checked again: it may have expired while it waited
-            subject, key = check_request(info.request.encode(), int(time.time()))
-        except RequestError as exc:
-            raise CliError(f"certificate request {args.id}: {exc}", EXIT_USAGE) from None
-        async with store.transaction():
-            result = await certify(ctx, args, Registry(ctx, args, store=store), subject, key)
-            await store.decide_cert_request(
-                args.id, "approved", actor=ctx.actor, reason=args.reason,
-                detail={"issuer": result["issuer"], "index": result["index"],
-                        "expires": result["expires"]})
-    ctx.out.result({"request": args.id, **result},
-                   f"certificate request {args.id} approved: HS_CERT {result['index']} on "
-                   f"{result['handle']}")
+        try:
+            issued, _info = await approve_cert_request(
+                store, args.id, issuer=issuer, issuer_key=issuer_key, days=args.days,
+                actor=ctx.actor, reason=args.reason, index=args.index,
+                derived_prefixes=not args.no_derived_prefixes)
+        except (InvalidArgument, NotFound) as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    write_out(args, issued)
+    ctx.out.result({"request": args.id, **issued.to_json(), "written": "local"},
+                   f"certificate request {args.id} approved: HS_CERT {issued.index} on "
+                   f"{issued.handle}")
     return EXIT_OK
 
 

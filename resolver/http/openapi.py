@@ -411,7 +411,8 @@ def _cert_request_paths() -> dict[str, Any]:
               "properties": {"responseCode": {"type": "integer"},
                              "request": {"type": "object"}}}
     queued = {"description": "The queued request: id, subject, enterprise, key thumbprint, "
-              "state, decision.", "content": {_JSON: {"schema": answer}}}
+              "state, decision, and the certificate (handle, index, expiry) once approved.",
+              "content": {_JSON: {"schema": answer}}}
     return {
         "/api/cert-requests": {"post": {
             "operationId": "submitCertRequest",

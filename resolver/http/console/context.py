@@ -17,6 +17,7 @@ from aiohttp import web
 
 from protocol.values import HandleValue
 from registry.accounts import StoredSession, UserInfo
+from registry.cert_issuer import CertIssuer
 from registry.store import HandleStore
 from resolver.core.metrics import Metrics
 from resolver.core.redis_link import RedisLink
@@ -35,7 +36,9 @@ class ConsoleSettings:
     ``site`` is the node's HS_SITE value (put in new enterprise prefix handles);
     ``public_url`` is the base of the public product pages (``<base>/<handle>``)
     the QR labels encode; ``uploads`` is the folder bulk uploads and their
-    reports go to (shared by the worker processes of one host).
+    reports go to (shared by the worker processes of one host); ``issuer`` is
+    the node's certificate issuer (``cert_issuer_key_path``), None when the
+    console only shows the ``idnode cert approve`` command.
     """
 
     service: ResolutionService
@@ -47,6 +50,7 @@ class ConsoleSettings:
     metrics: Metrics | None = None
     redis: RedisLink | None = None
     secure_cookies: bool = False
+    issuer: CertIssuer | None = None
 
     @property
     def store(self) -> HandleStore:

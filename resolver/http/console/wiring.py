@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from registry.cert_issuer import load_cert_issuer
 from registry.config import NodeConfig
 from resolver.core.metrics import Metrics
 from resolver.core.redis_link import RedisLink
@@ -20,13 +21,16 @@ UPLOADS = "console-uploads"
 def console_settings(
     config: NodeConfig, service: ResolutionService, metrics: Metrics | None
 ) -> ConsoleSettings:
-    """The console's settings for a node (login sessions in the registry)."""
+    """The console's settings for a node (login sessions in the registry); the certificate
+    issuer key is loaded here, a :class:`~registry.config.ConfigError` naming the file if it
+    cannot be."""
     return ConsoleSettings(
         service=service, sessions=RegistrySessions(service.store), node_prefix=config.prefixes[0],
         site=service.site_info, public_url=config.public_http_url,
         uploads=config.path(Path(UPLOADS)), metrics=metrics,
         redis=RedisLink.of(config) if config.redis_url else None,
         secure_cookies=config.public_http_url.startswith("https:"),
+        issuer=load_cert_issuer(config),
     )
 
 

@@ -16,7 +16,8 @@ from registry.tiers import keep_tiers
 from resolver.core.service import ResolutionService
 
 
-async def _forget(service: ResolutionService, handle: str) -> None:
+async def forget(service: ResolutionService, handle: str) -> None:
+    """Every serving process's cache forgets ``handle`` (after a write)."""
     if service.answers is not None:
         await service.answers.invalidate([handle])
 
@@ -34,7 +35,7 @@ async def put_record(
     else:
         await service.store.replace_handle(handle, values, actor=actor,
                                            expected_version=expected_version)
-    await _forget(service, handle)
+    await forget(service, handle)
 
 
 async def delete_record(
@@ -42,4 +43,4 @@ async def delete_record(
 ) -> None:
     """Delete ``handle`` (refused if it changed since ``expected_version``)."""
     await service.store.delete_handle(handle, actor=actor, expected_version=expected_version)
-    await _forget(service, handle)
+    await forget(service, handle)

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from registry.bootstrap import ensure_node_identity
+from registry.cert_issuer import CertIssuer
 from registry.passwords import hash_password
 from registry.store import HandleStore
 from resolver.core.service import ResolutionService
@@ -108,15 +109,18 @@ async def seed_staff(store: HandleStore) -> None:
 
 
 @asynccontextmanager
-async def console_node(database_url: str, tmp_path: Path) -> AsyncIterator[Console]:
-    """A console on an ephemeral port over a fresh registry with staff accounts."""
+async def console_node(database_url: str, tmp_path: Path, *,
+                       issuer: CertIssuer | None = None) -> AsyncIterator[Console]:
+    """A console on an ephemeral port over a fresh registry with staff accounts; with
+    ``issuer`` it approves certificate requests."""
     store = await HandleStore.open(database_url)
     service = ResolutionService(store)
     await seed_staff(store)
     uploads = tmp_path / "uploads"
     settings = ConsoleSettings(service=service, sessions=RegistrySessions(store),
                                node_prefix=NODE_PREFIX, site=None,
-                               public_url="http://127.0.0.1:8000", uploads=uploads)
+                               public_url="http://127.0.0.1:8000", uploads=uploads,
+                               issuer=issuer)
     runner, port = await run_http_server(service, "127.0.0.1", 0,
                                          console=console_for_http(settings))
     try:
