@@ -304,6 +304,7 @@ async def _listen(
             limits=limits,
             private_key=load_server_key(config),
             reuse_port=reuse_port,
+            udp_workers=config.workers,
             rate_limiter=rate_limiter_from(config),
             recursion_allow=config.recursion_allow,
             challenges=Challenges(state, limits.challenge_lifetime),

@@ -88,6 +88,16 @@ class RateLimiter:
             self.rate, self.burst, max_clients=self.max_clients, slip=self.slip, clock=self.clock
         )
 
+    def share(self, parts: int) -> RateLimiter:
+        """A limiter of its own with ``1/parts`` of the rate and burst, for one of
+        ``parts`` processes that each see an even share of every client's requests."""
+        if parts <= 1:
+            return self.fresh()
+        return RateLimiter(
+            self.rate / parts, max(1, self.burst // parts), max_clients=self.max_clients,
+            slip=self.slip, clock=self.clock,
+        )
+
     def seconds_until_allowed(self, client: str, cost: float = 1.0) -> float:
         """Take ``cost`` tokens for ``client``: 0.0 if the request may go ahead, else the
         seconds until it would (the request is refused and costs nothing)."""

@@ -57,6 +57,7 @@ from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
 from resolver.handle.hot_path import HotRequest, KeptDatagrams, hot_request, keepable
 from resolver.handle.requests import RequestProcessor
+from resolver.handle.udp_spread import spread_by_request
 
 log = logging.getLogger(__name__)
 
@@ -413,6 +414,7 @@ async def run_handle_server(
     challenges: Challenges | None = None,
     sessions: Sessions | None = None,
     reuse_port: bool = False,
+    udp_workers: int = 1,
     rate_limiter: RateLimiter = UNLIMITED,
     metrics: Metrics | None = None,
     recursion_allow: Sequence[str] | None = None,
@@ -424,6 +426,10 @@ async def run_handle_server(
     open challenges and Handle sessions (:mod:`resolver.core.auth_sessions`; the
     node passes ones every worker process shares); ``reuse_port``
     sets SO_REUSEPORT so several processes can share the ports;
+    ``udp_workers`` (> 1, with ``reuse_port``) is how many processes share them:
+    UDP requests are then spread over them by request id
+    (:mod:`resolver.handle.udp_spread`) and each takes that share of a client's
+    UDP rate budget;
     ``rate_limiter`` is asked once per TCP request, a :meth:`RateLimiter.fresh` copy
     of it once per UDP request (spoofed datagrams cannot spend a TCP budget);
     ``metrics`` counts answers and latency under the front end ``handle``;
@@ -444,7 +450,8 @@ async def run_handle_server(
     )
     server = HandleServer(processor)
     proofs = ProvenAddresses()
-    udp_limiter = rate_limiter.fresh()
+    spread = reuse_port and udp_workers > 1
+    udp_limiter = rate_limiter.share(udp_workers) if spread else rate_limiter.fresh()
     handler = _TcpConnections(processor, limits, rate_limiter, proofs)
     handler.gate = ConnectionGate(limits.max_tcp_connections, limits.max_connections_per_client)
     handler.recursion = recursion
@@ -462,6 +469,9 @@ async def run_handle_server(
             srv = await asyncio.start_server(handler, sock=tcp_sock, limit=2**16)
             server.tcp.append(srv)
             udp_sock = _bind(one, port, socket.SOCK_DGRAM, reuse_port)
+            if spread and not spread_by_request(udp_sock, udp_workers):
+                log.warning("UDP requests on %s:%d go to workers by client address: "
+                            "this kernel refused SO_ATTACH_REUSEPORT_CBPF", one, port)
             transport, _ = await loop.create_datagram_endpoint(
                 udp_server, sock=udp_sock
             )

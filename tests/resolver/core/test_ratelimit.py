@@ -142,3 +142,12 @@ def test_config_keys_reach_the_limits_and_the_limiter() -> None:
 def test_bad_limit_values_name_the_key(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=key):
         load_config(environ={f"IDNODE_{key.upper()}": value})
+
+
+def test_a_share_is_that_part_of_the_budget() -> None:
+    limiter = RateLimiter(10.0, 9, slip=3, clock=Clock())
+    half = limiter.share(2)
+    assert (half.rate, half.burst, half.slip) == (5.0, 4, 3)
+    assert limiter.share(100).burst == 1  # never a budget that admits nothing
+    whole = limiter.share(1)
+    assert (whole.rate, whole.burst) == (10.0, 9) and whole is not limiter
