@@ -24,6 +24,7 @@ from resolver.http.console import (
     portal,
     review,
     sharing,
+    signing,
     users,
 )
 from resolver.http.console.context import SETTINGS, ConsoleSettings
@@ -36,8 +37,8 @@ from resolver.http.console.security import (
 
 PREFIX = "/console"
 MAX_UPLOAD = 64 * 1024 * 1024
-FEATURES = (auth, account, apply, review, cert_review, portal, sharing, bulk, labels, operator,
-            users)
+FEATURES = (auth, account, apply, review, cert_review, portal, sharing, bulk, signing, labels,
+            operator, users)
 
 
 def template_environment(app: web.Application) -> jinja2.Environment:

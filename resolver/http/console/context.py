@@ -38,7 +38,8 @@ class ConsoleSettings:
     the QR labels encode; ``uploads`` is the folder bulk uploads and their
     reports go to (shared by the worker processes of one host); ``issuer`` is
     the node's certificate issuer (``cert_issuer_key_path``), None when the
-    console only shows the ``idnode cert approve`` command.
+    console only shows the ``idnode cert approve`` command; ``signature_days``
+    is how long signatures made in the portal's Sign records page are valid.
     """
 
     service: ResolutionService
@@ -51,6 +52,7 @@ class ConsoleSettings:
     redis: RedisLink | None = None
     secure_cookies: bool = False
     issuer: CertIssuer | None = None
+    signature_days: int = 365
 
     @property
     def store(self) -> HandleStore:

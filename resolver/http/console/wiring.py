@@ -31,6 +31,7 @@ def console_settings(
         redis=RedisLink.of(config) if config.redis_url else None,
         secure_cookies=config.public_http_url.startswith("https:"),
         issuer=load_cert_issuer(config),
+        signature_days=config.signature_days,
     )
 
 
