@@ -124,13 +124,15 @@ class CertRequestsMixin(StoreBase):
         return None if row is None else CertRequestInfo(*row)
 
     async def list_cert_requests(
-        self, *, state: str | None = None, enterprise: str | None = None, limit: int = 100
+        self, *, state: str | None = None, enterprise: str | None = None, limit: int = 100,
+        newest_first: bool = False,
     ) -> list[CertRequestInfo]:
-        """Requests, oldest first, optionally in one state or of one enterprise."""
+        """Requests, oldest (or newest) first, optionally in one state or of one enterprise."""
         if state is not None and state not in CERT_REQUEST_STATES:
             raise InvalidArgument(f"a request is one of {', '.join(CERT_REQUEST_STATES)}, "
                                   f"not {state!r}")
-        query = select(*_COLUMNS).order_by(_R.c.id).limit(max(1, min(limit, MAX_LIST)))
+        query = select(*_COLUMNS).order_by(_R.c.id.desc() if newest_first else _R.c.id).limit(
+            max(1, min(limit, MAX_LIST)))
         if state is not None:
             query = query.where(_R.c.state == state)
         if enterprise is not None:

@@ -18,6 +18,7 @@ from resolver.http.console import (
     apply,
     auth,
     bulk,
+    cert_portal,
     cert_review,
     labels,
     operator,
@@ -37,8 +38,8 @@ from resolver.http.console.security import (
 
 PREFIX = "/console"
 MAX_UPLOAD = 64 * 1024 * 1024
-FEATURES = (auth, account, apply, review, cert_review, portal, sharing, bulk, signing, labels,
-            operator, users)
+FEATURES = (auth, account, apply, review, cert_review, portal, cert_portal, sharing, bulk, signing,
+            labels, operator, users)
 
 
 def template_environment(app: web.Application) -> jinja2.Environment:
