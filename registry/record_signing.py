@@ -38,6 +38,8 @@ from registry.trust.claims import ValueRef
 from registry.trust.keys import PrivateKey
 
 NOT_FOUND = "not found"
+#: how many certificate-chain handles one signing run keeps (a run signs for few prefixes)
+CHAIN_CACHE = 64
 
 
 class Records(Protocol):
@@ -133,13 +135,22 @@ class Signer:
         self.deadline = None if expiring is None else int(time.time()) + expiring
         self.refused: tuple[type[Exception], ...] = (StoreError, *refused)
         self._signers: dict[str, ValueRef] = {}
+        self._chain: dict[str, list[HandleValue] | None] = {}
 
     async def fetch(self, handle: str) -> list[HandleValue] | None:
-        """``handle``'s values, None when it does not exist."""
+        """``handle``'s values, None when it does not exist; read once per run (the policy
+        only fetches the certificate chain's handles, the same for every record of a
+        prefix; at most :data:`CHAIN_CACHE` of them are kept)."""
+        key = name_key(handle)
+        if key in self._chain:
+            return self._chain[key]
         try:
-            return await self.records.values(handle)
+            found: list[HandleValue] | None = await self.records.values(handle)
         except HandleNotFound:
-            return None
+            found = None
+        if len(self._chain) < CHAIN_CACHE:
+            self._chain[key] = found
+        return found
 
     def policy(self, prefix: str) -> SigningPolicy:
         """The signing policy that signs ``prefix``'s handles with this key."""
