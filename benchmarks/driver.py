@@ -24,6 +24,13 @@ with an unexpected code (not SUCCESS for a stored handle, not
 HANDLE_NOT_FOUND / 404 for a miss) is an error.  ``processes`` > 1 runs
 that many driver processes and adds up their figures.
 
+``rate`` > 0 paces the requests instead (open loop, up to ``concurrency``
+outstanding): request *n* leaves at ``start + n / rate``, or as soon as a slot
+is free when the server has fallen behind; latency counts from the moment it
+left, and the result says how many left more than a millisecond late
+(``late``), so a point the server could not keep up with shows as one.  This is
+how "p99 at half of the maximum throughput" is measured.
+
 ``python -m benchmarks.driver --protocol udp --port 2641 --duration 10``
 prints one JSON object with the figures.
 """
@@ -62,6 +69,8 @@ from benchmarks.workload import MISS, KeyFile, Workload, WorkloadSpec
 
 PROTOCOLS = ("udp", "http")
 SWEEP_INTERVAL = 0.05
+#: a paced request leaving this many seconds after its turn counts as late
+LATE = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,7 @@ class DriverOptions:
     sockets: int = 8
     timeout: float = 2.0
     processes: int = 1
+    rate: float = 0.0
 
 
 @dataclass(slots=True)
@@ -96,6 +106,7 @@ class DriverResult:
     first_error: str = ""
     tcp_fallbacks: int = 0
     mean_bytes: float = math.nan
+    late: int = 0
 
 
 @dataclass(slots=True)
@@ -109,6 +120,7 @@ class _Tally:
     wrapped: bool = False
     tcp_fallbacks: int = 0
     answer_bytes: int = 0
+    late: int = 0
 
     def fail(self, counted: bool, why: str) -> None:
         if counted:
@@ -130,6 +142,24 @@ class _Run:
         self.measure_from = self.started + opts.warmup
         self.deadline = self.started + opts.duration
         self.issued = 0
+        self.interval = 1.0 / opts.rate if opts.rate > 0 else 0.0
+        self.paced = 0
+
+    async def paced_turn(self) -> bool:
+        """With a ``rate``, wait for this request's turn (no wait when behind); whether
+        the turn comes before the run ends."""
+        if not self.interval:
+            return True
+        due = self.started + self.paced * self.interval
+        if due >= self.deadline:
+            return False
+        self.paced += 1
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -LATE:
+            self.tally.late += 1
+        return True
 
     def more(self) -> bool:
         """Whether another request may be sent (and counts it)."""
@@ -207,7 +237,7 @@ async def _drive_udp(run: _Run) -> None:
                     future.set_exception(TimeoutError("no answer"))
 
     async def slot(transport: asyncio.DatagramTransport) -> None:
-        while run.more():
+        while run.more() and await run.paced_turn():
             kind, handle = next(run.work)
             rid = next(ids) & 0x7FFFFFFF
             packet = templates.get(handle)
@@ -266,7 +296,7 @@ async def _drive_http(run: _Run) -> None:
 
     async def connection() -> None:
         reader = writer = None
-        while run.more():
+        while run.more() and await run.paced_turn():
             kind, handle = next(run.work)
             sent = time.perf_counter()
             try:
@@ -314,7 +344,7 @@ def drive(opts: DriverOptions, spec: WorkloadSpec) -> DriverResult:
         tallies = [_process(opts, spec, 0, 1)]
     else:
         share = replace(opts, concurrency=max(1, opts.concurrency // n),
-                        max_requests=max(1, opts.max_requests // n))
+                        max_requests=max(1, opts.max_requests // n), rate=opts.rate / n)
         with multiprocessing.get_context("fork").Pool(n) as pool:
             tallies = pool.starmap(_process, [(share, spec, i, n) for i in range(n)])
     latencies = [x for t in tallies for x in t.latencies]
@@ -326,6 +356,7 @@ def drive(opts: DriverOptions, spec: WorkloadSpec) -> DriverResult:
                         achieved_rps=rate, wrapped=any(t.wrapped for t in tallies),
                         first_error=first_error,
                         tcp_fallbacks=sum(t.tcp_fallbacks for t in tallies),
+                        late=sum(t.late for t in tallies),
                         mean_bytes=sum(t.answer_bytes for t in tallies) / len(latencies)
                         if latencies else math.nan,
                         **summarise(latencies))

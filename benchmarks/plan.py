@@ -106,6 +106,9 @@ class Plan:
     creates: int = 2000
     import_products: int = 3000
     csv_rows: int = 1_000_000
+    #: profiles whose Handle UDP driver run is repeated at half the rate it reached
+    #: ("p99 at half of max throughput", issue 17)
+    half_load_profiles: tuple[str, ...] = ("hot", "cold")
 
     @property
     def primary(self) -> Setup:
@@ -142,5 +145,5 @@ DEFAULT = Plan(
 QUICK = Plan(
     products=300, profiles=("hot",), stores=("sqlite",), workers=(1,), redis=(False,),
     rates=(100.0,), write_rate=10.0, locust_seconds=5.0, driver_seconds=3.0, warmup=1.0,
-    hot_set=200, concurrency=16, driver_processes=1, extra_protocols=(),
+    hot_set=200, concurrency=16, driver_processes=1, extra_protocols=(), half_load_profiles=(),
 )

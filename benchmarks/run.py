@@ -301,13 +301,18 @@ class Bench:
         self.add(m)
 
     def driver(self, label: tuple[str, str, str], protocol: str, spec: WorkloadSpec,
-               target: Target, max_requests: int = UNBOUNDED) -> DriverResult:
-        """One driver run at full speed; adds a measurement."""
+               target: Target, max_requests: int = UNBOUNDED, rate: float = 0.0
+               ) -> DriverResult:
+        """One driver run at full speed, or paced at ``rate`` requests/s; adds a
+        measurement."""
         who, setup, profile = label
-        self.log(f"driver {who} {setup} {profile} {protocol} (max throughput)")
-        opts = self.driver_options(protocol, target, max_requests)
+        pace = f"at {rate:.0f} req/s (half of max)" if rate else "(max throughput)"
+        self.log(f"driver {who} {setup} {profile} {protocol} {pace}")
+        opts = replace(self.driver_options(protocol, target, max_requests), rate=rate)
         result = drive(opts, spec)
         notes = [fallback_note(result.tcp_fallbacks, result.completed + result.errors)]
+        if result.late:
+            notes.append(f"{result.late} request(s) left > 1 ms late: the node fell behind")
         if result.first_error:
             notes.append(f"first error: {result.first_error}")
         if result.wrapped:
@@ -315,7 +320,8 @@ class Bench:
         if max_requests < UNBOUNDED and result.completed + result.errors >= max_requests * 0.9:
             notes.append(f"stopped at {max_requests} fresh handles")
         m = Measurement(target=who, setup=setup, profile=profile, protocol=protocol,
-                        tool="driver", offered_rps=None, achieved_rps=result.achieved_rps,
+                        tool="driver", offered_rps=rate or None,
+                        achieved_rps=result.achieved_rps,
                         requests=result.completed + result.errors, errors=result.errors,
                         p50=result.p50, p95=result.p95, p99=result.p99, p999=result.p999,
                         processes=target.processes, mean_bytes=result.mean_bytes,
@@ -408,15 +414,22 @@ class Bench:
                 self.paired_baseline("locust", protocol, rate, 1, data.keys)
         if profile == "mixed" or (not primary and profile not in ("hot", "cold")):
             return
-        cold_runs = len(DRIVER_PROTOCOLS)
+        half_load = profile in plan.half_load_profiles
+        cold_runs = len(DRIVER_PROTOCOLS) + (1 if half_load else 0)
         for protocol in DRIVER_PROTOCOLS:
-            if profile == "cold":
-                budget = max(1, (data.hosted - self.cursor) // cold_runs)
-                cold_runs -= 1
-                self.driver(label, protocol, self.cold_spec(data, budget), target, budget)
-            else:
-                self.driver(label, protocol, PROFILES[profile].spec(keys, plan.hot_set),
-                            target)
+            paced = half_load and protocol == "HDL-UDP"
+            rate = 0.0
+            for _ in range(2 if paced else 1):
+                if profile == "cold":
+                    budget = max(1, (data.hosted - self.cursor) // cold_runs)
+                    cold_runs -= 1
+                    result = self.driver(label, protocol, self.cold_spec(data, budget), target,
+                                         budget, rate=rate)
+                else:
+                    result = self.driver(label, protocol,
+                                         PROFILES[profile].spec(keys, plan.hot_set), target,
+                                         rate=rate)
+                rate = result.achieved_rps / 2
             self.paired_baseline("driver", protocol, 0.0, setup.workers, data.keys)
 
     def creates(self, data: StoreData, setup: Setup, target: Target) -> None:

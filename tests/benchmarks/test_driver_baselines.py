@@ -72,6 +72,20 @@ def test_driver_stops_at_max_requests_in_several_processes(baseline: Baseline) -
     assert result.completed + result.errors <= 200 and result.seconds < 15
 
 
+@pytest.mark.parametrize("protocol", ["udp", "http"])
+def test_a_paced_driver_never_runs_ahead_of_its_rate(baseline: Baseline, protocol: str) -> None:
+    port = baseline.hdl_port if protocol == "udp" else baseline.http_port
+    opts = DriverOptions(protocol, port, concurrency=8, duration=1.5, warmup=0.0, sockets=2,
+                         rate=100.0, processes=2)
+    result = drive(opts, baseline.spec)
+    assert result.errors == 0, result.first_error
+    # request n leaves no earlier than n / rate: at most rate x duration (+1 per process)
+    assert 0 < result.completed <= 100 * 1.5 + 2
+    unpaced = drive(DriverOptions(protocol, port, concurrency=8, duration=1.5, warmup=0.0,
+                                  sockets=2), baseline.spec)
+    assert unpaced.completed > 152  # the same baseline answers far more when not paced
+
+
 def test_driver_counts_unanswered_requests_as_errors(baseline: Baseline) -> None:
     (silent,) = free_ports(1)
     opts = DriverOptions("udp", silent, concurrency=2, duration=1.0, warmup=0.0,

@@ -14,9 +14,9 @@ from benchmarks.run import parse_peer
 
 
 def driver(target: str, profile: str, protocol: str, rps: float, p99: float = 1.0,
-           processes: int = 1) -> Measurement:
+           processes: int = 1, offered: float | None = None) -> Measurement:
     return Measurement(target=target, setup="s", profile=profile, protocol=protocol,
-                       tool="driver", offered_rps=None, achieved_rps=rps, requests=100,
+                       tool="driver", offered_rps=offered, achieved_rps=rps, requests=100,
                        errors=0, p50=p99 / 2, p95=p99, p99=p99, p999=p99,
                        processes=processes)
 
@@ -31,6 +31,8 @@ RUN = [
     driver("node", "hot", "HDL-UDP", 20_000.0, processes=2),
     driver("node", "cold", "HDL-UDP", 3_000.0, p99=4.0, processes=2),
     driver("peer", "hot", "HDL-UDP", 40_000.0),
+    driver("node", "hot", "HDL-UDP", 10_000.0, p99=1.5, processes=2, offered=10_000.0),
+    driver("node", "cold", "HDL-UDP", 1_500.0, p99=12.0, processes=2, offered=1_500.0),
 ]
 
 
@@ -41,13 +43,17 @@ def test_ratios_of_one_run_with_verdicts() -> None:
     assert values["cold UDP per process"] == pytest.approx(0.05)
     assert values["cold UDP p99"] == 4.0  # the setup with the most workers
     assert values["misses as fast as cold hits"] == pytest.approx(1.5)  # both on 1 worker
-    assert values["hot UDP vs peer"] == pytest.approx(0.5)  # the 2-worker node
+    assert values["hot UDP vs peer"] == pytest.approx(0.5)  # the 2-worker node, not paced
+    assert values["hot UDP p99 at half load"] == 1.5  # the paced runs only
+    assert values["cold UDP p99 at half load"] == 12.0
     assert math.isnan(values["hot REST vs peer"])
     rows = {line.split("  ")[0]: line for line in goal_table(values, None).splitlines()}
     assert rows["hot UDP per process"].endswith("MET")
     assert rows["hot REST per process"].endswith("not met")
     assert rows["cold UDP p99"].endswith("MET") and "<= 5 ms" in rows["cold UDP p99"]
     assert rows["hot REST vs peer"].endswith("not measured")
+    assert rows["hot UDP p99 at half load"].endswith("MET")
+    assert rows["cold UDP p99 at half load"].endswith("not met")
 
 
 def test_the_previous_run_is_shown_next_to_this_one(tmp_path: Path) -> None:
