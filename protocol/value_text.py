@@ -17,7 +17,6 @@ store the same bytes for the same text.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +33,7 @@ from protocol.constants import (
 from protocol.errors import ProtocolError
 from protocol.public_key import decode_key_numbers, encode_public_key
 from protocol.references import encode_vlist
-from protocol.values import HandleValue, ValueReference
+from protocol.values import DEFAULT_TTL, HandleValue, ValueReference
 
 ReadFile = Callable[[str], bytes]
 """Reads the file an ``@FILE`` data text names."""
@@ -94,6 +93,6 @@ def value_from_text(
     """A value of ``type_name`` at ``index`` whose data is written as ``text``; an
     HS_SECKEY is not publicly readable (as CNRI creates one)."""
     type_name = type_name.strip()
-    value = HandleValue(index=index, type=type_name, data=value_data(type_name, text, read=read),
-                        public_read=type_name.upper() != TYPE_HS_SECKEY)
-    return value if ttl is None else dataclasses.replace(value, ttl=ttl)
+    return HandleValue(index=index, type=type_name, data=value_data(type_name, text, read=read),
+                       ttl=DEFAULT_TTL if ttl is None else ttl,
+                       public_read=type_name.upper() != TYPE_HS_SECKEY)

@@ -21,6 +21,7 @@ it; a record that arrives signed already is stored as its signer signed it
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from protocol.admin_record import AdminRecord, encode_admin_record
 from protocol.constants import (
@@ -57,10 +58,20 @@ def with_default_admin(
 ) -> dict[int, HandleValue]:
     """``values`` with an HS_ADMIN for the admin of enterprise ``prefix`` when none is
     there; a record that comes signed (HS_SIGNATURE) is kept as its signer made it."""
-    if any(name_key(v.type) in (TYPE_HS_ADMIN, TYPE_HS_SIGNATURE) for v in values.values()):
+    if any(len(v.type) in _MARK_LENGTHS and name_key(v.type) in (TYPE_HS_ADMIN, TYPE_HS_SIGNATURE)
+           for v in values.values()):
         return dict(values)
     index = ADMIN_INDEX
     while index in values:
         index += 1
-    admin = admin_value(index, *enterprise_admin(prefix), ENTERPRISE_ADMIN_PERMS)
-    return {**values, index: admin}
+    return {**values, index: _default_admin(index, prefix)}
+
+
+_MARK_LENGTHS = frozenset((len(TYPE_HS_ADMIN), len(TYPE_HS_SIGNATURE)))
+
+
+@lru_cache(maxsize=1024)
+def _default_admin(index: int, prefix: str) -> HandleValue:
+    """The default HS_ADMIN of enterprise ``prefix`` at ``index`` (values are immutable:
+    the records of a bulk write share one)."""
+    return admin_value(index, *enterprise_admin(prefix), ENTERPRISE_ADMIN_PERMS)

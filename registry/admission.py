@@ -172,9 +172,11 @@ async def load_owners(
         owners = {row.code: Owner(row.code, row.status, row.quota, 0)
                   for row in await conn.execute(query)}
     result: dict[str, Ownership] = {}
+    na_keys: dict[str | None, str] = {
+        p: name_key(prefix_handle(p or "")) for p in set(nearest.values())}
     for key, prefix in nearest.items():
         owner = None if prefix is None else owners.get(registered[prefix] or "")
-        result[key] = Ownership(owner, key == name_key(prefix_handle(prefix or "")), prefix)
+        result[key] = Ownership(owner, key == na_keys[prefix], prefix)
     if lock:
         await _count_usage(conn, owners)
     return result

@@ -32,6 +32,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry import sqlite_driver
 from registry.base import StoreBase
 from registry.db import transaction_lock
 from registry.models import Change, table_of, utcnow
@@ -68,6 +69,11 @@ async def record(conn: AsyncConnection, handles: Sequence[str], kind: str = HAND
         _pruned = time.monotonic()
         await conn.execute(
             delete(_C).where(_C.c.time < now - timedelta(seconds=RETENTION_SECONDS)))
+    if conn.dialect.name == "sqlite":  # a bulk write's thousands of rows: one executemany
+        stamp = sqlite_driver.bind_value(conn, _C, "time", now)
+        await sqlite_driver.insert_records(conn, _C, ("handle", "kind", "time"),
+                                           [(h, kind, stamp) for h in handles])
+        return
     await conn.execute(insert(_C), [{"handle": h, "kind": kind, "time": now} for h in handles])
 
 

@@ -48,6 +48,8 @@ def keys_of(values: Values) -> dict[str, Identifier]:
 def _parsed(values: Values) -> dict[str, tuple[Identifier, bool]]:
     """``{canonical key: (identifier, named by a public value)}`` of a record."""
     found: dict[str, tuple[Identifier, bool]] = {}
+    if not any(value.type in ID_TYPES for value in values.values()):
+        return found
     for index, value in sorted(values.items()):
         scheme = ID_TYPES.get(value.type)
         if scheme is None:
@@ -124,10 +126,14 @@ async def check_records(
     return bad
 
 
-async def index_records(conn: AsyncConnection, records: Iterable[tuple[str, Values]]) -> None:
-    """Re-index a batch that :func:`check_records` passed (old keys of each handle dropped)."""
+async def index_records(conn: AsyncConnection, records: Iterable[tuple[str, Values]],
+                        *, replaced: Iterable[str] | None = None) -> None:
+    """Re-index a batch that :func:`check_records` passed: the old keys of the ``replaced``
+    handles (default: of every handle of the batch) are dropped first (a new handle has
+    none: its earlier keys went with it)."""
     todo = [(name, _parsed(values)) for name, values in records]
-    names = [name_key(name) for name, _keys in todo]
+    names = [name_key(name) for name in (replaced if replaced is not None
+                                         else (name for name, _keys in todo))]
     for start in range(0, len(names), _CHUNK):
         await conn.execute(delete(_K).where(_K.c.name_key.in_(names[start:start + _CHUNK])))
     await _insert(conn, todo)

@@ -63,6 +63,7 @@ _V = table_of(HandleValueRow)
 _H = table_of(Handle)
 _VALUE_COLUMNS = tuple(_V.c[name] for name in VALUE_COLUMNS)
 _CHUNK = 2000
+_CHECKED_TYPES = frozenset((EVENT_TYPE, TYPE_TEMPLATE))
 _ORDER = (_L.c.to_key, _L.c.from_key, _L.c.relation)
 _KEYS = _L.c.to_key.in_(bindparam("keys", expanding=True))
 _USERS = select(_L.c.to_key, _L.c.from_handle, _L.c.relation).where(_KEYS).order_by(*_ORDER)
@@ -103,6 +104,8 @@ def tiered_links(values: Iterable[HandleValue]) -> list[Link]:
     """``(to, relation, tier)`` of the record's links (:func:`links_of`), each with the
     least strict tier of the values naming it."""
     values = list(values)
+    if not any(v.type in LINK_RELATIONS for v in values):
+        return []
     listed = partner_indexes(values)
     tiers: dict[tuple[str, str], int] = {}
     for v in values:
@@ -206,9 +209,12 @@ async def check_records(
     conn: AsyncConnection, records: Iterable[tuple[str, Values]]
 ) -> dict[str, str]:
     """``{handle: reason}`` for each new record of a batch that breaks a rule."""
-    book = TemplateBook(conn)
+    book: TemplateBook | None = None
     bad: dict[str, str] = {}
     for name, values in records:
+        if not any(v.type in _CHECKED_TYPES for v in values.values()):
+            continue  # neither an event nor a template: nothing to check
+        book = book or TemplateBook(conn)
         try:
             check_events(None, values)
             await check_template(book, list(values.values()))
@@ -253,7 +259,9 @@ async def link_records(
         for from_key, to, relation, tier in await conn.execute(query):
             before.setdefault(from_key, []).append((to, relation, tier))
         await conn.execute(delete(_L).where(_L.c.from_key.in_(chunk)))
-    after = [(name, tiered_links(values.values())) for name, values in records]
+    # a record without links now or before has nothing to index or queue
+    after = [(name, links) for name, values in records
+             if (links := tiered_links(values.values())) or (before and name_key(name) in before)]
     await _insert_links(conn, after)
     await backlinks.queue_changes(conn, [(name, _published(before.get(name_key(name), [])),
                                           _published(links)) for name, links in after])

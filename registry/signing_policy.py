@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from protocol.constants import TYPE_HS_CERT, TYPE_HS_PUBKEY, TYPE_HS_SIGNATURE
@@ -55,6 +55,13 @@ ENTERPRISE_KEYS_DIR = Path("keys/enterprises")
 TRUST_ANCHOR_FILE = Path("keys/trust_anchor.pub")
 DAY = 86_400
 _NA_KEY = name_key(prefix_handle(""))
+_SIGNATURE_LENGTH = len(TYPE_HS_SIGNATURE)  # name_key keeps the length
+
+
+def has_signature(values: Iterable[HandleValue]) -> bool:
+    """Whether ``values`` hold an HS_SIGNATURE (its type in any ASCII case)."""
+    return any(len(v.type) == _SIGNATURE_LENGTH and name_key(v.type) == TYPE_HS_SIGNATURE
+               for v in values)
 #: stands in for a missing trust anchor: no signature verifies under it
 NO_ANCHOR: PublicKey = generate_key("ed25519").public_key()
 
@@ -172,7 +179,7 @@ class SigningPolicy:
         final = list(values)
         if key is not None:
             final = await self._sign(handle, final, key)
-        elif not any(name_key(v.type) == TYPE_HS_SIGNATURE for v in final):
+        elif not has_signature(final):
             return None
         await self.check(handle, final)
         return final if key is not None else None

@@ -157,3 +157,24 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mappin
     params = [tuple(process(row[name]) if process else row[name] for name, process in plan)
               for row in rows]
     await conn.exec_driver_sql(str(compiled), params)
+
+
+async def insert_records(conn: AsyncConnection, table: Table, columns: Sequence[str],
+                         records: Sequence[tuple[Any, ...]]) -> None:
+    """``INSERT`` ``records``, tuples in the order of ``columns`` already in the form
+    sqlite3 binds (numbers, text, bytes, booleans; JSON as text, times as
+    :func:`bind_value` gives them), as one ``executemany`` of one prepared statement:
+    a bulk write builds no mapping per row."""
+    if not records:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join('?' * len(columns))})")
+    await conn.exec_driver_sql(sql, list(records))
+
+
+def bind_value(conn: AsyncConnection, table: Table, column: str, value: Any) -> Any:
+    """``value`` of ``table.column`` as the dialect's bind processor hands it to the driver
+    (for a value that many rows of a bulk insert share, processed once)."""
+    process = table.c[column].type._cached_bind_processor(conn.dialect)
+    return process(value) if process else value

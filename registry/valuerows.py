@@ -93,17 +93,49 @@ def row_value(row: Row[Any] | Sequence[Any], offset: int = 0) -> HandleValue:
     )
 
 
-def record_digest(values: Iterable[HandleValue]) -> str:
+def record_digest(values: Iterable[HandleValue], stamp: int = 0) -> str:
     """SHA-256 (hex) of a record's values in index order: the audit before/after.
 
     Every field is length-prefixed, so no two different records share an input.
+    ``stamp`` stands for the timestamp of values whose own is 0 (a bulk write stores
+    them with its time without making new values first).
     """
-    digest = hashlib.sha256()
-    for v in sorted(values, key=lambda v: v.index):
-        refs = "\0".join(f"{r.index}:{r.handle}" for r in v.references).encode()
-        head = f"{v.index} {v.ttl_type} {v.ttl} {v.timestamp} {v.permissions}".encode()
+    parts: list[bytes] = []
+    for v in sorted(values, key=_index):
+        refs = "\0".join(f"{r.index}:{r.handle}" for r in v.references).encode() \
+            if v.references else b""
+        head = f"{v.index} {v.ttl_type} {v.ttl} {v.timestamp or stamp} {v.permissions}".encode()
         type_ = v.type.encode()
         for part in (head, type_, v.data, refs):
-            digest.update(len(part).to_bytes(4, "big"))
-            digest.update(part)
-    return digest.hexdigest()
+            parts.append(len(part).to_bytes(4, "big"))
+            parts.append(part)
+    return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def _index(value: HandleValue) -> int:
+    return value.index
+
+
+#: the ``handle_values`` columns in the order of :func:`value_records`' tuples
+VALUE_ROW_COLUMNS = ("handle_id", "name_key", *VALUE_COLUMNS)
+
+
+def references_text(value: HandleValue) -> str:
+    """The ``references`` column of ``value`` as JSON text (what the JSON type writes)."""
+    if not value.references:
+        return "[]"
+    return json.dumps([[ref.handle, ref.index] for ref in value.references])
+
+
+def value_records(handle_id: int, key: str, values: Iterable[HandleValue],
+                  stamp: int) -> list[tuple[Any, ...]]:
+    """The ``handle_values`` rows of a record as driver-ready tuples in
+    :data:`VALUE_ROW_COLUMNS` order (booleans as they are, references as JSON text), a
+    zero timestamp replaced by ``stamp``: a bulk write's rows without an insert
+    parameter dictionary or a new value per row."""
+    return [
+        (handle_id, key, v.index, v.type, v.data, v.ttl_type, v.ttl, v.timestamp or stamp,
+         v.admin_read, v.admin_write, v.public_read, v.public_write,
+         "[]" if not v.references else references_text(v))
+        for v in values
+    ]
