@@ -107,6 +107,8 @@ class DriverResult:
     tcp_fallbacks: int = 0
     mean_bytes: float = math.nan
     late: int = 0
+    #: requests sent, warm-up included (what the server's CPU over the run was spent on)
+    issued: int = 0
 
 
 @dataclass(slots=True)
@@ -121,6 +123,7 @@ class _Tally:
     tcp_fallbacks: int = 0
     answer_bytes: int = 0
     late: int = 0
+    issued: int = 0
 
     def fail(self, counted: bool, why: str) -> None:
         if counted:
@@ -180,6 +183,7 @@ class _Run:
     def finish(self) -> _Tally:
         self.tally.seconds = max(1e-9, time.perf_counter() - self.measure_from)
         self.tally.wrapped = self.work.wrapped
+        self.tally.issued = self.issued
         return self.tally
 
 
@@ -357,6 +361,7 @@ def drive(opts: DriverOptions, spec: WorkloadSpec) -> DriverResult:
                         first_error=first_error,
                         tcp_fallbacks=sum(t.tcp_fallbacks for t in tallies),
                         late=sum(t.late for t in tallies),
+                        issued=sum(t.issued for t in tallies),
                         mean_bytes=sum(t.answer_bytes for t in tallies) / len(latencies)
                         if latencies else math.nan,
                         **summarise(latencies))

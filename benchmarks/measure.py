@@ -1,7 +1,9 @@
 """One benchmark figure set (:class:`Measurement`) and the statistics behind it.
 
 Latencies are kept as exact samples in milliseconds and summarised with
-nearest-rank percentiles (p50, p95, p99, p99.9).  ``mean_bytes`` is the mean
+nearest-rank percentiles (p50, p95, p99, p99.9).  Driver runs also carry the
+server CPU per answer (:mod:`benchmarks.cpu`), the figure that moves least
+with the load others put on a shared machine.  ``mean_bytes`` is the mean
 size of the successful answers (HTTP body; Handle datagrams or TCP frame),
 so profiles that happen to ask for larger records can be told apart.  ``offered_rps`` is the
 request rate a Locust run was asked for; driver runs have none (they push
@@ -57,6 +59,10 @@ class Measurement:
     processes: int = 1
     mean_bytes: float = math.nan
     note: str = ""
+    #: server CPU per answer in microseconds: the node's processes (or the baseline's),
+    #: and on PostgreSQL the database's backends serving it (NaN: not measured)
+    cpu_us: float = math.nan
+    db_cpu_us: float = math.nan
 
     @classmethod
     def from_samples(cls, samples: Sequence[float], *, seconds: float, errors: int,

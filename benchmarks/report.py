@@ -54,10 +54,17 @@ def _cell(m: Measurement, name: str, base: Measurement | None) -> str:
     return text
 
 
+def _cpu(m: Measurement) -> str:
+    """Server CPU per answer: ``node`` or ``node+database`` microseconds."""
+    if math.isnan(m.cpu_us):
+        return "-"
+    return f"{m.cpu_us:.0f}" + ("" if math.isnan(m.db_cpu_us) else f"+{m.db_cpu_us:.0f}")
+
+
 def table(measurements: Sequence[Measurement]) -> str:
     """Aligned text table: baselines first, then the node runs in the order made."""
     head = ("target", "setup", "profile", "proto", "tool", "offered", "resp B", *HEADINGS,
-            "errors", "note")
+            "CPU us", "errors", "note")
     rows: list[tuple[str, ...]] = [head]
     ordered = [m for m in measurements if m.target == "baseline"]
     ordered += [m for m in measurements if m.target != "baseline"]
@@ -66,7 +73,7 @@ def table(measurements: Sequence[Measurement]) -> str:
         offered = "max" if m.offered_rps is None else f"{m.offered_rps:.0f}"
         size = "-" if math.isnan(m.mean_bytes) else f"{m.mean_bytes:.0f}"
         rows.append((m.target, m.setup, m.profile, m.protocol, m.tool, offered, size,
-                     *(_cell(m, name, base) for name in FIGURES),
+                     *(_cell(m, name, base) for name in FIGURES), _cpu(m),
                      f"{m.errors}/{m.requests}", m.note))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -56,7 +56,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import goals, writes
+from benchmarks import cpu, goals, writes
 from benchmarks.driver import DriverOptions, DriverResult, drive
 from benchmarks.hdl_wire import response_code, tcp_resolve_frame, udp_pieces
 from benchmarks.loader import init_node
@@ -115,6 +115,17 @@ class Target:
     http_port: int
     hdl_port: int
     processes: int
+    #: the server's process id (its CPU, and its workers', is read around driver runs)
+    pid: int = 0
+    #: the PostgreSQL database it serves from (its backends' CPU is read too)
+    database: str = ""
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds so far of the server's processes and of its database backends."""
+        if not self.pid or not cpu.available():
+            return math.nan, math.nan
+        db = cpu.backend_seconds(self.database) if self.database else math.nan
+        return cpu.tree_seconds(self.pid), db
 
 
 @dataclass
@@ -252,7 +263,8 @@ class Bench:
             server = start_server(f"baseline x{processes}", argv,
                                   self.logs / f"baseline-{processes}.log")
             self.stack.callback(server.stop)
-            self.baselines[processes] = Target(http_port, hdl_port, processes)
+            self.baselines[processes] = Target(http_port, hdl_port, processes,
+                                               server.process.pid)
         return self.baselines[processes]
 
     def paired_baseline(self, tool: str, protocol: str, rate: float, processes: int,
@@ -309,7 +321,11 @@ class Bench:
         pace = f"at {rate:.0f} req/s (half of max)" if rate else "(max throughput)"
         self.log(f"driver {who} {setup} {profile} {protocol} {pace}")
         opts = replace(self.driver_options(protocol, target, max_requests), rate=rate)
+        before = target.cpu_seconds()
         result = drive(opts, spec)
+        after = target.cpu_seconds()
+        per = 1e6 / max(1, result.issued)
+        cpu_us, db_cpu_us = ((a - b) * per for a, b in zip(after, before, strict=True))
         notes = [fallback_note(result.tcp_fallbacks, result.completed + result.errors)]
         if result.late:
             notes.append(f"{result.late} request(s) left > 1 ms late: the node fell behind")
@@ -325,7 +341,8 @@ class Bench:
                         requests=result.completed + result.errors, errors=result.errors,
                         p50=result.p50, p95=result.p95, p99=result.p99, p999=result.p999,
                         processes=target.processes, mean_bytes=result.mean_bytes,
-                        note="; ".join(n for n in notes if n))
+                        note="; ".join(n for n in notes if n), cpu_us=cpu_us,
+                        db_cpu_us=db_cpu_us)
         self.add(m)
         return result
 
@@ -344,8 +361,10 @@ class Bench:
     def add(self, m: Measurement) -> None:
         """Keep a measurement and show it."""
         self.measurements.append(m)
-        self.log(f"  -> {m.achieved_rps:.0f} req/s, p50 {m.p50:.2f} ms, p99 {m.p99:.2f} ms, "
-                 f"errors {m.errors}/{m.requests}{'  ' + m.note if m.note else ''}")
+        cpu_text = "" if math.isnan(m.cpu_us) else f", server CPU {m.cpu_us:.0f} us/answer" + (
+            "" if math.isnan(m.db_cpu_us) else f" + database {m.db_cpu_us:.0f} us")
+        self.log(f"  -> {m.achieved_rps:.0f} req/s, p50 {m.p50:.2f} ms, p99 {m.p99:.2f} ms"
+                 f"{cpu_text}, errors {m.errors}/{m.requests}{'  ' + m.note if m.note else ''}")
 
     def warm(self, data: StoreData, target: Target) -> None:
         """Ask for every hot handle over UDP a few times (each worker caches its own)."""
@@ -371,7 +390,8 @@ class Bench:
             profiles = [p for p in profiles if p in ("hot", "cold")]
         slot = redis_slot(self.redis_url, NODE_PREFIX) if setup.redis else None
         node = self.start_node(data, setup, slot)
-        target = Target(self.node_http, self.node_hdl, setup.workers)
+        target = Target(self.node_http, self.node_hdl, setup.workers, node.process.pid,
+                        _database_of(data.database_url))
         try:
             if primary:
                 self.capture_sample(data)
@@ -626,6 +646,12 @@ def fallback_note(fallbacks: int, requests: int) -> str:
     if not fallbacks:
         return ""
     return f"{100 * fallbacks / max(1, requests):.0f}% UDP->TCP (answer over UDP cap)"
+
+
+def _database_of(url: str) -> str:
+    """The PostgreSQL database name in ``url`` (empty for SQLite)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.path.lstrip("/") if parts.scheme.startswith("postgres") else ""
 
 
 def _sqlite_url(data_dir: Path) -> str:
