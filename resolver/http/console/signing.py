@@ -27,7 +27,7 @@ to implement PBES2/scrypt key decryption in script) nor SM2 keys, and the
 console runs no script at all (its CSP allows none).  An enterprise that does
 not want its key to reach the node signs with the CLI (``idnode sign ...
 --server HOST:PORT`` with its own credentials, or a REST PUT of an HS_SIGNATURE
-it computed): see README "Signed records" and docs/security-review.md.
+it computed): see README "Signed records" and docs/security-review.md Part V.
 """
 
 from __future__ import annotations
@@ -76,9 +76,10 @@ class Wanted:
     expiring: int | None
 
 
-def _page(request: web.Request, owned: Scope, form: Form, status: int = 200) -> web.Response:
+def _page(request: web.Request, owned: Scope, form: Form, status: int = 200, *,
+          certify: bool = False) -> web.Response:
     return render(request, "sign.html", {
-        "form": form, "prefixes": owned.names, "limit": MAX_RECORDS,
+        "form": form, "certify": certify, "prefixes": owned.names, "limit": MAX_RECORDS,
         "days": settings_of(request).signature_days, "max_kib": MAX_KEY_BYTES // 1024,
         "example": f"{owned.names[0] if owned.names else '88.118.8'}/TV-0001",
     }, status=status)
@@ -149,10 +150,10 @@ def _not_certified(prefix: str) -> str:
     holder = prefix_handle(prefix)
     return _(
         "This key is neither certified nor published on {holder}, so nothing it signs "
-        "would verify. Have it certified: idnode cert request --key FILE --subject "
-        "300:{holder} --out req.jws, then POST req.jws to /api/cert-requests with your "
-        "credentials (the node's reviewers approve it); or publish it: idnode keys publish "
-        "{holder} --index N --key FILE. Then sign again."
+        "would verify. Have it certified: make a request with idnode cert request --key FILE "
+        "--subject 300:{holder} --out req.jws and submit it on the Certificate requests page "
+        "(/console/portal/cert-requests); or publish it: idnode keys publish {holder} "
+        "--index N --key FILE. Then sign again."
     ).format(holder=holder)
 
 
@@ -212,7 +213,7 @@ async def sign_records(request: web.Request) -> web.StreamResponse:
         await signer.signer_for(wanted.prefix)
     except SigningUnavailable:
         form.error("key", _not_certified(wanted.prefix))
-        return _page(request, owned, form, 400)
+        return _page(request, owned, form, 400, certify=True)
     outcome = await sign_selected(signer, wanted.selection, limit=MAX_RECORDS)
     return render(request, "sign_result.html", {
         "signed": [dict(r, expires=_when(r["expires"])) for r in outcome.signed[:SHOWN_SIGNED]],

@@ -211,6 +211,7 @@ async def test_key_not_certified_names_what_to_do(world: World) -> None:
     assert status == 400
     assert f"此私钥在 {ENT_NA} 上既无证书也未发布" in text
     assert "idnode cert request" in text and "idnode keys publish" in text
+    assert 'id="cert-requests-link" href="/console/portal/cert-requests"' in text
     await world.admin.get("/console/lang/en", next="/console/portal/sign")
     status, text = await submit(world, mode="all", prefix=PREFIX,
                                 pem=private_key_to_pem(stranger, PASSPHRASE))
