@@ -116,7 +116,7 @@ async def fetch(ctx: CommandContext, args: argparse.Namespace) -> int:
     anchor = (await _install_anchor(ctx, client, server, where, certs, holder,
                                     args.anchor_thumbprint)
               if args.anchor_thumbprint else _configured_anchor(ctx))
-    chain_fetch = handle_protocol_fetch(client, server)
+    chain_fetch = handle_protocol_fetch(client, server, fresh=True)  # revocations as of now
     rows: list[dict[str, Any]] = []
     registry = Registry(ctx, argparse.Namespace(server=None, timeout=args.timeout))
     try:

@@ -15,7 +15,11 @@ referrals, else a referral comes back as the answer.
 (checked up to the configured trust anchor, or ``--trust-anchor FILE``); with
 ``--server`` the check is made here, client-side, on the record and certificate
 chain resolved at that server over the Handle protocol (which carries no
-verification result).  ``--trace`` adds the product's parts tree, where-used and
+verification result); ``--fresh`` asks that server with the AT (authoritative)
+flag, which an idnode server answers without its cache, so a revocation written
+at the issuer's authority counts at once (without ``--server`` the command's own
+cache is empty anyway, and the chain's issuers are read afresh:
+``revocation_ttl`` 0).  ``--trace`` adds the product's parts tree, where-used and
 lifecycle events from :mod:`resolver.core.trace` (rendered as ``idnode trace
 --all`` does); it works on this node's resolution service, so not with ``--server``.
 
@@ -66,6 +70,8 @@ async def _local(
     """The answer, and the verification / trace reports asked for."""
     # A one-shot command gains nothing from the shared Redis cache.
     config = dataclasses.replace(ctx.config, redis_url="")
+    if args.fresh:
+        config = dataclasses.replace(config, revocation_ttl=0)
     extra: dict[str, Any] = {}
     async with ctx.store() as store:
         service = await build_service(
@@ -119,7 +125,8 @@ async def _remote(
                            EXIT_UNREACHABLE) from None
         return Resolution(args.handle, exc.response_code, (), source=args.server), extra
     if args.verify:
-        report = await verify_over_handle_protocol(client, server, args.handle, anchor)
+        report = await verify_over_handle_protocol(client, server, args.handle, anchor,
+                                                   fresh=args.fresh)
         extra["verification"] = None if report is None else report_json(report)
     return answer, extra
 
@@ -142,6 +149,8 @@ async def resolve(ctx: CommandContext, args: argparse.Namespace) -> int:
         raise CliError("--trace uses this node's service: drop --server", EXIT_USAGE)
     if args.trust_anchor and not args.verify:
         raise CliError("--trust-anchor is for --verify", EXIT_USAGE)
+    if args.fresh and not args.verify:
+        raise CliError("--fresh is for --verify", EXIT_USAGE)
     extra: dict[str, Any] = {}
     if names_another_scheme(args.handle):
         if args.server:
@@ -206,6 +215,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "  idnode resolve 88.118.8/TV-0000001 --verify --trace\n"
         "  idnode resolve 88.118.8/TV-0000001 --verify --server 127.0.0.1:2641 "
         "--trust-anchor root.pub\n"
+        "  idnode resolve 88.118.8/TV-0000001 --verify --fresh --recursive "
+        "--server 127.0.0.1:2641\n"
         "  idnode --json resolve 0.NA/88.118 --index 100\n"
         "  idnode resolve '(01)06901234567892(21)ABC123'       # a GS1 code on the record\n"
         "  idnode resolve urn:epc:id:sgtin:6901234.056789.ABC123\n"
@@ -228,5 +239,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--trust-anchor", metavar="FILE",
                         help="the root's public key to verify up to (default: the node's "
                         "trust_anchor_path)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --verify: the record and its chain not from caches (with "
+                        "--server: asked with the AT flag), so a revocation counts at once")
     parser.add_argument("--trace", action="store_true",
                         help="show the product's parts tree, where-used and events")

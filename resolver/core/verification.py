@@ -20,7 +20,10 @@ server: the record and every handle of its chain are resolved there over the
 Handle protocol (recursively, so the server follows referrals, as CNRI clients
 ask), and the verdict is reached here, against the client's own trust anchor.
 The Handle protocol carries no verification result (see docs/cnri-compatibility.md),
-so this is how a Handle client learns it.
+so this is how a Handle client learns it.  ``fresh`` sets the requests' AT
+(authoritative) flag, which an idnode server answers without its cache (the record
+fetched again from its authority), so a client need not wait for the server's
+cached copy of a revoking issuer to age.
 
 :func:`report_json` is the ``verification`` member the REST API adds with
 ``?verify=true``::
@@ -84,12 +87,14 @@ async def verify(
     return _without_anchor_said(report, anchor)
 
 
-def handle_protocol_fetch(client: HandleClient, server: Target) -> Fetch:
-    """A verifier ``fetch``: the public record as ``server`` answers it, recursively."""
+def handle_protocol_fetch(client: HandleClient, server: Target, *, fresh: bool = False) -> Fetch:
+    """A verifier ``fetch``: the public record as ``server`` answers it, recursively;
+    ``fresh`` asks for authoritative (uncached) answers."""
 
     async def fetch(handle: str) -> list[HandleValue] | None:
         try:
-            answer = await client.resolve(handle, server=server, recursive=True)
+            answer = await client.resolve(handle, server=server, recursive=True,
+                                          authoritative=fresh)
         except HandleClientError:
             return None
         return list(answer.values) if answer.response_code == RC_SUCCESS else None
@@ -104,10 +109,12 @@ async def verify_over_handle_protocol(
     trust_anchor: PublicKey | None,
     *,
     now: int | None = None,
+    fresh: bool = False,
 ) -> VerificationReport | None:
     """The verdict on ``handle`` as resolved at ``server``, checked here up to
-    ``trust_anchor``; None when it does not resolve to values."""
-    fetch = handle_protocol_fetch(client, server)
+    ``trust_anchor``; None when it does not resolve to values.  ``fresh``: every
+    handle asked for with the AT flag (not from the server's cache)."""
+    fetch = handle_protocol_fetch(client, server, fresh=fresh)
     values = await fetch(handle)
     if values is None:
         return None

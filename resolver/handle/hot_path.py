@@ -21,7 +21,8 @@ no encode.
 Anything that would make the answer depend on more than the request bytes
 and the record is never kept: a session or a credential in the request, a
 signed response, more than one response, another response code than
-RC_SUCCESS (a challenge carries a fresh nonce).  Keys are the whole request
+RC_SUCCESS (a challenge carries a fresh nonce), an AT (authoritative) request
+(answered from the record's authority, never from a cache).  Keys are the whole request
 (flags, versions, requested types and indexes included), so two requests
 share a kept answer only when they are the same request.
 """
@@ -79,6 +80,7 @@ def keepable(request: Message, responses: Sequence[Message]) -> bool:
     return (
         request.session_id == 0
         and not request.signature
+        and not request.authoritative
         and response.response_code == RC_SUCCESS
         and response.signature is None
         and response.session_id == 0

@@ -345,6 +345,7 @@ class RequestProcessor:
             indexes=body.indexes,
             caller=caller,
             recursive=request.recursive,
+            max_age=0.0 if request.authoritative else None,  # AT: not from the cache
         )
         if res.withheld and caller is None and not request.public_only:
             return await self._challenge(request, spoofable)

@@ -84,11 +84,13 @@ async def pair(database: HandleStore, monkeypatch: pytest.MonkeyPatch,
 
 
 def request(handle: str, request_id: int, types: Sequence[str] = (), indexes: Sequence[int] = (),
-            public_only: bool = True, certify: bool = False) -> bytes:
+            public_only: bool = True, certify: bool = False,
+            authoritative: bool = False) -> bytes:
     msg = Message(OC_RESOLUTION, body=ResolutionRequest(handle, tuple(indexes), tuple(types)),
                   request_id=request_id)
     msg.public_only = public_only
     msg.certify = certify
+    msg.authoritative = authoritative
     (datagram,) = encode_udp(msg)
     return datagram
 
@@ -182,6 +184,30 @@ async def test_a_write_drops_the_kept_datagrams(pair: Pair) -> None:
         kept = await ask(pair.cached, request(TV, rid, types=["URL"]))
     assert pair.processed == [1, 2, 4, 5]
     assert kept == await ask(pair.uncached, request(TV, 6, types=["URL"]))
+
+
+@SQLITE
+async def test_authoritative_requests_are_answered_from_the_store_never_from_a_cache(
+    pair: Pair, database: HandleStore
+) -> None:
+    """The AT flag (what ``idnode resolve --verify --fresh`` sets): a record written behind
+    the cache's back is seen at once, while plain requests keep getting the cached copy."""
+    for rid in (1, 2):
+        await ask(pair.cached, request(TV, rid, types=["URL"]))
+    new = url(1, "https://example.test/tv/elsewhere")
+    await database.upsert_values(TV, [new], actor="another process")  # no invalidation here
+    plain = decoded(await ask(pair.cached, request(TV, 3, types=["URL"])))
+    assert isinstance(plain.body, ResolutionResponse)
+    assert new.data not in [v.data for v in plain.body.values]  # the kept, cached answer
+    for rid in (4, 5):
+        fresh = decoded(await ask(pair.cached, request(TV, rid, types=["URL"],
+                                                      authoritative=True)))
+        assert isinstance(fresh.body, ResolutionResponse)
+        assert [v.data for v in fresh.body.values] == [new.data]
+    assert pair.processed == [1, 2, 4, 5]  # AT answers are processed every time, never kept
+    after = decoded(await ask(pair.cached, request(TV, 6, types=["URL"])))
+    assert isinstance(after.body, ResolutionResponse)  # the refresh replaced the cached copy
+    assert [v.data for v in after.body.values] == [new.data]
 
 
 @SQLITE
