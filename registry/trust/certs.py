@@ -147,8 +147,17 @@ def issue_revocation(
 
 def revoked_by(handle: str, values: Iterable[HandleValue], issuer_key: PublicKey) -> frozenset[str]:
     """Thumbprints that HS_REVOCATION values on ``handle`` signed by ``issuer_key`` list."""
-    revoked: set[str] = set()
+    return frozenset(revocations_by(handle, values, issuer_key))
+
+
+def revocations_by(
+    handle: str, values: Iterable[HandleValue], issuer_key: PublicKey
+) -> dict[str, str]:
+    """Each thumbprint HS_REVOCATION values on ``handle`` signed by ``issuer_key`` list,
+    with the value (``INDEX:HANDLE``) that revokes it first."""
+    revoked: dict[str, str] = {}
     for rev in signed_values(handle, values, TYPE_HS_REVOCATION):
         if rev.claims.revoked and rev.jws.verifies(issuer_key):
-            revoked.update(rev.claims.revoked)
-    return frozenset(revoked)
+            for thumbprint in rev.claims.revoked:
+                revoked.setdefault(thumbprint, f"{rev.index}:{rev.handle}")
+    return revoked

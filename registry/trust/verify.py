@@ -27,14 +27,14 @@ handle its certificates name as issuer) are honoured like any other's.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from protocol.constants import TYPE_HS_CERT, TYPE_HS_PUBKEY, TYPE_HS_SIGNATURE
 from protocol.values import HandleValue
 from registry.names import name_key
-from registry.trust.certs import SignedValue, latest_cert_about, revoked_by, signed_value
+from registry.trust.certs import SignedValue, latest_cert_about, revocations_by, signed_value
 from registry.trust.claims import PERM_EVERYTHING, Permission, ValueRef, authorizes
 from registry.trust.digests import DigestCheck, check_digests
 from registry.trust.errors import TrustError
@@ -135,7 +135,7 @@ class _Issuer:
     perms: tuple[Permission, ...] | None  # None: an uncertified HS_PUBKEY, not judged
     cert: SignedValue | None  # the certificate binding ``key``; None for the anchor or an HS_PUBKEY
     anchored: bool
-    revoked: frozenset[str]
+    revoked: Mapping[str, str]  # thumbprint -> the HS_REVOCATION value listing it
 
 
 _ANCHOR_PERMS = (Permission("", PERM_EVERYTHING),)
@@ -194,7 +194,7 @@ class _Walk:
                 _ANCHOR_PERMS,
                 None,
                 True,
-                revoked_by(ref.handle, values or [], self.anchor),
+                revocations_by(ref.handle, values or [], self.anchor),
             )
         cert: SignedValue | str | None
         if hint is not None:
@@ -208,14 +208,15 @@ class _Walk:
         if cert is not None and cert.claims.public_key is not None:
             key = cert.claims.public_key
             return _Issuer(
-                key, cert.claims.perms or (), cert, False, revoked_by(ref.handle, values or [], key)
+                key, cert.claims.perms or (), cert, False,
+                revocations_by(ref.handle, values or [], key),
             )
         if allow_pubkey and values is not None:
             for value in values:
                 if value.index == ref.index and name_key(value.type) == TYPE_HS_PUBKEY:
                     try:
                         return _Issuer(
-                            hs_pubkey_to_public_key(value.data), None, None, False, frozenset()
+                            hs_pubkey_to_public_key(value.data), None, None, False, {}
                         )
                     except TrustError as exc:
                         return f"HS_PUBKEY {ref} is unusable: {exc}"
@@ -225,11 +226,14 @@ class _Walk:
         """The status of ``node`` once its signature is known to verify under ``issuer.key``."""
         status, detail = LINK_OK, ""
         date_problem = node.claims.date_problem(self.now)
-        if (
-            node.claims.public_key is not None
-            and jwk_thumbprint(node.claims.public_key) in issuer.revoked
-        ):
-            status, detail = LINK_REVOKED, f"{node.claims.iss} revoked the key of {node.claims.sub}"
+        thumbprint = (
+            jwk_thumbprint(node.claims.public_key) if node.claims.public_key is not None else ""
+        )
+        if thumbprint and thumbprint in issuer.revoked:
+            status, detail = LINK_REVOKED, (
+                f"{node.claims.iss} revoked the key of {node.claims.sub} (key thumbprint "
+                f"{thumbprint}, HS_REVOCATION {issuer.revoked[thumbprint]})"
+            )
         elif date_problem == "expired":
             status, detail = LINK_EXPIRED, f"expired at {node.claims.exp}"
         elif date_problem:

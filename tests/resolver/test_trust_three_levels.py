@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
@@ -40,39 +42,49 @@ NODE_NA, ENT_NA = "0.NA/88.118", "0.NA/88.118.9"
 KEY = "keys/signing.pem"
 
 
-@pytest.fixture(scope="module", params=["p256", "sm2"])
-def world(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@contextmanager
+def running_world(folder: Path, key_type: str, *,
+                  strangers: Mapping[str, str] = MappingProxyType({}),
+                  revocation_ttls: Mapping[str, int] = MappingProxyType({}),
+                  anchored: Sequence[str] = (),
+                  ) -> Iterator[dict[str, Any]]:
     """Three initialised, running nodes with a signing key each (the enterprise's
-    encrypted) and the root's key as the root's own trust anchor."""
-    folder = tmp_path_factory.mktemp(f"trust-{request.param}")
+    encrypted) and the root's key as the root's own trust anchor; ``strangers``
+    (name -> prefix) are more nodes, recursing from the root, anchored at the root's
+    key; ``revocation_ttls`` (name -> seconds) sets that setting of those nodes;
+    ``anchored`` nodes get the root's key as trust anchor before they start too."""
     procs = {
-        name: Proc(name, folder / name, prefix, role, free_port(), free_port())
-        for name, prefix, role in (
-            ("root", "88", "root"), ("node", "88.118", "node"),
-            ("enterprise", "88.118.9", "node"),
-        )
+        name: Proc(name, folder / name, prefix, "root" if name == "root" else "node",
+                   free_port(), free_port())
+        for name, prefix in (("root", "88"), ("node", "88.118"), ("enterprise", "88.118.9"),
+                             *strangers.items())
     }
     root, node, enterprise = procs["root"], procs["node"], procs["enterprise"]
     init_all(list(procs.values()))
+    for name, seconds in revocation_ttls.items():
+        settings = procs[name].folder / "idnode.toml"
+        text = settings.read_text()
+        assert "\nrevocation_ttl = 300\n" in text, text
+        settings.write_text(text.replace("\nrevocation_ttl = 300\n",
+                                         f"\nrevocation_ttl = {seconds}\n"))
     secret = folder / "enterprise.pass"
     secret.write_text("enterprise passphrase\n")
-    for proc in procs.values():
+    for proc in (root, node, enterprise):
         protection = (["--passphrase-file", str(secret)] if proc is enterprise
                       else ["--unencrypted"])
-        proc.run("keys", "gen", "--type", request.param, "--out", KEY, *protection)
+        proc.run("keys", "gen", "--type", key_type, "--out", KEY, *protection)
     # the root trusts its own key (the default anchor location; no trust_anchor_path)
-    shutil.copy(root.folder / f"{KEY}.pub", root.folder / "keys/trust_anchor.pub")
+    for proc in (root, *(procs[name] for name in (*strangers, *anchored))):
+        shutil.copy(root.folder / f"{KEY}.pub", proc.folder / "keys/trust_anchor.pub")
     asyncio.run(write(node, ("delegate", ("88.118.9", enterprise))))
     try:
-        serve_all(root, node, enterprise)
-        yield {**procs, "secret": secret, "folder": folder, "type": request.param}
+        serve_all(root, *(p for p in procs.values() if p is not root))
+        yield {**procs, "secret": secret, "folder": folder, "type": key_type}
     finally:
         stop(list(procs.values()))
 
 
-@pytest.fixture(scope="module")
-def chain(world: dict[str, Any]) -> dict[str, Any]:
+def issue_and_sign(world: dict[str, Any]) -> dict[str, Any]:
     """The certificates issued on requests and fetched, the record signed."""
     root, node, enterprise = world["root"], world["node"], world["enterprise"]
     folder: Path = world["folder"]
@@ -111,6 +123,29 @@ def chain(world: dict[str, Any]) -> dict[str, Any]:
     return {"anchor": anchor, "enterprise_cert": ent_cert}
 
 
+def revoke_enterprise_key(world: dict[str, Any]) -> None:
+    """The node revokes the enterprise's key: an HS_REVOCATION on 0.NA/88.118 at the root."""
+    node, enterprise, root = world["node"], world["enterprise"], world["root"]
+    node.run("cert", "revoke", "--issuer-key", str(node.folder / KEY),
+             "--issuer", f"300:{NODE_NA}", "--revoked-key", str(enterprise.folder / f"{KEY}.pub"),
+             "--server", root.endpoint)
+
+
+@pytest.fixture(scope="module", params=["p256", "sm2"])
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The three nodes, running."""
+    with running_world(tmp_path_factory.mktemp(f"trust-{request.param}"),
+                       request.param) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def chain(world: dict[str, Any]) -> dict[str, Any]:
+    """The certificates issued on requests and fetched, the record signed."""
+    return issue_and_sign(world)
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
@@ -127,10 +162,13 @@ async def rest_verdict(http: aiohttp.ClientSession, proc: Proc) -> dict[str, Any
         return verdict
 
 
-def handle_protocol_verdict(world: dict[str, Any]) -> dict[str, Any]:
-    """``idnode resolve --verify --server ROOT`` at the root's side: checked client-side."""
+def handle_protocol_verdict(world: dict[str, Any], via: Proc | None = None, *,
+                            fresh: bool = False) -> dict[str, Any]:
+    """``idnode resolve --verify --server VIA`` (default: the root) at the root's side:
+    checked client-side; ``fresh`` adds ``--fresh``."""
     root = world["root"]
-    answer = root.run("resolve", PUMP, "--verify", "--recursive", "--server", root.endpoint,
+    answer = root.run("resolve", PUMP, "--verify", "--recursive",
+                      "--server", (via or root).endpoint, *(["--fresh"] if fresh else []),
                       "--trust-anchor", str(root.folder / f"{KEY}.pub"))
     verdict: dict[str, Any] = answer["verification"]
     return verdict
@@ -139,7 +177,7 @@ def handle_protocol_verdict(world: dict[str, Any]) -> dict[str, Any]:
 async def test_signed_by_the_enterprise_verifies_at_the_root_then_revocation_takes_effect(
     world: dict[str, Any], chain: dict[str, Any], http: aiohttp.ClientSession
 ) -> None:
-    root, node, enterprise = world["root"], world["node"], world["enterprise"]
+    root, enterprise = world["root"], world["enterprise"]
     assert enterprise.run("cert", "show", ENT_NA)[0]["issuer"] == f"300:{NODE_NA}"  # fetched
     over_handle = handle_protocol_verdict(world)
     assert over_handle["status"] == "valid", over_handle
@@ -150,13 +188,13 @@ async def test_signed_by_the_enterprise_verifies_at_the_root_then_revocation_tak
     assert over_rest["status"] == "valid", over_rest
     assert over_rest["chain"] == over_handle["chain"]
 
-    node.run("cert", "revoke", "--issuer-key", str(node.folder / KEY),
-             "--issuer", f"300:{NODE_NA}", "--revoked-key", str(enterprise.folder / f"{KEY}.pub"),
-             "--server", root.endpoint)
+    revoke_enterprise_key(world)
     revoked = handle_protocol_verdict(world)
     assert revoked["status"] == "revoked", revoked
     why = f"revoked at 400:{ENT_NA}: 300:{NODE_NA} revoked the key of 300:{ENT_NA}"
     assert why in revoked["reason"]
+    thumbprint = enterprise.run("keys", "show", f"{KEY}.pub")["thumbprint"]
+    assert f"(key thumbprint {thumbprint}, HS_REVOCATION " in revoked["reason"], revoked
     over_rest = await rest_verdict(http, root)
     assert over_rest["status"] == "revoked" and why in over_rest["reason"], over_rest
 
