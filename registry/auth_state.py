@@ -8,11 +8,14 @@ record is opaque bytes under a hashed key, in a named pool with an expiry (a
 wall-clock time); a pool holds at most its bound, the records expiring first
 going first.  Each change of a record is one transaction holding its row
 (PostgreSQL ``FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``), so two processes
-claiming one nonce or one challenge cannot both win.
+claiming one nonce or one challenge cannot both win.  On SQLite a change
+(a Handle session's request counter, once per request) is that whole
+transaction in one trip to the SQLite thread (:meth:`AuthStateMixin.auth_change`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -48,6 +51,36 @@ async def _bound(conn: AsyncConnection, pool: str, bound: int, now: float) -> No
         await conn.execute(delete(_A).where(_A.c.key.in_(oldest.scalar_subquery())))
 
 
+_SELECT_SQLITE = 'SELECT pool, expires, data FROM auth_state WHERE "key" = ?'
+_UPDATE_SQLITE = 'UPDATE auth_state SET pool = ?, expires = ?, data = ? WHERE "key" = ?'
+_DELETE_SQLITE = 'DELETE FROM auth_state WHERE "key" = ?'
+
+
+def _change_here(db: sqlite3.Connection, key: str,
+                 change: Callable[[AuthSlot], tuple[AuthSlot | None, R]], now: float
+                 ) -> tuple[str, str | None, R] | None:
+    """On the SQLite thread, one transaction: apply ``change`` to the live record under
+    ``key``; its pool before and after (None: removed) and ``change``'s result, or None
+    when there is no live record (see :meth:`AuthStateMixin.auth_change`)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute(_SELECT_SQLITE, (key,)).fetchone()
+        if row is None or row[1] < now:
+            db.execute("ROLLBACK")
+            return None
+        new, result = change(AuthSlot(row[0], row[1], bytes(row[2])))
+        if new is None:
+            db.execute(_DELETE_SQLITE, (key,))
+        else:
+            db.execute(_UPDATE_SQLITE, (new.pool, new.expires, new.data, key))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return row[0], None if new is None else new.pool, result
+
+
 class AuthStateMixin(StoreBase):
     """Challenge and session records (see the module docstring)."""
 
@@ -79,6 +112,15 @@ class AuthStateMixin(StoreBase):
         """Apply ``change`` to the live record under ``key`` in one transaction: it gives
         the new record (None removes it) and a result, returned here; None when there
         is no live record."""
+        if self.dialect == "sqlite" and self._open_tx.get() is None:
+            changed = await self._sqlite_call(_change_here, key, change, now)
+            if changed is None:
+                return None
+            old_pool, new_pool, result = changed
+            if new_pool is not None and new_pool != old_pool:
+                async with self._write() as conn:
+                    await _bound(conn, new_pool, max(1, bounds.get(new_pool, default_bound)), now)
+            return result
         query = select(_A.c.pool, _A.c.expires, _A.c.data).where(_A.c.key == key).with_for_update()
         async with self._write() as conn:
             row = (await conn.execute(query)).first()

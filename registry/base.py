@@ -25,13 +25,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from registry.db import MODE_OPTION, sqlite_read_engine
+from registry.sqlite_driver import OneTripConnection
 
+T = TypeVar("T")
 ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
 """Called with the names of the handles a committed write changed."""
 
@@ -104,10 +106,19 @@ class StoreBase:
         execute, fetch, close...): worth it on the resolver's cache-miss path.
         Rows come back raw (no type processing).
         """
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
+        adapted = (await conn.get_raw_connection()).dbapi_connection
+        assert isinstance(adapted, OneTripConnection)
         self.query_count += 1
-        return list(await driver.execute_fetchall(sql, params))
+        return await adapted.fetch_all(sql, params)
+
+    async def _sqlite_call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(sqlite3 connection, *args)`` on the SQLite thread of a writing connection,
+        in one trip, outside any transaction of this store (``fn`` opens and ends its own)."""
+        async with self.engine.connect() as conn:
+            adapted = (await conn.get_raw_connection()).dbapi_connection
+            assert isinstance(adapted, OneTripConnection)
+            self.query_count += 1
+            return await adapted.call(fn, *args)
 
     async def _changed(self, handles: Sequence[str]) -> None:
         """Tell :attr:`on_change` (when set) the handles a committed write changed."""

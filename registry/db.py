@@ -105,7 +105,8 @@ def _sqlite_engine(url: URL, *, reset_on_return: bool = True) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
         if connection.get_execution_options().get(MODE_OPTION) != "read":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # BEGIN IMMEDIATE, sent with the transaction's first statement
+            sqlite_driver.begin_immediate(connection.connection.dbapi_connection)
 
     return engine
 

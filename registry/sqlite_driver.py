@@ -20,8 +20,8 @@ from __future__ import annotations
 import collections
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import LargeBinary, Table, insert
@@ -34,6 +34,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import EMPTY_DICT
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
+T = TypeVar("T")
+BEGIN = "BEGIN IMMEDIATE"
+
+
+def _then(conn: sqlite3.Connection, begin: bool, fn: Callable[..., T],
+          args: tuple[Any, ...]) -> T:
+    """On the SQLite thread: ``BEGIN IMMEDIATE`` first when ``begin``, then ``fn``."""
+    if begin:
+        conn.execute(BEGIN)
+    return fn(conn, *args)
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -91,10 +101,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._arraysize = value
 
     async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
-            outcome: _Outcome = await connection._execute(
-                _run, connection._conn, operation, parameters, many)
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
+            outcome = await adapted.trip(operation, parameters, many)
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
@@ -112,10 +121,66 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite connection adapter handing out :class:`OneTripCursor`."""
+    """SQLAlchemy's aiosqlite connection adapter handing out :class:`OneTripCursor`.
 
-    __slots__ = ()
+    It also saves the trips that carry no statement: a transaction's ``BEGIN
+    IMMEDIATE`` (:meth:`begin`) goes to the SQLite thread with the first statement
+    of the transaction, and a commit or rollback with no transaction open (the
+    rollback the pool sends when a committed connection comes back) stays here.
+    """
+
+    __slots__ = ("_begin_pending", "_in_transaction")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of its cursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin_pending = False
+        # unknown until a trip says: a commit or rollback then goes to the thread
+        self._in_transaction = True
+
+    def begin(self) -> None:
+        """Start a writing transaction (``BEGIN IMMEDIATE``) with the next statement."""
+        self._begin_pending = True
+
+    async def trip(self, operation: str, parameters: Any, many: bool = False) -> _Outcome:
+        """Run one statement on the SQLite thread (after a pending ``BEGIN IMMEDIATE``);
+        the caller holds ``_execute_mutex``."""
+        return await self._on_thread(_run, operation, parameters, many)
+
+    async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(sqlite3 connection, *args)`` on the SQLite thread, in one trip (after a
+        pending ``BEGIN IMMEDIATE``); the caller holds ``_execute_mutex``."""
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        begin, self._begin_pending = self._begin_pending, False
+        try:
+            return await connection._execute(
+                _then, connection._conn, begin, fn, args)
+        finally:
+            # read after the trip, the thread idle again
+            self._in_transaction = bool(connection._conn and connection._conn.in_transaction)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(sqlite3 connection, *args)`` on the SQLite thread, in one trip: several
+        statements (a whole short transaction) for the price of one."""
+        async with self._execute_mutex:
+            return await self._on_thread(fn, *args)
+
+    async def fetch_all(self, operation: str, parameters: Any) -> list[Any]:
+        """The rows of one statement, in one trip (raw: no type processing)."""
+        async with self._execute_mutex:
+            return (await self.trip(operation, parameters))[3]
+
+    def rollback(self) -> None:
+        self._begin_pending = False
+        if self._in_transaction:
+            super().rollback()
+            self._in_transaction = False
+
+    def commit(self) -> None:
+        self._begin_pending = False
+        if self._in_transaction:
+            super().commit()
+            self._in_transaction = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -124,6 +189,15 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         adapted = super().connect(*arg, **kw)
         return OneTripConnection(self, adapted._connection)
+
+
+def begin_immediate(dbapi_connection: Any) -> None:
+    """Start a writing transaction on a connection of :data:`DBAPI` (``BEGIN IMMEDIATE``
+    goes with its first statement), or at once on any other sqlite3 connection."""
+    if isinstance(dbapi_connection, OneTripConnection):
+        dbapi_connection.begin()
+    else:
+        dbapi_connection.cursor().execute(BEGIN)
 
 
 #: pass as ``create_async_engine(url, module=DBAPI)`` for a ``sqlite+aiosqlite`` URL

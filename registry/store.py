@@ -13,6 +13,7 @@ transaction, so no caller can store a record they refuse.  A reader gets a recor
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,22 @@ _GET = (
     .order_by(_V.c.idx)
 )
 _GET_SQLITE = str(_GET.compile(dialect=sqlite.dialect()))
+_GET_MANY = (
+    select(_H.c.name_key, _H.c.name, _H.c.version, *_VALUES)
+    .select_from(_WITH_VALUES)
+    .where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
+    .order_by(_H.c.name_key, _V.c.idx)
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _get_many_sqlite(count: int) -> str:
+    """:data:`_GET_MANY` for ``count`` keys as SQLite text (``?`` for each key)."""
+    keys = [f"k{i}" for i in range(count)]
+    return str(_GET_MANY.params(keys=keys).compile(
+        dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}))
+
+
 _LOCK = (
     select(_H.c.id, _H.c.name, _H.c.version, _E.c.status, *_VALUES)
     .select_from(_WITH_VALUES.outerjoin(_E, _E.c.code == _H.c.enterprise))
@@ -205,6 +222,27 @@ class HandleStore(
             return None
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
+
+    async def get_handles(self, names: Sequence[str]) -> list[HandleRecord | None]:
+        """The records of ``names`` (each as :meth:`get_handle` reads it, unfiltered), in
+        one query: None for a name that does not exist."""
+        keys = [name_key(name) for name in names]
+        rows: Sequence[Any]
+        async with self._read() as conn:
+            if self.dialect == "sqlite":
+                rows = await self._fetch_sqlite(conn, _get_many_sqlite(len(set(keys))),
+                                                tuple(dict.fromkeys(keys)))
+            else:
+                rows = (await conn.execute(_GET_MANY, {"keys": keys})).all()
+        grouped: dict[str, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(row[0], []).append(row)
+        records: list[HandleRecord | None] = []
+        for key in keys:
+            group = grouped.get(key)
+            records.append(None if group is None else _record(
+                group[0][1], _values_of(group, 3), group[0][2]))
+        return records
 
     async def _get_from_replica(self, key: str) -> Sequence[Any] | None:
         """The rows of lookup ``key`` from a healthy replica, None to ask the primary."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 import time
 from collections import OrderedDict
@@ -55,6 +56,8 @@ _WINDOW_MASK = (1 << COUNTER_WINDOW) - 1
 #: the session kinds, each with its own pools
 HANDLE = "handle"
 HTTP = "http"
+#: how many sessions' secrets a process keeps in memory (:meth:`Sessions.known_secret`)
+KNOWN_SECRETS = 10000
 
 
 class AuthState(Protocol):
@@ -222,6 +225,7 @@ class Sessions:
         self.lifetime = lifetime
         self.open_lifetime = lifetime if open_lifetime is None else min(open_lifetime, lifetime)
         self.clock = clock
+        self._secrets: OrderedDict[str, bytes] = OrderedDict()
 
     def _key(self, session_id: str) -> str:
         return _key(self.kind, session_id)
@@ -249,13 +253,16 @@ class Sessions:
         is rewritten only once half of its lifetime has passed)."""
         slot = await self.state.get(self._key(session_id))
         if slot is None:
+            self._secrets.pop(session_id, None)
             return None
         stored = _Stored.decode(slot.data)
         expires = self._slot(stored).expires
         if expires - slot.expires > (expires - self.clock()) / 2:
             await self.state.change(self._key(session_id), lambda now: (
                 AuthSlot(now.pool, max(now.expires, expires), now.data), None))
-        return stored.session(session_id)
+        session = stored.session(session_id)
+        self._remember(session)
+        return session
 
     async def _change(self, session_id: str, fn: Callable[[_Stored], R]) -> R | None:
         def change(slot: AuthSlot) -> tuple[AuthSlot | None, R]:
@@ -292,7 +299,36 @@ class Sessions:
     async def use_counter(self, session_id: str, counter: int) -> bool:
         """Record a request's session counter; False if it was seen (a replay) or is
         older than the window of :data:`COUNTER_WINDOW` below the highest seen."""
-        return bool(await self._change(session_id, lambda s: _use_counter(s, counter)))
+        used = await self.use(session_id, counter)
+        return used is not None and used[0]
+
+    async def use(
+        self, session_id: str, counter: int, secret: bytes | None = None
+    ) -> tuple[bool, Session] | None:
+        """Record a request's session counter (see :meth:`use_counter`) and read the
+        session, in one change of its record: whether the counter was accepted and the
+        session as it stands now (who it proved to be, with which credential).  None
+        when the session is gone, or when ``secret`` is given and is not the session's
+        (its id was reused by a newer session)."""
+
+        def use(stored: _Stored) -> tuple[bool, Session] | None:
+            if secret is not None and not hmac.compare_digest(stored.secret, secret):
+                return None
+            return _use_counter(stored, counter), stored.session(session_id)
+
+        return await self._change(session_id, use)
+
+    def known_secret(self, session_id: str) -> bytes | None:
+        """The secret of session ``session_id`` as this process last read it, if it did
+        (a Handle session's key never changes: :meth:`use` with it tells whether the
+        session still lives, at once, in every process)."""
+        return self._secrets.get(session_id)
+
+    def _remember(self, session: Session) -> None:
+        self._secrets[session.session_id] = session.secret
+        self._secrets.move_to_end(session.session_id)
+        while len(self._secrets) > KNOWN_SECRETS:
+            self._secrets.popitem(last=False)
 
     async def next_counter(self, session_id: str) -> int:
         """The counter for the next response MAC'd in this session (0 if it is gone)."""
@@ -305,6 +341,7 @@ class Sessions:
 
     async def close(self, session_id: str) -> None:
         """End a session."""
+        self._secrets.pop(session_id, None)
         await self.state.remove(self._key(session_id))
 
 

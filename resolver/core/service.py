@@ -262,9 +262,12 @@ class ResolutionService:
         self._check_name(handle)
         self._check_values(values)
         self._require_identity(caller)
-        if await self.store.get_handle(handle) is not None:
+        na, bit = prefix_admin_handle(handle)
+        # the handle and its prefix handle in one read
+        record, prefix_record = await self.store.get_handles([handle, na])
+        if record is not None:
             raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
-        await self._authorize_create(caller, handle)
+        await self._require(caller, () if prefix_record is None else prefix_record.values, bit)
         await self._write(handle, self.store.create_handle(handle, values, actor=_actor(caller)))
 
     async def replace_handle(

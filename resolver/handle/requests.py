@@ -195,17 +195,35 @@ class RequestProcessor:
     async def _in_session(self, request: Message, spoofable: bool) -> list[Message]:
         """A request inside a session: check its MAC and counter, act as the session's
         identity once it is authenticated (``HandleServer.verifyIdentityAndGetIndex``)."""
-        session = await self.sessions.get(str(request.session_id))
-        if session is None:
-            return [error_response(request, RC_SESSION_TIMEOUT, "invalid session or timed out")]
+        session_id = str(request.session_id)
         if request.signature:
-            if not verify_message_mac(request, session.secret):
-                return [error_response(request, RC_INVALID_SESSION_KEY, "bad session MAC")]
+            # the session's key as this process knows it, else as the registry has it
+            secret = self.sessions.known_secret(session_id)
+            if secret is None or not verify_message_mac(request, secret):
+                found = await self.sessions.get(session_id)
+                if found is None:
+                    return [error_response(request, RC_SESSION_TIMEOUT,
+                                           "invalid session or timed out")]
+                secret = found.secret
+                if not verify_message_mac(request, secret):
+                    return [error_response(request, RC_INVALID_SESSION_KEY, "bad session MAC")]
+            # the counter's change reads the session: one trip, gone means gone at once
             counter = decode_credential(request.signature).session_counter
-            if not await self.sessions.use_counter(session.session_id, counter):
+            used = await self.sessions.use(session_id, counter, secret)
+            if used is None:
+                return [error_response(request, RC_SESSION_TIMEOUT, "invalid session or timed out")]
+            accepted, session = used
+            if not accepted:
                 return [error_response(request, RC_SESSION_MESSAGE_REJECTED, "replayed")]
-        elif session.caller.authenticated:
-            return [error_response(request, RC_INVALID_CREDENTIAL, "session request missing MAC")]
+        else:
+            unsigned = await self.sessions.get(session_id)
+            if unsigned is None:
+                return [error_response(request, RC_SESSION_TIMEOUT,
+                                       "invalid session or timed out")]
+            session = unsigned
+            if session.caller.authenticated:
+                return [error_response(request, RC_INVALID_CREDENTIAL,
+                                       "session request missing MAC")]
         caller = session.caller if session.caller.authenticated else None
         if caller is not None and not await self.service.session_still_valid(
             caller, session.credential

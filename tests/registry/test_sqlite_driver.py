@@ -3,6 +3,7 @@ inserts without SQLAlchemy's work per row store the same."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -54,6 +55,51 @@ async def test_one_trip_per_statement_with_rows_counts_and_errors(
                 await conn.execute(text("INSERT INTO t (name) VALUES ('ax')"))
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 4
             await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_transaction_makes_no_trip_without_a_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN IMMEDIATE goes with the first statement (the write lock is held from then
+    on), the commit is one trip, the pool's rollback of a committed connection none."""
+    path = tmp_path / "begin.db"
+    engine = await open_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        trips: list[str] = []
+        execute = aiosqlite.Connection._execute
+
+        async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            trips.append(getattr(fn, "__name__", "?"))
+            return await execute(self, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")  # this transaction holds the lock
+                await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+            assert trips == ["_then", "_then", "commit"]
+            trips.clear()
+            async with engine.begin():
+                pass  # no statement: nothing to begin or commit
+            assert trips == []
+            other.execute("BEGIN IMMEDIATE")  # free again
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (id) VALUES (3)"))
+                await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+        async with engine.connect() as conn:
+            ids = (await conn.execute(text("SELECT id FROM t ORDER BY id"))).scalars().all()
+        assert ids == [1, 2]  # the failed transaction was rolled back
     finally:
         await engine.dispose()
 

@@ -111,6 +111,18 @@ async def test_get_handle_is_one_query(database: HandleStore) -> None:
     assert database.query_count - before == 1
 
 
+async def test_get_handles_reads_several_records_in_one_query(database: HandleStore) -> None:
+    await database.create_handle(NAME, [url(1), url(2)], actor="a")
+    await database.create_handle("88.118.8/tv-0002", [url(5)], actor="a")
+    before = database.query_count
+    found = await database.get_handles(
+        ["88.118.8/TV-0002", "88.118.8/NONE", NAME.lower(), "88.118.8/TV-0002"])
+    assert database.query_count - before == 1
+    assert [None if r is None else (r.name, [v.index for v in r.values]) for r in found] == [
+        ("88.118.8/tv-0002", [5]), None, (NAME, [1, 2]), ("88.118.8/tv-0002", [5])]
+    assert found[2] == await database.get_handle(NAME)
+
+
 async def test_value_operations_bump_the_version(database: HandleStore) -> None:
     await database.create_handle(NAME, [url(1)], actor="a")
     added = await database.add_values(NAME, [url(2, "two")], actor="a")

@@ -152,6 +152,28 @@ async def test_counters_reject_replays_within_and_below_the_window(
     assert await sessions.next_counter("999") == 0
 
 
+async def test_use_counts_and_reads_the_session_in_one_change(
+    state_of: Callable[[Clock], AuthState],
+) -> None:
+    """What a Handle request in a session needs, from one change of its record: the
+    counter's verdict and the session as it stands; gone or another secret is None."""
+    clock = Clock()
+    sessions = Sessions(state_of(clock), HANDLE, lifetime=100, clock=clock)
+    sid = (await sessions.open(b"key")).session_id
+    assert sessions.known_secret(sid) is None
+    assert (await sessions.get(sid)) is not None and sessions.known_secret(sid) == b"key"
+    await sessions.authenticate(sid, ADMIN, b"v1")
+    used = await sessions.use(sid, 1, b"key")
+    assert used is not None and used[0] and used[1].caller == ADMIN
+    assert used[1].credential == b"v1"
+    replayed = await sessions.use(sid, 1, b"key")
+    assert replayed is not None and not replayed[0]
+    assert await sessions.use(sid, 2, b"another session's key") is None
+    assert await sessions.use_counter(sid, 2)  # the refused use above took no counter
+    await sessions.close(sid)
+    assert sessions.known_secret(sid) is None and await sessions.use(sid, 3, b"key") is None
+
+
 async def test_the_database_keeps_no_session_id(tmp_path: object) -> None:
     store = await HandleStore.open(f"sqlite:///{tmp_path}/registry.db")
     try:
