@@ -178,7 +178,8 @@ TOUR = {
     APPLICATION["admin_username"]: [
         "/console/portal", "/console/portal/ids", "/console/portal/ids/new",
         "/console/portal/id?h=88.118.1/TV-0001", "/console/portal/id/edit?h=88.118.1/TV-0001",
-        "/console/portal/bulk", "/console/portal/credentials", "/console/portal/users",
+        "/console/portal/bulk", "/console/portal/sign", "/console/portal/credentials",
+        "/console/portal/users",
         "/console/portal/labels?h=88.118.1/TV-0001&h=88.118.1/BULK-0001"],
     "operator": ["/console/ops", "/console/ops/enterprises", "/console/ops/audit?verify=1",
                  "/console/ops/report", "/console/ops/users", "/console/account?enrol=1"],
