@@ -18,6 +18,7 @@ store the same bytes for the same text.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -84,6 +85,18 @@ def value_data(type_name: str, text: str, *, read: ReadFile | None = None) -> by
             raise ValueSyntaxError(f"{text[1:]}: {exc.strerror or exc}") from None
         return public_key_data(raw, text[1:])
     return text.encode("utf-8")
+
+
+@lru_cache(maxsize=256)
+def text_type(type_name: str) -> tuple[str, bool] | None:
+    """``(type, publicly readable)`` of a ``type_name`` (as written, blanks around it
+    allowed) whose data is its text in UTF-8, as :func:`value_from_text` makes it; None
+    for the types whose text says something else (HS_ADMIN, HS_VLIST, HS_PUBKEY).  A bulk
+    reader asks once per type name, not per row."""
+    name = type_name.strip()
+    if name.upper() in (TYPE_HS_ADMIN, TYPE_HS_VLIST, TYPE_HS_PUBKEY):
+        return None
+    return name, name.upper() != TYPE_HS_SECKEY
 
 
 def value_from_text(

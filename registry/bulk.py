@@ -15,7 +15,6 @@ checkpoint was applied before and is skipped, never stored twice.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from registry.errors import EnterpriseSuspended, HandleAlreadyExists, InvalidVal
 from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.records import BulkResult, ImportJobState, Rejection
+from registry.templates.mapping import LINK_RELATIONS
 from registry.trust.verify import Fetch
 from registry.valuerows import VALUE_ROW_COLUMNS, check_values, record_digest, value_records
 from registry.write_rules import WriteRules
@@ -45,6 +45,8 @@ _V = table_of(HandleValueRow)
 _E = table_of(Enterprise)
 _J = table_of(ImportJob)
 _CHUNK = 5000
+_CHECKED_TYPES = links.CHECKED_TYPES
+
 _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "created",
                  "updated")
 
@@ -58,6 +60,22 @@ class _Row:
     key: str
     prefix: str
     values: dict[int, HandleValue]
+    types: frozenset[str]  # the value types: which rules can concern the record at all
+
+    @property
+    def checked(self) -> bool:
+        """Whether the record holds an event or a template (:func:`links.check_records`)."""
+        return not self.types.isdisjoint(_CHECKED_TYPES)
+
+    @property
+    def identified(self) -> bool:
+        """Whether the record names other identifiers (:mod:`registry.identifiers`)."""
+        return not self.types.isdisjoint(identifiers.ID_TYPES)
+
+    @property
+    def linked(self) -> bool:
+        """Whether the record holds link values (:func:`links.link_records`)."""
+        return not self.types.isdisjoint(LINK_RELATIONS)
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -170,11 +188,17 @@ class BulkMixin(StoreBase):
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
                     return BulkResult(0, 0, (), skipped=True)
-            admins = await self._new_handle_owners(conn, records)
+            named: list[tuple[int, str, Sequence[HandleValue], str]] = []
             for position, (name, values) in enumerate(records):
                 try:
-                    prefix, _suffix = split_handle(name)
-                    key = name_key(name)
+                    split_handle(name)
+                except StoreError as exc:
+                    rejected.append(Rejection(position, name, str(exc), exc.response_code))
+                    continue
+                named.append((position, name, values, name_key(name)))
+            admins = await self._new_handle_owners(conn, {key for *_, key in named})
+            for position, name, values, key in named:
+                try:
                     if key in rows:
                         raise HandleAlreadyExists(f"{name} appears twice in the batch")
                     if not values:
@@ -185,26 +209,31 @@ class BulkMixin(StoreBase):
                     admitted = await self.rules.admit(
                         name, sorted(checked.values(), key=lambda v: v.index), self.record_values,
                     )
-                    rows[key] = _Row(position, name, key, name_key(prefix),
-                                     {v.index: v for v in admitted})
+                    rows[key] = _Row(position, name, key, key.partition("/")[0],
+                                     {v.index: v for v in admitted},
+                                     frozenset([v.type for v in admitted]))
                 except StoreError as exc:
                     rejected.append(Rejection(position, name, str(exc), exc.response_code))
             if not validated:
                 await self._reject_untraceable(conn, rows, rejected)
             await self._reject_taken_identifiers(conn, rows, rejected)
-            fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected)
+            fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected, admins)
             if not validated:
                 replaced = await self._keep_events(conn, replaced, rejected)
             now = utcnow()
             ids = {row.key: hid for row, hid in replaced}
+            ids_before = set(ids)
             await self._clear(conn, list(ids.values()), now)
             ids.update(await self._create_heads(conn, fresh, now))
             stored = sorted([row for row, _owner in fresh] + [row for row, _hid in replaced],
                             key=lambda r: r.position)
             digest = await self._put_values(conn, stored, ids, int(now.timestamp()))
-            await links.link_records(conn, [(row.name, row.values) for row in stored],
+            # a record without links (or identifiers) now or before adds no rows
+            await links.link_records(conn, [(row.name, row.values) for row in stored
+                                            if row.linked or row.key in ids_before],
                                      replaced=[row.name for row, _hid in replaced])
-            await identifiers.index_records(conn, [(row.name, row.values) for row in stored],
+            await identifiers.index_records(conn, [(row.name, row.values) for row in stored
+                                                   if row.identified],
                                             replaced=[row.name for row, _hid in replaced])
             if stored:
                 detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
@@ -229,31 +258,26 @@ class BulkMixin(StoreBase):
         """Move the rows whose GS1/OID identifiers are malformed or bound elsewhere to
         ``rejected``."""
         bad = await identifiers.check_records(
-            conn, [(row.name, row.values) for row in rows.values()])
+            conn, [(row.name, row.values) for row in rows.values() if row.identified])
         for row in [row for row in rows.values() if row.name in bad]:
             del rows[row.key]
             rejected.append(Rejection(row.position, row.name, bad[row.name], RC_INVALID_VALUE))
 
     @staticmethod
-    async def _new_handle_owners(
-        conn: AsyncConnection, records: Sequence[tuple[str, Sequence[HandleValue]]]
-    ) -> dict[str, Ownership]:
-        """The ownership of the batch's handles that do not exist yet, by key (read
-        before the rows are admitted, so a default admin is signed with the record)."""
-        keys = set()
-        for name, _values in records:
-            with contextlib.suppress(StoreError):
-                split_handle(name)
-                keys.add(name_key(name))
+    async def _new_handle_owners(conn: AsyncConnection, keys: set[str]) -> dict[str, Ownership]:
+        """The ownership of the batch's handles (name ``keys``) that do not exist yet, by
+        key, their enterprises locked and usage counted for admitting them (read before
+        the rows are admitted, so a default admin is signed with the record)."""
         existing = {row[0] for row in await _rows_with_keys(conn, _EXISTING, sorted(keys))}
-        return await load_owners(conn, keys - existing, lock=False)
+        return await load_owners(conn, keys - existing)
 
     @staticmethod
     async def _reject_untraceable(
         conn: AsyncConnection, rows: dict[str, _Row], rejected: list[Rejection]
     ) -> None:
         """Move the rows that break a traceability rule from ``rows`` to ``rejected``."""
-        bad = await links.check_records(conn, [(key, row.values) for key, row in rows.items()])
+        bad = await links.check_records(conn, [(key, row.values) for key, row in rows.items()
+                                               if row.checked])
         for key, reason in bad.items():
             row = rows.pop(key)
             rejected.append(Rejection(row.position, row.name, reason, RC_INVALID_VALUE))
@@ -272,12 +296,16 @@ class BulkMixin(StoreBase):
 
     async def _sort_rows(
         self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,
-        rejected: list[Rejection],
+        rejected: list[Rejection], owners: dict[str, Ownership],
     ) -> tuple[list[tuple[_Row, str | None]], list[tuple[_Row, int]]]:
-        """Split rows into new ones with their owner and ``(row, id)`` to overwrite."""
+        """Split rows into new ones with their owner and ``(row, id)`` to overwrite;
+        ``owners`` are the ownerships :meth:`_new_handle_owners` loaded (loaded again, for
+        every new row, if another PostgreSQL transaction deleted a handle meanwhile)."""
         existing = {key: (hid, status)
                     for key, hid, status in await _rows_with_keys(conn, _HEADS, sorted(rows))}
-        owners = await load_owners(conn, {r.key for r in rows.values() if r.key not in existing})
+        new = {r.key for r in rows.values() if r.key not in existing}
+        if not new <= owners.keys():
+            owners = await load_owners(conn, new)
         current = await load_owners(conn, existing.keys(), lock=False)
         fresh: list[tuple[_Row, str | None]] = []
         replaced: list[tuple[_Row, int]] = []

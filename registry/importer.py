@@ -44,20 +44,23 @@ signs for are signed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import IO, Any, TypedDict, TypeVar
 
 import orjson
 
 from protocol.errors import ProtocolError
 from protocol.rest_json import value_from_json
-from protocol.value_text import ReadFile, ValueSyntaxError, value_from_text
-from protocol.values import DEFAULT_TTL, HandleValue
+from protocol.value_text import ReadFile, ValueSyntaxError, text_type, value_from_text
+from protocol.values import DEFAULT_TTL, TTL_TYPE_RELATIVE, HandleValue
 from registry.errors import InvalidArgument
 from registry.store import HandleStore
 
@@ -68,6 +71,7 @@ REPORT_HEADER = ("row", "handle", "reason")
 DEFAULT_BATCH_ROWS = 5000
 UTF8_BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
+T = TypeVar("T")
 
 
 class ImportOptions(TypedDict, total=False):
@@ -220,13 +224,17 @@ def read_csv(
         )
     at = {name: columns.index(name) for name in columns}
     group: list[tuple[int, list[str]]] = []
+    current = ""
+    handle_at = at["handle"]
     for number, cells in enumerate(reader, start=1):
         if number <= skip or not cells:
             continue
-        handle = cells[at["handle"]].strip() if len(cells) > at["handle"] else ""
-        if group and handle != group[0][1][at["handle"]].strip():
+        handle = cells[handle_at].strip() if len(cells) > handle_at else ""
+        if group and handle != current:
             yield _csv_item(group, at, read)
             group = []
+        if not group:
+            current = handle
         group.append((number, cells))
     if group:
         yield _csv_item(group, at, read)
@@ -238,34 +246,38 @@ def _csv_item(
     first, end = group[0][0], group[-1][0]
     values = []
     handle = ""
+    columns = len(at)
+    handle_at, index_at, type_at, data_at = at["handle"], at["index"], at["type"], at["data"]
+    ttl_at = at.get("ttl")
     for number, cells in group:
-        if len(cells) != len(at):
-            return Item(first, end, handle, error=f"row {number}: expected {len(at)} columns, "
+        if len(cells) != columns:
+            return Item(first, end, handle, error=f"row {number}: expected {columns} columns, "
                         f"got {len(cells)}")
-        handle = cells[at["handle"]].strip()
-        ttl_text = cells[at["ttl"]].strip() if "ttl" in at else ""
-        index, ttl = _whole_number(cells[at["index"]]), _whole_number(ttl_text or "0")
-        if index is None or ttl is None:
-            column, text = ("index", cells[at["index"]]) if index is None else ("ttl", ttl_text)
-            return Item(first, end, handle,
-                        error=f"row {number}: {column} must be a number, got {text.strip()!r}")
-        ttl = ttl if ttl_text else DEFAULT_TTL
+        handle = cells[handle_at].strip()
+        ttl_text = cells[ttl_at].strip() if ttl_at is not None else ""
         try:
-            values.append(value_from_text(index, cells[at["type"]], cells[at["data"]], ttl=ttl,
+            index = int(cells[index_at])
+        except ValueError:
+            return Item(first, end, handle, error=f"row {number}: index must be a number, "
+                        f"got {cells[index_at].strip()!r}")
+        try:
+            ttl = int(ttl_text) if ttl_text else DEFAULT_TTL
+        except ValueError:
+            return Item(first, end, handle,
+                        error=f"row {number}: ttl must be a number, got {ttl_text!r}")
+        plain = text_type(cells[type_at])
+        if plain is not None:  # the common case: the data is the text (value_from_text's)
+            values.append(HandleValue(index, plain[0], cells[data_at].encode("utf-8"),
+                                      TTL_TYPE_RELATIVE, ttl, 0, True, True, plain[1]))
+            continue
+        try:
+            values.append(value_from_text(index, cells[type_at], cells[data_at], ttl=ttl,
                                           read=read))
         except ValueSyntaxError as exc:
             return Item(first, end, handle, error=f"row {number}: {exc}")
     if not handle:
         return Item(first, end, handle, error=f"row {first}: empty handle")
     return Item(first, end, handle, tuple(values))
-
-
-def _whole_number(text: str) -> int | None:
-    """``text`` as a whole number, or None when it is not one (``"1.5"``, ``"x"``, empty)."""
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
 
 
 def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Item]:
@@ -277,6 +289,36 @@ def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Ite
     raw = source.path.open("rb")
     opened.append(raw)
     return read_jsonl(raw, skip=skip)
+
+
+@asynccontextmanager
+async def read_ahead(source: Iterator[T]) -> AsyncIterator[AsyncGenerator[T, None]]:
+    """``source``'s items, the next one read on a worker thread while the caller works on
+    the current one: the next batch is parsed while the database stores this one (SQLite
+    and the file reads let go of the GIL, so the two overlap on a second core).  Only
+    one thread advances ``source`` at a time; leaving the block waits for the read under
+    way, so the caller may close the files ``source`` reads."""
+    pending: asyncio.Future[T | None] | None = None
+
+    def advance() -> T | None:
+        return next(source, None)
+
+    async def items() -> AsyncGenerator[T, None]:
+        nonlocal pending
+        pending = asyncio.ensure_future(asyncio.to_thread(advance))
+        while (item := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(advance))
+            yield item
+        pending = None
+
+    reading = items()
+    try:
+        yield reading
+    finally:
+        if pending is not None and not pending.done():
+            with contextlib.suppress(Exception):
+                await pending
+        await reading.aclose()
 
 
 def _batches(items: Iterator[Item], batch_rows: int) -> Iterator[list[Item]]:
@@ -345,11 +387,12 @@ async def import_file(
         writer = csv.writer(report)
         if on_progress:
             on_progress(summary.rows_done, source.rows)
-        for batch in _batches(items, batch_rows):
-            await _import_batch(store, batch, summary, writer, actor, overwrite)
-            report.flush()
-            if on_progress:
-                on_progress(summary.rows_done, source.rows)
+        async with read_ahead(_batches(items, batch_rows)) as batches:
+            async for batch in batches:
+                await _import_batch(store, batch, summary, writer, actor, overwrite)
+                report.flush()
+                if on_progress:
+                    on_progress(summary.rows_done, source.rows)
     finally:
         for handle in opened:
             handle.close()

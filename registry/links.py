@@ -63,7 +63,8 @@ _V = table_of(HandleValueRow)
 _H = table_of(Handle)
 _VALUE_COLUMNS = tuple(_V.c[name] for name in VALUE_COLUMNS)
 _CHUNK = 2000
-_CHECKED_TYPES = frozenset((EVENT_TYPE, TYPE_TEMPLATE))
+#: the value types :func:`check_records` checks (a record holding neither passes)
+CHECKED_TYPES = frozenset((EVENT_TYPE, TYPE_TEMPLATE))
 _ORDER = (_L.c.to_key, _L.c.from_key, _L.c.relation)
 _KEYS = _L.c.to_key.in_(bindparam("keys", expanding=True))
 _USERS = select(_L.c.to_key, _L.c.from_handle, _L.c.relation).where(_KEYS).order_by(*_ORDER)
@@ -212,7 +213,7 @@ async def check_records(
     book: TemplateBook | None = None
     bad: dict[str, str] = {}
     for name, values in records:
-        if not any(v.type in _CHECKED_TYPES for v in values.values()):
+        if not any(v.type in CHECKED_TYPES for v in values.values()):
             continue  # neither an event nor a template: nothing to check
         book = book or TemplateBook(conn)
         try:

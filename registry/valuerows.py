@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -37,9 +38,9 @@ def check_values(values: Iterable[HandleValue]) -> dict[int, HandleValue]:
     for value in values:
         if not 0 < value.index <= MAX_INDEX:
             raise InvalidValue(f"index must be positive: {value.index}")
-        if not value.type or len(value.type) > MAX_TYPE_LENGTH:
-            raise InvalidValue(f"type must be 1 to {MAX_TYPE_LENGTH} characters: {value.type!r}")
-        for text in (value.type, *(ref.handle for ref in value.references)):
+        if value.type not in _GOOD_TYPES:
+            _check_type(value)
+        for text in (ref.handle for ref in value.references):
             if (problem := unstorable(text)) is not None:
                 raise InvalidValue(f"value {value.index}: {text!r} {problem}")
         if value.ttl_type not in (TTL_TYPE_RELATIVE, TTL_TYPE_ABSOLUTE):
@@ -48,6 +49,21 @@ def check_values(values: Iterable[HandleValue]) -> dict[int, HandleValue]:
             raise ValueAlreadyExists(f"index {value.index} given twice")
         by_index[value.index] = value
     return by_index
+
+
+#: value types that passed :func:`_check_type` (bounded: cleared when full)
+_GOOD_TYPES: set[str] = set()
+
+
+def _check_type(value: HandleValue) -> None:
+    """Raise unless ``value``'s type may be stored; remember the types that may."""
+    if not value.type or len(value.type) > MAX_TYPE_LENGTH:
+        raise InvalidValue(f"type must be 1 to {MAX_TYPE_LENGTH} characters: {value.type!r}")
+    if (problem := unstorable(value.type)) is not None:
+        raise InvalidValue(f"value {value.index}: {value.type!r} {problem}")
+    if len(_GOOD_TYPES) >= 4096:
+        _GOOD_TYPES.clear()
+    _GOOD_TYPES.add(value.type)
 
 
 def value_row(handle_id: int, key: str, value: HandleValue) -> dict[str, Any]:
@@ -102,14 +118,48 @@ def record_digest(values: Iterable[HandleValue], stamp: int = 0) -> str:
     """
     parts: list[bytes] = []
     for v in sorted(values, key=_index):
-        refs = "\0".join(f"{r.index}:{r.handle}" for r in v.references).encode() \
-            if v.references else b""
-        head = f"{v.index} {v.ttl_type} {v.ttl} {v.timestamp or stamp} {v.permissions}".encode()
-        type_ = v.type.encode()
-        for part in (head, type_, v.data, refs):
-            parts.append(len(part).to_bytes(4, "big"))
-            parts.append(part)
+        head = (v.index, v.ttl_type, v.ttl, v.timestamp or stamp, v.admin_read, v.admin_write,
+                v.public_read, v.public_write)
+        parts += (_HEADS.get(head) or _head_part(head), _TYPES.get(v.type) or _type_part(v.type),
+                  _LENGTH(len(v.data)), v.data,
+                  _NO_REFERENCES if not v.references else _field(_references_text(v)))
     return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+_LENGTH = struct.Struct(">I").pack
+_NO_REFERENCES = _LENGTH(0)
+#: the length-prefixed head and type fields of :func:`record_digest` by their inputs: the
+#: values of a bulk write repeat a few of them (bounded: cleared when full)
+_HEADS: dict[tuple[Any, ...], bytes] = {}
+_TYPES: dict[str, bytes] = {}
+_PARTS_KEPT = 4096
+
+
+def _field(part: bytes) -> bytes:
+    return _LENGTH(len(part)) + part
+
+
+def _head_part(head: tuple[Any, ...]) -> bytes:
+    index, ttl_type, ttl, timestamp, admin_read, admin_write, public_read, public_write = head
+    permissions = HandleValue(index, "", b"", admin_read=admin_read, admin_write=admin_write,
+                              public_read=public_read, public_write=public_write).permissions
+    part = _field(f"{index} {ttl_type} {ttl} {timestamp} {permissions}".encode())
+    if len(_HEADS) >= _PARTS_KEPT:
+        _HEADS.clear()
+    _HEADS[head] = part
+    return part
+
+
+def _type_part(type_: str) -> bytes:
+    part = _field(type_.encode())
+    if len(_TYPES) >= _PARTS_KEPT:
+        _TYPES.clear()
+    _TYPES[type_] = part
+    return part
+
+
+def _references_text(value: HandleValue) -> bytes:
+    return "\0".join(f"{r.index}:{r.handle}" for r in value.references).encode()
 
 
 def _index(value: HandleValue) -> int:

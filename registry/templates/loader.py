@@ -110,13 +110,20 @@ def _mapping_problems(schema: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def parse_template(document: object, *, source: str = "template") -> Template:
+def parse_template(document: object, *, source: str = "template",
+                   checked: bool = True) -> Template:
     """The :class:`Template` a template file's parsed JSON describes.
 
     Raises :class:`TemplateError` (``source: problem; ...``) on a bad file.
+    ``checked=False`` is for the built-in files, which the tests check
+    (``tests/registry/test_templates_files.py``): their checks would import jsonschema
+    and compile the file schema in every process that reads a template, ~0.3 s of
+    each ``idnode import``.
     """
-    file_check, schema_check = _file_checks()
-    found = problems(file_check, document) or problems(schema_check, document)
+    found: list[str] = []
+    if checked:
+        file_check, schema_check = _file_checks()
+        found = problems(file_check, document) or problems(schema_check, document)
     if not found and isinstance(document, dict):
         found = _mapping_problems(document)
     if found or not isinstance(document, dict):
@@ -133,7 +140,8 @@ def parse_template(document: object, *, source: str = "template") -> Template:
     )
 
 
-def template_from_json(text: str | bytes, *, source: str = "template") -> Template:
+def template_from_json(text: str | bytes, *, source: str = "template",
+                       checked: bool = True) -> Template:
     """A template from its JSON text (a file's content, or ``data_templates.schema``)."""
     try:
         document = json.loads(text)
@@ -144,7 +152,7 @@ def template_from_json(text: str | bytes, *, source: str = "template") -> Templa
             else str(exc)
         )
         raise TemplateError(f"{source}: not JSON", [detail]) from None
-    return parse_template(document, source=source)
+    return parse_template(document, source=source, checked=checked)
 
 
 def load_template_file(path: str | os.PathLike[str]) -> Template:
@@ -161,7 +169,8 @@ def load_template_file(path: str | os.PathLike[str]) -> Template:
 def _builtin() -> tuple[Template, ...]:
     folder = resources.files(__package__).joinpath("schemas")
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
-    return tuple(template_from_json(f.read_bytes(), source=f.name) for f in files)
+    return tuple(template_from_json(f.read_bytes(), source=f.name, checked=False)
+                 for f in files)
 
 
 def load_builtin_templates() -> dict[str, Template]:

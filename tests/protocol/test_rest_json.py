@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from protocol import rest_json
 from protocol.admin_record import AdminRecord, encode_admin_record
 from protocol.errors import ProtocolError
 from protocol.public_key import RSAKeyNumbers, encode_key_numbers
@@ -192,3 +193,31 @@ def test_site_json_idempotent(site: SiteInfo) -> None:
     once = site_to_json(decode_site_info(encode_site_info(site)))
     again = site_to_json(decode_site_info(encode_site_info(site_from_json(once))))
     assert again == once
+
+
+_SHAPES = [
+    {"index": index, "type": type_, "data": data, **({} if ttl is None else {"ttl": ttl}), **extra}
+    for index in (1, 0, -5, 2**31 - 1, 2**31, True, "3")
+    for type_ in ("URL", "HS_SECKEY", "hs_seckey", "", 5)
+    for data in ("abc", {"format": "string", "value": "é"}, {"format": "String", "value": "x"},
+                 {"format": "string", "value": 5}, {"format": "string", "value": "x", "y": 1},
+                 {"format": "hex", "value": "00"})
+    for ttl in (None, 60, True, 2**31, "2024-01-01T00:00:00Z")
+    for extra in ({}, {"permissions": "1110"}, {"references": []})
+]
+
+
+def _outcome(read: object, obj: object) -> object:
+    try:
+        return read(obj)  # type: ignore[operator]
+    except ProtocolError as exc:
+        return str(exc)
+
+
+def test_the_plain_value_fast_path_reads_as_the_full_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bulk import's common shape is read by a shortcut (issue 17): same value, same error
+    fast = [_outcome(rest_json.value_from_json, obj) for obj in _SHAPES]
+    assert sum(not isinstance(found, str) for found in fast) > 100  # both kinds are tried
+    monkeypatch.setattr(rest_json, "_plain_value", lambda _obj: None)
+    assert fast == [_outcome(rest_json.value_from_json, obj) for obj in _SHAPES]

@@ -12,7 +12,7 @@ from protocol.admin_record import decode_admin_record
 from protocol.constants import ADMIN_PERM_ALL
 from protocol.public_key import encode_public_key
 from protocol.references import decode_vlist
-from protocol.value_text import ValueSyntaxError, value_data, value_from_text
+from protocol.value_text import ValueSyntaxError, text_type, value_data, value_from_text
 from protocol.values import ValueReference
 
 
@@ -53,3 +53,17 @@ def test_public_key_files_need_a_reader(tmp_path: Path) -> None:
     (tmp_path / "bad.pem").write_bytes(b"-----BEGIN PUBLIC KEY-----\nxx\n")
     with pytest.raises(ValueSyntaxError, match=r"bad\.pem: not a usable"):
         value_data("HS_PUBKEY", "@bad.pem", read=read)
+
+
+@pytest.mark.parametrize("written", ["URL", " EMAIL ", "hs_seckey", "HS_ADMIN", "hs_vlist",
+                                     "HS_PUBKEY", "TRACE.NOTE"])
+def test_text_type_says_what_value_from_text_makes(written: str) -> None:
+    # the CSV reader builds text values itself when text_type allows it (issue 17)
+    made = value_from_text(7, written, "text data", ttl=60) \
+        if written.strip().upper() not in ("HS_ADMIN", "HS_VLIST") else None
+    found = text_type(written)
+    if found is None:
+        assert written.strip().upper() in ("HS_ADMIN", "HS_VLIST", "HS_PUBKEY")
+        return
+    assert made is not None
+    assert (made.type, made.public_read, made.data) == (*found, b"text data")

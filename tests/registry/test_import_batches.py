@@ -1,0 +1,118 @@
+"""The batch-level import path (issue 17): a bad row inside a big batch, a batch the
+database refuses half-way, overwrites dropping links and identifiers, record digests."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from protocol.values import HandleValue, ValueReference
+from registry.importer import import_file, scan_source
+from registry.store import HandleStore
+from registry.valuerows import record_digest
+
+
+def write_csv(path: Path, records: int, *, bad_index_at: int | None = None) -> None:
+    """``records`` records of two rows each; the second row of record ``bad_index_at``
+    has an index that is not a number."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["handle", "index", "type", "data"])
+        for n in range(records):
+            handle = f"88.118.8/IMP-{n:05d}"
+            writer.writerow([handle, 1, "URL", f"https://p.example/{n}"])
+            writer.writerow([handle, "x" if n == bad_index_at else 2, "EMAIL", "ops@p.example"])
+
+
+def report(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+async def test_a_bad_row_in_the_middle_of_a_big_batch(database: HandleStore,
+                                                      tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    write_csv(source, 3000, bad_index_at=1500)  # its row 3002 (rows count from 1)
+    summary = await import_file(database, source, batch_rows=10000)  # one batch
+    assert (summary.rows_done, summary.inserted, summary.rejected) == (6000, 2999, 1)
+    [line] = report(Path(summary.report))
+    assert line == {"row": "3001", "handle": "88.118.8/IMP-01500",
+                    "reason": "row 3002: index must be a number, got 'x'"}
+    # nothing of the bad record is stored, not even its good first row
+    assert await database.get_handle("88.118.8/IMP-01500") is None
+    assert await database.count_handles("88.118.8") == 2999
+    stored = await database.get_handle("88.118.8/IMP-01501")
+    assert stored is not None
+    assert [(v.index, v.type, v.data) for v in stored.values] == [
+        (1, "URL", b"https://p.example/1501"), (2, "EMAIL", b"ops@p.example")]
+    assert all(v.timestamp > 0 for v in stored.values)
+    assert (await database.verify_audit()).ok
+
+
+async def test_a_batch_the_database_refuses_is_not_half_written(tmp_path: Path) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        # a value row in the middle of the second batch fails inside the executemany
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON handle_values "
+                "WHEN NEW.data = CAST('https://p.example/1500' AS BLOB) "
+                "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END")
+        source = tmp_path / "big.csv"
+        write_csv(source, 2000)
+        with pytest.raises(Exception, match="refused by trigger"):
+            await import_file(store, source, batch_rows=2000)  # batches of 1000 records
+        assert await store.count_handles("88.118.8") == 1000  # the first batch only
+        assert await store.get_handle("88.118.8/IMP-01499") is None  # same batch, earlier
+        job = await store.get_import_job(scan_source(source, "csv").job_id)
+        assert job is not None and (job.rows_done, job.status) == (2000, "running")
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TRIGGER refuse")
+        resumed = await import_file(store, source, batch_rows=2000)
+        assert (resumed.resumed_from, resumed.inserted, resumed.rejected) == (2000, 1000, 0)
+        assert await store.count_handles("88.118.8") == 2000
+        assert (await store.verify_audit()).ok
+    finally:
+        await store.close()
+
+
+async def test_overwrite_drops_old_links_and_identifiers(database: HandleStore) -> None:
+    part = "88.118.8/PART-1"
+    await database.bulk_put([(part, [HandleValue(1, "URL", b"https://p.example/part")])],
+                            actor="t")
+    product = [HandleValue(1, "URL", b"https://p.example/tv"),
+               HandleValue(2, "TRACE.COMPONENT", part.encode()),
+               HandleValue(3, "ID.GS1", b"(01)06901234567892")]
+    first = await database.bulk_put([("88.118.8/TV-1", product)], actor="t")
+    assert (first.inserted, first.rejected) == (1, ())
+    assert await database.where_used_many([part]) == {"88.118.8/PART-1": [
+        ("88.118.8/TV-1", "component")]}
+    # the same GTIN on another handle is refused, naming its owner
+    taken = await database.bulk_put([("88.118.8/TV-2", [HandleValue(1, "ID.GS1",
+                                                                    b"(01)06901234567892")])],
+                                    actor="t")
+    assert taken.inserted == 0 and "88.118.8/TV-1" in taken.rejected[0].reason
+    plain = [HandleValue(1, "URL", b"https://p.example/tv2")]
+    again = await database.bulk_put([("88.118.8/TV-1", plain)], actor="t", overwrite=True)
+    assert (again.replaced, again.rejected) == (1, ())
+    assert await database.where_used_many([part]) == {}
+    freed = await database.bulk_put([("88.118.8/TV-2", [HandleValue(1, "ID.GS1",
+                                                                    b"(01)06901234567892")])],
+                                    actor="t")
+    assert (freed.inserted, freed.rejected) == (1, ())
+
+
+def test_record_digest_is_unchanged_and_stamps_zero_timestamps() -> None:
+    values = [HandleValue(2, "EMAIL", b"ops@e.test", timestamp=1234, public_read=False),
+              HandleValue(1, "URL", b"https://e.test/1", ttl_type=1, ttl=99),
+              HandleValue(7, "HS_VLIST", b"x", references=(ValueReference("88.118.8/A", 1),
+                                                           ValueReference("88.118.8/B", 300)))]
+    # the digest the audit log has always held for this record (before issue 17's rewrite)
+    assert record_digest(values) == (
+        "51aa4378c549924af9ea48d187ad5e57098b90f2a99b505f82629546ec772e0b")
+    stamped = [HandleValue(v.index, v.type, v.data, v.ttl_type, v.ttl, v.timestamp or 777,
+                           v.admin_read, v.admin_write, v.public_read, v.public_write,
+                           v.references) for v in values]
+    assert record_digest(values, 777) == record_digest(stamped) != record_digest(values)
