@@ -10,7 +10,9 @@ its HS_REVOCATION goes) cached from the root with its TTL of a day when the node
 the enterprise's key at the root.  Then plain resolution still serves the cached copy
 everywhere, while verification says revoked at once at the enterprise, within 2 s at
 ``soon`` (polled, no timing asserted), and at ``late`` only for a client asking with
-``--fresh`` (the Handle protocol's AT flag: answered from the authority).
+``--fresh`` (the Handle protocol's AT flag: answered from the authority).  Verdicts are
+read over REST (``?verify=true``, and the traceability answer behind the product page)
+and over the Handle protocol (``idnode resolve --verify --server``, checked client-side).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.resolver.test_trust_three_levels import (
     ENT_NA,
     KEY,
     NODE_NA,
+    PUMP,
     handle_protocol_verdict,
     issue_and_sign,
     rest_verdict,
@@ -67,6 +70,17 @@ async def issuer_record(http: aiohttp.ClientSession, proc: Proc) -> list[dict[st
         return values
 
 
+async def trace_verdict(http: aiohttp.ClientSession, proc: Proc) -> str:
+    """The record's signature status on ``proc``'s traceability answer (what its product
+    page shows as "verified by")."""
+    address = f"http://127.0.0.1:{proc.http_port}/api/trace/{PUMP}?direction=events"
+    async with http.get(address) as response:
+        body = await response.json()
+        assert response.status == 200, (proc.name, body)
+        status: str = body["node"]["signature"]
+        return status
+
+
 def revocations(values: list[dict[str, Any]]) -> list[int]:
     return [v["index"] for v in values if v["type"] == "HS_REVOCATION"]
 
@@ -91,6 +105,7 @@ async def test_a_revocation_counts_within_revocation_ttl_where_the_issuer_was_ca
         verdict = await rest_verdict(http, proc)
         assert verdict["status"] == "valid", (proc.name, verdict)
         assert revocations(await issuer_record(http, proc)) == []  # now cached there
+        assert await trace_verdict(http, proc) == "valid", proc.name
     assert handle_protocol_verdict(world, late)["status"] == "valid"
 
     revoke_enterprise_key(world)
@@ -101,10 +116,12 @@ async def test_a_revocation_counts_within_revocation_ttl_where_the_issuer_was_ca
     # revocation_ttl 0: revoked at the next verification, over REST
     at_enterprise = await rest_verdict(http, enterprise)
     assert names_the_revocation(at_enterprise, thumbprint), at_enterprise
+    assert await trace_verdict(http, enterprise) == "revoked"  # the product page's verdict
 
     # a day (the issuer record's TTL, as before the setting): still valid there, and for a
     # Handle client verifying through it; with --fresh (AT) the client gets the revocation
     assert (await rest_verdict(http, late))["status"] == "valid"
+    assert await trace_verdict(http, late) == "valid"
     assert handle_protocol_verdict(world, late)["status"] == "valid"
     fresh = handle_protocol_verdict(world, late, fresh=True)
     assert names_the_revocation(fresh, thumbprint), fresh
@@ -117,4 +134,5 @@ async def test_a_revocation_counts_within_revocation_ttl_where_the_issuer_was_ca
         assert loop.time() < deadline, at_soon
         await asyncio.sleep(0.2)
     assert names_the_revocation(at_soon, thumbprint), at_soon
+    assert await trace_verdict(http, soon) == "revoked"
     assert handle_protocol_verdict(world, soon)["status"] == "revoked"
