@@ -7,10 +7,12 @@ at the parent node for an enterprise node with a delegated prefix.  The node
 resolves its own prefix handle from its own registry, so it needs a copy.  The
 command resolves ``0.NA/<prefix>`` at ``--from HOST:PORT`` (default
 ``root_address``) over the Handle protocol, recursively so the root follows
-referrals to a parent node, checks each HS_CERT up its chain to the trust anchor
-(the chain's other handles resolved the same way; an HS_REVOCATION on an
-issuer's handle counts) and stores the ones that verify in the local prefix
-handle, at the same index unless a local value other than an HS_CERT holds it.
+referrals to a parent node, and authoritatively, so the answer is fetched afresh
+rather than from a copy the root cached before the certificate was issued; checks
+each HS_CERT up its chain to the trust anchor (the chain's other handles resolved
+the same way; an HS_REVOCATION on an issuer's handle counts) and stores the ones
+that verify in the local prefix handle, at the same index unless a local value
+other than an HS_CERT holds it.
 Certificates that do not verify are listed with the reason and not stored.
 
 The trust anchor itself (the root's public key) is what a node must get out of
@@ -56,7 +58,8 @@ TIMEOUT = 5.0
 async def _remote_values(client: HandleClient, server: Target, handle: str,
                          where: str) -> list[HandleValue]:
     try:
-        answer = await client.resolve(handle, server=server, recursive=True)
+        answer = await client.resolve(handle, server=server, recursive=True,
+                                     authoritative=True)
     except HandleClientError as exc:
         raise CliError(f"{where} did not answer for {handle}: {exc}", EXIT_FAILED) from None
     if answer.response_code != RC_SUCCESS:

@@ -10,7 +10,9 @@
 
 A client at the root's side verifies the record over the Handle protocol
 (``idnode resolve --verify --server ROOT``: client-side, chain fetched over the
-protocol) and over the root's REST API; after the node revokes the enterprise's key
+protocol) and over the root's REST API (the root had cached the enterprise's prefix
+handle before its certificate was issued: ``cert fetch`` asks with the authoritative flag,
+so the root fetches it afresh); after the node revokes the enterprise's key
 at the root, both say revoked, naming the revoked certificate.  Everything runs with
 P-256 keys and again with SM2/SM3 keys.
 """
@@ -105,6 +107,11 @@ def issue_and_sign(world: dict[str, Any]) -> dict[str, Any]:
     assert [c["status"] for c in fetched["certificates"]] == ["valid"], fetched
     assert fetched["stored"] == 1 and fetched["trust_anchor"] == anchor
 
+    # as a user checking the delegation does: the root now holds a copy of the enterprise's
+    # prefix handle without a certificate, cached for its TTL (a day); cert fetch must get
+    # the record afresh (an authoritative request), not that copy
+    looked = root.run("resolve", ENT_NA, "--server", root.endpoint, "--recursive")
+    assert "HS_CERT" not in {value["type"] for value in looked["values"]}, looked
     enterprise.run("cert", "request", *ent_key, "--subject", f"300:{ENT_NA}",
                    "--out", str(folder / "enterprise.certreq"))
     ent_cert = node.run("cert", "issue", "--issuer-key", str(node.folder / KEY),

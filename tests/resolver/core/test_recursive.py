@@ -186,6 +186,35 @@ async def test_recursive_handle_requests_get_the_final_answer(world: World) -> N
     assert [v.data for v in referred.referral_values] == [world.node.site().data]
 
 
+async def test_an_authoritative_request_is_answered_afresh_not_from_the_cache(
+    world: World,
+) -> None:
+    """The AT flag on a recursive request (what ``idnode cert fetch`` and ``resolve --verify
+    --fresh`` send) gets the record as its authority, two referrals away, holds it now, not
+    the copy the root cached; the plain request keeps being served from the cache until then."""
+    client = HandleClient(timeout=2.0)
+    assert (await client.resolve(PUMP, server=world.root.address)).values[0].data == (
+        b"https://pump.example/1")
+    await rewrite(world.enterprise, PUMP, "https://pump.example/new")
+    for _ in range(2):  # the second is the kind of request the UDP fast path replays
+        cached = await client.resolve(PUMP, server=world.root.address)
+        assert cached.values[0].data == b"https://pump.example/1"
+    for text in ("https://pump.example/new", "https://pump.example/newer"):
+        await rewrite(world.enterprise, PUMP, text)
+        fresh = await client.resolve(PUMP, server=world.root.address, authoritative=True)
+        assert fresh.response_code == RC_SUCCESS and fresh.values[0].data == text.encode()
+    after = await client.resolve(PUMP, server=world.root.address)
+    assert after.values[0].data == b"https://pump.example/newer"  # the refreshed copy, cached
+
+
+async def rewrite(node: Node, handle: str, text: str) -> None:
+    """Change ``handle`` at ``node`` as a write there does: stored, and dropped from the
+    node's own cache (a serving node reads its change feed)."""
+    await put(node, handle, [url(1, text)])
+    assert node.service.answers is not None
+    await node.service.answers.invalidate([handle])
+
+
 async def test_a_referral_loop_ends_with_a_clear_error(world: World) -> None:
     # the node refers 88.118.7 to the enterprise, which refers it back to the node
     for here, there in ((world.node, world.enterprise), (world.enterprise, world.node)):
