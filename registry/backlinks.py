@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -86,7 +87,10 @@ class BacklinkInfo:
     signed_at: datetime
 
 
+@lru_cache(maxsize=8192)
 def _prefix_of(handle: str) -> str | None:
+    """The name key of ``handle``'s prefix, None if it is not a handle name (asked for
+    each link of a batch more than once)."""
     try:
         return name_key(split_handle(handle)[0])
     except InvalidHandle:

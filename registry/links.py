@@ -153,10 +153,11 @@ def _trace_state(values: Iterable[HandleValue]) -> list[tuple[int, str, bytes]]:
 def _derived_problems(template: Template, document: Mapping[str, object],
                       values: list[HandleValue]) -> list[str]:
     """Mapped field and link values that do not say what ``TRACE.DATA`` says."""
-    field_of = {vtype: name for name, vtype in (*template.fields, *template.links)}
-    expected = Counter((v.type, v.data) for v in template.to_values(document, check=False)
-                       if v.type in field_of)
+    field_of = template.mapped_types
+    expected = Counter(pair for pair in template.pairs(document) if pair[0] in field_of)
     actual = Counter((v.type, v.data) for v in values if v.type in field_of)
+    if expected == actual:
+        return []
     wrong = sorted({vtype for vtype, _ in (expected - actual) + (actual - expected)})
     return [f"/{field_of[t]}: the {t} values differ from TRACE.DATA (mapping)" for t in wrong]
 
@@ -274,8 +275,10 @@ def _published(links: Iterable[Link]) -> list[tuple[str, str]]:
     return [(to, relation) for to, relation, tier in links if tier == PUBLIC and _is_handle(to)]
 
 
+@lru_cache(maxsize=8192)
 def _is_handle(text: str) -> bool:
-    """Whether a link value names a handle (anything else is not indexed)."""
+    """Whether a link value names a handle (anything else is not indexed; a batch asks
+    up to three times per link, and products share their parts' batches)."""
     try:
         split_handle(text)
     except InvalidHandle:

@@ -43,6 +43,18 @@ def document_to_values(
     start_index: int,
 ) -> list[HandleValue]:
     """The values of ``document``: template id, whole document, fields, then links."""
+    pairs = document_pairs(template_id, fields, links, document)
+    return [HandleValue(i, vtype, data) for i, (vtype, data) in enumerate(pairs, start_index)]
+
+
+def document_pairs(
+    template_id: str,
+    fields: Sequence[tuple[str, str]],
+    links: Sequence[tuple[str, str]],
+    document: Mapping[str, Any],
+) -> list[tuple[str, bytes]]:
+    """``(type, data)`` of the values of ``document`` in :func:`document_to_values`' order
+    (without making the values: a bulk write compares them with a record's)."""
     pairs = [(TYPE_TEMPLATE, template_id.encode("utf-8")), (TYPE_DATA, canonical_json(document))]
     pairs += [(vtype, field_bytes(document[name])) for name, vtype in fields if name in document]
     for name, link_type in links:
@@ -52,7 +64,7 @@ def document_to_values(
                 problem = f"/{name}: {target!r} is not a handle (type)"
                 raise TemplateError("document is not valid", [problem])
             pairs.append((link_type, target.encode("utf-8")))
-    return [HandleValue(i, vtype, data) for i, (vtype, data) in enumerate(pairs, start_index)]
+    return pairs
 
 
 def _only(values: Iterable[HandleValue], value_type: str) -> HandleValue:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.values import HandleValue
 from registry.templates.errors import TemplateError
-from registry.templates.mapping import DEFAULT_START_INDEX, document_to_values
+from registry.templates.mapping import DEFAULT_START_INDEX, document_pairs, document_to_values
 from registry.templates.validation import compile_schema, fast_check, problems
 
 if TYPE_CHECKING:
@@ -72,6 +72,15 @@ class Template:
         if check:
             self.validate(document)
         return document_to_values(self.id, self.fields, self.links, document, start_index)
+
+    def pairs(self, document: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+        """``(type, data)`` of :meth:`to_values` without checking or making the values."""
+        return document_pairs(self.id, self.fields, self.links, document)
+
+    @cached_property
+    def mapped_types(self) -> dict[str, str]:
+        """``{value type: field name}`` of the mapped fields and links."""
+        return {vtype: name for name, vtype in (*self.fields, *self.links)}
 
     def to_json(self) -> str:
         """The template file text, to store (``data_templates.schema``) or write out."""
