@@ -21,7 +21,8 @@ it (a quota counts the enterprise's identifiers).
 
 Loading the owners for a create locks their enterprise rows for the rest of
 the transaction (PostgreSQL ``FOR UPDATE``; SQLite holds the write lock
-anyway), so two concurrent creates cannot both take the last unit of a quota.
+anyway, and reads the prefixes with their owners in one query), so two
+concurrent creates cannot both take the last unit of a quota.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ _P = table_of(Prefix)
 _E = table_of(Enterprise)
 _H = table_of(Handle)
 _NA = name_key(prefix_handle("")[:-1])  # 0.NA
+_WITH_OWNERS = select(_P.c.name, _P.c.owner, _E.c.code, _E.c.status, _E.c.quota).select_from(
+    _P.outerjoin(_E, _E.c.code == _P.c.owner))
 
 
 @dataclass(slots=True)
@@ -158,14 +161,24 @@ async def load_owners(
     candidates = sorted({p for chain in set(wanted.values()) for p in chain})
     if not candidates:
         return {}
-    prefixes = select(_P.c.name, _P.c.owner).where(_P.c.name.in_(candidates))
-    registered = {name: owner for name, owner in await conn.execute(prefixes)}
+    sqlite = conn.dialect.name == "sqlite"
+    found: dict[str, Owner] = {}
+    if sqlite:  # the write lock is held already: prefixes and their owners in one query
+        rows = (await conn.execute(_WITH_OWNERS.where(_P.c.name.in_(candidates)))).all()
+        registered = {row.name: row.owner for row in rows}
+        found = {row.code: Owner(row.code, row.status, row.quota, 0)
+                 for row in rows if row.code is not None}
+    else:
+        prefixes = select(_P.c.name, _P.c.owner).where(_P.c.name.in_(candidates))
+        registered = {name: owner for name, owner in await conn.execute(prefixes)}
     by_chain = {chain: next((p for p in chain if p in registered), None)
                 for chain in set(wanted.values())}
     nearest = {key: by_chain[chain] for key, chain in wanted.items()}
     codes = sorted({registered[p] for p in nearest.values() if p and registered[p]})
     owners: dict[str, Owner] = {}
-    if codes:
+    if sqlite:
+        owners = {code: found[code] for code in codes if code in found}
+    elif codes:
         query = select(_E.c.code, _E.c.status, _E.c.quota).where(_E.c.code.in_(codes))
         if lock:
             query = query.order_by(_E.c.code).with_for_update()

@@ -4,13 +4,16 @@ Row ``n`` stores ``prev_hash`` (row ``n-1``'s ``row_hash``, 64 zeros for the
 first row) and ``row_hash`` = SHA-256 of its own fields with ``prev_hash``.
 Appends take the chain lock (:func:`registry.db.transaction_lock`) in the
 writing transaction, so concurrent writers extend the chain one after the
-other.  An edited, deleted or reordered row breaks the chain at that row.
+other (SQLite: the database write lock; the append runs on the SQLite
+thread with the transaction's next statement or its commit).  An edited,
+deleted or reordered row breaks the chain at that row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,10 +26,14 @@ from registry.base import StoreBase
 from registry.db import transaction_lock
 from registry.models import AuditLog, table_of, utcnow
 from registry.records import AuditEntry, AuditReport
+from registry.sqlite_driver import PreparedInsert, adapted, prepared_insert
 
 GENESIS_HASH = "0" * 64
 _T = table_of(AuditLog)
 _HEAD = select(_T.c.seq, _T.c.row_hash).order_by(_T.c.seq.desc()).limit(1)
+_HEAD_SQLITE = "SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+_COLUMNS = ("seq", "time", "actor", "action", "handle", "before", "after", "detail",
+            "prev_hash", "row_hash")
 _ENTRY_COLUMNS = (_T.c.seq, _T.c.time, _T.c.actor, _T.c.action, _T.c.handle, _T.c.before,
                   _T.c.after, _T.c.detail)
 _VERIFY_BATCH = 5000
@@ -67,13 +74,33 @@ def row_hash(
 
 
 async def append_audit(conn: AsyncConnection, events: Sequence[AuditEvent]) -> None:
-    """Append ``events`` to the chain inside the caller's transaction."""
+    """Append ``events`` to the chain inside the caller's transaction (on SQLite, which
+    holds the write lock, with the transaction's next statement or its commit)."""
     if not events:
+        return
+    time = utcnow()
+    if conn.dialect.name == "sqlite":
+        prepared = prepared_insert(conn.dialect, _T, _COLUMNS)
+        (await adapted(conn)).defer(_append_here, prepared, events, time)
         return
     await transaction_lock(conn, "audit")
     head = (await conn.execute(_HEAD)).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS_HASH)
-    time = utcnow()
+    await conn.execute(insert(_T), _rows(seq, prev, time, events))
+
+
+def _append_here(db: sqlite3.Connection, prepared: PreparedInsert,
+                 events: Sequence[AuditEvent], time: datetime) -> None:
+    """On the SQLite thread, in a writing transaction: read the chain's head, append."""
+    head = db.execute(_HEAD_SQLITE).fetchone()
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    db.executemany(prepared.sql, [prepared.params(row)
+                                  for row in _rows(seq, prev, time, events)])
+
+
+def _rows(seq: int, prev: str, time: datetime,
+          events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
+    """The rows of ``events`` after the chain's head ``seq`` / ``prev``."""
     rows = []
     for event in events:
         seq += 1
@@ -93,7 +120,7 @@ async def append_audit(conn: AsyncConnection, events: Sequence[AuditEvent]) -> N
             }
         )
         prev = digest
-    await conn.execute(insert(_T), rows)
+    return rows
 
 
 class AuditMixin(StoreBase):

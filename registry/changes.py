@@ -24,10 +24,12 @@ and must forget its whole cache (:meth:`resolver.core.change_feed.ChangeFollower
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,6 +48,7 @@ PREFIX = "prefix"
 
 _C = table_of(Change)
 _LAST = select(func.max(_C.c.seq))
+_INSERT_SQLITE = "INSERT INTO changes (handle, kind, time) VALUES (?, ?, ?)"
 _pruned = -PRUNE_SECONDS  # monotonic time of this process's last prune
 
 
@@ -69,12 +72,19 @@ async def record(conn: AsyncConnection, handles: Sequence[str], kind: str = HAND
         _pruned = time.monotonic()
         await conn.execute(
             delete(_C).where(_C.c.time < now - timedelta(seconds=RETENTION_SECONDS)))
-    if conn.dialect.name == "sqlite":  # a bulk write's thousands of rows: one executemany
+    if conn.dialect.name == "sqlite":
+        # a bulk write's thousands of rows: one executemany; SQLite holds the write lock
+        # already, so it goes with the transaction's next statement or its commit
         stamp = sqlite_driver.bind_value(conn, _C, "time", now)
-        await sqlite_driver.insert_records(conn, _C, ("handle", "kind", "time"),
-                                           [(h, kind, stamp) for h in handles])
+        (await sqlite_driver.adapted(conn)).defer(
+            _insert_here, _INSERT_SQLITE, [(h, kind, stamp) for h in handles])
         return
     await conn.execute(insert(_C), [{"handle": h, "kind": kind, "time": now} for h in handles])
+
+
+def _insert_here(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """On the SQLite thread, in the writing transaction: add ``rows``."""
+    db.executemany(sql, rows)
 
 
 class ChangesMixin(StoreBase):

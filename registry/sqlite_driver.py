@@ -10,7 +10,11 @@ SQLite thread and keeps what SQLAlchemy reads afterwards (rows, description,
 rowcount, lastrowid).  Written here because neither aiosqlite nor SQLAlchemy
 offers it; it plugs in through ``create_async_engine(module=...)``
 (:data:`DBAPI`), the documented way to give a dialect another DBAPI module,
-and leaves server-side cursors (unused here) as they were.  :func:`json_text`
+and leaves server-side cursors (unused here) as they were.  A transaction's
+``BEGIN IMMEDIATE`` rides with its first statement, writes nobody reads back
+(audit and change-feed rows) with its next statement or its commit
+(:meth:`OneTripConnection.defer`), and a new handle's head row with its values
+(:func:`insert_parent_and_children`): a create is five trips.  :func:`json_text`
 writes JSON columns (the same text, the common empty list without encoding);
 :func:`insert_rows` is a bulk insert without SQLAlchemy's work per row.
 """
@@ -18,9 +22,11 @@ writes JSON columns (the same text, the common empty list without encoding);
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -30,20 +36,48 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util import EMPTY_DICT, await_
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
 T = TypeVar("T")
 BEGIN = "BEGIN IMMEDIATE"
 
 
-def _then(conn: sqlite3.Connection, begin: bool, fn: Callable[..., T],
+Deferred = list[tuple[Callable[..., None], tuple[Any, ...]]]
+
+
+def _then(conn: sqlite3.Connection, begin: bool, deferred: Deferred, fn: Callable[..., T],
           args: tuple[Any, ...]) -> T:
-    """On the SQLite thread: ``BEGIN IMMEDIATE`` first when ``begin``, then ``fn``."""
+    """On the SQLite thread: ``BEGIN IMMEDIATE`` first when ``begin``, then the
+    ``deferred`` writes, then ``fn``."""
     if begin:
         conn.execute(BEGIN)
+    for write, write_args in deferred:
+        write(conn, *write_args)
     return fn(conn, *args)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """On the SQLite thread: commit; the transaction is rolled back if that (or a
+    deferred write before it) fails."""
+    try:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _flush_and_commit(conn: sqlite3.Connection, begin: bool, deferred: Deferred) -> None:
+    try:
+        _then(conn, begin, deferred, _commit, ())
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -127,20 +161,31 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     IMMEDIATE`` (:meth:`begin`) goes to the SQLite thread with the first statement
     of the transaction, and a commit or rollback with no transaction open (the
     rollback the pool sends when a committed connection comes back) stays here.
+    Writes whose outcome the caller does not read (an audit row, a change-feed
+    row) can be :meth:`defer` red: they run on the SQLite thread before the next
+    statement or the commit, in the same trip.
     """
 
-    __slots__ = ("_begin_pending", "_in_transaction")
+    __slots__ = ("_begin_pending", "_deferred", "_in_transaction")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of its cursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin_pending = False
+        self._deferred: Deferred = []
         # unknown until a trip says: a commit or rollback then goes to the thread
         self._in_transaction = True
 
     def begin(self) -> None:
         """Start a writing transaction (``BEGIN IMMEDIATE``) with the next statement."""
         self._begin_pending = True
+
+    def defer(self, write: Callable[..., None], *args: Any) -> None:
+        """Run ``write(sqlite3 connection, *args)`` on the SQLite thread in this
+        transaction, before its next statement or its commit (in that trip): an error
+        it raises comes from that statement or the commit, and the transaction then
+        rolls back; a rollback before it runs drops it."""
+        self._deferred.append((write, args))
 
     async def trip(self, operation: str, parameters: Any, many: bool = False) -> _Outcome:
         """Run one statement on the SQLite thread (after a pending ``BEGIN IMMEDIATE``);
@@ -152,9 +197,10 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         pending ``BEGIN IMMEDIATE``); the caller holds ``_execute_mutex``."""
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         begin, self._begin_pending = self._begin_pending, False
+        deferred, self._deferred = self._deferred, []
         try:
             return await connection._execute(
-                _then, connection._conn, begin, fn, args)
+                _then, connection._conn, begin, deferred, fn, args)
         finally:
             # read after the trip, the thread idle again
             self._in_transaction = bool(connection._conn and connection._conn.in_transaction)
@@ -172,11 +218,24 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def rollback(self) -> None:
         self._begin_pending = False
+        self._deferred = []
         if self._in_transaction:
             super().rollback()
             self._in_transaction = False
 
     def commit(self) -> None:
+        if self._deferred:
+            connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+            begin, self._begin_pending = self._begin_pending, False
+            deferred, self._deferred = self._deferred, []
+            try:
+                await_(connection._execute(_flush_and_commit, connection._conn, begin, deferred))
+            except Exception as error:
+                self._handle_exception(error)
+            finally:
+                self._in_transaction = bool(connection._conn
+                                            and connection._conn.in_transaction)
+            return
         self._begin_pending = False
         if self._in_transaction:
             super().commit()
@@ -213,6 +272,45 @@ def json_text(value: Any) -> str:
     return json.dumps(value)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedInsert:
+    """An ``INSERT`` of some columns of a table as SQLite text, with each column's bind
+    processor (booleans, JSON, times), to run straight on the sqlite3 connection."""
+
+    sql: str
+    columns: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """``row``'s values in the statement's order, as SQLAlchemy would bind them."""
+        return tuple(process(row[name]) if process else row[name]
+                     for name, process in zip(self.columns, self.processors, strict=True))
+
+
+@functools.lru_cache(maxsize=64)
+def prepared_insert(dialect: Dialect, table: Table, columns: tuple[str, ...],
+                    returning: str | None = None) -> PreparedInsert:
+    """The :class:`PreparedInsert` of ``columns`` of ``table`` on ``dialect`` (an
+    engine's: its JSON serializer), optionally ``RETURNING`` one column."""
+    statement = insert(table)
+    if returning is not None:
+        statement = statement.returning(table.c[returning])
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+    order = tuple(compiled.positiontup or ())
+    # bytes go to sqlite3 as they are (LargeBinary's processor only wraps them)
+    processors = tuple(None if isinstance(table.c[name].type, LargeBinary)
+                       else table.c[name].type._cached_bind_processor(dialect)
+                       for name in order)
+    return PreparedInsert(str(compiled), order, processors)
+
+
+async def adapted(conn: AsyncConnection) -> OneTripConnection:
+    """The :class:`OneTripConnection` under ``conn`` (an engine of :data:`DBAPI`)."""
+    raw = (await conn.get_raw_connection()).dbapi_connection
+    assert isinstance(raw, OneTripConnection)
+    return raw
+
+
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
                       ) -> None:
     """``INSERT`` ``rows`` (mappings with the same columns) into ``table`` as one
@@ -221,16 +319,33 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mappin
     parameters, which was a quarter of a bulk import's time."""
     if not rows:
         return
-    dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
-    order = compiled.positiontup or []
-    # bytes go to sqlite3 as they are (LargeBinary's processor only wraps them)
-    processors = [None if isinstance(table.c[name].type, LargeBinary)
-                  else table.c[name].type._cached_bind_processor(dialect) for name in order]
-    plan = list(zip(order, processors, strict=True))
-    params = [tuple(process(row[name]) if process else row[name] for name, process in plan)
-              for row in rows]
-    await conn.exec_driver_sql(str(compiled), params)
+    prepared = prepared_insert(conn.dialect, table, tuple(rows[0]))
+    await conn.exec_driver_sql(prepared.sql, [prepared.params(row) for row in rows])
+
+
+def _insert_parent_and_children(
+    db: sqlite3.Connection, parent: PreparedInsert, head: tuple[Any, ...],
+    children: PreparedInsert | None, rows: list[tuple[Any, ...]], slot: int,
+) -> int:
+    new_id = int(db.execute(parent.sql, head).fetchone()[0])
+    if children is not None:
+        db.executemany(children.sql, [(*row[:slot], new_id, *row[slot + 1:]) for row in rows])
+    return new_id
+
+
+async def insert_parent_and_children(
+    conn: AsyncConnection, parent: Table, head: Mapping[str, Any], children: Table,
+    rows: Sequence[Mapping[str, Any]], parent_id: str,
+) -> int:
+    """``INSERT`` ``head`` into ``parent`` (returning its ``id``) and ``rows`` into
+    ``children`` with that id in their column ``parent_id`` (whatever the rows hold
+    there), in one trip; the new id."""
+    first = prepared_insert(conn.dialect, parent, tuple(head), "id")
+    then = prepared_insert(conn.dialect, children, tuple(rows[0])) if rows else None
+    slot = 0 if then is None else then.columns.index(parent_id)
+    params = [] if then is None else [then.params(row) for row in rows]
+    return await (await adapted(conn)).call(
+        _insert_parent_and_children, first, first.params(head), then, params, slot)
 
 
 async def insert_records(conn: AsyncConnection, table: Table, columns: Sequence[str],

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from protocol.values import HandleValue
-from registry import changes, identifiers, links
+from registry import changes, identifiers, links, sqlite_driver
 from registry.accounts import AccountsMixin
 from registry.admission import load_owners
 from registry.applications import ApplicationsMixin
@@ -522,12 +522,18 @@ class HandleStore(
         now = utcnow()
         head = {"name": name, "name_key": key, "prefix": prefix, "version": 1, "created": now,
                 "updated": now, "enterprise": owner.code}
-        handle_id = (await conn.execute(insert(_H).returning(_H.c.id), head)).scalar_one()
         values = _settle(None, given, int(now.timestamp()))
+        if self.dialect == "sqlite":  # the head and its values in one trip
+            await sqlite_driver.insert_parent_and_children(
+                conn, _H, head, _V, [value_row(0, key, v) for v in values.values()], "handle_id")
+        else:
+            handle_id = (await conn.execute(insert(_H).returning(_H.c.id), head)).scalar_one()
+            if values:
+                await conn.execute(insert(_V),
+                                   [value_row(handle_id, key, v) for v in values.values()])
+        # the rules read other rows only; the identifier index refers to the head
         await links.on_write(conn, name, None, values)
         await identifiers.on_write(conn, name, None, values)
-        if values:
-            await conn.execute(insert(_V), [value_row(handle_id, key, v) for v in values.values()])
         event = AuditEvent(actor, action, name, after=record_digest(values.values()),
                            detail={"version": 1})
         await append_audit(conn, [event])

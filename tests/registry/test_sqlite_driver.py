@@ -4,104 +4,132 @@ inserts without SQLAlchemy's work per row store the same."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.values import HandleValue, ValueReference
 from registry.db import open_engine
 from registry.models import Handle, HandleValueRow, table_of, utcnow
-from registry.sqlite_driver import insert_rows
+from registry.sqlite_driver import adapted, insert_rows
 from registry.store import HandleStore
 from registry.valuerows import value_row
 
 
-async def test_one_trip_per_statement_with_rows_counts_and_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = await open_engine(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}")
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the function of every trip to aiosqlite's thread from now on."""
+    made: list[str] = []
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(getattr(fn, "__name__", "?"))
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return made
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A SQLite engine of this node's with a table ``t (id, name)``."""
+    made = await open_engine(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
     try:
-        async with engine.begin() as conn:
+        async with made.begin() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
-        trips = 0
-        execute = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal trips
-            trips += 1
-            return await execute(self, fn, *args, **kwargs)
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))  # after the BEGIN IMMEDIATE of the write engine
-            trips = 0
-            many = await conn.execute(text("INSERT INTO t (name) VALUES (:n)"),
-                                      [{"n": "a"}, {"n": "b"}, {"n": "c"}])
-            assert (trips, many.rowcount) == (1, 3)
-            trips = 0
-            new = await conn.execute(text("INSERT INTO t (name) VALUES ('d') RETURNING id"))
-            assert (trips, new.scalar_one()) == (1, 4)
-            trips = 0
-            rows = await conn.execute(text("SELECT id, name FROM t WHERE id > :i ORDER BY id"),
-                                      {"i": 1})
-            assert trips == 1
-            assert [tuple(r) for r in rows] == [(2, "b"), (3, "c"), (4, "d")]
-            changed = await conn.execute(text("UPDATE t SET name = name || 'x' WHERE id < 3"))
-            assert changed.rowcount == 2
-            with pytest.raises(IntegrityError):
-                await conn.execute(text("INSERT INTO t (name) VALUES ('ax')"))
-            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 4
-            await conn.commit()
+        yield made
     finally:
-        await engine.dispose()
+        await made.dispose()
+
+
+async def test_one_trip_per_statement_with_rows_counts_and_errors(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # after the BEGIN IMMEDIATE of the write engine
+        made = len(trips)
+        many = await conn.execute(text("INSERT INTO t (name) VALUES (:n)"),
+                                  [{"n": "a"}, {"n": "b"}, {"n": "c"}])
+        assert (len(trips) - made, many.rowcount) == (1, 3)
+        made = len(trips)
+        new = await conn.execute(text("INSERT INTO t (name) VALUES ('d') RETURNING id"))
+        assert (len(trips) - made, new.scalar_one()) == (1, 4)
+        made = len(trips)
+        rows = await conn.execute(text("SELECT id, name FROM t WHERE id > :i ORDER BY id"),
+                                  {"i": 1})
+        assert len(trips) - made == 1
+        assert [tuple(r) for r in rows] == [(2, "b"), (3, "c"), (4, "d")]
+        changed = await conn.execute(text("UPDATE t SET name = name || 'x' WHERE id < 3"))
+        assert changed.rowcount == 2
+        with pytest.raises(IntegrityError):
+            await conn.execute(text("INSERT INTO t (name) VALUES ('ax')"))
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 4
+        await conn.commit()
+
+
+async def _ids(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT id FROM t ORDER BY id"))).scalars())
 
 
 async def test_a_write_transaction_makes_no_trip_without_a_statement(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, trips: list[str]
 ) -> None:
     """BEGIN IMMEDIATE goes with the first statement (the write lock is held from then
     on), the commit is one trip, the pool's rollback of a committed connection none."""
-    path = tmp_path / "begin.db"
-    engine = await open_engine(f"sqlite+aiosqlite:///{path}")
+    assert engine.url.database is not None
+    other = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
     try:
+        trips.clear()
         async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
-        trips: list[str] = []
-        execute = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-            trips.append(getattr(fn, "__name__", "?"))
-            return await execute(self, fn, *args, **kwargs)
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute("BEGIN IMMEDIATE")  # this transaction holds the lock
-                await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
-            assert trips == ["_then", "_then", "commit"]
-            trips.clear()
-            async with engine.begin():
-                pass  # no statement: nothing to begin or commit
-            assert trips == []
-            other.execute("BEGIN IMMEDIATE")  # free again
-            other.execute("ROLLBACK")
-        finally:
-            other.close()
-        with pytest.raises(IntegrityError):
-            async with engine.begin() as conn:
-                await conn.execute(text("INSERT INTO t (id) VALUES (3)"))
-                await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
-        async with engine.connect() as conn:
-            ids = (await conn.execute(text("SELECT id FROM t ORDER BY id"))).scalars().all()
-        assert ids == [1, 2]  # the failed transaction was rolled back
+            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # this transaction holds the lock
+            await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+        assert trips == ["_then", "_then", "commit"]
+        trips.clear()
+        async with engine.begin():
+            pass  # no statement: nothing to begin or commit
+        assert trips == []
+        other.execute("BEGIN IMMEDIATE")  # free again
+        other.execute("ROLLBACK")
     finally:
-        await engine.dispose()
+        other.close()
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id) VALUES (3)"))
+            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+    assert await _ids(engine) == [1, 2]  # the failed transaction was rolled back
+
+
+def _insert(db: sqlite3.Connection, ident: int) -> None:
+    db.execute("INSERT INTO t (id) VALUES (?)", (ident,))
+
+
+async def test_deferred_writes_go_with_the_next_trip_and_die_with_a_rollback(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    trips.clear()
+    async with engine.begin() as conn:
+        (await adapted(conn)).defer(_insert, 1)  # before the transaction's first statement
+        seen = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+        (await adapted(conn)).defer(_insert, 2)  # goes with the commit
+    assert (seen, trips) == (1, ["_then", "_flush_and_commit"])
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id) VALUES (3)"))
+            (await adapted(conn)).defer(_insert, 4)
+            raise RuntimeError("the caller fails: nothing of the transaction stays")
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id) VALUES (5)"))
+            (await adapted(conn)).defer(_insert, 1)  # fails at the commit
+    assert await _ids(engine) == [1, 2]
 
 
 async def test_insert_rows_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
