@@ -14,12 +14,15 @@ What ``make bench`` runs (``make bench-quick`` adds ``--quick``):
 3. The baselines (:mod:`benchmarks.baselines`: bare aiohttp with a body the
    size of a typical resolution, bare asyncio UDP/TCP replies with a
    captured response) measured with the same tools and settings.
-4. With ``--peer HOST:PORT,HTTP_URL`` (another Handle server, e.g. CNRI's),
-   the driver's hot runs against it too, asking for ``--peer-handles`` (by
-   default found on the peer as :mod:`benchmarks.node_keys` does, under
-   ``--peer-prefixes``).
+4. With ``--peer HOST:PORT,HTTP_URL`` (another Handle server, e.g. CNRI's,
+   :mod:`benchmarks.peer`), the hot profile's driver runs against it too,
+   asking for ``--peer-handles`` (by default found on the peer as
+   :mod:`benchmarks.node_keys` does, under ``--peer-prefixes``).
 5. The write profile adds creates over the Handle protocol and REST, the import
-   profile ``idnode import`` rates (:mod:`benchmarks.writes`).
+   profile ``idnode import`` rates (:mod:`benchmarks.writes`).  With a peer and
+   its writer (``--peer-admin``, ``--peer-secret-env``, ``--peer-create-prefix``)
+   the same number of creates runs on the peer right after the node's, for each
+   protocol.
 6. The table on stdout (every figure with its ratio to the baseline), the
    goals of issue 17 with a verdict and the previous run's values
    (:mod:`benchmarks.goals`), and under ``benchmarks/results/<timestamp>/``:
@@ -56,6 +59,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from benchmarks import cpu, goals, writes
 from benchmarks.driver import DriverOptions, DriverResult, drive
 from benchmarks.hdl_wire import response_code, tcp_resolve_frame, udp_pieces
@@ -63,6 +68,7 @@ from benchmarks.loader import init_node
 from benchmarks.locust_runner import LocustRun, run_locust, users_for
 from benchmarks.measure import Measurement
 from benchmarks.node_keys import NoIdentifiers, node_keys
+from benchmarks.peer import Peer, add_options, peer_from_args
 from benchmarks.plan import DEFAULT, PROFILE_NAMES, PROFILES, QUICK, STORES, Plan, Setup
 from benchmarks.processes import (
     BenchError,
@@ -126,26 +132,6 @@ class Target:
             return math.nan, math.nan
         db = cpu.backend_seconds(self.database) if self.database else math.nan
         return cpu.tree_seconds(self.pid), db
-
-
-@dataclass
-class Peer:
-    """Another Handle server to compare with: where it listens, what to ask it."""
-
-    host: str
-    hdl_port: int
-    http_url: str
-    handles: tuple[str, ...] = ()
-    prefixes: tuple[str, ...] = ()
-
-
-def parse_peer(text: str) -> Peer:
-    """``HOST:PORT,HTTP_URL`` as a Peer; ValueError naming the input if malformed."""
-    address, comma, http_url = text.partition(",")
-    host, colon, port = address.rpartition(":")
-    if not (comma and colon and host and port.isdigit() and http_url.startswith("http")):
-        raise ValueError(f"--peer: expected HOST:PORT,HTTP_URL, got {text!r}")
-    return Peer(host.strip("[]"), int(port), http_url.rstrip("/"))
 
 
 class Bench:
@@ -454,19 +440,48 @@ class Bench:
 
     def creates(self, data: StoreData, setup: Setup, target: Target) -> None:
         """Creates one at a time over the Handle protocol (a secret-key session) and over
-        REST (an authenticated REST session): :mod:`benchmarks.writes`."""
-        runs = (("HDL-TCP", writes.handle_creates, target.hdl_port),
-                ("HTTP", writes.rest_creates, target.http_port))
-        for protocol, create, port in runs:
+        REST (an authenticated REST session): :mod:`benchmarks.writes`; with a peer that
+        has a writer, the same number on the peer right after each (same machine load)."""
+        peer = self.peer if self.peer is not None and self.peer.writer is not None else None
+        if self.peer is not None and peer is None:
+            self.skip("peer creates", "give --peer-admin, --peer-secret-env and "
+                      "--peer-create-prefix to create handles on the peer")
+        tag = datetime.now().strftime("%Y%m%d%H%M%S")
+        for protocol in ("HDL-TCP", "HTTP"):
             self.run_number += 1
             handles = writes.names(data.writer, f"{self.run_number}", self.plan.creates)
             self.log(f"creates node {setup.name} {protocol}: {len(handles)}, one at a time")
-            result = asyncio.run(create(port, data.writer, handles))
-            self.add(Measurement.from_samples(
-                result.latencies, seconds=result.seconds, errors=result.errors,
-                target="node", setup=setup.name, profile="create", protocol=protocol,
-                tool="writes", offered_rps=None, processes=target.processes,
-                note=f"first error: {result.first_error}" if result.first_error else ""))
+            if protocol == "HDL-TCP":
+                result = asyncio.run(writes.handle_creates("127.0.0.1", target.hdl_port,
+                                                           data.writer, handles))
+            else:
+                result = asyncio.run(writes.rest_creates(f"http://127.0.0.1:{target.http_port}",
+                                                         data.writer, handles))
+            self.add(create_measurement(result, "node", setup.name, protocol,
+                                        target.processes))
+            if peer is not None:
+                self.peer_creates(peer, protocol, f"P{tag}{self.run_number}")
+
+    def peer_creates(self, peer: Peer, protocol: str, tag: str) -> None:
+        """As many creates on the peer as on the node, over ``protocol``, named with
+        ``tag`` (handles stay on the peer: a tag of this run's time keeps them new)."""
+        who = peer.writer
+        assert who is not None
+        handles = writes.names(who, tag, self.plan.creates)
+        where = (f"{peer.host}:{peer.hdl_port}" if protocol == "HDL-TCP" else peer.rest_url)
+        self.log(f"creates peer {where} {protocol}: {len(handles)} under {who.prefix} as "
+                 f"{who.index}:{who.handle}, one at a time")
+        try:
+            if protocol == "HDL-TCP":
+                result = asyncio.run(writes.handle_creates(peer.host, peer.hdl_port, who,
+                                                           handles))
+            else:
+                result = asyncio.run(writes.rest_creates(peer.rest_url, who, handles,
+                                                         verify_tls=peer.verify_tls))
+        except (BenchError, OSError, TimeoutError, aiohttp.ClientError) as exc:
+            self.skip(f"peer creates {protocol} at {where}", f"{type(exc).__name__}: {exc}")
+            return
+        self.add(create_measurement(result, "peer", where, protocol, 1))
 
     def measure_imports(self) -> None:
         """``idnode import`` on a fresh SQLite node: demo product records (JSON Lines),
@@ -539,6 +554,11 @@ class Bench:
                  "handle(s)")
         spec = PROFILES["hot"].spec(str(path), self.plan.hot_set)
         for protocol in DRIVER_PROTOCOLS:
+            if protocol == "HTTP" and http.scheme != "http":
+                self.skip("peer hot HTTP", f"the driver speaks plain HTTP, and {peer.http_url} "
+                          "is not http://: give http:// in --peer (and https:// in "
+                          "--peer-write-url for creates)")
+                continue
             opts = replace(self.driver_options(protocol, target, UNBOUNDED),
                            host=http.hostname or peer.host if protocol == "HTTP" else peer.host)
             self.log(f"driver peer hot {protocol} (max throughput)")
@@ -590,7 +610,7 @@ class Bench:
             for setup in plan.setups():
                 if setup.store in stores:
                     self.measure_setup(stores[setup.store], setup, setup == plan.primary)
-            if self.peer is not None:
+            if self.peer is not None and "hot" in plan.profiles:
                 self.measure_peer(self.peer)
             if enterprise:
                 self.measure_recursive(primary)
@@ -633,6 +653,21 @@ class Bench:
         (self.out / "table.txt").write_text(text + "\n", encoding="utf-8")
         print("\n" + text, flush=True)
         return 0 if self.measurements else 1
+
+
+def create_measurement(result: writes.WriteRun, target: str, setup: str, protocol: str,
+                       processes: int) -> Measurement:
+    """A run of creates as a measurement; its note says the load average at its end and,
+    over the Handle protocol, how many connections the server made the session use."""
+    notes = [f"load {os.getloadavg()[0]:.1f}"]
+    if result.connections > 1:
+        notes.append(f"{result.connections} TCP connections (the server closed them)")
+    if result.first_error:
+        notes.append(f"first error: {result.first_error}")
+    return Measurement.from_samples(
+        result.latencies, seconds=result.seconds, errors=result.errors, target=target,
+        setup=setup, profile="create", protocol=protocol, tool="writes", offered_rps=None,
+        processes=processes, note="; ".join(notes))
 
 
 def _cap(factor: float | None) -> str:
@@ -731,12 +766,7 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
         "IDNODE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=os.environ.get(
         "IDNODE_BENCH_REDIS", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--peer", type=parse_peer, metavar="HOST:PORT,HTTP_URL",
-                        help="another Handle server to compare with (hot UDP and REST)")
-    parser.add_argument("--peer-handles", default="",
-                        help="handles the peer holds, comma-separated (default: found on it)")
-    parser.add_argument("--peer-prefixes", default="",
-                        help="prefixes to find the peer's handles under (default: the node's)")
+    add_options(parser)
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamped "
                         "folder under benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -776,14 +806,15 @@ def scratch_dir() -> Iterator[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     plan, args = parse_plan(argv)
+    try:
+        peer = peer_from_args(args, os.environ)
+    except ValueError as exc:
+        print(f"python -m benchmarks.run: {exc}", file=sys.stderr, flush=True)
+        return 2
     out = args.out or RESULTS / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     with scratch_dir() as scratch:
         try:
-            peer = args.peer
-            if peer is not None:
-                peer = replace(peer, handles=tuple(_items(args.peer_handles)),
-                               prefixes=tuple(_items(args.peer_prefixes)))
             return Bench(plan, out, scratch, args.pg_url, args.redis_url, peer).run()
         except BenchError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)

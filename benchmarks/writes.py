@@ -1,14 +1,20 @@
 """Write rates: creates over the Handle protocol and over REST, and ``idnode import``.
 
-Creates run one at a time, as a batch client sends them:
+Creates run one at a time, as a batch client sends them, against the node or a
+peer (another Handle server, e.g. CNRI's):
 
-* **Handle protocol**: one TCP connection with a Handle session (DH setup, as
-  CNRI's ``GenericBatch`` opens one), authenticated once with the enterprise's
-  secret key (the first create is challenged and answered), every later create
-  carrying only the session's MAC;
+* **Handle protocol**: a Handle session (DH setup naming the writer, as CNRI's
+  resolver does) over TCP, authenticated once with the writer's secret key (the
+  first create is challenged and answered), every later create carrying only the
+  session's MAC.  The session outlives its connections, as in CNRI's clients
+  (``GenericBatch`` included): one connection is kept while the server keeps it
+  open (idnode does), and when the server closes it after an answer (CNRI answers
+  one message per connection) the next message goes on a new connection with the
+  same session id and MAC key;
 * **REST**: ``PUT /api/handles/{handle}`` on one keep-alive connection in a REST
   session (``POST /api/sessions``, authenticated once with an HMAC of the
-  nonce by the same secret key, then ``Authorization: Handle sessionId=...``).
+  nonce by the same secret key, then ``Authorization: Handle sessionId=...``),
+  over http or https (a peer such as CNRI takes credentials over HTTPS only).
 
 Each record is a URL and an HS_ADMIN, the record of issue 17's comparison.
 
@@ -51,12 +57,13 @@ from protocol.constants import (
 )
 from protocol.credential import sign_message_mac
 from protocol.dh_groups import EXPONENT_BITS, GENERATOR, MODP_1024
-from protocol.message import Message
+from protocol.framing import encode_tcp, read_tcp_frame
+from protocol.message import Message, decode_message
 from protocol.public_key import DHKeyNumbers, decode_key_numbers, encode_key_numbers
 from protocol.rest_json import value_to_json
 from protocol.values import HandleValue
 from protocol.wire import Reader
-from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
+from resolver.core.client import MAX_RESPONSE_SIZE, SecretKeyAuth, _answer
 from resolver.handle.key_exchange import ENCRYPT_ALG_AES
 
 #: the session's MAC key: the first 32 octets of the DH secret (AES-256, CNRI's choice)
@@ -70,7 +77,7 @@ class Credentials:
 
     handle: str
     index: int
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback's locals
     prefix: str
 
     @classmethod
@@ -90,6 +97,8 @@ class WriteRun:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
+    #: Handle protocol: TCP connections the session used (REST: 0, not counted)
+    connections: int = 0
 
     def failed(self, reason: str) -> None:
         """Count a failed create (the first reason is kept)."""
@@ -113,25 +122,50 @@ def names(who: Credentials, tag: str, count: int) -> list[str]:
 
 
 class HandleSession:
-    """One TCP connection and a Handle session on it (what CNRI's resolver does)."""
+    """A Handle session over TCP, kept across connections as a Handle client keeps it:
+    the session (id, MAC key, counter) is the client's, a connection only carries it.
 
-    def __init__(self, exchange: _TcpExchange) -> None:
-        self.exchange = exchange
+    A connection is reused while the server keeps it open.  A server that closes it
+    after each answer (CNRI's TCP interface) is met with a new connection for the
+    next message, found closed either before sending (end of stream already seen) or
+    by the send: a kept connection that ends before a single byte of the answer came
+    back was closed before the server read the message, which then goes again on a
+    new connection (with a fresh session counter: a server that did read it would
+    take the same counter as a replay).  A fresh connection that fails is an error.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        #: how many TCP connections were opened (1: the server kept the first open)
+        self.connections = 0
         self.session_id = 0
         self.key = b""
         self.counter = 0
         self.request_id = 0
 
     @classmethod
-    async def open(cls, port: int) -> HandleSession:
-        """A session with the server on 127.0.0.1:``port``."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
-        session = cls(_TcpExchange(reader, writer))
-        response = await session.setup()
+    async def open(cls, host: str, port: int,
+                   identity: tuple[str, int] = ("", 0)) -> HandleSession:
+        """A session with the server at ``host``:``port`` for ``identity`` (see
+        :meth:`setup`)."""
+        session = cls(host, port)
+        try:
+            response = await session.setup(identity)
+        except BaseException:
+            session.close()
+            raise
         if response.response_code != RC_SUCCESS:
-            session.exchange.close()
-            raise BenchError(f"session setup: {response_code_name(response.response_code)}")
+            session.close()
+            raise BenchError(f"session setup with {host}:{port}: "
+                             f"{response_code_name(response.response_code)}")
         return session
+
+    def close(self) -> None:
+        """Close the current connection (the session itself stays the client's)."""
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
 
     def next_id(self) -> int:
         """A fresh request id."""
@@ -162,14 +196,41 @@ class HandleSession:
             self.key, self.session_id = shared[:SESSION_KEY_BYTES], response.session_id
         return response
 
+    async def _streams(self) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter], bool]:
+        """The connection to send on, and whether it is new: a kept one unless the
+        server has ended it."""
+        if self.streams is not None and self.streams[0].at_eof():
+            self.close()
+        if self.streams is not None:
+            return self.streams, False
+        self.streams = await asyncio.open_connection(self.host, self.port, limit=2**20)
+        self.connections += 1
+        return self.streams, True
+
     async def send(self, msg: Message, *, sign: bool = True) -> Message:
         """Send ``msg`` (with the session's MAC unless ``sign`` is false); the answer."""
-        if sign:
-            msg.session_id = self.session_id
-            self.counter += 1
-            sign_message_mac(msg, self.key, self.counter)
-        await self.exchange.send(msg)
-        return await self.exchange.receive()
+        while True:
+            (reader, writer), new = await self._streams()
+            if sign:
+                msg.session_id = self.session_id
+                self.counter += 1
+                sign_message_mac(msg, self.key, self.counter)
+            try:
+                writer.write(encode_tcp(msg))
+                await writer.drain()
+                first = await reader.readexactly(1)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                self.close()
+                if new:
+                    raise BenchError(f"{self.host}:{self.port} closed a new connection "
+                                     f"without answering: {exc!r}") from None
+                continue  # closed before it read this message: again on a new connection
+            try:
+                env, data = await read_tcp_frame(reader, MAX_RESPONSE_SIZE, first)
+            except BaseException:
+                self.close()
+                raise
+            return decode_message(env, data)
 
     async def create(self, handle: str, values: Sequence[HandleValue],
                      auth: SecretKeyAuth) -> int:
@@ -184,10 +245,13 @@ class HandleSession:
         return response.response_code
 
 
-async def handle_creates(port: int, who: Credentials, handles: Sequence[str]) -> WriteRun:
-    """Create ``handles`` one after another in one Handle session."""
+async def handle_creates(host: str, port: int, who: Credentials,
+                         handles: Sequence[str]) -> WriteRun:
+    """Create ``handles`` one after another in one Handle session set up for ``who``
+    (as CNRI's resolver does for an authenticated client: CNRI challenges every request
+    of a session set up without an identity, and only the first of one with it)."""
     auth = SecretKeyAuth(who.handle, who.index, who.secret.encode())
-    session = await HandleSession.open(port)
+    session = await HandleSession.open(host, port, (who.handle, who.index))
     run = WriteRun()
     started = time.perf_counter()
     try:
@@ -201,7 +265,8 @@ async def handle_creates(port: int, who: Credentials, handles: Sequence[str]) ->
                 run.failed(f"{handle}: {response_code_name(code)}")
     finally:
         run.seconds = time.perf_counter() - started
-        session.exchange.close()
+        run.connections = session.connections
+        session.close()
     return run
 
 
@@ -211,7 +276,9 @@ async def handle_creates(port: int, who: Credentials, handles: Sequence[str]) ->
 async def _rest_session(http: aiohttp.ClientSession, who: Credentials) -> str:
     """A REST session authenticated with ``who``'s secret key; its id."""
     async with http.post("/api/sessions") as response:
-        body = await response.json()
+        if response.status not in (200, 201):
+            raise BenchError(f"REST session at {response.url}: HTTP {response.status}")
+        body = await response.json(content_type=None)
     session_id, nonce = body["sessionId"], base64.b64decode(body["nonce"])
     cnonce = os.urandom(16)
     mac = hmac.new(who.secret.encode(), nonce + cnonce, hashlib.sha256).digest()
@@ -220,16 +287,20 @@ async def _rest_session(http: aiohttp.ClientSession, who: Credentials) -> str:
               f'alg="HMAC-SHA256", signature="{base64.b64encode(mac).decode()}"')
     async with http.put("/api/sessions/this", headers={"Authorization": header}) as response:
         if response.status != 200:
-            raise BenchError(f"REST session: HTTP {response.status} {await response.text()}")
+            raise BenchError(f"REST session as {who.index}:{who.handle} at {response.url}: "
+                             f"HTTP {response.status} {await response.text()}")
     return str(session_id)
 
 
-async def rest_creates(http_port: int, who: Credentials, handles: Sequence[str]) -> WriteRun:
-    """``PUT`` ``handles`` one after another in one authenticated REST session."""
+async def rest_creates(base_url: str, who: Credentials, handles: Sequence[str], *,
+                       verify_tls: bool = True) -> WriteRun:
+    """``PUT`` ``handles`` one after another in one authenticated REST session at
+    ``base_url`` (``http://HOST:PORT`` or ``https://...``; ``verify_tls`` false takes
+    any certificate, e.g. a peer's self-signed one on loopback)."""
     run = WriteRun()
-    connector = aiohttp.TCPConnector(limit=1)
+    connector = aiohttp.TCPConnector(limit=1, ssl=verify_tls)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{http_port}", connector=connector,
+    async with aiohttp.ClientSession(base_url.rstrip("/"), connector=connector,
                                      timeout=timeout) as http:
         headers = {"Authorization": f'Handle sessionId="{await _rest_session(http, who)}"',
                    "Content-Type": "application/json"}

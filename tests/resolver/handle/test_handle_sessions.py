@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -28,7 +27,7 @@ from protocol.credential import sign_message_mac, verify_message_signature
 from protocol.message import Message
 from protocol.public_key import DHKeyNumbers, encode_key_numbers
 from registry.store import HandleStore
-from resolver.core.client import SecretKeyAuth, _answer, _TcpExchange
+from resolver.core.client import SecretKeyAuth, _answer
 from resolver.core.service import ResolutionService
 from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.handle.test_handle_support import NA, SECRET, TV, seed, url
@@ -59,8 +58,7 @@ class CnriLikeSession(HandleSession):
 
 
 async def _open(server: HandleServer) -> CnriLikeSession:
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    return CnriLikeSession(_TcpExchange(reader, writer))
+    return CnriLikeSession("127.0.0.1", server.port)
 
 
 def _add(index: int, request_id: int) -> Message:
@@ -86,21 +84,19 @@ async def test_session_authenticates_once_then_macs_suffice(server: HandleServer
     replay = _add(22, 5)
     replay.session_id = session.session_id
     sign_message_mac(replay, session.key, session.counter)
-    await session.exchange.send(replay)
-    assert (await session.exchange.receive()).response_code == RC_SESSION_MESSAGE_REJECTED
+    assert (await session.send(replay, sign=False)).response_code == RC_SESSION_MESSAGE_REJECTED
     forged = _add(23, 6)
     forged.session_id = session.session_id
     sign_message_mac(forged, b"k" * 32, 999)
-    await session.exchange.send(forged)
-    assert (await session.exchange.receive()).response_code == RC_INVALID_SESSION_KEY
+    assert (await session.send(forged, sign=False)).response_code == RC_INVALID_SESSION_KEY
     bare = _add(24, 7)
     bare.session_id = session.session_id
-    await session.exchange.send(bare)
-    assert (await session.exchange.receive()).response_code == RC_INVALID_CREDENTIAL
-    session.exchange.close()
+    assert (await session.send(bare, sign=False)).response_code == RC_INVALID_CREDENTIAL
+    session.close()
     record = await server.processor.service.store.get_handle(TV, indexes=[20, 21, 22, 23, 24])
     assert record is not None
     assert [v.index for v in record.values] == [20, 21]
+    assert session.connections == 1  # the server kept the connection open throughout
 
 
 @SQLITE_ONLY
@@ -116,5 +112,5 @@ async def test_unknown_session_and_unsupported_exchange(server: HandleServer) ->
     body = SessionSetupRequest(KEY_EXCHANGE_DH, 60, "", 0, weak)
     request = Message(OC_SESSION_SETUP, body=body, request_id=5)
     assert (await session.send(request, sign=False)).response_code == RC_SESSION_FAILED
-    session.exchange.close()
+    session.close()
     assert await server.processor.service.store.get_handle(TV) is not None
