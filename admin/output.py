@@ -56,10 +56,14 @@ def pad(text: str, width: int) -> str:
 
 
 def _cell(value: Any) -> str:
+    """One table cell in plain words: a nested object as ``key=value`` pairs, not a
+    Python ``repr`` (``cert requests``' certificate column, for one)."""
     if value is None:
         return "-"
     if isinstance(value, (list, tuple)):
         return ", ".join(_cell(item) for item in value)
+    if isinstance(value, Mapping):
+        return " ".join(f"{key}={_cell(item)}" for key, item in value.items())
     return str(value)
 
 

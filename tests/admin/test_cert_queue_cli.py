@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from admin.cli import main
 from registry.config import load_config
 from registry.records import AuditEntry
 from registry.store import HandleStore
@@ -56,6 +57,10 @@ def test_submit_list_approve_audits_and_issues(cli: Cli, tmp_path: Path) -> None
     assert (entry.detail["request"], entry.detail["subject"], entry.detail["key"]) == (
         queued["id"], f"300:{ACME}", queued["key"])
     assert cli("cert", "requests", "--state", "pending") == []
+    assert main(["--data-dir", str(cli.data_dir), "cert", "requests"]) == 0
+    listed = cli.capsys.readouterr().out  # the table: the certificate in plain words
+    assert f"handle={ACME} index={approved['index']} expires=" in listed, listed
+    assert "{" not in listed, listed
     again = cli("cert", "approve", str(queued["id"]), *issuer, expect=2)
     assert "already approved" in again
     cli("audit", "verify")
