@@ -3,7 +3,8 @@
 ``keys gen`` writes a new private key (PKCS#8 PEM, mode 0600) and its public
 key next to it as ``FILE.pub`` (PEM); a relative FILE is under the data dir.
 The private key is encrypted: the passphrase comes from ``--passphrase-env
-VAR``, ``--passphrase-file F`` or, on a terminal, a prompt (asked twice);
+VAR``, ``--passphrase-file F`` or, on a terminal, a prompt (asked twice; every
+command that reads an encrypted key without those options asks once);
 ``--unencrypted`` writes it in the clear on purpose (keys the node itself
 must load unattended, e.g. ``sign_on_behalf``).  Passphrases are never taken
 from the command line and never printed.  ``keys show`` prints JSON.
@@ -31,7 +32,7 @@ from protocol.key_types import ED25519, JWS_KEY_TYPES
 from protocol.values import HandleValue
 from registry.bootstrap import write_private
 from registry.signing_policy import read_public_key
-from registry.trust.errors import KeyLoadError, TrustError
+from registry.trust.errors import KeyLoadError, PassphraseNeeded, TrustError
 from registry.trust.keys import (
     PrivateKey,
     PublicKey,
@@ -87,9 +88,19 @@ def read_file(path: Path, what: str) -> bytes:
 
 
 def read_private_key(path: Path, args: argparse.Namespace) -> PrivateKey:
-    """The private key in ``path``, decrypted with the passphrase options of ``args``."""
+    """The private key in ``path``, decrypted with the passphrase options of ``args``, or
+    for an encrypted key without them, with a passphrase asked for on a terminal."""
+    data = read_file(path, "key file")
+    given = passphrase(args)
     try:
-        return load_private_key(read_file(path, "key file"), passphrase(args))
+        try:
+            return load_private_key(data, given)
+        except PassphraseNeeded:
+            if given is not None or not sys.stdin.isatty():
+                raise CliError(f"{path}: the private key is encrypted: give --passphrase-env "
+                               "VAR or --passphrase-file F (or run on a terminal to be asked)",
+                               EXIT_USAGE) from None
+            return load_private_key(data, getpass.getpass(f"passphrase for {path}: "))
     except KeyLoadError as exc:
         raise CliError(f"{path}: {exc}", EXIT_USAGE) from None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import stat
 import subprocess
 import sys
@@ -90,7 +91,8 @@ def test_show_with_passphrase_file_missing_passphrase_and_public_key(
     public = run_json(capsys, tmp_path, "keys", "show", made["public_key"])
     assert public["private"] is False and public["thumbprint"] == made["thumbprint"]
     assert run(capsys, tmp_path, "keys", "show", str(key)) == (
-        2, "", f"idnode: {key}: the private key is encrypted: a passphrase is needed\n")
+        2, "", f"idnode: {key}: the private key is encrypted: give --passphrase-env VAR or "
+        "--passphrase-file F (or run on a terminal to be asked)\n")
     code, _, err = run(capsys, tmp_path, "keys", "show", str(key), "--passphrase-env",
                        "NO_SUCH_VARIABLE_X")
     assert code == 2 and "NO_SUCH_VARIABLE_X is not set" in err
@@ -129,3 +131,42 @@ def test_sm2_keys_gen_show_and_publish_form(
     assert shown["thumbprint"] == made["thumbprint"] and shown["encrypted"] is True
     public = run_json(capsys, tmp_path, "keys", "show", made["public_key"])
     assert public["type"] == "sm2" and public["thumbprint"] == made["thumbprint"]
+
+
+def _on_a_terminal(data_dir: Path, answer: str, *args: str) -> str:
+    """``idnode --data-dir DATA_DIR ARGS...`` on a pseudo-terminal; ``answer`` typed at the
+    first prompt; everything the terminal showed."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: exec at once
+        os.chdir(REPO)
+        os.execv(sys.executable, [sys.executable, "-m", "admin.cli", "--data-dir",  # noqa: S606
+                                  str(data_dir), *args])
+    shown = b""
+    answered = False
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the child has exited and closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if not answered and b"passphrase for" in shown:
+            os.write(terminal, answer.encode() + b"\n")
+            answered = True
+    os.waitpid(pid, 0)
+    os.close(terminal)
+    return shown.decode(errors="replace")
+
+
+def test_an_encrypted_key_asks_for_its_passphrase_on_a_terminal(
+    encrypted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Every command reading an encrypted key without a passphrase option asks once on a
+    terminal (issue 23: passphrase from the environment, a file or a prompt)."""
+    key, made = encrypted
+    shown = _on_a_terminal(tmp_path, PASSPHRASE, "--json", "keys", "show", str(key))
+    assert f"passphrase for {key}: " in shown and made["thumbprint"] in shown, shown
+    assert PASSPHRASE not in shown  # not echoed
+    wrong = _on_a_terminal(tmp_path, "not it", "keys", "show", str(key))
+    assert f"idnode: {key}: wrong passphrase for the private key" in wrong, wrong
