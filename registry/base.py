@@ -2,7 +2,11 @@
 
 Reads go through an engine that runs without a transaction block (PostgreSQL
 autocommit, SQLite without ``BEGIN``, on a pool of read connections of its own,
-:func:`registry.db.sqlite_read_engine`): one statement, one round trip.  Writes
+:func:`registry.db.sqlite_read_engine`): one statement, one round trip; a SQLite
+point read (one record by its key) runs on the caller's thread when it can without
+waiting (:mod:`registry.sqlite_reads`), with no trip at all, and a PostgreSQL one
+as a statement prepared once per connection, on asyncpg directly
+(:mod:`registry.pg_reads`).  Writes
 run in one transaction each (``BEGIN IMMEDIATE`` on SQLite, row locks on
 PostgreSQL).  ``query_count`` counts every statement sent to the database.
 
@@ -30,8 +34,10 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from registry.db import MODE_OPTION, sqlite_read_engine
+from registry.db import MODE_OPTION, PG_POINT_READERS, sqlite_read_engine
+from registry.pg_reads import PointReader
 from registry.sqlite_driver import OneTripConnection
+from registry.sqlite_reads import InlineReader
 
 T = TypeVar("T")
 ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
@@ -56,12 +62,19 @@ class StoreBase:
         self._open_tx: ContextVar[_Transaction | None] = ContextVar(
             f"store-transaction-{id(self)}", default=None
         )
+        self._inline: InlineReader | None = None
         if engine.dialect.name == "sqlite":
+            assert engine.url.database
+            self._inline = InlineReader(engine.url.database)
             self.read_engine = sqlite_read_engine(engine)
             self._reader = self.read_engine.execution_options(**{MODE_OPTION: "read"})
         else:
             self.read_engine = engine
             self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._points = (
+            PointReader(self._reader, PG_POINT_READERS)
+            if engine.dialect.name == "postgresql" else None
+        )
         for one in {engine, self.read_engine}:
             event.listen(one.sync_engine, "before_cursor_execute", self._count)
 
@@ -96,6 +109,26 @@ class StoreBase:
             return
         async with self._reader.connect() as conn:
             yield conn
+
+    async def _point_read_sqlite(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows of a point read (one record by its key) outside any transaction:
+        on this thread when SQLite can answer without waiting
+        (:mod:`registry.sqlite_reads`), else through the read pool."""
+        if self._inline is not None:
+            rows = self._inline.rows(sql, params)
+            if rows is not None:
+                self.query_count += 1
+                return rows
+        async with self._read() as conn:
+            return await self._fetch_sqlite(conn, sql, params)
+
+    async def _point_read_pg(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows of a PostgreSQL point read outside any transaction, straight on
+        asyncpg (:mod:`registry.pg_reads`); ``sql`` has ``$1``-style parameters."""
+        assert self._points is not None
+        rows = await self._points.rows(sql, params)
+        self.query_count += 1
+        return rows
 
     async def _fetch_sqlite(
         self, conn: AsyncConnection, sql: str, params: tuple[Any, ...]
@@ -139,6 +172,10 @@ class StoreBase:
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        if self._inline is not None:
+            self._inline.close()
+        if self._points is not None:
+            await self._points.close()
         for one in {self.engine, self.read_engine}:
             event.remove(one.sync_engine, "before_cursor_execute", self._count)
             await one.dispose()

@@ -48,6 +48,9 @@ POOL_SIZE = 32
 """Connections each process keeps open to its store."""
 POOL_OVERFLOW = 16
 """Connections opened beyond :data:`POOL_SIZE` while more are checked out (then closed)."""
+PG_POINT_READERS = 16
+"""PostgreSQL connections of the pool a process keeps for point reads at most
+(:mod:`registry.pg_reads`; opened as the load needs them)."""
 PG_STATEMENT_CACHE = 500
 """Prepared statements each PostgreSQL connection keeps (SQLAlchemy's asyncpg default is
 100, fewer than the node's distinct statements: the resolution lookup could be pushed

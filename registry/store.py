@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -69,6 +70,7 @@ _GET = (
     .order_by(_V.c.idx)
 )
 _GET_SQLITE = str(_GET.compile(dialect=sqlite.dialect()))
+_GET_PG = str(_GET.compile(dialect=postgresql_asyncpg.dialect()))
 _GET_MANY = (
     select(_H.c.name_key, _H.c.name, _H.c.version, *_VALUES)
     .select_from(_WITH_VALUES)
@@ -212,6 +214,11 @@ class HandleStore(
         rows: Sequence[Any] | None = None
         if replica and self.replicas is not None and self._open_tx.get() is None:
             rows = await self._get_from_replica(key)
+        if rows is None and self._open_tx.get() is None:
+            if self.dialect == "sqlite":
+                rows = await self._point_read_sqlite(_GET_SQLITE, (key,))
+            else:
+                rows = await self._point_read_pg(_GET_PG, (key,))
         if rows is None:
             async with self._read() as conn:
                 if self.dialect == "sqlite":

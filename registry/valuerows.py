@@ -92,20 +92,14 @@ def row_value(row: Row[Any] | Sequence[Any], offset: int = 0) -> HandleValue:
     Also reads raw SQLite driver rows (booleans as 0/1, references as JSON text).
     """
     idx, type_, data, ttl_type, ttl, timestamp, ar, aw, pr, pw, refs = row[offset : offset + 11]
-    if isinstance(refs, str):
-        refs = json.loads(refs)
+    if isinstance(refs, str):  # raw SQLite rows; most values have no references
+        refs = None if refs == "[]" else json.loads(refs)
+    # positional: a resolution that misses the caches builds one per value (keywords
+    # cost twice as much)
     return HandleValue(
-        index=idx,
-        type=type_,
-        data=bytes(data),
-        ttl_type=ttl_type,
-        ttl=ttl,
-        timestamp=timestamp,
-        admin_read=bool(ar),
-        admin_write=bool(aw),
-        public_read=bool(pr),
-        public_write=bool(pw),
-        references=tuple(ValueReference(h, i) for h, i in refs) if refs else (),
+        idx, type_, data if type(data) is bytes else bytes(data), ttl_type, ttl, timestamp,
+        bool(ar), bool(aw), bool(pr), bool(pw),
+        tuple(ValueReference(h, i) for h, i in refs) if refs else (),
     )
 
 

@@ -7,7 +7,6 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiosqlite
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
@@ -19,20 +18,6 @@ from registry.models import Handle, HandleValueRow, table_of, utcnow
 from registry.sqlite_driver import adapted, insert_rows
 from registry.store import HandleStore
 from registry.valuerows import value_row
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of the function of every trip to aiosqlite's thread from now on."""
-    made: list[str] = []
-    execute = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        made.append(getattr(fn, "__name__", "?"))
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return made
 
 
 @pytest.fixture

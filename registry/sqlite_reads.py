@@ -1,0 +1,73 @@
+"""Point reads of a SQLite registry on the calling (event loop) thread, with no thread hop.
+
+A resolution that misses every cache reads one handle by its lookup key: an
+indexed lookup of one row and its values, 10-50 µs of SQLite work.  Through
+aiosqlite that read costs far more on the event loop than in SQLite: a pool
+checkout, a hand-off to the connection's thread, a wake-up of the loop, the
+check-in (issue 17: 2,411 cold answers/s with 2 workers, most of each worker's
+time in that plumbing).  :class:`InlineReader` runs the statement on the
+caller's thread instead, on a connection of its own that never writes
+(``query_only``) and never waits (``busy_timeout=0``): a statement that would
+have to wait for a lock returns None at once and the caller takes the pooled
+path (:meth:`registry.base.StoreBase._fetch_sqlite`), which waits as long as
+any read may.
+
+The trade-off: while the statement runs the loop does nothing else.  For an
+indexed point read whose pages are in memory that is shorter than the hand-off
+it replaces; a registry larger than the page cache on a slow disk would make
+some reads wait for the disk with the loop stopped, where threads would
+overlap those waits.  Only the resolution path's one-record reads come here;
+scans and writes keep their pooled connections.
+
+Each statement is its own snapshot: rows are fetched to the end, so SQLite
+ends the read at once (no snapshot is held between statements, nothing older
+than the last commit is served).  The connection belongs to the thread that
+opened it; another thread gets None and takes the pooled path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+
+class InlineReader:
+    """One read-only SQLite connection to ``path``, opened on first use."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._thread = 0
+
+    def rows(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
+        """Every row of ``sql`` (raw driver rows), or None when it cannot run here
+        without waiting (a lock held, or another thread than the opener's)."""
+        conn = self._conn
+        if conn is None:
+            conn = self._open()
+        elif self._thread != threading.get_ident():
+            return None
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return None
+            raise
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            for pragma in ("busy_timeout=0", "query_only=ON"):
+                conn.execute(f"PRAGMA {pragma}")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._thread = conn, threading.get_ident()
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (the next read opens a new one)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

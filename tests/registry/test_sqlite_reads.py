@@ -1,0 +1,78 @@
+"""SQLite point reads on the event loop thread: no trip to aiosqlite's thread, every
+commit seen by the next read, and the pooled path whenever SQLite would make it wait."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from protocol.values import HandleValue
+from registry.sqlite_reads import InlineReader
+from registry.store import HandleStore
+
+NAME = "88.118.8/TV-0001"
+
+
+def url(text: str) -> HandleValue:
+    return HandleValue(1, "URL", text.encode())
+
+
+async def test_a_point_read_makes_no_trip_and_sees_each_commit(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    other = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}", migrate=False)
+    try:
+        created = await store.create_handle(NAME, [url("https://a.test")], actor="t")
+        trips.clear()
+        before = store.query_count
+        assert await store.get_handle(NAME, replica=True) == created
+        assert await store.get_handle("88.118.8/absent") is None
+        assert (trips, store.query_count - before) == ([], 2)
+        # a write by another process's store is seen by the very next read
+        await other.modify_values(NAME, [url("https://b.test")], actor="t")
+        again = await store.get_handle(NAME)
+        assert again is not None and again.values[0].data == b"https://b.test"
+        await other.delete_handle(NAME, actor="t")
+        assert await store.get_handle(NAME) is None
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_inside_a_transaction_reads_stay_on_its_connection(tmp_path: Path) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        async with store.transaction():
+            await store.create_handle(NAME, [url("https://a.test")], actor="t")
+            # not committed yet: only the transaction's own connection sees it
+            assert await store.get_handle(NAME) is not None
+        assert await store.get_handle(NAME) is not None
+    finally:
+        await store.close()
+
+
+def test_a_locked_database_or_another_thread_gets_none(tmp_path: Path) -> None:
+    path = str(tmp_path / "locked.db")
+    # a rollback-journal database: a writer's exclusive lock keeps readers out
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+    setup.execute("INSERT INTO t VALUES ('a', 'one')")
+    reader = InlineReader(path)
+    try:
+        assert reader.rows("SELECT v FROM t WHERE k = ?", ("a",)) == [("one",)]
+        setup.execute("BEGIN EXCLUSIVE")
+        setup.execute("UPDATE t SET v = 'two'")
+        assert reader.rows("SELECT v FROM t WHERE k = ?", ("a",)) is None  # no waiting
+        setup.execute("COMMIT")
+        assert reader.rows("SELECT v FROM t WHERE k = ?", ("a",)) == [("two",)]
+        with pytest.raises(sqlite3.OperationalError, match=r"readonly|query_only|attempt"):
+            reader.rows("UPDATE t SET v = 'three'", ())
+        elsewhere = asyncio.run(asyncio.to_thread(reader.rows, "SELECT v FROM t", ()))
+        assert elsewhere is None
+    finally:
+        reader.close()
+        setup.close()
