@@ -5,7 +5,8 @@ the server spends per answer shifts far less, so it is the figure to compare
 before and after a change.  :func:`tree_seconds` adds up user and system time
 of a process and every live descendant (the node's workers); for a node on
 PostgreSQL, :func:`backend_seconds` adds the database's own server processes
-that serve its scratch database (their process title names it), so a change
+that serve its scratch database (their process title names it, after the
+cluster name when one is set), so a change
 that moves work into the database does not look free.  Both read only
 ``/proc/<pid>/stat`` and ``/proc/<pid>/cmdline``; a process that exits
 between two reads simply stops counting.
@@ -58,7 +59,8 @@ def backend_seconds(database: str) -> float:
             title = (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").split()
         except OSError:
             continue
-        if len(title) >= 3 and title[0] == b"postgres:" and title[2] == database.encode():
+        # a cluster name, when set, comes first: ``postgres: 15/main: USER DATABASE ...``
+        if title[:1] == [b"postgres:"] and database.encode() in title[2:4]:
             stat = _stat(pid)
             total += stat[1] if stat is not None else 0.0
     return total

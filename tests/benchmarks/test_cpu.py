@@ -39,3 +39,13 @@ def test_tree_seconds_counts_live_children() -> None:
                 os.kill(child, signal.SIGKILL)
         parent.kill()
         parent.wait()
+
+
+def test_backend_seconds_finds_the_database_backends(postgres_server: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()
+        assert database is not None
+        conn.execute("SELECT count(*) FROM generate_series(1, 3000000)")
+        assert cpu.backend_seconds(database[0]) > 0.0
