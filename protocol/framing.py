@@ -108,7 +108,10 @@ def encode_udp(
     pieces = [body[i : i + max_data] for i in range(0, len(body), max_data)] or [b""]
     if mark_truncated is None:
         mark_truncated = msg.is_request
-    env = replace(msg.envelope(len(body)), truncated=bool(mark_truncated and len(pieces) > 1))
+    env = msg.envelope(len(body))
+    if len(pieces) == 1:  # the common answer: one datagram, sequence 0, not truncated
+        return [encode_envelope(env) + pieces[0]]
+    env = replace(env, truncated=bool(mark_truncated))
     return [
         encode_envelope(replace(env, sequence_number=i)) + piece for i, piece in enumerate(pieces)
     ]

@@ -65,6 +65,8 @@ DEFAULT_PORT = 2641
 #: a certified answer (an RSA-2048 signature, on the loop) costs about 7 plain ones: it
 #: takes this many tokens of the client's rate budget
 CERTIFY_COST = 8
+#: client addresses whose right to recursion a listener remembers (then forgets them all)
+RECURSION_MEMO = 4096
 
 
 def envelope_error(env: Envelope, code: int, text: str) -> Message:
@@ -114,6 +116,7 @@ class _Listener:
         self.limits = limits
         self.limiter = limiter
         self.proofs = proofs
+        self._recursion_memo: dict[str, bool] = {}
 
     #: who may ask for recursion (None: anyone); from others the flag is cleared
     recursion: tuple[Network, ...] | None = None
@@ -127,11 +130,22 @@ class _Listener:
 
     def _limit_recursion(self, request: Message, client: str) -> Message:
         """``request`` with its recursive flag cleared unless ``client`` may recurse."""
-        if request.recursive and self.recursion is not None and not in_networks(
-            client, self.recursion
-        ):
+        if request.recursive and self.recursion is not None and not self._may_recurse(client):
             request.recursive = False
         return request
+
+    def _may_recurse(self, client: str) -> bool:
+        """Whether ``client`` is in :attr:`recursion`, remembered for the last
+        :data:`RECURSION_MEMO` clients (parsing the address cost as much as a
+        cached answer)."""
+        memo = self._recursion_memo
+        allowed = memo.get(client)
+        if allowed is None:
+            assert self.recursion is not None
+            if len(memo) >= RECURSION_MEMO:
+                memo.clear()
+            allowed = memo[client] = in_networks(client, self.recursion)
+        return allowed
 
 
 class _TcpConnections(_Listener):
