@@ -112,6 +112,9 @@ class LocalCache:
         self.stale_window = stale_window
         self.clock = clock
         self.bytes = 0
+        #: counts every answer dropped, replaced or evicted: unchanged between two
+        #: reads, every answer cached in between was only added (:meth:`added_since`)
+        self.removals = 0
         self._entries: OrderedDict[str, Answer] = OrderedDict()
         self._charged: dict[str, int] = {}
 
@@ -176,6 +179,7 @@ class LocalCache:
 
     def clear(self) -> None:
         """Forget everything (after missing invalidations, e.g. a lost Redis subscription)."""
+        self.removals += 1
         self._entries.clear()
         self._charged.clear()
         self.bytes = 0
@@ -187,6 +191,7 @@ class LocalCache:
     def _remove(self, key: str) -> None:
         if self._entries.pop(key, None) is not None:
             self.bytes -= self._charged.pop(key)
+            self.removals += 1
 
     def _evict(self) -> None:
         """Drop least recently used entries until both bounds hold."""
@@ -194,3 +199,4 @@ class LocalCache:
         while len(entries) > self.max_size or (self.max_bytes and self.bytes > self.max_bytes):
             key, _ = entries.popitem(last=False)
             self.bytes -= self._charged.pop(key)
+            self.removals += 1

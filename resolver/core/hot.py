@@ -43,6 +43,19 @@ class HotAnswers:
         answer = stack.local.get(LOCAL + name_key(handle))
         return answer if answer is not None and answer.kind is Kind.FOUND else None
 
+    def mark(self) -> int:
+        """Where the cache stands now, for :meth:`added_since`."""
+        return self.stack.local.removals if self.stack is not None else -1
+
+    def added_since(self, handle: str, mark: int) -> Answer | None:
+        """The fresh cached record of ``handle`` if nothing was dropped, replaced or
+        evicted from the cache since :meth:`mark` returned ``mark``: then it is the
+        record a request that started at ``mark`` and fetched ``handle`` was answered
+        from (a front end may keep that answer's bytes with it)."""
+        if self.stack is None or self.stack.local.removals != mark:
+            return None
+        return self.lookup(handle)
+
     def keep(self, handle: str, answer: Answer, form: object, rendered: object,
              size: int) -> bool:
         """Keep ``rendered`` as ``answer``'s ``form`` while ``answer`` is the cached

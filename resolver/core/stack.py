@@ -97,7 +97,12 @@ def redis_prefix_of(config: NodeConfig) -> str:
 
 
 class SingleFlight:
-    """Runs one fetch per key at a time; callers arriving meanwhile share its result."""
+    """Runs one fetch per key at a time; callers arriving meanwhile share its result.
+
+    The fetch starts one turn of the event loop later, so the callers already
+    queued on the loop for the same key join it even when the fetch itself never
+    waits (a SQLite point read runs on the loop thread: :mod:`registry.sqlite_reads`).
+    """
 
     def __init__(self) -> None:
         self._running: dict[str, asyncio.Future[Answer]] = {}
@@ -119,6 +124,7 @@ class SingleFlight:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._running[key] = future
         try:
+            await asyncio.sleep(0)
             result = await work()
         except asyncio.CancelledError:
             future.cancel()

@@ -2,8 +2,10 @@
 
 Most of what a resolver hears is the same few handles asked again and again,
 each in one datagram with no credential and no session.  The first such
-request for a cached record goes the ordinary way (decode, resolve, encode);
-the datagrams sent back are then kept with the record
+request for a record goes the ordinary way (decode, resolve, encode); the
+datagrams sent back are then kept with the record (also when the record was
+fetched for that very request, unless the cache dropped, replaced or evicted
+anything meanwhile: :meth:`resolver.core.hot.HotAnswers.added_since`)
 (:class:`resolver.core.hot.HotAnswers`) under the request's own bytes minus
 its request id: all the datagrams of the answer and its short use-TCP reply,
 so the amplification cap (:mod:`resolver.handle.amplification`) picks

@@ -315,11 +315,17 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
                 self._send([envelope_error(env, exc.response_code, str(exc))], addr, size)
                 return
             # the cached record the answer is made from: the answer is kept with it
-            answer = None if hot is None or self.hot is None else self.hot.lookup(hot.handle)
+            answer = mark = None
+            if hot is not None and self.hot is not None:
+                answer = self.hot.lookup(hot.handle)
+                mark = self.hot.mark()
             request = self._limit_recursion(request, client_of(addr))
             if self._certify_refused(request, client_of(addr)):
                 return  # over UDP, as any rate-limited datagram: dropped
             responses = await respond(self.processor, request, spoofable=True)
+            if answer is None and mark is not None and hot is not None and self.hot is not None:
+                # fetched for this request: kept too, so the next ask is hot
+                answer = self.hot.added_since(hot.handle, mark)
             if answer is None or hot is None or not keepable(request, responses):
                 self._send(responses, addr, size)
                 return

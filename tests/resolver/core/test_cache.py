@@ -220,6 +220,8 @@ async def test_a_failing_store_serves_the_stale_answer(tmp_path: Path, clock: Fa
         await service.resolve(TV)
         await store.engine.dispose()
         await store.read_engine.dispose()
+        assert store._inline is not None
+        store._inline.close()  # and the event loop thread's own reader
         (tmp_path / "registry.db").rename(tmp_path / "moved.db")  # the next query fails
         clock.now += 101
         stale = await service.resolve(TV)
