@@ -14,10 +14,14 @@ any read may.
 
 The trade-off: while the statement runs the loop does nothing else.  For an
 indexed point read whose pages are in memory that is shorter than the hand-off
-it replaces; a registry larger than the page cache on a slow disk would make
-some reads wait for the disk with the loop stopped, where threads would
-overlap those waits.  Only the resolution path's one-record reads come here;
-scans and writes keep their pooled connections.
+it replaces; a read whose pages must come from the disk would stop the loop for
+the disk's latency, where the pooled threads overlap those waits.  So a read
+that had to read blocks from the disk (the thread's ``ru_inblock`` grew) makes
+the reader step aside for :data:`DISK_PAUSE` seconds: meanwhile every read
+takes the pooled path, then the loop tries again.  A registry whose working set
+is in memory is read on the loop; one that keeps going to the disk is read on
+threads.  Only the resolution path's one-record reads come here; scans and
+writes keep their pooled connections.
 
 Each statement is its own snapshot: rows are fetched to the end, so SQLite
 ends the read at once (no snapshot is held between statements, nothing older
@@ -27,33 +31,53 @@ opened it; another thread gets None and takes the pooled path.
 
 from __future__ import annotations
 
+import resource
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
+
+DISK_PAUSE = 1.0
+"""Seconds the reader steps aside (the pooled path reads) after a read that went to the disk."""
+
+
+def blocks_read() -> int:
+    """Blocks this thread has read from storage so far (page cache hits do not count)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_inblock
 
 
 class InlineReader:
     """One read-only SQLite connection to ``path``, opened on first use."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
+        self.clock = clock
         self._conn: sqlite3.Connection | None = None
         self._thread = 0
+        self._paused_until = 0.0
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
         """Every row of ``sql`` (raw driver rows), or None when it cannot run here
-        without waiting (a lock held, or another thread than the opener's)."""
+        without waiting (a lock held, another thread than the opener's, or a pause
+        after a read that went to the disk)."""
+        if self._paused_until and self.clock() < self._paused_until:
+            return None
         conn = self._conn
         if conn is None:
             conn = self._open()
         elif self._thread != threading.get_ident():
             return None
+        before = blocks_read()
         try:
-            return conn.execute(sql, params).fetchall()
+            rows = conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 return None
             raise
+        if blocks_read() > before:
+            self._paused_until = self.clock() + DISK_PAUSE
+        return rows
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

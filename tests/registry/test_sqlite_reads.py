@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from protocol.values import HandleValue
+from registry import sqlite_reads
 from registry.sqlite_reads import InlineReader
 from registry.store import HandleStore
 
@@ -73,6 +74,29 @@ def test_a_locked_database_or_another_thread_gets_none(tmp_path: Path) -> None:
             reader.rows("UPDATE t SET v = 'three'", ())
         elsewhere = asyncio.run(asyncio.to_thread(reader.rows, "SELECT v FROM t", ()))
         assert elsewhere is None
+    finally:
+        reader.close()
+        setup.close()
+
+
+def test_a_read_that_went_to_the_disk_makes_the_reader_step_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "disk.db")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+    setup.execute("INSERT INTO t VALUES ('a', 'one')")
+    now = 100.0
+    reader = InlineReader(path, clock=lambda: now)
+    blocks = iter([0, 0, 0, 8, 8, 8])  # the second read had to read 8 blocks
+    monkeypatch.setattr(sqlite_reads, "blocks_read", lambda: next(blocks))
+    query = ("SELECT v FROM t WHERE k = ?", ("a",))
+    try:
+        assert reader.rows(*query) == [("one",)]
+        assert reader.rows(*query) == [("one",)]  # answered, then the reader steps aside
+        assert reader.rows(*query) is None
+        now += sqlite_reads.DISK_PAUSE
+        assert reader.rows(*query) == [("one",)]
     finally:
         reader.close()
         setup.close()
