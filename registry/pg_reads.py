@@ -8,7 +8,8 @@ answers/s with 2 workers, p99 136 ms).  :class:`PointReader` keeps up to
 ``size`` connections checked out of the store's autocommit read pool for good
 (so they are made exactly as every other connection: server settings, schema
 search path) and sends the statement on them with asyncpg directly, prepared once
-per connection: one Bind/Execute round trip per read, rows as asyncpg returns
+per connection (its plan too: :data:`PLAN_CACHE_MODE`): one Bind/Execute round
+trip per read, rows as asyncpg returns
 them (bytea as bytes, JSON as text: :func:`registry.valuerows.row_value` reads
 both).  At most ``size`` reads run at once; the others wait their turn (sized
 to the in-flight load of one serving process, not to the number of requests).
@@ -28,6 +29,11 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+#: the lookup's plan is made once per connection: with partitioned tables PostgreSQL
+#: otherwise re-plans every execution (a custom plan is estimated cheaper than the
+#: generic one, which prunes partitions when it runs: 0.2 ms instead of planning 16
+#: partitions of two tables each time); set on the connections held here only
+PLAN_CACHE_MODE = "force_generic_plan"
 #: connection failures after which a read is tried once more on a new connection
 _GONE = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
 
@@ -87,7 +93,13 @@ class PointReader:
         except BaseException:
             await conn.close()
             raise
-        return _Held(conn, raw.driver_connection)
+        held = _Held(conn, raw.driver_connection)
+        try:
+            await held.driver.execute(f"SET plan_cache_mode = {PLAN_CACHE_MODE}")
+        except BaseException:
+            await self._drop(held)
+            raise
+        return held
 
     @staticmethod
     async def _drop(held: _Held) -> None:
@@ -102,4 +114,5 @@ class PointReader:
         idle, self._idle = self._idle, []
         for held in idle:
             with contextlib.suppress(Exception):
+                await held.driver.execute("RESET plan_cache_mode")
                 await held.conn.close()

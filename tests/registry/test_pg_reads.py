@@ -60,6 +60,10 @@ async def test_bounded_connections_and_a_killed_one_is_replaced(pg_url: PgDataba
         assert all(r is not None for r in found)
         points = store._points
         assert points is not None and 1 <= len(points._idle) <= PG_POINT_READERS
+        for h in points._idle:  # the lookup planned once per connection, on these only
+            assert await h.driver.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        async with store.read_engine.connect() as conn:
+            assert (await conn.exec_driver_sql("SHOW plan_cache_mode")).scalar() == "auto"
         held = [h.driver.get_server_pid() for h in points._idle]
         with psycopg.connect(pg_url.url, autocommit=True) as conn:
             for pid in held:
