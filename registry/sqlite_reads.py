@@ -25,12 +25,14 @@ writes keep their pooled connections.
 
 Each statement is its own snapshot: rows are fetched to the end, so SQLite
 ends the read at once (no snapshot is held between statements, nothing older
-than the last commit is served).  The connection belongs to the thread that
-opened it; another thread gets None and takes the pooled path.
+than the last commit is served).  The connection belongs to the thread (and
+process) that opened it; another thread, or a forked child, gets None and takes
+the pooled path.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import sqlite3
 import threading
@@ -54,7 +56,7 @@ class InlineReader:
         self.path = path
         self.clock = clock
         self._conn: sqlite3.Connection | None = None
-        self._thread = 0
+        self._owner = (0, 0)
         self._paused_until = 0.0
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
@@ -66,8 +68,8 @@ class InlineReader:
         conn = self._conn
         if conn is None:
             conn = self._open()
-        elif self._thread != threading.get_ident():
-            return None
+        elif self._owner != (os.getpid(), threading.get_ident()):
+            return None  # another thread, or a forked child: never share a connection
         before = blocks_read()
         try:
             rows = conn.execute(sql, params).fetchall()
@@ -87,7 +89,7 @@ class InlineReader:
         except BaseException:
             conn.close()
             raise
-        self._conn, self._thread = conn, threading.get_ident()
+        self._conn, self._owner = conn, (os.getpid(), threading.get_ident())
         return conn
 
     def close(self) -> None:
