@@ -62,6 +62,9 @@ from protocol.constants import (
     TYPE_HS_CERT,
     TYPE_HS_SIGNATURE,
 )
+from protocol.values import HandleValue
+from registry.errors import HandleNotFound
+from registry.names import name_key, prefix_handle
 from registry.trust.certs import (
     DEFAULT_REVOCATION_INDEX,
     TYPE_HS_REVOCATION,
@@ -92,6 +95,31 @@ async def issue(ctx: CommandContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _subject_values(registry: Registry, subject: ValueRef) -> list[HandleValue]:
+    """The values of the subject's handle: at ``--server``, or when that server does not
+    hold it (a delegated prefix's handle is at the parent, not the root) in this node's
+    registry, where ``cert issue`` wrote the certificate being revoked."""
+    try:
+        return await registry.values(subject.handle)
+    except HandleNotFound:
+        if registry.server is None:
+            raise
+        here = argparse.Namespace(server=None, timeout=registry.args.timeout)
+        local = Registry(registry.ctx, here)
+        return await local.values(subject.handle)
+
+
+def _elsewhere_too(ctx: CommandContext, handle: str, where: str) -> str:
+    """A reminder when a revocation was written here on this node's own prefix handle,
+    which the world resolves at the root: it counts there only once written there."""
+    root = ctx.config.root_address
+    own = {name_key(prefix_handle(p)) for p in ctx.config.prefixes}
+    if where != "local" or not root or ctx.config.role == "root" or name_key(handle) not in own:
+        return ""
+    return (f"\nnote: clients resolve {handle} at the root {root}: write the revocation "
+            f"there too (the same command with --server {root})")
+
+
 async def _revoked_keys(
     registry: Registry, args: argparse.Namespace, issuer: ValueRef
 ) -> list[PublicKey]:
@@ -100,7 +128,7 @@ async def _revoked_keys(
     for text in args.subject or ():
         subject = ref_option(text, "--subject")
         certs = [
-            c for c in signed_values(subject.handle, await registry.values(subject.handle),
+            c for c in signed_values(subject.handle, await _subject_values(registry, subject),
                                      TYPE_HS_CERT)
             if ValueRef.parse(c.claims.iss).same(issuer)
             and ValueRef.parse(c.claims.sub).same(subject) and c.claims.public_key is not None
@@ -125,9 +153,12 @@ async def revoke(ctx: CommandContext, args: argparse.Namespace) -> int:
         issuer.handle, issuer.index, issuer_key, keys, int(time.time()), index=index
     )
     await registry.put(issuer.handle, value, existing)
+    revoked = sorted({jwk_thumbprint(k) for k in keys})
     ctx.out.result({"handle": issuer.handle, "index": index, "issuer": str(issuer),
-                    "revoked": sorted({jwk_thumbprint(k) for k in keys}),
-                    "written": registry.where})
+                    "revoked": revoked, "written": registry.where},
+                   f"HS_REVOCATION {index} on {issuer.handle} ({registry.where}): {issuer} "
+                   f"revoked {', '.join(revoked)}"
+                   + _elsewhere_too(ctx, issuer.handle, registry.where))
     return EXIT_OK
 
 

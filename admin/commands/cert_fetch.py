@@ -144,6 +144,9 @@ async def fetch(ctx: CommandContext, args: argparse.Namespace) -> int:
     text = "\n".join(f"HS_CERT {r['index']}: {r['status']}"
                      + (f", stored at {holder} index {r['stored_at']}" if "stored_at" in r
                         else f" - {r['reason']}") for r in rows)
+    if args.anchor_thumbprint:
+        text += (f"\ntrust anchor: the root key {args.anchor_thumbprint} installed as "
+                 f"{ctx.config.path(TRUST_ANCHOR_FILE)}; restart 'idnode serve' to use it")
     ctx.out.result({"handle": holder, "from": where, "certificates": rows, "stored": stored,
                     "trust_anchor": jwk_thumbprint(anchor)}, text)
     return EXIT_OK if stored else EXIT_FAILED

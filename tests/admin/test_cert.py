@@ -139,6 +139,14 @@ def test_chain_issued_with_the_cli_verifies_until_revoked(
     assert revoked["revoked"] == [first["key"]]
     status, reason, _ = asyncio.run(_write_and_verify(data_dir))
     assert status == "revoked" and f"300:{NODE} revoked the key of 300:{ACME}" in reason
+    # written here on this node's own prefix handle, which clients resolve at the root
+    monkeypatch.setenv("IDNODE_ROOT_ADDRESS", "127.0.0.1:9")
+    assert main(["--data-dir", str(data_dir), "cert", "revoke", "--issuer-key",
+                 str(keys["node"]), "--issuer", f"300:{NODE}", "--subject", f"300:{ACME}"]) == 0
+    said = capsys.readouterr().out
+    assert f"HS_REVOCATION 411 on {NODE} (local): 300:{NODE} revoked {first['key']}" in said
+    assert ("write the revocation there too (the same command with --server 127.0.0.1:9)"
+            in said), said
 
     refused = cli("cert", "issue", "--issuer-key", str(keys["node"]), "--issuer", "bad",
                   "--subject", f"300:{ACME}", "--subject-key", str(keys["acme"]), "--days", "1",
