@@ -34,10 +34,16 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from registry.db import MODE_OPTION, PG_POINT_READERS, sqlite_read_engine
+from registry.db import (
+    MODE_OPTION,
+    PG_POINT_READERS,
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_READ_THREADS,
+    sqlite_read_engine,
+)
 from registry.pg_reads import PointReader
 from registry.sqlite_driver import OneTripConnection
-from registry.sqlite_reads import InlineReader
+from registry.sqlite_reads import InlineReader, ThreadedReader
 
 T = TypeVar("T")
 ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
@@ -63,9 +69,12 @@ class StoreBase:
             f"store-transaction-{id(self)}", default=None
         )
         self._inline: InlineReader | None = None
+        self._threaded: ThreadedReader | None = None
         if engine.dialect.name == "sqlite":
             assert engine.url.database
             self._inline = InlineReader(engine.url.database)
+            self._threaded = ThreadedReader(engine.url.database, size=SQLITE_READ_THREADS,
+                                            busy_ms=SQLITE_BUSY_TIMEOUT_MS)
             self.read_engine = sqlite_read_engine(engine)
             self._reader = self.read_engine.execution_options(**{MODE_OPTION: "read"})
         else:
@@ -112,10 +121,12 @@ class StoreBase:
 
     async def _point_read_sqlite(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """The rows of a point read (one record by its key) outside any transaction:
-        on this thread when SQLite can answer without waiting
-        (:mod:`registry.sqlite_reads`), else through the read pool."""
+        on this thread when SQLite can answer without waiting, else on a reader
+        thread (:mod:`registry.sqlite_reads`); through the read pool in a forked child."""
         if self._inline is not None:
             rows = self._inline.rows(sql, params)
+            if rows is None and self._threaded is not None:
+                rows = await self._threaded.rows(sql, params)
             if rows is not None:
                 self.query_count += 1
                 return rows
@@ -174,6 +185,8 @@ class StoreBase:
         """Close every pooled connection."""
         if self._inline is not None:
             self._inline.close()
+        if self._threaded is not None:
+            self._threaded.close()
         if self._points is not None:
             await self._points.close()
         for one in {self.engine, self.read_engine}:

@@ -48,6 +48,9 @@ POOL_SIZE = 32
 """Connections each process keeps open to its store."""
 POOL_OVERFLOW = 16
 """Connections opened beyond :data:`POOL_SIZE` while more are checked out (then closed)."""
+SQLITE_READ_THREADS = 4
+"""Threads a process reads SQLite point reads on while they go to the disk
+(:class:`registry.sqlite_reads.ThreadedReader`)."""
 PG_POINT_READERS = 16
 """PostgreSQL connections of the pool a process keeps for point reads at most
 (:mod:`registry.pg_reads`; opened as the load needs them)."""

@@ -18,7 +18,10 @@ it replaces; a read whose pages must come from the disk would stop the loop for
 the disk's latency, where the pooled threads overlap those waits.  So a read
 that had to read blocks from the disk (the thread's ``ru_inblock`` grew) makes
 the reader step aside for :data:`DISK_PAUSE` seconds: meanwhile every read
-takes the pooled path, then the loop tries again.  A registry whose working set
+runs on :class:`ThreadedReader` (a few threads, each with a read-only
+connection of its own, one ``run_in_executor`` hand-off per read: far less
+than the pool checkout, aiosqlite queue and check-in of the pooled path), then
+the loop tries again.  A registry whose working set
 is in memory is read on the loop; one that keeps going to the disk is read on
 threads.  Only the resolution path's one-record reads come here; scans and
 writes keep their pooled connections.
@@ -32,12 +35,14 @@ the pooled path.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 DISK_PAUSE = 1.0
@@ -47,6 +52,18 @@ DISK_PAUSE = 1.0
 def blocks_read() -> int:
     """Blocks this thread has read from storage so far (page cache hits do not count)."""
     return resource.getrusage(resource.RUSAGE_THREAD).ru_inblock
+
+
+def read_only_connection(path: str, *, busy_ms: int) -> sqlite3.Connection:
+    """A connection to ``path`` that cannot write and waits at most ``busy_ms`` for a lock."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        for pragma in (f"busy_timeout={busy_ms}", "query_only=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class InlineReader:
@@ -82,13 +99,7 @@ class InlineReader:
         return rows
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            for pragma in ("busy_timeout=0", "query_only=ON"):
-                conn.execute(f"PRAGMA {pragma}")
-        except BaseException:
-            conn.close()
-            raise
+        conn = read_only_connection(self.path, busy_ms=0)
         self._conn, self._owner = conn, (os.getpid(), threading.get_ident())
         return conn
 
@@ -96,4 +107,42 @@ class InlineReader:
         """Close the connection (the next read opens a new one)."""
         conn, self._conn = self._conn, None
         if conn is not None:
+            conn.close()
+
+
+class ThreadedReader:
+    """Point reads on up to ``size`` threads, each with its own read-only connection
+    (opened on first use, waiting up to ``busy_ms`` for a lock as the pooled path does)."""
+
+    def __init__(self, path: str, *, size: int, busy_ms: int) -> None:
+        self.path = path
+        self.busy_ms = busy_ms
+        self._pid = os.getpid()
+        self._executor = ThreadPoolExecutor(size, thread_name_prefix="idnode-sqlite-read")
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    async def rows(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
+        """Every row of ``sql`` read on one of the threads; None in a forked child
+        (the threads stayed with the parent)."""
+        if os.getpid() != self._pid:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._read, sql, params)
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = read_only_connection(self.path, busy_ms=self.busy_ms)
+            with self._lock:
+                self._opened.append(conn)
+        return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Stop the threads (after the reads running now) and close their connections."""
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()

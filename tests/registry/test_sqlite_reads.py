@@ -4,6 +4,7 @@ commit seen by the next read, and the pooled path whenever SQLite would make it 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from pathlib import Path
 
@@ -100,3 +101,22 @@ def test_a_read_that_went_to_the_disk_makes_the_reader_step_aside(
     finally:
         reader.close()
         setup.close()
+
+
+async def test_while_reads_go_to_the_disk_they_run_on_the_reader_threads(
+    tmp_path: Path, trips: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        created = await store.create_handle(NAME, [url("https://a.test")], actor="t")
+        counter = itertools.count()
+        monkeypatch.setattr(sqlite_reads, "blocks_read", lambda: next(counter))  # disk each time
+        trips.clear()
+        before = store.query_count
+        for _ in range(3):  # on the loop (it went to the disk), then on the reader threads
+            assert await store.get_handle(NAME) == created
+        assert await store.get_handle("88.118.8/absent") is None
+        assert (trips, store.query_count - before) == ([], 4)
+        assert store._threaded is not None and len(store._threaded._opened) >= 1
+    finally:
+        await store.close()
