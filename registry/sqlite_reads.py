@@ -8,9 +8,8 @@ check-in (issue 17: 2,411 cold answers/s with 2 workers, most of each worker's
 time in that plumbing).  :class:`InlineReader` runs the statement on the
 caller's thread instead, on a connection of its own that never writes
 (``query_only``) and never waits (``busy_timeout=0``): a statement that would
-have to wait for a lock returns None at once and the caller takes the pooled
-path (:meth:`registry.base.StoreBase._fetch_sqlite`), which waits as long as
-any read may.
+have to wait for a lock returns None at once and the caller reads on
+:class:`ThreadedReader`, whose connections wait as long as any read may.
 
 The trade-off: while the statement runs the loop does nothing else.  For an
 indexed point read whose pages are in memory that is shorter than the hand-off
