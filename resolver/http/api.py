@@ -271,8 +271,10 @@ class RestApi:
         self, request: web.Request, result: AuthResult, handle: str | None = None
     ) -> web.Response:
         """401 for credentials that did not prove an identity (responseCode 403)."""
+        why = "; ".join(result.errors)
         return await self.unauthorized(
-            request, RC_AUTHENTICATION_FAILED, "authentication failed", result, handle
+            request, RC_AUTHENTICATION_FAILED,
+            f"authentication failed: {why}" if why else "authentication failed", result, handle
         )
 
     async def service_error(self, request: web.Request, exc: ServiceError, handle: str | None,

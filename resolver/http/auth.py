@@ -265,10 +265,15 @@ class Authenticator:
             result.errors.append("malformed Basic credentials")
             return
         handle, index, secret = parsed
+        if not index and handle.isdigit():
+            # curl -u "300:0.NA/P:SECRET" splits at the first colon: the user is the index
+            result.errors.append(f"Basic user {handle[:16]!r} is not INDEX:HANDLE: URL-encode "
+                                 "it, e.g. 300%3A0.NA%2F88.118.8")
+            return
         try:
             result.caller = await self.service.authenticate_secret_key(handle, index, secret)
         except ServiceError:
-            result.errors.append("identity not verified")
+            result.errors.append(f"identity {index}:{handle[:256]} not verified")
             return
         if result.session is not None:
             await self._bind(result.session, result.caller)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,13 @@ async def test_auth_refusals(http: aiohttp.ClientSession) -> None:
     status, body = await call(http, "PUT", path, json=record, headers={
         "Authorization": basic(ADMIN_ID, "wrong")})
     assert status == 401 and body["responseCode"] == 403
+    assert body["message"] == f"authentication failed: identity {ADMIN_ID} not verified"
+    # curl -u "300:0.NA/...:SECRET" without URL-encoding: the user is the index alone
+    unencoded = base64.b64encode(f"{ADMIN_ID}:{SECRET}".encode()).decode()
+    status, body = await call(http, "PUT", path, json=record, headers={
+        "Authorization": f"Basic {unencoded}"})
+    assert status == 401 and body["responseCode"] == 403
+    assert "Basic user '300' is not INDEX:HANDLE: URL-encode it" in body["message"], body
     status, body = await call(http, "DELETE", f"/api/handles/{TV}", headers={
         "Authorization": basic("300:0.NA/88.118.999", SECRET)})
     assert status == 401 and body["responseCode"] == 403
