@@ -8,8 +8,14 @@ itself and puts :class:`_Gated` in front of aiohttp's protocol:
 
 * a connection over the :class:`resolver.core.connections.ConnectionGate`
   caps (in all, per client) is closed at once, before any TLS work;
-* with TLS, the handshake is started by :meth:`asyncio.loop.start_tls` with
-  ``handshake_timeout``; a client that does not finish it in time is cut off;
+* with TLS, the site accepts connections itself (:class:`_TlsAcceptor`): the
+  gate sees the client's address first, then the accepted socket goes to
+  :meth:`asyncio.loop.connect_accepted_socket` with the TLS context and
+  ``handshake_timeout``; a client that does not finish the handshake in time
+  is cut off.  (Starting TLS later on a transport the loop already reads from,
+  with ``start_tls``, lost the ClientHello under uvloop, which delivers data
+  even when reading is paused in ``connection_made``: most handshakes then
+  timed out);
 * everything else goes to aiohttp's protocol unchanged (the gate only
   forwards; a ``fast`` answerer, :mod:`resolver.http.fast_rest`, may answer a
   chunk before that), and the connection's slot is given back when it ends.
@@ -21,7 +27,9 @@ an accepted connection's peer is known only to its protocol.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Protocol, cast
@@ -34,6 +42,8 @@ from resolver.core.ratelimit import client_of
 log = logging.getLogger(__name__)
 
 ProtocolFactory = Callable[[], asyncio.Protocol]
+#: errors a failed or abandoned TLS handshake ends with
+_HANDSHAKE_ERRORS = (OSError, TimeoutError, ssl.SSLError, ConnectionError)
 
 
 class FastPath(Protocol):
@@ -47,67 +57,40 @@ class FastPath(Protocol):
 
 
 class _Gated(asyncio.Protocol):
-    """One connection: admitted by the gate (or closed), TLS set up, then forwarded."""
+    """One connection: admitted by the gate (or closed), then forwarded to aiohttp.
+
+    ``key`` is the gate's slot when the connection was admitted before it was
+    made (TLS: at accept); else ``connection_made`` asks the gate."""
 
     def __init__(
         self,
         factory: ProtocolFactory,
         gate: ConnectionGate,
-        tls: ssl.SSLContext | None,
-        handshake_timeout: float,
         fast: FastPath | None = None,
+        key: str | None = None,
     ) -> None:
         self.factory = factory
         self.fast = fast
         self.transport: asyncio.Transport | None = None
         self.gate = gate
-        self.tls = tls
-        self.handshake_timeout = handshake_timeout
         self.inner: asyncio.Protocol | None = None
-        self.key: str | None = None
-        self.early: list[bytes] = []  # data the TLS layer delivered before inner existed
-        self.handshake: asyncio.Task[None] | None = None
+        self.key = key
+        self.admitted = key is not None
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, base)  # a TCP transport (asyncio's or uvloop's)
-        self.key = self.gate.admit(client_of(transport.get_extra_info("peername")))
-        if self.key is None:
-            transport.abort()
-            return
-        if self.tls is None:
-            self._serve(transport)
-            return
-        transport.pause_reading()  # the ClientHello is for the TLS layer start_tls adds
-        self.handshake = asyncio.get_running_loop().create_task(self._start_tls(transport))
-
-    async def _start_tls(self, transport: asyncio.Transport) -> None:
-        assert self.tls is not None
-        loop = asyncio.get_running_loop()
-        try:
-            secure = await loop.start_tls(
-                transport, self, self.tls, server_side=True,
-                ssl_handshake_timeout=self.handshake_timeout,
-            )
-        except (OSError, TimeoutError, ssl.SSLError, ConnectionError) as exc:
-            log.debug("tls handshake failed peer=%s: %r", transport.get_extra_info("peername"), exc)
-            transport.abort()
-            self._release()
-            return
-        if secure is None:
-            self._release()
-            return
-        self._serve(secure)
-
-    def _serve(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, base)  # a TCP or TLS transport
+        if not self.admitted:
+            self.key = self.gate.admit(client_of(transport.get_extra_info("peername")))
+            if self.key is None:
+                transport.abort()
+                return
         inner = self.factory()
         self.inner = inner
-        self.transport = cast(asyncio.Transport, transport)
+        self.transport = transport
         inner.connection_made(transport)
-        for data in self.early:
-            inner.data_received(data)
-        self.early.clear()
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Give the connection's slot back (once)."""
         if self.key is not None:
             self.gate.release(self.key)
             self.key = None
@@ -115,8 +98,7 @@ class _Gated(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         inner = self.inner
         if inner is None:
-            self.early.append(data)
-            return
+            return  # refused by the gate: closing
         fast = self.fast
         if fast is not None:
             assert self.transport is not None
@@ -138,11 +120,74 @@ class _Gated(asyncio.Protocol):
             self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._release()
-        if self.handshake is not None and not self.handshake.done():
-            self.handshake.cancel()
+        self.release()
         if self.inner is not None:
             self.inner.connection_lost(exc)
+
+
+class _TlsAcceptor:
+    """Accepts TLS connections on ``sock``: the gate first, then the handshake
+    with a deadline, then :class:`_Gated` (stands in for the ``asyncio.Server``
+    aiohttp's site closes)."""
+
+    def __init__(self, sock: socket.socket, make: Callable[[str], _Gated],
+                 gate: ConnectionGate, tls: ssl.SSLContext, handshake_timeout: float) -> None:
+        self.sockets = [sock]
+        self.make, self.gate = make, gate
+        self.tls, self.handshake_timeout = tls, handshake_timeout
+        self.handshakes: set[asyncio.Task[None]] = set()
+        self.accepting = asyncio.get_running_loop().create_task(self._accept(sock))
+
+    async def _accept(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, addr = await loop.sock_accept(sock)
+            except OSError as exc:  # e.g. EMFILE: wait, as asyncio's own server does
+                log.warning("https accept failed: %r", exc)
+                await asyncio.sleep(0.1)
+                continue
+            key = self.gate.admit(client_of(addr))
+            if key is None:
+                conn.close()
+                continue
+            task = loop.create_task(self._handshake(conn, self.make(key)))
+            self.handshakes.add(task)
+            task.add_done_callback(self.handshakes.discard)
+
+    async def _handshake(self, conn: socket.socket, gated: _Gated) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(
+                lambda: gated, conn, ssl=self.tls, ssl_handshake_timeout=self.handshake_timeout)
+        except _HANDSHAKE_ERRORS as exc:
+            log.debug("tls handshake failed peer=%s: %r", _peer(conn), exc)
+            conn.close()
+            gated.release()
+        except asyncio.CancelledError:
+            conn.close()
+            gated.release()
+            raise
+
+    def close(self) -> None:
+        """Stop accepting; handshakes under way are abandoned."""
+        self.accepting.cancel()
+        for task in list(self.handshakes):
+            task.cancel()
+        for sock in self.sockets:
+            sock.close()
+
+    async def wait_closed(self) -> None:
+        """Wait for the accept loop and the abandoned handshakes to end."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(self.accepting, *self.handshakes, return_exceptions=True)
+
+
+def _peer(conn: socket.socket) -> object:
+    try:
+        return conn.getpeername()
+    except OSError:
+        return None
 
 
 class GuardedSite(web.TCPSite):
@@ -171,14 +216,42 @@ class GuardedSite(web.TCPSite):
         server = self._runner.server
         assert server is not None
         tls, gate, timeout, fast = self._ssl_context, self.gate, self.handshake_timeout, self.fast
-
-        def gated() -> asyncio.Protocol:
-            return _Gated(server, gate, tls, timeout, fast)
-
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            gated, self._host, self._port, backlog=self._backlog,
-            reuse_address=self._reuse_address, reuse_port=self._reuse_port,
-        )
-        sockets = self._server.sockets
+        if tls is not None:
+            sock = _listening_socket(self._host, self._port, self._backlog,
+                                     self._reuse_address, self._reuse_port)
+            acceptor = _TlsAcceptor(sock, lambda key: _Gated(server, gate, fast, key), gate,
+                                    tls, timeout)
+            self._server = acceptor  # type: ignore[assignment]  # close() is what is used
+            sockets: list[socket.socket] = acceptor.sockets
+        else:
+            plain = await loop.create_server(
+                lambda: _Gated(server, gate, fast), self._host, self._port,
+                backlog=self._backlog, reuse_address=self._reuse_address,
+                reuse_port=self._reuse_port,
+            )
+            self._server = plain
+            sockets = list(plain.sockets)
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+
+def _listening_socket(host: str | None, port: int, backlog: int, reuse_address: bool | None,
+                      reuse_port: bool | None) -> socket.socket:
+    """A non-blocking listening TCP socket on ``host``:``port`` (the first address)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if reuse_address is not False:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
