@@ -61,14 +61,12 @@ from registry.backlinks import BacklinkInfo
 from registry.errors import InvalidValue
 from registry.events import EVENT_TYPE, format_time, parse_event
 from registry.names import name_key
-from registry.signing_policy import NO_ANCHOR
 from registry.templates import TYPE_TEMPLATE, links_of
 from registry.templates.display import describe
-from registry.trust.verify import verify_record
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 from resolver.core.service import ResolutionService
 from resolver.core.upstream import DEFAULT_MAX_CONNECTIONS, upstream_budget
-from resolver.core.verification import chain_fetch
+from resolver.core.verification import verify_values
 
 DIRECTIONS = ("down", "up", "events", "all")
 DEFAULT_DEPTH = 5
@@ -135,11 +133,9 @@ def events_json(values: Sequence[HandleValue]) -> list[dict[str, Any]]:
 
 def record_verifier(service: ResolutionService) -> Verifier:
     """Signature checks through ``service`` (chain records resolved recursively)."""
-    fetch = chain_fetch(service, recursive=True)
 
     async def verify(handle: str, values: Sequence[HandleValue]) -> tuple[str, str]:
-        anchor = service.trust_anchor or NO_ANCHOR
-        report = await verify_record(handle, list(values), fetch=fetch, trust_anchor=anchor)
+        report = await verify_values(service, handle, values, recursive=True)
         return str(report.status), report.deciding.signer if report.deciding else ""
 
     return verify

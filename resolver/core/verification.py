@@ -36,6 +36,7 @@ cached copy of a revoking issuer to age.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from protocol.constants import RC_SUCCESS
@@ -79,6 +80,19 @@ async def verify(
     values = await resolution_fetch(service, recursive=recursive)(handle)
     if values is None:
         return None
+    return await verify_values(service, handle, values, recursive=recursive, now=now)
+
+
+async def verify_values(
+    service: ResolutionService,
+    handle: str,
+    values: Sequence[HandleValue],
+    *,
+    recursive: bool = False,
+    now: int | None = None,
+) -> VerificationReport:
+    """The verdict on ``values``, already resolved as ``handle``'s record (a reader's view
+    may hold non-public values too: signatures cover only the public ones)."""
     anchor = service.trust_anchor
     report = await verify_record(
         handle, values, fetch=chain_fetch(service, recursive=recursive),

@@ -99,6 +99,7 @@ from resolver.http.identifiers import identifier_routes
 from resolver.http.native import NativeAnswer, native_route
 from resolver.http.post_as_get import params, post_as_get
 from resolver.http.product.page import not_found_page, product_answer
+from resolver.http.product.signed_values import signature_notes
 from resolver.http.qr import qr_routes
 from resolver.http.site_prefixes import site_prefix_routes
 from resolver.http.trace_pages import trace_routes
@@ -722,7 +723,8 @@ def make_app(
     tracer = Tracer(service, verifier=record_verifier(service))
     pages = http_pages.page_routes(resolve_for_viewer, value_to_json, http_status,
                                    product=product_answer(tracer, viewer),
-                                   not_found=not_found_page)
+                                   not_found=not_found_page,
+                                   notes=signature_notes(service))
     app.add_routes([
         web.get("/api/openapi.json", api.openapi_doc),
         *identifier_routes(service.store),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -53,7 +54,26 @@ table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border:1px solid #d0d7de;padding:.35rem .6rem;text-align:left;vertical-align:top}
 td.data{word-break:break-all;font-family:ui-monospace,monospace}
 .muted{color:#57606a}
+.sig{padding:.4rem .6rem;border-radius:6px}
+.sig-valid{background:#dafbe1;color:#116329}.sig-bad{background:#ffebe9;color:#b42318}
+.sig-none{background:#eaeef2;color:#424a53}
+summary{cursor:pointer;color:#57606a}
 """
+
+
+@dataclass(frozen=True)
+class PageNotes:
+    """What the values page adds about a record: ``section`` (HTML above the values) and,
+    by index, HTML shown instead of a value's raw data (the raw data kept in a
+    ``<details>`` labelled ``raw_label``)."""
+
+    section: str = ""
+    cells: Mapping[int, str] = field(default_factory=dict)
+    raw_label: str = "raw"
+
+
+#: the notes of a record's values page, for the reader of a request
+Notes = Callable[[web.Request, str, tuple[HandleValue, ...]], Awaitable[PageNotes]]
 
 
 def escape(text: object) -> str:
@@ -111,18 +131,25 @@ def _data_cell(value: HandleValue, data: Mapping[str, Any]) -> str:
     return f'<span class="muted">{escape(fmt)}</span>'
 
 
-def _row(value: HandleValue, render: Renderer) -> str:
+def _row(value: HandleValue, render: Renderer, notes: PageNotes) -> str:
     rendered = render(value)
+    cell = _data_cell(value, rendered.get("data", {}))
+    if value.index in notes.cells:
+        cell = (f"{notes.cells[value.index]}<details><summary>{escape(notes.raw_label)}"
+                f"</summary>{cell}</details>")
     return (
         f"<tr><td>{value.index}</td><td>{escape(value.type)}</td>"
         f"<td>{escape(rendered.get('timestamp', ''))}</td>"
-        f'<td class="data">{_data_cell(value, rendered.get("data", {}))}</td></tr>'
+        f'<td class="data">{cell}</td></tr>'
     )
 
 
-def values_page(handle: str, values: Iterable[HandleValue], render: Renderer) -> str:
-    """The page listing ``values`` of ``handle``; ``render`` gives a value's REST JSON form."""
-    rows = "".join(_row(v, render) for v in values)
+def values_page(handle: str, values: Iterable[HandleValue], render: Renderer,
+                notes: PageNotes | None = None) -> str:
+    """The page listing ``values`` of ``handle``; ``render`` gives a value's REST JSON form,
+    ``notes`` what to add (a signature verdict, values in plain words)."""
+    notes = notes or PageNotes()
+    rows = "".join(_row(v, render, notes) for v in values)
     table = (
         '<table id="values"><thead><tr><th>Index</th><th>Type</th><th>Timestamp</th>'
         f"<th>Data</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -130,7 +157,8 @@ def values_page(handle: str, values: Iterable[HandleValue], render: Renderer) ->
     )
     return _document(
         f"Handle {handle}",
-        f'<h1>Handle <span id="handle">{escape(handle)}</span></h1>{table}' + _resolve_form(handle),
+        f'<h1>Handle <span id="handle">{escape(handle)}</span></h1>{notes.section}{table}'
+        + _resolve_form(handle),
     )
 
 
@@ -213,6 +241,7 @@ def page_routes(
     http_status: Callable[[int], int],
     product: PeoplePage | None = None,
     not_found: NotFoundPage | None = None,
+    notes: Notes | None = None,
 ) -> list[web.RouteDef]:
     """Routes of the home page and of ``/{handle}`` (register after every other route).
 
@@ -222,7 +251,8 @@ def page_routes(
     HTTP status of its page; ``product`` may answer a resolved handle with a page
     of its own (the product page, :mod:`resolver.http.product`) unless
     ``?noredirect`` asks for the values; ``not_found`` words a handle not registered
-    here for people (default: a plain English page).
+    here for people (default: a plain English page); ``notes`` adds to the values page
+    (the signature verdict, :mod:`resolver.http.product.signed_values`).
     """
 
     async def home(request: web.Request) -> web.StreamResponse:
@@ -261,7 +291,8 @@ def page_routes(
             response = web.Response(status=302, headers={"Location": target})
             response[RESPONSE_CODE] = code
             return response
-        return mark_private(request, html_response(values_page(handle, values, render), 200,
-                                                   code))
+        page_notes = None if notes is None else await notes(request, handle, values)
+        return mark_private(request, html_response(values_page(handle, values, render,
+                                                               page_notes), 200, code))
 
     return [web.get("/", home), web.get("/{handle:.+}", show)]

@@ -17,7 +17,6 @@ Updating the catalog::
 from __future__ import annotations
 
 import gettext
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -25,34 +24,13 @@ import jinja2
 from babel.support import Translations
 
 from resolver.http.console.i18n import HTML_LANG
+from resolver.http.product.verdict import _, signature_class, signature_text
 from resolver.http.product.view import ProductView
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "pages"
 
 
-
-def _(message: str) -> str:
-    """Mark a message for extraction (translated where it is shown)."""
-    return message
-
-
-SIGNATURE_TEXT = {
-    "valid": _("Verified: signed by its owner, checked up to this node's trust anchor"),
-    "invalid": _("Signature does NOT verify: do not trust this record"),
-    "unsigned": _("Not signed"),
-    "expired": _("Signature expired"),
-    "revoked": _("Signed with a revoked key"),
-    "untrusted": _("Signed, but not by a key this node trusts"),
-    "unchecked": _("Signature not checked"),
-}
-#: the same verdicts naming the signer ("由…签名")
-SIGNED_BY_TEXT = {
-    "valid": _("Verified: signed by %(signer)s, checked up to this node's trust anchor"),
-    "expired": _("Signed by %(signer)s, but the signature or a certificate has expired"),
-    "revoked": _("Signed by %(signer)s with a key that has been revoked"),
-    "untrusted": _("Signed by %(signer)s, but not by a key this node trusts"),
-}
 EVENT_NAMES = {
     "produced": _("Produced"), "inspected": _("Inspected"), "shipped": _("Shipped"),
     "sold": _("Sold"), "installed": _("Installed"), "repaired": _("Repaired"),
@@ -82,23 +60,14 @@ def environment(locale: str) -> jinja2.Environment:
     return env
 
 
-def _signature_text(tr: Callable[[str], str], status: str, signer: str) -> str:
-    """The verdict in plain words, naming the signer when known."""
-    if signer and status in SIGNED_BY_TEXT:
-        return tr(SIGNED_BY_TEXT[status]) % {"signer": signer}
-    return tr(SIGNATURE_TEXT.get(status, SIGNATURE_TEXT["unchecked"]))
-
-
 def render_product(view: ProductView, locale: str) -> str:
     """The page of ``view`` in ``locale`` (``zh_CN`` or ``en``)."""
     tr = translations(locale).gettext
     status = view.signature
-    css = ("sig-valid" if status == "valid" else
-           "sig-bad" if status in ("invalid", "expired", "revoked", "untrusted") else "sig-none")
     return environment(locale).get_template("product.html").render(
         view=view, html_lang=HTML_LANG.get(locale, "zh-CN"),
-        signature_text=_signature_text(tr, status, view.signer),
-        signature_class=css,
+        signature_text=signature_text(tr, status, view.signer),
+        signature_class=signature_class(status),
         event_names={k: tr(v) for k, v in EVENT_NAMES.items()},
         relation_names={k: tr(v) for k, v in RELATION_NAMES.items()},
     )

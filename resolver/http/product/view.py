@@ -13,6 +13,7 @@ from typing import Any
 
 from protocol.values import HandleValue
 from registry.names import split_handle
+from registry.store import HandleStore
 from registry.templates.display import Description, describe
 from registry.trust.claims import ValueRef
 from resolver.core.model import ANONYMOUS, Caller
@@ -48,7 +49,7 @@ async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, .
     view.signature = str(answer["node"].get("signature", "unchecked"))
     signed_by = str(answer["node"].get("signedBy", ""))
     if signed_by:
-        view.signer = await _signer_name(tracer, signed_by)
+        view.signer = await signer_name(tracer.service.store, signed_by)
     view.events = list(answer.get("events", []))
     recalls = [e for e in view.events if e.get("kind") in RECALL_KINDS]
     view.recall = recalls[-1] if recalls else None
@@ -62,24 +63,23 @@ async def product_view(tracer: Tracer, handle: str, values: tuple[HandleValue, .
     return view
 
 
-async def _signer_name(tracer: Tracer, signer: str) -> str:
+async def signer_name(store: HandleStore, signer: str) -> str:
     """Who ``signer`` (``"300:0.NA/88.118.8"``) is in plain words: the registered name of
     the enterprise holding that prefix here with the prefix, else the prefix."""
     holder = ValueRef.parse(signer).handle
     _na, _slash, prefix = holder.partition("/")
-    name = await _prefix_owner(tracer, prefix or holder)
+    name = await _prefix_owner(store, prefix or holder)
     return f"{name} ({prefix})" if name else prefix or holder
 
 
 async def _maker(tracer: Tracer, handle: str) -> str:
     """The registered name of the enterprise whose prefix holds ``handle`` ('' if none)."""
     prefix, _suffix = split_handle(handle)
-    return await _prefix_owner(tracer, prefix)
+    return await _prefix_owner(tracer.service.store, prefix)
 
 
-async def _prefix_owner(tracer: Tracer, prefix: str) -> str:
+async def _prefix_owner(store: HandleStore, prefix: str) -> str:
     """The registered name of the enterprise owning ``prefix`` here ('' if none)."""
-    store = tracer.service.store
     found = await store.match_prefix(prefix)
     if found is None or not found.owner:
         return ""

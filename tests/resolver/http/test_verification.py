@@ -141,6 +141,17 @@ async def put(node: Node, values: list[HandleValue], handle: str = PRODUCT
         return response.status, await response.json()
 
 
+async def tamper(node: Node, index: int, data: bytes, handle: str = PRODUCT) -> None:
+    """Change value ``index`` of ``handle`` in the database, behind the node's back."""
+    async with node.store.engine.begin() as conn:
+        changed = await conn.execute(
+            text("UPDATE handle_values SET data = :data WHERE idx = :idx AND handle_id = "
+                 "(SELECT id FROM handles WHERE name_key = :key)"),
+            {"data": data, "idx": index, "key": name_key(handle)},
+        )
+        assert changed.rowcount == 1
+
+
 async def verification(node: Node, handle: str = PRODUCT, query: str = "") -> dict[str, Any]:
     async with node.http.get(f"/api/handles/{handle}?verify=true{query}") as response:
         body = await response.json()
@@ -169,13 +180,7 @@ async def test_signed_record_verifies_through_the_full_chain(node: Node) -> None
 
 async def test_one_changed_byte_in_the_database_names_the_value(node: Node) -> None:
     assert (await put(node, signed(product_values(), node.keys.ent8)))[0] == 201
-    async with node.store.engine.begin() as conn:
-        changed = await conn.execute(
-            text("UPDATE handle_values SET data = :data WHERE idx = 2 AND handle_id = "
-                 "(SELECT id FROM handles WHERE name_key = :key)"),
-            {"data": b"service@example.orh", "key": name_key(PRODUCT)},
-        )
-        assert changed.rowcount == 1
+    await tamper(node, 2, b"service@example.orh")
     report = await verification(node)
     assert report["status"] == "invalid"
     assert report["failedValues"] == [2]
