@@ -48,6 +48,28 @@ BEGIN = "BEGIN IMMEDIATE"
 Deferred = list[tuple[Callable[..., None], tuple[Any, ...]]]
 
 
+class _Unlogged:
+    """A call for aiosqlite's thread whose ``repr`` names only the function.
+
+    aiosqlite logs every call it runs at DEBUG as the ``repr`` of a
+    ``functools.partial``, arguments included: the rows of a write, HS_SECKEY
+    secrets among them.  This stands in for the partial (aiosqlite wraps it in
+    one more, whose ``repr`` shows ours), so a node logging at DEBUG logs no
+    parameter of any statement."""
+
+    __slots__ = ("__name__", "args", "fn")
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+        self.__name__: str = getattr(fn, "__name__", "function")
+
+    def __call__(self) -> Any:
+        return self.fn(*self.args)
+
+    def __repr__(self) -> str:
+        return f"<sqlite call {self.__name__}>"
+
+
 def _then(conn: sqlite3.Connection, begin: bool, deferred: Deferred, fn: Callable[..., T],
           args: tuple[Any, ...]) -> T:
     """On the SQLite thread: ``BEGIN IMMEDIATE`` first when ``begin``, then the
@@ -200,7 +222,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         deferred, self._deferred = self._deferred, []
         try:
             return await connection._execute(
-                _then, connection._conn, begin, deferred, fn, args)
+                _Unlogged(_then, connection._conn, begin, deferred, fn, args))
         finally:
             # read after the trip, the thread idle again
             self._in_transaction = bool(connection._conn and connection._conn.in_transaction)
@@ -229,7 +251,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             begin, self._begin_pending = self._begin_pending, False
             deferred, self._deferred = self._deferred, []
             try:
-                await_(connection._execute(_flush_and_commit, connection._conn, begin, deferred))
+                await_(connection._execute(
+                    _Unlogged(_flush_and_commit, connection._conn, begin, deferred)))
             except Exception as error:
                 self._handle_exception(error)
             finally:
