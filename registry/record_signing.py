@@ -18,6 +18,14 @@ named prefixes.  With ``expiring`` (seconds) a :class:`Signer` signs only the
 records whose signature by this signer expires within that window or has
 expired (a record it never signed is not due), so a daily job renews them
 before they lapse.  ``limit`` bounds how many records one run looks at.
+
+Before the first record of a prefix is signed, the key's own chain is checked
+once per run (:meth:`Signer.key_warning`): the HS_CERT binding it verified up to
+``trust_anchor`` (:func:`registry.trust.verify.verify_cert`: dates, revocation,
+each issuer's authority).  A key that is revoked, expired, not certified up to the
+anchor, or only published as an HS_PUBKEY still signs (the records are the
+enterprise's), but :attr:`Outcome.warnings` says so, naming the key's thumbprint
+and the reason, since readers will not see the records as verified.
 """
 
 from __future__ import annotations
@@ -31,11 +39,12 @@ from protocol.constants import TYPE_HS_SIGNATURE
 from protocol.values import HandleValue
 from registry.errors import HandleNotFound, StoreError
 from registry.names import name_key
-from registry.signing_policy import SigningPolicy
+from registry.signing_policy import NO_ANCHOR, SigningPolicy
 from registry.store import HandleStore
-from registry.trust.certs import signed_values
+from registry.trust.certs import latest_cert_about, signed_values
 from registry.trust.claims import ValueRef
-from registry.trust.keys import PrivateKey
+from registry.trust.keys import PrivateKey, PublicKey, jwk_thumbprint
+from registry.trust.verify import Status, verify_cert
 
 NOT_FOUND = "not found"
 #: how many certificate-chain handles one signing run keeps (a run signs for few prefixes)
@@ -110,6 +119,21 @@ class Failure:
         return f"{self.handle}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class KeyWarning:
+    """Why signatures by the key known as ``signer`` (thumbprint ``thumbprint``) will not
+    verify for readers: ``status`` (revoked, expired, untrusted, uncertified) and why."""
+
+    thumbprint: str
+    signer: str
+    status: str
+    reason: str
+
+    def __str__(self) -> str:
+        return (f"signing key {self.thumbprint} ({self.signer}) is {self.status}: "
+                f"{self.reason}")
+
+
 @dataclass(slots=True)
 class Outcome:
     """A signing run: the rows signed, how many were not due, the failures, and whether
@@ -119,16 +143,19 @@ class Outcome:
     not_due: int = 0
     failed: list[Failure] = field(default_factory=list)
     more: bool = False
+    warnings: list[KeyWarning] = field(default_factory=list)
 
 
 class Signer:
     """Signs records of ``records`` with ``key``, valid ``days``; with ``expiring`` (seconds)
     only those whose signature by this key expires within it.  ``refused`` names the
     exception types of ``records`` (besides :class:`StoreError`) that fail one record
-    rather than the whole run."""
+    rather than the whole run.  ``trust_anchor`` ends the chain the key is checked up
+    (None: no chain can end, every key is warned about)."""
 
     def __init__(self, records: Records, key: PrivateKey, days: int, expiring: int | None,
-                 *, refused: tuple[type[Exception], ...] = ()) -> None:
+                 *, refused: tuple[type[Exception], ...] = (),
+                 trust_anchor: PublicKey | None = None) -> None:
         self.records = records
         self.key = key
         self.days = days
@@ -136,6 +163,9 @@ class Signer:
         self.refused: tuple[type[Exception], ...] = (StoreError, *refused)
         self._signers: dict[str, ValueRef] = {}
         self._chain: dict[str, list[HandleValue] | None] = {}
+        self.trust_anchor = trust_anchor
+        #: the key's chain checked, by prefix: None when it holds
+        self.checked: dict[str, KeyWarning | None] = {}
 
     async def fetch(self, handle: str) -> list[HandleValue] | None:
         """``handle``'s values, None when it does not exist; read once per run (the policy
@@ -166,6 +196,43 @@ class Signer:
             self._signers[name_key(prefix)] = found
         return found
 
+    async def key_warning(self, prefix: str) -> KeyWarning | None:
+        """Why this key's signatures for ``prefix`` will not verify (None: its chain holds
+        up to the trust anchor); checked once per run."""
+        if name_key(prefix) in self.checked:
+            return self.checked[name_key(prefix)]
+        signer = await self.signer_for(prefix)
+        try:
+            found = await self._check_chain(signer)
+        except self.refused as exc:
+            found = KeyWarning(jwk_thumbprint(self.key.public_key()), str(signer), "unchecked",
+                               f"its certificate chain could not be read: {exc}")
+        self.checked[name_key(prefix)] = found
+        return found
+
+    async def _check_chain(self, signer: ValueRef) -> KeyWarning | None:
+        holder = signer.handle
+        thumbprint = jwk_thumbprint(self.key.public_key())
+        cert = latest_cert_about(holder, await self.fetch(holder) or [], str(signer))
+        found: KeyWarning | None = None
+        if cert is None:
+            found = KeyWarning(thumbprint, str(signer), "uncertified",
+                               f"only an HS_PUBKEY on {holder} publishes it; no HS_CERT "
+                               "certifies it up to the trust anchor")
+        else:
+            [value] = [v for v in await self.fetch(holder) or [] if v.index == cert.index]
+            status, reason, _links = await verify_cert(
+                holder, value, fetch=self.fetch, trust_anchor=self.trust_anchor or NO_ANCHOR)
+            if status is not Status.VALID:
+                if self.trust_anchor is None:
+                    reason = f"no trust anchor is configured (trust_anchor_path); {reason}"
+                found = KeyWarning(thumbprint, str(signer), str(status), reason)
+        return found
+
+    def warnings(self) -> list[KeyWarning]:
+        """The warnings of the run so far, one per prefix whose key chain does not hold."""
+        return [w for w in self.checked.values() if w is not None]
+
     def due(self, handle: str, values: list[HandleValue], signer: ValueRef) -> bool:
         """Whether ``expiring`` selects ``handle`` (always without it)."""
         if self.deadline is None:
@@ -180,6 +247,7 @@ class Signer:
         signer = await self.signer_for(prefix)
         if not self.due(handle, values, signer):
             return None
+        await self.key_warning(prefix)
         signed = await self.policy(prefix).prepare(handle, values) or values
         [new] = [s for s in signed_values(handle, signed, TYPE_HS_SIGNATURE)
                  if ValueRef.parse(s.claims.iss).same(signer)]
@@ -225,4 +293,5 @@ async def sign_selected(signer: Signer, selection: Selection, *, limit: int | No
             outcome.not_due += 1
         else:
             outcome.signed.append(row)
+    outcome.warnings = signer.warnings()
     return outcome

@@ -26,6 +26,12 @@ record being stored; ``--server HOST:PORT`` writes it instead over the
 authenticated Handle protocol with the enterprise's own credentials (the server
 verifies it the same way before storing it; REST clients do the same with a PUT,
 see README "Signed records").  Validity: ``--days`` (default ``signature_days``).
+
+Before signing, the key's own chain is checked once (its HS_CERT up to the trust
+anchor, ``trust_anchor_path``): a revoked, expired or uncertified key still signs,
+but a line ``idnode: warning: signing key THUMBPRINT (SIGNER) is revoked: REASON``
+goes to stderr (and ``warnings`` in ``--json``), as readers will not see the
+records verified.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from admin.commands.registry_access import Registry, server_options
 from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
 from registry.record_signing import Outcome, Selection, Signer, sign_selected
+from registry.signing_policy import load_trust_anchor
 
 _DURATION = re.compile(r"(\d+)([smhdw]?)")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "": 86_400}
@@ -85,18 +92,23 @@ async def sign(ctx: CommandContext, args: argparse.Namespace) -> int:
         raise CliError("--days must be at least 1", EXIT_USAGE)
     key = read_private_key(ctx.config.path(Path(args.key)), args)
     expiring = None if args.expiring_within is None else parse_duration(args.expiring_within)
+    anchor = load_trust_anchor(ctx.config)
     if args.server:
         registry = Registry(ctx, args)
-        outcome = await sign_all(Signer(registry, key, days, expiring, refused=(CliError,)), args)
+        outcome = await sign_all(Signer(registry, key, days, expiring, refused=(CliError,),
+                                        trust_anchor=anchor), args)
     else:
         async with ctx.store() as store:
             registry = Registry(ctx, args, store)
-            outcome = await sign_all(Signer(registry, key, days, expiring, refused=(CliError,)),
-                                     args)
+            outcome = await sign_all(Signer(registry, key, days, expiring, refused=(CliError,),
+                                            trust_anchor=anchor), args)
     rows, skipped, failed = outcome.signed, outcome.not_due, [str(f) for f in outcome.failed]
+    for warning in outcome.warnings:
+        print(f"idnode: warning: {warning}", file=sys.stderr)
     for problem in failed:
         print(f"idnode: {problem}", file=sys.stderr)
-    summary = {"signed": rows, "not_due": skipped, "failed": failed, "written": registry.where}
+    summary = {"signed": rows, "not_due": skipped, "failed": failed, "written": registry.where,
+               "warnings": [str(w) for w in outcome.warnings]}
     text = "\n".join(f"{r['handle']}: HS_SIGNATURE {r['index']} by {r['signer']}" for r in rows)
     text += f"\nsigned {len(rows)}" + (f", {skipped} not due" if skipped else "") + (
         f", {len(failed)} failed" if failed else "")

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from admin.cli import main
+from registry.signing_policy import read_public_key
+from registry.trust.keys import jwk_thumbprint
 from tests.admin.test_cert import ACME, NODE, Cli
 
 TV1, TV2 = "88.118.8/TV-1", "88.118.8/TV-2"
@@ -113,3 +116,33 @@ def test_import_signs_each_record_with_the_sign_key(acme: tuple[Cli, list[str]],
     cli("keys", "gen", "--out", str(tmp_path / "stranger.pem"), "--unencrypted")
     refused = cli("import", str(rows), "--sign-key", str(tmp_path / "stranger.pem"), expect=2)
     assert "no prefix of this node certifies or publishes this key" in refused
+
+
+def test_a_revoked_key_is_warned_about_once_naming_its_thumbprint(
+        acme: tuple[Cli, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli, key = acme
+    clean = cli("sign", TV1, *key)
+    assert clean["warnings"] == []
+    cli("cert", "revoke", "--issuer-key", str(tmp_path / "node.pem"), "--issuer", f"300:{NODE}",
+        "--subject", f"300:{ACME}")
+    thumbprint = jwk_thumbprint(read_public_key((tmp_path / "acme.pem.pub").read_bytes()))
+    code = main(["--data-dir", str(cli.data_dir), "sign", "--prefix", "88.118.8", *key])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    [warning] = [line for line in err.splitlines() if "warning" in line]
+    assert warning.startswith(f"idnode: warning: signing key {thumbprint} (300:{ACME}) is "
+                              "revoked: ")
+    assert f"300:{NODE} revoked the key of 300:{ACME}" in warning
+    assert "signed 2" in out
+
+
+def test_a_key_not_certified_up_to_the_anchor_is_warned_about(
+        acme: tuple[Cli, list[str]], tmp_path: Path) -> None:
+    cli, key = acme
+    cli("keys", "gen", "--out", str(tmp_path / "stranger.pem"), "--unencrypted")
+    (cli.data_dir / "keys" / "trust_anchor.pub").write_bytes(
+        (tmp_path / "stranger.pem.pub").read_bytes())
+    result = cli("sign", TV1, *key)
+    assert [r["handle"] for r in result["signed"]] == [TV1]
+    [warning] = result["warnings"]
+    assert f"(300:{ACME}) is untrusted: " in warning

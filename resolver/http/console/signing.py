@@ -40,7 +40,14 @@ from aiohttp import web
 
 from registry.errors import StoreError
 from registry.names import prefix_handle
-from registry.record_signing import Failure, Selection, Signer, StoreRecords, sign_selected
+from registry.record_signing import (
+    Failure,
+    KeyWarning,
+    Selection,
+    Signer,
+    StoreRecords,
+    sign_selected,
+)
 from registry.signing_policy import SigningUnavailable
 from registry.trust.errors import (
     PassphraseNeeded,
@@ -51,6 +58,7 @@ from registry.trust.errors import (
 from registry.trust.keys import PrivateKey, load_private_key
 from resolver.http.console.context import actor_of, render, settings_of
 from resolver.http.console.forms import Form, Upload, posted
+from resolver.http.console.i18n import N_
 from resolver.http.console.i18n import gettext as _
 from resolver.http.console.portal import Scope, scope, write_error
 from resolver.http.console.security import ENTERPRISE, allow
@@ -167,6 +175,23 @@ def _reason(failure: Failure) -> str:
     return failure.reason
 
 
+#: a signing key's chain status (:class:`registry.record_signing.KeyWarning`) in words
+KEY_STATUS = {
+    "revoked": N_("revoked"),
+    "expired": N_("expired (its certificate or one above it)"),
+    "untrusted": N_("not certified up to this node's trust anchor"),
+    "uncertified": N_("only published (HS_PUBKEY), not certified"),
+    "invalid": N_("certified by a certificate that does not verify"),
+    "unchecked": N_("not checked (its certificate chain could not be read)"),
+}
+
+
+def _key_warning(warning: KeyWarning) -> dict[str, str]:
+    status = KEY_STATUS.get(warning.status)
+    return {"thumbprint": warning.thumbprint, "signer": warning.signer,
+            "status": _(status) if status else warning.status, "reason": warning.reason}
+
+
 def _when(epoch: Any) -> str:
     if not isinstance(epoch, int):
         return ""
@@ -208,7 +233,8 @@ async def sign_records(request: web.Request) -> web.StreamResponse:
         await forget(settings.service, handle)
 
     signer = Signer(StoreRecords(settings.store, actor_of(request), written), key,
-                    settings.signature_days, wanted.expiring)
+                    settings.signature_days, wanted.expiring,
+                    trust_anchor=settings.service.trust_anchor)
     try:
         await signer.signer_for(wanted.prefix)
     except SigningUnavailable:
@@ -220,4 +246,5 @@ async def sign_records(request: web.Request) -> web.StreamResponse:
         "signed_count": len(outcome.signed), "not_due": outcome.not_due,
         "failed": [(f.handle, _reason(f)) for f in outcome.failed], "more": outcome.more,
         "limit": MAX_RECORDS, "prefix": wanted.prefix,
+        "warnings": [_key_warning(w) for w in outcome.warnings],
     })

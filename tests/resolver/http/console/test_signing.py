@@ -6,6 +6,7 @@ name; the key and passphrase never reach a log, the audit log or a page."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,14 @@ import pytest
 from protocol.values import HandleValue
 from registry.names import prefix_handle
 from registry.store import HandleStore
-from registry.trust import PrivateKey, generate_key, issue_cert, prefix_permissions
-from registry.trust.keys import private_key_to_pem, public_key_to_pem
+from registry.trust import (
+    PrivateKey,
+    generate_key,
+    issue_cert,
+    issue_revocation,
+    prefix_permissions,
+)
+from registry.trust.keys import jwk_thumbprint, private_key_to_pem, public_key_to_pem
 from registry.trust.verify import verify_record
 from resolver.http.console import signing
 from tests.resolver.http.console.harness import (
@@ -244,3 +251,22 @@ async def test_key_and_passphrase_stay_out_of_logs_audit_and_pages(
         assert all(secret not in repr(e) for e in entries)
         assert all(secret not in text for _status, text in pages)
     assert 'name="passphrase" type="password" value=""' in pages[1][1]
+
+
+async def test_a_revoked_key_signs_but_the_result_page_warns(world: World) -> None:
+    world.console.service.trust_anchor = world.root.public_key()
+    status, text = await submit(world, mode="one", handle=HANDLES[0], prefix=PREFIX)
+    assert status == 200 and "key-warning" not in text
+    await world.console.store.add_values(NODE_NA, [issue_revocation(
+        NODE_NA, 300, world.node, [world.key.public_key()], int(time.time()))], actor="test")
+    status, text = await submit(world, mode="all", prefix=PREFIX)
+    assert status == 200, text
+    assert count(text, "signed-count") == len(HANDLES)
+    thumbprint = jwk_thumbprint(world.key.public_key())
+    assert text.count("key-warning") == 1
+    assert f"读者将看不到这些记录已验证：签名密钥 {thumbprint}（300:{ENT_NA}）已吊销。" in text
+    assert f"300:{NODE_NA} revoked the key of 300:{ENT_NA}" in text
+    await world.admin.get("/console/lang/en", next="/console/portal/sign")
+    status, text = await submit(world, mode="one", handle=HANDLES[0], prefix=PREFIX)
+    assert (f"Readers will not see these records as verified: the signing key {thumbprint} "
+            f"(300:{ENT_NA}) is revoked.") in text
