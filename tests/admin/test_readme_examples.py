@@ -29,8 +29,9 @@ HANDLE = re.compile(r"(?<![\w.:/-])((?:0\.NA/)?\d+(?:\.\d+)+(?:/[A-Za-z0-9][A-Za
 NOT_RUN = (" serve ", " stats report --upper ")
 #: handles examples name on purpose that demo data does not hold: the root's prefix handle
 #: (cert issue signs as the root's admin), and the prefix handle of the new prefix the
-#: ``prefix create`` example makes (``prefix home`` then homes it)
-ELSEWHERE = {"0.NA/88", "0.NA/88.118.20"}
+#: ``prefix create`` example makes (``prefix home`` then homes it), and the handle the
+#: README's root -> node -> enterprise walkthrough creates on its own enterprise node
+ELSEWHERE = {"0.NA/88", "0.NA/88.118.20", "88.118.9/PUMP-1"}
 
 
 def sh_blocks(text: str) -> list[list[str]]:
