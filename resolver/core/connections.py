@@ -9,6 +9,7 @@ whole service (issue 18 F7).  A connection over either cap is closed at once.
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 
 from resolver.core.ratelimit import client_key
@@ -47,3 +48,25 @@ class ConnectionGate:
     def held_by(self, client: str) -> int:
         """How many connections ``client`` holds now."""
         return self._by_client.get(client_key(client), 0)
+
+
+def bind_socket(
+    host: str | None, port: int, kind: socket.SocketKind, reuse_port: bool
+) -> socket.socket:
+    """A non-blocking socket of ``kind`` bound to ``host``:``port`` (the first address
+    ``getaddrinfo`` gives; None: every address), SO_REUSEADDR set, SO_REUSEPORT too if
+    ``reuse_port``, IPv6 sockets IPv6 only: the listening front ends' one way to bind."""
+    info = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(info[0], kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if info[0] == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(info[4])
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

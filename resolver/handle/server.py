@@ -45,7 +45,7 @@ from protocol.key_types import HandlePrivateKey
 from protocol.message import Message
 from protocol.versions import negotiate
 from resolver.core.auth_sessions import Challenges, Sessions
-from resolver.core.connections import ConnectionGate
+from resolver.core.connections import ConnectionGate, bind_socket
 from resolver.core.hot import HotAnswers
 from resolver.core.inflight import InFlight
 from resolver.core.limits import DEFAULT_LIMITS, Limits
@@ -407,23 +407,6 @@ class HandleServer:
                 await asyncio.wait_for(srv.wait_closed(), 5)
 
 
-def _bind(host: str, port: int, kind: socket.SocketKind, reuse_port: bool) -> socket.socket:
-    info = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(info[0], kind)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if info[0] == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(info[4])
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 async def run_handle_server(
     service: ResolutionService,
     host: str | Sequence[str] = ("0.0.0.0", "::"),
@@ -484,11 +467,11 @@ async def run_handle_server(
 
     try:
         for one in [host] if isinstance(host, str) else host:
-            tcp_sock = _bind(one, port, socket.SOCK_STREAM, reuse_port)
+            tcp_sock = bind_socket(one, port, socket.SOCK_STREAM, reuse_port)
             port = tcp_sock.getsockname()[1]
             srv = await asyncio.start_server(handler, sock=tcp_sock, limit=2**16)
             server.tcp.append(srv)
-            udp_sock = _bind(one, port, socket.SOCK_DGRAM, reuse_port)
+            udp_sock = bind_socket(one, port, socket.SOCK_DGRAM, reuse_port)
             if spread and not spread_by_request(udp_sock, udp_workers):
                 log.warning("UDP requests on %s:%d go to workers by client address: "
                             "this kernel refused SO_ATTACH_REUSEPORT_CBPF", one, port)

@@ -36,7 +36,7 @@ from typing import Protocol, cast
 
 from aiohttp import web
 
-from resolver.core.connections import ConnectionGate
+from resolver.core.connections import ConnectionGate, bind_socket
 from resolver.core.ratelimit import client_of
 
 log = logging.getLogger(__name__)
@@ -218,8 +218,9 @@ class GuardedSite(web.TCPSite):
         tls, gate, timeout, fast = self._ssl_context, self.gate, self.handshake_timeout, self.fast
         loop = asyncio.get_running_loop()
         if tls is not None:
-            sock = _listening_socket(self._host, self._port, self._backlog,
-                                     self._reuse_address, self._reuse_port)
+            sock = bind_socket(self._host, self._port, socket.SOCK_STREAM,
+                               bool(self._reuse_port))
+            sock.listen(self._backlog)
             acceptor = _TlsAcceptor(sock, lambda key: _Gated(server, gate, fast, key), gate,
                                     tls, timeout)
             self._server = acceptor  # type: ignore[assignment]  # close() is what is used
@@ -234,24 +235,3 @@ class GuardedSite(web.TCPSite):
             sockets = list(plain.sockets)
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
-
-def _listening_socket(host: str | None, port: int, backlog: int, reuse_address: bool | None,
-                      reuse_port: bool | None) -> socket.socket:
-    """A non-blocking listening TCP socket on ``host``:``port`` (the first address)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        if reuse_address is not False:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
