@@ -92,6 +92,12 @@ class Walk:
     def click(self, element_id: str) -> None:
         self.el(element_id).click()
 
+    def submit(self, element_id: str) -> None:
+        """Click a form's button and wait until the page it posts to replaced this one."""
+        button = self.el(element_id)
+        button.click()
+        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(button))
+
     def login(self, username: str) -> None:
         self.open("/console/login")
         self.type("username", username)
@@ -119,7 +125,7 @@ def apply_review_register(walk: Walk, bulk_file: Path) -> dict[str, str]:
     walk.login("reviewer")
     walk.open("/console/reviews")
     walk.driver.find_element(By.CSS_SELECTOR, "#applications a").click()
-    walk.click("approve")
+    walk.submit("approve")  # read the state on the page after the post, not before
     seen["state"] = walk.text("state")
     walk.logout()
 
