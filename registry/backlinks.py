@@ -121,24 +121,31 @@ async def queue_changes(
 ) -> None:
     """Queue the back-links that ``(product, old links, new links)`` adds and drops to
     parts homed elsewhere (links to parts hosted here are the ``handle_links`` index's)."""
-    wanted: dict[tuple[str, str, str], dict[str, object]] = {}
+    wanted: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # -> product, part, op
     for product, old, new in changes:
+        if not old and not new:
+            continue
+        product_key = name_key(product)
         before = {(name_key(to), relation): to for to, relation in old}
         after = {(name_key(to), relation): to for to, relation in new}
         for op, keys, names in ((REMOVE, before.keys() - after.keys(), before),
                                 (ADD, after.keys() - before.keys(), after)):
             for part_key, relation in keys:
-                wanted[(name_key(product), part_key, relation)] = {
-                    "product_key": name_key(product), "part_key": part_key,
-                    "relation": relation, "product_handle": product,
-                    "part_handle": names[(part_key, relation)], "op": op}
+                wanted[(product_key, part_key, relation)] = (
+                    product, names[(part_key, relation)], op)
     if not wanted:
         return
-    remote = await remote_prefixes(
-        conn, {p for row in wanted.values() if (p := _prefix_of(str(row["part_handle"])))})
+    # a bulk write's products share their parts: each part's prefix once
+    prefix_of = {part: _prefix_of(part) for _product, part, _op in wanted.values()}
+    remote = await remote_prefixes(conn, {p for p in prefix_of.values() if p})
+    if not remote:
+        return
     now = utcnow()
-    rows = [row | {"queued": now, "next_try": now, "attempts": 0, "last_error": ""}
-            for row in wanted.values() if _prefix_of(str(row["part_handle"])) in remote]
+    rows = [{"product_key": product_key, "part_key": part_key, "relation": relation,
+             "product_handle": product, "part_handle": part, "op": op, "queued": now,
+             "next_try": now, "attempts": 0, "last_error": ""}
+            for (product_key, part_key, relation), (product, part, op) in wanted.items()
+            if prefix_of[part] in remote]
     for row in rows:
         await conn.execute(delete(_O).where(_O.c.product_key == row["product_key"],
                                             _O.c.part_key == row["part_key"],

@@ -30,7 +30,7 @@ partners).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,7 +38,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
-from registry import backlinks
+from registry import backlinks, sqlite_driver
 from registry.base import StoreBase
 from registry.errors import InvalidHandle, InvalidValue
 from registry.events import EVENT_TYPE, check_append_only, parse_event
@@ -48,7 +48,6 @@ from registry.templates import (
     TYPE_TEMPLATE,
     Template,
     TemplateError,
-    links_of,
     load_builtin_templates,
     template_from_json,
     values_to_document,
@@ -101,20 +100,30 @@ class LinkView:
 PUBLIC_LINKS = LinkView()
 
 
-def tiered_links(values: Iterable[HandleValue]) -> list[Link]:
-    """``(to, relation, tier)`` of the record's links (:func:`links_of`), each with the
-    least strict tier of the values naming it."""
-    values = list(values)
-    if not any(v.type in LINK_RELATIONS for v in values):
+def tiered_links(values: Collection[HandleValue]) -> list[Link]:
+    """``(to, relation, tier)`` of the record's links (:func:`links_of`: index order, no
+    repeats), each with the least strict tier of the values naming it."""
+    found = [v for v in values if v.type in LINK_RELATIONS]
+    if not found:
         return []
-    listed = partner_indexes(values)
-    tiers: dict[tuple[str, str], int] = {}
-    for v in values:
-        if v.type in LINK_RELATIONS:
-            key = (v.data.decode("utf-8", "replace"), LINK_RELATIONS[v.type])
-            rank = TIERS.index(tier_of(v, listed))
-            tiers[key] = min(rank, tiers.get(key, rank))
-    return [(to, relation, TIERS[tiers[(to, relation)]]) for to, relation in links_of(values)]
+    found.sort(key=_index)
+    # the partner marker matters only to links that are not public (tier_of)
+    listed = (partner_indexes(values) if not all(v.public_read for v in found)
+              else frozenset())
+    ranks: dict[tuple[str, str], int] = {}
+    for v in found:
+        key = (v.data.decode("utf-8", "replace"), LINK_RELATIONS[v.type])
+        rank = _RANKS[tier_of(v, listed)]
+        if rank < ranks.get(key, len(TIERS)):
+            ranks[key] = rank
+    return [(to, relation, TIERS[rank]) for (to, relation), rank in ranks.items()]
+
+
+def _index(value: HandleValue) -> int:
+    return value.index
+
+
+_RANKS = {tier: rank for rank, tier in enumerate(TIERS)}
 
 
 @lru_cache(maxsize=128)
@@ -289,7 +298,7 @@ def _is_handle(text: str) -> bool:
 async def _insert_links(
     conn: AsyncConnection, records: Iterable[tuple[str, list[Link]]]
 ) -> None:
-    rows: list[dict[str, str]] = []
+    rows: list[tuple[str, str, str, str, str, str]] = []
     for name, links in records:
         from_key = name_key(name)
         seen: set[tuple[str, str]] = set()
@@ -298,10 +307,16 @@ async def _insert_links(
             if key in seen or not _is_handle(to):
                 continue
             seen.add(key)
-            rows.append({"from_key": from_key, "from_handle": name, "to_key": key[0],
-                         "to_handle": to, "relation": relation, "tier": tier})
+            rows.append((from_key, name, key[0], to, relation, tier))
+    if conn.dialect.name == "sqlite":  # one executemany of tuples (a bulk write's many)
+        await sqlite_driver.insert_records(conn, _L, _LINK_COLUMNS, rows)
+        return
     for start in range(0, len(rows), _CHUNK * 5):
-        await conn.execute(insert(_L), rows[start:start + _CHUNK * 5])
+        await conn.execute(insert(_L), [dict(zip(_LINK_COLUMNS, row, strict=True))
+                                        for row in rows[start:start + _CHUNK * 5]])
+
+
+_LINK_COLUMNS = ("from_key", "from_handle", "to_key", "to_handle", "relation", "tier")
 
 
 class LinksMixin(StoreBase):
