@@ -163,11 +163,13 @@ def _derived_problems(template: Template, document: Mapping[str, object],
                       values: list[HandleValue]) -> list[str]:
     """Mapped field and link values that do not say what ``TRACE.DATA`` says."""
     field_of = template.mapped_types
-    expected = Counter(pair for pair in template.pairs(document) if pair[0] in field_of)
-    actual = Counter((v.type, v.data) for v in values if v.type in field_of)
-    if expected == actual:
-        return []
-    wrong = sorted({vtype for vtype, _ in (expected - actual) + (actual - expected)})
+    expected = template.mapped_pairs(document)
+    actual = [(v.type, v.data) for v in values if v.type in field_of]
+    if len(expected) == len(actual) and sorted(expected) == sorted(actual):
+        return []  # the same pairs, as many times each (what every good record has)
+    extra = Counter(actual)
+    extra.subtract(expected)
+    wrong = sorted({vtype for (vtype, _), count in extra.items() if count})
     return [f"/{field_of[t]}: the {t} values differ from TRACE.DATA (mapping)" for t in wrong]
 
 

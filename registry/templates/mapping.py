@@ -56,7 +56,17 @@ def document_pairs(
     """``(type, data)`` of the values of ``document`` in :func:`document_to_values`' order
     (without making the values: a bulk write compares them with a record's)."""
     pairs = [(TYPE_TEMPLATE, template_id.encode("utf-8")), (TYPE_DATA, canonical_json(document))]
-    pairs += [(vtype, field_bytes(document[name])) for name, vtype in fields if name in document]
+    return pairs + mapped_pairs(fields, links, document)
+
+
+def mapped_pairs(
+    fields: Sequence[tuple[str, str]],
+    links: Sequence[tuple[str, str]],
+    document: Mapping[str, Any],
+) -> list[tuple[str, bytes]]:
+    """The field and link pairs of :func:`document_pairs` (those after the template id
+    and the whole document)."""
+    pairs = [(vtype, field_bytes(document[name])) for name, vtype in fields if name in document]
     for name, link_type in links:
         targets = document.get(name, ())
         for target in (targets,) if isinstance(targets, str) else targets:

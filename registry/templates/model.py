@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from protocol.values import HandleValue
 from registry.templates.errors import TemplateError
-from registry.templates.mapping import DEFAULT_START_INDEX, document_pairs, document_to_values
+from registry.templates.mapping import (
+    DEFAULT_START_INDEX,
+    document_pairs,
+    document_to_values,
+    mapped_pairs,
+)
 from registry.templates.validation import compile_schema, fast_check, problems
 
 if TYPE_CHECKING:
@@ -76,6 +81,11 @@ class Template:
     def pairs(self, document: Mapping[str, Any]) -> list[tuple[str, bytes]]:
         """``(type, data)`` of :meth:`to_values` without checking or making the values."""
         return document_pairs(self.id, self.fields, self.links, document)
+
+    def mapped_pairs(self, document: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+        """The ``(type, data)`` of :meth:`pairs` whose types the template maps (its field
+        and link values: not the template id nor the whole document)."""
+        return mapped_pairs(self.fields, self.links, document)
 
     @cached_property
     def mapped_types(self) -> dict[str, str]:
