@@ -187,9 +187,18 @@ async def load_owners(
     result: dict[str, Ownership] = {}
     na_keys: dict[str | None, str] = {
         p: name_key(prefix_handle(p or "")) for p in set(nearest.values())}
+    # the handles under one prefix share one (immutable) Ownership; its prefix handle
+    # gets its own
+    shared: dict[str | None, Ownership] = {}
     for key, prefix in nearest.items():
-        owner = None if prefix is None else owners.get(registered[prefix] or "")
-        result[key] = Ownership(owner, key == na_keys[prefix], prefix)
+        is_prefix_handle = key == na_keys[prefix]
+        ownership = None if is_prefix_handle else shared.get(prefix)
+        if ownership is None:
+            owner = None if prefix is None else owners.get(registered[prefix] or "")
+            ownership = Ownership(owner, is_prefix_handle, prefix)
+            if not is_prefix_handle:
+                shared[prefix] = ownership
+        result[key] = ownership
     if lock:
         await _count_usage(conn, owners)
     return result
