@@ -78,6 +78,10 @@ class _Row:
         return not self.types.isdisjoint(LINK_RELATIONS)
 
 
+def _index(value: HandleValue) -> int:
+    return value.index
+
+
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
@@ -206,9 +210,10 @@ class BulkMixin(StoreBase):
                     checked = check_values(values)
                     if key in admins:  # a new handle: its enterprise's admin unless it names one
                         checked = admins[key].with_admin(checked)
-                    admitted = await self.rules.admit(
-                        name, sorted(checked.values(), key=lambda v: v.index), self.record_values,
-                    )
+                    ordered = sorted(checked.values(), key=_index)
+                    admitted = self.rules.admit_unsigned(name, ordered)
+                    if admitted is None:  # signatures to verify or make
+                        admitted = await self.rules.admit(name, ordered, self.record_values)
                     rows[key] = _Row(position, name, key, key.partition("/")[0],
                                      {v.index: v for v in admitted},
                                      frozenset([v.type for v in admitted]))

@@ -71,14 +71,25 @@ class WriteRules:
     ) -> list[HandleValue]:
         """The values to store as ``handle``'s record (re-signed where the node signs);
         :class:`InvalidValue` (or :class:`SignatureRejected`) when a rule refuses them."""
+        admitted = self.admit_unsigned(handle, values)
+        if admitted is not None:
+            return admitted
+        signed = await self.signing(fetch).prepare(handle, values)
+        return list(values) if signed is None else signed
+
+    def admit_unsigned(
+        self, handle: str, values: Sequence[HandleValue]
+    ) -> list[HandleValue] | None:
+        """:meth:`admit` without waiting when the signing policy has nothing to do (no
+        signer, no HS_SIGNATURE: a bulk import's every record, usually); None when it
+        has (then ask :meth:`admit`)."""
         if len(values) > self.max_values:
             raise InvalidValue(
                 f"{handle}: {len(values)} values, more than the {self.max_values} a record may hold"
             )
         if not self.signers and not has_signature(values):
             return list(values)  # what the signing policy does: nothing to sign or verify
-        signed = await self.signing(fetch).prepare(handle, values)
-        return list(values) if signed is None else signed
+        return None
 
 
 DEFAULT_RULES = WriteRules()
