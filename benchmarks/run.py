@@ -310,8 +310,7 @@ class Bench:
         before = target.cpu_seconds()
         result = drive(opts, spec)
         after = target.cpu_seconds()
-        per = 1e6 / max(1, result.issued)
-        cpu_us, db_cpu_us = ((a - b) * per for a, b in zip(after, before, strict=True))
+        cpu_us, db_cpu_us = cpu_spent(before, after, result.issued)
         notes = [fallback_note(result.tcp_fallbacks, result.completed + result.errors)]
         if result.late:
             notes.append(f"{result.late} request(s) left > 1 ms late: the node fell behind")
@@ -451,14 +450,17 @@ class Bench:
             self.run_number += 1
             handles = writes.names(data.writer, f"{self.run_number}", self.plan.creates)
             self.log(f"creates node {setup.name} {protocol}: {len(handles)}, one at a time")
+            before = target.cpu_seconds()
             if protocol == "HDL-TCP":
                 result = asyncio.run(writes.handle_creates("127.0.0.1", target.hdl_port,
                                                            data.writer, handles))
             else:
                 result = asyncio.run(writes.rest_creates(f"http://127.0.0.1:{target.http_port}",
                                                          data.writer, handles))
+            after = target.cpu_seconds()
             self.add(create_measurement(result, "node", setup.name, protocol,
-                                        target.processes))
+                                        target.processes, cpu_spent(before, after,
+                                                                    len(handles))))
             if peer is not None:
                 self.peer_creates(peer, protocol, f"P{tag}{self.run_number}")
 
@@ -655,10 +657,21 @@ class Bench:
         return 0 if self.measurements else 1
 
 
+def cpu_spent(before: tuple[float, float], after: tuple[float, float],
+              requests: int) -> tuple[float, float]:
+    """Server and database CPU microseconds per request between two
+    :meth:`Target.cpu_seconds` readings (NaN where not read)."""
+    per = 1e6 / max(1, requests)
+    server, database = ((a - b) * per for a, b in zip(after, before, strict=True))
+    return server, database
+
+
 def create_measurement(result: writes.WriteRun, target: str, setup: str, protocol: str,
-                       processes: int) -> Measurement:
-    """A run of creates as a measurement; its note says the load average at its end and,
-    over the Handle protocol, how many connections the server made the session use."""
+                       processes: int, cpu_us: tuple[float, float] = (math.nan, math.nan)
+                       ) -> Measurement:
+    """A run of creates as a measurement, with the server's (and its database's) CPU per
+    create when read; its note says the load average at its end and, over the Handle
+    protocol, how many connections the server made the session use."""
     notes = [f"load {os.getloadavg()[0]:.1f}"]
     if result.connections > 1:
         notes.append(f"{result.connections} TCP connections (the server closed them)")
@@ -667,7 +680,7 @@ def create_measurement(result: writes.WriteRun, target: str, setup: str, protoco
     return Measurement.from_samples(
         result.latencies, seconds=result.seconds, errors=result.errors, target=target,
         setup=setup, profile="create", protocol=protocol, tool="writes", offered_rps=None,
-        processes=processes, note="; ".join(notes))
+        processes=processes, note="; ".join(notes), cpu_us=cpu_us[0], db_cpu_us=cpu_us[1])
 
 
 def _cap(factor: float | None) -> str:

@@ -52,6 +52,8 @@ async def _bound(conn: AsyncConnection, pool: str, bound: int, now: float) -> No
 
 
 _SELECT_SQLITE = 'SELECT pool, expires, data FROM auth_state WHERE "key" = ?'
+_GET_SQLITE = _SELECT_SQLITE + " AND expires >= ?"
+_GET_PG = "SELECT pool, expires, data FROM auth_state WHERE key = $1 AND expires >= $2"
 _UPDATE_SQLITE = 'UPDATE auth_state SET pool = ?, expires = ?, data = ? WHERE "key" = ?'
 _DELETE_SQLITE = 'DELETE FROM auth_state WHERE "key" = ?'
 
@@ -85,12 +87,22 @@ class AuthStateMixin(StoreBase):
     """Challenge and session records (see the module docstring)."""
 
     async def auth_get(self, key: str, now: float) -> AuthSlot | None:
-        """The live record under ``key``, or None."""
-        query = select(_A.c.pool, _A.c.expires, _A.c.data).where(
-            _A.c.key == key, _A.c.expires >= now)
-        async with self._read() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else AuthSlot(row.pool, row.expires, bytes(row.data))
+        """The live record under ``key``, or None: outside a transaction a point read
+        (SQLite on this thread when it need not wait, PostgreSQL on a held asyncpg
+        connection with the statement prepared once), as the resolver reads a handle;
+        a REST session is read so on every request of it."""
+        if self._open_tx.get() is None:
+            if self.dialect == "sqlite":
+                rows = await self._point_read_sqlite(_GET_SQLITE, (key, now))
+            else:
+                rows = await self._point_read_pg(_GET_PG, (key, now))
+            row = rows[0] if rows else None
+        else:
+            query = select(_A.c.pool, _A.c.expires, _A.c.data).where(
+                _A.c.key == key, _A.c.expires >= now)
+            async with self._read() as conn:
+                row = (await conn.execute(query)).first()
+        return None if row is None else AuthSlot(row[0], row[1], bytes(row[2]))
 
     async def auth_add(self, key: str, slot: AuthSlot, bound: int, now: float) -> bool:
         """Keep ``slot`` under ``key`` unless a live record is there (then False), then

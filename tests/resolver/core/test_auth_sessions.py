@@ -189,6 +189,27 @@ async def test_the_database_keeps_no_session_id(tmp_path: object) -> None:
         await store.close()
 
 
+async def test_sessions_are_read_live_on_each_database(database: HandleStore) -> None:
+    """A session is read as the registry has it now (SQLite and PostgreSQL point reads):
+    its secret and identity once proven, nothing once it expired or was closed, or
+    inside a transaction of the store."""
+    clock = Clock()
+    sessions = Sessions(DatabaseAuthState(database, clock=clock), HTTP, lifetime=60,
+                        clock=clock)
+    session = await sessions.open(b"n" * 16, 10)
+    await sessions.authenticate(session.session_id, ADMIN, b"fingerprint")
+    found = await sessions.get(session.session_id)
+    assert found is not None and found.secret == b"n" * 16
+    assert found.caller == ADMIN and found.credential == b"fingerprint"
+    async with database.transaction():
+        assert await sessions.get(session.session_id) is not None
+    clock.now += 11
+    assert await sessions.get(session.session_id) is None
+    other = await sessions.open(b"m" * 16)
+    await sessions.close(other.session_id)
+    assert await sessions.get(other.session_id) is None
+
+
 async def test_concurrent_claims_on_each_database_win_once(database: HandleStore) -> None:
     """Many processes answering one nonce or one challenge at once: exactly one wins
     (SQLite and PostgreSQL)."""
