@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from registry import sqlite_driver
 from registry.base import StoreBase
 from registry.models import AuthRecord, table_of
 
@@ -81,6 +82,21 @@ def _change_here(db: sqlite3.Connection, key: str,
             db.execute("ROLLBACK")
         raise
     return row[0], None if new is None else new.pool, result
+
+
+def _change_within_here(db: sqlite3.Connection, key: str,
+                        change: Callable[[AuthSlot | None], AuthSlot | None], now: float) -> None:
+    """On the SQLite thread, in the transaction open there: apply ``change`` to the
+    record under ``key`` (None when there is no live one; see
+    :meth:`AuthStateMixin.auth_change_within`)."""
+    row = db.execute(_SELECT_SQLITE, (key,)).fetchone()
+    live = None if row is None or row[1] < now else AuthSlot(row[0], row[1], bytes(row[2]))
+    new = change(live)
+    if new is None:
+        if row is not None:
+            db.execute(_DELETE_SQLITE, (key,))
+    elif live is not None:
+        db.execute(_UPDATE_SQLITE, (live.pool, new.expires, new.data, key))
 
 
 class AuthStateMixin(StoreBase):
@@ -147,6 +163,35 @@ class AuthStateMixin(StoreBase):
                 if new.pool != row.pool:
                     await _bound(conn, new.pool, max(1, bounds.get(new.pool, default_bound)), now)
             return result
+
+    async def auth_change_within(
+        self, key: str, change: Callable[[AuthSlot | None], AuthSlot | None], now: float,
+    ) -> None:
+        """Apply ``change`` to the record under ``key`` as part of the store transaction
+        open in this task (:meth:`StoreBase.transaction`), so the record changes exactly
+        when that transaction commits.  ``change`` gets the live record (None: there is
+        none) and gives its new form (None removes it; a record that was not there is
+        not created; the record stays in its pool); what it raises aborts the
+        transaction.  On SQLite it runs on the SQLite thread with the transaction's
+        next statement (no trip of its own, under the transaction's write lock: what it
+        raises comes from that statement); on PostgreSQL now, the row locked."""
+        tx = self._open_tx.get()
+        if tx is None:
+            raise RuntimeError("auth_change_within needs an open store transaction")
+        if self.dialect == "sqlite":
+            (await sqlite_driver.adapted(tx.conn)).defer(_change_within_here, key, change, now)
+            return
+        query = select(_A.c.pool, _A.c.expires, _A.c.data).where(_A.c.key == key).with_for_update()
+        row = (await tx.conn.execute(query)).first()
+        live = None if row is None or row.expires < now else AuthSlot(
+            row.pool, row.expires, bytes(row.data))
+        new = change(live)
+        if new is None:
+            if row is not None:
+                await tx.conn.execute(delete(_A).where(_A.c.key == key))
+        elif live is not None:
+            await tx.conn.execute(update(_A).where(_A.c.key == key).values(
+                expires=new.expires, data=new.data))
 
     async def auth_take(self, key: str, now: float) -> AuthSlot | None:
         """Remove the record under ``key`` and return it if it was live: one statement

@@ -104,6 +104,7 @@ _BUMP = (
 Values = dict[int, HandleValue]
 Change = Callable[[Values | None], Values | None]
 Check = Callable[[Sequence[HandleValue]], Awaitable[None]]
+Guard = Callable[[], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -339,12 +340,16 @@ class HandleStore(
     # --- writing ---------------------------------------------------------------
 
     async def create_handle(
-        self, name: str, values: Iterable[HandleValue], *, actor: str
+        self, name: str, values: Iterable[HandleValue], *, actor: str, guard: Guard | None = None
     ) -> HandleRecord:
-        """Create ``name``; :class:`HandleAlreadyExists` if any spelling of it exists."""
+        """Create ``name``; :class:`HandleAlreadyExists` if any spelling of it exists.
+        ``guard`` is awaited first inside the write's transaction (a Handle session's
+        request counter, :meth:`resolver.core.auth_sessions.Sessions.guard`): what it
+        changes commits with the create; what it raises aborts it."""
         given = check_values(values)
         record = await self._apply(
-            name, actor, "create", None, lambda _old: given, create=True, update=False
+            name, actor, "create", None, lambda _old: given, create=True, update=False,
+            guard=guard,
         )
         assert record is not None
         return record
@@ -471,6 +476,7 @@ class HandleStore(
         create: bool = False,
         update: bool = True,
         check: Check | None = None,
+        guard: Guard | None = None,
     ) -> HandleRecord | None:
         """Run one write: lock, check, ``change`` the values, admit the record it leaves
         under :attr:`rules`, store, bump, audit; all in one transaction.
@@ -484,6 +490,8 @@ class HandleStore(
         try:
             # a transaction, so the rules' reads (signers' keys) see this write's snapshot
             async with self.transaction(), self._write() as conn:
+                if guard is not None:
+                    await guard()
                 rows = (await conn.execute(_LOCK, {"key": key})).all()
                 if rows and self.dialect == "postgresql":
                     # the values joined above are of the snapshot taken before the lock

@@ -42,12 +42,14 @@ from typing import Protocol, TypeVar
 
 import orjson
 
+from protocol.constants import RC_SESSION_MESSAGE_REJECTED, RC_SESSION_TIMEOUT
 from registry.auth_state import AuthSlot
 from registry.store import HandleStore
-from resolver.core.model import ANONYMOUS, Caller
+from resolver.core.model import ANONYMOUS, Caller, ServiceError
 
 R = TypeVar("R")
 Change = Callable[[AuthSlot], tuple[AuthSlot | None, R]]
+Within = Callable[[AuthSlot | None], AuthSlot | None]
 
 #: how many request counters below the highest a Handle session still accepts once
 #: (an anti-replay window, RFC 4303 section 3.4.3)
@@ -56,8 +58,8 @@ _WINDOW_MASK = (1 << COUNTER_WINDOW) - 1
 #: the session kinds, each with its own pools
 HANDLE = "handle"
 HTTP = "http"
-#: how many sessions' secrets a process keeps in memory (:meth:`Sessions.known_secret`)
-KNOWN_SECRETS = 10000
+#: how many sessions a process keeps in memory as it last read them (:meth:`Sessions.known`)
+KNOWN_SESSIONS = 10000
 
 
 class AuthState(Protocol):
@@ -84,6 +86,12 @@ class AuthState(Protocol):
 
     async def remove(self, key: str) -> None:
         """Forget the record under ``key``."""
+
+    async def change_within(self, key: str, change: Within) -> None:
+        """Apply ``change`` to the record under ``key`` (None when there is no live one;
+        it gives the new form, None to remove it) as part of the registry transaction
+        open in this task, committed with it (:meth:`HandleStore.auth_change_within`);
+        what ``change`` raises aborts that transaction."""
 
 
 def _key(kind: str, ident: str) -> str:
@@ -225,7 +233,7 @@ class Sessions:
         self.lifetime = lifetime
         self.open_lifetime = lifetime if open_lifetime is None else min(open_lifetime, lifetime)
         self.clock = clock
-        self._secrets: OrderedDict[str, bytes] = OrderedDict()
+        self._known: OrderedDict[str, Session] = OrderedDict()
 
     def _key(self, session_id: str) -> str:
         return _key(self.kind, session_id)
@@ -253,7 +261,7 @@ class Sessions:
         is rewritten only once half of its lifetime has passed)."""
         slot = await self.state.get(self._key(session_id))
         if slot is None:
-            self._secrets.pop(session_id, None)
+            self.forget(session_id)
             return None
         stored = _Stored.decode(slot.data)
         expires = self._slot(stored).expires
@@ -316,19 +324,41 @@ class Sessions:
                 return None
             return _use_counter(stored, counter), stored.session(session_id)
 
-        return await self._change(session_id, use)
+        used = await self._change(session_id, use)
+        if used is None:
+            self.forget(session_id)
+        else:
+            self._remember(used[1])
+        return used
+
+    def guard(self, session: Session, counter: int) -> CounterGuard:
+        """A request's ``counter`` in ``session`` (as this process knows it, see
+        :meth:`known`) recorded inside the registry transaction of the write the
+        request makes (:meth:`HandleStore.create_handle`), so the write and its counter
+        commit together: one commit, and a replay of the request is refused in every
+        process as :meth:`use` refuses it."""
+        return CounterGuard(self, session, counter)
+
+    def known(self, session_id: str) -> Session | None:
+        """Session ``session_id`` as this process last read it, if it did."""
+        return self._known.get(session_id)
 
     def known_secret(self, session_id: str) -> bytes | None:
         """The secret of session ``session_id`` as this process last read it, if it did
         (a Handle session's key never changes: :meth:`use` with it tells whether the
         session still lives, at once, in every process)."""
-        return self._secrets.get(session_id)
+        known = self._known.get(session_id)
+        return None if known is None else known.secret
+
+    def forget(self, session_id: str) -> None:
+        """Drop what this process remembers of session ``session_id``."""
+        self._known.pop(session_id, None)
 
     def _remember(self, session: Session) -> None:
-        self._secrets[session.session_id] = session.secret
-        self._secrets.move_to_end(session.session_id)
-        while len(self._secrets) > KNOWN_SECRETS:
-            self._secrets.popitem(last=False)
+        self._known[session.session_id] = session
+        self._known.move_to_end(session.session_id)
+        while len(self._known) > KNOWN_SESSIONS:
+            self._known.popitem(last=False)
 
     async def next_counter(self, session_id: str) -> int:
         """The counter for the next response MAC'd in this session (0 if it is gone)."""
@@ -341,8 +371,50 @@ class Sessions:
 
     async def close(self, session_id: str) -> None:
         """End a session."""
-        self._secrets.pop(session_id, None)
+        self.forget(session_id)
         await self.state.remove(self._key(session_id))
+
+
+class SessionRefused(ServiceError):
+    """A request's session refused it inside its write (:class:`CounterGuard`): gone or
+    replayed; ``changed`` when the session is not the one this process knew (another
+    secret, identity or credential): the request is then checked the usual way."""
+
+    def __init__(self, response_code: int, message: str, *, changed: bool = False) -> None:
+        super().__init__(response_code, message)
+        self.changed = changed
+
+
+class CounterGuard:
+    """A request's counter in a session, recorded inside the transaction of its write
+    (see :meth:`Sessions.guard`); ``accepted`` once the counter was taken (it stays
+    taken only if that transaction commits)."""
+
+    def __init__(self, sessions: Sessions, session: Session, counter: int) -> None:
+        self.sessions = sessions
+        self.session = session
+        self.counter = counter
+        self.accepted = False
+
+    async def __call__(self) -> None:
+        """Record the counter in the open registry transaction; raises
+        :class:`SessionRefused` (there, or from the transaction's next statement)."""
+        await self.sessions.state.change_within(
+            self.sessions._key(self.session.session_id), self._change)
+
+    def _change(self, slot: AuthSlot | None) -> AuthSlot | None:
+        if slot is None:
+            raise SessionRefused(RC_SESSION_TIMEOUT, "invalid session or timed out")
+        stored = _Stored.decode(slot.data)
+        now = stored.session(self.session.session_id)
+        if not (hmac.compare_digest(stored.secret, self.session.secret)
+                and now.caller == self.session.caller
+                and now.credential == self.session.credential):
+            raise SessionRefused(RC_SESSION_TIMEOUT, "the session changed", changed=True)
+        if not _use_counter(stored, self.counter):
+            raise SessionRefused(RC_SESSION_MESSAGE_REJECTED, "replayed")
+        self.accepted = True
+        return self.sessions._slot(stored)
 
 
 def _use_counter(stored: _Stored, counter: int) -> bool:
@@ -430,6 +502,15 @@ class MemoryAuthState:
         for pool in self._pools.values():
             pool.pop(key, None)
 
+    async def change_within(self, key: str, change: Within) -> None:
+        # no transaction in memory: the change is made now and stays
+        slot = self._find(key)
+        new = change(slot)
+        if new is None:
+            await self.remove(key)
+        elif slot is not None:
+            self._keep(key, AuthSlot(slot.pool, new.expires, new.data))
+
 
 class DatabaseAuthState:
     """Challenges and sessions in the registry's ``auth_state`` table (see
@@ -466,6 +547,9 @@ class DatabaseAuthState:
 
     async def remove(self, key: str) -> None:
         await self.store.auth_remove(key)
+
+    async def change_within(self, key: str, change: Within) -> None:
+        await self.store.auth_change_within(key, change, self.clock())
 
 
 def auth_bounds(max_pending_challenges: int, max_sessions: int) -> dict[str, int]:

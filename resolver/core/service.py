@@ -66,7 +66,7 @@ from resolver.core.permissions import bits_to_add, bits_to_modify, bits_to_remov
 
 if TYPE_CHECKING:
     from registry.records import HandleRecord
-    from registry.store import HandleStore
+    from registry.store import Guard, HandleStore
     from registry.trust.keys import PublicKey
     from resolver.core.suspension import SuspendedPrefixes
     from resolver.core.usage import UsageCounter
@@ -256,9 +256,11 @@ class ResolutionService:
     # --- administration ---------------------------------------------------------
 
     async def create_handle(
-        self, handle: str, values: Sequence[HandleValue], *, caller: Caller
+        self, handle: str, values: Sequence[HandleValue], *, caller: Caller,
+        guard: Guard | None = None,
     ) -> None:
-        """Create ``handle``; needs add-handle (add-derived-prefix) on its prefix handle."""
+        """Create ``handle``; needs add-handle (add-derived-prefix) on its prefix handle.
+        ``guard`` runs inside the write's transaction (:meth:`HandleStore.create_handle`)."""
         self._check_name(handle)
         self._check_values(values)
         self._require_identity(caller)
@@ -268,7 +270,8 @@ class ResolutionService:
         if record is not None:
             raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
         await self._require(caller, () if prefix_record is None else prefix_record.values, bit)
-        await self._write(handle, self.store.create_handle(handle, values, actor=_actor(caller)))
+        await self._write(handle, self.store.create_handle(handle, values, actor=_actor(caller),
+                                                           guard=guard))
 
     async def replace_handle(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller

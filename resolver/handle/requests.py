@@ -12,6 +12,7 @@ with that identity.  Each challenge is answerable once, within its lifetime.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import logging
 
 from protocol.auth import make_challenge
@@ -84,7 +85,10 @@ from resolver.core.auth_sessions import (
     HANDLE,
     Challenge,
     Challenges,
+    CounterGuard,
     MemoryAuthState,
+    Session,
+    SessionRefused,
     Sessions,
     auth_bounds,
 )
@@ -114,6 +118,12 @@ ADMIN_OPS = frozenset(
 
 #: requests that carry a session id without being inside that session
 _SESSIONLESS_OPS = frozenset({OC_RESPONSE_TO_CHALLENGE, OC_SESSION_SETUP})
+
+
+def _guardable(request: Message) -> bool:
+    """A create whose session counter can ride in its write (:meth:`Sessions.guard`)."""
+    return (request.op_code == OC_CREATE_HANDLE and not request.overwrite_when_exists
+            and not request.mint_new_suffix)
 
 
 def error_response(request: Message, code: int, text: str = "") -> Message:
@@ -207,8 +217,14 @@ class RequestProcessor:
                 secret = found.secret
                 if not verify_message_mac(request, secret):
                     return [error_response(request, RC_INVALID_SESSION_KEY, "bad session MAC")]
-            # the counter's change reads the session: one trip, gone means gone at once
             counter = decode_credential(request.signature).session_counter
+            known = self.sessions.known(session_id)
+            if (known is not None and known.caller.authenticated and _guardable(request)
+                    and hmac.compare_digest(known.secret, secret)):
+                answered = await self._guarded_write(request, known, counter, spoofable)
+                if answered is not None:
+                    return answered
+            # the counter's change reads the session: one trip, gone means gone at once
             used = await self.sessions.use(session_id, counter, secret)
             if used is None:
                 return [error_response(request, RC_SESSION_TIMEOUT, "invalid session or timed out")]
@@ -233,8 +249,39 @@ class RequestProcessor:
                                    "the session's credential changed: open a new session")]
         return await self._dispatch(request, caller, spoofable)
 
+    async def _guarded_write(
+        self, request: Message, known: Session, counter: int, spoofable: bool
+    ) -> list[Message] | None:
+        """A create in a session this process knows as authenticated: its counter is
+        recorded in the create's own transaction (:meth:`Sessions.guard`), so a create
+        commits once.  The session is read there, under the write's lock: gone, replayed
+        or changed since this process read it refuses the create before it is stored.
+        None: the request goes the usual way (the session changed, or its credential
+        did: that way ends it)."""
+        if not await self.service.session_still_valid(known.caller, known.credential):
+            return None
+        guard = self.sessions.guard(known, counter)
+        try:
+            return await self._dispatch(request, known.caller, spoofable, guard)
+        except SessionRefused as exc:
+            if exc.changed:
+                self.sessions.forget(known.session_id)
+                return None
+            return [error_response(request, exc.response_code, exc.message)]
+        except Exception:
+            # refused before or rolled back with its write: the counter is spent all the same
+            used = await self.sessions.use(known.session_id, counter, known.secret)
+            if not guard.accepted:
+                if used is None:
+                    return [error_response(request, RC_SESSION_TIMEOUT,
+                                           "invalid session or timed out")]
+                if not used[0]:
+                    return [error_response(request, RC_SESSION_MESSAGE_REJECTED, "replayed")]
+            raise
+
     async def _dispatch(
-        self, request: Message, caller: Caller | None, spoofable: bool = False
+        self, request: Message, caller: Caller | None, spoofable: bool = False,
+        guard: CounterGuard | None = None,
     ) -> list[Message]:
         op = request.op_code
         if op == OC_RESOLUTION:
@@ -253,7 +300,7 @@ class RequestProcessor:
         if op in ADMIN_OPS:
             if caller is None:
                 return [await self._challenge(request, spoofable)]
-            return await self._admin(request, caller)
+            return await self._admin(request, caller, guard)
         return [error_response(request, RC_OPERATION_NOT_SUPPORTED, "operation not supported")]
 
     # --- authentication -----------------------------------------------------------
@@ -386,7 +433,9 @@ class RequestProcessor:
 
     # --- administration ------------------------------------------------------------
 
-    async def _admin(self, request: Message, caller: Caller) -> list[Message]:
+    async def _admin(
+        self, request: Message, caller: Caller, guard: CounterGuard | None = None
+    ) -> list[Message]:
         op, body, service = request.op_code, request.body, self.service
         if op == OC_LIST_HANDLES:
             assert isinstance(body, HandleRequest)
@@ -409,10 +458,11 @@ class RequestProcessor:
             if op == OC_CREATE_HANDLE:
                 if request.mint_new_suffix:
                     raise ServiceError(RC_OPERATION_NOT_SUPPORTED, "minting is not supported")
-                write = service.replace_handle if request.overwrite_when_exists else (
-                    service.create_handle
-                )
-                await write(body.handle, body.values, caller=caller)
+                if request.overwrite_when_exists:
+                    await service.replace_handle(body.handle, body.values, caller=caller)
+                else:
+                    await service.create_handle(body.handle, body.values, caller=caller,
+                                                guard=guard)
                 return [make_response(request, RC_SUCCESS, CreateHandleResponse())]
             if op == OC_ADD_VALUE:
                 await service.add_values(body.handle, body.values, caller=caller)
