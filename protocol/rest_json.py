@@ -59,6 +59,7 @@ from protocol.values import (
     TTL_TYPE_RELATIVE,
     HandleValue,
     ValueReference,
+    make_value,
 )
 
 Json = Any
@@ -504,8 +505,8 @@ def _plain_value(obj: dict[str, Json]) -> HandleValue | None:
         raw = data.encode("utf-8")
     else:
         return None
-    return HandleValue(index, type_name, raw, TTL_TYPE_RELATIVE, ttl, 0, True, True,
-                       type_name.upper() != TYPE_HS_SECKEY, False, ())
+    return make_value(index, type_name, raw, TTL_TYPE_RELATIVE, ttl, 0, True, True,
+                      type_name.upper() != TYPE_HS_SECKEY, False, ())
 
 
 def value_from_json(obj: Json) -> HandleValue:

@@ -60,7 +60,7 @@ import orjson
 from protocol.errors import ProtocolError
 from protocol.rest_json import value_from_json
 from protocol.value_text import ReadFile, ValueSyntaxError, text_type, value_from_text
-from protocol.values import DEFAULT_TTL, TTL_TYPE_RELATIVE, HandleValue
+from protocol.values import DEFAULT_TTL, TTL_TYPE_RELATIVE, HandleValue, make_value
 from registry.errors import InvalidArgument
 from registry.store import HandleStore
 
@@ -267,8 +267,8 @@ def _csv_item(
                         error=f"row {number}: ttl must be a number, got {ttl_text!r}")
         plain = text_type(cells[type_at])
         if plain is not None:  # the common case: the data is the text (value_from_text's)
-            values.append(HandleValue(index, plain[0], cells[data_at].encode("utf-8"),
-                                      TTL_TYPE_RELATIVE, ttl, 0, True, True, plain[1]))
+            values.append(make_value(index, plain[0], cells[data_at].encode("utf-8"),
+                                     TTL_TYPE_RELATIVE, ttl, 0, True, True, plain[1], False, ()))
             continue
         try:
             values.append(value_from_text(index, cells[type_at], cells[data_at], ttl=ttl,

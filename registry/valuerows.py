@@ -10,7 +10,13 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from protocol.values import TTL_TYPE_ABSOLUTE, TTL_TYPE_RELATIVE, HandleValue, ValueReference
+from protocol.values import (
+    TTL_TYPE_ABSOLUTE,
+    TTL_TYPE_RELATIVE,
+    HandleValue,
+    ValueReference,
+    make_value,
+)
 from registry.errors import InvalidValue, ValueAlreadyExists
 from registry.names import unstorable
 
@@ -94,9 +100,9 @@ def row_value(row: Row[Any] | Sequence[Any], offset: int = 0) -> HandleValue:
     idx, type_, data, ttl_type, ttl, timestamp, ar, aw, pr, pw, refs = row[offset : offset + 11]
     if isinstance(refs, str):  # raw SQLite rows; most values have no references
         refs = None if refs == "[]" else json.loads(refs)
-    # positional: a resolution that misses the caches builds one per value (keywords
-    # cost twice as much)
-    return HandleValue(
+    # make_value: a resolution that misses the caches builds one per value (keywords
+    # cost twice as much, the dataclass's __init__ three times)
+    return make_value(
         idx, type_, data if type(data) is bytes else bytes(data), ttl_type, ttl, timestamp,
         bool(ar), bool(aw), bool(pr), bool(pw),
         tuple(ValueReference(h, i) for h, i in refs) if refs else (),
