@@ -14,6 +14,11 @@ hot UDP p99 at half load    node hot HDL-UDP driver paced at half the   <= 2
 cold UDP p99 at half load   the same for the cold profile (ms)          <= 10
 hot UDP vs peer             node hot HDL-UDP driver / peer              >= 1.0
 hot REST vs peer            node hot HTTP driver / peer                 >= 1.0
+cold UDP vs peer, SQLite    node cold HDL-UDP driver on SQLite / the    >= 0.5
+                            cold peer's run right after it (CNRI with
+                            its default storage in issue 17)
+cold UDP vs peer,           the same on PostgreSQL                      >= 0.5
+PostgreSQL
 creates over Handle         creates/s, one at a time, secret-key        >= 900
                             session (CNRI 9.2's figure in issue 17:
                             877-922/s on its machine)
@@ -31,7 +36,8 @@ Max-throughput goals take the closed-loop driver runs (no offered rate), the
 half-load ones the paced runs (:mod:`benchmarks.driver` ``rate``).
 Per process means 1-worker node runs against 1-process baselines; the peer
 (``--peer``, another Handle server such as CNRI's) is compared with the node
-setup that has the most workers.  A goal whose measurements were not made
+setup that has the most workers, the cold peer (``--peer-cold``, restarted before
+its run) with the node's cold run on the store it followed.  A goal whose measurements were not made
 says so.  :func:`save` writes the figures as ``goals.json`` in the results
 folder; :func:`previous` finds the newest earlier run's file (by the time it
 was written, whatever the folders are called) for the "previous" column.
@@ -111,12 +117,16 @@ def _best(measurements: Sequence[Measurement], pick: Pick) -> Measurement | None
 
 
 def _driver(target: str, profile: str, protocol: str, processes: int | None = None,
-            tool: str = "driver", paced: bool = False) -> Pick:
+            tool: str = "driver", paced: bool = False, store: str = "") -> Pick:
+    """Measurements of ``target``'s ``profile`` over ``protocol`` by ``tool``; with
+    ``store``, only those of a node setup on it (``sqlite/2w/redis-off``) or of a peer
+    run after one (``127.0.0.1:2641 (after sqlite/2w/redis-off)``)."""
     def pick(m: Measurement) -> bool:
         return (m.target == target and m.tool == tool and m.protocol == protocol
                 and (profile == "" or m.profile == profile)
                 and (processes is None or m.processes == processes)
-                and (m.offered_rps is not None) == paced)
+                and (m.offered_rps is not None) == paced
+                and (not store or f"{store}/" in m.setup))
     return pick
 
 
@@ -138,6 +148,11 @@ GOALS = (
          _driver("peer", "hot", "HDL-UDP"), "achieved_rps", 1.0),
     Goal("hot REST vs peer", _driver("node", "hot", "HTTP"),
          _driver("peer", "hot", "HTTP"), "achieved_rps", 1.0),
+    Goal("cold UDP vs peer, SQLite", _driver("node", "cold", "HDL-UDP", store="sqlite"),
+         _driver("peer", "cold", "HDL-UDP", store="sqlite"), "achieved_rps", 0.5),
+    Goal("cold UDP vs peer, PostgreSQL",
+         _driver("node", "cold", "HDL-UDP", store="postgresql"),
+         _driver("peer", "cold", "HDL-UDP", store="postgresql"), "achieved_rps", 0.5),
     Goal("creates over Handle", _driver("node", "create", "HDL-TCP", tool="writes"), None,
          "achieved_rps", 900.0, unit="/s", basis=CNRI_FIGURE),
     Goal("creates over REST", _driver("node", "create", "HTTP", tool="writes"), None,

@@ -22,7 +22,10 @@ What ``make bench`` runs (``make bench-quick`` adds ``--quick``):
    profile ``idnode import`` rates (:mod:`benchmarks.writes`).  With a peer and
    its writer (``--peer-admin``, ``--peer-secret-env``, ``--peer-create-prefix``)
    the same number of creates runs on the peer right after the node's, for each
-   protocol.
+   protocol.  With ``--peer-cold HOST:PORT`` (:mod:`benchmarks.peer_cold`) the cold
+   profile restarts that server (``--peer-cold-restart``) after the node's cold runs of
+   each setup and walks ``--peer-cold-handles`` with the node's cold Handle UDP settings
+   and budget.
 6. The table on stdout (every figure with its ratio to the baseline), the
    goals of issue 17 with a verdict and the previous run's values
    (:mod:`benchmarks.goals`), and under ``benchmarks/results/<timestamp>/``:
@@ -69,6 +72,8 @@ from benchmarks.locust_runner import LocustRun, run_locust, users_for
 from benchmarks.measure import Measurement
 from benchmarks.node_keys import NoIdentifiers, node_keys
 from benchmarks.peer import Peer, add_options, peer_from_args
+from benchmarks.peer_cold import ColdPeer, cold_peer_from_args, listening_pid, restart
+from benchmarks.peer_cold import add_options as add_cold_options
 from benchmarks.plan import DEFAULT, PROFILE_NAMES, PROFILES, QUICK, STORES, Plan, Setup
 from benchmarks.processes import (
     BenchError,
@@ -125,6 +130,7 @@ class Target:
     pid: int = 0
     #: the PostgreSQL database it serves from (its backends' CPU is read too)
     database: str = ""
+    host: str = "127.0.0.1"
 
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU seconds so far of the server's processes and of its database backends."""
@@ -138,9 +144,10 @@ class Bench:
     """One benchmark run; :meth:`run` does everything and prints the table."""
 
     def __init__(self, plan: Plan, out: Path, scratch: Path, pg_url: str, redis_url: str,
-                 peer: Peer | None = None) -> None:
+                 peer: Peer | None = None, cold_peer: ColdPeer | None = None) -> None:
         self.plan, self.out, self.scratch = plan, out, scratch
-        self.peer = peer
+        self.peer, self.cold_peer = peer, cold_peer
+        self.cold_peer_cursor = 0
         self.pg_url, self.redis_url = pg_url, redis_url
         self.logs = out / "logs"
         self.locust_dir = out / "locust"
@@ -336,7 +343,7 @@ class Bench:
         """Driver settings for a run against ``target``."""
         port = target.http_port if protocol == "HTTP" else target.hdl_port
         bounded = max_requests < UNBOUNDED
-        return DriverOptions(DRIVER_PROTOCOLS[protocol], port,
+        return DriverOptions(DRIVER_PROTOCOLS[protocol], port, host=target.host,
                              concurrency=self.plan.concurrency,
                              duration=self.plan.driver_seconds,
                              warmup=0.0 if bounded else min(1.0, self.plan.driver_seconds / 4),
@@ -421,6 +428,7 @@ class Bench:
             return
         half_load = profile in plan.half_load_profiles
         cold_runs = len(DRIVER_PROTOCOLS) + (1 if half_load else 0)
+        udp_budget = 0
         for protocol in DRIVER_PROTOCOLS:
             paced = half_load and protocol == "HDL-UDP"
             rate = 0.0
@@ -428,6 +436,8 @@ class Bench:
                 if profile == "cold":
                     budget = max(1, (data.hosted - self.cursor) // cold_runs)
                     cold_runs -= 1
+                    if protocol == "HDL-UDP" and not rate:
+                        udp_budget = budget
                     result = self.driver(label, protocol, self.cold_spec(data, budget), target,
                                          budget, rate=rate)
                 else:
@@ -436,6 +446,36 @@ class Bench:
                                          rate=rate)
                 rate = result.achieved_rps / 2
             self.paired_baseline("driver", protocol, 0.0, setup.workers, data.keys)
+        if profile == "cold" and self.cold_peer is not None:
+            self.measure_cold_peer(self.cold_peer, setup, udp_budget)
+
+    def measure_cold_peer(self, peer: ColdPeer, after: Setup, budget: int) -> None:
+        """The cold peer's Handle UDP run right after the node's cold runs of ``after``:
+        restarted (``--peer-cold-restart``), then asked for up to ``budget`` handles of its
+        list no earlier run asked for, each once, with the node's driver settings."""
+        path = self.scratch / "keys-cold-peer.json"
+        if not path.exists():
+            peer.key_file(path)
+        hosted = len(KeyFile.load(path).hosted)
+        label = ("peer", f"{peer.name} (after {after.name})", "cold")
+        self.log(f"restarting the cold peer {peer.name}" if peer.restart
+                 else f"cold peer {peer.name} (no --peer-cold-restart: not restarted)")
+        try:
+            waited = restart(peer)
+        except (BenchError, OSError, subprocess.TimeoutExpired) as exc:
+            self.skip(f"peer cold {peer.name}", str(exc))
+            return
+        self.log(f"  the cold peer answered {waited:.1f} s after the restart began; "
+                 f"{hosted - self.cold_peer_cursor} of its {hosted} handles not asked yet")
+        if self.cold_peer_cursor >= hosted:
+            self.skip(f"peer cold {peer.name} after {after.name}",
+                      "every handle of --peer-cold-handles was asked already")
+            return
+        spec = PROFILES["cold"].spec(str(path), self.plan.hot_set, self.cold_peer_cursor)
+        budget = min(budget, hosted - self.cold_peer_cursor)
+        self.cold_peer_cursor += budget
+        target = Target(0, peer.port, 1, listening_pid(peer.host, peer.port), host=peer.host)
+        self.driver(label, "HDL-UDP", spec, target, budget)
 
     def creates(self, data: StoreData, setup: Setup, target: Target) -> None:
         """Creates one at a time over the Handle protocol (a secret-key session) and over
@@ -614,6 +654,9 @@ class Bench:
                     self.measure_setup(stores[setup.store], setup, setup == plan.primary)
             if self.peer is not None and "hot" in plan.profiles:
                 self.measure_peer(self.peer)
+            if self.cold_peer is not None and "cold" not in plan.profiles:
+                self.skip("peer cold", "--peer-cold is measured by the cold profile, which "
+                          "this run leaves out")
             if enterprise:
                 self.measure_recursive(primary)
             if "import" in plan.profiles:
@@ -780,6 +823,7 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--redis-url", default=os.environ.get(
         "IDNODE_BENCH_REDIS", "redis://127.0.0.1:6379/0"))
     add_options(parser)
+    add_cold_options(parser)
     parser.add_argument("--out", type=Path, help="results folder (default: a new timestamped "
                         "folder under benchmarks/results/)")
     args = parser.parse_args(argv)
@@ -821,6 +865,7 @@ def main(argv: list[str] | None = None) -> int:
     plan, args = parse_plan(argv)
     try:
         peer = peer_from_args(args, os.environ)
+        cold_peer = cold_peer_from_args(args)
     except ValueError as exc:
         print(f"python -m benchmarks.run: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -828,7 +873,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with scratch_dir() as scratch:
         try:
-            return Bench(plan, out, scratch, args.pg_url, args.redis_url, peer).run()
+            return Bench(plan, out, scratch, args.pg_url, args.redis_url, peer,
+                         cold_peer).run()
         except BenchError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr, flush=True)
             return 1
