@@ -119,6 +119,17 @@ class StoreBase:
         async with self._reader.connect() as conn:
             yield conn
 
+    def _point_read_now(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
+        """The rows of a SQLite point read run here and now, outside any transaction;
+        None when that would mean waiting (see :class:`InlineReader`) or the store is
+        not SQLite: then :meth:`_point_read_sqlite` (or the PostgreSQL read) is the way."""
+        if self._inline is None or self._open_tx.get() is not None:
+            return None
+        rows = self._inline.rows(sql, params)
+        if rows is not None:
+            self.query_count += 1
+        return rows
+
     async def _point_read_sqlite(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """The rows of a point read (one record by its key) outside any transaction:
         on this thread when SQLite can answer without waiting, else on a reader

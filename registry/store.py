@@ -231,6 +231,18 @@ class HandleStore(
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
 
+    def get_handle_now(self, name: str) -> tuple[bool, HandleRecord | None]:
+        """(True, the record of ``name`` or None) when it can be read without waiting
+        (a SQLite point read on this thread, :mod:`registry.sqlite_reads`), else
+        (False, None): then :meth:`get_handle` reads it.  Replicas are not asked."""
+        rows = self._point_read_now(_GET_SQLITE, (name_key(name),))
+        if rows is None:
+            return False, None
+        if not rows:
+            return True, None
+        values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
+        return True, HandleRecord(rows[0][0], values, rows[0][1])
+
     async def get_handles(self, names: Sequence[str]) -> list[HandleRecord | None]:
         """The records of ``names`` (each as :meth:`get_handle` reads it, unfiltered), in
         one query: None for a name that does not exist."""

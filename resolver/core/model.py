@@ -85,6 +85,10 @@ class Answers(Protocol):
         """What is known about ``handle`` (cached no longer than ``max_age`` seconds ago,
         if given)."""
 
+    def answer_now(self, handle: str, *, recursive: bool = False) -> Answer | None:
+        """What :meth:`answer` would return (no maximum age) if that needs no waiting,
+        else None."""
+
     async def invalidate(self, handles: Sequence[str]) -> None:
         """Forget ``handles`` everywhere before a write is acknowledged."""
 

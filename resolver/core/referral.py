@@ -81,6 +81,15 @@ class ReferralFinder:
         self._known.clear()
         self._generation += 1
 
+    def known(self, handle: str) -> Placement | None:
+        """Where ``handle`` (not in the store) belongs if that is remembered now (what
+        :meth:`place` would return without a query), else None."""
+        candidates = candidate_prefixes(handle)
+        if not candidates or not all(candidates):
+            return Placement()
+        known = self._known.get(name_key(candidates[0]))
+        return known[0] if known is not None and known[1] > self.clock() else None
+
     async def place(self, handle: str) -> Placement:
         """Where ``handle`` (not in the store) belongs; costs one query per prefix tried
         the first time its prefix is asked about within ``ttl``."""

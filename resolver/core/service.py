@@ -170,13 +170,44 @@ class ResolutionService:
             return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
         answer = await self._answer(handle, recursive, max_age)
         values: tuple[HandleValue, ...] = ()
-        referral: tuple[HandleValue, ...] = ()
-        withheld = 0
+        selected: Sequence[HandleValue] = ()
         if answer.kind is Kind.FOUND:
-            record = answer.values
-            selected = select_values(record, types, indexes)
-            values = await self._readable(handle, record, selected, caller or ANONYMOUS)
-            withheld = len(selected) - len(values)
+            selected = select_values(answer.values, types, indexes)
+            values = await self._readable(handle, answer.values, selected, caller or ANONYMOUS)
+        return self._resolution(handle, answer, selected, values)
+
+    def resolve_now(
+        self, handle: str, *, types: Sequence[str] = (), indexes: Sequence[int] = (),
+        recursive: bool = False, withheld_ok: bool = True,
+    ) -> Resolution | None:
+        """What :meth:`resolve` answers an anonymous caller (no maximum age) when that
+        needs no waiting (:meth:`resolver.core.stack.ResolutionStack.answer_now`), else
+        None: then ask :meth:`resolve`.  Without ``withheld_ok``, also None when values
+        are withheld (the caller is to be challenged instead); nothing is counted then."""
+        if self.answers is None or not self._valid_name(handle):
+            return None  # an invalid name gets its error from resolve()
+        if self.suspended is not None and self.suspended.refuses(handle):
+            return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
+        answer = self.answers.answer_now(handle, recursive=recursive)
+        if answer is None:
+            return None
+        values: tuple[HandleValue, ...] = ()
+        selected: Sequence[HandleValue] = ()
+        if answer.kind is Kind.FOUND:
+            selected = select_values(answer.values, types, indexes)
+            values = tuple(v for v in selected if v.public_read)  # what anyone may read
+            if not withheld_ok and len(values) < len(selected):
+                return None
+        return self._resolution(handle, answer, selected, values)
+
+    def _resolution(
+        self, handle: str, answer: Answer, selected: Sequence[HandleValue],
+        values: tuple[HandleValue, ...],
+    ) -> Resolution:
+        """The resolution of ``handle`` from ``answer``: ``values`` are those of the
+        ``selected`` ones the caller may read (counted in the usage statistics)."""
+        referral: tuple[HandleValue, ...] = ()
+        if answer.kind is Kind.FOUND:
             code = RC_SUCCESS if values else RC_VALUES_NOT_FOUND
         elif answer.kind is Kind.REFERRAL:
             code, referral = RC_SERVICE_REFERRAL, answer.values
@@ -186,7 +217,7 @@ class ResolutionService:
             self.usage.resolved(handle, code)
         return Resolution(
             handle, code, values, answer.authoritative, answer.source, answer.stale, referral,
-            answer.chain, withheld,
+            answer.chain, len(selected) - len(values),
         )
 
     async def _answer(
@@ -548,6 +579,14 @@ class ResolutionService:
             split_handle(handle, self.limits.max_handle_length)
         except StoreError as exc:
             raise ServiceError(exc.response_code, str(exc)) from None
+
+    def _valid_name(self, handle: str) -> bool:
+        """Whether ``handle`` passes :meth:`_check_name`."""
+        try:
+            split_handle(handle, self.limits.max_handle_length)
+        except StoreError:
+            return False
+        return True
 
     @staticmethod
     def _check_values(values: Sequence[HandleValue]) -> None:

@@ -111,6 +111,10 @@ class SingleFlight:
         """The keys being fetched now."""
         return list(self._running)
 
+    def running(self, key: str) -> bool:
+        """Whether ``key`` is being fetched now."""
+        return key in self._running
+
     async def run(self, key: str, work: Callable[[], Awaitable[Answer]]) -> Answer:
         """The result of ``work()``, or of the run for ``key`` already in progress."""
         while (running := self._running.get(key)) is not None:
@@ -203,6 +207,55 @@ class ResolutionStack:
         if local.kind is Kind.ABSENT and not local.authoritative and recursor.root is not None:
             return await self._cached(REMOTE + key, handle, recursor.from_root, max_age)
         return local
+
+    def answer_now(self, handle: str, *, recursive: bool = False) -> Answer | None:
+        """What :meth:`answer` would return (no ``max_age``), when it needs no waiting:
+        a fresh cached answer, or a record (or a miss under a placement already known)
+        read from the store on this thread and cached as :meth:`answer` caches it.
+        None when anything would have to wait (Redis, replicas, a read that cannot run
+        here, a fetch of the same handle in progress, recursion): then ask :meth:`answer`.
+        Nothing can run in between, so no invalidation can overtake what it caches."""
+        key = LOCAL + name_key(handle)
+        local = self.fresh(key)
+        if local is not None:
+            self._count("memory", True)
+        else:
+            local = self._fetch_now(key, handle)
+            if local is None:
+                return None
+            self._count("memory", False)
+            self.cache_of(local).put(key, local)
+        if recursive and self.recursor is not None and (
+            local.kind is Kind.REFERRAL
+            or (local.kind is Kind.ABSENT and not local.authoritative
+                and self.recursor.root is not None)
+        ):
+            return None
+        return local
+
+    def _fetch_now(self, key: str, handle: str) -> Answer | None:
+        """:meth:`_fetch_local` when it needs no waiting (see :meth:`answer_now`)."""
+        if self.redis is not None or self.store.replicas is not None or self._flights.running(
+            key
+        ):
+            return None
+        now = self.clock()
+        try:
+            read, record = self.store.get_handle_now(handle)
+        except _STORE_ERRORS:
+            return None  # the waiting path meets it again and answers as it does
+        if not read:
+            return None
+        if record is not None:
+            return Answer(Kind.FOUND, record.values, self._expiry(record.values, now), fetched=now)
+        placement = self.referrals.known(handle)
+        if placement is None:
+            return None
+        if placement.referral:
+            referral = placement.referral
+            return Answer(Kind.REFERRAL, referral, self._expiry(referral, now), fetched=now)
+        return Answer(Kind.ABSENT, (), now + self.negative_ttl, authoritative=placement.homed,
+                      fetched=now)
 
     def cache_of(self, answer: Answer) -> LocalCache:
         """The LRU ``answer`` belongs in: not-found answers have their own."""

@@ -96,7 +96,7 @@ from resolver.core.crypto_pool import CryptoBusy
 from resolver.core.homing import home_prefix, homed_prefixes, unhome_prefix
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
-from resolver.core.model import Caller, ServiceError
+from resolver.core.model import Caller, Resolution, ServiceError
 from resolver.core.service import ResolutionService
 from resolver.handle.key_exchange import dh_session_key
 
@@ -414,6 +414,30 @@ class RequestProcessor:
         )
         if res.withheld and caller is None and not request.public_only:
             return await self._challenge(request, spoofable)
+        return self._resolution_response(request, res)
+
+    def resolve_now(self, request: Message) -> Message | None:
+        """The response to an anonymous resolution ``request`` outside any session if it
+        can be made without waiting (:meth:`ResolutionService.resolve_now`), else None:
+        then :meth:`process` answers it.  The same response :meth:`process` makes."""
+        body = request.body
+        if (
+            request.op_code != OC_RESOLUTION
+            or request.session_id != 0
+            or request.certify
+            or request.authoritative
+            or not isinstance(body, ResolutionRequest)
+        ):
+            return None
+        res = self.service.resolve_now(
+            body.handle, types=body.types, indexes=body.indexes, recursive=request.recursive,
+            withheld_ok=request.public_only,
+        )
+        return None if res is None else self._resolution_response(request, res)
+
+    @staticmethod
+    def _resolution_response(request: Message, res: Resolution) -> Message:
+        """The response to resolution ``request`` answered with ``res``."""
         if res.response_code == RC_SUCCESS:
             found = ResolutionResponse(res.handle, res.values)
             response = make_response(request, RC_SUCCESS, found)

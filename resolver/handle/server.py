@@ -42,9 +42,10 @@ from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.key_types import HandlePrivateKey
-from protocol.message import Message
+from protocol.message import Message, decode_message
 from protocol.versions import negotiate
 from resolver.core.auth_sessions import Challenges, Sessions
+from resolver.core.cache import Answer
 from resolver.core.connections import ConnectionGate, bind_socket
 from resolver.core.hot import HotAnswers
 from resolver.core.inflight import InFlight
@@ -246,6 +247,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         size = MESSAGE_ENVELOPE_SIZE + env.message_length
         if request is None and not self._admitted(data, addr, env):
             return
+        if request is not None and self._answer_now(env, message, addr, request):
+            return
         if self.inflight.full:
             self._send([envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
@@ -305,6 +308,35 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             return  # a flood of bad datagrams gets no replies
         self._send([envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
+    def _answer_now(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
+                    hot: HotRequest) -> bool:
+        """Answer a plain resolution request (an admitted ``hot`` one) without a task when
+        that needs no waiting (:meth:`RequestProcessor.resolve_now`: a cached record, or
+        one read here and now) exactly as :meth:`_answer` would; whether it was answered."""
+        started = time.perf_counter()
+        try:
+            if env.encrypted:
+                return False
+            request = decode_message(env, message, self.limits.max_message_size)
+            request = self._limit_recursion(request, client_of(addr))
+            response = self.processor.resolve_now(request)
+        except Exception:  # the task path meets it again and answers as it does
+            return False
+        if response is None:
+            return False
+        metrics = self.processor.metrics
+        if metrics is not None:
+            metrics.observe_request("handle", response.response_code,
+                                    time.perf_counter() - started)
+        try:
+            # nothing ran since the answer was made: the cached record is the one it came from
+            answer = self.hot.lookup(hot.handle) if self.hot is not None else None
+            self._reply(request, [response], addr, MESSAGE_ENVELOPE_SIZE + len(message), hot,
+                        answer)
+        except Exception as exc:
+            log.error("handle udp request failed: %r", exc)
+        return True
+
     async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
                       hot: HotRequest | None) -> None:
         try:
@@ -326,17 +358,23 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             if answer is None and mark is not None and hot is not None and self.hot is not None:
                 # fetched for this request: kept too, so the next ask is hot
                 answer = self.hot.added_since(hot.handle, mark)
-            if answer is None or hot is None or not keepable(request, responses):
-                self._send(responses, addr, size)
-                return
-            full = tuple(encode_udp(responses[0]))
-            short = use_tcp_reply(responses[0])
-            self._send_datagrams(full, addr, size, lambda: short)
-            assert self.hot is not None
-            kept = KeptDatagrams(full, short)
-            self.hot.keep(hot.handle, answer, hot.form, kept, len(hot.form) + kept.charge)
+            self._reply(request, responses, addr, size, hot, answer)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
+
+    def _reply(self, request: Message, responses: Sequence[Message],
+               addr: tuple[str | int, ...], size: int, hot: HotRequest | None,
+               answer: Answer | None) -> None:
+        """Send ``responses`` to ``request`` (``size`` bytes); keep their datagrams with
+        ``answer``, the cached record they were made from, when they may be replayed."""
+        if answer is None or hot is None or self.hot is None or not keepable(request, responses):
+            self._send(responses, addr, size)
+            return
+        full = tuple(encode_udp(responses[0]))
+        short = use_tcp_reply(responses[0])
+        self._send_datagrams(full, addr, size, lambda: short)
+        kept = KeptDatagrams(full, short)
+        self.hot.keep(hot.handle, answer, hot.form, kept, len(hot.form) + kept.charge)
 
     def _send(
         self, responses: Sequence[Message], addr: tuple[str | int, ...], request_size: int

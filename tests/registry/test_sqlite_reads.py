@@ -45,6 +45,29 @@ async def test_a_point_read_makes_no_trip_and_sees_each_commit(
         await store.close()
 
 
+async def test_a_read_now_is_the_read_or_says_it_would_wait(tmp_path: Path) -> None:
+    """``get_handle_now``: the record :meth:`get_handle` reads (or that there is none),
+    read on this thread; (False, None) where a read could not run here and now."""
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        created = await store.create_handle(
+            NAME, [url("https://a.test"), HandleValue(2, "EMAIL", b"x", public_read=False)],
+            actor="t")
+        assert created == await store.get_handle(NAME)
+        before = store.query_count
+        assert store.get_handle_now(NAME) == (True, created)
+        assert store.get_handle_now(NAME.lower()) == (True, created)
+        assert store.get_handle_now("88.118.8/absent") == (True, None)
+        assert store.query_count - before == 3
+        async with store.transaction():  # a transaction's reads stay on its connection
+            assert store.get_handle_now(NAME) == (False, None)
+        assert store._inline is not None
+        store._inline._paused_until = float("inf")  # stepping aside after a disk read
+        assert store.get_handle_now(NAME) == (False, None)
+    finally:
+        await store.close()
+
+
 async def test_inside_a_transaction_reads_stay_on_its_connection(tmp_path: Path) -> None:
     store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
     try:

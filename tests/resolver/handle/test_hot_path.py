@@ -70,18 +70,31 @@ async def pair(database: HandleStore, monkeypatch: pytest.MonkeyPatch,
     uncached = await run_handle_server(ResolutionService(database, limits=limits), "127.0.0.1",
                                        0, limits=limits)
     processed: list[int] = []
-    process = cached.processor.process
-
-    async def counting(request: Message, *, spoofable: bool = False) -> list[Message]:
-        processed.append(request.request_id)
-        return await process(request, spoofable=spoofable)
-
-    cached.processor.process = counting  # type: ignore[method-assign]
+    note_processing(cached, processed, processed)
     try:
         yield Pair(cached, uncached, stack, service, processed)
     finally:
         await cached.close()
         await uncached.close()
+
+
+def note_processing(server: HandleServer, now: list[int], later: list[int]) -> None:
+    """Note the id of each request ``server``'s processor answers: in ``now`` when it
+    answered without a task (:meth:`RequestProcessor.resolve_now`), else in ``later``."""
+    process, resolve_now = server.processor.process, server.processor.resolve_now
+
+    async def in_task(request: Message, *, spoofable: bool = False) -> list[Message]:
+        later.append(request.request_id)
+        return await process(request, spoofable=spoofable)
+
+    def at_once(request: Message) -> Message | None:
+        response = resolve_now(request)
+        if response is not None:
+            now.append(request.request_id)
+        return response
+
+    server.processor.process = in_task  # type: ignore[method-assign]
+    server.processor.resolve_now = at_once  # type: ignore[method-assign]
 
 
 def request(handle: str, request_id: int, types: Sequence[str] = (), indexes: Sequence[int] = (),
