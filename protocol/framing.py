@@ -108,13 +108,12 @@ def encode_udp(
     pieces = [body[i : i + max_data] for i in range(0, len(body), max_data)] or [b""]
     if mark_truncated is None:
         mark_truncated = msg.is_request
-    env = msg.envelope(len(body))
     if len(pieces) == 1:  # the common answer: one datagram, sequence 0, not truncated
-        return [encode_envelope(env) + pieces[0]]
-    env = replace(env, truncated=bool(mark_truncated))
-    return [
-        encode_envelope(replace(env, sequence_number=i)) + piece for i, piece in enumerate(pieces)
-    ]
+        return [encode_envelope(msg.envelope(len(body))) + pieces[0]]
+    # sequence 0; the others differ in octets 12-15 (the sequence number) only
+    head = encode_envelope(msg.envelope(len(body), truncated=bool(mark_truncated)))
+    return [head[:12] + i.to_bytes(4, "big") + head[16:] + piece
+            for i, piece in enumerate(pieces)]
 
 
 @dataclass(slots=True)

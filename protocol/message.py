@@ -214,7 +214,9 @@ class Message:
         """Is this message's protocol version >= ``major.minor``?"""
         return at_least(self.major_version, self.minor_version, major, minor)
 
-    def envelope(self, message_length: int, sequence_number: int = 0) -> Envelope:
+    def envelope(
+        self, message_length: int, sequence_number: int = 0, *, truncated: bool = False
+    ) -> Envelope:
         """The envelope that goes in front of this message."""
         return Envelope(
             message_length=message_length,
@@ -225,6 +227,7 @@ class Message:
             minor_version=self.minor_version,
             suggest_major_version=self.suggest_major_version,
             suggest_minor_version=self.suggest_minor_version,
+            truncated=truncated,
         )
 
 

@@ -20,7 +20,6 @@ obey the same cap.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from protocol.bodies import error_body
 from protocol.constants import RC_ERROR
@@ -70,14 +69,20 @@ def udp_datagrams(
 
 def use_tcp_reply(response: Message) -> bytes:
     """One datagram: an unsigned RC_ERROR in place of ``response``, truncated flag set."""
-    short = replace(
-        response,
+    short = Message(  # ``response``'s header but the code, the body, flags and credential
+        op_code=response.op_code,
         response_code=RC_ERROR,
         body=error_body(USE_TCP),
         flags=0,
-        request_digest=None,
-        signature=None,
-        encoded=None,
+        site_info_serial=response.site_info_serial,
+        recursion_count=response.recursion_count,
+        expiration=response.expiration,
+        request_id=response.request_id,
+        session_id=response.session_id,
+        major_version=response.major_version,
+        minor_version=response.minor_version,
+        suggest_major_version=response.suggest_major_version,
+        suggest_minor_version=response.suggest_minor_version,
     )
     body = encode_message(short)
-    return encode_envelope(replace(short.envelope(len(body)), truncated=True)) + body
+    return encode_envelope(short.envelope(len(body), truncated=True)) + body

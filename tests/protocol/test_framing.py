@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -36,6 +37,9 @@ def test_udp_split_and_reassemble_any_order() -> None:
     envs = [decode_envelope(g) for g in grams]
     assert [e.sequence_number for e in envs] == list(range(len(grams)))
     assert all(e.message_length == len(whole) and not e.truncated for e in envs)
+    # each piece's envelope is the message's own but for its sequence number
+    assert all(e == dataclasses.replace(msg.envelope(len(whole)), sequence_number=i)
+               for i, e in enumerate(envs))
     r = UdpReassembler()
     order = list(reversed(grams))
     results = [r.add("peer", g, now=0.0) for g in order]

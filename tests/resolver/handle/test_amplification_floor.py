@@ -4,12 +4,14 @@ address, gets the short use-TCP reply (so spoofed requests cannot draw it out)."
 
 from __future__ import annotations
 
-from protocol.bodies import ResolutionResponse
+import dataclasses
+
+from protocol.bodies import ResolutionResponse, error_body
 from protocol.constants import OC_RESOLUTION, RC_ERROR, RC_SUCCESS
-from protocol.envelope import decode_envelope
+from protocol.envelope import decode_envelope, encode_envelope
 from protocol.framing import decode_packet
-from protocol.message import Message
-from resolver.handle.amplification import udp_datagrams
+from protocol.message import Message, encode_message
+from resolver.handle.amplification import USE_TCP, udp_datagrams, use_tcp_reply
 from tests.resolver.core.test_cache import url
 
 REQUEST_SIZE = 60
@@ -36,3 +38,26 @@ def test_without_the_floor_or_beyond_it_the_client_is_sent_to_tcp() -> None:
         assert len(datagrams) == 1
         assert decode_envelope(datagrams[0]).truncated
         assert decode_packet(datagrams[0]).response_code == RC_ERROR
+
+
+def test_the_use_tcp_reply_keeps_every_header_field_but_code_body_flags_and_credential(
+) -> None:
+    """The short reply is the answer's message with only those four things replaced:
+    built field by field, it must not miss a field the message has."""
+    full = answer(3)
+    for name, value in (("flags", 0x7F000000), ("site_info_serial", 12), ("recursion_count", 3),
+                        ("expiration", 1_900_000_000), ("session_id", 0), ("request_id", 99),
+                        ("major_version", 2), ("minor_version", 10),
+                        ("suggest_major_version", 2), ("suggest_minor_version", 11),
+                        ("signature", b"sig")):
+        setattr(full, name, value)
+    expected = dataclasses.replace(full, response_code=RC_ERROR, body=error_body(USE_TCP),
+                                   flags=0, request_digest=None, signature=None, encoded=None)
+    body = encode_message(expected)
+    envelope = dataclasses.replace(expected.envelope(len(body)), truncated=True)
+    assert use_tcp_reply(full) == encode_envelope(envelope) + body
+    assert {f.name for f in dataclasses.fields(Message)} == {
+        "op_code", "response_code", "body", "flags", "site_info_serial", "recursion_count",
+        "expiration", "request_digest", "signature", "request_id", "session_id",
+        "major_version", "minor_version", "suggest_major_version", "suggest_minor_version",
+        "encoded"}  # a new field: use_tcp_reply must carry it (or say why not)
