@@ -24,6 +24,7 @@ from typing import Any
 
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
+from resolver.core.heap import settle_heap
 from resolver.core.log_format import configure_logging
 from resolver.core.orphans import die_with_parent
 from resolver.node import ListenError, start_node
@@ -85,6 +86,7 @@ async def serve(ctx: CommandContext, args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from None
     children = _start_workers(workers - 1, args.argv)
     loops = await asyncio.to_thread(_wait_ready, children)
+    settle_heap()  # started: what startup built is never walked by the collector again
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
