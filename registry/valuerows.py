@@ -46,9 +46,9 @@ def check_values(values: Iterable[HandleValue]) -> dict[int, HandleValue]:
             raise InvalidValue(f"index must be positive: {value.index}")
         if value.type not in _GOOD_TYPES:
             _check_type(value)
-        for text in (ref.handle for ref in value.references):
-            if (problem := unstorable(text)) is not None:
-                raise InvalidValue(f"value {value.index}: {text!r} {problem}")
+        for ref in value.references:  # most values have none
+            if (problem := unstorable(ref.handle)) is not None:
+                raise InvalidValue(f"value {value.index}: {ref.handle!r} {problem}")
         if value.ttl_type not in (TTL_TYPE_RELATIVE, TTL_TYPE_ABSOLUTE):
             raise InvalidValue(f"unknown ttl_type {value.ttl_type}")
         if value.index in by_index:
