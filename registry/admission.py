@@ -31,10 +31,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, and_, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, not_, or_, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.values import HandleValue
+from registry import sqlite_driver
 from registry.admins import with_default_admin
 from registry.errors import EnterpriseSuspended, PrefixNotHosted, QuotaExceeded
 from registry.models import Enterprise, Handle, Prefix, table_of
@@ -46,6 +48,15 @@ _H = table_of(Handle)
 _NA = name_key(prefix_handle("")[:-1])  # 0.NA
 _WITH_OWNERS = select(_P.c.name, _P.c.owner, _E.c.code, _E.c.status, _E.c.quota).select_from(
     _P.outerjoin(_E, _E.c.code == _P.c.owner))
+
+
+@lru_cache(maxsize=16)
+def _with_owners_sqlite(count: int) -> str:
+    """:data:`_WITH_OWNERS` of ``count`` prefix names as SQLite text (``?`` for each)."""
+    names = [f"p{i}" for i in range(count)]
+    query = _WITH_OWNERS.where(_P.c.name.in_(bindparam("names", expanding=True)))
+    return str(query.params(names=names).compile(
+        dialect=sqlite_dialect.dialect(), compile_kwargs={"render_postcompile": True}))
 
 
 @dataclass(slots=True)
@@ -164,10 +175,11 @@ async def load_owners(
     sqlite = conn.dialect.name == "sqlite"
     found: dict[str, Owner] = {}
     if sqlite:  # the write lock is held already: prefixes and their owners in one query
-        rows = (await conn.execute(_WITH_OWNERS.where(_P.c.name.in_(candidates)))).all()
-        registered = {row.name: row.owner for row in rows}
-        found = {row.code: Owner(row.code, row.status, row.quota, 0)
-                 for row in rows if row.code is not None}
+        rows = await sqlite_driver.fetch_raw(conn, _with_owners_sqlite(len(candidates)),
+                                             tuple(candidates))
+        registered = {name: owner for name, owner, *_ in rows}
+        found = {code: Owner(code, status, quota, 0)
+                 for _, _, code, status, quota in rows if code is not None}
     else:
         prefixes = select(_P.c.name, _P.c.owner).where(_P.c.name.in_(candidates))
         registered = {name: owner for name, owner in await conn.execute(prefixes)}

@@ -334,6 +334,12 @@ async def adapted(conn: AsyncConnection) -> OneTripConnection:
     return raw
 
 
+async def fetch_raw(conn: AsyncConnection, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+    """The raw driver rows of SQLite text ``sql`` run on ``conn``, in one trip (no
+    SQLAlchemy statement, no type processing)."""
+    return await (await adapted(conn)).fetch_all(sql, parameters)
+
+
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
                       ) -> None:
     """``INSERT`` ``rows`` (mappings with the same columns) into ``table`` as one

@@ -94,6 +94,8 @@ _LOCK = (
     .order_by(_V.c.idx)
     .with_for_update(of=_H)
 )
+#: SQLite ignores FOR UPDATE (a write holds the database's write lock)
+_LOCK_SQLITE = str(_LOCK.compile(dialect=sqlite.dialect()))
 _BUMP = (
     update(_H)
     .where(_H.c.id == bindparam("hid"), _H.c.name_key == bindparam("key"),
@@ -248,12 +250,17 @@ class HandleStore(
         one query: None for a name that does not exist."""
         keys = [name_key(name) for name in names]
         rows: Sequence[Any]
-        async with self._read() as conn:
-            if self.dialect == "sqlite":
-                rows = await self._fetch_sqlite(conn, _get_many_sqlite(len(set(keys))),
-                                                tuple(dict.fromkeys(keys)))
-            else:
-                rows = (await conn.execute(_GET_MANY, {"keys": keys})).all()
+        if self.dialect == "sqlite" and self._open_tx.get() is None:
+            # indexed point reads as a resolution's (on this thread when they need not wait)
+            rows = await self._point_read_sqlite(_get_many_sqlite(len(set(keys))),
+                                                 tuple(dict.fromkeys(keys)))
+        else:
+            async with self._read() as conn:
+                if self.dialect == "sqlite":
+                    rows = await self._fetch_sqlite(conn, _get_many_sqlite(len(set(keys))),
+                                                    tuple(dict.fromkeys(keys)))
+                else:
+                    rows = (await conn.execute(_GET_MANY, {"keys": keys})).all()
         grouped: dict[str, list[Any]] = {}
         for row in rows:
             grouped.setdefault(row[0], []).append(row)
@@ -504,7 +511,11 @@ class HandleStore(
             async with self.transaction(), self._write() as conn:
                 if guard is not None:
                     await guard()
-                rows = (await conn.execute(_LOCK, {"key": key})).all()
+                rows: Sequence[Any]
+                if self.dialect == "sqlite":  # raw rows, without SQLAlchemy's work
+                    rows = await self._fetch_sqlite(conn, _LOCK_SQLITE, (key,))
+                else:
+                    rows = (await conn.execute(_LOCK, {"key": key})).all()
                 if rows and self.dialect == "postgresql":
                     # the values joined above are of the snapshot taken before the lock
                     # was granted: read them again now that no other writer can change them
