@@ -545,7 +545,9 @@ class Bench:
                 tool="import", offered_rps=None, achieved_rps=result.rate,
                 requests=result.rows, errors=result.rejected, p50=math.nan, p95=math.nan,
                 p99=math.nan, p999=math.nan,
-                note=f"{result.rows} {unit} in {result.seconds:.1f} s"))
+                cpu_us=result.cpu_seconds * 1e6 / result.rows if result.rows else math.nan,
+                note=f"{result.rows} {unit} in {result.seconds:.1f} s, "
+                     f"CPU {result.cpu_seconds:.1f} s"))
 
     def measure_recursive(self, data: StoreData) -> None:
         """The recursive profile: node -> delegated enterprise node (root running)."""

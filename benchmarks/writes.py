@@ -22,7 +22,8 @@ Imports run ``idnode import`` on a fresh SQLite node: JSON Lines of demo
 products (:func:`registry.demo.generate`: ~15-20 values, a template that is
 checked, trace links) and a plain CSV (a URL and an EMAIL row per handle).
 The rate is the command's own figure (rows, i.e. records for JSON Lines and
-CSV rows for CSV, over its import time, without the interpreter's start).
+CSV rows for CSV, over its import time, without the interpreter's start); the
+CPU column is the command's CPU time per row over the same span.
 """
 
 from __future__ import annotations
@@ -349,11 +350,14 @@ def plain_csv(path: Path, rows: int, prefix: str) -> int:
 
 @dataclass(frozen=True)
 class ImportRun:
-    """What ``idnode import`` reported: rows done, rejected, seconds of import."""
+    """What ``idnode import`` reported: rows done, rejected, seconds of import and the
+    CPU seconds of its process over them (every thread: the figure that moves least on
+    a shared machine)."""
 
     rows: int
     rejected: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def rate(self) -> float:
@@ -366,4 +370,4 @@ def run_import(data_dir: Path, source: Path, env: dict[str, str]) -> ImportRun:
     out = json.loads(run_idnode(data_dir, "import", str(source), "--json", env=env,
                                 timeout=1800.0))
     return ImportRun(int(out["rows_done"]) - int(out["resumed_from"]), int(out["rejected"]),
-                     float(out["seconds"]))
+                     float(out["seconds"]), float(out["cpu_seconds"]))

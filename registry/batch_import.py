@@ -68,7 +68,7 @@ async def import_batch(
     source, summary = await open_job(store, path, FORMAT, options.get("report_path"))
     if summary.already_done:
         return summary
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     skip = summary.resumed_from
     ops = (op for op in read_batch(_text(path), path.parent) if op.row > skip)
     with _open_report(Path(summary.report), skip > 0) as report:
@@ -88,6 +88,7 @@ async def import_batch(
     await store.finish_import_job(source.job_id)
     summary.rows_done = source.rows
     summary.seconds = time.monotonic() - started
+    summary.cpu_seconds = time.process_time() - cpu_started
     return summary
 
 
