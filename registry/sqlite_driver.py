@@ -12,9 +12,9 @@ offers it; it plugs in through ``create_async_engine(module=...)``
 (:data:`DBAPI`), the documented way to give a dialect another DBAPI module,
 and leaves server-side cursors (unused here) as they were.  A transaction's
 ``BEGIN IMMEDIATE`` rides with its first statement, writes nobody reads back
-(audit and change-feed rows) with its next statement or its commit
-(:meth:`OneTripConnection.defer`), and a new handle's head row with its values
-(:func:`insert_parent_and_children`): a create is five trips.  :func:`json_text`
+(audit and change-feed rows, a new handle's head row with its values:
+:func:`insert_parent_and_children`) with its next statement or its commit
+(:meth:`OneTripConnection.defer`): a create is three trips.  :func:`json_text`
 writes JSON columns (the same text, the common empty list without encoding);
 :func:`insert_rows` is a bulk insert without SQLAlchemy's work per row.
 """
@@ -355,25 +355,26 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mappin
 def _insert_parent_and_children(
     db: sqlite3.Connection, parent: PreparedInsert, head: tuple[Any, ...],
     children: PreparedInsert | None, rows: list[tuple[Any, ...]], slot: int,
-) -> int:
+) -> None:
     new_id = int(db.execute(parent.sql, head).fetchone()[0])
     if children is not None:
         db.executemany(children.sql, [(*row[:slot], new_id, *row[slot + 1:]) for row in rows])
-    return new_id
 
 
 async def insert_parent_and_children(
     conn: AsyncConnection, parent: Table, head: Mapping[str, Any], children: Table,
     rows: Sequence[Mapping[str, Any]], parent_id: str,
-) -> int:
+) -> None:
     """``INSERT`` ``head`` into ``parent`` (returning its ``id``) and ``rows`` into
     ``children`` with that id in their column ``parent_id`` (whatever the rows hold
-    there), in one trip; the new id."""
+    there), deferred (:meth:`OneTripConnection.defer`): they run with the
+    transaction's next statement or its commit, in that trip, and what they raise
+    (a name taken) is that statement's or the commit's error."""
     first = prepared_insert(conn.dialect, parent, tuple(head), "id")
     then = prepared_insert(conn.dialect, children, tuple(rows[0])) if rows else None
     slot = 0 if then is None else then.columns.index(parent_id)
     params = [] if then is None else [then.params(row) for row in rows]
-    return await (await adapted(conn)).call(
+    (await adapted(conn)).defer(
         _insert_parent_and_children, first, first.params(head), then, params, slot)
 
 

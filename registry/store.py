@@ -561,7 +561,7 @@ class HandleStore(
         head = {"name": name, "name_key": key, "prefix": prefix, "version": 1, "created": now,
                 "updated": now, "enterprise": owner.code}
         values = _settle(None, given, int(now.timestamp()))
-        if self.dialect == "sqlite":  # the head and its values in one trip
+        if self.dialect == "sqlite":  # the head and its values with the next trip
             await sqlite_driver.insert_parent_and_children(
                 conn, _H, head, _V, [value_row(0, key, v) for v in values.values()], "handle_id")
         else:

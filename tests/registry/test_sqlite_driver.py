@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.values import HandleValue, ValueReference
 from registry.db import open_engine
+from registry.errors import HandleAlreadyExists
 from registry.models import Handle, HandleValueRow, table_of, utcnow
 from registry.sqlite_driver import adapted, insert_rows
 from registry.store import HandleStore
@@ -139,5 +140,28 @@ async def test_insert_rows_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
         async with store.engine.connect() as conn:
             created = (await conn.execute(select(handles.c.created))).scalars().all()
         assert created == [now, now]
+    finally:
+        await store.close()
+
+
+async def test_a_create_is_three_trips(tmp_path: Path, trips: list[str]) -> None:
+    """The lock read (with BEGIN IMMEDIATE), the prefixes and owners, the commit (with the
+    head row, its values, the audit and change-feed rows): nothing stored that a
+    rollback would leave."""
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'creates.db'}")
+    try:
+        # the first write of a process may prune the change feed (a statement more)
+        await store.create_handle("88.118.8/T-0", [HandleValue(1, "URL", b"x")], actor="t")
+        trips.clear()
+        created = await store.create_handle("88.118.8/T-1", [HandleValue(1, "URL", b"x")],
+                                            actor="t")
+        assert trips == ["_then", "_then", "_flush_and_commit"]
+        assert await store.get_handle("88.118.8/T-1") == created
+        assert [(e.action, e.handle) for e in await store.audit_entries()] == [
+            ("create", "88.118.8/T-0"), ("create", "88.118.8/T-1")]
+        assert (await store.verify_audit()).ok
+        with pytest.raises(HandleAlreadyExists):
+            await store.create_handle("88.118.8/t-1", [HandleValue(1, "URL", b"y")], actor="t")
+        assert await store.get_handle("88.118.8/T-1") == created
     finally:
         await store.close()
