@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from protocol.constants import MESSAGE_ENVELOPE_SIZE, OC_RESOLUTION, RC_SUCCESS
 from protocol.message import EXPIRATION_OFFSET, Message, response_expiration
+from resolver.handle.amplification import use_tcp_reply
 
 _RESOLUTION = OC_RESOLUTION.to_bytes(4, "big")
 _NO_SESSION = bytes(4)
@@ -105,16 +106,17 @@ class KeptDatagrams:
         "tail",
     )
 
-    def __init__(self, full: Sequence[bytes], short: bytes) -> None:
+    def __init__(self, full: Sequence[bytes], response: Message) -> None:
+        """``full``: the datagrams of ``response``."""
         first = full[0]
         self.head, self.middle, self.tail = first[:8], first[12:_EXPIRES], first[_EXPIRES + 4:]
         self.rest = tuple((d[:8], d[12:]) for d in full[1:])
-        self.short_head = short[:8]
-        self.short_middle, self.short_tail = short[12:_EXPIRES], short[_EXPIRES + 4:]
+        self.short_head, self.short_middle, self.short_tail = short_pieces(response)
         #: bytes sent for the full answer (against the amplification cap)
         self.size = sum(map(len, full))
         #: what keeping this costs the cache's byte bound
-        self.charge = self.size + len(short)
+        self.charge = self.size + 8 + sum(  # the use-TCP reply: its pieces, id and expiration
+            map(len, (self.short_head, self.short_middle, self.short_tail)))
 
     def replay(self, request_id: bytes) -> list[bytes]:
         """The answer's datagrams under ``request_id`` (the request's octets 8-11),
@@ -130,3 +132,27 @@ class KeptDatagrams:
         expires = response_expiration().to_bytes(4, "big", signed=True)
         return b"".join((self.short_head, request_id, self.short_middle, expires,
                          self.short_tail))
+
+
+#: the use-TCP reply's pieces by the response fields they depend on (see short_pieces)
+_SHORT_PIECES: dict[tuple[int, ...], tuple[bytes, bytes, bytes]] = {}
+_SHORT_KEPT = 256
+
+
+def short_pieces(response: Message) -> tuple[bytes, bytes, bytes]:
+    """:func:`use_tcp_reply` of ``response`` cut as :class:`KeptDatagrams` keeps it,
+    around the request id and the expiration.  The rest depends only on the envelope
+    and header fields named in the key (neither on the body nor on the flags, which the
+    reply replaces), so answers to the same kind of request share one copy, made once
+    instead of once per kept answer."""
+    key = (response.op_code, response.site_info_serial, response.recursion_count,
+           response.session_id, response.major_version, response.minor_version,
+           response.suggest_major_version, response.suggest_minor_version)
+    pieces = _SHORT_PIECES.get(key)
+    if pieces is None:
+        short = use_tcp_reply(response)
+        pieces = short[:8], short[12:_EXPIRES], short[_EXPIRES + 4:]
+        if len(_SHORT_PIECES) >= _SHORT_KEPT:
+            _SHORT_PIECES.clear()
+        _SHORT_PIECES[key] = pieces
+    return pieces

@@ -247,12 +247,15 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         size = MESSAGE_ENVELOPE_SIZE + env.message_length
         if request is None and not self._admitted(data, addr, env):
             return
-        if request is not None and self._answer_now(env, message, addr, request):
-            return
+        decoded = None
+        if request is not None:
+            answered, decoded = self._answer_now(env, message, addr, request)
+            if answered:
+                return
         if self.inflight.full:
             self._send([envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
-        self.inflight.start(self._answer(env, message, addr, request))
+        self.inflight.start(self._answer(env, message, addr, request, decoded))
 
     def _admitted(self, data: bytes, addr: tuple[str | int, ...],
                   env: Envelope | None = None) -> bool:
@@ -309,21 +312,24 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         self._send([envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
     def _answer_now(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
-                    hot: HotRequest) -> bool:
+                    hot: HotRequest) -> tuple[bool, Message | None]:
         """Answer a plain resolution request (an admitted ``hot`` one) without a task when
         that needs no waiting (:meth:`RequestProcessor.resolve_now`: a cached record, or
-        one read here and now) exactly as :meth:`_answer` would; whether it was answered."""
+        one read here and now) exactly as :meth:`_answer` would; whether it was answered,
+        and the request decoded (for :meth:`_answer` when it was not)."""
         started = time.perf_counter()
+        if env.encrypted:
+            return False, None
         try:
-            if env.encrypted:
-                return False
             request = decode_message(env, message, self.limits.max_message_size)
-            request = self._limit_recursion(request, client_of(addr))
-            response = self.processor.resolve_now(request)
         except Exception:  # the task path meets it again and answers as it does
-            return False
+            return False, None
+        try:
+            response = self.processor.resolve_now(self._limit_recursion(request, client_of(addr)))
+        except Exception:
+            return False, request
         if response is None:
-            return False
+            return False, request
         metrics = self.processor.metrics
         if metrics is not None:
             metrics.observe_request("handle", response.response_code,
@@ -335,14 +341,16 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
                         answer)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
-        return True
+        return True, request
 
     async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
-                      hot: HotRequest | None) -> None:
+                      hot: HotRequest | None, decoded: Message | None = None) -> None:
+        """Answer in a task; ``decoded``: the request, when :meth:`_answer_now` decoded it."""
         try:
             size = MESSAGE_ENVELOPE_SIZE + len(message)
             try:
-                request = await self.processor.decode(env, message)
+                request = (decoded if decoded is not None
+                           else await self.processor.decode(env, message))
             except ProtocolError as exc:
                 self._send([envelope_error(env, exc.response_code, str(exc))], addr, size)
                 return
@@ -370,10 +378,10 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         if answer is None or hot is None or self.hot is None or not keepable(request, responses):
             self._send(responses, addr, size)
             return
-        full = tuple(encode_udp(responses[0]))
-        short = use_tcp_reply(responses[0])
-        self._send_datagrams(full, addr, size, lambda: short)
-        kept = KeptDatagrams(full, short)
+        response = responses[0]
+        full = tuple(encode_udp(response))
+        self._send_datagrams(full, addr, size, lambda: use_tcp_reply(response))
+        kept = KeptDatagrams(full, response)
         self.hot.keep(hot.handle, answer, hot.form, kept, len(hot.form) + kept.charge)
 
     def _send(

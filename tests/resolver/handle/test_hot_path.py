@@ -22,7 +22,7 @@ from protocol.constants import (
     RC_SUCCESS,
 )
 from protocol.framing import UdpReassembler, encode_udp
-from protocol.message import Message, decode_message
+from protocol.message import Message, decode_message, response_expiration
 from registry.store import HandleStore
 from resolver.core.hot import HotAnswers
 from resolver.core.limits import Limits
@@ -31,7 +31,8 @@ from resolver.core.ratelimit import UNLIMITED, RateLimiter
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
 from resolver.core.suspension import SuspendedPrefixes
-from resolver.handle.hot_path import hot_request
+from resolver.handle.amplification import use_tcp_reply
+from resolver.handle.hot_path import KeptDatagrams, hot_request, short_pieces
 from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.handle.test_handle_support import NA, TV, seed, url
 
@@ -274,3 +275,22 @@ async def test_a_suspended_prefix_is_never_answered_from_kept_datagrams(pair: Pa
     await pair.service.suspended.refresh(store)
     refused = decoded(await ask(pair.cached, request(TV, 4)))
     assert refused.response_code == RC_HANDLE_NOT_FOUND and pair.processed == [1, 4]
+
+
+def test_a_kept_use_tcp_reply_is_the_one_made_for_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The use-TCP reply's pieces are shared by answers to the same kind of request:
+    replayed under any id it is exactly the reply made for that answer."""
+    monkeypatch.setattr(protocol.message.time, "time", lambda: NOW)
+    answers = []
+    for rid, values, flags in ((1, 1, 0), (2, 9, 0x0C000000), (3, 4, 0x40000000)):
+        body = ResolutionResponse(TV, tuple(url(i, "u" * 100) for i in range(1, values + 1)))
+        response = Message(OC_RESOLUTION, RC_SUCCESS, body=body, request_id=rid, flags=flags,
+                           expiration=response_expiration(), recursion_count=rid % 2)
+        answers.append(response)
+        kept = KeptDatagrams(encode_udp(response), response)
+        assert kept.replay_short(rid.to_bytes(4, "big")) == use_tcp_reply(response)
+        assert kept.charge == kept.size + len(use_tcp_reply(response))
+    assert short_pieces(answers[0]) is not short_pieces(answers[1])  # recursion count differs
+    assert short_pieces(answers[0]) is short_pieces(answers[2])
