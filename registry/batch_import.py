@@ -25,6 +25,7 @@ from typing import Any, Unpack
 
 from registry import homing
 from registry.batchfile import BatchOp, read_batch
+from registry.bulk_gc import few_collections
 from registry.errors import StoreError
 from registry.importer import (
     DEFAULT_BATCH_ROWS,
@@ -71,7 +72,7 @@ async def import_batch(
     started, cpu_started = time.monotonic(), time.process_time()
     skip = summary.resumed_from
     ops = (op for op in read_batch(_text(path), path.parent) if op.row > skip)
-    with _open_report(Path(summary.report), skip > 0) as report:
+    with _open_report(Path(summary.report), skip > 0) as report, few_collections():
         writer = csv.writer(report)
         if on_progress:
             on_progress(summary.rows_done, source.rows)
