@@ -27,9 +27,10 @@ concurrent creates cannot both take the last unit of a quota.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, literal, not_, or_, select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -163,20 +164,35 @@ def owned_by_prefix(prefix_key: str) -> ColumnElement[bool]:
                and_(_H.c.prefix == _NA, under(na_suffix, prefix_key)))
 
 
+def _candidates(wanted: Mapping[str, tuple[str, ...]]) -> list[str]:
+    return sorted({p for chain in set(wanted.values()) for p in chain})
+
+
+def owners_query_sqlite(handle_keys: Iterable[str]) -> tuple[str, tuple[str, ...]] | None:
+    """The SQLite text and parameters of :func:`load_owners`' one read for
+    ``handle_keys`` (None when it reads nothing), for a caller that runs it in the
+    same trip as another statement and hands the rows in (``sqlite_rows``)."""
+    candidates = _candidates({key: _owning_chain(key) for key in set(handle_keys)})
+    return (_with_owners_sqlite(len(candidates)), tuple(candidates)) if candidates else None
+
+
 async def load_owners(
-    conn: AsyncConnection, handle_keys: Iterable[str], *, lock: bool = True
+    conn: AsyncConnection, handle_keys: Iterable[str], *, lock: bool = True,
+    sqlite_rows: Sequence[Any] | None = None,
 ) -> dict[str, Ownership]:
     """The ownership of each of ``handle_keys`` (name keys); with ``lock`` the owning
-    enterprises' rows are locked and their usage counted (for admitting creates)."""
+    enterprises' rows are locked and their usage counted (for admitting creates).
+    On SQLite ``sqlite_rows`` are the rows of :func:`owners_query_sqlite` for these
+    keys, read already in this transaction."""
     wanted = {key: _owning_chain(key) for key in set(handle_keys)}
-    candidates = sorted({p for chain in set(wanted.values()) for p in chain})
+    candidates = _candidates(wanted)
     if not candidates:
         return {}
     sqlite = conn.dialect.name == "sqlite"
     found: dict[str, Owner] = {}
     if sqlite:  # the write lock is held already: prefixes and their owners in one query
-        rows = await sqlite_driver.fetch_raw(conn, _with_owners_sqlite(len(candidates)),
-                                             tuple(candidates))
+        rows = sqlite_rows if sqlite_rows is not None else await sqlite_driver.fetch_raw(
+            conn, _with_owners_sqlite(len(candidates)), tuple(candidates))
         registered = {name: owner for name, owner, *_ in rows}
         found = {code: Owner(code, status, quota, 0)
                  for _, _, code, status, quota in rows if code is not None}

@@ -14,7 +14,8 @@ and leaves server-side cursors (unused here) as they were.  A transaction's
 ``BEGIN IMMEDIATE`` rides with its first statement, writes nobody reads back
 (audit and change-feed rows, a new handle's head row with its values:
 :func:`insert_parent_and_children`) with its next statement or its commit
-(:meth:`OneTripConnection.defer`): a create is three trips.  :func:`json_text`
+(:meth:`OneTripConnection.defer`); a create reads what it checks in one trip
+(:func:`fetch_each`) and commits in the next.  :func:`json_text`
 writes JSON columns (the same text, the common empty list without encoding);
 :func:`insert_rows` is a bulk insert without SQLAlchemy's work per row.
 """
@@ -338,6 +339,19 @@ async def fetch_raw(conn: AsyncConnection, sql: str, parameters: tuple[Any, ...]
     """The raw driver rows of SQLite text ``sql`` run on ``conn``, in one trip (no
     SQLAlchemy statement, no type processing)."""
     return await (await adapted(conn)).fetch_all(sql, parameters)
+
+
+def _fetch_each(db: sqlite3.Connection, statements: Sequence[tuple[str, tuple[Any, ...]]]
+                ) -> list[list[Any]]:
+    return [db.execute(sql, parameters).fetchall() for sql, parameters in statements]
+
+
+async def fetch_each(conn: AsyncConnection, statements: Sequence[tuple[str, tuple[Any, ...]]]
+                     ) -> list[list[Any]]:
+    """The raw driver rows of each of ``statements`` (SQLite text, parameters) run on
+    ``conn`` in order, all in one trip (with a pending ``BEGIN IMMEDIATE`` and deferred
+    writes first)."""
+    return await (await adapted(conn)).call(_fetch_each, statements)
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]

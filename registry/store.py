@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from protocol.values import HandleValue
 from registry import changes, identifiers, links, sqlite_driver
 from registry.accounts import AccountsMixin
-from registry.admission import load_owners
+from registry.admission import load_owners, owners_query_sqlite
 from registry.applications import ApplicationsMixin
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.auth_state import AuthStateMixin
@@ -512,7 +512,16 @@ class HandleStore(
                 if guard is not None:
                     await guard()
                 rows: Sequence[Any]
-                if self.dialect == "sqlite":  # raw rows, without SQLAlchemy's work
+                owner_rows: Sequence[Any] | None = None
+                sqlite = self.dialect == "sqlite"
+                owners_read = (owners_query_sqlite([key]) if sqlite and create and not update
+                               else None)
+                if owners_read is not None:
+                    # a create: its prefixes and their owners read in the lock's trip
+                    rows, owner_rows = await sqlite_driver.fetch_each(
+                        conn, [(_LOCK_SQLITE, (key,)), owners_read])
+                    self.query_count += 2
+                elif sqlite:  # raw rows, without SQLAlchemy's work
                     rows = await self._fetch_sqlite(conn, _LOCK_SQLITE, (key,))
                 else:
                     rows = (await conn.execute(_LOCK, {"key": key})).all()
@@ -524,7 +533,8 @@ class HandleStore(
                     if not create:
                         raise HandleNotFound(name)
                     record = await self._create_one(
-                        conn, name, key, name_key(prefix), actor, action, change(None) or {}
+                        conn, name, key, name_key(prefix), actor, action, change(None) or {},
+                        owner_rows,
                     )
                 else:
                     if not update:
@@ -552,9 +562,9 @@ class HandleStore(
 
     async def _create_one(
         self, conn: AsyncConnection, name: str, key: str, prefix: str, actor: str, action: str,
-        given: Values,
+        given: Values, owner_rows: Sequence[Any] | None = None,
     ) -> HandleRecord:
-        owner = (await load_owners(conn, [key]))[key]
+        owner = (await load_owners(conn, [key], sqlite_rows=owner_rows))[key]
         owner.admit_new(name, hosted_only=self.rules.hosted_only)
         given = await self._admit(name, owner.with_admin(given))
         now = utcnow()
