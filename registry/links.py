@@ -101,8 +101,9 @@ PUBLIC_LINKS = LinkView()
 
 
 def tiered_links(values: Collection[HandleValue]) -> list[Link]:
-    """``(to, relation, tier)`` of the record's links (:func:`links_of`: index order, no
-    repeats), each with the least strict tier of the values naming it."""
+    """``(to, relation, tier)`` of the record's links (as
+    :func:`registry.templates.links_of` lists them: index order, no repeats), each with
+    the least strict tier of the values naming it."""
     found = [v for v in values if v.type in LINK_RELATIONS]
     if not found:
         return []
