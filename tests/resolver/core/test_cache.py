@@ -320,3 +320,37 @@ async def test_a_refresh_invalidated_while_fetched_is_not_kept(
 
     assert await stack._cached("l:" + TV, TV, fetch_racing_a_write, max_age=0) is old
     assert stack.local.get("l:" + TV) is None
+
+
+async def test_an_answer_now_waits_for_nothing_and_never_overtakes_a_fetch(
+    database: HandleStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``answer_now``: a cached answer, or (SQLite) a record read at once and cached as
+    ``answer`` caches it; None while a fetch of the handle is under way (that fetch's
+    answer is the one to share) and for a read that would wait (PostgreSQL)."""
+    other = "88.118.8/TV-0002"
+    await database.create_handle(TV, [url(1, "a")], actor="test")
+    await database.create_handle(other, [url(1, "b")], actor="test")
+    stack = ResolutionStack(database, negative_ttl=30, clock=clock)
+    release = asyncio.Event()
+    read = database.get_handle
+
+    async def held(name: str, **kwargs: object) -> object:
+        await release.wait()
+        return await read(name, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database, "get_handle", held)
+    fetching = asyncio.ensure_future(stack.answer(TV))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert stack.answer_now(TV) is None  # being fetched: not read again meanwhile
+    release.set()
+    fetched = await fetching
+    assert stack.answer_now(TV) is fetched  # then served from the cache
+    now = stack.answer_now(other)
+    if database.dialect != "sqlite":
+        assert now is None  # a network read cannot be made without waiting
+        return
+    assert now is not None and now.kind is Kind.FOUND and now.values[0].data == b"b"
+    assert stack.answer_now(other) is now and await stack.answer(other) is now
+    assert stack.counters == {"memory_misses": 2, "memory_hits": 3}

@@ -4,7 +4,6 @@ record; whatever would have to wait, or could differ, still goes the task path."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -163,17 +162,3 @@ async def test_a_read_that_would_wait_goes_the_task_path(
     answer = await ask(servers.cached, request(TV, 1))
     assert answer == await ask(servers.in_task, request(TV, 1))
     assert servers.now == [] and servers.later == [1]
-
-
-@SQLITE
-async def test_concurrent_asks_while_a_fetch_waits_share_it(
-    servers: Servers, database: HandleStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A handle being fetched in a task is not read again on the loop meanwhile."""
-    monkeypatch.setattr(database, "_point_read_now", lambda sql, params: None)
-    first = asyncio.ensure_future(ask(servers.cached, request(TV, 1)))
-    await asyncio.sleep(0)
-    second = await ask(servers.cached, request(TV, 2))
-    await first
-    assert decoded(second).response_code == RC_SUCCESS
-    assert servers.now == []
