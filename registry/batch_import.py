@@ -25,7 +25,7 @@ from typing import Any, Unpack
 
 from registry import homing
 from registry.batchfile import BatchOp, read_batch
-from registry.bulk_gc import few_collections
+from registry.collector import few_collections
 from registry.errors import StoreError
 from registry.importer import (
     DEFAULT_BATCH_ROWS,

@@ -24,7 +24,7 @@ from typing import Any
 
 from admin.context import EXIT_OK, EXIT_USAGE, CliError, CommandContext
 from admin.parsing import add_command
-from resolver.core.heap import settle_heap
+from registry.collector import settle_heap
 from resolver.core.log_format import configure_logging
 from resolver.core.orphans import die_with_parent
 from resolver.node import ListenError, start_node
