@@ -38,6 +38,7 @@ from protocol.constants import (
     RC_INVALID_HANDLE,
     RC_INVALID_VALUE,
     RC_SERVICE_REFERRAL,
+    RC_SESSION_TIMEOUT,
     RC_SUCCESS,
     RC_VALUE_ALREADY_EXISTS,
     RC_VALUES_NOT_FOUND,
@@ -73,6 +74,28 @@ if TYPE_CHECKING:
 
 
 T = TypeVar("T")
+
+
+class CredentialChanged(ServiceError):
+    """The credential a session proved is no longer the caller's (rotated, removed)."""
+
+
+def credential_of(caller: Caller, record: Sequence[HandleValue]) -> bytes | None:
+    """The fingerprint of the credential values of ``record`` (the caller's handle)
+    ``caller`` proves itself with (see :meth:`ResolutionService.credential_version`)."""
+    assert caller.handle is not None
+    index = caller.index or 0
+    values = sorted(
+        (v for v in record
+         if v.type in (TYPE_HS_SECKEY, TYPE_HS_PUBKEY) and (index == 0 or v.index == index)),
+        key=lambda v: v.index,
+    )
+    if not values:
+        return None
+    digest = hashlib.sha256(name_key(caller.handle).encode("utf-8", "surrogatepass"))
+    for v in values:
+        digest.update(b"%d %s %d:" % (v.index, v.type.encode(), len(v.data)) + v.data)
+    return digest.digest()
 
 #: the most work one answer may cost over all the keys it is tried against
 MAX_ANSWER_WORK = 2 * MAX_PBKDF2_ITERATIONS
@@ -288,16 +311,27 @@ class ResolutionService:
 
     async def create_handle(
         self, handle: str, values: Sequence[HandleValue], *, caller: Caller,
-        guard: Guard | None = None,
+        guard: Guard | None = None, proven: bytes | None = None,
     ) -> None:
         """Create ``handle``; needs add-handle (add-derived-prefix) on its prefix handle.
-        ``guard`` runs inside the write's transaction (:meth:`HandleStore.create_handle`)."""
+        ``guard`` runs inside the write's transaction (:meth:`HandleStore.create_handle`).
+        ``proven``: the credential version a session proved for ``caller``
+        (:meth:`credential_version`), read again with the handle and its prefix handle;
+        :class:`CredentialChanged` when it is not the current one."""
         self._check_name(handle)
         self._check_values(values)
         self._require_identity(caller)
         na, bit = prefix_admin_handle(handle)
-        # the handle and its prefix handle in one read
-        record, prefix_record = await self.store.get_handles([handle, na])
+        if proven is None:
+            # the handle and its prefix handle in one read
+            record, prefix_record = await self.store.get_handles([handle, na])
+        else:  # and the caller's handle, for its credential
+            assert caller.handle is not None
+            record, prefix_record, mine = await self.store.get_handles(
+                [handle, na, caller.handle])
+            current = None if mine is None else credential_of(caller, mine.values)
+            if current is None or not hmac.compare_digest(current, proven):
+                raise CredentialChanged(RC_SESSION_TIMEOUT, "the session's credential changed")
         if record is not None:
             raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
         await self._require(caller, () if prefix_record is None else prefix_record.values, bit)
@@ -538,18 +572,7 @@ class ResolutionService:
         enterprise credentials`` again) ends every session opened with the old one."""
         if caller.handle is None:
             return None
-        index = caller.index or 0
-        values = sorted(
-            (v for v in await self._lookup(caller.handle) or ()
-             if v.type in (TYPE_HS_SECKEY, TYPE_HS_PUBKEY) and (index == 0 or v.index == index)),
-            key=lambda v: v.index,
-        )
-        if not values:
-            return None
-        digest = hashlib.sha256(name_key(caller.handle).encode("utf-8", "surrogatepass"))
-        for v in values:
-            digest.update(b"%d %s %d:" % (v.index, v.type.encode(), len(v.data)) + v.data)
-        return digest.digest()
+        return credential_of(caller, await self._lookup(caller.handle) or ())
 
     async def session_still_valid(self, caller: Caller, version: bytes | None) -> bool:
         """Whether a session authenticated as ``caller`` with credential ``version``

@@ -97,7 +97,7 @@ from resolver.core.homing import home_prefix, homed_prefixes, unhome_prefix
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
 from resolver.core.model import Caller, Resolution, ServiceError
-from resolver.core.service import ResolutionService
+from resolver.core.service import CredentialChanged, ResolutionService
 from resolver.handle.key_exchange import dh_session_key
 
 log = logging.getLogger(__name__)
@@ -256,9 +256,11 @@ class RequestProcessor:
         recorded in the create's own transaction (:meth:`Sessions.guard`), so a create
         commits once.  The session is read there, under the write's lock: gone, replayed
         or changed since this process read it refuses the create before it is stored.
+        The caller's credential is read with the handle and its prefix handle
+        (:meth:`ResolutionService.create_handle`'s ``proven``), not on its own.
         None: the request goes the usual way (the session changed, or its credential
         did: that way ends it)."""
-        if not await self.service.session_still_valid(known.caller, known.credential):
+        if known.credential is None:
             return None
         guard = self.sessions.guard(known, counter)
         try:
@@ -268,6 +270,10 @@ class RequestProcessor:
                 self.sessions.forget(known.session_id)
                 return None
             return [error_response(request, exc.response_code, exc.message)]
+        except CredentialChanged:
+            # refused before its transaction: the usual way spends the counter, ends it
+            self.sessions.forget(known.session_id)
+            return None
         except Exception:
             # refused before or rolled back with its write: the counter is spent all the same
             used = await self.sessions.use(known.session_id, counter, known.secret)
@@ -485,8 +491,9 @@ class RequestProcessor:
                 if request.overwrite_when_exists:
                     await service.replace_handle(body.handle, body.values, caller=caller)
                 else:
-                    await service.create_handle(body.handle, body.values, caller=caller,
-                                                guard=guard)
+                    await service.create_handle(
+                        body.handle, body.values, caller=caller, guard=guard,
+                        proven=None if guard is None else guard.session.credential)
                 return [make_response(request, RC_SUCCESS, CreateHandleResponse())]
             if op == OC_ADD_VALUE:
                 await service.add_values(body.handle, body.values, caller=caller)

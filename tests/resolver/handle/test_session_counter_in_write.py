@@ -22,6 +22,7 @@ from protocol.constants import (
 )
 from protocol.credential import sign_message_mac
 from protocol.message import Message
+from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.core.auth_sessions import (
     HANDLE,
@@ -81,17 +82,23 @@ async def _signed(session: HandleSession, message: Message, counter: int) -> Mes
     return await session.send(message, sign=False)
 
 
+async def _authenticated(port: int, first: str) -> HandleSession:
+    """A session authenticated by answering the challenge of its first create, ``first``."""
+    session = await HandleSession.open("127.0.0.1", port, (NA, 300))
+    challenged = _create(first, session.next_id())
+    response = await session.send(challenged)
+    assert response.response_code == RC_AUTHENTICATION_NEEDED
+    answer = _answer(challenged, response, AUTH)
+    assert (await session.send(answer, sign=False)).response_code == RC_SUCCESS
+    return session
+
+
 async def test_creates_commit_their_counter_and_refuse_replays(
     workers: tuple[HandleServer, HandleServer], database: HandleStore,
 ) -> None:
     first, second = workers
-    session = await HandleSession.open("127.0.0.1", first.port, (NA, 300))
+    session = await _authenticated(first.port, f"{PREFIX}/G-1")
     try:
-        challenged = _create(f"{PREFIX}/G-1", session.next_id())
-        response = await session.send(challenged)
-        assert response.response_code == RC_AUTHENTICATION_NEEDED
-        answer = _answer(challenged, response, AUTH)
-        assert (await session.send(answer, sign=False)).response_code == RC_SUCCESS
         # in the session: each create commits with its counter, no commit of its own
         CountingState.changes = 0
         for n in range(2, 5):
@@ -129,3 +136,26 @@ async def test_creates_commit_their_counter_and_refuse_replays(
     stored = {name for name in await database.list_handles(PREFIX, page_size=100)
               if name.startswith(f"{PREFIX}/G-")}
     assert stored == {f"{PREFIX}/G-{n}" for n in range(1, 6)}
+
+
+async def test_a_rotated_credential_refuses_the_next_create_and_ends_the_session(
+    workers: tuple[HandleServer, HandleServer], database: HandleStore,
+) -> None:
+    """The credential is read with the create's handle and prefix handle, not on its
+    own: a key rotated between two creates of a session still ends it, nothing stored."""
+    first, _second = workers
+    session = await _authenticated(first.port, f"{PREFIX}/K-1")
+    try:
+        CountingState.changes = 0
+        assert await session.create(f"{PREFIX}/K-2", (url(1, "x"),), AUTH) == RC_SUCCESS
+        assert CountingState.changes <= 1  # in the session, by the guarded way
+        await database.modify_values(
+            NA, [HandleValue(300, "HS_SECKEY", b"rotated-secret", public_read=False)],
+            actor="operator")
+        assert await session.create(f"{PREFIX}/K-3", (url(1, "x"),), AUTH) == RC_SESSION_TIMEOUT
+        assert await session.create(f"{PREFIX}/K-4", (url(1, "x"),), AUTH) == RC_SESSION_TIMEOUT
+    finally:
+        session.close()
+    stored = {name for name in await database.list_handles(PREFIX, page_size=100)
+              if name.startswith(f"{PREFIX}/K-")}
+    assert stored == {f"{PREFIX}/K-1", f"{PREFIX}/K-2"}
