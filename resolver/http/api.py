@@ -78,7 +78,7 @@ from resolver.core.hot import HotAnswers
 from resolver.core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from resolver.core.metrics import Metrics
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
-from resolver.core.service import ResolutionService
+from resolver.core.service import CredentialChanged, ResolutionService
 from resolver.core.trace import Tracer, record_verifier
 from resolver.core.verification import report_json, verify
 from resolver.http import hot_rest, openapi
@@ -289,11 +289,14 @@ class RestApi:
 
     # --- authentication ---------------------------------------------------------
 
-    async def authenticate(self, request: web.Request) -> AuthResult:
-        """The caller of ``request``; credentials on a plain channel are ignored (CNRI)."""
+    async def authenticate(self, request: web.Request, *, proven_later: bool = False
+                           ) -> AuthResult:
+        """The caller of ``request``; credentials on a plain channel are ignored (CNRI).
+        ``proven_later``: see :meth:`Authenticator.authenticate`."""
         if not self.auth_channel(request):
             return AuthResult()
-        return await self.s.authenticator.authenticate(request.headers.get("Authorization"))
+        return await self.s.authenticator.authenticate(request.headers.get("Authorization"),
+                                                       proven_later=proven_later)
 
     # --- handles ------------------------------------------------------------------
 
@@ -381,7 +384,10 @@ class RestApi:
                 raise _BadRequest("Mismatched indexes in PUT request")
         except _BadRequest as exc:
             return self.error(request, RC_PROTOCOL_ERROR, str(exc), handle=handle)
-        result = await self.authenticate(request)
+        mint = _java_bool(request.query.get("mintNewSuffix"))
+        record = not (various or indexes is not None or mint)
+        # a record's create reads the session's credential with the handle it creates
+        result = await self.authenticate(request, proven_later=record)
         if result.failed:
             return await self.auth_failed(request, result, handle)
         overwrite_param = request.query.get("overwrite")
@@ -392,11 +398,15 @@ class RestApi:
                 created = await self.s.service.put_values(
                     handle, values, caller=caller, overwrite=overwrite
                 )
-            elif _java_bool(request.query.get("mintNewSuffix")):
+            elif mint:
                 handle = await self._mint(handle, values, caller)
                 created = True
             else:
-                created = await self._put_record(handle, values, caller, overwrite)
+                created = await self._put_record(handle, values, caller, overwrite,
+                                                 result.proven)
+        except CredentialChanged:
+            await self.s.authenticator.credential_changed(result)
+            return await self.auth_failed(request, result, handle)
         except ServiceError as exc:
             return await self.service_error(request, exc, handle)
         return self.json(request, {"responseCode": RC_SUCCESS, "handle": handle},
@@ -430,12 +440,15 @@ class RestApi:
             raise _BadRequest(str(exc)) from None
 
     async def _put_record(
-        self, handle: str, values: list[HandleValue], caller: Caller, overwrite: bool
+        self, handle: str, values: list[HandleValue], caller: Caller, overwrite: bool,
+        proven: bytes | None = None,
     ) -> bool:
-        """Create ``handle`` (True), or replace it when ``overwrite`` (False)."""
+        """Create ``handle`` (True), or replace it when ``overwrite`` (False);
+        ``proven``: the session's credential, checked by the create
+        (:class:`CredentialChanged`) before anything else is done."""
         service = self.s.service
         try:
-            await service.create_handle(handle, values, caller=caller)
+            await service.create_handle(handle, values, caller=caller, proven=proven)
         except ServiceError as exc:
             if not overwrite or exc.response_code != RC_HANDLE_ALREADY_EXISTS:
                 raise

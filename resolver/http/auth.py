@@ -179,6 +179,9 @@ class AuthResult:
     authenticating: bool = False
     session: Session | None = None
     errors: list[str] = field(default_factory=list)
+    #: the credential version a resumed session proved, when its check was left to
+    #: the request's create (``authenticate(..., proven_later=True)``): not yet checked
+    proven: bytes | None = None
 
     @property
     def failed(self) -> bool:
@@ -195,14 +198,18 @@ class Authenticator:
 
     async def authenticate(
         self, authorization: str | None, *, session: Session | None = None,
-        create_session: bool = True,
+        create_session: bool = True, proven_later: bool = False,
     ) -> AuthResult:
         """Authenticate a request carrying ``authorization`` (None when absent).
 
         ``session`` is a session already chosen (``POST /api/sessions``); otherwise
         the header's ``sessionId`` names it.  A signed ``Handle`` header naming no
         session gets a new one (when ``create_session``) whose nonce goes back in
-        the 401 challenge, without spending it.
+        the 401 challenge, without spending it.  ``proven_later``: a resumed
+        session's credential is not read here but left in ``proven`` for the
+        request's create to read with what it reads
+        (:meth:`ResolutionService.create_handle`), which must then be the only thing
+        the request does as its caller; :meth:`credential_changed` when it changed.
         """
         result = AuthResult(session=session)
         if authorization is None:
@@ -231,7 +238,11 @@ class Authenticator:
                 result.session = await self.new_session()
                 result.errors.append("no session: sign the nonce of the new session")
         elif result.session is not None:
-            await self._resume(result.session, result)
+            session = result.session
+            if proven_later and session.caller.authenticated and session.credential is not None:
+                result.caller, result.proven = session.caller, session.credential
+            else:
+                await self._resume(session, result)
         return result
 
     async def new_session(self) -> Session:
@@ -246,12 +257,18 @@ class Authenticator:
         if caller.authenticated and not await self.service.session_still_valid(
             caller, session.credential
         ):
-            await self.sessions.close(session.session_id)
-            result.session = None
-            result.authenticating = True
-            result.errors.append("the session's credential changed: authenticate again")
+            await self.credential_changed(result)
             return
         result.caller = caller
+
+    async def credential_changed(self, result: AuthResult) -> None:
+        """End ``result``'s session, whose credential changed since it was proven:
+        the request is refused (401), not served anonymously."""
+        assert result.session is not None
+        await self.sessions.close(result.session.session_id)
+        result.session, result.caller, result.proven = None, ANONYMOUS, None
+        result.authenticating = True
+        result.errors.append("the session's credential changed: authenticate again")
 
     async def _bind(self, session: Session, caller: Caller) -> None:
         """Authenticate ``session`` as ``caller`` with its current credential."""

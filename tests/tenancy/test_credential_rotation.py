@@ -66,3 +66,29 @@ async def test_rest_session_ends_when_its_key_is_rotated(
     async with rest.post("/api/sessions", headers={
             "Authorization": basic(ADMIN_ID, "rotated-secret")}) as response:
         assert (await response.json())["authenticated"] is True
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_rest_create_in_a_session_ends_it_when_its_key_is_rotated(
+    rest: aiohttp.ClientSession, database: HandleStore
+) -> None:
+    """A create reads the session's credential with the handle it creates (not on its
+    own first): a rotated key still refuses it (401), ends the session, stores nothing."""
+    async with rest.post("/api/sessions",
+                         headers={"Authorization": basic(ADMIN_ID, REST_SECRET)}) as response:
+        opened = await response.json()
+    in_session = {"Authorization": f'Handle sessionId="{opened["sessionId"]}"'}
+    body = {"values": [{"index": 1, "type": "URL",
+                        "data": {"format": "string", "value": "https://example.org/"}}]}
+    prefix = REST_NA.removeprefix("0.NA/")
+    async with rest.put(f"/api/handles/{prefix}/RC-1", json=body,
+                        headers=in_session) as response:
+        assert response.status == 201
+    await _rotate(database, REST_NA, b"rotated-secret")
+    for n in (2, 3):  # refused, and the session is gone (not quietly anonymous)
+        async with rest.put(f"/api/handles/{prefix}/RC-{n}", json=body,
+                            headers=in_session) as response:
+            assert response.status == 401
+    assert await database.get_handle(f"{prefix}/RC-1") is not None
+    assert await database.get_handle(f"{prefix}/RC-2") is None
+    assert await database.get_handle(f"{prefix}/RC-3") is None
