@@ -395,6 +395,9 @@ class CounterGuard:
         self.session = session
         self.counter = counter
         self.accepted = False
+        #: the counter of the response to the request, taken with the request's
+        #: (:meth:`Sessions.next_counter`'s), kept only if the transaction commits
+        self.sent = 0
 
     async def __call__(self) -> None:
         """Record the counter in the open registry transaction; raises
@@ -414,6 +417,8 @@ class CounterGuard:
         if not _use_counter(stored, self.counter):
             raise SessionRefused(RC_SESSION_MESSAGE_REJECTED, "replayed")
         self.accepted = True
+        stored.sent += 1
+        self.sent = stored.sent
         return self.sessions._slot(stored)
 
 

@@ -187,7 +187,7 @@ class RequestProcessor:
         except ProtocolError as exc:
             responses = [error_response(request, exc.response_code, str(exc))]
         for response in responses:
-            if response.certify:
+            if response.certify and response.signature is None:  # not signed already
                 await self._certify(response)
         return responses
 
@@ -264,7 +264,7 @@ class RequestProcessor:
             return None
         guard = self.sessions.guard(known, counter)
         try:
-            return await self._dispatch(request, known.caller, spoofable, guard)
+            responses = await self._dispatch(request, known.caller, spoofable, guard)
         except SessionRefused as exc:
             if exc.changed:
                 self.sessions.forget(known.session_id)
@@ -284,6 +284,11 @@ class RequestProcessor:
                 if not used[0]:
                     return [error_response(request, RC_SESSION_MESSAGE_REJECTED, "replayed")]
             raise
+        if len(responses) == 1 and responses[0].certify and guard.sent:
+            # the response's counter was taken in the create's transaction, with the
+            # request's: no transaction of its own to sign it (:meth:`_certify`)
+            sign_message_mac(responses[0], known.secret, guard.sent)
+        return responses
 
     async def _dispatch(
         self, request: Message, caller: Caller | None, spoofable: bool = False,

@@ -20,7 +20,7 @@ from protocol.constants import (
     RC_SESSION_TIMEOUT,
     RC_SUCCESS,
 )
-from protocol.credential import sign_message_mac
+from protocol.credential import decode_credential, sign_message_mac, verify_message_mac
 from protocol.message import Message
 from protocol.values import HandleValue
 from registry.store import HandleStore
@@ -159,3 +159,30 @@ async def test_a_rotated_credential_refuses_the_next_create_and_ends_the_session
     stored = {name for name in await database.list_handles(PREFIX, page_size=100)
               if name.startswith(f"{PREFIX}/K-")}
     assert stored == {f"{PREFIX}/K-1", f"{PREFIX}/K-2"}
+
+
+async def test_a_certified_create_is_signed_with_a_counter_taken_in_its_write(
+    workers: tuple[HandleServer, HandleServer], database: HandleStore,
+) -> None:
+    """A create asking for a certified response in the session: the response's MAC
+    counter is taken in the create's transaction, no transaction of its own."""
+    first, _second = workers
+    session = await _authenticated(first.port, f"{PREFIX}/S-1")
+    try:
+        # the first create in the session reads it in this process
+        assert await session.create(f"{PREFIX}/S-2", (url(1, "x"),), AUTH) == RC_SUCCESS
+        CountingState.changes = 0
+        counters = []
+        for n in (3, 4):
+            message = _create(f"{PREFIX}/S-{n}", session.next_id())
+            message.certify = True
+            session.counter += 1
+            response = await _signed(session, message, session.counter)
+            assert response.response_code == RC_SUCCESS
+            assert response.certify and verify_message_mac(response, session.key)
+            assert response.signature is not None
+            counters.append(decode_credential(response.signature).session_counter)
+        assert counters[0] > 0 and counters[1] == counters[0] + 1
+        assert CountingState.changes == 0
+    finally:
+        session.close()
