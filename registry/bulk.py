@@ -3,7 +3,7 @@
 On PostgreSQL the head and value rows of a batch are written with ``COPY``
 (:mod:`registry.pgcopy`) after the same checks as on SQLite; on SQLite as one
 ``executemany`` of a prepared statement each, with tuples built once per value
-(:func:`registry.valuerows.value_records`, no parameter mapping per row) and the
+(:func:`registry.valuerows.stored_rows`, no parameter mapping per row) and the
 new heads' ids given by the batch (it holds the write lock), not read back.
 
 A batch either commits completely (handles, values, one ``bulk_put`` audit row
@@ -37,7 +37,7 @@ from registry.names import name_key, split_handle
 from registry.records import BulkResult, ImportJobState, Rejection
 from registry.templates.mapping import LINK_RELATIONS
 from registry.trust.verify import Fetch
-from registry.valuerows import VALUE_ROW_COLUMNS, check_values, record_digest, value_records
+from registry.valuerows import VALUE_ROW_COLUMNS, check_values, stored_rows
 from registry.write_rules import WriteRules
 
 _H = table_of(Handle)
@@ -383,9 +383,10 @@ class BulkMixin(StoreBase):
         records: list[tuple[Any, ...]] = []
         lines: list[bytes] = []
         for row in stored:
-            values = [v for _, v in sorted(row.values.items())]
-            records += value_records(ids[row.key], row.key, values, stamp)
-            lines.append(f"{row.name}\n{record_digest(values, stamp)}\n".encode())
+            rows, record = stored_rows(ids[row.key], row.key,
+                                       [v for _, v in sorted(row.values.items())], stamp)
+            records += rows
+            lines.append(f"{row.name}\n{record}\n".encode())
         digest.update(b"".join(lines))
         await self._insert(conn, _V, VALUE_ROW_COLUMNS, records)
         return digest.hexdigest()

@@ -116,14 +116,7 @@ def record_digest(values: Iterable[HandleValue], stamp: int = 0) -> str:
     ``stamp`` stands for the timestamp of values whose own is 0 (a bulk write stores
     them with its time without making new values first).
     """
-    parts: list[bytes] = []
-    for v in sorted(values, key=_index):
-        head = (v.index, v.ttl_type, v.ttl, v.timestamp or stamp, v.admin_read, v.admin_write,
-                v.public_read, v.public_write)
-        parts += (_HEADS.get(head) or _head_part(head), _TYPES.get(v.type) or _type_part(v.type),
-                  _LENGTH(len(v.data)), v.data,
-                  _NO_REFERENCES if not v.references else _field(_references_text(v)))
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+    return stored_rows(0, "", sorted(values, key=_index), stamp)[1]
 
 
 _LENGTH = struct.Struct(">I").pack
@@ -177,15 +170,28 @@ def references_text(value: HandleValue) -> str:
     return json.dumps([[ref.handle, ref.index] for ref in value.references])
 
 
-def value_records(handle_id: int, key: str, values: Iterable[HandleValue],
-                  stamp: int) -> list[tuple[Any, ...]]:
-    """The ``handle_values`` rows of a record as driver-ready tuples in
-    :data:`VALUE_ROW_COLUMNS` order (booleans as they are, references as JSON text), a
-    zero timestamp replaced by ``stamp``: a bulk write's rows without an insert
-    parameter dictionary or a new value per row."""
-    return [
-        (handle_id, key, v.index, v.type, v.data, v.ttl_type, v.ttl, v.timestamp or stamp,
-         v.admin_read, v.admin_write, v.public_read, v.public_write,
-         "[]" if not v.references else references_text(v))
-        for v in values
-    ]
+def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: int
+                ) -> tuple[list[tuple[Any, ...]], str]:
+    """The ``handle_values`` rows of a record whose ``values`` come in index order, as
+    driver-ready tuples in :data:`VALUE_ROW_COLUMNS` order (booleans as they are,
+    references as JSON text; a zero timestamp replaced by ``stamp``), and its
+    :func:`record_digest` with that ``stamp``: what a bulk write stores and digests for
+    each record, in one pass over the fields (not one for the rows and one, after
+    sorting the values again, for the digest)."""
+    rows: list[tuple[Any, ...]] = []
+    parts: list[bytes] = []
+    add_row, add_part = rows.append, parts.append
+    heads, types = _HEADS, _TYPES
+    for v in values:
+        index, ttl_type, ttl, data, refs = v.index, v.ttl_type, v.ttl, v.data, v.references
+        ar, aw, pr, pw = v.admin_read, v.admin_write, v.public_read, v.public_write
+        timestamp = v.timestamp or stamp
+        add_row((handle_id, key, index, v.type, data, ttl_type, ttl, timestamp, ar, aw, pr, pw,
+                 "[]" if not refs else references_text(v)))
+        head = (index, ttl_type, ttl, timestamp, ar, aw, pr, pw)
+        add_part(heads.get(head) or _head_part(head))
+        add_part(types.get(v.type) or _type_part(v.type))
+        add_part(_LENGTH(len(data)))
+        add_part(data)
+        add_part(_NO_REFERENCES if not refs else _field(_references_text(v)))
+    return rows, hashlib.sha256(b"".join(parts)).hexdigest()

@@ -11,7 +11,7 @@ import pytest
 from protocol.values import HandleValue, ValueReference
 from registry.importer import import_file, scan_source
 from registry.store import HandleStore
-from registry.valuerows import record_digest
+from registry.valuerows import VALUE_ROW_COLUMNS, record_digest, stored_rows
 
 
 def write_csv(path: Path, records: int, *, bad_index_at: int | None = None) -> None:
@@ -116,3 +116,21 @@ def test_record_digest_is_unchanged_and_stamps_zero_timestamps() -> None:
                            v.admin_read, v.admin_write, v.public_read, v.public_write,
                            v.references) for v in values]
     assert record_digest(values, 777) == record_digest(stamped) != record_digest(values)
+
+
+def test_stored_rows_are_the_rows_and_digest_of_each_value() -> None:
+    values = [HandleValue(1, "URL", b"https://e.test/1", ttl_type=1, ttl=99),
+              HandleValue(2, "EMAIL", b"ops@e.test", timestamp=1234, public_read=False),
+              HandleValue(7, "HS_VLIST", b"x", references=(ValueReference("88.118.8/A", 1),
+                                                           ValueReference("88.118.8/B", 300))),
+              HandleValue(9, "\u00e9t\u00e9", b"", admin_write=False, public_write=True)]
+    rows, digest = stored_rows(5, "88.118.8/K", values, 777)
+    assert digest == record_digest(values, 777) == record_digest(reversed(values), 777)
+    assert [dict(zip(VALUE_ROW_COLUMNS, row, strict=True)) for row in rows] == [
+        {"handle_id": 5, "name_key": "88.118.8/K", "idx": v.index, "type": v.type,
+         "data": v.data, "ttl_type": v.ttl_type, "ttl": v.ttl,
+         "timestamp": v.timestamp or 777, "admin_read": v.admin_read,
+         "admin_write": v.admin_write, "public_read": v.public_read,
+         "public_write": v.public_write,
+         "references": '[["88.118.8/A", 1], ["88.118.8/B", 300]]' if v.references else "[]"}
+        for v in values]
