@@ -37,7 +37,13 @@ from registry.names import name_key, split_handle
 from registry.records import BulkResult, ImportJobState, Rejection
 from registry.templates.mapping import LINK_RELATIONS
 from registry.trust.verify import Fetch
-from registry.valuerows import VALUE_ROW_COLUMNS, check_values, stored_rows
+from registry.valuerows import (
+    BOOL_TRUTH,
+    SQLITE_TRUTH,
+    VALUE_ROW_COLUMNS,
+    check_values,
+    stored_rows,
+)
 from registry.write_rules import WriteRules
 
 _H = table_of(Handle)
@@ -382,9 +388,10 @@ class BulkMixin(StoreBase):
         digest = hashlib.sha256()
         records: list[tuple[Any, ...]] = []
         lines: list[bytes] = []
+        truth = SQLITE_TRUTH if self.dialect == "sqlite" else BOOL_TRUTH
         for row in stored:
             rows, record = stored_rows(ids[row.key], row.key,
-                                       [v for _, v in sorted(row.values.items())], stamp)
+                                       [v for _, v in sorted(row.values.items())], stamp, truth)
             records += rows
             lines.append(f"{row.name}\n{record}\n".encode())
         digest.update(b"".join(lines))

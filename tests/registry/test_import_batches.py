@@ -11,7 +11,7 @@ import pytest
 from protocol.values import HandleValue, ValueReference
 from registry.importer import import_file, scan_source
 from registry.store import HandleStore
-from registry.valuerows import VALUE_ROW_COLUMNS, record_digest, stored_rows
+from registry.valuerows import SQLITE_TRUTH, VALUE_ROW_COLUMNS, record_digest, stored_rows
 
 
 def write_csv(path: Path, records: int, *, bad_index_at: int | None = None) -> None:
@@ -134,3 +134,7 @@ def test_stored_rows_are_the_rows_and_digest_of_each_value() -> None:
          "public_write": v.public_write,
          "references": '[["88.118.8/A", 1], ["88.118.8/B", 300]]' if v.references else "[]"}
         for v in values]
+    as_sqlite, same = stored_rows(5, "88.118.8/K", values, 777, SQLITE_TRUTH)
+    assert same == digest
+    assert as_sqlite == rows  # 1 == True: the same flags, as exact ints
+    assert {type(flag) for row in as_sqlite for flag in row[8:12]} == {int}
