@@ -800,7 +800,9 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="small and short (< 2 min): SQLite, 1 worker, hot profile")
-    parser.add_argument("--products", type=int, help="demo products to load")
+    parser.add_argument("--products", type=int,
+                        help="demo products to load (each comes with its parts and batches: "
+                             "about 3 records a product, 326000 make ~1M handles)")
     parser.add_argument("--profiles", help=f"comma-separated from {','.join(PROFILE_NAMES)}")
     parser.add_argument("--stores", help=f"comma-separated from {','.join(STORES)}")
     parser.add_argument("--workers", help="worker counts, e.g. 1,2")
