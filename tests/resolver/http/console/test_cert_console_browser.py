@@ -58,7 +58,7 @@ def both_sides(walk: Walk, requests: list[str]) -> tuple[dict[str, str], list[Pa
     for text in requests:
         walk.open("/console/portal/cert-requests")
         walk.set_value("request-text", text)
-        walk.click("submit-request")
+        walk.submit("submit-request")  # read on the page the post leads to
         seen.setdefault("queued", walk.text("queued"))
     walk.open("/console/")
     walk.logout()
@@ -67,11 +67,11 @@ def both_sides(walk: Walk, requests: list[str]) -> tuple[dict[str, str], list[Pa
     shots = _shoot(walk, "/console/cert-requests", "cert-requests")
     walk.open("/console/cert-requests")
     walk.type("days-1", "30")
-    walk.click("approve-1")
+    walk.submit("approve-1")  # the old page still says 待审核 until replaced
     seen["approved"] = walk.text("state-1")
     walk.open("/console/cert-requests")
     walk.type("reject-reason-2", REASON)
-    walk.click("reject-2")
+    walk.submit("reject-2")
     seen["rejected"] = walk.text("state-2")
     shots += _shoot(walk, "/console/cert-requests?state=approved", "cert-requests-approved")
     walk.open("/console/")
