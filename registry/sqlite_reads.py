@@ -14,16 +14,22 @@ have to wait for a lock returns None at once and the caller reads on
 The trade-off: while the statement runs the loop does nothing else.  For an
 indexed point read whose pages are in memory that is shorter than the hand-off
 it replaces; a read whose pages must come from the disk would stop the loop for
-the disk's latency, where the pooled threads overlap those waits.  So a read
-that had to read blocks from the disk (the thread's ``ru_inblock`` grew) makes
-the reader step aside for :data:`DISK_PAUSE` seconds: meanwhile every read
-runs on :class:`ThreadedReader` (a few threads, each with a read-only
-connection of its own, one ``run_in_executor`` hand-off per read: far less
-than the pool checkout, aiosqlite queue and check-in of the pooled path), then
-the loop tries again.  A registry whose working set
-is in memory is read on the loop; one that keeps going to the disk is read on
-threads.  Only the resolution path's one-record reads come here; scans and
-writes keep their pooled connections.
+the disk's latency, where the pooled threads overlap those waits.  So the
+reader adds up how long the reads that had to read blocks from the disk (the
+thread's ``ru_inblock`` grew) kept the loop waiting; once that reaches
+:data:`DISK_BUDGET` within :data:`DISK_WINDOW` seconds, it steps aside for
+:data:`DISK_PAUSE` seconds: meanwhile every read runs on
+:class:`ThreadedReader` (a few threads, each with a read-only connection of
+its own, one ``run_in_executor`` hand-off per read: far less than the pool
+checkout, aiosqlite queue and check-in of the pooled path, but still a thread
+hop, a future and a task per answer), then the loop tries again.  A registry
+whose working set is in memory is read on the loop; one that keeps going to
+the disk is read on threads.  Stepping aside at the first disk read was too
+eager (issue 17): with the page cache trimmed in the background (DAMON
+proactive reclaim) about one cold read in 25 went to the disk for ~1 ms, and
+each sent the next second's reads, nearly all of them, the dearer way.
+Only the resolution path's one-record reads come here; scans and writes keep
+their pooled connections.
 
 Each statement is its own snapshot: rows are fetched to the end, so SQLite
 ends the read at once (no snapshot is held between statements, nothing older
@@ -45,7 +51,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 DISK_PAUSE = 1.0
-"""Seconds the reader steps aside (the pooled path reads) after a read that went to the disk."""
+"""Seconds the reader steps aside (the reader threads read) once the disk took too long."""
+DISK_WINDOW = 1.0
+"""Seconds over which the loop's waits for reads that went to the disk are added up."""
+DISK_BUDGET = 0.1
+"""Seconds of each :data:`DISK_WINDOW` the loop may wait for reads that went to the disk
+(0: step aside at the first one)."""
 
 
 def blocks_read() -> int:
@@ -74,6 +85,8 @@ class InlineReader:
         self._conn: sqlite3.Connection | None = None
         self._owner = (0, 0)
         self._paused_until = 0.0
+        self._window = float("-inf")  # when the current DISK_WINDOW started
+        self._waited = 0.0  # seconds of disk reads within it
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[Any] | None:
         """Every row of ``sql`` (raw driver rows), or None when it cannot run here
@@ -87,6 +100,7 @@ class InlineReader:
         elif self._owner != (os.getpid(), threading.get_ident()):
             return None  # another thread, or a forked child: never share a connection
         before = blocks_read()
+        started = self.clock()
         try:
             rows = conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
@@ -94,8 +108,19 @@ class InlineReader:
                 return None
             raise
         if blocks_read() > before:
-            self._paused_until = self.clock() + DISK_PAUSE
+            self._went_to_disk(started)
         return rows
+
+    def _went_to_disk(self, started: float) -> None:
+        """Count a read begun at ``started`` that read from the disk; step aside when
+        such reads kept the loop waiting :data:`DISK_BUDGET` in the window."""
+        now = self.clock()
+        if now - self._window >= DISK_WINDOW:
+            self._window, self._waited = now, 0.0
+        self._waited += now - started
+        if self._waited >= DISK_BUDGET:
+            self._paused_until = now + DISK_PAUSE
+            self._window, self._waited = float("-inf"), 0.0
 
     def _open(self) -> sqlite3.Connection:
         conn = read_only_connection(self.path, busy_ms=0)

@@ -103,24 +103,49 @@ def test_a_locked_database_or_another_thread_gets_none(tmp_path: Path) -> None:
         setup.close()
 
 
-def test_a_read_that_went_to_the_disk_makes_the_reader_step_aside(
+def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_aside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A read that went to the disk is answered; once such reads kept the loop waiting
+    DISK_BUDGET within DISK_WINDOW, the reader steps aside for DISK_PAUSE."""
     path = str(tmp_path / "disk.db")
     setup = sqlite3.connect(path, isolation_level=None)
     setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
     setup.execute("INSERT INTO t VALUES ('a', 'one')")
     now = 100.0
     reader = InlineReader(path, clock=lambda: now)
-    blocks = iter([0, 0, 0, 8, 8, 8])  # the second read had to read 8 blocks
-    monkeypatch.setattr(sqlite_reads, "blocks_read", lambda: next(blocks))
+    disk = [False]  # whether the next read goes to the disk
+    count = itertools.count()
+    budget = 0.125  # exact in binary, as are the clock's steps
+    monkeypatch.setattr(sqlite_reads, "DISK_BUDGET", budget)
+
+    def blocks_read() -> int:  # called before and after each read: a disk read takes budget/2
+        nonlocal now
+        calls = next(count)
+        if disk[0] and calls % 2:
+            now += budget / 2
+            return calls + 8
+        return calls
+
+    monkeypatch.setattr(sqlite_reads, "blocks_read", blocks_read)
     query = ("SELECT v FROM t WHERE k = ?", ("a",))
+
+    def read(on_disk: bool) -> list[tuple[str]] | None:
+        disk[0] = on_disk
+        return reader.rows(*query)
+
     try:
-        assert reader.rows(*query) == [("one",)]
-        assert reader.rows(*query) == [("one",)]  # answered, then the reader steps aside
-        assert reader.rows(*query) is None
+        assert read(False) == [("one",)]
+        assert read(True) == [("one",)]  # half the budget: the loop keeps reading
+        now += sqlite_reads.DISK_WINDOW  # a new window: the earlier wait no longer counts
+        assert read(True) == [("one",)]
+        assert read(False) == [("one",)]
+        assert read(True) == [("one",)]  # the whole budget: answered, then steps aside
+        assert read(False) is None
         now += sqlite_reads.DISK_PAUSE
-        assert reader.rows(*query) == [("one",)]
+        assert read(False) == [("one",)]
+        assert read(True) == [("one",)]  # the pause started a new window
+        assert read(False) == [("one",)]
     finally:
         reader.close()
         setup.close()
@@ -134,6 +159,7 @@ async def test_while_reads_go_to_the_disk_they_run_on_the_reader_threads(
         created = await store.create_handle(NAME, [url("https://a.test")], actor="t")
         counter = itertools.count()
         monkeypatch.setattr(sqlite_reads, "blocks_read", lambda: next(counter))  # disk each time
+        monkeypatch.setattr(sqlite_reads, "DISK_BUDGET", 0.0)  # and the first one is too long
         trips.clear()
         before = store.query_count
         for _ in range(3):  # on the loop (it went to the disk), then on the reader threads
