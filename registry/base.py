@@ -7,7 +7,8 @@ point read (one record by its key) runs on the caller's thread when it can witho
 waiting (:mod:`registry.sqlite_reads`), with no trip at all, and a PostgreSQL one
 as a statement prepared once per connection, on asyncpg directly
 (:mod:`registry.pg_reads`).  Writes
-run in one transaction each (``BEGIN IMMEDIATE`` on SQLite, row locks on
+run in one transaction each (``BEGIN IMMEDIATE`` on SQLite, on the one writing
+connection the store keeps, :mod:`registry.sqlite_writer`; row locks on
 PostgreSQL).  ``query_count`` counts every statement sent to the database.
 
 ``on_change``, when set, is awaited after every committed write of handles or
@@ -26,7 +27,7 @@ prefix handle) use it so a failure leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -42,8 +43,9 @@ from registry.db import (
     sqlite_read_engine,
 )
 from registry.pg_reads import PointReader
-from registry.sqlite_driver import OneTripConnection
+from registry.sqlite_driver import OneTripConnection, adapted
 from registry.sqlite_reads import InlineReader, ThreadedReader
+from registry.sqlite_writer import HeldWriter
 
 T = TypeVar("T")
 ChangeHook = Callable[[Sequence[str]], Awaitable[None]]
@@ -70,7 +72,9 @@ class StoreBase:
         )
         self._inline: InlineReader | None = None
         self._threaded: ThreadedReader | None = None
+        self._writer: HeldWriter | None = None
         if engine.dialect.name == "sqlite":
+            self._writer = HeldWriter(engine)
             assert engine.url.database
             self._inline = InlineReader(engine.url.database)
             self._threaded = ThreadedReader(engine.url.database, size=SQLITE_READ_THREADS,
@@ -101,7 +105,7 @@ class StoreBase:
         if self._open_tx.get() is not None:  # already inside one: join it
             yield
             return
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             tx = _Transaction(conn)
             token = self._open_tx.set(tx)
             try:
@@ -109,6 +113,11 @@ class StoreBase:
             finally:
                 self._open_tx.reset(token)
         await self._changed(tx.changed)
+
+    def _begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A writing transaction: on SQLite on the store's held writing connection
+        (:mod:`registry.sqlite_writer`), else on a pooled one."""
+        return self.engine.begin() if self._writer is None else self._writer.begin()
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -161,10 +170,8 @@ class StoreBase:
         execute, fetch, close...): worth it on the resolver's cache-miss path.
         Rows come back raw (no type processing).
         """
-        adapted = (await conn.get_raw_connection()).dbapi_connection
-        assert isinstance(adapted, OneTripConnection)
         self.query_count += 1
-        return await adapted.fetch_all(sql, params)
+        return await (await adapted(conn)).fetch_all(sql, params)
 
     async def _sqlite_call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(sqlite3 connection, *args)`` on the SQLite thread of a writing connection,
@@ -189,11 +196,13 @@ class StoreBase:
         if tx is not None:
             yield tx.conn
             return
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             yield conn
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        if self._writer is not None:
+            await self._writer.close()
         if self._inline is not None:
             self._inline.close()
         if self._threaded is not None:

@@ -329,8 +329,15 @@ def prepared_insert(dialect: Dialect, table: Table, columns: tuple[str, ...],
 
 
 async def adapted(conn: AsyncConnection) -> OneTripConnection:
-    """The :class:`OneTripConnection` under ``conn`` (an engine of :data:`DBAPI`)."""
-    raw = (await conn.get_raw_connection()).dbapi_connection
+    """The :class:`OneTripConnection` under ``conn`` (an engine of :data:`DBAPI`): read
+    here when ``conn`` holds one (neither closed nor invalidated: nothing to wait for),
+    without the trip through SQLAlchemy's greenlet that
+    :meth:`AsyncConnection.get_raw_connection` makes (a create asks four times)."""
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        raw = sync.connection.dbapi_connection
+    else:
+        raw = (await conn.get_raw_connection()).dbapi_connection
     assert isinstance(raw, OneTripConnection)
     return raw
 
