@@ -41,13 +41,17 @@ _NAMED_CODES = {
     b"SHA256": HASH_CODE_SHA256,
 }
 _PUNCT_FREE = {b"HMACSHA1": HASH_CODE_HMAC_SHA1, b"HMACSHA256": HASH_CODE_HMAC_SHA256}
+#: the names session messages' MACs give (``HMAC-SHA256`` from 2.7), found without
+#: squashing them letter by letter
+_MAC_NAMES = {**_NAMED_CODES, b"HMAC-SHA256": HASH_CODE_HMAC_SHA256,
+              b"HMAC-SHA1": HASH_CODE_HMAC_SHA1}
 
 
 def mac_code(name: bytes) -> int:
     """HASH_CODE_* for a hash-algorithm id (``Util.doMac(byte[] digestType, ...)``)."""
     if len(name) == 1:
         return name[0]
-    code = _NAMED_CODES.get(name)
+    code = _MAC_NAMES.get(name)
     if code is not None:
         return code
     squashed = bytes(c for c in name.upper() if chr(c).isalnum())
