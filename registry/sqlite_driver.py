@@ -25,9 +25,10 @@ from __future__ import annotations
 import collections
 import functools
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -304,11 +305,28 @@ class PreparedInsert:
     sql: str
     columns: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
+    #: the columns' values of a row in the statement's order, in one call
+    _pick: Callable[[Mapping[str, Any]], Any] = field(init=False, repr=False, compare=False)
+    #: (position, processor) of the columns that have one
+    _process: tuple[tuple[int, Callable[[Any], Any]], ...] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pick = operator.itemgetter(*self.columns)
+        object.__setattr__(self, "_pick", pick if len(self.columns) > 1
+                           else lambda row: (pick(row),))
+        object.__setattr__(self, "_process", tuple(
+            (i, process) for i, process in enumerate(self.processors) if process))
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         """``row``'s values in the statement's order, as SQLAlchemy would bind them."""
-        return tuple(process(row[name]) if process else row[name]
-                     for name, process in zip(self.columns, self.processors, strict=True))
+        values = self._pick(row)
+        if not self._process:
+            return tuple(values)
+        out = list(values)
+        for i, process in self._process:
+            out[i] = process(out[i])
+        return tuple(out)
 
 
 @functools.lru_cache(maxsize=64)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +16,7 @@ from protocol.values import HandleValue, ValueReference
 from registry.db import open_engine
 from registry.errors import HandleAlreadyExists
 from registry.models import Handle, HandleValueRow, table_of, utcnow
-from registry.sqlite_driver import adapted, insert_rows
+from registry.sqlite_driver import adapted, insert_rows, prepared_insert
 from registry.store import HandleStore
 from registry.valuerows import value_row
 
@@ -164,3 +164,22 @@ async def test_a_create_is_two_trips(tmp_path: Path, trips: list[str]) -> None:
         assert await store.get_handle("88.118.8/T-1") == created
     finally:
         await store.close()
+
+
+async def test_prepared_params_bind_each_column_as_sqlalchemy_does(engine: AsyncEngine) -> None:
+    """Values in the statement's order, a processor (booleans, JSON) applied only to its
+    own column; one column, and columns without a processor, too."""
+    values = table_of(HandleValueRow)
+    row = value_row(7, "88.118.8/P", HandleValue(3, "URL", b"u", public_read=False))
+    prepared = prepared_insert(engine.dialect, values, tuple(row))
+    expected = tuple(
+        (values.c[name].type._cached_bind_processor(engine.dialect) or (lambda v: v))(row[name])
+        for name in prepared.columns)
+    assert prepared.params(row) == expected
+    assert prepared.params(row)[prepared.columns.index("public_read")] == 0
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("name", Text))
+    one = prepared_insert(engine.dialect, table, ("name",))
+    assert one.params({"name": "x", "other": 1}) == ("x",)
+    both = prepared_insert(engine.dialect, table, ("name", "id"))
+    assert both.params({"name": "x", "id": 2}) == tuple({"name": "x", "id": 2}[c]
+                                                         for c in both.columns)
