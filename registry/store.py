@@ -79,11 +79,26 @@ _GET_MANY = (
 )
 
 
+#: :data:`_GET_MANY` joining only the values of some types (a head without any still counts)
+_GET_MANY_TYPED = (
+    select(_H.c.name_key, _H.c.name, _H.c.version, *_VALUES)
+    .select_from(_H.outerjoin(_V, and_(_V.c.handle_id == _H.c.id, _V.c.name_key == _H.c.name_key,
+                                       _V.c.type.in_(bindparam("types", expanding=True)))))
+    .where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
+    .order_by(_H.c.name_key, _V.c.idx)
+)
+
+
 @functools.lru_cache(maxsize=16)
-def _get_many_sqlite(count: int) -> str:
-    """:data:`_GET_MANY` for ``count`` keys as SQLite text (``?`` for each key)."""
+def _get_many_sqlite(count: int, types: int = 0) -> str:
+    """:data:`_GET_MANY` for ``count`` keys as SQLite text (``?`` for each key), or with
+    ``types`` :data:`_GET_MANY_TYPED` for that many types (their ``?`` first)."""
     keys = [f"k{i}" for i in range(count)]
-    return str(_GET_MANY.params(keys=keys).compile(
+    if not types:
+        statement = _GET_MANY.params(keys=keys)
+    else:
+        statement = _GET_MANY_TYPED.params(keys=keys, types=[f"t{i}" for i in range(types)])
+    return str(statement.compile(
         dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}))
 
 
@@ -245,20 +260,30 @@ class HandleStore(
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return True, HandleRecord(rows[0][0], values, rows[0][1])
 
-    async def get_handles(self, names: Sequence[str]) -> list[HandleRecord | None]:
+    async def get_handles(
+        self, names: Sequence[str], *, types: Sequence[str] = (),
+    ) -> list[HandleRecord | None]:
         """The records of ``names`` (each as :meth:`get_handle` reads it, unfiltered), in
-        one query: None for a name that does not exist."""
+        one query: None for a name that does not exist.  With ``types`` a record holds
+        only its values of those types (read and decoded: no others), and a record
+        without any is there all the same, with no values."""
         keys = [name_key(name) for name in names]
+        kinds = tuple(dict.fromkeys(types))
         rows: Sequence[Any]
-        if self.dialect == "sqlite" and self._open_tx.get() is None:
-            # indexed point reads as a resolution's (on this thread when they need not wait)
-            rows = await self._point_read_sqlite(_get_many_sqlite(len(set(keys))),
-                                                 tuple(dict.fromkeys(keys)))
+        if self.dialect == "sqlite":
+            sql = _get_many_sqlite(len(set(keys)), len(kinds))
+            params = (*kinds, *dict.fromkeys(keys))
+            if self._open_tx.get() is None:
+                # indexed point reads as a resolution's (on this thread when they need not wait)
+                rows = await self._point_read_sqlite(sql, params)
+            else:
+                async with self._read() as conn:
+                    rows = await self._fetch_sqlite(conn, sql, params)
         else:
             async with self._read() as conn:
-                if self.dialect == "sqlite":
-                    rows = await self._fetch_sqlite(conn, _get_many_sqlite(len(set(keys))),
-                                                    tuple(dict.fromkeys(keys)))
+                if kinds:
+                    rows = (await conn.execute(_GET_MANY_TYPED,
+                                               {"keys": keys, "types": list(kinds)})).all()
                 else:
                     rows = (await conn.execute(_GET_MANY, {"keys": keys})).all()
         grouped: dict[str, list[Any]] = {}

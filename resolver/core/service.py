@@ -97,6 +97,10 @@ def credential_of(caller: Caller, record: Sequence[HandleValue]) -> bytes | None
         digest.update(b"%d %s %d:" % (v.index, v.type.encode(), len(v.data)) + v.data)
     return digest.digest()
 
+#: the values a create's checks read (the handle's existence needs none): the prefix
+#: handle's HS_ADMIN (groups they name are looked up on their own) and the caller's keys
+_CREATE_CHECK_TYPES = (TYPE_HS_ADMIN, TYPE_HS_SECKEY, TYPE_HS_PUBKEY)
+
 #: the most work one answer may cost over all the keys it is tried against
 MAX_ANSWER_WORK = 2 * MAX_PBKDF2_ITERATIONS
 #: an answer naming no key index (index 0) is tried against at most this many
@@ -324,11 +328,12 @@ class ResolutionService:
         na, bit = prefix_admin_handle(handle)
         if proven is None:
             # the handle and its prefix handle in one read
-            record, prefix_record = await self.store.get_handles([handle, na])
+            record, prefix_record = await self.store.get_handles(
+                [handle, na], types=_CREATE_CHECK_TYPES)
         else:  # and the caller's handle, for its credential
             assert caller.handle is not None
             record, prefix_record, mine = await self.store.get_handles(
-                [handle, na, caller.handle])
+                [handle, na, caller.handle], types=_CREATE_CHECK_TYPES)
             current = None if mine is None else credential_of(caller, mine.values)
             if current is None or not hmac.compare_digest(current, proven):
                 raise CredentialChanged(RC_SESSION_TIMEOUT, "the session's credential changed")

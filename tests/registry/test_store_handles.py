@@ -123,6 +123,26 @@ async def test_get_handles_reads_several_records_in_one_query(database: HandleSt
     assert found[2] == await database.get_handle(NAME)
 
 
+async def test_get_handles_of_some_types_reads_only_those_values(
+    database: HandleStore,
+) -> None:
+    """What a create's checks read: HS_ADMIN and keys only; a record without any of
+    them is found all the same (a create must see that its handle exists)."""
+    admin = HandleValue(100, "HS_ADMIN", b"\x00\x0f\x00\x00\x00\x01x\x00\x00\x01\x2c")
+    key = HandleValue(300, "HS_SECKEY", b"secret", public_read=False)
+    await database.create_handle("0.NA/88.118.8", [url(1), admin, key], actor="a")
+    await database.create_handle(NAME, [url(1), url(2)], actor="a")
+    before = database.query_count
+    found = await database.get_handles(
+        [NAME, "0.NA/88.118.8", "88.118.8/NONE"], types=("HS_ADMIN", "HS_SECKEY", "HS_ADMIN"))
+    assert database.query_count - before == 1
+    assert [None if r is None else (r.name, [v.index for v in r.values]) for r in found] == [
+        (NAME, []), ("0.NA/88.118.8", [100, 300]), None]
+    whole = await database.get_handle("0.NA/88.118.8")
+    assert whole is not None and found[1] is not None and found[1].version == whole.version
+    assert list(found[1].values) == [v for v in whole.values if v.type != "URL"]
+
+
 async def test_value_operations_bump_the_version(database: HandleStore) -> None:
     await database.create_handle(NAME, [url(1)], actor="a")
     added = await database.add_values(NAME, [url(2, "two")], actor="a")
