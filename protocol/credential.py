@@ -154,13 +154,19 @@ def sign_message_mac(msg: Message, secret_key: bytes, session_counter: int = 0) 
 
 def verify_message_mac(msg: Message, secret_key: bytes) -> bool:
     """Check an ``HS_MAC`` credential (False if absent, of another type or wrong)."""
+    return mac_counter(msg, secret_key) is not None
+
+
+def mac_counter(msg: Message, secret_key: bytes) -> int | None:
+    """The session counter of ``msg``'s ``HS_MAC`` credential when it verifies with
+    ``secret_key`` (:func:`verify_message_mac`), else None: the credential read once."""
     if not msg.signature:
-        return False
+        return None
     cred = decode_credential(msg.signature)
     if not cred.is_mac:
-        return False
+        return None
     expected = _mac_value(msg, cred.hash_alg, secret_key, cred.session_counter)
-    return hmac.compare_digest(expected, cred.signature)
+    return cred.session_counter if hmac.compare_digest(expected, cred.signature) else None
 
 
 def sign_message(

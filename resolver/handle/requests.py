@@ -67,12 +67,7 @@ from protocol.constants import (
     RC_SESSION_TIMEOUT,
     RC_SUCCESS,
 )
-from protocol.credential import (
-    decode_credential,
-    sign_message,
-    sign_message_mac,
-    verify_message_mac,
-)
+from protocol.credential import mac_counter, sign_message, sign_message_mac
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
 from protocol.framing import decode_packet, encode_tcp
@@ -209,15 +204,16 @@ class RequestProcessor:
         if request.signature:
             # the session's key as this process knows it, else as the registry has it
             secret = self.sessions.known_secret(session_id)
-            if secret is None or not verify_message_mac(request, secret):
+            counter = None if secret is None else mac_counter(request, secret)
+            if secret is None or counter is None:
                 found = await self.sessions.get(session_id)
                 if found is None:
                     return [error_response(request, RC_SESSION_TIMEOUT,
                                            "invalid session or timed out")]
                 secret = found.secret
-                if not verify_message_mac(request, secret):
+                counter = mac_counter(request, secret)
+                if counter is None:
                     return [error_response(request, RC_INVALID_SESSION_KEY, "bad session MAC")]
-            counter = decode_credential(request.signature).session_counter
             known = self.sessions.known(session_id)
             if (known is not None and known.caller.authenticated and _guardable(request)
                     and hmac.compare_digest(known.secret, secret)):

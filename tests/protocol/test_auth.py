@@ -35,6 +35,7 @@ from protocol.constants import (
 )
 from protocol.credential import (
     decode_credential,
+    mac_counter,
     sign_message,
     sign_message_mac,
     verify_message_mac,
@@ -243,6 +244,7 @@ def test_mac_credentials(version: tuple[int, int]) -> None:
     assert verify_message_mac(back, KEY)
     assert not verify_message_mac(back, b"other")
     assert decode_credential(back.signature or b"").session_counter == 4
+    assert (mac_counter(back, KEY), mac_counter(back, b"other")) == (4, None)
 
 
 def test_mac_credential_bytes_at_2_11() -> None:
