@@ -93,6 +93,9 @@ def _sqlite_engine(url: URL, *, reset_on_return: bool = True) -> AsyncEngine:
         pool_reset_on_return="rollback" if reset_on_return else None,
         module=sqlite_driver.DBAPI,  # one trip to the SQLite thread per statement
         json_serializer=sqlite_driver.json_text,
+        # a create's first statements may run on the loop's thread, never two at once
+        # (OneTripConnection.call_now); every other call on aiosqlite's thread
+        connect_args={"check_same_thread": False},
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -107,6 +110,14 @@ def _sqlite_engine(url: URL, *, reset_on_return: bool = True) -> AsyncEngine:
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+        if isinstance(dbapi_connection, sqlite_driver.OneTripConnection):
+            dbapi_connection.busy_ms = SQLITE_BUSY_TIMEOUT_MS
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            row = cursor.fetchone()
+            cursor.close()
+            if row is not None:
+                dbapi_connection.autocheckpoint = int(row[0])
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:

@@ -14,9 +14,14 @@ and leaves server-side cursors (unused here) as they were.  A transaction's
 ``BEGIN IMMEDIATE`` rides with its first statement, writes nobody reads back
 (audit and change-feed rows, a new handle's head row with its values:
 :func:`insert_parent_and_children`) with its next statement or its commit
-(:meth:`OneTripConnection.defer`); a create reads what it checks in one trip
-(:func:`fetch_each`) and commits in the next.  :func:`json_text`
-writes JSON columns (the same text, the common empty list without encoding);
+(:meth:`OneTripConnection.defer`).  A create (a few indexed reads, a few rows) makes
+no trip at all when the write lock is free: :meth:`OneTripConnection.call_now` runs it
+on the event loop's thread, reads and commit, which saves waking the SQLite thread and
+then the loop twice (on a busy 2-core machine those wake-ups cost more than the
+create's SQL), and sends every :data:`THREAD_COMMIT_EVERY`-th such commit to the SQLite
+thread, where SQLite may checkpoint the WAL (never on the loop's thread); when another
+connection holds the lock it reads what it checks in one trip and commits in the next.
+:func:`json_text` writes JSON columns (the same text, the common empty list without encoding);
 :func:`insert_rows` is a bulk insert without SQLAlchemy's work per row.
 """
 
@@ -48,6 +53,11 @@ BEGIN = "BEGIN IMMEDIATE"
 
 
 Deferred = list[tuple[Callable[..., None], tuple[Any, ...]]]
+#: of the transactions that began on the event loop's thread (:meth:`OneTripConnection.call_now`),
+#: every this many-th commits on the SQLite thread, where SQLite checkpoints the WAL once it
+#: holds ``wal_autocheckpoint`` pages (the others skip that: the log grows by at most this
+#: many creates past it)
+THREAD_COMMIT_EVERY = 16
 
 
 class _Unlogged:
@@ -81,6 +91,34 @@ def _then(conn: sqlite3.Connection, begin: bool, deferred: Deferred, fn: Callabl
     for write, write_args in deferred:
         write(conn, *write_args)
     return fn(conn, *args)
+
+
+def _begin_now(conn: sqlite3.Connection, busy_ms: int) -> bool:
+    """Here and now: ``BEGIN IMMEDIATE`` if the write lock is free (True), without the
+    busy wait for it (False: another connection holds it); the busy timeout is
+    ``busy_ms`` again either way."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(BEGIN)
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+    return True
+
+
+def _commit_now(conn: sqlite3.Connection, deferred: Deferred, autocheckpoint: int) -> None:
+    """Here and now: the deferred writes and the commit, without the WAL checkpoint
+    SQLite may run in a commit (copying the log into the database: too long to keep
+    the event loop waiting; a commit on the SQLite thread does it,
+    :data:`THREAD_COMMIT_EVERY`)."""
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    try:
+        _flush_and_commit(conn, False, deferred)
+    finally:
+        conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
 
 
 def _commit(conn: sqlite3.Connection) -> None:
@@ -190,7 +228,15 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     statement or the commit, in the same trip.
     """
 
-    __slots__ = ("_begin_pending", "_deferred", "_in_transaction")
+    __slots__ = (
+        "_began_now",
+        "_begin_pending",
+        "_deferred",
+        "_in_transaction",
+        "_now_commits",
+        "autocheckpoint",
+        "busy_ms",
+    )
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass of its cursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -199,6 +245,14 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._deferred: Deferred = []
         # unknown until a trip says: a commit or rollback then goes to the thread
         self._in_transaction = True
+        #: the connection's busy timeout (ms) and WAL auto-checkpoint (pages), set with it
+        #: (``registry.db``); busy_ms 0: :meth:`call_now` never runs on the loop's thread
+        self.busy_ms = 0
+        self.autocheckpoint = 1000
+        #: the open transaction began on the loop's thread (:meth:`call_now`): it commits
+        #: there too, but every :data:`THREAD_COMMIT_EVERY`-th of them
+        self._began_now = False
+        self._now_commits = 0
 
     def begin(self) -> None:
         """Start a writing transaction (``BEGIN IMMEDIATE``) with the next statement."""
@@ -235,21 +289,55 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         async with self._execute_mutex:
             return await self._on_thread(fn, *args)
 
+    async def call_now(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(sqlite3 connection, *args)`` as :meth:`call`, but here on the event loop's
+        thread, with no trip, when it is the first statement of a writing transaction
+        and the write lock is free (``BEGIN IMMEDIATE`` taken without waiting); else on
+        the SQLite thread, which waits for the lock.  Only for a few indexed statements
+        (a create's reads of what it checks): the loop waits for them."""
+        async with self._execute_mutex:
+            connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+            db = connection._conn
+            if not (self._begin_pending and self.busy_ms and db is not None
+                    and _begin_now(db, self.busy_ms)):
+                return await self._on_thread(fn, *args)
+            self._begin_pending = False
+            self._began_now = True
+            deferred, self._deferred = self._deferred, []
+            try:
+                return _then(db, False, deferred, fn, args)
+            finally:
+                self._in_transaction = db.in_transaction
+
     async def fetch_all(self, operation: str, parameters: Any) -> list[Any]:
         """The rows of one statement, in one trip (raw: no type processing)."""
         async with self._execute_mutex:
             return (await self.trip(operation, parameters))[3]
 
     def rollback(self) -> None:
-        self._begin_pending = False
+        self._begin_pending = self._began_now = False
         self._deferred = []
         if self._in_transaction:
             super().rollback()
             self._in_transaction = False
 
     def commit(self) -> None:
+        began_now, self._began_now = self._began_now, False
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        db = connection._conn
+        if began_now and db is not None and self._in_transaction:
+            self._now_commits += 1
+            if self._now_commits % THREAD_COMMIT_EVERY:
+                # a create's few rows: committed here, with no trip
+                deferred, self._deferred = self._deferred, []
+                try:
+                    _commit_now(db, deferred, self.autocheckpoint)
+                except Exception as error:
+                    self._handle_exception(error)
+                finally:
+                    self._in_transaction = db.in_transaction
+                return
         if self._deferred:
-            connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             begin, self._begin_pending = self._begin_pending, False
             deferred, self._deferred = self._deferred, []
             try:
@@ -371,12 +459,14 @@ def _fetch_each(db: sqlite3.Connection, statements: Sequence[tuple[str, tuple[An
     return [db.execute(sql, parameters).fetchall() for sql, parameters in statements]
 
 
-async def fetch_each(conn: AsyncConnection, statements: Sequence[tuple[str, tuple[Any, ...]]]
-                     ) -> list[list[Any]]:
+async def fetch_each(conn: AsyncConnection, statements: Sequence[tuple[str, tuple[Any, ...]]],
+                     *, now: bool = False) -> list[list[Any]]:
     """The raw driver rows of each of ``statements`` (SQLite text, parameters) run on
     ``conn`` in order, all in one trip (with a pending ``BEGIN IMMEDIATE`` and deferred
-    writes first)."""
-    return await (await adapted(conn)).call(_fetch_each, statements)
+    writes first); ``now``: with no trip when that needs no waiting
+    (:meth:`OneTripConnection.call_now`)."""
+    raw = await adapted(conn)
+    return await (raw.call_now if now else raw.call)(_fetch_each, statements)
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]

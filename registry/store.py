@@ -542,9 +542,10 @@ class HandleStore(
                 owners_read = (owners_query_sqlite([key]) if sqlite and create and not update
                                else None)
                 if owners_read is not None:
-                    # a create: its prefixes and their owners read in the lock's trip
+                    # a create: its prefixes and their owners read with the lock's read,
+                    # here when the write lock is free (else in one trip)
                     rows, owner_rows = await sqlite_driver.fetch_each(
-                        conn, [(_LOCK_SQLITE, (key,)), owners_read])
+                        conn, [(_LOCK_SQLITE, (key,)), owners_read], now=True)
                     self.query_count += 2
                 elif sqlite:  # raw rows, without SQLAlchemy's work
                     rows = await self._fetch_sqlite(conn, _LOCK_SQLITE, (key,))

@@ -3,6 +3,7 @@ inserts without SQLAlchemy's work per row store the same."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.values import HandleValue, ValueReference
-from registry.db import open_engine
+from registry.db import SQLITE_BUSY_TIMEOUT_MS, open_engine
 from registry.errors import HandleAlreadyExists
 from registry.models import Handle, HandleValueRow, table_of, utcnow
-from registry.sqlite_driver import adapted, insert_rows, prepared_insert
+from registry.sqlite_driver import THREAD_COMMIT_EVERY, adapted, insert_rows, prepared_insert
 from registry.store import HandleStore
 from registry.valuerows import value_row
 
@@ -144,9 +145,13 @@ async def test_insert_rows_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_a_create_is_two_trips(tmp_path: Path, trips: list[str]) -> None:
-    """The lock read with the prefixes and owners (after BEGIN IMMEDIATE), the commit
-    (with the head row, its values, the audit and change-feed rows)."""
+async def test_a_create_makes_no_trip_when_the_write_lock_is_free(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """BEGIN IMMEDIATE, the lock read with the prefixes and owners, the head row, its
+    values, the audit and change-feed rows and the commit on the loop's thread when
+    nothing waits for the lock; every THREAD_COMMIT_EVERY-th such commit on the SQLite
+    thread, where SQLite may checkpoint the WAL; busy timeout and auto-checkpoint as set."""
     store = await HandleStore.open(f"sqlite:///{tmp_path / 'creates.db'}")
     try:
         # the first write of a process may prune the change feed (a statement more)
@@ -154,15 +159,54 @@ async def test_a_create_is_two_trips(tmp_path: Path, trips: list[str]) -> None:
         trips.clear()
         created = await store.create_handle("88.118.8/T-1", [HandleValue(1, "URL", b"x")],
                                             actor="t")
-        assert trips == ["_then", "_flush_and_commit"]
+        assert trips == []
         assert await store.get_handle("88.118.8/T-1") == created
         assert [(e.action, e.handle) for e in await store.audit_entries()] == [
             ("create", "88.118.8/T-0"), ("create", "88.118.8/T-1")]
-        assert (await store.verify_audit()).ok
         with pytest.raises(HandleAlreadyExists):
             await store.create_handle("88.118.8/t-1", [HandleValue(1, "URL", b"y")], actor="t")
         assert await store.get_handle("88.118.8/T-1") == created
+        trips.clear()
+        for i in range(2, 2 + 2 * THREAD_COMMIT_EVERY):
+            await store.create_handle(f"88.118.8/T-{i}", [HandleValue(1, "URL", b"x")],
+                                      actor="t")
+        assert trips == ["_flush_and_commit"] * 2
+        assert await store.count_handles("88.118.8") == 2 + 2 * THREAD_COMMIT_EVERY
+        assert (await store.verify_audit()).ok
+        async with store.transaction(), store._write() as conn:
+            raw = await adapted(conn)
+            assert (raw.busy_ms, raw.autocheckpoint) == (SQLITE_BUSY_TIMEOUT_MS, 1000)
+            settings = await raw.call(lambda db: (
+                db.execute("PRAGMA busy_timeout").fetchone()[0],
+                db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]))
+        assert settings == (SQLITE_BUSY_TIMEOUT_MS, 1000)
     finally:
+        await store.close()
+
+
+async def test_a_create_waits_for_the_write_lock_on_the_sqlite_thread(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """Another connection (another process) holding the write lock: the create does not
+    wait on the loop's thread but in a trip, and goes on once the lock is free."""
+    path = tmp_path / "creates.db"
+    store = await HandleStore.open(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await store.create_handle("88.118.8/T-0", [HandleValue(1, "URL", b"x")], actor="t")
+        other.execute("BEGIN IMMEDIATE")
+        trips.clear()
+        waiting = asyncio.create_task(
+            store.create_handle("88.118.8/T-1", [HandleValue(1, "URL", b"x")], actor="t"))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # the loop runs on: this test's sleep ended
+        other.execute("COMMIT")
+        created = await waiting
+        assert trips == ["_then", "_flush_and_commit"]
+        assert await store.get_handle("88.118.8/T-1") == created
+        assert (await store.verify_audit()).ok
+    finally:
+        other.close()
         await store.close()
 
 
