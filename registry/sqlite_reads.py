@@ -16,7 +16,8 @@ indexed point read whose pages are in memory that is shorter than the hand-off
 it replaces; a read whose pages must come from the disk would stop the loop for
 the disk's latency, where the pooled threads overlap those waits.  So the
 reader adds up how long the reads that had to read blocks from the disk (the
-thread's ``ru_inblock`` grew) kept the loop waiting; once that reaches
+thread's ``ru_inblock`` grew), or took :data:`SLOW_READ` or longer for another
+reason, kept the loop waiting; once that reaches
 :data:`DISK_BUDGET` within :data:`DISK_WINDOW` seconds, it steps aside for
 :data:`DISK_PAUSE` seconds: meanwhile every read runs on
 :class:`ThreadedReader` (a few threads, each with a read-only connection of
@@ -54,6 +55,10 @@ DISK_PAUSE = 1.0
 """Seconds the reader steps aside (the reader threads read) once the disk took too long."""
 DISK_WINDOW = 1.0
 """Seconds over which the loop's waits for reads that went to the disk are added up."""
+SLOW_READ = 0.002
+"""Seconds after which a read counts as waiting even when this thread read no block
+itself (a page another process is reading or writing back, a preempted thread): an
+indexed read of pages in memory takes 10-100 µs."""
 DISK_BUDGET = 0.1
 """Seconds of each :data:`DISK_WINDOW` the loop may wait for reads that went to the disk
 (0: step aside at the first one)."""
@@ -107,14 +112,15 @@ class InlineReader:
             if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 return None
             raise
-        if blocks_read() > before:
-            self._went_to_disk(started)
+        went_to_disk = blocks_read() > before
+        now = self.clock()
+        if went_to_disk or now - started >= SLOW_READ:
+            self._waited_for(started, now)
         return rows
 
-    def _went_to_disk(self, started: float) -> None:
-        """Count a read begun at ``started`` that read from the disk; step aside when
-        such reads kept the loop waiting :data:`DISK_BUDGET` in the window."""
-        now = self.clock()
+    def _waited_for(self, started: float, now: float) -> None:
+        """Count a read from ``started`` to ``now`` that waited; step aside when such
+        reads kept the loop waiting :data:`DISK_BUDGET` in the window."""
         if now - self._window >= DISK_WINDOW:
             self._window, self._waited = now, 0.0
         self._waited += now - started

@@ -106,8 +106,8 @@ def test_a_locked_database_or_another_thread_gets_none(tmp_path: Path) -> None:
 def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_aside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read that went to the disk is answered; once such reads kept the loop waiting
-    DISK_BUDGET within DISK_WINDOW, the reader steps aside for DISK_PAUSE."""
+    """A read that went to the disk (or took SLOW_READ) is answered; once such reads kept
+    the loop waiting DISK_BUDGET within DISK_WINDOW, the reader steps aside for DISK_PAUSE."""
     path = str(tmp_path / "disk.db")
     setup = sqlite3.connect(path, isolation_level=None)
     setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
@@ -115,23 +115,25 @@ def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_asid
     now = 100.0
     reader = InlineReader(path, clock=lambda: now)
     disk = [False]  # whether the next read goes to the disk
+    slow = [False]  # whether it takes budget/2 without reading a block itself
     count = itertools.count()
+    blocks = 0
     budget = 0.125  # exact in binary, as are the clock's steps
     monkeypatch.setattr(sqlite_reads, "DISK_BUDGET", budget)
+    monkeypatch.setattr(sqlite_reads, "SLOW_READ", budget / 4)
 
-    def blocks_read() -> int:  # called before and after each read: a disk read takes budget/2
-        nonlocal now
-        calls = next(count)
-        if disk[0] and calls % 2:
+    def blocks_read() -> int:  # called before and after each read: a slow one takes budget/2
+        nonlocal now, blocks
+        if next(count) % 2 and (disk[0] or slow[0]):
             now += budget / 2
-            return calls + 8
-        return calls
+            blocks += 8 if disk[0] else 0
+        return blocks
 
     monkeypatch.setattr(sqlite_reads, "blocks_read", blocks_read)
     query = ("SELECT v FROM t WHERE k = ?", ("a",))
 
-    def read(on_disk: bool) -> list[tuple[str]] | None:
-        disk[0] = on_disk
+    def read(on_disk: bool, waits: bool = False) -> list[tuple[str]] | None:
+        disk[0], slow[0] = on_disk, waits
         return reader.rows(*query)
 
     try:
@@ -146,6 +148,10 @@ def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_asid
         assert read(False) == [("one",)]
         assert read(True) == [("one",)]  # the pause started a new window
         assert read(False) == [("one",)]
+        now += sqlite_reads.DISK_PAUSE
+        assert read(False, waits=True) == [("one",)]  # slow with no block read: waited too
+        assert read(False, waits=True) == [("one",)]
+        assert read(False) is None
     finally:
         reader.close()
         setup.close()
