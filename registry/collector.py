@@ -14,14 +14,18 @@ kinds of work here create containers fast:
   tuples; the passes kept walking each batch's live records and the start-up
   objects, a quarter to a third of an import's CPU.
 
-Both use the same remedy: freeze what exists (:func:`gc.freeze`: never walked
-again, still freed by reference counting) and let the young generation grow to
-:data:`YOUNG_OBJECTS` containers between passes (objects that die young are then
-never walked at all), running the older passes less often.  Reference cycles
-are still collected, later: what they hold stays bounded by the thresholds.
-:func:`settle_heap` does it for good, once a serving process has started;
-:func:`few_collections` for the length of an import, restoring the settings
-afterwards.
+Both freeze what exists (:func:`gc.freeze`: never walked again, still freed by
+reference counting).  A serving process (:func:`settle_heap`, for good once it
+has started) lets the young generation grow to :data:`YOUNG_OBJECTS`
+containers between passes (objects that die young are then never walked at
+all) and runs the older passes less often.  A file import (:mod:`registry.importer`)
+spaces the young passes further, :data:`IMPORT_YOUNG_OBJECTS` containers: the
+young objects are its batches (a batch of demo records and the one read ahead
+are some 1.5 million containers alive until stored), and passes every 50,000
+walked them again and again; freed containers count against the threshold, so
+a pass still comes once that many more are alive than at the last one (cyclic
+garbage included: a 20,000-record import leaves about 140 objects of it).  The
+previous settings come back when the import ends.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ MIDDLE_EVERY = 20
 FULL_EVERY = 10
 
 SPACED = (YOUNG_OBJECTS, MIDDLE_EVERY, FULL_EVERY)
-"""The thresholds both use (:func:`gc.set_threshold`)."""
+"""The thresholds of a serving process (:func:`gc.set_threshold`)."""
+#: new container objects (net of those freed) between two young passes during a file
+#: import: more than its two batches hold
+IMPORT_YOUNG_OBJECTS = 2_000_000
 
 _active: list[tuple[int, int, int]] = []  # the thresholds to restore, one per open block
 
@@ -53,13 +60,15 @@ def settle_heap() -> None:
 
 
 @contextmanager
-def few_collections() -> Iterator[None]:
-    """Run the block with objects alive at its start frozen and the passes spaced;
-    the previous settings come back when the outermost such block ends."""
+def few_collections(young: int = YOUNG_OBJECTS) -> Iterator[None]:
+    """Run the block with objects alive at its start frozen and the passes spaced:
+    ``young`` new containers between young passes (a file import:
+    :data:`IMPORT_YOUNG_OBJECTS`); the previous settings come back when the outermost
+    such block ends."""
     if not _active:
         gc.freeze()
         previous = gc.get_threshold()
-        gc.set_threshold(*SPACED)
+        gc.set_threshold(young, MIDDLE_EVERY, FULL_EVERY)
     else:
         previous = _active[0]
     _active.append(previous)

@@ -61,7 +61,7 @@ from protocol.errors import ProtocolError
 from protocol.rest_json import value_from_json
 from protocol.value_text import ReadFile, ValueSyntaxError, text_type, value_from_text
 from protocol.values import DEFAULT_TTL, TTL_TYPE_RELATIVE, HandleValue, make_value
-from registry.collector import few_collections
+from registry.collector import IMPORT_YOUNG_OBJECTS, few_collections
 from registry.errors import InvalidArgument
 from registry.store import HandleStore
 
@@ -392,7 +392,7 @@ async def import_file(
         writer = csv.writer(report)
         if on_progress:
             on_progress(summary.rows_done, source.rows)
-        with few_collections():  # registry.collector: a third of the CPU otherwise
+        with few_collections(IMPORT_YOUNG_OBJECTS):  # registry.collector: few passes
             async with read_ahead(_batches(items, batch_rows)) as batches:
                 async for batch in batches:
                     await _import_batch(store, batch, summary, writer, actor, overwrite)

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry.collector import SPACED, YOUNG_OBJECTS, few_collections, settle_heap
+from registry.collector import (
+    IMPORT_YOUNG_OBJECTS,
+    SPACED,
+    YOUNG_OBJECTS,
+    few_collections,
+    settle_heap,
+)
 
 
 class _Node:
@@ -29,6 +35,21 @@ def test_settings_come_back_after_nested_blocks() -> None:
         assert gc.get_threshold()[0] == YOUNG_OBJECTS
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
+
+
+def test_a_file_import_spaces_the_young_passes_beyond_its_batches() -> None:
+    before = gc.get_threshold()
+    with few_collections(IMPORT_YOUNG_OBJECTS):
+        assert gc.get_threshold() == (IMPORT_YOUNG_OBJECTS, *SPACED[1:])
+        with few_collections():  # a nested block keeps the outer one's settings
+            assert gc.get_threshold()[0] == IMPORT_YOUNG_OBJECTS
+        cycle = _Node()
+        alive = weakref.ref(cycle)
+        del cycle
+        gc.collect()  # cycles made inside are still garbage to a pass
+        assert alive() is None
+    assert gc.get_threshold() == before
+    assert IMPORT_YOUNG_OBJECTS > YOUNG_OBJECTS
 
 
 def test_cycles_made_inside_are_still_collected() -> None:

@@ -4,11 +4,13 @@ database refuses half-way, overwrites dropping links and identifiers, record dig
 from __future__ import annotations
 
 import csv
+import gc
 from pathlib import Path
 
 import pytest
 
 from protocol.values import HandleValue, ValueReference
+from registry.collector import IMPORT_YOUNG_OBJECTS
 from registry.importer import import_file, scan_source
 from registry.store import HandleStore
 from registry.valuerows import SQLITE_TRUTH, VALUE_ROW_COLUMNS, record_digest, stored_rows
@@ -49,6 +51,18 @@ async def test_a_bad_row_in_the_middle_of_a_big_batch(database: HandleStore,
         (1, "URL", b"https://p.example/1501"), (2, "EMAIL", b"ops@p.example")]
     assert all(v.timestamp > 0 for v in stored.values)
     assert (await database.verify_audit()).ok
+
+
+async def test_an_import_spaces_the_collector_s_young_passes_while_it_runs(
+        database: HandleStore, tmp_path: Path) -> None:
+    source = tmp_path / "few.csv"
+    write_csv(source, 30)
+    before = gc.get_threshold()
+    during: list[int] = []
+    await import_file(database, source, batch_rows=20,
+                      on_progress=lambda _done, _total: during.append(gc.get_threshold()[0]))
+    assert len(during) > 2 and set(during[1:]) == {IMPORT_YOUNG_OBJECTS}  # [0]: before
+    assert gc.get_threshold() == before
 
 
 async def test_a_batch_the_database_refuses_is_not_half_written(tmp_path: Path) -> None:
