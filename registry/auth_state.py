@@ -56,7 +56,18 @@ _SELECT_SQLITE = 'SELECT pool, expires, data FROM auth_state WHERE "key" = ?'
 _GET_SQLITE = _SELECT_SQLITE + " AND expires >= ?"
 _GET_PG = "SELECT pool, expires, data FROM auth_state WHERE key = $1 AND expires >= $2"
 _UPDATE_SQLITE = 'UPDATE auth_state SET pool = ?, expires = ?, data = ? WHERE "key" = ?'
+_UPDATE_DATA_SQLITE = 'UPDATE auth_state SET data = ? WHERE "key" = ?'
 _DELETE_SQLITE = 'DELETE FROM auth_state WHERE "key" = ?'
+EXPIRY_STEP = 1.0
+"""A change made within a write (a Handle session's counter, every create) moves its
+record's expiry only when that moves by this many seconds or more: a new expiry is a
+new entry in the (pool, expires) index, one more page for every create to write (issue
+17); the record then expires at most this much before an idle timeout counted exactly."""
+
+
+def _same_expiry(live: AuthSlot, new: AuthSlot) -> bool:
+    """Whether ``new`` may keep ``live``'s expiry (:data:`EXPIRY_STEP`)."""
+    return 0.0 <= new.expires - live.expires < EXPIRY_STEP
 
 
 def _change_here(db: sqlite3.Connection, key: str,
@@ -96,7 +107,10 @@ def _change_within_here(db: sqlite3.Connection, key: str,
         if row is not None:
             db.execute(_DELETE_SQLITE, (key,))
     elif live is not None:
-        db.execute(_UPDATE_SQLITE, (live.pool, new.expires, new.data, key))
+        if _same_expiry(live, new):  # the row only: no index entry changes
+            db.execute(_UPDATE_DATA_SQLITE, (new.data, key))
+        else:
+            db.execute(_UPDATE_SQLITE, (live.pool, new.expires, new.data, key))
 
 
 class AuthStateMixin(StoreBase):
@@ -190,8 +204,9 @@ class AuthStateMixin(StoreBase):
             if row is not None:
                 await tx.conn.execute(delete(_A).where(_A.c.key == key))
         elif live is not None:
-            await tx.conn.execute(update(_A).where(_A.c.key == key).values(
-                expires=new.expires, data=new.data))
+            fields = ({"data": new.data} if _same_expiry(live, new)
+                      else {"expires": new.expires, "data": new.data})
+            await tx.conn.execute(update(_A).where(_A.c.key == key).values(**fields))
 
     async def auth_take(self, key: str, now: float) -> AuthSlot | None:
         """Remove the record under ``key`` and return it if it was live: one statement

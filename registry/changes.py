@@ -12,12 +12,18 @@ Order: :func:`record` takes the audit chain's lock
 (:func:`registry.db.transaction_lock`; every write already holds it for its
 audit row, SQLite holds its write lock anyway) before it draws sequence
 numbers, so ``seq`` grows in commit order and a reader following
-``seq > last`` never skips a row committed late.  SQLite gets AUTOINCREMENT,
-so a number is never handed out twice even after the rows are pruned.
+``seq > last`` never skips a row committed late.  A number is never handed out
+twice even after the rows are pruned: the prune keeps the newest row, so SQLite's
+next number (the largest plus one; no AUTOINCREMENT, whose counter was one more page
+to write a create) never goes back.
 
-Rows older than :data:`RETENTION_SECONDS` are pruned by the writers (an
-indexed range delete in a writing transaction, at most every
-:data:`PRUNE_SECONDS` in a process, not one more statement per create).  A
+Rows older than :data:`RETENTION_SECONDS` are pruned by the writers (a range delete
+by ``seq`` in a writing transaction, at most every :data:`PRUNE_SECONDS` in a process,
+not one more statement per create): every row before the first one of the last
+:data:`RETENTION_SECONDS`, found walking the rows in ``seq`` order (the rows it walks
+past are the ones it deletes), so ``time`` needs no index (one more page a create).
+A row is never pruned early; one stamped earlier than a row before it (another
+process's clock) may stay a little longer.  A
 reader that could not read the feed for longer than that may have missed rows
 and must forget its whole cache (:meth:`resolver.core.change_feed.ChangeFollower.poll`).
 """
@@ -28,10 +34,10 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Delete, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry import sqlite_driver
@@ -68,18 +74,28 @@ async def record(conn: AsyncConnection, handles: Sequence[str], kind: str = HAND
     global _pruned
     await transaction_lock(conn, "audit")
     now = utcnow()
-    if time.monotonic() - _pruned >= PRUNE_SECONDS:
-        _pruned = time.monotonic()
-        await conn.execute(
-            delete(_C).where(_C.c.time < now - timedelta(seconds=RETENTION_SECONDS)))
     if conn.dialect.name == "sqlite":
         # a bulk write's thousands of rows: one executemany; SQLite holds the write lock
         # already, so it goes with the transaction's next statement or its commit
         stamp = sqlite_driver.bind_value(conn, _C, "time", now)
         (await sqlite_driver.adapted(conn)).defer(
             _insert_here, _INSERT_SQLITE, [(h, kind, stamp) for h in handles])
-        return
-    await conn.execute(insert(_C), [{"handle": h, "kind": kind, "time": now} for h in handles])
+    else:
+        await conn.execute(insert(_C),
+                           [{"handle": h, "kind": kind, "time": now} for h in handles])
+    if time.monotonic() - _pruned >= PRUNE_SECONDS:
+        # after the rows above (SQLite: the deferred insert runs first): the newest stays
+        _pruned = time.monotonic()
+        await conn.execute(_prune(now - timedelta(seconds=RETENTION_SECONDS)))
+
+
+def _prune(cutoff: datetime) -> Delete:
+    """Delete the rows before the first one stamped ``cutoff`` or later (all but the
+    newest when there is none)."""
+    first_recent = (select(_C.c.seq).where(_C.c.time >= cutoff).order_by(_C.c.seq)
+                    .limit(1).scalar_subquery())
+    newest = select(func.max(_C.c.seq)).scalar_subquery()
+    return delete(_C).where(_C.c.seq < func.coalesce(first_recent, newest))
 
 
 def _insert_here(db: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -93,3 +93,38 @@ async def test_changes_since_reads_in_batches(database: HandleStore) -> None:
     first = await database.changes_since(0, limit=3)
     rest = await database.changes_since(first[-1].seq, limit=3)
     assert [r.handle for r in first + rest] == [f"88.118.8/B-{i}" for i in range(5)]
+
+
+async def test_the_prune_goes_by_seq_and_never_deletes_a_recent_row(
+    database: HandleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no index on time: the rows before the first recent one go, whatever comes after
+    monkeypatch.setattr(changes, "_pruned", time.monotonic())
+    for i in range(4):
+        await database.create_handle(f"88.118.8/P-{i}", [url()], actor="a")
+    seqs = [r.seq for r in await database.changes_since(0)]
+    old = changes.utcnow() - timedelta(seconds=changes.RETENTION_SECONDS + 1)
+    table = table_of(Change)
+    async with database.engine.begin() as conn:
+        # P-1 recent; P-2 stamped old after it (another process's clock)
+        await conn.execute(update(table).where(table.c.seq.in_([seqs[0], seqs[2]]))
+                           .values(time=old))
+    monkeypatch.setattr(changes, "_pruned", time.monotonic() - changes.PRUNE_SECONDS)
+    await database.create_handle("88.118.8/P-4", [url()], actor="a")
+    assert [r.handle for r in await database.changes_since(0)] == [
+        f"88.118.8/P-{i}" for i in (1, 2, 3, 4)]
+
+
+async def test_numbers_never_repeat_once_every_row_is_pruned(
+    database: HandleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await database.create_handle(TV, [url()], actor="a")
+    table = table_of(Change)
+    old = changes.utcnow() - timedelta(seconds=changes.RETENTION_SECONDS + 1)
+    for name in ("88.118.8/N-1", "88.118.8/N-2"):
+        async with database.engine.begin() as conn:
+            await conn.execute(update(table).values(time=old))
+        monkeypatch.setattr(changes, "_pruned", time.monotonic() - changes.PRUNE_SECONDS)
+        await database.create_handle(name, [url()], actor="a")
+    rows = await database.changes_since(0)
+    assert [(r.seq, r.handle) for r in rows] == [(3, "88.118.8/N-2")]

@@ -117,3 +117,44 @@ def test_url_forms() -> None:
     assert normalise_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
     bare = normalise_url("data/registry.db")
     assert (bare.drivername, bare.database) == ("sqlite+aiosqlite", "data/registry.db")
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from registry.db import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def test_the_change_feed_keeps_counting_past_the_rows_0014_drops_autoincrement_of(
+    sqlite_url: str,
+) -> None:
+    # 0013's feed had AUTOINCREMENT, whose counter outlived pruned rows; from 0014 on the
+    # next number follows the largest row: the migration leaves a row at the counter
+    engine = await open_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_to, "0013")
+            for handle in ("88.118.8/A", "88.118.8/B"):
+                await conn.execute(text("INSERT INTO changes (handle, kind, time) "
+                                        "VALUES (:h, 'handle', '2026-01-01 00:00:00.000000')"),
+                                   {"h": handle})
+            await conn.execute(text("DELETE FROM changes"))
+    finally:
+        await engine.dispose()
+    store = await HandleStore.open(sqlite_url)
+    try:
+        assert await store.last_change() == 2
+        await store.create_handle("88.118.8/C", [], actor="a")
+        assert [(r.seq, r.handle) for r in await store.changes_since(2)] == [(3, "88.118.8/C")]
+        async with store.engine.connect() as conn:
+            indexes = {i["name"] for t in ("changes", "handle_values")
+                       for i in await conn.run_sync(lambda c, t=t: inspect(c).get_indexes(t))}
+        assert not indexes & {"ix_changes_time", "ix_handle_values_type"}
+    finally:
+        await store.close()
