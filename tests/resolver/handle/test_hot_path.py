@@ -4,6 +4,7 @@ request processor, count as answers, and go away with the record they were made 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,17 +24,19 @@ from protocol.constants import (
 )
 from protocol.framing import UdpReassembler, encode_udp
 from protocol.message import Message, decode_message, response_expiration
+from registry.names import name_key
 from registry.store import HandleStore
 from resolver.core.hot import HotAnswers
 from resolver.core.limits import Limits
 from resolver.core.model import Caller
 from resolver.core.ratelimit import UNLIMITED, RateLimiter
 from resolver.core.service import ResolutionService
-from resolver.core.stack import ResolutionStack
+from resolver.core.stack import LOCAL, ResolutionStack
 from resolver.core.suspension import SuspendedPrefixes
 from resolver.handle.amplification import use_tcp_reply
 from resolver.handle.hot_path import KeptDatagrams, hot_request, short_pieces
 from resolver.handle.server import HandleServer, run_handle_server
+from tests.resolver.core.test_untracked import tracked_within
 from tests.resolver.handle.test_handle_support import NA, TV, seed, url
 
 SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -294,3 +297,20 @@ def test_a_kept_use_tcp_reply_is_the_one_made_for_the_answer(
         assert kept.charge == kept.size + len(use_tcp_reply(response))
     assert short_pieces(answers[0]) is not short_pieces(answers[1])  # recursion count differs
     assert short_pieces(answers[0]) is short_pieces(answers[2])
+
+
+@SQLITE
+@pytest.mark.parametrize("variant", VARIANTS)
+async def test_a_cached_record_and_its_kept_datagrams_are_out_of_the_collectors_sight(
+    pair: Pair, variant: str
+) -> None:
+    make = VARIANTS[variant]
+    await ask(pair.cached, make(1))  # fetched: the record cached, its datagrams kept
+    handle = "88.118.8/BIG" if variant == "several datagrams" else TV
+    answer = pair.stack.local.get(LOCAL + name_key(handle))
+    assert answer is not None and answer.renders
+    for _ in range(2):  # tuples of bytes (in tuples) inside the kept datagrams: the
+        gc.collect()  # collector's own passes untrack them, one level a pass
+    assert tracked_within(answer) == []
+    assert await ask(pair.cached, make(2)) == await ask(pair.uncached, make(2))
+    assert pair.processed == [1]
