@@ -42,6 +42,7 @@ from registry.db import (
     SQLITE_READ_THREADS,
     sqlite_read_engine,
 )
+from registry.pg_batches import KeyBatcher
 from registry.pg_reads import PointReader
 from registry.sqlite_driver import OneTripConnection, adapted
 from registry.sqlite_reads import InlineReader, ThreadedReader
@@ -88,6 +89,7 @@ class StoreBase:
             PointReader(self._reader, PG_POINT_READERS)
             if engine.dialect.name == "postgresql" else None
         )
+        self._batchers: dict[str, KeyBatcher] = {}
         for one in {engine, self.read_engine}:
             event.listen(one.sync_engine, "before_cursor_execute", self._count)
 
@@ -161,6 +163,19 @@ class StoreBase:
         self.query_count += 1
         return rows
 
+    async def _key_read_pg(self, sql: str, key: str) -> list[Any]:
+        """The rows of one key of a PostgreSQL point read outside any transaction, sent
+        together with the other keys asked for meanwhile (:mod:`registry.pg_batches`);
+        ``sql`` takes the keys as ``$1``, a ``varchar[]``, and leads each row with its key."""
+        batcher = self._batchers.get(sql)
+        if batcher is None:
+            assert self._points is not None
+            batcher = self._batchers[sql] = KeyBatcher(self._points, sql, on_send=self._sent)
+        return await batcher.rows(key)
+
+    def _sent(self) -> None:
+        self.query_count += 1
+
     async def _fetch_sqlite(
         self, conn: AsyncConnection, sql: str, params: tuple[Any, ...]
     ) -> list[Any]:
@@ -207,6 +222,8 @@ class StoreBase:
             self._inline.close()
         if self._threaded is not None:
             self._threaded.close()
+        for batcher in self._batchers.values():
+            await batcher.close()
         if self._points is not None:
             await self._points.close()
         for one in {self.engine, self.read_engine}:

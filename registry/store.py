@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -70,7 +69,20 @@ _GET = (
     .order_by(_V.c.idx)
 )
 _GET_SQLITE = str(_GET.compile(dialect=sqlite.dialect()))
-_GET_PG = str(_GET.compile(dialect=postgresql_asyncpg.dialect()))
+#: :data:`_GET` for the keys of ``$1`` (a ``varchar[]``), each row led by its key
+#: (:mod:`registry.pg_batches`); the lateral subquery (kept apart by ``OFFSET 0``) is
+#: one pruned index lookup a key, as :data:`_GET` is, not a join of whole tables;
+#: references come as JSON text, for :func:`row_value` to skip the usual ``[]``
+#: without decoding it (the connection's JSON codec parsed every one)
+_GET_KEYS_PG = (
+    "SELECT k.key, r.* FROM unnest($1::varchar[]) AS k(key) CROSS JOIN LATERAL ("
+    "SELECT handles.name, handles.version, "
+    + ", ".join(f'handle_values."{name}"' if name != "references"
+                else 'handle_values."references"::text' for name in VALUE_COLUMNS)
+    + " FROM handles LEFT OUTER JOIN handle_values ON handle_values.handle_id = handles.id"
+    " AND handle_values.name_key = handles.name_key"
+    " WHERE handles.name_key = k.key OFFSET 0) AS r ORDER BY k.key, r.idx"
+)
 _GET_MANY = (
     select(_H.c.name_key, _H.c.name, _H.c.version, *_VALUES)
     .select_from(_WITH_VALUES)
@@ -230,13 +242,14 @@ class HandleStore(
         ``replica`` lets a read replica answer (see :mod:`registry.replicas`)."""
         key = name_key(name)
         rows: Sequence[Any] | None = None
+        at = 0  # where a row's columns of _GET start (a row of _GET_KEYS_PG leads with its key)
         if replica and self.replicas is not None and self._open_tx.get() is None:
             rows = await self._get_from_replica(key)
         if rows is None and self._open_tx.get() is None:
             if self.dialect == "sqlite":
                 rows = await self._point_read_sqlite(_GET_SQLITE, (key,))
             else:
-                rows = await self._point_read_pg(_GET_PG, (key,))
+                rows, at = await self._key_read_pg(_GET_KEYS_PG, key), 1
         if rows is None:
             async with self._read() as conn:
                 if self.dialect == "sqlite":
@@ -245,8 +258,9 @@ class HandleStore(
                     rows = (await conn.execute(_GET, {"key": key})).all()
         if not rows:
             return None
-        values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
-        return HandleRecord(rows[0][0], select_values(values, types, indexes), rows[0][1])
+        first = rows[0]
+        values = tuple(row_value(row, at + 2) for row in rows if row[at + 2] is not None)
+        return HandleRecord(first[at], select_values(values, types, indexes), first[at + 1])
 
     def get_handle_now(self, name: str) -> tuple[bool, HandleRecord | None]:
         """(True, the record of ``name`` or None) when it can be read without waiting

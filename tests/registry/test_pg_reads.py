@@ -74,3 +74,23 @@ async def test_bounded_connections_and_a_killed_one_is_replaced(pg_url: PgDataba
             assert record is not None and record.values[0].data == b"https://a.test"
     finally:
         await store.close()
+
+
+async def test_concurrent_reads_go_as_one_statement_each_getting_its_own_rows(
+        pg_url: PgDatabase) -> None:
+    store = await HandleStore.open(pg_url.url, schema=pg_url.schema)
+    try:
+        names = [f"88.118.8/TV-{i:04d}" for i in range(6)]
+        for i, name in enumerate(names):
+            await store.create_handle(name, values(f"https://{i}.test")[: 1 + i % 2], actor="t")
+        asked = [*names, "88.118.8/absent", names[2].lower(), "88.118.8/ALSO-ABSENT"]
+        alone = [await store.get_handle(name) for name in asked]
+        before = store.query_count
+        together = await asyncio.gather(*(store.get_handle(name) for name in asked))
+        assert store.query_count - before == 1
+        assert together == alone
+        assert [r is None for r in together] == [False] * 6 + [True, False, True]
+        assert together[1] is not None and len(together[1].values) == 2
+        assert together[1].values[1].references == (ValueReference("88.118.8/OTHER", 3),)
+    finally:
+        await store.close()
