@@ -322,22 +322,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self._in_transaction = False
 
     def commit(self) -> None:
-        began_now, self._began_now = self._began_now, False
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        db = connection._conn
-        if began_now and db is not None and self._in_transaction:
-            self._now_commits += 1
-            if self._now_commits % THREAD_COMMIT_EVERY:
-                # a create's few rows: committed here, with no trip
-                deferred, self._deferred = self._deferred, []
-                try:
-                    _commit_now(db, deferred, self.autocheckpoint)
-                except Exception as error:
-                    self._handle_exception(error)
-                finally:
-                    self._in_transaction = db.in_transaction
+        try:
+            if self._commit_here():
                 return
+        except Exception as error:
+            self._handle_exception(error)
         if self._deferred:
+            connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             begin, self._begin_pending = self._begin_pending, False
             deferred, self._deferred = self._deferred, []
             try:
@@ -352,6 +343,51 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._begin_pending = False
         if self._in_transaction:
             super().commit()
+            self._in_transaction = False
+
+    def _commit_here(self) -> bool:
+        """Commit on this thread, with no trip, a transaction that began here
+        (:meth:`call_now`), but every :data:`THREAD_COMMIT_EVERY`-th; False: not done."""
+        began_now, self._began_now = self._began_now, False
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        db = connection._conn
+        if not (began_now and db is not None and self._in_transaction):
+            return False
+        self._now_commits += 1
+        if not self._now_commits % THREAD_COMMIT_EVERY:
+            return False
+        # a create's few rows: committed here, with no trip
+        deferred, self._deferred = self._deferred, []
+        try:
+            _commit_now(db, deferred, self.autocheckpoint)
+        finally:
+            self._in_transaction = db.in_transaction
+        return True
+
+    async def commit_async(self) -> None:
+        """:meth:`commit` awaited on the event loop, not through SQLAlchemy's greenlet
+        (:mod:`registry.sqlite_writer`): sqlite3's error as it is when it fails."""
+        if self._commit_here():
+            return
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        begin, self._begin_pending = self._begin_pending, False
+        deferred, self._deferred = self._deferred, []
+        if not (deferred or self._in_transaction):
+            return  # nothing was begun: no trip
+        try:
+            await connection._execute(
+                _Unlogged(_flush_and_commit, connection._conn, begin, deferred))
+        finally:
+            self._in_transaction = bool(connection._conn and connection._conn.in_transaction)
+
+    async def rollback_async(self) -> None:
+        """:meth:`rollback` awaited on the event loop, on the SQLite thread after whatever
+        runs there still (a statement whose caller was cancelled)."""
+        self._begin_pending = self._began_now = False
+        self._deferred = []
+        if self._in_transaction:
+            connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+            await connection.rollback()
             self._in_transaction = False
 
 

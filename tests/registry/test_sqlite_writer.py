@@ -86,3 +86,34 @@ def test_another_event_loop_gets_its_own_connection(tmp_path: Path) -> None:
             await store.close()
 
     assert asyncio.run(second()) == 2
+
+
+async def test_a_failed_commit_raises_sqlalchemys_error_and_rolls_back(tmp_path: Path) -> None:
+    # the writes' transactions end on the driver (OneTripConnection.commit_async): a
+    # deferred insert of a name taken fails the commit as SQLAlchemy's IntegrityError,
+    # the store's sign of a concurrent create
+    from sqlalchemy.exc import IntegrityError
+
+    from registry import sqlite_driver
+    from registry.models import AuditLog, table_of
+
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        await store.create_handle("88.118.8/F-1", URL, actor="t")
+        head = (await store.audit_entries(newest=True, limit=1))[0]
+        row = {"seq": head.seq, "time": head.time, "actor": "t", "action": "x",
+               "handle": None, "before": None, "after": None, "detail": {},
+               "prev_hash": "0", "row_hash": "0"}
+        with pytest.raises(IntegrityError):
+            async with store.transaction(), store._write() as conn:
+                await store.create_handle("88.118.8/F-2", URL, actor="t")
+                prepared = sqlite_driver.prepared_insert(conn.dialect, table_of(AuditLog),
+                                                         tuple(row))
+                (await sqlite_driver.adapted(conn)).defer(
+                    lambda db: db.execute(prepared.sql, prepared.params(row)))
+        assert await store.get_handle("88.118.8/F-2") is None
+        await store.create_handle("88.118.8/F-3", URL, actor="t")
+        assert store._writer is not None and store._writer.connections == 1
+        assert (await store.verify_audit()).ok
+    finally:
+        await store.close()
