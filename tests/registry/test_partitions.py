@@ -1,8 +1,11 @@
-"""PostgreSQL hash partitions of the handle tables (migration 0007, registry/partitions.py).
+"""PostgreSQL hash partitions of the handle tables (migrations 0007 and 0015,
+registry/partitions.py).
 
 The count comes from ``pg_partitions``; a lookup by handle key is planned on
 one partition of each table; an existing database with rows is upgraded with its
-rows; a bulk batch written with COPY that fails leaves nothing behind.
+rows; a bulk batch written with COPY that fails leaves nothing behind; each value
+partition's foreign key refers to the handle partition of its number, refuses a value
+without its head and cascades a delete.
 """
 
 from __future__ import annotations
@@ -188,3 +191,40 @@ async def test_copy_batch_that_fails_leaves_nothing(pg_url: PgDatabase) -> None:
 def test_value_rows_carry_the_handle_key() -> None:
     assert "name_key" in table_of(HandleValueRow).c
     assert table_of(Handle).c.name_key.unique
+
+
+_KEYS = ("SELECT c.conrelid::regclass::text, c.confrelid::regclass::text, c.confdeltype "
+         "FROM pg_constraint c WHERE c.contype = 'f' AND c.conname LIKE 'fk_handle_values%' "
+         "ORDER BY 1")
+
+
+async def test_value_partitions_refer_to_their_handle_partition(pg_url: PgDatabase) -> None:
+    store = await HandleStore.open(pg_url.url, schema=pg_url.schema, pg_partitions=4)
+    try:
+        await store.bulk_put([(f"88.118.8/K-{n}", _values(n)) for n in range(40)], actor="t")
+        await store.create_handle("88.118.8/K-one", _values(99), actor="t")
+        with psycopg.connect(pg_url.url, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{pg_url.schema}"')
+            assert conn.execute(_KEYS).fetchall() == [
+                (f"handle_values_p{n}", f"handles_p{n}", "c") for n in range(4)]
+            with pytest.raises(psycopg.errors.ForeignKeyViolation):
+                conn.execute("INSERT INTO handle_values SELECT id + 1000, name_key, 9, 'URL', "
+                             "'x'::bytea, 0, 0, 0, true, true, true, false, '[]'::json "
+                             "FROM handles WHERE name_key = '88.118.8/K-1'")
+        for name in ("88.118.8/K-1", "88.118.8/K-one"):  # each cascades to its values
+            await store.delete_handle(name, actor="t")
+        async with store.engine.connect() as conn:
+            left = (await conn.execute(text(
+                "SELECT count(*) FROM handle_values WHERE name_key IN "
+                "('88.118.8/K-1', '88.118.8/K-ONE')"))).scalar()
+            assert left == 0
+            assert (await conn.execute(text("SELECT count(*) FROM handle_values"))).scalar() == 78
+    finally:
+        await store.close()
+    await _alembic(pg_url, "downgrade", "0014")
+    with psycopg.connect(pg_url.url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{pg_url.schema}"')
+        keys = conn.execute(_KEYS).fetchall()
+    # back to one key on the parent (PostgreSQL keeps a copy of it on every partition)
+    assert ("handle_values", "handles", "c") in keys
+    assert all(referred == "handles" for _table, referred, _kind in keys)
