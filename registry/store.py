@@ -12,7 +12,6 @@ transaction, so no caller can store a record they refuse.  A reader gets a recor
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from protocol.values import HandleValue
+from protocol.values import HandleValue, with_timestamp
 from registry import changes, identifiers, links, sqlite_driver
 from registry.accounts import AccountsMixin
 from registry.admission import load_owners, owners_query_sqlite
@@ -156,12 +155,10 @@ def _settle(old: Values | None, new: Values, now: int) -> Values:
     settled: Values = {}
     for index, value in new.items():
         previous = old.get(index) if old else None
-        if previous is not None and value == dataclasses.replace(
-            previous, timestamp=value.timestamp
-        ):
+        if previous is not None and value == with_timestamp(previous, value.timestamp):
             settled[index] = previous
         else:
-            settled[index] = dataclasses.replace(value, timestamp=now)
+            settled[index] = with_timestamp(value, now)
     return settled
 
 

@@ -1,4 +1,5 @@
-"""make_value builds the same HandleValue as its constructor (the bulk readers' fast path)."""
+"""make_value builds the same HandleValue as its constructor (the bulk readers' fast path),
+with_timestamp the same as dataclasses.replace (a write's stamp)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import dataclasses
 
 import pytest
 
-from protocol.values import HandleValue, ValueReference, make_value
+from protocol.values import HandleValue, ValueReference, make_value, with_timestamp
 
-
-@pytest.mark.parametrize("fields", [
+FIELDS = [
     (1, "URL", b"https://e.test/", 0, 86400, 0, True, True, True, False, ()),
     (7, "HS_VLIST", b"", 1, 1735689600, 1234, False, True, False, True,
      (ValueReference("88.118.8/A", 300), ValueReference("88.118.8/B", 1))),
-])
+]
+
+
+@pytest.mark.parametrize("fields", FIELDS)
 def test_make_value_is_the_constructor_s_value(fields: tuple[object, ...]) -> None:
     made = make_value(*fields)  # type: ignore[arg-type]
     built = HandleValue(*fields)  # type: ignore[arg-type]
@@ -21,3 +24,13 @@ def test_make_value_is_the_constructor_s_value(fields: tuple[object, ...]) -> No
     assert dataclasses.astuple(made) == dataclasses.astuple(built)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.index = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("fields", FIELDS)
+def test_with_timestamp_is_replace(fields: tuple[object, ...]) -> None:
+    value = HandleValue(*fields)  # type: ignore[arg-type]
+    stamped = with_timestamp(value, 1765000000)
+    assert stamped == dataclasses.replace(value, timestamp=1765000000)
+    assert dataclasses.astuple(stamped) == dataclasses.astuple(
+        dataclasses.replace(value, timestamp=1765000000))
+    assert value.timestamp == fields[5]  # the value itself unchanged
