@@ -56,6 +56,7 @@ _C = table_of(Change)
 _LAST = select(func.max(_C.c.seq))
 _INSERT_SQLITE = "INSERT INTO changes (handle, kind, time) VALUES (?, ?, ?)"
 _SINCE_SQLITE = "SELECT seq, handle, kind FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"
+_SINCE_PG = "SELECT seq, handle, kind FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2"
 _pruned = -PRUNE_SECONDS  # monotonic time of this process's last prune
 
 
@@ -113,13 +114,17 @@ class ChangesMixin(StoreBase):
             return int((await conn.execute(_LAST)).scalar() or 0)
 
     async def changes_since(self, seq: int, *, limit: int = 5000) -> list[ChangeRow]:
-        """Up to ``limit`` feed entries after ``seq``, oldest first.  On SQLite outside a
-        transaction as a resolution's point read (:meth:`_point_read_sqlite`: here when
-        it need not wait, no pool checkout nor SQLAlchemy statement): every serving
-        process asks four times a second, ~300 µs of CPU each through SQLAlchemy."""
-        if self.dialect == "sqlite" and self._open_tx.get() is None:
-            return [ChangeRow(*row) for row in
-                    await self._point_read_sqlite(_SINCE_SQLITE, (seq, limit))]
+        """Up to ``limit`` feed entries after ``seq``, oldest first.  Outside a
+        transaction as a resolution's point read (:meth:`_point_read_sqlite`: on SQLite
+        here when it need not wait; :meth:`_point_read_pg`: a prepared statement on
+        asyncpg), no pool checkout nor SQLAlchemy statement: every serving process asks
+        four times a second, ~300 µs of CPU each through SQLAlchemy."""
+        if self._open_tx.get() is None:
+            if self.dialect == "sqlite":
+                rows = await self._point_read_sqlite(_SINCE_SQLITE, (seq, limit))
+            else:
+                rows = await self._point_read_pg(_SINCE_PG, (seq, limit))
+            return [ChangeRow(*row) for row in rows]
         query = (
             select(_C.c.seq, _C.c.handle, _C.c.kind)
             .where(_C.c.seq > seq)

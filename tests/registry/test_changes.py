@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from protocol.values import HandleValue
 from registry import changes
@@ -93,6 +93,34 @@ async def test_changes_since_reads_in_batches(database: HandleStore) -> None:
     first = await database.changes_since(0, limit=3)
     rest = await database.changes_since(first[-1].seq, limit=3)
     assert [r.handle for r in first + rest] == [f"88.118.8/B-{i}" for i in range(5)]
+
+
+async def test_the_feed_is_polled_without_sqlalchemy_outside_a_transaction(
+        database: HandleStore) -> None:
+    """Every serving process polls the feed four times a second: a point read on the
+    backend's own driver (a prepared statement on PostgreSQL), not a pooled SQLAlchemy one."""
+    await database.bulk_put([(f"88.118.8/P-{i}", [url()]) for i in range(3)], actor="i")
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    engines = {database.engine.sync_engine, database.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        before = database.query_count
+        assert [r.handle for r in await database.changes_since(0)] == [
+            f"88.118.8/P-{i}" for i in range(3)]
+        assert await database.changes_since(10**9) == []
+        assert (statements, database.query_count - before) == (0, 2)
+        async with database.transaction():  # inside one: on its connection, as before
+            assert len(await database.changes_since(0)) == 3
+        assert statements >= 1
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 async def test_the_prune_goes_by_seq_and_never_deletes_a_recent_row(
