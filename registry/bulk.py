@@ -65,7 +65,7 @@ class _Row:
     name: str
     key: str
     prefix: str
-    values: dict[int, HandleValue]
+    values: dict[int, HandleValue]  # in index order
     types: frozenset[str]  # the value types: which rules can concern the record at all
 
     @property
@@ -92,13 +92,10 @@ def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
-_EXISTING = select(_H.c.name_key).where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
-_HEADS = (
-    select(_H.c.name_key, _H.c.id, _E.c.status)
-    .select_from(_H.outerjoin(_E, _E.c.code == _H.c.enterprise))
-    .where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
-    .with_for_update(of=_H)
-)
+_EXISTING = select(_H.c.name_key, _H.c.id, _E.c.status).select_from(
+    _H.outerjoin(_E, _E.c.code == _H.c.enterprise)
+).where(_H.c.name_key.in_(bindparam("keys", expanding=True)))
+_HEADS = _EXISTING.with_for_update(of=_H)
 
 
 async def _rows_with_keys(conn: AsyncConnection, query: Any, keys: list[str]) -> list[Any]:
@@ -206,7 +203,7 @@ class BulkMixin(StoreBase):
                     rejected.append(Rejection(position, name, str(exc), exc.response_code))
                     continue
                 named.append((position, name, values, name_key(name)))
-            admins = await self._new_handle_owners(conn, {key for *_, key in named})
+            admins, heads = await self._new_handle_owners(conn, {key for *_, key in named})
             for position, name, values, key in named:
                 try:
                     if key in rows:
@@ -217,9 +214,10 @@ class BulkMixin(StoreBase):
                     if key in admins:  # a new handle: its enterprise's admin unless it names one
                         checked = admins[key].with_admin(checked)
                     ordered = sorted(checked.values(), key=_index)
-                    admitted = self.rules.admit_unsigned(name, ordered)
+                    admitted = self.rules.admit_unsigned(name, ordered)  # in index order
                     if admitted is None:  # signatures to verify or make
-                        admitted = await self.rules.admit(name, ordered, self.record_values)
+                        admitted = sorted(await self.rules.admit(name, ordered,
+                                                                 self.record_values), key=_index)
                     rows[key] = _Row(position, name, key, key.partition("/")[0],
                                      {v.index: v for v in admitted},
                                      frozenset([v.type for v in admitted]))
@@ -228,7 +226,8 @@ class BulkMixin(StoreBase):
             if not validated:
                 await self._reject_untraceable(conn, rows, rejected)
             await self._reject_taken_identifiers(conn, rows, rejected)
-            fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected, admins)
+            fresh, replaced = await self._sort_rows(conn, rows, overwrite, rejected, admins,
+                                                    heads)
             if not validated:
                 replaced = await self._keep_events(conn, replaced, rejected)
             now = utcnow()
@@ -275,12 +274,18 @@ class BulkMixin(StoreBase):
             rejected.append(Rejection(row.position, row.name, bad[row.name], RC_INVALID_VALUE))
 
     @staticmethod
-    async def _new_handle_owners(conn: AsyncConnection, keys: set[str]) -> dict[str, Ownership]:
+    async def _new_handle_owners(
+        conn: AsyncConnection, keys: set[str]
+    ) -> tuple[dict[str, Ownership], dict[str, tuple[int, str | None]]]:
         """The ownership of the batch's handles (name ``keys``) that do not exist yet, by
         key, their enterprises locked and usage counted for admitting them (read before
-        the rows are admitted, so a default admin is signed with the record)."""
-        existing = {row[0] for row in await _rows_with_keys(conn, _EXISTING, sorted(keys))}
-        return await load_owners(conn, keys - existing)
+        the rows are admitted, so a default admin is signed with the record); and the
+        existing ones' ``(id, enterprise status)`` by key (on SQLite what
+        :meth:`_sort_rows` goes by: one query less a batch; not locked here, on
+        PostgreSQL the enterprises are locked before the handles, as a create does)."""
+        existing = {key: (hid, status)
+                    for key, hid, status in await _rows_with_keys(conn, _EXISTING, sorted(keys))}
+        return await load_owners(conn, keys - existing.keys()), existing
 
     @staticmethod
     async def _reject_untraceable(
@@ -308,12 +313,19 @@ class BulkMixin(StoreBase):
     async def _sort_rows(
         self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,
         rejected: list[Rejection], owners: dict[str, Ownership],
+        heads: dict[str, tuple[int, str | None]],
     ) -> tuple[list[tuple[_Row, str | None]], list[tuple[_Row, int]]]:
         """Split rows into new ones with their owner and ``(row, id)`` to overwrite;
-        ``owners`` are the ownerships :meth:`_new_handle_owners` loaded (loaded again, for
-        every new row, if another PostgreSQL transaction deleted a handle meanwhile)."""
-        existing = {key: (hid, status)
-                    for key, hid, status in await _rows_with_keys(conn, _HEADS, sorted(rows))}
+        ``owners`` and ``heads`` are what :meth:`_new_handle_owners` loaded.  On SQLite
+        the batch has held the write lock since, so ``heads`` are still the existing
+        handles; on PostgreSQL they are read again (another transaction may have created
+        one meanwhile: rejected here, not a failed batch), and the ownerships loaded again
+        for every new row if one was deleted meanwhile."""
+        if self.dialect == "sqlite":
+            existing = {key: heads[key] for key in rows if key in heads}
+        else:
+            existing = {key: (hid, status) for key, hid, status
+                        in await _rows_with_keys(conn, _HEADS, sorted(rows))}
         new = {r.key for r in rows.values() if r.key not in existing}
         if not new <= owners.keys():
             owners = await load_owners(conn, new)
@@ -390,8 +402,8 @@ class BulkMixin(StoreBase):
         lines: list[bytes] = []
         truth = SQLITE_TRUTH if self.dialect == "sqlite" else BOOL_TRUTH
         for row in stored:
-            rows, record = stored_rows(ids[row.key], row.key,
-                                       [v for _, v in sorted(row.values.items())], stamp, truth)
+            rows, record = stored_rows(ids[row.key], row.key, list(row.values.values()), stamp,
+                                       truth)
             records += rows
             lines.append(f"{row.name}\n{record}\n".encode())
         digest.update(b"".join(lines))

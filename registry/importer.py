@@ -52,8 +52,9 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, TypedDict, TypeVar
+from typing import IO, Any, NamedTuple, TypedDict, TypeVar
 
 import orjson
 
@@ -85,12 +86,13 @@ class ImportOptions(TypedDict, total=False):
     on_progress: Callable[[int, int], None] | None
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One record read from the source (or the reason it could not be read).
 
     ``row`` is its first source row, ``end`` its last; ``error`` is set when
-    the record is unusable, and then ``values`` is empty.
+    the record is unusable, and then ``values`` is empty.  (A named tuple: a reader
+    makes one per record, and a frozen dataclass's ``__init__`` cost a plain CSV
+    import ~0.5 s a million rows.)
     """
 
     row: int
@@ -236,41 +238,41 @@ def read_csv(
             continue
         handle = cells[handle_at].strip() if len(cells) > handle_at else ""
         if group and handle != current:
-            yield _csv_item(group, at, read)
+            yield _csv_item(current, group, at, read)
             group = []
         if not group:
             current = handle
         group.append((number, cells))
     if group:
-        yield _csv_item(group, at, read)
+        yield _csv_item(current, group, at, read)
 
 
 def _csv_item(
-    group: list[tuple[int, list[str]]], at: dict[str, int], read: ReadFile | None
+    handle: str, group: list[tuple[int, list[str]]], at: dict[str, int], read: ReadFile | None
 ) -> Item:
+    """The record of ``handle`` (stripped) whose rows are ``group``."""
     first, end = group[0][0], group[-1][0]
     values = []
-    handle = ""
     columns = len(at)
-    handle_at, index_at, type_at, data_at = at["handle"], at["index"], at["type"], at["data"]
+    index_at, type_at, data_at = at["index"], at["type"], at["data"]
     ttl_at = at.get("ttl")
     for number, cells in group:
         if len(cells) != columns:
             return Item(first, end, handle, error=f"row {number}: expected {columns} columns, "
                         f"got {len(cells)}")
-        handle = cells[handle_at].strip()
-        ttl_text = cells[ttl_at].strip() if ttl_at is not None else ""
         try:
             index = int(cells[index_at])
         except ValueError:
             return Item(first, end, handle, error=f"row {number}: index must be a number, "
                         f"got {cells[index_at].strip()!r}")
-        try:
-            ttl = int(ttl_text) if ttl_text else DEFAULT_TTL
-        except ValueError:
-            return Item(first, end, handle,
-                        error=f"row {number}: ttl must be a number, got {ttl_text!r}")
-        plain = text_type(cells[type_at])
+        ttl = DEFAULT_TTL
+        if ttl_at is not None and (ttl_text := cells[ttl_at].strip()):
+            try:
+                ttl = int(ttl_text)
+            except ValueError:
+                return Item(first, end, handle,
+                            error=f"row {number}: ttl must be a number, got {ttl_text!r}")
+        plain = _text_type(cells[type_at])
         if plain is not None:  # the common case: the data is the text (value_from_text's)
             values.append(make_value(index, plain[0], cells[data_at].encode("utf-8"),
                                      TTL_TYPE_RELATIVE, ttl, 0, True, True, plain[1], False, ()))
@@ -283,6 +285,10 @@ def _csv_item(
     if not handle:
         return Item(first, end, handle, error=f"row {first}: empty handle")
     return Item(first, end, handle, tuple(values))
+
+
+#: :func:`text_type` by the type column as written (a CSV repeats a few of them)
+_text_type = lru_cache(maxsize=1024)(text_type)
 
 
 def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Item]:

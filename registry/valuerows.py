@@ -121,10 +121,10 @@ def record_digest(values: Iterable[HandleValue], stamp: int = 0) -> str:
 
 _LENGTH = struct.Struct(">I").pack
 _NO_REFERENCES = _LENGTH(0)
-#: the length-prefixed head and type fields of :func:`record_digest` by their inputs: the
-#: values of a bulk write repeat a few of them (bounded: cleared when full)
+#: the length-prefixed head and type fields of :func:`record_digest` by their inputs
+#: (index, type, ttl_type, ttl, timestamp, the four permissions): the values of a bulk
+#: write repeat a few of them (bounded: cleared when full)
 _HEADS: dict[tuple[Any, ...], bytes] = {}
-_TYPES: dict[str, bytes] = {}
 _PARTS_KEPT = 4096
 
 
@@ -133,21 +133,15 @@ def _field(part: bytes) -> bytes:
 
 
 def _head_part(head: tuple[Any, ...]) -> bytes:
-    index, ttl_type, ttl, timestamp, admin_read, admin_write, public_read, public_write = head
+    index, type_, ttl_type, ttl, timestamp, admin_read, admin_write, public_read, public_write \
+        = head
     permissions = HandleValue(index, "", b"", admin_read=admin_read, admin_write=admin_write,
                               public_read=public_read, public_write=public_write).permissions
-    part = _field(f"{index} {ttl_type} {ttl} {timestamp} {permissions}".encode())
+    part = (_field(f"{index} {ttl_type} {ttl} {timestamp} {permissions}".encode())
+            + _field(type_.encode()))
     if len(_HEADS) >= _PARTS_KEPT:
         _HEADS.clear()
     _HEADS[head] = part
-    return part
-
-
-def _type_part(type_: str) -> bytes:
-    part = _field(type_.encode())
-    if len(_TYPES) >= _PARTS_KEPT:
-        _TYPES.clear()
-    _TYPES[type_] = part
     return part
 
 
@@ -190,17 +184,17 @@ def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: 
     rows: list[tuple[Any, ...]] = []
     parts: list[bytes] = []
     add_row, add_part = rows.append, parts.append
-    heads, types = _HEADS, _TYPES
+    heads, length = _HEADS, _LENGTH
     for v in values:
-        index, ttl_type, ttl, data, refs = v.index, v.ttl_type, v.ttl, v.data, v.references
+        index, type_, ttl_type, ttl, data, refs = (v.index, v.type, v.ttl_type, v.ttl, v.data,
+                                                   v.references)
         ar, aw, pr, pw = v.admin_read, v.admin_write, v.public_read, v.public_write
         timestamp = v.timestamp or stamp
-        add_row((handle_id, key, index, v.type, data, ttl_type, ttl, timestamp, truth[ar],
+        add_row((handle_id, key, index, type_, data, ttl_type, ttl, timestamp, truth[ar],
                  truth[aw], truth[pr], truth[pw], "[]" if not refs else references_text(v)))
-        head = (index, ttl_type, ttl, timestamp, ar, aw, pr, pw)
+        head = (index, type_, ttl_type, ttl, timestamp, ar, aw, pr, pw)
         add_part(heads.get(head) or _head_part(head))
-        add_part(types.get(v.type) or _type_part(v.type))
-        add_part(_LENGTH(len(data)))
+        add_part(length(len(data)))
         add_part(data)
         add_part(_NO_REFERENCES if not refs else _field(_references_text(v)))
     return rows, hashlib.sha256(b"".join(parts)).hexdigest()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from protocol.values import HandleValue
 from registry.errors import StoreError
 from registry.store import HandleStore
+from registry.valuerows import record_digest
 
 
 def row(n: int, prefix: str = "88.118.8") -> tuple[str, list[HandleValue]]:
@@ -90,3 +93,19 @@ async def test_a_large_batch(database: HandleStore) -> None:
     assert (entry.action, entry.detail["inserted"]) == ("bulk_put", 6000)
     assert (entry.detail["first"], entry.detail["last"]) == ("88.118.8/BULK-00000",
                                                              "88.118.8/BULK-05999")
+
+
+async def test_values_are_stored_and_digested_in_index_order(database: HandleStore) -> None:
+    """Values given out of order (and overwritten ones) are stored in index order, and
+    the audit row digests each stored record as :func:`record_digest` does."""
+    name = "88.118.8/ORDER"
+    values = [HandleValue(7, "EMAIL", b"b"), HandleValue(2, "URL", b"a", timestamp=5),
+              HandleValue(4, "DESC", b"c")]
+    for overwrite in (False, True):
+        await database.bulk_put([(name, values), row(1)], actor="importer", overwrite=overwrite)
+        records = [await database.get_handle(n) for n in (name, row(1)[0])]
+        assert [v.index for v in records[0].values] == [2, 4, 7]  # type: ignore[union-attr]
+        lines = "".join(f"{r.name}\n{record_digest(r.values)}\n"  # type: ignore[union-attr]
+                        for r in records)
+        entry = (await database.audit_entries())[-1]
+        assert entry.after == hashlib.sha256(lines.encode()).hexdigest()
