@@ -58,16 +58,17 @@ def with_default_admin(
 ) -> dict[int, HandleValue]:
     """``values`` with an HS_ADMIN for the admin of enterprise ``prefix`` when none is
     there; a record that comes signed (HS_SIGNATURE) is kept as its signer made it."""
-    if any(len(v.type) in _MARK_LENGTHS and name_key(v.type) in (TYPE_HS_ADMIN, TYPE_HS_SIGNATURE)
-           for v in values.values()):
-        return dict(values)
+    for v in values.values():  # a loop, not any(generator): once a record of an import
+        if len(v.type) in _MARK_LENGTHS and name_key(v.type) in _MARKS:
+            return dict(values)
     index = ADMIN_INDEX
     while index in values:
         index += 1
     return {**values, index: _default_admin(index, prefix)}
 
 
-_MARK_LENGTHS = frozenset((len(TYPE_HS_ADMIN), len(TYPE_HS_SIGNATURE)))
+_MARKS = (TYPE_HS_ADMIN, TYPE_HS_SIGNATURE)
+_MARK_LENGTHS = frozenset(map(len, _MARKS))
 
 
 @lru_cache(maxsize=1024)

@@ -3,7 +3,7 @@
 On PostgreSQL the head and value rows of a batch are written with ``COPY``
 (:mod:`registry.pgcopy`) after the same checks as on SQLite; on SQLite as one
 ``executemany`` of a prepared statement each, with tuples built once per value
-(:func:`registry.valuerows.stored_rows`, no parameter mapping per row) and the
+(:func:`registry.valuerows.batch_rows`, no parameter mapping per row) and the
 new heads' ids given by the batch (it holds the write lock), not read back.
 
 A batch either commits completely (handles, values, one ``bulk_put`` audit row
@@ -15,7 +15,6 @@ checkpoint was applied before and is skipped, never stored twice.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,8 +40,8 @@ from registry.valuerows import (
     BOOL_TRUTH,
     SQLITE_TRUTH,
     VALUE_ROW_COLUMNS,
+    batch_rows,
     check_values,
-    stored_rows,
 )
 from registry.write_rules import WriteRules
 
@@ -397,15 +396,8 @@ class BulkMixin(StoreBase):
     ) -> str:
         """Insert the values of ``stored`` rows (a zero timestamp stored as ``stamp``); the
         digest of the batch for the audit log."""
-        digest = hashlib.sha256()
-        records: list[tuple[Any, ...]] = []
-        lines: list[bytes] = []
         truth = SQLITE_TRUTH if self.dialect == "sqlite" else BOOL_TRUTH
-        for row in stored:
-            rows, record = stored_rows(ids[row.key], row.key, list(row.values.values()), stamp,
-                                       truth)
-            records += rows
-            lines.append(f"{row.name}\n{record}\n".encode())
-        digest.update(b"".join(lines))
+        records, digest = batch_rows([(row.name, ids[row.key], row.key, row.values.values())
+                                      for row in stored], stamp, truth)
         await self._insert(conn, _V, VALUE_ROW_COLUMNS, records)
-        return digest.hexdigest()
+        return digest

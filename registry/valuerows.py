@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -182,8 +182,26 @@ def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: 
     each record, in one pass over the fields (not one for the rows and one, after
     sorting the values again, for the digest)."""
     rows: list[tuple[Any, ...]] = []
+    return rows, _add_rows(rows.append, handle_id, key, values, stamp, truth)
+
+
+def batch_rows(records: Iterable[tuple[str, int, str, Iterable[HandleValue]]], stamp: int,
+               truth: tuple[Any, Any] = BOOL_TRUTH) -> tuple[list[tuple[Any, ...]], str]:
+    """:func:`stored_rows` of a batch of ``(name, handle id, name key, values in index
+    order)``: every record's rows in one list, and the batch's digest for its audit row
+    (SHA-256 of ``name\nrecord digest\n`` of each record in turn)."""
+    rows: list[tuple[Any, ...]] = []
+    add_row = rows.append
+    lines = [f"{name}\n{_add_rows(add_row, handle_id, key, values, stamp, truth)}\n"
+             for name, handle_id, key, values in records]
+    return rows, hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: str,
+              values: Iterable[HandleValue], stamp: int, truth: tuple[Any, Any]) -> str:
+    """Hand :func:`stored_rows`' rows to ``add_row``; the record's digest."""
     parts: list[bytes] = []
-    add_row, add_part = rows.append, parts.append
+    add_part = parts.append
     heads, length = _HEADS, _LENGTH
     for v in values:
         index, type_, ttl_type, ttl, data, refs = (v.index, v.type, v.ttl_type, v.ttl, v.data,
@@ -197,4 +215,4 @@ def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: 
         add_part(length(len(data)))
         add_part(data)
         add_part(_NO_REFERENCES if not refs else _field(_references_text(v)))
-    return rows, hashlib.sha256(b"".join(parts)).hexdigest()
+    return hashlib.sha256(b"".join(parts)).hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,13 @@ from protocol.values import HandleValue, ValueReference
 from registry.collector import IMPORT_YOUNG_OBJECTS
 from registry.importer import import_file, scan_source
 from registry.store import HandleStore
-from registry.valuerows import SQLITE_TRUTH, VALUE_ROW_COLUMNS, record_digest, stored_rows
+from registry.valuerows import (
+    SQLITE_TRUTH,
+    VALUE_ROW_COLUMNS,
+    batch_rows,
+    record_digest,
+    stored_rows,
+)
 
 
 def write_csv(path: Path, records: int, *, bad_index_at: int | None = None) -> None:
@@ -152,3 +159,14 @@ def test_stored_rows_are_the_rows_and_digest_of_each_value() -> None:
     assert same == digest
     assert as_sqlite == rows  # 1 == True: the same flags, as exact ints
     assert {type(flag) for row in as_sqlite for flag in row[8:12]} == {int}
+
+
+def test_batch_rows_are_each_records_rows_and_the_batch_digest() -> None:
+    records = [("88.118.8/A\u00e9", 3, "88.118.8/a\u00e9", [HandleValue(1, "URL", b"a")]),
+               ("88.118.8/B", 4, "88.118.8/b", [HandleValue(1, "URL", b"b", timestamp=5),
+                                                HandleValue(2, "EMAIL", b"o@e.test")])]
+    rows, digest = batch_rows(records, 777, SQLITE_TRUTH)
+    each = [stored_rows(hid, key, values, 777, SQLITE_TRUTH) for _, hid, key, values in records]
+    assert rows == [row for record_rows, _ in each for row in record_rows]
+    lines = "".join(f"{name}\n{record_digest(values, 777)}\n" for name, _, _, values in records)
+    assert digest == hashlib.sha256(lines.encode()).hexdigest()
