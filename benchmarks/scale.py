@@ -61,7 +61,8 @@ RESULTS = Path(__file__).with_name("results") / "scale"
 NODE_PREFIX = "88.118"
 HOT_SET = 1000
 WARM_UP = 500
-BENCH_ENV = {"IDNODE_LOG_LEVEL": "WARNING", "IDNODE_RATE_LIMIT": "0"}
+BENCH_ENV = {"IDNODE_LOG_LEVEL": "WARNING", "IDNODE_RATE_LIMIT": "0",
+             "IDNODE_MAX_CONNECTIONS_PER_CLIENT": "0"}
 _MULTIPLIER = 0x9E3779B97F4A7C15  # odd: n -> n * M mod 2**48 is a permutation
 _SPACE = 1 << 48
 _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "created",

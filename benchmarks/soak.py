@@ -265,7 +265,7 @@ def start_node(data_dir: Path, env: Mapping[str, str], *, handle_port: int = 0,
         stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True, cwd=REPO,
         env={**os.environ, "IDNODE_HTTP_INSECURE_AUTH": "true", "IDNODE_LOG_LEVEL": "WARNING",
              # all load comes from 127.0.0.1: per-client limits would measure the limiter
-             "IDNODE_RATE_LIMIT": "0", **env},
+             "IDNODE_RATE_LIMIT": "0", "IDNODE_MAX_CONNECTIONS_PER_CLIENT": "0", **env},
     )
     assert process.stdout is not None
     match = SERVING.search(process.stdout.readline())

@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from benchmarks.locust_runner import LocustRun, figures, locust_argv, users_for
+from benchmarks.locust_runner import MAX_USERS, LocustRun, figures, locust_argv, users_for
+from benchmarks.run import BENCH_ENV
+from benchmarks.scale import BENCH_ENV as SCALE_ENV
 from benchmarks.workload import WorkloadSpec
+from registry.config import load_config
 
 
 def test_users_pace_to_the_offered_rate() -> None:
@@ -38,3 +41,14 @@ def test_samples_are_grouped_by_type_after_the_warmup() -> None:
     assert by_type["HDL-UDP"].tcp_fallbacks == 1 and by_type["HTTP"].tcp_fallbacks == 0
     assert seconds == 2.0
     assert figures([], 1.0) == ({}, 0.0)
+
+
+def test_bench_nodes_take_every_user_of_one_load_generator() -> None:
+    """All of a bench's load comes from 127.0.0.1: the nodes it starts must not cap that
+    client's rate or connections below what Locust's users open (else failures measure
+    the limiter: 40 users at 400 req/s were 20% `HTTP 0` on one worker)."""
+    for env in (BENCH_ENV, SCALE_ENV):
+        config = load_config(environ=env)
+        assert config.rate_limit == 0
+        cap = config.max_connections_per_client
+        assert cap == 0 or cap >= MAX_USERS
