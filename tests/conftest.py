@@ -9,6 +9,9 @@ it are skipped, or fail when the environment says ``CI=true``.
 
 Fixtures
 --------
+``postgres_server`` -> str
+    The base URL once PostgreSQL answers; its catalog compacted first when a
+    reused machine's earlier runs left it large (:func:`tests._services.compact_catalog`).
 ``pg_url`` -> :class:`tests._services.PgDatabase`
     ``.url`` (``postgresql://...``) and ``.schema``: a fresh, unique schema for
     this test, dropped with everything in it afterwards.  Pass both on, e.g.
@@ -38,7 +41,7 @@ import pytest
 import redis
 
 from registry.store import HandleStore
-from tests._services import PgDatabase, ensure_postgres, ensure_redis
+from tests._services import PgDatabase, compact_catalog, ensure_postgres, ensure_redis
 
 PG_URL = os.environ.get("IDNODE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IDNODE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -56,6 +59,7 @@ def postgres_server() -> str:
     problem = ensure_postgres(PG_URL)
     if problem:
         _unavailable(problem)
+    compact_catalog(PG_URL)
     return PG_URL
 
 
