@@ -38,6 +38,7 @@ from registry.templates.mapping import LINK_RELATIONS
 from registry.trust.verify import Fetch
 from registry.valuerows import (
     BOOL_TRUTH,
+    SQLITE_BLOB,
     SQLITE_TRUTH,
     VALUE_ROW_COLUMNS,
     batch_rows,
@@ -58,29 +59,39 @@ _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "c
 
 @dataclass(slots=True)
 class _Row:
-    """One valid input row of a batch."""
+    """One valid input row of a batch, and which rules can concern it at all (by its
+    value types: :func:`_kinds`)."""
 
     position: int
     name: str
     key: str
     prefix: str
     values: dict[int, HandleValue]  # in index order
-    types: frozenset[str]  # the value types: which rules can concern the record at all
+    #: the record holds an event or a template (:func:`links.check_records`)
+    checked: bool
+    #: the record names other identifiers (:mod:`registry.identifiers`)
+    identified: bool
+    #: the record holds link values (:func:`links.link_records`)
+    linked: bool
 
-    @property
-    def checked(self) -> bool:
-        """Whether the record holds an event or a template (:func:`links.check_records`)."""
-        return not self.types.isdisjoint(_CHECKED_TYPES)
 
-    @property
-    def identified(self) -> bool:
-        """Whether the record names other identifiers (:mod:`registry.identifiers`)."""
-        return not self.types.isdisjoint(identifiers.ID_TYPES)
+#: :func:`_kinds` by the set of value types (bounded: cleared when full)
+_KINDS: dict[frozenset[str], tuple[bool, bool, bool]] = {}
 
-    @property
-    def linked(self) -> bool:
-        """Whether the record holds link values (:func:`links.link_records`)."""
-        return not self.types.isdisjoint(LINK_RELATIONS)
+
+def _kinds(types: frozenset[str]) -> tuple[bool, bool, bool]:
+    """``(checked, identified, linked)`` of a record whose values have ``types``: worked
+    out once for each set of types (the records of an import repeat a few), not three
+    set intersections for every record."""
+    kinds = _KINDS.get(types)
+    if kinds is None:
+        kinds = (not types.isdisjoint(_CHECKED_TYPES),
+                 not types.isdisjoint(identifiers.ID_TYPES),
+                 not types.isdisjoint(LINK_RELATIONS))
+        if len(_KINDS) >= 4096:
+            _KINDS.clear()
+        _KINDS[types] = kinds
+    return kinds
 
 
 def _index(value: HandleValue) -> int:
@@ -202,7 +213,7 @@ class BulkMixin(StoreBase):
                     rejected.append(Rejection(position, name, str(exc), exc.response_code))
                     continue
                 named.append((position, name, values, name_key(name)))
-            admins, heads = await self._new_handle_owners(conn, {key for *_, key in named})
+            admins, heads = await self._new_handle_owners(conn, {entry[3] for entry in named})
             for position, name, values, key in named:
                 try:
                     if key in rows:
@@ -212,14 +223,17 @@ class BulkMixin(StoreBase):
                     checked = check_values(values)
                     if key in admins:  # a new handle: its enterprise's admin unless it names one
                         checked = admins[key].with_admin(checked)
-                    ordered = sorted(checked.values(), key=_index)
-                    admitted = self.rules.admit_unsigned(name, ordered)  # in index order
-                    if admitted is None:  # signatures to verify or make
+                    # sorted by index (unique: the values are never compared), in C
+                    by_index = dict(sorted(checked.items()))
+                    ordered = list(by_index.values())
+                    # None: signatures to verify or make; else the same values, in order
+                    admitted = self.rules.admit_unsigned(name, ordered)
+                    if admitted is None:
                         admitted = sorted(await self.rules.admit(name, ordered,
                                                                  self.record_values), key=_index)
-                    rows[key] = _Row(position, name, key, key.partition("/")[0],
-                                     {v.index: v for v in admitted},
-                                     frozenset([v.type for v in admitted]))
+                        by_index = {v.index: v for v in admitted}
+                    rows[key] = _Row(position, name, key, key.partition("/")[0], by_index,
+                                     *_kinds(frozenset([v.type for v in admitted])))
                 except StoreError as exc:
                     rejected.append(Rejection(position, name, str(exc), exc.response_code))
             if not validated:
@@ -396,8 +410,10 @@ class BulkMixin(StoreBase):
     ) -> str:
         """Insert the values of ``stored`` rows (a zero timestamp stored as ``stamp``); the
         digest of the batch for the audit log."""
-        truth = SQLITE_TRUTH if self.dialect == "sqlite" else BOOL_TRUTH
+        sqlite = self.dialect == "sqlite"
         records, digest = batch_rows([(row.name, ids[row.key], row.key, row.values.values())
-                                      for row in stored], stamp, truth)
+                                      for row in stored], stamp,
+                                     SQLITE_TRUTH if sqlite else BOOL_TRUTH,
+                                     SQLITE_BLOB if sqlite else None)
         await self._insert(conn, _V, VALUE_ROW_COLUMNS, records)
         return digest

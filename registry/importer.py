@@ -230,32 +230,53 @@ def read_csv(
             f"CSV header must name handle,index,type,data[,ttl]: {problem}"
         )
     at = {name: columns.index(name) for name in columns}
+    layout = _Layout(len(at), at["index"], at["type"], at["data"], at.get("ttl"))
     group: list[tuple[int, list[str]]] = []
     current = ""
     handle_at = at["handle"]
-    for number, cells in enumerate(reader, start=1):
-        if number <= skip or not cells:
+    rows = enumerate(reader, start=1)
+    if skip:
+        for number, _cells in rows:
+            if number >= skip:
+                break
+    for number, cells in rows:
+        if not cells:
             continue
-        handle = cells[handle_at].strip() if len(cells) > handle_at else ""
-        if group and handle != current:
-            yield _csv_item(current, group, at, read)
-            group = []
-        if not group:
-            current = handle
-        group.append((number, cells))
+        try:
+            handle = cells[handle_at].strip()
+        except IndexError:  # a short row: _csv_item names it
+            handle = ""
+        if handle == current and group:
+            group.append((number, cells))
+            continue
+        if group:
+            yield _csv_item(current, group, layout, read)
+        group = [(number, cells)]
+        current = handle
     if group:
-        yield _csv_item(current, group, at, read)
+        yield _csv_item(current, group, layout, read)
+
+
+class _Layout(NamedTuple):
+    """Where a CSV's columns are: how many, and the index of each (``ttl``: None if absent)."""
+
+    columns: int
+    index_at: int
+    type_at: int
+    data_at: int
+    ttl_at: int | None
+
+
+_new_tuple = tuple.__new__  # Item(...) through its __new__ costs ~0.3 us more a record
 
 
 def _csv_item(
-    handle: str, group: list[tuple[int, list[str]]], at: dict[str, int], read: ReadFile | None
+    handle: str, group: list[tuple[int, list[str]]], layout: _Layout, read: ReadFile | None
 ) -> Item:
     """The record of ``handle`` (stripped) whose rows are ``group``."""
     first, end = group[0][0], group[-1][0]
     values = []
-    columns = len(at)
-    index_at, type_at, data_at = at["index"], at["type"], at["data"]
-    ttl_at = at.get("ttl")
+    columns, index_at, type_at, data_at, ttl_at = layout
     for number, cells in group:
         if len(cells) != columns:
             return Item(first, end, handle, error=f"row {number}: expected {columns} columns, "
@@ -284,7 +305,7 @@ def _csv_item(
             return Item(first, end, handle, error=f"row {number}: {exc}")
     if not handle:
         return Item(first, end, handle, error=f"row {first}: empty handle")
-    return Item(first, end, handle, tuple(values))
+    return _new_tuple(Item, (first, end, handle, tuple(values), None))
 
 
 #: :func:`text_type` by the type column as written (a CSV repeats a few of them)

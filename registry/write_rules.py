@@ -81,8 +81,8 @@ class WriteRules:
         self, handle: str, values: Sequence[HandleValue]
     ) -> list[HandleValue] | None:
         """:meth:`admit` without waiting when the signing policy has nothing to do (no
-        signer, no HS_SIGNATURE: a bulk import's every record, usually); None when it
-        has (then ask :meth:`admit`)."""
+        signer, no HS_SIGNATURE: a bulk import's every record, usually): ``values`` as
+        they are, in their order (a new list); None when it has (then ask :meth:`admit`)."""
         if len(values) > self.max_values:
             raise InvalidValue(
                 f"{handle}: {len(values)} values, more than the {self.max_values} a record may hold"

@@ -6,15 +6,17 @@ from __future__ import annotations
 import csv
 import gc
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
 
 from protocol.values import HandleValue, ValueReference
 from registry.collector import IMPORT_YOUNG_OBJECTS
-from registry.importer import import_file, scan_source
+from registry.importer import Item, import_file, read_csv, scan_source
 from registry.store import HandleStore
 from registry.valuerows import (
+    SQLITE_BLOB,
     SQLITE_TRUTH,
     VALUE_ROW_COLUMNS,
     batch_rows,
@@ -155,10 +157,49 @@ def test_stored_rows_are_the_rows_and_digest_of_each_value() -> None:
          "public_write": v.public_write,
          "references": '[["88.118.8/A", 1], ["88.118.8/B", 300]]' if v.references else "[]"}
         for v in values]
-    as_sqlite, same = stored_rows(5, "88.118.8/K", values, 777, SQLITE_TRUTH)
+    as_sqlite, same = stored_rows(5, "88.118.8/K", values, 777, SQLITE_TRUTH, SQLITE_BLOB)
     assert same == digest
-    assert as_sqlite == rows  # 1 == True: the same flags, as exact ints
+    assert as_sqlite == rows  # 1 == True, bytearray == bytes: the same flags and data
     assert {type(flag) for row in as_sqlite for flag in row[8:12]} == {int}
+    assert {type(row[4]) for row in as_sqlite} == {bytearray}  # bound without an adapter
+    assert {type(row[4]) for row in rows} == {bytes}  # what asyncpg's COPY takes
+
+
+CSV_TEXT = """handle,type,index,data,ttl
+88.118.8/A,URL,1,https://a,
+
+88.118.8/A,EMAIL,2,a@e.test,60
+ 88.118.8/B ,URL,1,https://b,
+88.118.8/B,URL
+88.118.8/C,URL,x,https://c,
+88.118.8/D,URL,1,https://d,
+88.118.8/D,URL,2,https://d2,soon
+,URL,1,https://nobody,
+88.118.8/E,URL,1,https://e,
+"""
+
+
+def test_read_csv_groups_rows_into_records_and_names_the_bad_row() -> None:
+    items = list(read_csv(io.StringIO(CSV_TEXT)))
+    assert [(i.row, i.end, i.handle, i.error) for i in items] == [
+        (1, 3, "88.118.8/A", None),  # the blank line 2 is skipped, still counted
+        (4, 5, "88.118.8/B", "row 5: expected 5 columns, got 2"),
+        (6, 6, "88.118.8/C", "row 6: index must be a number, got 'x'"),
+        (7, 8, "88.118.8/D", "row 8: ttl must be a number, got 'soon'"),
+        (9, 9, "", "row 9: empty handle"),
+        (10, 10, "88.118.8/E", None)]
+    assert all(type(i) is Item for i in items)
+    assert [(v.index, v.type, v.data, v.ttl) for v in items[0].values] == [
+        (1, "URL", b"https://a", 86400), (2, "EMAIL", b"a@e.test", 60)]
+    assert items[-1].values == (HandleValue(1, "URL", b"https://e"),)
+
+
+@pytest.mark.parametrize("skip", [0, 3, 5, 6, 8, 9, 10, 11])
+def test_read_csv_resumes_after_skipped_rows(skip: int) -> None:
+    """A resumed import skips the committed rows (whole records: a checkpoint is the end
+    of a batch) and reads the rest as the full pass does."""
+    whole = [i for i in read_csv(io.StringIO(CSV_TEXT)) if i.row > skip]
+    assert list(read_csv(io.StringIO(CSV_TEXT), skip=skip)) == whole
 
 
 def test_batch_rows_are_each_records_rows_and_the_batch_digest() -> None:
