@@ -210,19 +210,24 @@ def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: s
               blob: type[bytearray] | None) -> str:
     """Hand :func:`stored_rows`' rows to ``add_row``; the record's digest."""
     parts: list[bytes] = []
-    add_part = parts.append
+    add_parts = parts.extend
     heads, length = _HEADS, _LENGTH
     for v in values:
-        index, type_, ttl_type, ttl, data, refs = (v.index, v.type, v.ttl_type, v.ttl, v.data,
-                                                   v.references)
-        ar, aw, pr, pw = v.admin_read, v.admin_write, v.public_read, v.public_write
+        index = v.index
+        type_ = v.type
+        ttl_type = v.ttl_type
+        ttl = v.ttl
+        data = v.data
+        refs = v.references
+        ar = v.admin_read
+        aw = v.admin_write
+        pr = v.public_read
+        pw = v.public_write
         timestamp = v.timestamp or stamp
         add_row((handle_id, key, index, type_, blob(data) if blob else data, ttl_type, ttl,
                  timestamp, truth[ar], truth[aw], truth[pr], truth[pw],
                  "[]" if not refs else references_text(v)))
         head = (index, type_, ttl_type, ttl, timestamp, ar, aw, pr, pw)
-        add_part(heads.get(head) or _head_part(head))
-        add_part(length(len(data)))
-        add_part(data)
-        add_part(_NO_REFERENCES if not refs else _field(_references_text(v)))
+        add_parts((heads.get(head) or _head_part(head), length(len(data)), data,
+                   _NO_REFERENCES if not refs else _field(_references_text(v))))
     return hashlib.sha256(b"".join(parts)).hexdigest()
