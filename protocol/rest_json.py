@@ -484,6 +484,9 @@ def _permissions(perms: Any, type_name: str) -> dict[str, bool]:
 
 
 _PLAIN_KEYS = frozenset(("index", "type", "data", "ttl"))
+#: a type of another length is not HS_SECKEY in any case (no character upper-cases to two
+#: or more of its letters), so most values skip the upper-cased copy
+_SECKEY_LENGTH = len(TYPE_HS_SECKEY)
 _INT_RANGE = range(-(1 << 31), 1 << 31)
 
 
@@ -506,7 +509,8 @@ def _plain_value(obj: dict[str, Json]) -> HandleValue | None:
     else:
         return None
     return make_value(index, type_name, raw, TTL_TYPE_RELATIVE, ttl, 0, True, True,
-                      type_name.upper() != TYPE_HS_SECKEY, False, ())
+                      len(type_name) != _SECKEY_LENGTH or type_name.upper() != TYPE_HS_SECKEY,
+                      False, ())
 
 
 def value_from_json(obj: Json) -> HandleValue:

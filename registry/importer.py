@@ -187,7 +187,7 @@ def scan_source(path: Path, fmt: str) -> SourceInfo:
 def read_jsonl(stream: IO[bytes], *, skip: int = 0) -> Iterator[Item]:
     """Records of a JSON Lines stream; the first ``skip`` lines are passed over unparsed."""
     for number, line in enumerate(stream, start=1):
-        if number <= skip or not line.strip():
+        if number <= skip or not line or line.isspace():  # (no stripped copy of a line)
             continue
         yield _jsonl_item(number, line.removeprefix(UTF8_BOM) if number == 1 else line)
 
@@ -206,7 +206,7 @@ def _jsonl_item(number: int, line: bytes) -> Item:
     if not isinstance(raw_values, list):
         return Item(number, number, handle, error='"values" must be a list')
     try:
-        values = tuple(value_from_json(v) for v in raw_values)
+        values = tuple([value_from_json(v) for v in raw_values])
     except (ProtocolError, ValueError, TypeError, KeyError) as exc:
         return Item(number, number, handle, error=f"bad value: {exc}")
     return Item(number, number, handle, values)

@@ -198,7 +198,9 @@ def test_site_json_idempotent(site: SiteInfo) -> None:
 _SHAPES = [
     {"index": index, "type": type_, "data": data, **({} if ttl is None else {"ttl": ttl}), **extra}
     for index in (1, 0, -5, 2**31 - 1, 2**31, True, "3")
-    for type_ in ("URL", "HS_SECKEY", "hs_seckey", "", 5)
+    # "\u017f" (long s) upper-cases to "S"; "\u00df" (sharp s) to "SS"
+    for type_ in ("URL", "HS_SECKEY", "hs_seckey", "hs_\u017feckey", "HS_SECKEYS",
+                  "HS_\u00dfECKEY", "", 5)
     for data in ("abc", {"format": "string", "value": "é"}, {"format": "String", "value": "x"},
                  {"format": "string", "value": 5}, {"format": "string", "value": "x", "y": 1},
                  {"format": "hex", "value": "00"})

@@ -13,7 +13,7 @@ import pytest
 
 from protocol.values import HandleValue, ValueReference
 from registry.collector import IMPORT_YOUNG_OBJECTS
-from registry.importer import Item, import_file, read_csv, scan_source
+from registry.importer import Item, import_file, read_csv, read_jsonl, scan_source
 from registry.store import HandleStore
 from registry.valuerows import (
     SQLITE_BLOB,
@@ -192,6 +192,17 @@ def test_read_csv_groups_rows_into_records_and_names_the_bad_row() -> None:
     assert [(v.index, v.type, v.data, v.ttl) for v in items[0].values] == [
         (1, "URL", b"https://a", 86400), (2, "EMAIL", b"a@e.test", 60)]
     assert items[-1].values == (HandleValue(1, "URL", b"https://e"),)
+
+
+def test_read_jsonl_passes_over_blank_lines_and_counts_them() -> None:
+    lines = (b'\xef\xbb\xbf{"handle": "88.118.8/A", "values": [{"index": 1, "type": "URL", '
+             b'"data": "https://a"}]}\n  \t\r\n\n{"handle": "88.118.8/B", "values": []}\r\n'
+             b'not json\n \n')
+    items = list(read_jsonl(io.BytesIO(lines)))
+    assert [(i.row, i.handle, i.error is None) for i in items] == [
+        (1, "88.118.8/A", True), (4, "88.118.8/B", True), (5, "", False)]
+    assert items[0].values == (HandleValue(1, "URL", b"https://a"),)
+    assert [i.row for i in read_jsonl(io.BytesIO(lines), skip=1)] == [4, 5]
 
 
 @pytest.mark.parametrize("skip", [0, 3, 5, 6, 8, 9, 10, 11])
