@@ -135,9 +135,11 @@ class NodeConfig:
     ``udp_amplification_factor`` times its request, and up to
     ``udp_answer_floor`` bytes (DNS: 512) only for a client address that
     completed a TCP connection within the last hour (factor 0 = no cap,
-    :mod:`resolver.handle.amplification`); a request must arrive whole within
-    ``request_read_timeout`` seconds of its first byte (HTTP: of the
-    connection or the previous response); at most ``max_inflight_requests``
+    :mod:`resolver.handle.amplification`); ``udp_segmentation`` sends the
+    datagrams of a UDP answer in one system call where the kernel can (Linux
+    UDP_SEGMENT, :mod:`resolver.handle.udp_send`; false: one call each); a
+    request must arrive whole within ``request_read_timeout`` seconds of its
+    first byte (HTTP: of the connection or the previous response); at most ``max_inflight_requests``
     HTTP or UDP requests per process are worked on at once, more are answered
     busy; a process holds at most ``max_tcp_connections`` Handle (and DNS) TCP
     connections and ``max_http_connections`` HTTP ones, at most
@@ -227,6 +229,7 @@ class NodeConfig:
     rate_limit_slip: int = 2
     udp_amplification_factor: float = 16.0
     udp_answer_floor: int = 4096
+    udp_segmentation: bool = True
     request_read_timeout: float = 10.0
     max_inflight_requests: int = 1024
     log_level: str = "INFO"

@@ -307,6 +307,7 @@ async def _listen(
             udp_workers=config.workers,
             rate_limiter=rate_limiter_from(config),
             recursion_allow=config.recursion_allow,
+            udp_segmentation=config.udp_segmentation,
             challenges=Challenges(state, limits.challenge_lifetime),
             sessions=Sessions(state, HANDLE, lifetime=limits.session_lifetime),
             metrics=metrics,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import time
@@ -58,6 +59,7 @@ from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
 from resolver.handle.hot_path import HotRequest, KeptDatagrams, hot_request, keepable
 from resolver.handle.requests import RequestProcessor
+from resolver.handle.udp_send import DatagramSender, DatagramTransport
 from resolver.handle.udp_spread import spread_by_request
 
 log = logging.getLogger(__name__)
@@ -220,9 +222,13 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
 
     transport: asyncio.DatagramTransport | None = None
     hot: HotAnswers | None = None
+    #: the listener's socket, for sending an answer's datagrams in one call
+    #: (:mod:`resolver.handle.udp_send`; None: one ``transport.sendto`` each)
+    sock: socket.socket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self.sender = DatagramSender(cast(DatagramTransport, transport), self.sock)
         self.reassembler = UdpReassembler(max_message_size=self.limits.max_message_size)
         self.inflight = InFlight(self.limits.max_udp_inflight)
 
@@ -294,8 +300,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
                                       lambda: kept.replay_short(request_id))
         else:
             datagrams = kept.replay(request_id)
-        for datagram in datagrams:
-            transport.sendto(datagram, addr)
+        self.sender.send(datagrams, addr)
         hot.served(request.handle)
         metrics = self.processor.metrics
         if metrics is not None:
@@ -390,11 +395,10 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         if self.transport is None or self.transport.is_closing():
             return
         limits = self.limits
-        for datagram in udp_datagrams(
+        self.sender.send(udp_datagrams(
             responses, request_size, limits.udp_amplification_factor, limits.udp_answer_floor,
             proven=client_of(addr) in self.proofs,
-        ):
-            self.transport.sendto(datagram, addr)
+        ), addr)
 
     def _send_datagrams(
         self,
@@ -412,8 +416,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             request_size, limits.udp_amplification_factor, limits.udp_answer_floor,
             proven=client_of(addr) in self.proofs,
         )
-        for datagram in within_budget(datagrams, budget, short):
-            self.transport.sendto(datagram, addr)
+        self.sender.send(within_budget(datagrams, budget, short), addr)
 
     def error_received(self, exc: Exception) -> None:
         log.info("handle udp socket error: %r", exc)
@@ -467,6 +470,7 @@ async def run_handle_server(
     rate_limiter: RateLimiter = UNLIMITED,
     metrics: Metrics | None = None,
     recursion_allow: Sequence[str] | None = None,
+    udp_segmentation: bool = True,
 ) -> HandleServer:
     """Answer the Handle protocol for ``service`` on TCP and UDP ``port`` of every host.
 
@@ -483,7 +487,9 @@ async def run_handle_server(
     of it once per UDP request (spoofed datagrams cannot spend a TCP budget);
     ``metrics`` counts answers and latency under the front end ``handle``;
     ``recursion_allow`` lists the networks whose requests may ask for recursion
-    (None: every client; from others the recursive flag is ignored).
+    (None: every client; from others the recursive flag is ignored);
+    ``udp_segmentation`` sends the datagrams of a UDP answer in one system call
+    where the kernel can (:mod:`resolver.handle.udp_send`), else one call each.
     """
     loop = asyncio.get_running_loop()
     recursion = None if recursion_allow is None else parse_networks(
@@ -506,9 +512,10 @@ async def run_handle_server(
     handler.recursion = recursion
     hot = HotAnswers(service) if service.answers is not None else None
 
-    def udp_server() -> _UdpServer:
+    def udp_server(sock: socket.socket) -> _UdpServer:
         listener = _UdpServer(processor, limits, udp_limiter, proofs)
         listener.hot, listener.recursion = hot, recursion
+        listener.sock = sock if udp_segmentation else None
         return listener
 
     try:
@@ -522,7 +529,7 @@ async def run_handle_server(
                 log.warning("UDP requests on %s:%d go to workers by client address: "
                             "this kernel refused SO_ATTACH_REUSEPORT_CBPF", one, port)
             transport, _ = await loop.create_datagram_endpoint(
-                udp_server, sock=udp_sock
+                functools.partial(udp_server, udp_sock), sock=udp_sock
             )
             server.udp.append(transport)
     except BaseException:

@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pytest
 
@@ -35,7 +36,7 @@ from resolver.core.stack import LOCAL, ResolutionStack
 from resolver.core.suspension import SuspendedPrefixes
 from resolver.handle.amplification import use_tcp_reply
 from resolver.handle.hot_path import KeptDatagrams, hot_request, short_pieces
-from resolver.handle.server import HandleServer, run_handle_server
+from resolver.handle.server import HandleServer, _UdpServer, run_handle_server
 from tests.resolver.core.test_untracked import tracked_within
 from tests.resolver.handle.test_handle_support import NA, TV, seed, url
 
@@ -155,6 +156,52 @@ async def test_a_kept_answer_is_byte_identical_to_a_fresh_one(pair: Pair, varian
     assert kept == await ask(pair.uncached, make(3))
     assert decoded(kept).request_id == 3 and decoded(kept).response_code == RC_SUCCESS
     assert (len(kept) > 1) == (variant == "several datagrams")
+
+
+class CountingSocket:
+    """A listener's socket that counts the segmented sends made on it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.type, self.calls = sock, sock.type, 0
+
+    def sendmsg(self, *args: Any) -> int:
+        self.calls += 1
+        return self.sock.sendmsg(*args)
+
+
+def count_segmented_sends(server: HandleServer) -> CountingSocket:
+    listener = cast(_UdpServer, server.udp[0].get_protocol())
+    assert listener.sender.sock is not None
+    counting = CountingSocket(listener.sender.sock)
+    listener.sender.sock = cast(socket.socket, counting)
+    return counting
+
+
+@SQLITE
+async def test_answers_sent_in_one_call_are_the_datagrams_sent_one_by_one(
+    pair: Pair, database: HandleStore
+) -> None:
+    """UDP segmentation (:mod:`resolver.handle.udp_send`) changes the server's cost, not
+    the bytes: a kept and a fresh answer of several datagrams, each sent in one call, are
+    what a server sending one datagram a call sends."""
+    one_by_one = await run_handle_server(pair.service, "127.0.0.1", 0,
+                                         limits=pair.cached.processor.limits,
+                                         udp_segmentation=False)
+    try:
+        off = cast(_UdpServer, one_by_one.udp[0].get_protocol())
+        assert off.sender.sock is None and not off.sender.segmenting
+        counting = count_segmented_sends(pair.cached)
+        big = "88.118.8/BIG"
+        fresh = await ask(pair.cached, request(big, 1))
+        kept = await ask(pair.cached, request(big, 2))
+        assert pair.processed == [1] and len(kept) == len(fresh) > 2
+        assert counting.calls == 2  # the fresh answer and the kept one, one call each
+        assert kept == await ask(one_by_one, request(big, 2))
+        assert fresh == await ask(pair.uncached, request(big, 1))
+        assert await ask(pair.cached, request(TV, 3)) == await ask(one_by_one, request(TV, 3))
+        assert counting.calls == 2  # a one-datagram answer goes through the transport
+    finally:
+        await one_by_one.close()
 
 
 @SQLITE
