@@ -6,11 +6,15 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from registry.config import load_config
+from resolver.handle.server import _UdpServer
 from resolver.handle.udp_send import MAX_SEGMENTS, DatagramSender
+from resolver.node import start_node
 
 
 class RecordingTransport:
@@ -169,3 +173,19 @@ def test_without_a_socket_every_datagram_goes_through_the_transport() -> None:
     datagrams = answer([512, 512, 10])
     sender.send(datagrams, ("127.0.0.1", 9))
     assert not sender.segmenting and [d for d, _ in transport.sent] == datagrams
+
+
+@pytest.mark.parametrize("setting", [True, False])
+async def test_the_node_setting_turns_segmentation_on_and_off(
+        tmp_path: Path, setting: bool) -> None:
+    config = load_config(environ={"IDNODE_UDP_SEGMENTATION": str(setting).lower()},
+                         overrides={"data_dir": tmp_path, "handle_port": 0, "http_port": 0,
+                                    "dns_port": 0, "listen_hosts": ("127.0.0.1",)})
+    running = await start_node(config)
+    try:
+        for transport in running.handle_server.udp:
+            listener = cast(_UdpServer, transport.get_protocol())
+            assert listener.sender.segmenting is setting
+            assert (listener.sender.sock is not None) is setting
+    finally:
+        await running.close()
