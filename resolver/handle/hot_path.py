@@ -15,7 +15,8 @@ patched: the request id (envelope octets 8-11 of every datagram) and the
 expiration (header octets 16-19 of the first one, and of the use-TCP reply),
 computed exactly as :func:`protocol.message.make_response` does; the kept
 datagrams are stored already cut at those fields (:class:`KeptDatagrams`), so a
-replay is one ``join`` per datagram.  So a kept
+replay is one ``join`` per datagram, or one for the whole answer when it goes out in
+one segmented call (:mod:`resolver.handle.udp_send`).  So a kept
 answer is byte-identical to a freshly encoded one, and costs a parse of
 the handle's name, two dict lookups and one ``sendto``: no task, no decode,
 no encode.
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from protocol.constants import MESSAGE_ENVELOPE_SIZE, OC_RESOLUTION, RC_SUCCESS
 from protocol.message import EXPIRATION_OFFSET, Message, response_expiration
 from resolver.handle.amplification import use_tcp_reply
+from resolver.handle.udp_send import segment_size
 
 _RESOLUTION = OC_RESOLUTION.to_bytes(4, "big")
 _NO_SESSION = bytes(4)
@@ -99,6 +101,7 @@ class KeptDatagrams:
         "head",
         "middle",
         "rest",
+        "segment",
         "short_head",
         "short_middle",
         "short_tail",
@@ -114,6 +117,9 @@ class KeptDatagrams:
         self.short_head, self.short_middle, self.short_tail = short_pieces(response)
         #: bytes sent for the full answer (against the amplification cap)
         self.size = sum(map(len, full))
+        #: the datagram size to send the answer at in one segmented call (0: one by one;
+        #: :mod:`resolver.handle.udp_send`)
+        self.segment = segment_size([len(datagram) for datagram in full])
         #: what keeping this costs the cache's byte bound
         self.charge = self.size + 8 + sum(  # the use-TCP reply: its pieces, id and expiration
             map(len, (self.short_head, self.short_middle, self.short_tail)))
@@ -126,6 +132,14 @@ class KeptDatagrams:
         if self.rest:
             out.extend(b"".join((head, request_id, tail)) for head, tail in self.rest)
         return out
+
+    def replay_joined(self, request_id: bytes) -> bytes:
+        """:meth:`replay`'s datagrams laid end to end (for one segmented send)."""
+        expires = response_expiration().to_bytes(4, "big", signed=True)
+        pieces = [self.head, request_id, self.middle, expires, self.tail]
+        for head, tail in self.rest:
+            pieces += (head, request_id, tail)
+        return b"".join(pieces)
 
     def replay_short(self, request_id: bytes) -> bytes:
         """The use-TCP reply under ``request_id``, expiring as one made now."""

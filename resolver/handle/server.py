@@ -293,14 +293,17 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         request_id = data[8:12]
         limits = self.limits
         factor = limits.udp_amplification_factor
+        budget = None
         if factor > 0 and kept.size > factor * len(data):  # over the plain cap: look closer
             budget = answer_budget(len(data), factor, limits.udp_answer_floor,
                                    proven=client_of(addr) in self.proofs)
-            datagrams = within_budget(kept.replay(request_id), budget,
-                                      lambda: kept.replay_short(request_id))
-        else:
-            datagrams = kept.replay(request_id)
-        self.sender.send(datagrams, addr)
+        sender = self.sender
+        if budget is not None and kept.size > budget:  # the use-TCP reply, or nothing
+            sender.send(within_budget(kept.replay(request_id), budget,
+                                      lambda: kept.replay_short(request_id)), addr)
+        elif not (kept.segment and sender.send_segmented(kept.replay_joined(request_id),
+                                                         kept.segment, addr)):
+            sender.send(kept.replay(request_id), addr)
         hot.served(request.handle)
         metrics = self.processor.metrics
         if metrics is not None:

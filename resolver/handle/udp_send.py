@@ -81,36 +81,29 @@ class DatagramSender:
 
     def send(self, datagrams: Sequence[bytes], addr: tuple[str | int, ...]) -> None:
         """Send ``datagrams`` (in order) to ``addr``."""
+        if len(datagrams) > 1 and self.segmenting:
+            size = segment_size([len(datagram) for datagram in datagrams])
+            if size and self.send_segmented(b"".join(datagrams), size, addr):
+                return
         transport = self.transport
-        if (
-            len(datagrams) > 1
-            and self.segmenting
-            and not transport.get_write_buffer_size()
-            and self._segmented(datagrams, addr)
-        ):
-            return
         for datagram in datagrams:
             transport.sendto(datagram, addr)
 
-    def _segmented(self, datagrams: Sequence[bytes], addr: tuple[str | int, ...]) -> bool:
-        """Send ``datagrams`` in one call if they can be; whether they were sent."""
-        size = len(datagrams[0])
-        if len(datagrams) > MAX_SEGMENTS or len(datagrams[-1]) > size:
-            return False
-        total = 0
-        for datagram in datagrams[:-1]:
-            if len(datagram) != size:
-                return False
-            total += size
-        if total + len(datagrams[-1]) > MAX_BYTES:
-            return False
+    def send_segmented(self, buffer: bytes, size: int, addr: tuple[str | int, ...]) -> bool:
+        """Send ``buffer``, datagrams of ``size`` octets laid end to end (the last may be
+        shorter; :func:`segment_size` says when they may be sent so), to ``addr`` in one
+        call; whether it was sent (if not, the caller sends the datagrams through
+        :meth:`send`).  For answers kept already laid end to end
+        (:meth:`resolver.handle.hot_path.KeptDatagrams.replay_joined`)."""
+        if not self.segmenting or self.transport.get_write_buffer_size():
+            return False  # the transport's datagrams go first, in order
         control = self._sizes.get(size)
         if control is None:
             control = self._sizes[size] = [
                 (socket.SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(size))]
         assert self.sock is not None
         try:
-            self.sock.sendmsg([b"".join(datagrams)], control, 0, addr)
+            self.sock.sendmsg([buffer], control, 0, addr)
         except BlockingIOError:
             return False  # the socket's buffer is full: the transport queues them
         except OSError as exc:
@@ -120,3 +113,18 @@ class DatagramSender:
                          "segment them (%r)", exc)
             return False
         return True
+
+
+def segment_size(sizes: Sequence[int]) -> int:
+    """The size at which datagrams of ``sizes`` may be sent in one segmented call (all
+    but the last of it, the last no longer, at most :data:`MAX_SEGMENTS` of them and
+    :data:`MAX_BYTES` in all); 0 when they may not (one datagram, unequal sizes)."""
+    if not 1 < len(sizes) <= MAX_SEGMENTS:
+        return 0
+    size = sizes[0]
+    if sizes[-1] > size or sum(sizes) > MAX_BYTES:
+        return 0
+    for other in sizes[1:-1]:
+        if other != size:
+            return 0
+    return size

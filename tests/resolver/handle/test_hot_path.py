@@ -346,6 +346,28 @@ def test_a_kept_use_tcp_reply_is_the_one_made_for_the_answer(
     assert short_pieces(answers[0]) is short_pieces(answers[2])
 
 
+@pytest.mark.parametrize("values", [1, 4, 9])
+def test_a_kept_answer_laid_end_to_end_is_its_datagrams(
+    monkeypatch: pytest.MonkeyPatch, values: int
+) -> None:
+    """What one segmented send carries is the datagrams of :meth:`KeptDatagrams.replay`,
+    cut at the size :attr:`KeptDatagrams.segment` names (0: one datagram, sent as such)."""
+    monkeypatch.setattr(protocol.message.time, "time", lambda: NOW)
+    body = ResolutionResponse(TV, tuple(url(i, "u" * 150) for i in range(1, values + 1)))
+    response = Message(OC_RESOLUTION, RC_SUCCESS, body=body, request_id=1,
+                       expiration=response_expiration())
+    kept = KeptDatagrams(encode_udp(response), response)
+    replayed = kept.replay((77).to_bytes(4, "big"))
+    assert kept.replay_joined((77).to_bytes(4, "big")) == b"".join(replayed)
+    if len(replayed) == 1:
+        assert kept.segment == 0
+    else:
+        assert kept.segment == len(replayed[0])
+        joined = b"".join(replayed)
+        cut = [joined[i:i + kept.segment] for i in range(0, len(joined), kept.segment)]
+        assert cut == replayed
+
+
 @SQLITE
 @pytest.mark.parametrize("variant", VARIANTS)
 async def test_a_cached_record_and_its_kept_datagrams_are_out_of_the_collectors_sight(

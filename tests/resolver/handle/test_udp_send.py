@@ -13,7 +13,7 @@ import pytest
 
 from registry.config import load_config
 from resolver.handle.server import _UdpServer
-from resolver.handle.udp_send import MAX_SEGMENTS, DatagramSender
+from resolver.handle.udp_send import MAX_BYTES, MAX_SEGMENTS, DatagramSender, segment_size
 from resolver.node import start_node
 
 
@@ -189,3 +189,29 @@ async def test_the_node_setting_turns_segmentation_on_and_off(
             assert (listener.sender.sock is not None) is setting
     finally:
         await running.close()
+
+
+def test_which_datagrams_may_be_segmented() -> None:
+    assert segment_size([512, 512, 512, 172]) == 512
+    assert segment_size([512, 512]) == 512
+    assert segment_size([100] * MAX_SEGMENTS) == 100
+    assert segment_size([512]) == 0  # one datagram
+    assert segment_size([512, 300, 512]) == 0
+    assert segment_size([300, 512]) == 0
+    assert segment_size([100] * (MAX_SEGMENTS + 1)) == 0
+    big = MAX_BYTES // 2 + 1
+    assert segment_size([big, big]) == 0
+
+
+def test_a_buffer_laid_end_to_end_goes_in_one_call(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    sock, receiver = pair
+    transport = RecordingTransport()
+    datagrams = answer([512, 512, 30])
+    assert sender_on(sock, transport).send_segmented(
+        b"".join(datagrams), 512, receiver.getsockname())
+    assert received(receiver, 3) == datagrams and transport.sent == []
+    held = RecordingTransport(buffered=1)  # the transport's datagrams must go first
+    assert not sender_on(sock, held).send_segmented(b"".join(datagrams), 512,
+                                                    receiver.getsockname())
+    assert held.sent == []  # the caller sends them through send()
