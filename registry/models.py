@@ -137,9 +137,12 @@ class HandleValueRow(Base):
 
     ``name_key`` repeats the handle's key: PostgreSQL partitions this table by it
     like ``handles`` (:mod:`registry.partitions`), and its keys include it there.
+    SQLite keeps the rows in their primary key's B-tree (``WITHOUT ROWID``, migration
+    0016): a record's values are one contiguous range of it.
     """
 
     __tablename__ = "handle_values"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     handle_id: Mapped[int] = mapped_column(
         ForeignKey("handles.id", ondelete="CASCADE"), primary_key=True

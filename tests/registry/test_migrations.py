@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,10 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
+from protocol.values import HandleValue, ValueReference
 from registry.db import migrate, normalise_url, open_engine
 from registry.models import Base
 from registry.partitions import is_partition
-from registry.store import HandleStore
+from registry.store import _GET_SQLITE, HandleStore
 from tests._services import PgDatabase
 
 
@@ -119,7 +121,7 @@ def test_url_forms() -> None:
     assert (bare.drivername, bare.database) == ("sqlite+aiosqlite", "data/registry.db")
 
 
-def _upgrade_to(connection: Connection, revision: str) -> None:
+def _upgrade_to(connection: Connection, revision: str, *, down: bool = False) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -128,7 +130,7 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    (command.downgrade if down else command.upgrade)(config, revision)
 
 
 async def test_the_change_feed_keeps_counting_past_the_rows_0014_drops_autoincrement_of(
@@ -158,3 +160,92 @@ async def test_the_change_feed_keeps_counting_past_the_rows_0014_drops_autoincre
         assert not indexes & {"ix_changes_time", "ix_handle_values_type"}
     finally:
         await store.close()
+
+
+def _values_layout(connection: Connection) -> tuple[bool, list[str]]:
+    """(whether SQLite's ``handle_values`` has a rowid, the B-trees it has beside its rows:
+    a rowid table keeps its primary key apart, in ``sqlite_autoindex_handle_values_1``)."""
+    with_rowid = inspect(connection).get_table_options("handle_values").get(
+        "sqlite_with_rowid", True)
+    indexes = [row[0] for row in connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'handle_values'")]
+    return with_rowid, indexes
+
+
+async def _values_of(sqlite_url: str) -> tuple[tuple[bool, list[str]], list[tuple[Any, ...]]]:
+    """The value table's layout and every row of it, in key order."""
+    engine = await open_engine(sqlite_url)
+    try:
+        async with engine.connect() as conn:
+            layout = await conn.run_sync(_values_layout)
+            rows = (await conn.execute(text(
+                "SELECT handle_id, name_key, idx, type, data, ttl_type, ttl, admin_read, "
+                'public_write, "references" FROM handle_values ORDER BY handle_id, idx'))).all()
+    finally:
+        await engine.dispose()
+    return layout, [tuple(row) for row in rows]
+
+
+async def _migrate_to(sqlite_url: str, revision: str, *, down: bool = False) -> None:
+    engine = await open_engine(sqlite_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: _upgrade_to(c, revision, down=down))
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_values_are_clustered_by_their_key_on_fresh_databases(
+    sqlite_url: str, tmp_path: Path,
+) -> None:
+    # migrated (how the node creates its database) and from the models: no rowid, so
+    # no separate index of (handle_id, idx) beside the rows
+    await migrate(sqlite_url, None)
+    assert (await _values_of(sqlite_url))[0] == (False, [])
+    # a resolution's read finds a record's values as one range of that key
+    engine = await open_engine(sqlite_url)
+    try:
+        async with engine.connect() as conn:
+            plan = [row[3] for row in await conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {_GET_SQLITE}", ("88.118.8/x",))]
+    finally:
+        await engine.dispose()
+    assert "SEARCH handle_values USING PRIMARY KEY (handle_id=?) LEFT-JOIN" in plan
+    from_models = f"sqlite:///{tmp_path / 'models.db'}"
+    engine = await open_engine(from_models)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+    finally:
+        await engine.dispose()
+    assert (await _values_of(from_models))[0] == (False, [])
+
+
+async def test_0016_keeps_every_value_row_both_ways(sqlite_url: str) -> None:
+    full = HandleValue(7, "HS_ALIAS", b"\x00\xffbin", ttl_type=1, ttl=2_000_000_000,
+                       admin_read=False, public_write=True,
+                       references=(ValueReference("88.118.8/OTHER", 3),))
+    await _migrate_to(sqlite_url, "0015")
+    store = await HandleStore.open(sqlite_url, migrate=False)
+    try:
+        for number in range(3):
+            await store.create_handle(f"88.118.8/V{number}", [
+                HandleValue(1, "URL", f"https://example.test/{number}".encode()), full,
+            ], actor="a")
+        await store.create_handle("88.118.8/GONE", [HandleValue(1, "URL", b"x")], actor="a")
+        records = [await store.get_handle(f"88.118.8/V{n}") for n in range(3)]
+    finally:
+        await store.close()
+    layout, rows = await _values_of(sqlite_url)
+    assert layout == (True, ["sqlite_autoindex_handle_values_1"]) and len(rows) == 7
+    store = await HandleStore.open(sqlite_url)  # upgrades to head
+    try:
+        assert await _values_of(sqlite_url) == ((False, []), rows)
+        assert [await store.get_handle(f"88.118.8/V{n}") for n in range(3)] == records
+        await store.delete_handle("88.118.8/GONE", actor="a")  # its values go with it
+        assert (await _values_of(sqlite_url))[1] == rows[:-1]
+    finally:
+        await store.close()
+    await _migrate_to(sqlite_url, "0015", down=True)
+    assert await _values_of(sqlite_url) == (
+        (True, ["sqlite_autoindex_handle_values_1"]), rows[:-1])
