@@ -33,6 +33,7 @@ from registry.base import StoreBase
 from registry.errors import EnterpriseSuspended, HandleAlreadyExists, InvalidValue, StoreError
 from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
 from registry.names import name_key, split_handle
+from registry.pg_growth import ANALYZE, GrowthWatch
 from registry.records import BulkResult, ImportJobState, Rejection
 from registry.templates.mapping import LINK_RELATIONS
 from registry.trust.verify import Fetch
@@ -138,6 +139,8 @@ class BulkMixin(StoreBase):
 
     rules: WriteRules  # the store's (registry.store.HandleStore)
     record_values: Fetch
+    #: PostgreSQL: when the tables have grown enough to ANALYZE (:mod:`registry.pg_growth`)
+    growth: GrowthWatch | None = None
 
     async def start_import_job(self, job_id: str, source_digest: str) -> ImportJobState:
         """The job ``job_id``, created at row 0 if new; resuming needs the same source."""
@@ -271,8 +274,19 @@ class BulkMixin(StoreBase):
                                                                    updated=now)
                 )
             await self._changed([row.name for row in stored])
+        if fresh and self.dialect == "postgresql":
+            await self._analyze_when_grown(len(fresh))
         rejected.sort(key=lambda r: r.row)
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
+
+    async def _analyze_when_grown(self, added: int) -> None:
+        """ANALYZE the handle tables once this store's bulk writes have grown them enough
+        (:mod:`registry.pg_growth`): the next batches' key checks are planned anew."""
+        if self.growth is None:
+            self.growth = GrowthWatch()
+        if self.growth.grew(added):
+            async with self._write() as conn:
+                await conn.execute(ANALYZE)
 
     @staticmethod
     async def _reject_taken_identifiers(
