@@ -126,6 +126,10 @@ async def queue_changes(
         if not old and not new:
             continue
         product_key = name_key(product)
+        if not old:  # a new record's links (every record of an import): all added
+            for to, relation in new:
+                wanted[(product_key, name_key(to), relation)] = (product, to, ADD)
+            continue
         before = {(name_key(to), relation): to for to, relation in old}
         after = {(name_key(to), relation): to for to, relation in new}
         for op, keys, names in ((REMOVE, before.keys() - after.keys(), before),

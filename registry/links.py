@@ -41,7 +41,7 @@ from protocol.values import HandleValue
 from registry import backlinks, sqlite_driver
 from registry.base import StoreBase
 from registry.errors import InvalidHandle, InvalidValue
-from registry.events import EVENT_TYPE, check_append_only, parse_event
+from registry.events import EVENT_TYPE, check_append_only, check_event
 from registry.models import DataTemplate, Handle, HandleLink, HandleValueRow, table_of
 from registry.names import name_key, split_handle
 from registry.templates import (
@@ -166,8 +166,10 @@ def _derived_problems(template: Template, document: Mapping[str, object],
     field_of = template.mapped_types
     expected = template.mapped_pairs(document)
     actual = [(v.type, v.data) for v in values if v.type in field_of]
-    if len(expected) == len(actual) and sorted(expected) == sorted(actual):
-        return []  # the same pairs, as many times each (what every good record has)
+    if expected == actual or (len(expected) == len(actual) and sorted(expected) == sorted(actual)):
+        # the same pairs, as many times each (what every good record has; in the same
+        # order when the template made it: values in index order, fields then links)
+        return []
     extra = Counter(actual)
     extra.subtract(expected)
     wrong = sorted({vtype for (vtype, _), count in extra.items() if count})
@@ -195,7 +197,7 @@ def check_events(old: Values | None, new: Values) -> None:
         check_append_only(old.values(), new.values())
     for index, value in new.items():
         if value.type == EVENT_TYPE and (old is None or old.get(index) != value):
-            parse_event(value)
+            check_event(value)
 
 
 async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Values) -> None:

@@ -15,6 +15,7 @@ from registry.events import (
     Event,
     EventError,
     check_append_only,
+    check_event,
     events_of,
     make_event_value,
     next_event_index,
@@ -84,6 +85,27 @@ def test_events_of_sorts_by_time_then_index_and_skips_other_values() -> None:
 def test_a_malformed_stored_event_names_its_index(data: bytes, says: str) -> None:
     with pytest.raises(EventError, match=says):
         events_of([HandleValue(1005, EVENT_TYPE, data)])
+    with pytest.raises(EventError, match=says):  # the bulk write's check says the same
+        check_event(HandleValue(1005, EVENT_TYPE, data))
+
+
+def test_check_event_refuses_what_parse_event_refuses() -> None:
+    good = make_event_value(1000, "sold", MAKER, "", "2025-01-01T00:00:00Z")
+    check_event(good)
+    check_event(good)  # its actor is now one known to be a handle
+    for data in (
+        b'{"kind":"sold","time":"2025-01-01T00:00:00Z","actor":"no-slash"}',
+        b'{"kind":"sold","time":"2025-01-01T00:00:00Z","actor":"0.NA/88.118.8\\u0000"}',
+        b'{"kind":"sold","time":"2025-01-01T00:00:00Z","actor":7}',
+        b'{"kind":"sold","time":"2025-01-01T00:00:00Z","actor":"0.NA/88.118.8","note":3}',
+        b'{"kind":"sold","time":"2025-01-01","actor":"0.NA/88.118.8"}',
+    ):
+        value = HandleValue(1001, EVENT_TYPE, data)
+        with pytest.raises(EventError) as parsed:
+            parse_event(value)
+        with pytest.raises(EventError) as checked:
+            check_event(value)
+        assert str(checked.value) == str(parsed.value)
 
 
 def test_next_event_index_follows_the_last_event() -> None:

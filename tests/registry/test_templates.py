@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -11,6 +12,7 @@ from protocol.constants import RC_INVALID_VALUE
 from protocol.values import HandleValue
 from registry.demo import generate
 from registry.errors import InvalidValue
+from registry.links import TemplateBook, check_template
 from registry.templates import (
     DEFAULT_START_INDEX,
     TYPE_BATCH,
@@ -256,3 +258,18 @@ def test_jsonschema_judges_what_the_fast_check_refuses() -> None:
                    ("2024-02-30T03:04:05Z", False)):
         assert fast_check(schema)({"at": at}) is ok
         assert (problems(compile_schema(schema), {"at": at}) == []) is ok
+
+
+def test_a_record_matches_its_template_with_the_mapped_values_in_any_order() -> None:
+    template = BUILTIN["appliance.product@1"]
+    values = template.to_values(sample("appliance.product@1"))
+    book = TemplateBook(None)  # type: ignore[arg-type]  # built-in templates only
+    asyncio.run(check_template(book, values))
+    # the last two mapped values at each other's index: other order, same pairs
+    first, second = values[-2], values[-1]
+    swapped = [*values[:-2], HandleValue(first.index, second.type, second.data),
+               HandleValue(second.index, first.type, first.data)]
+    asyncio.run(check_template(book, swapped))
+    wrong = [*values[:-1], HandleValue(second.index, second.type, second.data + b"x")]
+    with pytest.raises(TemplateError, match=r"differ from TRACE\.DATA"):
+        asyncio.run(check_template(book, wrong))
