@@ -8,6 +8,7 @@ in :mod:`protocol.message`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +26,7 @@ from protocol.constants import (
     SHA256_DIGEST_SIZE,
 )
 from protocol.errors import ProtocolError
+from protocol.record_image import wire_of
 from protocol.site_info import SiteInfo, read_site_info, write_site_info
 from protocol.value_codec import encode_values, read_values
 from protocol.values import HandleValue
@@ -112,12 +114,14 @@ class ValuesRequest:
     (``encodeCreateHandleRequest``, ``encodeAddValueRequest``, ``encodeModifyValueRequest``)."""
 
     handle: str
-    values: tuple[HandleValue, ...] = ()
+    #: a :class:`protocol.record_image.RecordImage` is sent as its stored bytes
+    values: Sequence[HandleValue] = ()
 
     def write(self, w: Writer, ctx: BodyContext) -> None:
         """Append: handle, counted values."""
         w.string(self.handle)
-        w.raw(encode_values(self.values))
+        wire = wire_of(self.values)
+        w.raw(encode_values(self.values) if wire is None else wire)
 
     @classmethod
     def read(cls, r: Reader, ctx: BodyContext) -> ValuesRequest:
@@ -316,12 +320,14 @@ class ResolutionResponse:
     """The values of a handle (``encodeResolutionResponse``)."""
 
     handle: str
-    values: tuple[HandleValue, ...] = ()
+    #: a :class:`protocol.record_image.RecordImage` is sent as its stored bytes
+    values: Sequence[HandleValue] = ()
 
     def write(self, w: Writer, ctx: BodyContext) -> None:
         """Append: handle, counted values."""
         w.string(self.handle)
-        w.raw(encode_values(self.values))
+        wire = wire_of(self.values)
+        w.raw(encode_values(self.values) if wire is None else wire)
 
     @classmethod
     def read(cls, r: Reader, ctx: BodyContext) -> ResolutionResponse:

@@ -43,7 +43,7 @@ def encode_value(value: HandleValue) -> bytes:
 _TYPE_PREFIXED: dict[str, bytes] = {}
 
 
-def _type_field(name: str) -> bytes:
+def type_field(name: str) -> bytes:
     """Length-prefixed UTF-8 of a type name, cached (few distinct types exist)."""
     field = _TYPE_PREFIXED.get(name)
     if field is None:
@@ -72,7 +72,7 @@ def _append_value(out: bytearray, value: HandleValue) -> None:
             _int32(value.ttl, "ttl"),
             value.permissions,
         )
-    out += _type_field(value.type)
+    out += type_field(value.type)
     out += _U32.pack(len(data))
     out += data
     refs = value.references
@@ -109,7 +109,7 @@ def encode_values(values: Sequence[HandleValue]) -> bytes:
                 pass
             else:
                 add(head)
-                add(_type_field(v.type))
+                add(type_field(v.type))
                 add(length(len(data)))
                 add(data)
                 add(_NO_REFERENCES)

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.constants import RC_INVALID_VALUE
+from protocol.record_image import make_image
 from protocol.values import HandleValue
 from registry import changes, identifiers, links, pgcopy, sqlite_driver
 from registry.admission import Ownership, load_owners
@@ -55,7 +56,7 @@ _CHUNK = 5000
 _CHECKED_TYPES = links.CHECKED_TYPES
 
 _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "created",
-                 "updated")
+                 "updated", "image")
 
 
 @dataclass(slots=True)
@@ -249,11 +250,12 @@ class BulkMixin(StoreBase):
             now = utcnow()
             ids = {row.key: hid for row, hid in replaced}
             ids_before = set(ids)
-            await self._clear(conn, list(ids.values()), now)
-            ids.update(await self._create_heads(conn, fresh, now))
+            stamp = int(now.timestamp())
+            await self._clear(conn, replaced, now, stamp)
+            ids.update(await self._create_heads(conn, fresh, now, stamp))
             stored = sorted([row for row, _owner in fresh] + [row for row, _hid in replaced],
                             key=lambda r: r.position)
-            digest = await self._put_values(conn, stored, ids, int(now.timestamp()))
+            digest = await self._put_values(conn, stored, ids, stamp)
             # a record without links (or identifiers) now or before adds no rows
             await links.link_records(conn, [(row.name, row.values) for row in stored
                                             if row.linked or row.key in ids_before],
@@ -377,20 +379,26 @@ class BulkMixin(StoreBase):
                 rejected.append(Rejection(row.position, row.name, str(exc), exc.response_code))
         return fresh, replaced
 
-    async def _clear(self, conn: AsyncConnection, ids: list[int], now: datetime) -> None:
-        """Drop the values of handles about to be overwritten and bump their versions."""
-        if not ids:
+    async def _clear(self, conn: AsyncConnection, replaced: list[tuple[_Row, int]],
+                     now: datetime, stamp: int) -> None:
+        """Drop the values of handles about to be overwritten, bump their versions and
+        store their new images (values without a timestamp stamped ``stamp``)."""
+        if not replaced:
             return
-        for chunk in _chunks(ids):
+        for chunk in _chunks([hid for _row, hid in replaced]):
             await conn.execute(delete(_V).where(_V.c.handle_id.in_(chunk)))
         bump = update(_H).where(_H.c.id == bindparam("hid"))
-        await conn.execute(bump.values(version=_H.c.version + 1, updated=now),
-                           [{"hid": hid} for hid in ids])
+        await conn.execute(
+            bump.values(version=_H.c.version + 1, updated=now, image=bindparam("image")),
+            [{"hid": hid, "image": make_image(row.values.values(), stamp)}
+             for row, hid in replaced])
 
     async def _create_heads(
-        self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]], now: datetime
+        self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]], now: datetime,
+        stamp: int,
     ) -> dict[str, int]:
-        """Insert the new handles' head rows with ids given here; their ids by key.
+        """Insert the new handles' head rows with ids given here and their images (values
+        without a timestamp stamped ``stamp``); their ids by key.
 
         PostgreSQL hands out the ids from the table's sequence; on SQLite the batch's
         transaction holds the database's write lock (``BEGIN IMMEDIATE``), so the ids
@@ -400,13 +408,14 @@ class BulkMixin(StoreBase):
             return {}
         if self.dialect == "postgresql":
             new_ids = await pgcopy.next_ids(conn, _H, len(fresh))
-            stamp: Any = now
+            created: Any = now
         else:
             top = (await conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM handles")
                    ).scalar_one()
             new_ids = list(range(top + 1, top + 1 + len(fresh)))
-            stamp = sqlite_driver.bind_value(conn, _H, "created", now)
-        heads = [(hid, row.name, row.key, row.prefix, owner, 1, stamp, stamp)
+            created = sqlite_driver.bind_value(conn, _H, "created", now)
+        heads = [(hid, row.name, row.key, row.prefix, owner, 1, created, created,
+                  make_image(row.values.values(), stamp))
                  for (row, owner), hid in zip(fresh, new_ids, strict=True)]
         await self._insert(conn, _H, _HEAD_COLUMNS, heads)
         return {row.key: hid for (row, _owner), hid in zip(fresh, new_ids, strict=True)}

@@ -130,6 +130,9 @@ class Handle(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the record's values as one blob ready for the wire (:mod:`protocol.record_image`),
+    #: written with the value rows; NULL when the wire cannot carry them exactly
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class HandleValueRow(Base):

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from protocol.record_image import RecordImage, make_image
 from protocol.values import HandleValue, with_timestamp
 from registry import changes, identifiers, links, sqlite_driver
 from registry.accounts import AccountsMixin
@@ -68,6 +69,14 @@ _GET = (
     .order_by(_V.c.idx)
 )
 _GET_SQLITE = str(_GET.compile(dialect=sqlite.dialect()))
+#: a record's image (:mod:`protocol.record_image`) by its name key
+_IMAGE_SQLITE = "SELECT image FROM handles WHERE name_key = ?"
+#: :data:`_IMAGE_SQLITE` for the keys of ``$1`` (:mod:`registry.pg_batches`), as
+#: :data:`_GET_KEYS_PG` reads records: one pruned index lookup a key
+_IMAGE_KEYS_PG = (
+    "SELECT k.key, r.image FROM unnest($1::varchar[]) AS k(key) CROSS JOIN LATERAL ("
+    "SELECT handles.image FROM handles WHERE handles.name_key = k.key OFFSET 0) AS r"
+)
 #: :data:`_GET` for the keys of ``$1`` (a ``varchar[]``), each row led by its key
 #: (:mod:`registry.pg_batches`); the lateral subquery (kept apart by ``OFFSET 0``) is
 #: one pruned index lookup a key, as :data:`_GET` is, not a join of whole tables;
@@ -126,7 +135,7 @@ _BUMP = (
     update(_H)
     .where(_H.c.id == bindparam("hid"), _H.c.name_key == bindparam("key"),
            _H.c.version == bindparam("old"))
-    .values(version=_H.c.version + 1, updated=bindparam("now"))
+    .values(version=_H.c.version + 1, updated=bindparam("now"), image=bindparam("image"))
 )
 
 Values = dict[int, HandleValue]
@@ -270,6 +279,47 @@ class HandleStore(
             return True, None
         values = tuple(row_value(row, 2) for row in rows if row[2] is not None)
         return True, HandleRecord(rows[0][0], values, rows[0][1])
+
+    async def get_values(
+        self, name: str, image_type: type[RecordImage] = RecordImage, *,
+        replica: bool = False,
+    ) -> Sequence[HandleValue] | None:
+        """The values of ``name`` as :meth:`get_handle` reads them (None: no such
+        handle); a record with an image (:mod:`protocol.record_image`) comes as that
+        image, an ``image_type``, whose values are decoded only when asked for: one
+        blob read instead of the rows.  Replicas and open transactions read the rows."""
+        if self._open_tx.get() is None and not (replica and self.replicas is not None):
+            key = name_key(name)
+            if self.dialect == "sqlite":
+                rows, at = await self._point_read_sqlite(_IMAGE_SQLITE, (key,)), 0
+            else:
+                rows, at = await self._key_read_pg(_IMAGE_KEYS_PG, key), 1
+            if not rows:
+                return None
+            image = image_type.read(rows[0][at])
+            if image is not None:
+                return image
+        record = await self.get_handle(name, replica=replica)
+        return None if record is None else record.values
+
+    def get_values_now(
+        self, name: str, image_type: type[RecordImage] = RecordImage,
+    ) -> tuple[bool, Sequence[HandleValue] | None]:
+        """(True, the values of ``name`` or None) when they can be read without waiting,
+        as :meth:`get_handle_now` reads them, else (False, None).  A record with an image
+        (:mod:`protocol.record_image`) comes as that image, an ``image_type``, whose
+        values are decoded only when asked for: one blob read instead of the rows."""
+        key = name_key(name)
+        rows = self._point_read_now(_IMAGE_SQLITE, (key,))
+        if rows is None:
+            return False, None
+        if not rows:
+            return True, None
+        image = image_type.read(rows[0][0])
+        if image is not None:
+            return True, image
+        read, record = self.get_handle_now(name)  # no image: the rows
+        return read, None if record is None else record.values
 
     async def get_handles(
         self, names: Sequence[str], *, types: Sequence[str] = (),
@@ -608,6 +658,7 @@ class HandleStore(
         head = {"name": name, "name_key": key, "prefix": prefix, "version": 1, "created": now,
                 "updated": now, "enterprise": owner.code}
         values = _settle(None, given, int(now.timestamp()))
+        head["image"] = make_image(values[i] for i in sorted(values))
         if self.dialect == "sqlite":  # the head and its values with the next trip
             await sqlite_driver.insert_parent_and_children(
                 conn, _H, head, _V, [value_row(0, key, v) for v in values.values()], "handle_id")
@@ -669,7 +720,8 @@ class HandleStore(
             if added:
                 await conn.execute(insert(_V), added)
             result = await conn.execute(
-                _BUMP, {"hid": current.id, "key": key, "old": current.version, "now": now}
+                _BUMP, {"hid": current.id, "key": key, "old": current.version, "now": now,
+                        "image": make_image(new[i] for i in sorted(new))}
             )
             after_digest = record_digest(new.values())
             record = _record(current.name, new, current.version + 1)

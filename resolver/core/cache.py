@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from protocol.record_image import RecordImage
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from resolver.core.untracked import untrack
 
@@ -71,7 +72,8 @@ class Answer:
     """
 
     kind: Kind
-    values: tuple[HandleValue, ...]
+    #: a :class:`CachedImage` when read as the record's image (decoded when first asked)
+    values: Sequence[HandleValue]
     expires: float
     source: str = "local"
     chain: tuple[str, ...] = ()
@@ -83,22 +85,45 @@ class Answer:
     :meth:`LocalCache.keep_render`); only ever filled for an answer in a cache."""
 
 
+class CachedImage(RecordImage):
+    """A record image (:mod:`protocol.record_image`) as the cache keeps it: the values
+    it decodes are out of the cyclic collector's sight too (see the module docstring)."""
+
+    __slots__ = ()
+
+    def decode(self) -> tuple[HandleValue, ...]:
+        values = super().decode()
+        untrack_values(values)
+        return values
+
+
+def untrack_values(values: Sequence[HandleValue]) -> None:
+    """Take the sequence ``values``, its values and their references out of the cyclic
+    collector's sight (an image only itself: its values as it decodes them)."""
+    if not isinstance(values, RecordImage):
+        untrack(values)
+        for value in values:
+            if value.references:  # most values have none (the untracked empty tuple)
+                untrack(value.references)
+                untrack((value.references,))
+    untrack((values,))
+
+
 def untrack_answer(answer: Answer) -> None:
     """Take ``answer``, its values and their references out of the cyclic collector's
     sight (none can be in a reference cycle: see the module docstring)."""
-    values = answer.values
-    untrack(values)
-    for value in values:
-        if value.references:  # most values have none (the untracked empty tuple)
-            untrack(value.references)
-            untrack((value.references,))
-    untrack((values, answer.chain, answer))
+    untrack_values(answer.values)
+    untrack((answer.chain, answer))
 
 
 def answer_bytes(key: str, answer: Answer) -> int:
-    """What keeping ``answer`` under ``key`` is charged (renders are charged as added)."""
+    """What keeping ``answer`` under ``key`` is charged (renders are charged as added);
+    an image is charged its bytes and what its values take once decoded."""
+    values = answer.values
+    if isinstance(values, RecordImage):
+        return ENTRY_OVERHEAD + len(key) + 2 * len(values.wire) + VALUE_OVERHEAD * len(values)
     return ENTRY_OVERHEAD + len(key) + sum(
-        VALUE_OVERHEAD + len(v.type) + len(v.data) for v in answer.values
+        VALUE_OVERHEAD + len(v.type) + len(v.data) for v in values
     )
 
 
@@ -108,6 +133,8 @@ def expiry(values: Sequence[HandleValue], now: float, negative_ttl: float) -> fl
     The smallest TTL wins; an absolute TTL is an expiry time in epoch seconds.
     Without values the answer lives ``negative_ttl`` seconds.
     """
+    if isinstance(values, RecordImage):  # without decoding it
+        return values.expiry(now, negative_ttl)
     if not values:
         return now + negative_ttl
     return min(

@@ -54,7 +54,8 @@ class Resolution:
 
     handle: str
     response_code: int
-    values: tuple[HandleValue, ...]
+    #: a :class:`protocol.record_image.RecordImage` when the record's image is the answer
+    values: Sequence[HandleValue]
     authoritative: bool = True
     source: str = "local"
     stale: bool = False

@@ -257,7 +257,7 @@ class RecursiveResolver:
             if res.response_code in (RC_SERVICE_REFERRAL, RC_PREFIX_REFERRAL):
                 values = res.referral_values
             else:
-                values = res.values
+                values = tuple(res.values)
             return _Reply(res.response_code, values, res.source, res.authoritative)
         raise problem
 

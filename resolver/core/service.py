@@ -50,6 +50,7 @@ from protocol.constants import (
 )
 from protocol.errors import ProtocolError
 from protocol.public_key import decode_public_key
+from protocol.record_image import RecordImage
 from protocol.references import decode_secret_key, decode_vlist
 from protocol.values import HandleValue
 from registry.errors import StoreError
@@ -122,6 +123,17 @@ def prefix_admin_handle(handle: str) -> tuple[str, int]:
         return (NA_HANDLE_PREFIX + parent if dot else ROOT_HANDLE), ADMIN_PERM_ADD_NA
     return NA_HANDLE_PREFIX + prefix, ADMIN_PERM_ADD_HANDLE
 
+
+
+def whole_image(
+    values: Sequence[HandleValue], types: Sequence[str], indexes: Sequence[int]
+) -> RecordImage | None:
+    """``values`` when they are a record's image (:mod:`protocol.record_image`) that
+    answers the request whole: no types or indexes asked for and every value readable
+    by anyone, so every caller gets all of it, sent as the image's bytes, undecoded."""
+    if types or indexes or not isinstance(values, RecordImage) or values.withheld:
+        return None
+    return values
 
 class ResolutionService:
     """Resolution and administration over one :class:`registry.store.HandleStore`.
@@ -196,11 +208,16 @@ class ResolutionService:
         if self.suspended is not None and self.suspended.refuses(handle):
             return Resolution(handle, RC_HANDLE_NOT_FOUND, ())
         answer = await self._answer(handle, recursive, max_age)
-        values: tuple[HandleValue, ...] = ()
+        values: Sequence[HandleValue] = ()
         selected: Sequence[HandleValue] = ()
         if answer.kind is Kind.FOUND:
-            selected = select_values(answer.values, types, indexes)
-            values = await self._readable(handle, answer.values, selected, caller or ANONYMOUS)
+            whole = whole_image(answer.values, types, indexes)
+            if whole is not None:
+                selected = values = whole
+            else:
+                selected = select_values(answer.values, types, indexes)
+                values = await self._readable(handle, answer.values, selected,
+                                              caller or ANONYMOUS)
         return self._resolution(handle, answer, selected, values)
 
     def resolve_now(
@@ -218,18 +235,23 @@ class ResolutionService:
         answer = self.answers.answer_now(handle, recursive=recursive)
         if answer is None:
             return None
-        values: tuple[HandleValue, ...] = ()
+        values: Sequence[HandleValue] = ()
         selected: Sequence[HandleValue] = ()
         if answer.kind is Kind.FOUND:
-            selected = select_values(answer.values, types, indexes)
-            values = tuple(v for v in selected if v.public_read)  # what anyone may read
+            found = answer.values
+            whole = whole_image(found, types, indexes)
+            if whole is not None:
+                selected = values = whole
+            else:
+                selected = select_values(found, types, indexes)
+                values = tuple(v for v in selected if v.public_read)  # what anyone may read
             if not withheld_ok and len(values) < len(selected):
                 return None
         return self._resolution(handle, answer, selected, values)
 
     def _resolution(
         self, handle: str, answer: Answer, selected: Sequence[HandleValue],
-        values: tuple[HandleValue, ...],
+        values: Sequence[HandleValue],
     ) -> Resolution:
         """The resolution of ``handle`` from ``answer``: ``values`` are those of the
         ``selected`` ones the caller may read (counted in the usage statistics)."""
@@ -237,7 +259,7 @@ class ResolutionService:
         if answer.kind is Kind.FOUND:
             code = RC_SUCCESS if values else RC_VALUES_NOT_FOUND
         elif answer.kind is Kind.REFERRAL:
-            code, referral = RC_SERVICE_REFERRAL, answer.values
+            code, referral = RC_SERVICE_REFERRAL, tuple(answer.values)
         else:
             code = RC_HANDLE_NOT_FOUND
         if self.usage is not None:

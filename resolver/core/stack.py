@@ -61,7 +61,7 @@ from protocol.values import HandleValue
 from registry.config import NodeConfig
 from registry.names import name_key
 from registry.store import HandleStore
-from resolver.core.cache import Answer, Clock, Kind, LocalCache, expiry
+from resolver.core.cache import Answer, CachedImage, Clock, Kind, LocalCache, expiry
 from resolver.core.metrics import Metrics
 from resolver.core.model import ServiceError
 from resolver.core.recursive import RecursiveResolver, UpstreamError
@@ -241,13 +241,13 @@ class ResolutionStack:
             return None
         now = self.clock()
         try:
-            read, record = self.store.get_handle_now(handle)
+            read, values = self.store.get_values_now(handle, CachedImage)
         except _STORE_ERRORS:
             return None  # the waiting path meets it again and answers as it does
         if not read:
             return None
-        if record is not None:
-            return Answer(Kind.FOUND, record.values, self._expiry(record.values, now), fetched=now)
+        if values is not None:
+            return Answer(Kind.FOUND, values, self._expiry(values, now), fetched=now)
         placement = self.referrals.known(handle)
         if placement is None:
             return None
@@ -330,9 +330,9 @@ class ResolutionStack:
 
     async def _fetch_local(self, handle: str) -> Answer:
         now = self.clock()
-        record = await self.store.get_handle(handle, replica=True)
-        if record is not None:
-            return Answer(Kind.FOUND, record.values, self._expiry(record.values, now), fetched=now)
+        values = await self.store.get_values(handle, CachedImage, replica=True)
+        if values is not None:
+            return Answer(Kind.FOUND, values, self._expiry(values, now), fetched=now)
         placement = await self.referrals.place(handle)
         if placement.referral:
             referral = placement.referral

@@ -218,7 +218,7 @@ class Tracer:
         if template is not None:
             node["template"] = template.data.decode("utf-8", "replace")
         _name(node, res.values)
-        return _Resolved(node, links_of(res.values), res.values)
+        return _Resolved(node, links_of(res.values), tuple(res.values))
 
     async def _signature(self, node: Node, values: Sequence[HandleValue]) -> None:
         """Set ``node``'s ``signature`` status and, when signed, ``signedBy``."""

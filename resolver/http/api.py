@@ -725,7 +725,7 @@ def make_app(
             res = await service.resolve(handle, caller=caller, recursive=recursive)
         except ServiceError as exc:
             return exc.response_code, ()
-        return res.response_code, res.values
+        return res.response_code, tuple(res.values)
 
     viewer = viewer_of(api.authenticate, api.auth_failed, console)
 

@@ -20,6 +20,7 @@ from protocol.errors import ProtocolError
 from protocol.framing import UdpReassembler, decode_packet, encode_tcp
 from protocol.message import Message, decode_message, encode_message
 from protocol.public_key import decode_key_numbers
+from protocol.record_image import RecordImage
 from protocol.references import decode_vlist
 from protocol.rest_json import value_from_json
 from protocol.site_info import decode_site_info
@@ -27,7 +28,15 @@ from protocol.value_codec import decode_value, decode_values
 
 from .strategies import messages
 
+
+def decode_image(blob: bytes) -> tuple[Any, ...]:
+    """A stored record image read and decoded (:mod:`protocol.record_image`)."""
+    image = RecordImage.read(blob)
+    return () if image is None else (image.expiry(0.0, 1.0), *image)
+
+
 DECODERS: list[Callable[[bytes], Any]] = [
+    decode_image,
     decode_value,
     decode_values,
     decode_site_info,

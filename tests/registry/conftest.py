@@ -5,6 +5,8 @@ from __future__ import annotations
 import aiosqlite
 import pytest
 
+from tests._services import PgDatabase
+
 
 @pytest.fixture
 def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -18,3 +20,12 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     return made
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, sqlite_url: str) -> tuple[str, str | None]:
+    """(url, schema) of a database nothing has touched yet."""
+    if request.param == "sqlite":
+        return sqlite_url, None
+    pg: PgDatabase = request.getfixturevalue("pg_url")
+    return pg.url, pg.schema

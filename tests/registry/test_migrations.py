@@ -16,16 +16,6 @@ from registry.db import migrate, normalise_url, open_engine
 from registry.models import Base
 from registry.partitions import is_partition
 from registry.store import _GET_SQLITE, HandleStore
-from tests._services import PgDatabase
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, sqlite_url: str) -> tuple[str, str | None]:
-    """(url, schema) of a database nothing has touched yet."""
-    if request.param == "sqlite":
-        return sqlite_url, None
-    pg: PgDatabase = request.getfixturevalue("pg_url")
-    return pg.url, pg.schema
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -186,8 +176,9 @@ async def _values_of(sqlite_url: str) -> tuple[tuple[bool, list[str]], list[tupl
     return layout, [tuple(row) for row in rows]
 
 
-async def _migrate_to(sqlite_url: str, revision: str, *, down: bool = False) -> None:
-    engine = await open_engine(sqlite_url)
+async def _migrate_to(url: str, revision: str, *, down: bool = False,
+                      schema: str | None = None) -> None:
+    engine = await open_engine(url, schema=schema)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(lambda c: _upgrade_to(c, revision, down=down))
@@ -225,8 +216,7 @@ async def test_0016_keeps_every_value_row_both_ways(sqlite_url: str) -> None:
     full = HandleValue(7, "HS_ALIAS", b"\x00\xffbin", ttl_type=1, ttl=2_000_000_000,
                        admin_read=False, public_write=True,
                        references=(ValueReference("88.118.8/OTHER", 3),))
-    await _migrate_to(sqlite_url, "0015")
-    store = await HandleStore.open(sqlite_url, migrate=False)
+    store = await HandleStore.open(sqlite_url)  # written at head, then taken down to 0015
     try:
         for number in range(3):
             await store.create_handle(f"88.118.8/V{number}", [
@@ -236,6 +226,8 @@ async def test_0016_keeps_every_value_row_both_ways(sqlite_url: str) -> None:
         records = [await store.get_handle(f"88.118.8/V{n}") for n in range(3)]
     finally:
         await store.close()
+    assert (await _values_of(sqlite_url))[0] == (False, [])
+    await _migrate_to(sqlite_url, "0015", down=True)
     layout, rows = await _values_of(sqlite_url)
     assert layout == (True, ["sqlite_autoindex_handle_values_1"]) and len(rows) == 7
     store = await HandleStore.open(sqlite_url)  # upgrades to head

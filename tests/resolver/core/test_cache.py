@@ -333,13 +333,13 @@ async def test_an_answer_now_waits_for_nothing_and_never_overtakes_a_fetch(
     await database.create_handle(other, [url(1, "b")], actor="test")
     stack = ResolutionStack(database, negative_ttl=30, clock=clock)
     release = asyncio.Event()
-    read = database.get_handle
+    read = database.get_values
 
-    async def held(name: str, **kwargs: object) -> object:
+    async def held(name: str, *args: object, **kwargs: object) -> object:
         await release.wait()
-        return await read(name, **kwargs)  # type: ignore[arg-type]
+        return await read(name, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(database, "get_handle", held)
+    monkeypatch.setattr(database, "get_values", held)
     fetching = asyncio.ensure_future(stack.answer(TV))
     for _ in range(5):
         await asyncio.sleep(0)

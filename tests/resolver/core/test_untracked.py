@@ -8,8 +8,9 @@ import gc
 import sys
 from enum import Enum
 
+from protocol.record_image import make_image
 from protocol.values import HandleValue, ValueReference
-from resolver.core.cache import Answer, Kind, LocalCache
+from resolver.core.cache import Answer, CachedImage, Kind, LocalCache, answer_bytes
 from resolver.core.untracked import untrack
 
 NOW = 1_800_000_000.0
@@ -75,3 +76,19 @@ def test_objects_the_collector_does_not_track_are_left_alone() -> None:
     things: list[object] = [b"bytes", "text", 12, 1.5, None, (), (1, "a")]
     untrack(things)  # no crash: the C function only ever sees tracked objects
     assert not any(gc.is_tracked(t) for t in things[:-1])
+
+
+def test_a_cached_record_image_and_the_values_it_decodes_hold_no_tracked_object() -> None:
+    blob = make_image(record())
+    image = CachedImage.read(blob)
+    assert isinstance(image, CachedImage)
+    answer = Answer(Kind.FOUND, image, NOW + 10)
+    cache = LocalCache(10, clock=lambda: NOW)
+    cache.put("k", answer)
+    assert tracked_within(answer) == []  # the image itself, nothing decoded yet
+    assert image._decoded is None
+    assert tuple(answer.values) == record()  # decoded now, and untracked as decoded
+    assert tracked_within(answer) == []
+    # charged its bytes and at least what its values take once decoded
+    decoded = answer_bytes("k", Answer(Kind.FOUND, record(), NOW + 10))
+    assert answer_bytes("k", answer) >= decoded + len(image.wire)

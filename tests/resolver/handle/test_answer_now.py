@@ -19,6 +19,7 @@ from protocol.constants import (
 )
 from protocol.values import HandleValue
 from registry.store import HandleStore
+from resolver.core.cache import CachedImage
 from resolver.core.limits import Limits
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
@@ -102,6 +103,33 @@ async def test_a_record_read_on_the_loop_is_answered_byte_identically(
         assert answer == await ask(servers.in_task, make(rid))
         assert decoded(answer).response_code == code and decoded(answer).request_id == rid
     assert servers.now[:1] == [1] and servers.later == []
+
+
+@SQLITE
+@pytest.mark.parametrize("types", [(), ("URL",)])
+async def test_a_record_is_answered_from_its_image_decoded_only_when_filtered(
+    servers: Servers, database: HandleStore, monkeypatch: pytest.MonkeyPatch,
+    types: tuple[str, ...],
+) -> None:
+    """A record's image is read instead of its rows (protocol/record_image.py) and a
+    request for all its values is sent as the image's bytes, never decoded; one for
+    some types decodes it; both as the rows would answer."""
+    decodes: list[int] = []
+    real_decode = CachedImage.decode
+
+    def counted(self: CachedImage) -> tuple[HandleValue, ...]:
+        decodes.append(1)
+        return real_decode(self)
+
+    def no_rows(name: str) -> None:
+        raise AssertionError(f"{name} was read from its rows")
+
+    monkeypatch.setattr(CachedImage, "decode", counted)
+    monkeypatch.setattr(database, "get_handle_now", no_rows)
+    answer = await ask(servers.cached, request(BIG, 1, types=types))
+    assert answer == await ask(servers.in_task, request(BIG, 1, types=types))
+    assert decoded(answer).response_code == RC_SUCCESS and servers.now == [1]
+    assert decodes == ([1] if types else [])
 
 
 @SQLITE
