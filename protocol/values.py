@@ -77,32 +77,55 @@ _FIELDS = ("index", "type", "data", "ttl_type", "ttl", "timestamp", "admin_read"
 if tuple(f.name for f in fields(HandleValue)) != _FIELDS:  # pragma: no cover
     raise TypeError("HandleValue's fields changed: update make_value")
 _NEW = object.__new__
-(_set_index, _set_type, _set_data, _set_ttl_type, _set_ttl, _set_timestamp, _set_admin_read,
- _set_admin_write, _set_public_read, _set_public_write, _set_references) = (
-    getattr(HandleValue, name).__set__ for name in _FIELDS)
+
+
+class _Draft:
+    """:class:`HandleValue`'s slots, in its layout, without the frozen ``__setattr__``:
+    :func:`make_value` fills one with plain attribute stores and then makes it a
+    HandleValue (``__class__`` may change between classes of one layout)."""
+
+    __slots__ = ("index", "type", "data", "ttl_type", "ttl", "timestamp", "admin_read",  # noqa: RUF023 (HandleValue's)
+                 "admin_write", "public_read", "public_write", "references")
+    index: int
+    type: str
+    data: bytes
+    ttl_type: int
+    ttl: int
+    timestamp: int
+    admin_read: bool
+    admin_write: bool
+    public_read: bool
+    public_write: bool
+    references: tuple[ValueReference, ...]
+
+
+if HandleValue.__slots__ != _Draft.__slots__ or _Draft.__slots__ != _FIELDS:  # pragma: no cover
+    raise TypeError("HandleValue's slots changed: update make_value")
 
 
 def make_value(index: int, type: str, data: bytes, ttl_type: int, ttl: int,
                timestamp: int, admin_read: bool, admin_write: bool, public_read: bool,
                public_write: bool, references: tuple[ValueReference, ...]) -> HandleValue:
-    """``HandleValue(...)`` with every field given, in field order, at about a third of
-    the cost: a frozen dataclass's ``__init__`` sets each field through
-    ``object.__setattr__``, this sets the slots directly.  For the readers that make
-    millions of values (bulk imports, database rows); the value is the same
-    (equal, same hash)."""
-    value = _NEW(HandleValue)
-    _set_index(value, index)
-    _set_type(value, type)
-    _set_data(value, data)
-    _set_ttl_type(value, ttl_type)
-    _set_ttl(value, ttl)
-    _set_timestamp(value, timestamp)
-    _set_admin_read(value, admin_read)
-    _set_admin_write(value, admin_write)
-    _set_public_read(value, public_read)
-    _set_public_write(value, public_write)
-    _set_references(value, references)
-    return value
+    """``HandleValue(...)`` with every field given, in field order, at under a quarter
+    of the cost: a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__`` (~1.1 us), setting each slot through its descriptor took
+    ~0.6 us; this stores the fields in a :class:`_Draft` and turns it into the
+    HandleValue (~0.26 us).  For the readers that make millions of values (bulk
+    imports, database rows); the value is the same (equal, same hash, frozen)."""
+    value = _NEW(_Draft)
+    value.index = index
+    value.type = type
+    value.data = data
+    value.ttl_type = ttl_type
+    value.ttl = ttl
+    value.timestamp = timestamp
+    value.admin_read = admin_read
+    value.admin_write = admin_write
+    value.public_read = public_read
+    value.public_write = public_write
+    value.references = references
+    value.__class__ = HandleValue  # type: ignore[assignment]
+    return value  # type: ignore[return-value]
 
 
 def with_timestamp(value: HandleValue, timestamp: int) -> HandleValue:

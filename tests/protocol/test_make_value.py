@@ -3,6 +3,7 @@ with_timestamp the same as dataclasses.replace (a write's stamp)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -34,3 +35,13 @@ def test_with_timestamp_is_replace(fields: tuple[object, ...]) -> None:
     assert dataclasses.astuple(stamped) == dataclasses.astuple(
         dataclasses.replace(value, timestamp=1765000000))
     assert value.timestamp == fields[5]  # the value itself unchanged
+
+
+def test_a_made_value_is_a_plain_handle_value() -> None:
+    made = make_value(*FIELDS[1])  # type: ignore[arg-type]
+    assert type(made) is HandleValue
+    assert not hasattr(made, "__dict__")
+    assert copy.copy(made) == made and copy.deepcopy(made) == made
+    assert dataclasses.replace(made, index=8) == HandleValue(8, *FIELDS[1][1:])  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del made.data  # type: ignore[misc]
