@@ -144,6 +144,47 @@ Check = Callable[[Sequence[HandleValue]], Awaitable[None]]
 Guard = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class ReadWith:
+    """Records a create reads with its lock, and a check of them before it stores.
+
+    ``names``' records (their values of ``types`` only, as :meth:`HandleStore.get_handles`
+    reads them) come with the handle's own lock read (on SQLite in the same trip, on the
+    writing connection), under the write lock: a create's authorisation (the prefix
+    handle's HS_ADMIN, the caller's key) costs no read of its own, and nothing it read
+    can change before the create commits.  ``check(records, exists)`` runs before anything
+    is stored (``exists``: the handle is there already); what it raises aborts the write.
+    """
+
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    check: Callable[[list[HandleRecord | None], bool], Awaitable[None]]
+
+    def keys(self) -> list[str]:
+        """The lookup keys of :attr:`names`."""
+        return [name_key(name) for name in self.names]
+
+
+def _read_with_sqlite(read_with: ReadWith, keys: list[str]) -> tuple[str, tuple[Any, ...]]:
+    """The statement reading ``read_with``'s records (lookup ``keys``) on SQLite."""
+    kinds = tuple(dict.fromkeys(read_with.types))
+    unique = tuple(dict.fromkeys(keys))
+    return _get_many_sqlite(len(unique), len(kinds)), (*kinds, *unique)
+
+
+def _records_of(keys: Sequence[str], rows: Sequence[Any]) -> list[HandleRecord | None]:
+    """The record of each of ``keys`` in ``rows`` of :data:`_GET_MANY` (None: not there)."""
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    records: list[HandleRecord | None] = []
+    for key in keys:
+        group = grouped.get(key)
+        records.append(None if group is None else _record(
+            group[0][1], _values_of(group, 3), group[0][2]))
+    return records
+
+
 @dataclass(slots=True)
 class _Current:
     """The locked head row and values of a handle inside a write."""
@@ -347,15 +388,7 @@ class HandleStore(
                                                {"keys": keys, "types": list(kinds)})).all()
                 else:
                     rows = (await conn.execute(_GET_MANY, {"keys": keys})).all()
-        grouped: dict[str, list[Any]] = {}
-        for row in rows:
-            grouped.setdefault(row[0], []).append(row)
-        records: list[HandleRecord | None] = []
-        for key in keys:
-            group = grouped.get(key)
-            records.append(None if group is None else _record(
-                group[0][1], _values_of(group, 3), group[0][2]))
-        return records
+        return _records_of(keys, rows)
 
     async def _get_from_replica(self, key: str) -> Sequence[Any] | None:
         """The rows of lookup ``key`` from a healthy replica, None to ask the primary."""
@@ -445,16 +478,20 @@ class HandleStore(
     # --- writing ---------------------------------------------------------------
 
     async def create_handle(
-        self, name: str, values: Iterable[HandleValue], *, actor: str, guard: Guard | None = None
+        self, name: str, values: Iterable[HandleValue], *, actor: str, guard: Guard | None = None,
+        read_with: ReadWith | None = None,
     ) -> HandleRecord:
         """Create ``name``; :class:`HandleAlreadyExists` if any spelling of it exists.
         ``guard`` is awaited first inside the write's transaction (a Handle session's
         request counter, :meth:`resolver.core.auth_sessions.Sessions.guard`): what it
-        changes commits with the create; what it raises aborts it."""
+        changes commits with the create; what it raises aborts it.  ``read_with``: other
+        records read with the lock and checked before the create (:class:`ReadWith`);
+        its check sees an existing handle first (then :class:`HandleAlreadyExists` only
+        when it raised nothing)."""
         given = check_values(values)
         record = await self._apply(
             name, actor, "create", None, lambda _old: given, create=True, update=False,
-            guard=guard,
+            guard=guard, read_with=read_with,
         )
         assert record is not None
         return record
@@ -582,12 +619,14 @@ class HandleStore(
         update: bool = True,
         check: Check | None = None,
         guard: Guard | None = None,
+        read_with: ReadWith | None = None,
     ) -> HandleRecord | None:
         """Run one write: lock, check, ``change`` the values, admit the record it leaves
         under :attr:`rules`, store, bump, audit; all in one transaction.
 
         A missing handle is created when ``create`` (else HandleNotFound); an
         existing one is changed when ``update`` (else HandleAlreadyExists).
+        ``read_with``'s records are read with the lock and checked first (:class:`ReadWith`).
         """
         prefix, _suffix = split_handle(name)
         key = name_key(name)
@@ -602,12 +641,18 @@ class HandleStore(
                 sqlite = self.dialect == "sqlite"
                 owners_read = (owners_query_sqlite([key]) if sqlite and create and not update
                                else None)
+                read_keys = [] if read_with is None else read_with.keys()
+                read_rows: Sequence[Any] = ()
                 if owners_read is not None:
-                    # a create: its prefixes and their owners read with the lock's read,
-                    # here when the write lock is free (else in one trip)
-                    rows, owner_rows = await sqlite_driver.fetch_each(
-                        conn, [(_LOCK_SQLITE, (key,)), owners_read], now=True)
-                    self.query_count += 2
+                    # a create: its prefixes and their owners (and what it checks) read
+                    # with the lock's read, here when the write lock is free (else in one trip)
+                    reads = [(_LOCK_SQLITE, (key,)), owners_read]
+                    if read_with is not None and read_keys:
+                        reads.append(_read_with_sqlite(read_with, read_keys))
+                    rows, owner_rows, *more = await sqlite_driver.fetch_each(conn, reads,
+                                                                             now=True)
+                    read_rows = more[0] if more else ()
+                    self.query_count += len(reads)
                 elif sqlite:  # raw rows, without SQLAlchemy's work
                     rows = await self._fetch_sqlite(conn, _LOCK_SQLITE, (key,))
                 else:
@@ -616,6 +661,10 @@ class HandleStore(
                     # the values joined above are of the snapshot taken before the lock
                     # was granted: read them again now that no other writer can change them
                     rows = (await conn.execute(_LOCK, {"key": key})).all()
+                if read_with is not None:
+                    if owners_read is None and read_keys:
+                        read_rows = await self._rows_in(conn, read_with, read_keys)
+                    await read_with.check(_records_of(read_keys, read_rows), bool(rows))
                 if not rows:
                     if not create:
                         raise HandleNotFound(name)
@@ -639,6 +688,16 @@ class HandleStore(
                 raise HandleAlreadyExists(name) from exc
             raise
         return record
+
+    async def _rows_in(self, conn: AsyncConnection, read_with: ReadWith,
+                       keys: list[str]) -> Sequence[Any]:
+        """The rows of ``read_with``'s records read in the open write (one statement)."""
+        if self.dialect == "sqlite":
+            return await self._fetch_sqlite(conn, *_read_with_sqlite(read_with, keys))
+        kinds = list(dict.fromkeys(read_with.types))
+        if kinds:
+            return (await conn.execute(_GET_MANY_TYPED, {"keys": keys, "types": kinds})).all()
+        return (await conn.execute(_GET_MANY, {"keys": keys})).all()
 
     async def _admit(self, name: str, values: Values) -> Values:
         """``values`` as :attr:`rules` let ``name`` store them (maybe re-signed)."""

@@ -58,6 +58,7 @@ from registry.filters import select_values
 from registry.links import PUBLIC_LINKS, LinkView
 from registry.names import name_key, split_handle, unstorable
 from registry.partners import OWNER as RELATION_OWNER
+from registry.store import ReadWith
 from registry.tiers import OWNER, PARTNERS, PUBLIC, partner_indexes, tier_of
 from registry.valuerows import check_values
 from resolver.core.cache import Answer, Kind
@@ -343,10 +344,44 @@ class ResolutionService:
         ``guard`` runs inside the write's transaction (:meth:`HandleStore.create_handle`).
         ``proven``: the credential version a session proved for ``caller``
         (:meth:`credential_version`), read again with the handle and its prefix handle;
-        :class:`CredentialChanged` when it is not the current one."""
+        :class:`CredentialChanged` when it is not the current one.
+
+        The prefix handle (and the caller's handle, for ``proven``) are read with the
+        create's lock, in its first trip (:class:`registry.store.ReadWith`), and checked
+        there; a caller whose right comes only through admin groups (or none) is checked
+        the way groups need, with reads of their own before the write."""
         self._check_name(handle)
         self._check_values(values)
         self._require_identity(caller)
+        na, bit = prefix_admin_handle(handle)
+        names = (na,) if proven is None else (na, caller.handle or "")
+
+        async def check(records: list[HandleRecord | None], exists: bool) -> None:
+            if proven is not None:
+                _check_proven(caller, records[1], proven)
+            if exists:
+                raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
+            prefix_values = () if records[0] is None else records[0].values
+            named, groups = self._is_direct_admin(caller, prefix_values, bit)
+            if not named:
+                if groups:
+                    raise _GroupsToFollow
+                raise ServiceError(RC_INSUFFICIENT_PERMISSIONS, "insufficient permissions")
+
+        try:
+            await self._write(handle, self.store.create_handle(
+                handle, values, actor=_actor(caller), guard=guard,
+                read_with=ReadWith(names, _CREATE_CHECK_TYPES, check)))
+        except _GroupsToFollow:
+            await self._create_with_groups(handle, values, caller, guard, proven)
+
+    async def _create_with_groups(
+        self, handle: str, values: Sequence[HandleValue], caller: Caller,
+        guard: Guard | None, proven: bytes | None,
+    ) -> None:
+        """:meth:`create_handle` for a caller not named by the prefix handle's HS_ADMIN
+        itself: the admin groups are followed before the write (their lookups may leave
+        the node: never under the write lock), with the records the checks read."""
         na, bit = prefix_admin_handle(handle)
         if proven is None:
             # the handle and its prefix handle in one read
@@ -356,9 +391,7 @@ class ResolutionService:
             assert caller.handle is not None
             record, prefix_record, mine = await self.store.get_handles(
                 [handle, na, caller.handle], types=_CREATE_CHECK_TYPES)
-            current = None if mine is None else credential_of(caller, mine.values)
-            if current is None or not hmac.compare_digest(current, proven):
-                raise CredentialChanged(RC_SESSION_TIMEOUT, "the session's credential changed")
+            _check_proven(caller, mine, proven)
         if record is not None:
             raise ServiceError(RC_HANDLE_ALREADY_EXISTS, f"{handle} already exists")
         await self._require(caller, () if prefix_record is None else prefix_record.values, bit)
@@ -699,11 +732,23 @@ class ResolutionService:
         """``HandleServer.adminHasPermission``: server admins, then HS_ADMIN, then groups."""
         if caller.handle is None:
             return False
-        me = (name_key(caller.handle), caller.index or 0)
+        named, pending = self._is_direct_admin(caller, values, bits)
+        if named:
+            return True
+        return await self._in_group((name_key(caller.handle), caller.index or 0), pending)
+
+    def _is_direct_admin(
+        self, caller: Caller, values: Sequence[HandleValue], bits: int
+    ) -> tuple[bool, deque[tuple[str, int]]]:
+        """Whether a server admin or one of ``values``' HS_ADMIN with ``bits`` names
+        ``caller`` itself; else the admins named, groups to look in (:meth:`_in_group`)."""
         pending: deque[tuple[str, int]] = deque()
+        if caller.handle is None:
+            return False, pending
+        me = (name_key(caller.handle), caller.index or 0)
         for ref in self.server_admins:
             if _matches(ref, me):
-                return True
+                return True, pending
             pending.append(ref)
         for v in values:
             if v.type != TYPE_HS_ADMIN:
@@ -716,9 +761,9 @@ class ResolutionService:
                 continue
             ref = (admin.admin_handle, admin.admin_index)
             if _matches(ref, me):
-                return True
+                return True, pending
             pending.append(ref)
-        return await self._in_group(me, pending)
+        return False, pending
 
     async def _in_group(self, me: tuple[str, int], pending: deque[tuple[str, int]]) -> bool:
         """``HandleServer.isAdminInGroup``: follow HS_VLIST references breadth first."""
@@ -746,6 +791,19 @@ class ResolutionService:
                     if (name_key(m.handle), m.index) not in seen:
                         pending.append(ref)
         return False
+
+
+class _GroupsToFollow(Exception):
+    """A create's check under its lock found no HS_ADMIN naming the caller itself: the
+    write is dropped, and the groups are followed outside it (:meth:`_create_with_groups`)."""
+
+
+def _check_proven(caller: Caller, mine: HandleRecord | None, proven: bytes) -> None:
+    """:class:`CredentialChanged` unless ``proven`` is the credential version of
+    ``caller``'s handle ``mine`` now (see :meth:`ResolutionService.credential_version`)."""
+    current = None if mine is None else credential_of(caller, mine.values)
+    if current is None or not hmac.compare_digest(current, proven):
+        raise CredentialChanged(RC_SESSION_TIMEOUT, "the session's credential changed")
 
 
 def _affordable(answer: bytes, old_format: bool, keys: int) -> bool:

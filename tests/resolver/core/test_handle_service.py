@@ -17,6 +17,7 @@ from protocol.constants import (
     RC_INSUFFICIENT_PERMISSIONS,
     RC_INVALID_HANDLE,
     RC_INVALID_VALUE,
+    RC_SESSION_TIMEOUT,
     RC_SUCCESS,
     RC_VALUE_ALREADY_EXISTS,
     RC_VALUES_NOT_FOUND,
@@ -101,6 +102,37 @@ async def _refused(code: int, op) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ServiceError) as info:
         await op
     assert info.value.response_code == code
+
+
+async def test_a_create_reads_what_it_checks_with_its_write(
+    service: ResolutionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller an HS_ADMIN of the prefix handle names: the prefix handle and the caller's
+    key are read with the create's lock (registry.store.ReadWith), with no read before."""
+    proven = await service.credential_version(ADMIN)
+
+    async def no_read(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a read before the create's write")
+
+    monkeypatch.setattr(service.store, "get_handles", no_read)
+    await service.create_handle("88.118.8/W-1", [url(1, "a")], caller=ADMIN, proven=proven)
+    assert (await service.resolve("88.118.8/W-1")).values[0].data == b"a"
+    await _refused(RC_HANDLE_ALREADY_EXISTS, service.create_handle(
+        "88.118.8/w-1", [url(1, "b")], caller=ADMIN, proven=proven))
+    await _refused(RC_SESSION_TIMEOUT, service.create_handle(  # the credential changed
+        "88.118.8/W-2", [url(1, "b")], caller=ADMIN, proven=b"an older credential"))
+    assert await service.store.get_handle("88.118.8/W-2") is None
+
+
+async def test_a_group_member_creates_after_its_group_is_followed(
+    service: ResolutionService,
+) -> None:
+    """MEMBER's right comes through the admin group HS_ADMIN 101 of the prefix handle names:
+    the create is checked the way groups are, reads before its write."""
+    await service.create_handle("88.118.8/W-3", [url(1, "a")], caller=MEMBER)
+    assert (await service.resolve("88.118.8/W-3")).values[0].data == b"a"
+    await _refused(RC_HANDLE_ALREADY_EXISTS,
+                   service.create_handle("88.118.8/W-3", [url(1, "b")], caller=MEMBER))
 
 
 async def test_writes_are_refused_to_others_and_change_nothing(service: ResolutionService) -> None:
