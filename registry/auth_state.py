@@ -106,7 +106,7 @@ def _change_within_here(db: sqlite3.Connection, key: str,
     if new is None:
         if row is not None:
             db.execute(_DELETE_SQLITE, (key,))
-    elif live is not None:
+    elif live is not None and new is not live:  # the same record given back: no write
         if _same_expiry(live, new):  # the row only: no index entry changes
             db.execute(_UPDATE_DATA_SQLITE, (new.data, key))
         else:
@@ -185,7 +185,8 @@ class AuthStateMixin(StoreBase):
         open in this task (:meth:`StoreBase.transaction`), so the record changes exactly
         when that transaction commits.  ``change`` gets the live record (None: there is
         none) and gives its new form (None removes it; a record that was not there is
-        not created; the record stays in its pool); what it raises aborts the
+        not created; the record stays in its pool; the record it got, given back as it
+        is, writes nothing); what it raises aborts the
         transaction.  On SQLite it runs on the SQLite thread with the transaction's
         next statement (no trip of its own, under the transaction's write lock: what it
         raises comes from that statement); on PostgreSQL now, the row locked."""
@@ -203,7 +204,7 @@ class AuthStateMixin(StoreBase):
         if new is None:
             if row is not None:
                 await tx.conn.execute(delete(_A).where(_A.c.key == key))
-        elif live is not None:
+        elif live is not None and new is not live:
             fields = ({"data": new.data} if _same_expiry(live, new)
                       else {"expires": new.expires, "data": new.data})
             await tx.conn.execute(update(_A).where(_A.c.key == key).values(**fields))

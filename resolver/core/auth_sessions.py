@@ -234,6 +234,9 @@ class Sessions:
         self.open_lifetime = lifetime if open_lifetime is None else min(open_lifetime, lifetime)
         self.clock = clock
         self._known: OrderedDict[str, Session] = OrderedDict()
+        #: of a session :meth:`get` read: its record's bytes and idle lifetime (see
+        #: :meth:`use_guard`)
+        self._read: dict[str, tuple[bytes, float]] = {}
 
     def _key(self, session_id: str) -> str:
         return _key(self.kind, session_id)
@@ -270,6 +273,7 @@ class Sessions:
                 AuthSlot(now.pool, max(now.expires, expires), now.data), None))
         session = stored.session(session_id)
         self._remember(session)
+        self._read[session_id] = (slot.data, stored.lifetime)
         return session
 
     async def _change(self, session_id: str, fn: Callable[[_Stored], R]) -> R | None:
@@ -339,6 +343,18 @@ class Sessions:
         process as :meth:`use` refuses it."""
         return CounterGuard(self, session, counter)
 
+    def use_guard(self, session_id: str) -> UseGuard | None:
+        """The use of session ``session_id`` as :meth:`get` last read it here, made inside
+        the registry transaction of the write its request makes (:class:`UseGuard`)
+        instead of a read of its own before; None when this process read no proven
+        session of that id (then :meth:`get` reads it)."""
+        known = self._known.get(session_id)
+        read = self._read.get(session_id)
+        if (known is None or read is None or not known.caller.authenticated
+                or known.credential is None):
+            return None
+        return UseGuard(self, known, *read)
+
     def known(self, session_id: str) -> Session | None:
         """Session ``session_id`` as this process last read it, if it did."""
         return self._known.get(session_id)
@@ -353,12 +369,13 @@ class Sessions:
     def forget(self, session_id: str) -> None:
         """Drop what this process remembers of session ``session_id``."""
         self._known.pop(session_id, None)
+        self._read.pop(session_id, None)
 
     def _remember(self, session: Session) -> None:
         self._known[session.session_id] = session
         self._known.move_to_end(session.session_id)
         while len(self._known) > KNOWN_SESSIONS:
-            self._known.popitem(last=False)
+            self._read.pop(self._known.popitem(last=False)[0], None)
 
     async def next_counter(self, session_id: str) -> int:
         """The counter for the next response MAC'd in this session (0 if it is gone)."""
@@ -420,6 +437,36 @@ class CounterGuard:
         stored.sent += 1
         self.sent = stored.sent
         return self.sessions._slot(stored)
+
+
+class UseGuard:
+    """A request of a proven session this process read (:meth:`Sessions.use_guard`),
+    checked inside the transaction of its write (``HandleStore.create_handle``'s guard):
+    the session's record must be there, live and as it was read (the same bytes: its
+    secret, identity and credential), else :class:`SessionRefused` with ``changed`` (the
+    request is then authenticated the usual way, which reads the session); its idle
+    time restarts as :meth:`Sessions.get` restarts it (the record is rewritten once half
+    its lifetime has passed, else nothing is written)."""
+
+    def __init__(self, sessions: Sessions, session: Session, data: bytes,
+                 lifetime: float) -> None:
+        self.sessions = sessions
+        self.session = session
+        self.data = data
+        self.lifetime = lifetime
+
+    async def __call__(self) -> None:
+        await self.sessions.state.change_within(
+            self.sessions._key(self.session.session_id), self._use)
+
+    def _use(self, slot: AuthSlot | None) -> AuthSlot | None:
+        if slot is None or slot.data != self.data:
+            raise SessionRefused(RC_SESSION_TIMEOUT, "the session changed", changed=True)
+        now = self.sessions.clock()
+        expires = now + min(self.lifetime, self.sessions.lifetime)
+        if expires - slot.expires > (expires - now) / 2:
+            return AuthSlot(slot.pool, max(slot.expires, expires), slot.data)
+        return slot  # as it is: nothing to write
 
 
 def _use_counter(stored: _Stored, counter: int) -> bool:
@@ -513,7 +560,7 @@ class MemoryAuthState:
         new = change(slot)
         if new is None:
             await self.remove(key)
-        elif slot is not None:
+        elif slot is not None and new is not slot:
             self._keep(key, AuthSlot(slot.pool, new.expires, new.data))
 
 

@@ -70,7 +70,7 @@ from protocol.constants import (
 from protocol.rest_json import value_from_json, value_to_json
 from protocol.values import HandleValue
 from registry.names import name_key
-from resolver.core.auth_sessions import Sessions
+from resolver.core.auth_sessions import SessionRefused, Sessions, UseGuard
 from resolver.core.backlinks import BacklinkReceiver
 from resolver.core.connections import ConnectionGate
 from resolver.core.far_recall import FarRecall
@@ -403,7 +403,12 @@ class RestApi:
                 created = True
             else:
                 created = await self._put_record(handle, values, caller, overwrite,
-                                                 result.proven)
+                                                 result.proven, result.guard)
+        except SessionRefused:
+            # the session changed since this process read it: read it, then go again
+            assert result.session is not None
+            self.s.authenticator.sessions.forget(result.session.session_id)
+            return await self.put_handle(request)
         except CredentialChanged:
             await self.s.authenticator.credential_changed(result)
             return await self.auth_failed(request, result, handle)
@@ -441,14 +446,16 @@ class RestApi:
 
     async def _put_record(
         self, handle: str, values: list[HandleValue], caller: Caller, overwrite: bool,
-        proven: bytes | None = None,
+        proven: bytes | None = None, guard: UseGuard | None = None,
     ) -> bool:
         """Create ``handle`` (True), or replace it when ``overwrite`` (False);
         ``proven``: the session's credential, checked by the create
-        (:class:`CredentialChanged`) before anything else is done."""
+        (:class:`CredentialChanged`) before anything else is done; ``guard``: the
+        session's use, checked in the create's transaction (:class:`SessionRefused`)."""
         service = self.s.service
         try:
-            await service.create_handle(handle, values, caller=caller, proven=proven)
+            await service.create_handle(handle, values, caller=caller, proven=proven,
+                                        guard=guard)
         except ServiceError as exc:
             if not overwrite or exc.response_code != RC_HANDLE_ALREADY_EXISTS:
                 raise

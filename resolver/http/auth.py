@@ -43,7 +43,13 @@ from protocol.constants import (
     TYPE_HS_SECKEY,
 )
 from protocol.wire import Writer
-from resolver.core.auth_sessions import HTTP, MemoryAuthState, Session, Sessions
+from resolver.core.auth_sessions import (
+    HTTP,
+    MemoryAuthState,
+    Session,
+    Sessions,
+    UseGuard,
+)
 from resolver.core.model import ANONYMOUS, Caller, ServiceError
 
 if TYPE_CHECKING:
@@ -182,6 +188,9 @@ class AuthResult:
     #: the credential version a resumed session proved, when its check was left to
     #: the request's create (``authenticate(..., proven_later=True)``): not yet checked
     proven: bytes | None = None
+    #: with ``proven``, when the session itself is checked by the create too (a session
+    #: this process read before, :meth:`Sessions.use_guard`): the create's guard
+    guard: UseGuard | None = None
 
     @property
     def failed(self) -> bool:
@@ -210,6 +219,9 @@ class Authenticator:
         request's create to read with what it reads
         (:meth:`ResolutionService.create_handle`), which must then be the only thing
         the request does as its caller; :meth:`credential_changed` when it changed.
+        A session this process read before is then not read again either: ``guard``
+        checks it in the create's transaction (:class:`SessionRefused` with ``changed``
+        from the create: forget it, authenticate again).
         """
         result = AuthResult(session=session)
         if authorization is None:
@@ -224,7 +236,12 @@ class Authenticator:
             result.errors.append("unsupported Authorization header")
             return result
         if header.session_id is not None and result.session is None:
-            result.session = await self.sessions.get(header.session_id)
+            guard = (self.sessions.use_guard(header.session_id)
+                     if proven_later and not header.authenticating else None)
+            if guard is not None:  # as read last time, checked again by the create
+                result.session, result.guard = guard.session, guard
+            else:
+                result.session = await self.sessions.get(header.session_id)
             if result.session is None:
                 result.authenticating = True
                 result.errors.append("unknown or expired session")

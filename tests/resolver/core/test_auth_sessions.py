@@ -21,6 +21,7 @@ from resolver.core.auth_sessions import (
     Challenges,
     DatabaseAuthState,
     MemoryAuthState,
+    SessionRefused,
     Sessions,
     auth_bounds,
 )
@@ -208,6 +209,49 @@ async def test_sessions_are_read_live_on_each_database(database: HandleStore) ->
     other = await sessions.open(b"m" * 16)
     await sessions.close(other.session_id)
     assert await sessions.get(other.session_id) is None
+
+
+async def test_a_known_sessions_use_in_a_write_renews_it_as_a_read_does(
+    database: HandleStore,
+) -> None:
+    """Sessions.use_guard: a proven session this process read is checked in a write's
+    transaction, renewed as a read renews it (past half its idle lifetime; before,
+    nothing is written), refused as changed once another process changed or ended it."""
+    clock = Clock()
+    state = DatabaseAuthState(database, clock=clock)
+    sessions = Sessions(state, HTTP, lifetime=60, clock=clock)
+    session = await sessions.open(b"n" * 16)
+    key = sessions._key(session.session_id)
+    await sessions.authenticate(session.session_id, ADMIN, b"fingerprint")
+    assert sessions.use_guard(session.session_id) is None  # not read here since proven
+    await sessions.get(session.session_id)
+    guard = sessions.use_guard(session.session_id)
+    assert guard is not None and guard.session.caller == ADMIN
+    proven = await database.auth_get(key, clock.now)
+    assert proven is not None
+
+    async def use() -> None:
+        assert guard is not None
+        async with database.transaction():
+            await guard()
+
+    clock.now += 10
+    await use()
+    kept = await database.auth_get(key, clock.now)
+    assert kept is not None and kept.expires == proven.expires  # nothing written
+    clock.now += 25  # past half the idle lifetime since it was renewed
+    await use()
+    renewed = await database.auth_get(key, clock.now)
+    assert renewed is not None and renewed.expires == clock.now + 60
+    other = Sessions(state, HTTP, lifetime=60, clock=clock)  # another process
+    await other.authenticate(session.session_id, Caller(ADMIN.handle, 301), b"another")
+    with pytest.raises(SessionRefused) as changed:
+        await use()
+    assert changed.value.changed
+    await other.close(session.session_id)
+    with pytest.raises(SessionRefused) as ended:
+        await use()
+    assert ended.value.changed
 
 
 async def test_concurrent_claims_on_each_database_win_once(database: HandleStore) -> None:

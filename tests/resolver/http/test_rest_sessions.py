@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -168,38 +169,88 @@ def _shared(database: HandleStore) -> Sessions:
                     open_lifetime=HTTP_OPEN_SESSION_SECONDS)
 
 
+@asynccontextmanager
+async def two_processes(
+    database: HandleStore, tmp_path: Path, a: Sessions, b: Sessions
+) -> AsyncIterator[tuple[aiohttp.ClientSession, str, str]]:
+    """Two server processes of one node, keeping their REST sessions in ``a`` and ``b``:
+    a client and the base URL of each."""
+    connector = aiohttp.TCPConnector(ssl=False)
+    async with serve(database, tmp_path, sessions=a) as first, aiohttp.ClientSession(
+        connector=connector
+    ) as http:
+        runner, port = await run_http_server(
+            first.service, "127.0.0.1", 0, ssl_context=self_signed_context(tmp_path),
+            sessions=b,
+        )
+        try:
+            yield http, first.url, f"https://127.0.0.1:{port}"
+        finally:
+            await runner.cleanup()
+
+
+async def prove_session(
+    http: aiohttp.ClientSession, opened_at: str, proven_at: str
+) -> tuple[str, dict[str, str]]:
+    """A session opened at one server, proven with the RSA key at another: its id and the
+    header that proved it."""
+    async with http.post(f"{opened_at}/api/sessions") as response:
+        body = await response.json()
+    session_id, nonce = body["sessionId"], base64.b64decode(body["nonce"])
+    header = {"Authorization": signed_header(session_id, nonce)}
+    async with http.put(f"{proven_at}/api/sessions/this", headers=header) as response:
+        assert response.status == 200
+        assert (await response.json())["id"] == RSA_ID
+    return session_id, header
+
+
 async def test_sessions_shared_through_the_registry(database: HandleStore, tmp_path: Path) -> None:
     """Two server processes of one node (or two hosts on one PostgreSQL): a session
     begun on one is honoured by the other, its nonce spent once for both."""
     store_a, store_b = _shared(database), _shared(database)
-    connector = aiohttp.TCPConnector(ssl=False)
-    async with serve(database, tmp_path, sessions=store_a) as a, aiohttp.ClientSession(
-        connector=connector
-    ) as http:
-        runner, port = await run_http_server(
-            a.service, "127.0.0.1", 0, ssl_context=self_signed_context(tmp_path),
-            sessions=store_b,
-        )
-        b = f"https://127.0.0.1:{port}"
-        try:
-            async with http.post(f"{a.url}/api/sessions") as response:
-                body = await response.json()
-            session_id, nonce = body["sessionId"], base64.b64decode(body["nonce"])
-            header = {"Authorization": signed_header(session_id, nonce)}
-            async with http.put(f"{b}/api/sessions/this", headers=header) as response:
-                assert response.status == 200
-                assert (await response.json())["id"] == RSA_ID
-            async with http.put(f"{a.url}/api/sessions/this", headers=header) as response:
-                assert response.status == 401  # the nonce was spent on the other process
-            async with http.put(f"{a.url}/api/handles/{PREFIX}/shared", json=RECORD,
+    async with two_processes(database, tmp_path, store_a, store_b) as (http, a, b):
+        session_id, header = await prove_session(http, a, b)
+        async with http.put(f"{a}/api/sessions/this", headers=header) as response:
+            assert response.status == 401  # the nonce was spent on the other process
+        async with http.put(f"{a}/api/handles/{PREFIX}/shared", json=RECORD,
+                            headers=session_only(session_id)) as response:
+            assert response.status == 201
+        async with http.delete(f"{b}/api/sessions/this",
+                               headers=session_only(session_id)) as response:
+            assert response.status == 204
+        async with http.get(f"{a}/api/sessions/this",
+                            headers=session_only(session_id)) as response:
+            assert response.status == 403
+        assert await store_a.get(session_id) is None
+
+
+async def test_creates_check_a_known_session_in_their_write(
+    database: HandleStore, tmp_path: Path
+) -> None:
+    """A session this process read once is not read again before a create: the create
+    checks it in its transaction (Sessions.use_guard), so ended on another process it
+    refuses the create all the same (read again then: 401), and nothing is stored."""
+    store_a, store_b = _shared(database), _shared(database)
+    reads: list[str] = []
+    read = store_a.get
+
+    async def counted(session_id: str):  # type: ignore[no-untyped-def]
+        reads.append(session_id)
+        return await read(session_id)
+
+    store_a.get = counted  # type: ignore[method-assign]
+    async with two_processes(database, tmp_path, store_a, store_b) as (http, a, b):
+        session_id, _ = await prove_session(http, b, b)
+        for suffix in ("known-1", "known-2", "known-3"):
+            async with http.put(f"{a}/api/handles/{PREFIX}/{suffix}", json=RECORD,
                                 headers=session_only(session_id)) as response:
                 assert response.status == 201
-            async with http.delete(f"{b}/api/sessions/this",
-                                   headers=session_only(session_id)) as response:
-                assert response.status == 204
-            async with http.get(f"{a.url}/api/sessions/this",
-                                headers=session_only(session_id)) as response:
-                assert response.status == 403
-            assert await store_a.get(session_id) is None
-        finally:
-            await runner.cleanup()
+        assert reads == [session_id]  # the first create's read only
+        async with http.delete(f"{b}/api/sessions/this",
+                               headers=session_only(session_id)) as response:
+            assert response.status == 204
+        async with http.put(f"{a}/api/handles/{PREFIX}/known-4", json=RECORD,
+                            headers=session_only(session_id)) as response:
+            assert response.status == 401
+        assert reads == [session_id, session_id]  # read again once refused
+        assert await database.get_handle(f"{PREFIX}/known-4") is None
