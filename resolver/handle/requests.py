@@ -421,7 +421,7 @@ class RequestProcessor:
         )
         if res.withheld and caller is None and not request.public_only:
             return await self._challenge(request, spoofable)
-        return self._resolution_response(request, res)
+        return self.resolution_response(request, res)
 
     def resolve_now(self, request: Message) -> Message | None:
         """The response to an anonymous resolution ``request`` outside any session if it
@@ -440,10 +440,10 @@ class RequestProcessor:
             body.handle, types=body.types, indexes=body.indexes, recursive=request.recursive,
             withheld_ok=request.public_only,
         )
-        return None if res is None else self._resolution_response(request, res)
+        return None if res is None else self.resolution_response(request, res)
 
     @staticmethod
-    def _resolution_response(request: Message, res: Resolution) -> Message:
+    def resolution_response(request: Message, res: Resolution) -> Message:
         """The response to resolution ``request`` answered with ``res``."""
         if res.response_code == RC_SUCCESS:
             found = ResolutionResponse(res.handle, res.values)

@@ -33,6 +33,8 @@ from typing import cast
 from protocol.bodies import error_body
 from protocol.constants import (
     MESSAGE_ENVELOPE_SIZE,
+    MSG_FLAG_PUBL,
+    MSG_FLAG_RECU,
     OC_RESERVED,
     RC_ERROR,
     RC_PROTOCOL_ERROR,
@@ -43,7 +45,8 @@ from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.key_types import HandlePrivateKey
-from protocol.message import Message, decode_message
+from protocol.message import Message, decode_message, response_expiration
+from protocol.record_image import wire_of
 from protocol.versions import negotiate
 from resolver.core.auth_sessions import Challenges, Sessions
 from resolver.core.cache import Answer
@@ -52,11 +55,13 @@ from resolver.core.hot import HotAnswers
 from resolver.core.inflight import InFlight
 from resolver.core.limits import DEFAULT_LIMITS, Limits
 from resolver.core.metrics import Metrics
+from resolver.core.model import Resolution
 from resolver.core.proofs import ProvenAddresses
 from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import ResolutionService
 from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
+from resolver.handle.cold_shapes import ColdShapes, shape_key
 from resolver.handle.hot_path import HotRequest, KeptDatagrams, hot_request, keepable
 from resolver.handle.requests import RequestProcessor
 from resolver.handle.udp_send import DatagramSender, DatagramTransport
@@ -230,6 +235,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
         self.sender = DatagramSender(cast(DatagramTransport, transport), self.sock)
         self.reassembler = UdpReassembler(max_message_size=self.limits.max_message_size)
+        self.shapes = ColdShapes()
         self.inflight = InFlight(self.limits.max_udp_inflight)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
@@ -237,6 +243,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         if request is not None and (
             (self.limiter.enabled and not self._admitted(data, addr))
             or self._answer_hot(request, data, addr)
+            or self._answer_shaped(request, data, addr)
         ):
             return
         try:
@@ -255,7 +262,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             return
         decoded = None
         if request is not None:
-            answered, decoded = self._answer_now(env, message, addr, request)
+            answered, decoded = self._answer_now(env, message, addr, request, data)
             if answered:
                 return
         if self.inflight.full:
@@ -287,9 +294,19 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         kept = None if answer is None else answer.renders.get(request.form)
         if not isinstance(kept, KeptDatagrams):
             return False
+        self._send_kept(kept, data, addr)
+        hot.served(request.handle)
+        metrics = self.processor.metrics
+        if metrics is not None:
+            metrics.observe_request("handle", RC_SUCCESS, time.perf_counter() - started)
+        return True
+
+    def _send_kept(self, kept: KeptDatagrams, data: bytes, addr: tuple[str | int, ...]) -> None:
+        """Send ``kept`` in answer to the request ``data`` under the amplification cap:
+        in one segmented call where it can go so, else datagram by datagram."""
         transport = self.transport
         if transport is None or transport.is_closing():
-            return True
+            return
         request_id = data[8:12]
         limits = self.limits
         factor = limits.udp_amplification_factor
@@ -304,11 +321,58 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         elif not (kept.segment and sender.send_segmented(kept.replay_joined(request_id),
                                                          kept.segment, addr)):
             sender.send(kept.replay(request_id), addr)
-        hot.served(request.handle)
+
+    def _answer_shaped(self, request: HotRequest, data: bytes,
+                       addr: tuple[str | int, ...]) -> bool:
+        """Answer an admitted request for all values of a handle whose shape was learned
+        (:mod:`resolver.handle.cold_shapes`) without decoding it; whether it was
+        answered.  What resolves to anything but a record anyone may read whole is
+        answered from its resolution the ordinary way."""
+        key = shape_key(data, request)
+        shape = self.shapes.get(key)
+        if shape is None or self.hot is None:
+            return False
+        started = time.perf_counter()
+        flags = int.from_bytes(data[MESSAGE_ENVELOPE_SIZE + 8:MESSAGE_ENVELOPE_SIZE + 12], "big")
+        recursive = bool(flags & MSG_FLAG_RECU) and (
+            self.recursion is None or self._may_recurse(client_of(addr)))
+        try:
+            res = self.processor.service.resolve_now(
+                request.handle, recursive=recursive, withheld_ok=bool(flags & MSG_FLAG_PUBL))
+        except Exception:
+            return False
+        if res is None:
+            return False
+        wire = wire_of(res.values) if res.response_code == RC_SUCCESS else None
         metrics = self.processor.metrics
         if metrics is not None:
-            metrics.observe_request("handle", RC_SUCCESS, time.perf_counter() - started)
+            metrics.observe_request("handle", res.response_code, time.perf_counter() - started)
+        try:
+            if wire is None or res.authoritative != shape.authoritative:
+                self._answer_resolution(data, addr, request, key, res)
+                return True
+            full = shape.datagrams(request.handle.encode(), wire, data[8:12],
+                                   response_expiration())
+            kept = KeptDatagrams(full, shape.response)
+            self._send_kept(kept, data, addr)
+            answer = self.hot.lookup(request.handle)
+            if answer is not None:
+                self.hot.keep(request.handle, answer, request.form, kept,
+                              len(request.form) + kept.charge)
+        except Exception as exc:
+            log.error("handle udp request failed: %r", exc)
         return True
+
+    def _answer_resolution(self, data: bytes, addr: tuple[str | int, ...], hot: HotRequest,
+                           key: bytes | None, res: Resolution) -> None:
+        """Answer the single-datagram request ``data`` with ``res``, its resolution made
+        already, as :meth:`_answer_now` answers."""
+        limit = self.limits.max_message_size
+        env = decode_envelope(data, limit)
+        request = decode_message(env, data[MESSAGE_ENVELOPE_SIZE:], limit)
+        response = RequestProcessor.resolution_response(request, res)
+        answer = self.hot.lookup(hot.handle) if self.hot is not None else None
+        self._reply(request, [response], addr, len(data), hot, answer, key)
 
     def _reply_error(self, data: bytes, addr: tuple[str | int, ...], exc: ProtocolError) -> None:
         try:
@@ -320,7 +384,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         self._send([envelope_error(env, exc.response_code, str(exc))], addr, len(data))
 
     def _answer_now(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
-                    hot: HotRequest) -> tuple[bool, Message | None]:
+                    hot: HotRequest, data: bytes) -> tuple[bool, Message | None]:
         """Answer a plain resolution request (an admitted ``hot`` one) without a task when
         that needs no waiting (:meth:`RequestProcessor.resolve_now`: a cached record, or
         one read here and now) exactly as :meth:`_answer` would; whether it was answered,
@@ -346,7 +410,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             # nothing ran since the answer was made: the cached record is the one it came from
             answer = self.hot.lookup(hot.handle) if self.hot is not None else None
             self._reply(request, [response], addr, MESSAGE_ENVELOPE_SIZE + len(message), hot,
-                        answer)
+                        answer, shape_key(data, hot))
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
         return True, request
@@ -380,9 +444,11 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
 
     def _reply(self, request: Message, responses: Sequence[Message],
                addr: tuple[str | int, ...], size: int, hot: HotRequest | None,
-               answer: Answer | None) -> None:
+               answer: Answer | None, shape: bytes | None = None) -> None:
         """Send ``responses`` to ``request`` (``size`` bytes); keep their datagrams with
-        ``answer``, the cached record they were made from, when they may be replayed."""
+        ``answer``, the cached record they were made from, when they may be replayed;
+        learn the layout of the request's ``shape`` (:func:`shape_key`) from them (only
+        for an answer :meth:`_answer_now` made)."""
         if answer is None or hot is None or self.hot is None or not keepable(request, responses):
             self._send(responses, addr, size)
             return
@@ -391,6 +457,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         self._send_datagrams(full, addr, size, lambda: use_tcp_reply(response))
         kept = KeptDatagrams(full, response)
         self.hot.keep(hot.handle, answer, hot.form, kept, len(hot.form) + kept.charge)
+        if shape is not None:
+            self.shapes.learn(shape, hot.handle, response, full)
 
     def _send(
         self, responses: Sequence[Message], addr: tuple[str | int, ...], request_size: int

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 import protocol.message
+from protocol.bodies import ResolutionResponse
 from protocol.constants import (
     RC_AUTHENTICATION_NEEDED,
     RC_HANDLE_NOT_FOUND,
@@ -17,12 +19,18 @@ from protocol.constants import (
     RC_SUCCESS,
     RC_VALUES_NOT_FOUND,
 )
+from protocol.envelope import decode_envelope
+from protocol.framing import encode_udp
+from protocol.message import decode_message, make_response
+from protocol.record_image import RecordImage, make_image
 from protocol.values import HandleValue
 from registry.store import HandleStore
 from resolver.core.cache import CachedImage
 from resolver.core.limits import Limits
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
+from resolver.handle.cold_shapes import ColdShape, ColdShapes, shape_key
+from resolver.handle.hot_path import hot_request
 from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.handle.test_handle_support import NA, TV, seed, url
 from tests.resolver.handle.test_hot_path import ask, decoded, note_processing, request
@@ -127,9 +135,9 @@ async def test_a_record_is_answered_from_its_image_decoded_only_when_filtered(
     monkeypatch.setattr(CachedImage, "decode", counted)
     monkeypatch.setattr(database, "get_handle_now", no_rows)
     answer = await ask(servers.cached, request(BIG, 1, types=types))
+    assert decodes == ([1] if types else [])
     assert answer == await ask(servers.in_task, request(BIG, 1, types=types))
     assert decoded(answer).response_code == RC_SUCCESS and servers.now == [1]
-    assert decodes == ([1] if types else [])
 
 
 @SQLITE
@@ -190,3 +198,87 @@ async def test_a_read_that_would_wait_goes_the_task_path(
     answer = await ask(servers.cached, request(TV, 1))
     assert answer == await ask(servers.in_task, request(TV, 1))
     assert servers.now == [] and servers.later == [1]
+
+
+@SQLITE
+async def test_requests_of_a_learned_shape_are_laid_out_byte_identically(
+    servers: Servers, database: HandleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first plain request for all values teaches its shape; later requests of that
+    shape for other records are laid out from it without being decoded
+    (resolver/handle/cold_shapes.py), byte for byte as the task path answers them; a
+    record someone may not read whole, or a miss, is answered from its resolution."""
+    for n in range(3):  # one datagram, two, three
+        await database.create_handle(f"88.118.8/W{n}", [url(i, "w" * 300 * n)
+                                                        for i in range(1, 3)], actor="test")
+    laid: list[int] = []
+    real = ColdShape.datagrams
+
+    def counted(self: ColdShape, *args: Any) -> list[bytes]:
+        laid.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(ColdShape, "datagrams", counted)
+    names = [BIG, "88.118.8/W0", "88.118.8/W1", "88.118.8/W2", TV, "88.118.8/NOPE", NA]
+    for rid, name in enumerate(names, 1):
+        answer = await ask(servers.cached, request(name, rid))
+        assert answer == await ask(servers.in_task, request(name, rid)), name
+        assert decoded(answer).request_id == rid
+    # BIG taught the shape (laid out once to check it), W0-W2 were laid out from it;
+    # TV (a restricted value), NOPE and the prefix handle were resolved at once, not laid
+    # out; only the miss under a prefix not placed yet waited
+    assert len(laid) == 4 and servers.now == [1] and servers.later == [6]
+    for rid, name in enumerate(names[1:4], 20):  # kept since: replayed
+        answer = await ask(servers.cached, request(name, rid))
+        assert answer == await ask(servers.in_task, request(name, rid))
+    assert len(laid) == 4
+
+
+def test_only_plain_requests_for_all_values_have_a_shape() -> None:
+    def key(datagram: bytes) -> bytes | None:
+        hot = hot_request(datagram)
+        assert hot is not None
+        return shape_key(datagram, hot)
+
+    plain = key(request(TV, 1))
+    assert plain is not None and plain == key(request(BIG, 2))  # any handle, any id
+    assert key(request(TV, 1, public_only=False)) not in (None, plain)
+    for other in (request(TV, 1, types=["URL"]), request(TV, 1, indexes=[1]),
+                  request(TV, 1, certify=True), request(TV, 1, authoritative=True)):
+        assert key(other) is None
+    not_recursive = bytearray(request(TV, 1))
+    not_recursive[28] &= ~0x10  # MSG_FLAG_RECU, which requests carry by default
+    assert key(bytes(not_recursive)) not in (None, plain)
+    digest = bytearray(request(TV, 1))
+    digest[29] |= 0x80  # MSG_FLAG_RRDG
+    assert key(bytes(digest)) is None
+    longer = bytearray(request(TV, 1))
+    longer[43] += 1  # a body length that disagrees with the body
+    assert key(bytes(longer)) is None
+
+
+def test_a_shape_is_learned_only_when_it_lays_out_the_answer_it_came_from() -> None:
+    values = (url(1, "a"), url(2, "b"))
+    image = RecordImage.read(make_image(values))
+    assert image is not None
+    datagram = request(TV, 7)
+    hot = hot_request(datagram)
+    assert hot is not None
+    key = shape_key(datagram, hot)
+    asked = decode_message(decode_envelope(datagram), datagram[20:])
+    shapes = ColdShapes()
+    plain = make_response(asked, RC_SUCCESS, ResolutionResponse(TV, values))
+    shapes.learn(key, TV, plain, encode_udp(plain))  # not an image: nothing to lay out
+    assert shapes.get(key) is None
+    signed = make_response(asked, RC_SUCCESS, ResolutionResponse(TV, image))
+    signed.signature = b"sig"
+    shapes.learn(key, TV, signed, encode_udp(signed))
+    assert shapes.get(key) is None
+    response = make_response(asked, RC_SUCCESS, ResolutionResponse(TV, image))
+    full = encode_udp(response)
+    shapes.learn(key, TV, response, [full[0][:-1] + b"x"])  # not what it lays out
+    assert shapes.get(key) is None
+    shapes.learn(key, TV, response, full)
+    shape = shapes.get(key)
+    assert shape is not None
+    assert shape.datagrams(TV.encode(), image.wire, full[0][8:12], response.expiration) == full
