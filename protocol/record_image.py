@@ -33,7 +33,15 @@ from typing import Any, overload
 from protocol.constants import MAX_ARRAY_SIZE, MAX_HANDLE_VALUES
 from protocol.errors import ProtocolError
 from protocol.value_codec import decode_values, type_field
-from protocol.values import TTL_TYPE_ABSOLUTE, TTL_TYPE_RELATIVE, HandleValue
+from protocol.values import (
+    PERM_ADMIN_READ,
+    PERM_ADMIN_WRITE,
+    PERM_PUBLIC_READ,
+    PERM_PUBLIC_WRITE,
+    TTL_TYPE_ABSOLUTE,
+    TTL_TYPE_RELATIVE,
+    HandleValue,
+)
 from protocol.wire import encode_utf8
 
 IMAGE_FORMAT = 1
@@ -50,24 +58,24 @@ def make_image(values: Iterable[HandleValue], stamp: int = 0) -> bytes | None:
     stored as ``stamp``, as the rows store it), or None when the values would not
     survive the wire exactly (see the module docstring)."""
     parts: list[bytes] = [b""]
-    add = parts.append
-    fixed = _FIXED.pack
-    count = withheld = flags = 0
+    add = parts.extend
+    heads = _HEADS
+    withheld = flags = 0
     min_relative = min_absolute = 0
     try:
         for v in values:
             data = v.data
             ttl = v.ttl
             ttl_type = v.ttl_type
-            add(fixed(v.index, v.timestamp or stamp, ttl_type, ttl, v.permissions))
-            add(type_field(v.type))
+            public_read = v.public_read
             if len(data) > MAX_ARRAY_SIZE:
                 return None
-            add(_U32(len(data)))
-            add(data if type(data) is bytes else bytes(data))
-            add(_references(v) if v.references else _NO_REFERENCES)
-            count += 1
-            if not v.public_read:
+            head = (v.index, v.timestamp or stamp, ttl_type, ttl, v.admin_read, v.admin_write,
+                    public_read, v.public_write, v.type)
+            add((heads.get(head) or _value_head(head), _U32(len(data)),
+                 data if type(data) is bytes else bytes(data),
+                 _references(v) if v.references else _NO_REFERENCES))
+            if not public_read:
                 withheld += 1
             if ttl_type == TTL_TYPE_RELATIVE:
                 if not flags & _RELATIVE or ttl < min_relative:
@@ -81,11 +89,34 @@ def make_image(values: Iterable[HandleValue], stamp: int = 0) -> bytes | None:
                 return None  # the cache knows no other kind of TTL
     except (struct.error, ProtocolError):
         return None
+    count = len(parts) // 4  # four parts a value after the head's
     if count > MAX_HANDLE_VALUES:
         return None
     parts[0] = _HEAD.pack(IMAGE_FORMAT, flags, withheld, min_relative, min_absolute) + _U32(
         count)
     return b"".join(parts)
+
+
+#: a value's fixed fields and type field by their inputs (index, timestamp, TTL type, TTL,
+#: the four permissions, type): the values of a bulk write repeat a few (bounded: cleared
+#: when full)
+_HEADS: dict[tuple[Any, ...], bytes] = {}
+_HEADS_KEPT = 4096
+
+
+def _value_head(head: tuple[Any, ...]) -> bytes:
+    """The fixed fields and the type field of a value with ``head`` (struct.error or
+    ProtocolError when the wire cannot carry them); kept in :data:`_HEADS`."""
+    index, timestamp, ttl_type, ttl, admin_read, admin_write, public_read, public_write, \
+        type_name = head
+    permissions = ((PERM_ADMIN_READ if admin_read else 0) | (PERM_ADMIN_WRITE if admin_write
+                   else 0) | (PERM_PUBLIC_READ if public_read else 0)
+                   | (PERM_PUBLIC_WRITE if public_write else 0))
+    part = _FIXED.pack(index, timestamp, ttl_type, ttl, permissions) + type_field(type_name)
+    if len(_HEADS) >= _HEADS_KEPT:
+        _HEADS.clear()
+    _HEADS[head] = part
+    return part
 
 
 def _references(value: HandleValue) -> bytes:

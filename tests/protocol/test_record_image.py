@@ -101,6 +101,24 @@ def test_values_the_wire_cannot_carry_exactly_get_no_image(value: HandleValue) -
     assert make_image((_value(2), value)) is None
 
 
+@pytest.mark.parametrize("value", [
+    _value(1, ttl=2**31), _value(1, type="\udc80"), _value(1, ttl_type=7)])
+def test_a_value_the_wire_cannot_carry_gets_no_image_the_second_time_too(
+        value: HandleValue) -> None:
+    assert make_image((value,)) is None
+    assert make_image((value,)) is None  # not remembered as a good head
+
+
+def test_records_sharing_value_heads_get_their_own_images() -> None:
+    first = (_value(1, type="URL", data=b"a"), _value(2, type="EMAIL", data=b"b"))
+    second = (_value(1, type="URL", data=b"c"), _value(2, type="EMAIL", data=b"d"))
+    for values in (first, second, first):
+        blob = make_image(values)
+        image = RecordImage.read(blob)
+        assert image is not None and tuple(image) == values
+        assert image.wire == encode_values(list(values))
+
+
 def test_too_many_values_get_no_image() -> None:
     assert make_image(_value(i) for i in range(1, 2050)) is None
     assert make_image(_value(i) for i in range(1, 2049)) is not None
