@@ -15,10 +15,15 @@ The trade-off: while the statement runs the loop does nothing else.  For an
 indexed point read whose pages are in memory that is shorter than the hand-off
 it replaces; a read whose pages must come from the disk would stop the loop for
 the disk's latency, where the pooled threads overlap those waits.  So the
-reader adds up how long the reads that had to read blocks from the disk (the
-thread's ``ru_inblock`` grew), or took :data:`SLOW_READ` or longer for another
-reason, kept the loop waiting; once that reaches
-:data:`DISK_BUDGET` within :data:`DISK_WINDOW` seconds, it steps aside for
+reader adds up how long the reads that waited kept the loop waiting: those during
+which the thread read blocks from the disk (its ``ru_inblock`` grew) or slept for
+anything else, a page another process is reading or writing back, a lock (a
+voluntary context switch: its ``ru_nvcsw`` grew).  A read that was merely
+preempted (an involuntary switch: the machine's cores were busy) does not count:
+the reader first also counted every read that took 2 ms or more, which on a machine
+whose cores are busy (a load tool sharing them) is mostly a preempted read, and sent
+the next second's reads to the threads: more work where CPU is what is short.  Once
+the waits counted reach :data:`DISK_BUDGET` within :data:`DISK_WINDOW` seconds, it steps aside for
 :data:`DISK_PAUSE` seconds: meanwhile every read runs on
 :class:`ThreadedReader` (a few threads, each with a read-only connection of
 its own, one ``run_in_executor`` hand-off per read: far less than the pool
@@ -55,18 +60,17 @@ DISK_PAUSE = 1.0
 """Seconds the reader steps aside (the reader threads read) once the disk took too long."""
 DISK_WINDOW = 1.0
 """Seconds over which the loop's waits for reads that went to the disk are added up."""
-SLOW_READ = 0.002
-"""Seconds after which a read counts as waiting even when this thread read no block
-itself (a page another process is reading or writing back, a preempted thread): an
-indexed read of pages in memory takes 10-100 µs."""
 DISK_BUDGET = 0.1
 """Seconds of each :data:`DISK_WINDOW` the loop may wait for reads that went to the disk
 (0: step aside at the first one)."""
 
 
-def blocks_read() -> int:
-    """Blocks this thread has read from storage so far (page cache hits do not count)."""
-    return resource.getrusage(resource.RUSAGE_THREAD).ru_inblock
+def waits() -> int:
+    """How often this thread has waited so far: blocks it read from storage (page cache
+    hits do not count) and times it slept (voluntary context switches; being preempted
+    is not waiting)."""
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_inblock + usage.ru_nvcsw
 
 
 def read_only_connection(path: str, *, busy_ms: int) -> sqlite3.Connection:
@@ -104,7 +108,7 @@ class InlineReader:
             conn = self._open()
         elif self._owner != (os.getpid(), threading.get_ident()):
             return None  # another thread, or a forked child: never share a connection
-        before = blocks_read()
+        before = waits()
         started = self.clock()
         try:
             rows = conn.execute(sql, params).fetchall()
@@ -112,10 +116,8 @@ class InlineReader:
             if exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 return None
             raise
-        went_to_disk = blocks_read() > before
-        now = self.clock()
-        if went_to_disk or now - started >= SLOW_READ:
-            self._waited_for(started, now)
+        if waits() > before:
+            self._waited_for(started, self.clock())
         return rows
 
     def _waited_for(self, started: float, now: float) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -106,34 +107,34 @@ def test_a_locked_database_or_another_thread_gets_none(tmp_path: Path) -> None:
 def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_aside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read that went to the disk (or took SLOW_READ) is answered; once such reads kept
-    the loop waiting DISK_BUDGET within DISK_WINDOW, the reader steps aside for DISK_PAUSE."""
+    """A read that waited (read blocks from the disk or slept) is answered; once such
+    reads kept the loop waiting DISK_BUDGET within DISK_WINDOW, the reader steps aside
+    for DISK_PAUSE.  A read that only took long (the thread was preempted) never counts."""
     path = str(tmp_path / "disk.db")
     setup = sqlite3.connect(path, isolation_level=None)
     setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
     setup.execute("INSERT INTO t VALUES ('a', 'one')")
     now = 100.0
     reader = InlineReader(path, clock=lambda: now)
-    disk = [False]  # whether the next read goes to the disk
-    slow = [False]  # whether it takes budget/2 without reading a block itself
+    waited = [False]  # whether the next read waits (the disk, a sleep)
+    long = [False]  # whether it takes budget/2 without waiting (preempted)
     count = itertools.count()
-    blocks = 0
+    waits = 0
     budget = 0.125  # exact in binary, as are the clock's steps
     monkeypatch.setattr(sqlite_reads, "DISK_BUDGET", budget)
-    monkeypatch.setattr(sqlite_reads, "SLOW_READ", budget / 4)
 
-    def blocks_read() -> int:  # called before and after each read: a slow one takes budget/2
-        nonlocal now, blocks
-        if next(count) % 2 and (disk[0] or slow[0]):
+    def waits_so_far() -> int:  # called before and after each read: a slow one takes budget/2
+        nonlocal now, waits
+        if next(count) % 2 and (waited[0] or long[0]):
             now += budget / 2
-            blocks += 8 if disk[0] else 0
-        return blocks
+            waits += 8 if waited[0] else 0
+        return waits
 
-    monkeypatch.setattr(sqlite_reads, "blocks_read", blocks_read)
+    monkeypatch.setattr(sqlite_reads, "waits", waits_so_far)
     query = ("SELECT v FROM t WHERE k = ?", ("a",))
 
-    def read(on_disk: bool, waits: bool = False) -> list[tuple[str]] | None:
-        disk[0], slow[0] = on_disk, waits
+    def read(waits: bool, preempted: bool = False) -> list[tuple[str]] | None:
+        waited[0], long[0] = waits, preempted
         return reader.rows(*query)
 
     try:
@@ -149,9 +150,33 @@ def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_asid
         assert read(True) == [("one",)]  # the pause started a new window
         assert read(False) == [("one",)]
         now += sqlite_reads.DISK_PAUSE
-        assert read(False, waits=True) == [("one",)]  # slow with no block read: waited too
-        assert read(False, waits=True) == [("one",)]
+        for _ in range(4):  # long, but only preempted: never counted
+            assert read(False, preempted=True) == [("one",)]
+        assert read(True) == [("one",)]
+        assert read(True) == [("one",)]
         assert read(False) is None
+    finally:
+        reader.close()
+        setup.close()
+
+
+def test_a_read_of_pages_in_memory_does_not_wait(tmp_path: Path) -> None:
+    """What the reader counts as waiting stays still over reads of cached pages (a
+    thread that sleeps or reads from storage makes it grow)."""
+    path = str(tmp_path / "mem.db")
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+    setup.executemany("INSERT INTO t VALUES (?, ?)", [(str(i), "v" * 50) for i in range(500)])
+    reader = InlineReader(path)
+    try:
+        for i in range(500):  # every page in memory now
+            reader.rows("SELECT v FROM t WHERE k = ?", (str(i),))
+        before = sqlite_reads.waits()
+        for i in range(500):
+            assert reader.rows("SELECT v FROM t WHERE k = ?", (str(i),)) == [("v" * 50,)]
+        assert sqlite_reads.waits() == before
+        time.sleep(0.01)
+        assert sqlite_reads.waits() > before
     finally:
         reader.close()
         setup.close()
@@ -164,7 +189,7 @@ async def test_while_reads_go_to_the_disk_they_run_on_the_reader_threads(
     try:
         created = await store.create_handle(NAME, [url("https://a.test")], actor="t")
         counter = itertools.count()
-        monkeypatch.setattr(sqlite_reads, "blocks_read", lambda: next(counter))  # disk each time
+        monkeypatch.setattr(sqlite_reads, "waits", lambda: next(counter))  # disk each time
         monkeypatch.setattr(sqlite_reads, "DISK_BUDGET", 0.0)  # and the first one is too long
         trips.clear()
         before = store.query_count
