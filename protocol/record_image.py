@@ -154,8 +154,10 @@ class RecordImage(Sequence[HandleValue]):
             return None
         _format, flags, withheld, relative, absolute = _HEAD.unpack_from(blob)
         wire = blob[_HEAD.size:]
-        return cls(wire, int.from_bytes(wire[:4], "big"), withheld,
-                   relative if flags & _RELATIVE else None,
+        length = int.from_bytes(wire[:4], "big")
+        if length and not flags & (_RELATIVE | _ABSOLUTE):
+            return None  # values without a TTL: damaged, not made by make_image
+        return cls(wire, length, withheld, relative if flags & _RELATIVE else None,
                    absolute if flags & _ABSOLUTE else None)
 
     def expiry(self, now: float, negative_ttl: float) -> float:

@@ -3,6 +3,7 @@ what it refuses, and the expiry it computes without decoding."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
@@ -126,6 +127,7 @@ def test_too_many_values_get_no_image() -> None:
 
 @pytest.mark.parametrize("blob", [
     None, b"", b"\x01", bytes([IMAGE_FORMAT + 1]) + bytes(17), bytes([0]) + bytes(17),
+    bytes([IMAGE_FORMAT]) + bytes(13) + b"\0\0\0\1",  # values but no TTL in the head
 ])
 def test_a_blob_of_another_format_is_no_image(blob: bytes | None) -> None:
     assert RecordImage.read(blob) is None
@@ -170,3 +172,19 @@ def test_the_head_is_what_the_module_says() -> None:
     assert blob is not None
     assert struct.unpack_from(">BBIii", blob) == (IMAGE_FORMAT, 3, 1, 40, 70)
     assert int.from_bytes(blob[14:18], "big") == 3
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 3), st.integers(0, 5), st.binary(max_size=120))
+def test_any_bytes_behind_a_head_read_or_raise_protocol_error(
+    flags: int, count: int, tail: bytes
+) -> None:
+    """Hostile or damaged images: reading one never fails, decoding one raises
+    ProtocolError at worst (the fuzz suite feeds random bytes too)."""
+    blob = struct.pack(">BBIii", IMAGE_FORMAT, flags, 0, 60, 90) + struct.pack(">I", count) + tail
+    image = RecordImage.read(blob)
+    if image is None:
+        return
+    assert image.expiry(0.0, 1.0) >= 0.0
+    with contextlib.suppress(ProtocolError):
+        assert len(tuple(image)) == count

@@ -11,6 +11,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
+import resolver.dns.bridge
 from protocol.constants import RC_ERROR, RC_INVALID_HANDLE, RC_SUCCESS
 from protocol.values import TTL_TYPE_ABSOLUTE, HandleValue
 from resolver.core.model import Resolution, ServiceError
@@ -115,7 +116,12 @@ def test_value_ttl() -> None:
     assert value_ttl(HandleValue(1, "X", b"", ttl=-5), now=0) == 0
 
 
-async def test_a_kept_rendering_answers_the_same_bytes_and_absolute_ttls_count_down() -> None:
+async def test_a_kept_rendering_answers_the_same_bytes_and_absolute_ttls_count_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one second for the kept and the fresh answers: an absolute TTL counts down with the
+    # clock, so a second that turned between them made the two differ
+    monkeypatch.setattr(resolver.dns.bridge.time, "time", lambda: 1_900_000_000.25)
     values = (
         HandleValue(1, "URL", b"https://example.com/tv"),
         HandleValue(2, "EMAIL", b"support@example.com"),
