@@ -294,6 +294,9 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         kept = None if answer is None else answer.renders.get(request.form)
         if not isinstance(kept, KeptDatagrams):
             return False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return True
         self._send_kept(kept, data, addr)
         hot.served(request.handle)
         metrics = self.processor.metrics
