@@ -38,11 +38,9 @@ from protocol.constants import (
 )
 from protocol.message import Message
 from protocol.record_image import wire_of
-from resolver.handle.hot_path import HotRequest
+from resolver.handle.hot_path import BODY_AT, NAME_AT, HotRequest
 
 _HEADER = MESSAGE_ENVELOPE_SIZE  # where the message header starts
-_BODY = _HEADER + 24
-_NAME = _BODY + 4
 #: what follows the handle in a request for all values: no indexes, no types, no signature
 _NOTHING_MORE = bytes(12)
 _MAX_SHAPES = 64
@@ -51,16 +49,15 @@ _MAX_SHAPES = 64
 #: response: the listener clears it as it does for any request, and a record is found
 #: the same way with it or without)
 _NOT_SHAPED = MSG_FLAG_CERT | MSG_FLAG_AUTH | MSG_FLAG_RRDG
-_U32 = 4
 
 
 def shape_key(datagram: bytes, request: HotRequest) -> bytes | None:
     """The shape of a request for all values of a handle (None: another request):
     its envelope and header without the request id and the lengths."""
-    end = _NAME + int.from_bytes(datagram[_BODY:_NAME], "big")
+    end = NAME_AT + int.from_bytes(datagram[BODY_AT:NAME_AT], "big")
     if (
         datagram[end:] != _NOTHING_MORE
-        or int.from_bytes(datagram[_HEADER + 20:_BODY], "big") != end + 8 - _BODY
+        or int.from_bytes(datagram[_HEADER + 20:BODY_AT], "big") != end + 8 - BODY_AT
         or int.from_bytes(datagram[_HEADER + 8:_HEADER + 12], "big") & _NOT_SHAPED
     ):
         return None
@@ -80,15 +77,15 @@ class ColdShape:
                   expires: int) -> list[bytes]:
         """The datagrams answering ``request_id`` with the values ``wire`` (a counted
         value list) of ``handle`` (its UTF-8 bytes), expiring at ``expires``."""
-        body = len(handle).to_bytes(_U32, "big") + handle + wire
+        body = len(handle).to_bytes(4, "big") + handle + wire
         message = b"".join((self.header, expires.to_bytes(4, "big", signed=True),
-                            len(body).to_bytes(_U32, "big"), body, bytes(4)))
+                            len(body).to_bytes(4, "big"), body, bytes(4)))
         size = len(message)
         head = self.envelope + request_id
-        length = size.to_bytes(_U32, "big")
+        length = size.to_bytes(4, "big")
         if size <= MAX_UDP_DATA_SIZE:
             return [b"".join((head, bytes(4), length, message))]
-        return [b"".join((head, number.to_bytes(_U32, "big"), length,
+        return [b"".join((head, number.to_bytes(4, "big"), length,
                           message[start:start + MAX_UDP_DATA_SIZE]))
                 for number, start in enumerate(range(0, size, MAX_UDP_DATA_SIZE))]
 
@@ -116,7 +113,7 @@ class ColdShapes:
             return
         wire = wire_of(body.values)
         first = full[0]
-        if wire is None or len(first) < _BODY:
+        if wire is None or len(first) < BODY_AT:
             return
         shape = ColdShape(first[:8], first[_HEADER:_HEADER + 16], response.authoritative,
                           response)

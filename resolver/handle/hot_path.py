@@ -44,8 +44,10 @@ _RESOLUTION = OC_RESOLUTION.to_bytes(4, "big")
 _NO_SESSION = bytes(4)
 _ID = slice(8, 12)
 _EXPIRES = MESSAGE_ENVELOPE_SIZE + EXPIRATION_OFFSET
-_BODY = MESSAGE_ENVELOPE_SIZE + 24  # envelope, then the 24-octet message header
-_NAME = _BODY + 4
+#: where a request's body starts (envelope, then the 24-octet message header) and the
+#: handle's octets in it (after their length)
+BODY_AT = MESSAGE_ENVELOPE_SIZE + 24
+NAME_AT = BODY_AT + 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +62,17 @@ class HotRequest:
 def hot_request(datagram: bytes) -> HotRequest | None:
     """The request in ``datagram`` if it may be answered from kept datagrams, else None."""
     if (
-        len(datagram) < _NAME
+        len(datagram) < NAME_AT
         or datagram[MESSAGE_ENVELOPE_SIZE:MESSAGE_ENVELOPE_SIZE + 4] != _RESOLUTION
         or datagram[4:8] != _NO_SESSION
         or int.from_bytes(datagram[16:20], "big") != len(datagram) - MESSAGE_ENVELOPE_SIZE
     ):
         return None
-    end = _NAME + int.from_bytes(datagram[_BODY:_NAME], "big")
+    end = NAME_AT + int.from_bytes(datagram[BODY_AT:NAME_AT], "big")
     if end > len(datagram):
         return None
     try:
-        handle = datagram[_NAME:end].decode()
+        handle = datagram[NAME_AT:end].decode()
     except UnicodeDecodeError:
         return None
     return HotRequest(handle, datagram[:8] + datagram[12:])
