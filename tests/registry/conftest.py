@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import aiosqlite
 import pytest
 
+from registry import changes
 from tests._services import PgDatabase
 
 
 @pytest.fixture
 def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of the function of every trip to aiosqlite's thread from now on."""
+    """The name of the function of every trip to aiosqlite's thread from now on.
+
+    The change feed's prune (a statement of its own, run by whichever write comes
+    :data:`registry.changes.PRUNE_SECONDS` after the last) is held off meanwhile: else
+    a test counting a write's trips sees one more when that moment falls in it."""
     made: list[str] = []
+    monkeypatch.setattr(changes, "_pruned", math.inf)
     execute = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
