@@ -13,10 +13,13 @@ request's bytes but for its id, lengths and handle) is made the ordinary way and
 layout learned (:meth:`ColdShapes.learn`): the first 8 octets of the response's
 envelope and the first 16 of its header.  The next request of that shape, for any
 record anyone may read whole (:func:`resolver.core.service.whole_image`), is answered
-by laying those out around the handle and the image (:meth:`ColdShape.datagrams`),
-exactly as :func:`protocol.framing.encode_udp` cuts a message: a shape is learned only
-if laying out the very answer it was learned from gives the same datagrams, byte for
-byte, so a learned shape can never answer differently from the ordinary path.
+by laying those out around the handle and the image (:meth:`ColdShape.kept`), cut
+exactly as :func:`protocol.framing.encode_udp` cuts a message and kept as
+:class:`~resolver.handle.hot_path.KeptDatagrams` keeps an answer's datagrams (the
+datagrams themselves are never made: the answer is sent as the kept answer's replay):
+a shape is learned only if laying out the very answer it was learned from keeps the
+same pieces, byte for byte, as keeping its datagrams does, so a learned shape can never
+answer differently from the ordinary path.
 
 What is answered from a shape is still resolved by
 :meth:`resolver.core.service.ResolutionService.resolve_now` (name checks, suspension,
@@ -26,11 +29,10 @@ the usage statistics, the cache) and kept for replay as any answer is.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from protocol.bodies import ResolutionResponse
 from protocol.constants import (
-    MAX_UDP_DATA_SIZE,
     MESSAGE_ENVELOPE_SIZE,
     MSG_FLAG_AUTH,
     MSG_FLAG_CERT,
@@ -38,7 +40,7 @@ from protocol.constants import (
 )
 from protocol.message import Message
 from protocol.record_image import wire_of
-from resolver.handle.hot_path import BODY_AT, NAME_AT, HotRequest
+from resolver.handle.hot_path import BODY_AT, NAME_AT, HotRequest, KeptDatagrams, short_pieces
 
 _HEADER = MESSAGE_ENVELOPE_SIZE  # where the message header starts
 #: what follows the handle in a request for all values: no indexes, no types, no signature
@@ -72,22 +74,20 @@ class ColdShape:
     header: bytes  # octets 0-15 of the message header
     authoritative: bool  # the response's authoritative flag it was learned with
     response: Message  # the response it was learned from (for the use-TCP reply)
+    #: the use-TCP reply's pieces (:func:`resolver.handle.hot_path.short_pieces`)
+    short: tuple[bytes, bytes, bytes] = field(init=False)
 
-    def datagrams(self, handle: bytes, wire: bytes, request_id: bytes,
-                  expires: int) -> list[bytes]:
-        """The datagrams answering ``request_id`` with the values ``wire`` (a counted
-        value list) of ``handle`` (its UTF-8 bytes), expiring at ``expires``."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "short", short_pieces(self.response))
+
+    def kept(self, handle: bytes, wire: bytes) -> KeptDatagrams:
+        """The answer with the values ``wire`` (a counted value list) of ``handle`` (its
+        UTF-8 bytes) as :class:`KeptDatagrams` keeps the datagrams of such a response
+        (its :meth:`~KeptDatagrams.replay` gives them), without making them first."""
         body = len(handle).to_bytes(4, "big") + handle + wire
-        message = b"".join((self.header, expires.to_bytes(4, "big", signed=True),
-                            len(body).to_bytes(4, "big"), body, bytes(4)))
-        size = len(message)
-        head = self.envelope + request_id
-        length = size.to_bytes(4, "big")
-        if size <= MAX_UDP_DATA_SIZE:
-            return [b"".join((head, bytes(4), length, message))]
-        return [b"".join((head, number.to_bytes(4, "big"), length,
-                          message[start:start + MAX_UDP_DATA_SIZE]))
-                for number, start in enumerate(range(0, size, MAX_UDP_DATA_SIZE))]
+        message = b"".join((self.header, bytes(4), len(body).to_bytes(4, "big"), body,
+                            bytes(4)))
+        return KeptDatagrams.laid_out(self.envelope, message, self.short)
 
 
 class ColdShapes:
@@ -117,6 +117,5 @@ class ColdShapes:
             return
         shape = ColdShape(first[:8], first[_HEADER:_HEADER + 16], response.authoritative,
                           response)
-        if shape.datagrams(handle.encode(), wire, first[8:12], response.expiration) == list(
-                full):
+        if shape.kept(handle.encode(), wire).pieces() == KeptDatagrams(full, response).pieces():
             self._shapes[key] = shape

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from protocol.constants import MESSAGE_ENVELOPE_SIZE, OC_RESOLUTION, RC_SUCCESS
+from protocol.constants import MAX_UDP_DATA_SIZE, MESSAGE_ENVELOPE_SIZE, OC_RESOLUTION, RC_SUCCESS
 from protocol.message import EXPIRATION_OFFSET, Message, response_expiration
 from resolver.handle.amplification import use_tcp_reply
 from resolver.handle.udp_send import segment_size
@@ -125,6 +125,40 @@ class KeptDatagrams:
         #: what keeping this costs the cache's byte bound
         self.charge = self.size + 8 + sum(  # the use-TCP reply: its pieces, id and expiration
             map(len, (self.short_head, self.short_middle, self.short_tail)))
+
+    @classmethod
+    def laid_out(cls, envelope: bytes, message: bytes, short: tuple[bytes, bytes, bytes]
+                 ) -> KeptDatagrams:
+        """What ``__init__`` keeps of the datagrams carrying ``message`` (the whole
+        message, its expiration at :data:`~protocol.message.EXPIRATION_OFFSET`) under the
+        envelope's first 8 octets ``envelope``, cut as :func:`protocol.framing.encode_udp`
+        cuts it, with the use-TCP reply's ``short`` pieces (:func:`short_pieces`), without
+        making the datagrams first (a cold answer laid out from its request's shape,
+        :mod:`resolver.handle.cold_shapes`)."""
+        kept = cls.__new__(cls)
+        size = len(message)
+        length = size.to_bytes(4, "big")
+        first = message[:MAX_UDP_DATA_SIZE]
+        expires_at = _EXPIRES - MESSAGE_ENVELOPE_SIZE
+        kept.head = envelope
+        kept.middle = b"".join((bytes(4), length, first[:expires_at]))
+        kept.tail = first[expires_at + 4:]
+        kept.rest = tuple((envelope, b"".join((number.to_bytes(4, "big"), length,
+                                                message[start:start + MAX_UDP_DATA_SIZE])))
+                          for number, start in enumerate(range(MAX_UDP_DATA_SIZE, size,
+                                                               MAX_UDP_DATA_SIZE), 1))
+        kept.short_head, kept.short_middle, kept.short_tail = short
+        count = 1 + len(kept.rest)
+        kept.size = size + count * MESSAGE_ENVELOPE_SIZE
+        last = size - (count - 1) * MAX_UDP_DATA_SIZE + MESSAGE_ENVELOPE_SIZE
+        kept.segment = segment_size((MESSAGE_ENVELOPE_SIZE + MAX_UDP_DATA_SIZE,) * (count - 1)
+                                    + (last,))
+        kept.charge = kept.size + 8 + len(short[0]) + len(short[1]) + len(short[2])
+        return kept
+
+    def pieces(self) -> tuple[object, ...]:
+        """Everything kept, to compare two of them."""
+        return tuple(getattr(self, name) for name in self.__slots__)
 
     def replay(self, request_id: bytes) -> list[bytes]:
         """The answer's datagrams under ``request_id`` (the request's octets 8-11),

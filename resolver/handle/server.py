@@ -45,7 +45,7 @@ from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.key_types import HandlePrivateKey
-from protocol.message import Message, decode_message, response_expiration
+from protocol.message import Message, decode_message
 from protocol.record_image import wire_of
 from protocol.versions import negotiate
 from resolver.core.auth_sessions import Challenges, Sessions
@@ -354,9 +354,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             if wire is None or res.authoritative != shape.authoritative:
                 self._answer_resolution(data, addr, request, key, res)
                 return True
-            full = shape.datagrams(request.handle.encode(), wire, data[8:12],
-                                   response_expiration())
-            kept = KeptDatagrams(full, shape.response)
+            kept = shape.kept(request.handle.encode(), wire)
             self._send_kept(kept, data, addr)
             answer = self.hot.lookup(request.handle)
             if answer is not None:

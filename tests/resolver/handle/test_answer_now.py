@@ -30,7 +30,7 @@ from resolver.core.limits import Limits
 from resolver.core.service import ResolutionService
 from resolver.core.stack import ResolutionStack
 from resolver.handle.cold_shapes import ColdShape, ColdShapes, shape_key
-from resolver.handle.hot_path import hot_request
+from resolver.handle.hot_path import KeptDatagrams, hot_request
 from resolver.handle.server import HandleServer, run_handle_server
 from tests.resolver.handle.test_handle_support import NA, TV, seed, url
 from tests.resolver.handle.test_hot_path import ask, decoded, note_processing, request
@@ -212,13 +212,13 @@ async def test_requests_of_a_learned_shape_are_laid_out_byte_identically(
         await database.create_handle(f"88.118.8/W{n}", [url(i, "w" * 300 * n)
                                                         for i in range(1, 3)], actor="test")
     laid: list[int] = []
-    real = ColdShape.datagrams
+    real = ColdShape.kept
 
-    def counted(self: ColdShape, *args: Any) -> list[bytes]:
+    def counted(self: ColdShape, *args: Any) -> KeptDatagrams:
         laid.append(1)
         return real(self, *args)
 
-    monkeypatch.setattr(ColdShape, "datagrams", counted)
+    monkeypatch.setattr(ColdShape, "kept", counted)
     names = [BIG, "88.118.8/W0", "88.118.8/W1", "88.118.8/W2", TV, "88.118.8/NOPE", NA]
     for rid, name in enumerate(names, 1):
         answer = await ask(servers.cached, request(name, rid))
@@ -281,4 +281,34 @@ def test_a_shape_is_learned_only_when_it_lays_out_the_answer_it_came_from() -> N
     shapes.learn(key, TV, response, full)
     shape = shapes.get(key)
     assert shape is not None
-    assert shape.datagrams(TV.encode(), image.wire, full[0][8:12], response.expiration) == full
+    assert shape.kept(TV.encode(), image.wire).pieces() == KeptDatagrams(full,
+                                                                         response).pieces()
+
+
+@pytest.mark.parametrize("size", [0, 1, 300, 420, 421, 422, 423, 500, 913, 914, 915, 4000])
+def test_a_laid_out_answer_is_kept_as_its_datagrams_are(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values of every length around the datagram boundaries (one datagram, exactly full,
+    two, three, many): the answer laid out from a shape keeps the same pieces as keeping
+    the datagrams that encode_udp cuts from the response, and replays the same bytes."""
+    monkeypatch.setattr(protocol.message.time, "time", lambda: NOW)  # replays' expiration
+    values = (url(1, "v" * size), url(2, "w"))
+    image = RecordImage.read(make_image(values))
+    assert image is not None
+    datagram = request(TV, 7)
+    asked = decode_message(decode_envelope(datagram), datagram[20:])
+    response = make_response(asked, RC_SUCCESS, ResolutionResponse(TV, image))
+    full = encode_udp(response)
+    shapes = ColdShapes()
+    hot = hot_request(datagram)
+    assert hot is not None
+    key = shape_key(datagram, hot)
+    shapes.learn(key, TV, response, full)
+    shape = shapes.get(key)
+    assert shape is not None
+    kept, expected = shape.kept(TV.encode(), image.wire), KeptDatagrams(full, response)
+    assert kept.pieces() == expected.pieces()
+    assert kept.replay(b"\0\0\0\x09") == expected.replay(b"\0\0\0\x09")
+    assert b"".join(kept.replay(b"\0\0\0\x09")) == kept.replay_joined(b"\0\0\0\x09")
+    assert len(kept.replay(b"1234")) == len(full)
