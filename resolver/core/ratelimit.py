@@ -111,6 +111,14 @@ class RateLimiter:
         bucket.refused += 1
         return (cost - bucket.tokens) / self.rate
 
+    def give_back(self, client: str, cost: float = 1.0) -> None:
+        """Return ``cost`` tokens :meth:`seconds_until_allowed` took for ``client`` (a
+        request that will be admitted, and counted, again by another path)."""
+        if not self.enabled:
+            return
+        bucket = self._bucket(client_key(client))
+        bucket.tokens = min(float(self.burst), bucket.tokens + min(cost, float(self.burst)))
+
     def admit_datagram(self, client: str, cost: float = 1.0) -> Admission:
         """RRL for a UDP request: answer it, or (over the limit) slip or drop it."""
         if not self.seconds_until_allowed(client, cost):

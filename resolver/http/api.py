@@ -93,6 +93,7 @@ from resolver.http.auth import (
 from resolver.http.backlinks import backlink_routes
 from resolver.http.cert_requests import cert_request_routes
 from resolver.http.connections import GuardedSite
+from resolver.http.fast_put import FastPuts
 from resolver.http.fast_rest import FastReads
 from resolver.http.guard import HttpGuard
 from resolver.http.identifiers import identifier_routes
@@ -416,6 +417,28 @@ class RestApi:
             return await self.service_error(request, exc, handle)
         return self.json(request, {"responseCode": RC_SUCCESS, "handle": handle},
                          http_status(RC_SUCCESS, created=created))
+
+    async def put_now(self, handle: str, body: bytes, authorization: str) -> bool | None:
+        """The record create (or replace) of a ``PUT /api/handles/{handle}`` without
+        parameters, as :meth:`put_handle` makes it, for a request taken before aiohttp
+        (:mod:`resolver.http.fast_put`): created (True) or replaced (False); None when
+        it was refused, having changed nothing (aiohttp then answers it the usual way)."""
+        try:
+            values = self._values_from_body(handle, body)
+        except _BadRequest:
+            return None
+        result = await self.s.authenticator.authenticate(authorization, proven_later=True)
+        if result.failed:
+            return None
+        try:
+            return await self._put_record(handle, values, result.caller, True,
+                                          result.proven, result.guard)
+        except SessionRefused:
+            assert result.session is not None  # what aiohttp's try reads again
+            self.s.authenticator.sessions.forget(result.session.session_id)
+            return None
+        except ServiceError:  # CredentialChanged too: aiohttp's try ends the session
+            return None
 
     @staticmethod
     def _values_from_body(handle: str, raw: bytes) -> list[HandleValue]:
@@ -808,7 +831,9 @@ async def run_http_server(
     )
     await runner.setup()
     settings = runner.app[SETTINGS]
-    fast = FastReads(settings.hot, settings.metrics, guard.limiter, FRONTEND_REST)
+    fast = FastPuts(FastReads(settings.hot, settings.metrics, guard.limiter, FRONTEND_REST),
+                    RestApi(settings).put_now, guard, settings.metrics, FRONTEND_REST,
+                    insecure_auth=settings.allow_insecure_auth)
     site = GuardedSite(
         runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port,
         gate=ConnectionGate(guard.max_connections, guard.max_connections_per_client),

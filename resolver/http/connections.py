@@ -17,8 +17,10 @@ itself and puts :class:`_Gated` in front of aiohttp's protocol:
   even when reading is paused in ``connection_made``: most handshakes then
   timed out);
 * everything else goes to aiohttp's protocol unchanged (the gate only
-  forwards; a ``fast`` answerer, :mod:`resolver.http.fast_rest`, may answer a
-  chunk before that), and the connection's slot is given back when it ends.
+  forwards; a ``fast`` answerer, :mod:`resolver.http.fast_rest` and
+  :mod:`resolver.http.fast_put`, may answer a chunk before that, at once or
+  later: chunks that come meanwhile wait, in order), and the connection's slot
+  is given back when it ends.
 
 Hand-written because neither aiohttp nor asyncio offers a per-client cap, and
 an accepted connection's peer is known only to its protocol.
@@ -49,8 +51,10 @@ _HANDSHAKE_ERRORS = (OSError, TimeoutError, ssl.SSLError, ConnectionError)
 class FastPath(Protocol):
     """Answers some chunks before aiohttp (:class:`resolver.http.fast_rest.FastReads`)."""
 
-    def answer(self, data: bytes, transport: asyncio.Transport, inner: object) -> bool:
-        """Answer the chunk ``data`` itself (True) or leave it to aiohttp (False)."""
+    def answer(self, data: bytes, transport: asyncio.Transport,
+               inner: object) -> bool | asyncio.Future[bool]:
+        """Answer the chunk ``data`` itself (True), leave it to aiohttp (False), or
+        answer it later (a future: False from it gives ``data`` to aiohttp then)."""
 
     def may_return(self, data: bytes) -> bool:
         """Whether, after aiohttp was given ``data``, later chunks may be answered here."""
@@ -76,6 +80,9 @@ class _Gated(asyncio.Protocol):
         self.inner: asyncio.Protocol | None = None
         self.key = key
         self.admitted = key is not None
+        #: chunks received while a fast answer is under way (None: none is)
+        self.waiting: list[bytes] | None = None
+        self.lost = False
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, base)  # a TCP or TLS transport
@@ -99,14 +106,39 @@ class _Gated(asyncio.Protocol):
         inner = self.inner
         if inner is None:
             return  # refused by the gate: closing
+        if self.waiting is not None:
+            self.waiting.append(data)  # after the answer under way
+            return
         fast = self.fast
         if fast is not None:
             assert self.transport is not None
-            if fast.answer(data, self.transport, inner):
+            answered = fast.answer(data, self.transport, inner)
+            if answered is True:
+                return
+            if answered is not False:
+                self.waiting = []
+                answered.add_done_callback(lambda done: self._answered(data, done))
                 return
             if not fast.may_return(data):
                 self.fast = None  # aiohttp has this connection from now on
         inner.data_received(data)
+
+    def _answered(self, data: bytes, done: asyncio.Future[bool]) -> None:
+        """A fast answer of ``data`` ended: unless it answered, aiohttp gets ``data``;
+        then the chunks that came meanwhile go the usual way, in order."""
+        waiting, self.waiting = self.waiting or [], None
+        if self.lost or self.inner is None:
+            return
+        answered = not done.cancelled() and done.exception() is None and done.result()
+        if not answered:
+            if done.cancelled() or done.exception() is not None:
+                log.error("fast answer failed", exc_info=None if done.cancelled()
+                          else done.exception())
+            if self.fast is not None and not self.fast.may_return(data):
+                self.fast = None
+            self.inner.data_received(data)
+        for chunk in waiting:
+            self.data_received(chunk)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.inner is not None else None
@@ -120,6 +152,7 @@ class _Gated(asyncio.Protocol):
             self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self.release()
         if self.inner is not None:
             self.inner.connection_lost(exc)

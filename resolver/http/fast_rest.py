@@ -52,7 +52,7 @@ MAX_HEADER_BYTES = 4096
 _REQUEST_LINE = re.compile(rb"GET /api/handles/([A-Za-z0-9._~:/-]+) HTTP/1\.1\r\n")
 _ANY_REQUEST_LINE = re.compile(rb"(?:GET|HEAD) /[\x21-\x7e]* HTTP/1\.1\r\n")
 #: a header line aiohttp reads the same way: a token name, printable value
-_HEADER = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*")
+HEADER_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*")
 #: header names (lower case) whose presence sends the request to aiohttp
 _DECLINED = frozenset({
     b"authorization", b"origin", b"if-none-match", b"connection", b"expect", b"upgrade",
@@ -60,7 +60,7 @@ _DECLINED = frozenset({
 })
 _END = b"\r\n\r\n"
 #: aiohttp's RequestHandler attribute holding when an idle connection is closed
-_IDLE_UNTIL = "_next_keepalive_close_time"
+IDLE_UNTIL = "_next_keepalive_close_time"
 
 
 def _headers_plain(data: bytes, start: int, end: int) -> bool:
@@ -68,7 +68,7 @@ def _headers_plain(data: bytes, start: int, end: int) -> bool:
     most once, and none of them one of :data:`_DECLINED`."""
     names = set()
     for line in data[start:end].split(b"\r\n"):
-        if _HEADER.fullmatch(line) is None:
+        if HEADER_LINE.fullmatch(line) is None:
             return False
         header = line[:line.index(b":")].lower()
         if header in _DECLINED or header in names:
@@ -144,7 +144,7 @@ class FastReads:
         whether it was answered (if not, ``data`` is aiohttp's to handle)."""
         started = time.perf_counter()
         handle = simple_read(data)
-        if (handle is None or transport.is_closing() or not hasattr(inner, _IDLE_UNTIL)
+        if (handle is None or transport.is_closing() or not hasattr(inner, IDLE_UNTIL)
                 or not idle(inner)):
             return False
         hot = self.hot
@@ -159,7 +159,7 @@ class FastReads:
             return False
         transport.write(response_head(kept) + kept.payload)
         loop = asyncio.get_running_loop()
-        setattr(inner, _IDLE_UNTIL, loop.time() + getattr(inner, "keepalive_timeout", 0.0))
+        setattr(inner, IDLE_UNTIL, loop.time() + getattr(inner, "keepalive_timeout", 0.0))
         hot.served(handle)
         self.metrics.observe_request(self.frontend, RC_SUCCESS, time.perf_counter() - started)
         return True
