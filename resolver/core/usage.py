@@ -45,6 +45,59 @@ MAX_TOP_PREFIXES = 4096
 MAX_WAITING = 4096
 
 
+class SpaceSaving:
+    """The handles kept for one prefix and day, by count (Space-Saving's "stream
+    summary"): handles grouped by their count, so the least counted one (the one a new
+    handle replaces, on a scan of handles asked once each: every time) is found without
+    looking at every kept handle; of the least counted, the one longest at that count."""
+
+    __slots__ = ("by_count", "counts", "least")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        #: the handles at each count, in the order they reached it
+        self.by_count: dict[int, dict[str, None]] = {}
+        self.least = 0  # the smallest count held (0: none held)
+
+    def add(self, handle: str, count: int, capacity: int) -> None:
+        """Count ``handle`` ``count`` times; a new one over ``capacity`` handles takes the
+        place of the least counted one and inherits its count."""
+        counts, by_count = self.counts, self.by_count
+        old = counts.get(handle)
+        if old is None:
+            if len(counts) >= capacity:
+                old = self.least
+                victim = next(iter(by_count[old]))
+                del counts[victim]
+                self._leave(victim, old)
+            else:
+                old = 0
+        else:
+            self._leave(handle, old)
+        new = counts[handle] = old + count
+        at = by_count.get(new)
+        if at is None:
+            at = by_count[new] = {}
+        at[handle] = None
+        if not self.least or new < self.least:
+            self.least = new
+        elif old == self.least and old not in by_count:
+            self.least = min(by_count)
+
+    def _leave(self, handle: str, count: int) -> None:
+        at = self.by_count[count]
+        del at[handle]
+        if not at:
+            del self.by_count[count]
+
+    def items(self) -> list[tuple[str, int]]:
+        """(handle, count) of every kept handle."""
+        return list(self.counts.items())
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+
 class UsageCounter:
     """Resolution counts per hour, waiting to be flushed to the store."""
 
@@ -56,7 +109,7 @@ class UsageCounter:
         self._cache_counters = cache_counters
         self._clock = clock
         self._pending: dict[tuple[int, str], int] = {}
-        self._top: dict[tuple[int, str], dict[str, int]] = {}
+        self._top: dict[tuple[int, str], SpaceSaving] = {}
         self._cache_seen = (0, 0)
         self._waiting: dict[str, int] = {}
 
@@ -92,12 +145,8 @@ class UsageCounter:
         if kept is None:
             if len(self._top) >= MAX_TOP_PREFIXES:
                 return
-            kept = self._top[day, prefix] = {}
-        if handle in kept or len(kept) < TOP_PER_PREFIX:
-            kept[handle] = kept.get(handle, 0) + count
-            return
-        least = min(kept, key=kept.__getitem__)
-        kept[handle] = kept.pop(least) + count
+            kept = self._top[day, prefix] = SpaceSaving()
+        kept.add(handle, count, TOP_PER_PREFIX)
 
     def _cache_delta(self) -> tuple[int, int]:
         """Cache hits and misses (any layer) since the last call."""

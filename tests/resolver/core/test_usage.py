@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from protocol.constants import RC_HANDLE_NOT_FOUND, RC_SUCCESS
 from registry.config import NodeConfig
 from registry.stats_report import usage
 from registry.store import HandleStore
 from resolver.core.client import HandleClient
-from resolver.core.usage import MAX_WAITING, TOP_PER_PREFIX, UsageCounter
+from resolver.core.usage import MAX_WAITING, TOP_PER_PREFIX, SpaceSaving, UsageCounter
 from resolver.node import start_node
 from tests.resolver.core.test_cache import url
 
@@ -110,3 +113,30 @@ async def test_answers_from_kept_forms_are_folded_in_at_the_flush(database: Hand
     assert report["resolutions"]["total"] == 300 + MAX_WAITING + 1 + 2
     top = await database.top_handles(["88.118.8"], since=start - timedelta(days=1), limit=1)
     assert top[0][0] == "88.118.8/HOT" and top[0][1] >= 300
+
+
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 3)), max_size=300),
+       st.integers(1, 6))
+def test_space_saving_keeps_its_guarantees(stream: list[tuple[int, int]], capacity: int) -> None:
+    """Whatever is asked: at most ``capacity`` handles, their counts add up to all that
+    was counted once it is full, no kept count under the true one, every handle asked
+    more than 1/capacity of the time kept, ``least`` the smallest count held."""
+    kept = SpaceSaving()
+    true: dict[str, int] = {}
+    for n, count in stream:
+        handle = f"88.118.8/H{n}"
+        kept.add(handle, count, capacity)
+        true[handle] = true.get(handle, 0) + count
+        counts = dict(kept.items())
+        assert len(kept) == len(counts) <= capacity
+        assert kept.least == min(counts.values())
+        assert {c: set(h) for c, h in kept.by_count.items()} == {
+            c: {h for h, n in counts.items() if n == c} for c in set(counts.values())}
+    total = sum(true.values())
+    counts = dict(kept.items())
+    if len(true) > capacity:
+        assert sum(counts.values()) == total
+    else:
+        assert counts == true
+    assert all(counts[h] >= true[h] for h in counts)
+    assert all(h in counts for h, n in true.items() if n * capacity > total)
