@@ -59,6 +59,10 @@ _TCHARS = r"[-A-Za-z0-9!#$%&'*+.`^_|~]+"
 _QUOTED = r'"(?:[^\\"]|\\.)*"'
 _PARAM = re.compile(rf"\s*({_TCHARS})\s*=\s*({_TCHARS}|{_QUOTED})\s*(,?)")
 _UNESCAPE = re.compile(r"\\(.)")
+#: ``Handle sessionId="..."`` alone (what a session's requests carry), read as
+#: :meth:`HandleAuthHeader.parse` reads it, without its loop over parameters
+_SESSION_ONLY = re.compile(rf'\s*handle \s*sessionid\s*=\s*(?:"([^\\"]*)"|({_TCHARS}))\s*',
+                           re.IGNORECASE | re.ASCII)
 
 #: ``alg`` of a HS_PUBKEY answer -> the hash id of a signed response
 _SIGNATURE_HASHES = {
@@ -116,6 +120,8 @@ class HandleAuthHeader:
         """The parsed header, or None when it is absent, of another scheme or malformed."""
         if value is None:
             return None
+        if (bare := _SESSION_ONLY.fullmatch(value)) is not None:
+            return cls({"sessionid": bare.group(1) if bare.group(2) is None else bare.group(2)})
         scheme, _, rest = value.strip().partition(" ")
         if scheme.lower() != "handle" or not rest.strip():
             return None

@@ -190,7 +190,7 @@ class FastPuts:
         if guard.inflight >= guard.max_inflight:
             return False
         limiter = guard.limiter
-        client = client_of(transport.get_extra_info("peername"))
+        client = client_of(transport.get_extra_info("peername")) if limiter.enabled else ""
         if limiter.enabled and limiter.seconds_until_allowed(client):
             return False
         loop = asyncio.get_running_loop()

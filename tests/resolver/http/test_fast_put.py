@@ -19,7 +19,9 @@ import pytest
 
 from registry.store import HandleStore
 from resolver.core.ratelimit import RateLimiter
+from resolver.http import auth
 from resolver.http.api import RestApi
+from resolver.http.auth import HandleAuthHeader
 from resolver.http.fast_put import FastPuts, SimplePut, simple_put, whole_message
 from resolver.http.guard import HttpGuard
 from tests.resolver.http.test_fast_rest import exchange, undated
@@ -198,3 +200,19 @@ async def test_a_create_refused_here_counts_once_in_the_rate_limit(
                     put_request(f"{PREFIX}/rl-2", running.session_id)]
         answers = [a for r in requests for a in await exchange(running.port, r)]
     assert [re.split(rb" ", a, maxsplit=2)[1] for a in answers] == [b"403", b"201", b"429"]
+
+
+@pytest.mark.parametrize("header", [
+    'Handle sessionId="abc"', ' handle  SESSIONID = "a-b_c=" ', "Handle sessionId=tok",
+    'Handle \tsessionId="x"\r\n', 'Handle\tsessionId="x"', 'Handle sessionId="a\\"b"',
+    'Handle sessionId="x",', 'Handle sessionId="x", id="300%3A0.NA%2Fp"',
+    'Handle \u017fessionId="x"', 'Handle sessionId=""', 'Handle sessionId="x y"', "Basic eDp5",
+])
+def test_a_bare_session_header_reads_as_any_other(
+    header: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session-only header a create carries is read without the parameter loop, to
+    the same result."""
+    fast = HandleAuthHeader.parse(header)
+    monkeypatch.setattr(auth, "_SESSION_ONLY", re.compile("(?!)"))
+    assert fast == HandleAuthHeader.parse(header)
