@@ -23,7 +23,10 @@ answer differently from the ordinary path.
 
 What is answered from a shape is still resolved by
 :meth:`resolver.core.service.ResolutionService.resolve_now` (name checks, suspension,
-the usage statistics, the cache) and kept for replay as any answer is.
+the usage statistics, the cache), or by ``resolve`` in a task when that has to wait (a
+read on a reader thread or from PostgreSQL: the task still neither decodes the request
+nor encodes a message), and kept for replay as any answer is.  Shapes are learned from
+answers made on the loop and in tasks alike (a PostgreSQL node makes only the latter).
 """
 
 from __future__ import annotations

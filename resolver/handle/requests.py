@@ -419,6 +419,13 @@ class RequestProcessor:
             recursive=request.recursive,
             max_age=0.0 if request.authoritative else None,  # AT: not from the cache
         )
+        return await self.resolution_answer(request, res, caller, spoofable)
+
+    async def resolution_answer(self, request: Message, res: Resolution,
+                                caller: Caller | None = None, spoofable: bool = True) -> Message:
+        """The response to resolution ``request`` resolved as ``res`` for ``caller``
+        (None: anonymous): a challenge when values were withheld from an anonymous caller
+        who did not ask for public values only, else :meth:`resolution_response`."""
         if res.withheld and caller is None and not request.public_only:
             return await self._challenge(request, spoofable)
         return self.resolution_response(request, res)

@@ -61,7 +61,7 @@ from resolver.core.ratelimit import UNLIMITED, Admission, RateLimiter, client_of
 from resolver.core.service import ResolutionService
 from resolver.core.upstream import Network, in_networks, parse_networks
 from resolver.handle.amplification import answer_budget, udp_datagrams, use_tcp_reply, within_budget
-from resolver.handle.cold_shapes import ColdShapes, shape_key
+from resolver.handle.cold_shapes import ColdShape, ColdShapes, shape_key
 from resolver.handle.hot_path import HotRequest, KeptDatagrams, hot_request, keepable
 from resolver.handle.requests import RequestProcessor
 from resolver.handle.udp_send import DatagramSender, DatagramTransport
@@ -268,7 +268,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         if self.inflight.full:
             self._send([envelope_error(env, RC_SERVER_TOO_BUSY, "server too busy")], addr, size)
             return
-        self.inflight.start(self._answer(env, message, addr, request, decoded))
+        self.inflight.start(self._answer(env, message, addr, request, decoded,
+                                         None if request is None else shape_key(data, request)))
 
     def _admitted(self, data: bytes, addr: tuple[str | int, ...],
                   env: Envelope | None = None) -> bool:
@@ -339,13 +340,18 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         flags = int.from_bytes(data[MESSAGE_ENVELOPE_SIZE + 8:MESSAGE_ENVELOPE_SIZE + 12], "big")
         recursive = bool(flags & MSG_FLAG_RECU) and (
             self.recursion is None or self._may_recurse(client_of(addr)))
+        public_only = bool(flags & MSG_FLAG_PUBL)
         try:
             res = self.processor.service.resolve_now(
-                request.handle, recursive=recursive, withheld_ok=bool(flags & MSG_FLAG_PUBL))
+                request.handle, recursive=recursive, withheld_ok=public_only)
         except Exception:
             return False
         if res is None:
-            return False
+            if self.inflight.full:
+                return False  # refused the ordinary way
+            self.inflight.start(self._answer_shaped_later(request, data, addr, key, shape,
+                                                          recursive, public_only, started))
+            return True
         wire = wire_of(res.values) if res.response_code == RC_SUCCESS else None
         metrics = self.processor.metrics
         if metrics is not None:
@@ -363,6 +369,47 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
         return True
+
+    async def _answer_shaped_later(
+        self, request: HotRequest, data: bytes, addr: tuple[str | int, ...],
+        key: bytes | None, shape: ColdShape, recursive: bool, public_only: bool, started: float,
+    ) -> None:
+        """:meth:`_answer_shaped` for a resolution that has to wait (a read on a reader
+        thread or from PostgreSQL, recursion), in a task: the answer the task path gives
+        (:meth:`_answer`), laid out from the shape without decoding the request unless it
+        is not a record anyone may read whole (then a challenge, an error, a referral...
+        made the ordinary way)."""
+        hot = self.hot
+        assert hot is not None
+        answer, mark = hot.lookup(request.handle), hot.mark()
+        try:
+            res = await self.processor.service.resolve(request.handle, recursive=recursive)
+        except Exception:  # the task path meets it again and answers as it does
+            with contextlib.suppress(ProtocolError):  # no envelope: no answer
+                env = decode_envelope(data, self.limits.max_message_size)
+                await self._answer(env, data[MESSAGE_ENVELOPE_SIZE:], addr, request)
+            return
+        if answer is None:
+            answer = hot.added_since(request.handle, mark)
+        metrics = self.processor.metrics
+        if metrics is not None:
+            metrics.observe_request("handle", res.response_code, time.perf_counter() - started)
+        try:
+            wire = wire_of(res.values) if res.response_code == RC_SUCCESS else None
+            if wire is None or res.authoritative != shape.authoritative:
+                limit = self.limits.max_message_size
+                asked = decode_message(decode_envelope(data, limit),
+                                       data[MESSAGE_ENVELOPE_SIZE:], limit)
+                response = await self.processor.resolution_answer(asked, res)
+                self._reply(asked, [response], addr, len(data), request, answer, key)
+                return
+            kept = shape.kept(request.handle.encode(), wire)
+            self._send_kept(kept, data, addr)
+            if answer is not None:
+                hot.keep(request.handle, answer, request.form, kept,
+                         len(request.form) + kept.charge)
+        except Exception as exc:
+            log.error("handle udp request failed: %r", exc)
 
     def _answer_resolution(self, data: bytes, addr: tuple[str | int, ...], hot: HotRequest,
                            key: bytes | None, res: Resolution) -> None:
@@ -417,8 +464,10 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         return True, request
 
     async def _answer(self, env: Envelope, message: bytes, addr: tuple[str | int, ...],
-                      hot: HotRequest | None, decoded: Message | None = None) -> None:
-        """Answer in a task; ``decoded``: the request, when :meth:`_answer_now` decoded it."""
+                      hot: HotRequest | None, decoded: Message | None = None,
+                      shape: bytes | None = None) -> None:
+        """Answer in a task; ``decoded``: the request, when :meth:`_answer_now` decoded it;
+        ``shape``: the request's shape (:func:`shape_key`), learned from the answer."""
         try:
             size = MESSAGE_ENVELOPE_SIZE + len(message)
             try:
@@ -439,7 +488,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             if answer is None and mark is not None and hot is not None and self.hot is not None:
                 # fetched for this request: kept too, so the next ask is hot
                 answer = self.hot.added_since(hot.handle, mark)
-            self._reply(request, responses, addr, size, hot, answer)
+            self._reply(request, responses, addr, size, hot, answer, shape)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
 
@@ -448,8 +497,7 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
                answer: Answer | None, shape: bytes | None = None) -> None:
         """Send ``responses`` to ``request`` (``size`` bytes); keep their datagrams with
         ``answer``, the cached record they were made from, when they may be replayed;
-        learn the layout of the request's ``shape`` (:func:`shape_key`) from them (only
-        for an answer :meth:`_answer_now` made)."""
+        learn the layout of the request's ``shape`` (:func:`shape_key`) from them."""
         if answer is None or hot is None or self.hot is None or not keepable(request, responses):
             self._send(responses, addr, size)
             return
