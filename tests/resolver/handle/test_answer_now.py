@@ -85,6 +85,20 @@ async def servers(database: HandleStore, monkeypatch: pytest.MonkeyPatch
         await in_task.close()
 
 
+@pytest.fixture
+def laid(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry for every answer laid out from a shape (ColdShape.kept)."""
+    made: list[int] = []
+    real = ColdShape.kept
+
+    def counted(self: ColdShape, *args: Any) -> KeptDatagrams:
+        made.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(ColdShape, "kept", counted)
+    return made
+
+
 Make = Callable[[int], bytes]
 #: request shapes answered without a task, each with the response code it gets
 AT_ONCE: dict[str, tuple[Make, int]] = {
@@ -204,7 +218,7 @@ async def test_a_read_that_would_wait_goes_the_task_path(
 
 @SQLITE
 async def test_requests_of_a_learned_shape_are_laid_out_byte_identically(
-    servers: Servers, database: HandleStore, monkeypatch: pytest.MonkeyPatch
+    servers: Servers, database: HandleStore, laid: list[int]
 ) -> None:
     """The first plain request for all values teaches its shape; later requests of that
     shape for other records are laid out from it without being decoded
@@ -213,14 +227,6 @@ async def test_requests_of_a_learned_shape_are_laid_out_byte_identically(
     for n in range(3):  # one datagram, two, three
         await database.create_handle(f"88.118.8/W{n}", [url(i, "w" * 300 * n)
                                                         for i in range(1, 3)], actor="test")
-    laid: list[int] = []
-    real = ColdShape.kept
-
-    def counted(self: ColdShape, *args: Any) -> KeptDatagrams:
-        laid.append(1)
-        return real(self, *args)
-
-    monkeypatch.setattr(ColdShape, "kept", counted)
     names = [BIG, "88.118.8/W0", "88.118.8/W1", "88.118.8/W2", TV, "88.118.8/NOPE", NA]
     for rid, name in enumerate(names, 1):
         answer = await ask(servers.cached, request(name, rid))
@@ -239,7 +245,7 @@ async def test_requests_of_a_learned_shape_are_laid_out_byte_identically(
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 async def test_a_shaped_request_whose_read_waits_is_laid_out_in_a_task(
-    servers: Servers, database: HandleStore, monkeypatch: pytest.MonkeyPatch
+    servers: Servers, database: HandleStore, monkeypatch: pytest.MonkeyPatch, laid: list[int]
 ) -> None:
     """A request of a learned shape whose record cannot be read at once (a SQLite read
     that would wait; every PostgreSQL read) is resolved in a task and answered byte for
@@ -251,14 +257,6 @@ async def test_a_shaped_request_whose_read_waits_is_laid_out_in_a_task(
     for n in range(3):
         await database.create_handle(f"88.118.8/W{n}", [url(i, "w" * 300 * n)
                                                         for i in range(1, 3)], actor="test")
-    laid: list[int] = []
-    real = ColdShape.kept
-
-    def counted(self: ColdShape, *args: Any) -> KeptDatagrams:
-        laid.append(1)
-        return real(self, *args)
-
-    monkeypatch.setattr(ColdShape, "kept", counted)
     for rid, public_only in ((1, True), (2, False)):  # teach both shapes
         answer = await ask(servers.cached, request(BIG, rid, public_only=public_only))
         assert answer == await ask(servers.in_task, request(BIG, rid, public_only=public_only))
