@@ -74,7 +74,8 @@ async def servers(database: HandleStore, monkeypatch: pytest.MonkeyPatch
         "127.0.0.1", 0, limits=limits)
     monkeypatch.setattr(in_task.processor, "resolve_now", lambda request: None)
     for transport in in_task.udp:  # nor laid out from a shape learned from a task's answer
-        monkeypatch.setattr(transport.get_protocol().shapes, "learn", lambda *args: None)
+        listener: Any = transport.get_protocol()
+        monkeypatch.setattr(listener.shapes, "learn", lambda *args: None)
     now: list[int] = []
     later: list[int] = []
     note_processing(cached, now, later)
