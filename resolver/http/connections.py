@@ -82,6 +82,7 @@ class _Gated(asyncio.Protocol):
         self.admitted = key is not None
         #: chunks received while a fast answer is under way (None: none is)
         self.waiting: list[bytes] | None = None
+        self.answering: asyncio.Future[bool] | None = None
         self.lost = False
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
@@ -116,7 +117,7 @@ class _Gated(asyncio.Protocol):
             if answered is True:
                 return
             if answered is not False:
-                self.waiting = []
+                self.waiting, self.answering = [], answered  # held until it ends
                 answered.add_done_callback(lambda done: self._answered(data, done))
                 return
             if not fast.may_return(data):
@@ -126,14 +127,13 @@ class _Gated(asyncio.Protocol):
     def _answered(self, data: bytes, done: asyncio.Future[bool]) -> None:
         """A fast answer of ``data`` ended: unless it answered, aiohttp gets ``data``;
         then the chunks that came meanwhile go the usual way, in order."""
-        waiting, self.waiting = self.waiting or [], None
-        if self.lost or self.inner is None:
+        waiting, self.waiting, self.answering = self.waiting or [], None, None
+        if self.lost or self.inner is None or done.cancelled():  # closed, or shutting down
             return
-        answered = not done.cancelled() and done.exception() is None and done.result()
+        answered = done.exception() is None and done.result()
         if not answered:
-            if done.cancelled() or done.exception() is not None:
-                log.error("fast answer failed", exc_info=None if done.cancelled()
-                          else done.exception())
+            if done.exception() is not None:
+                log.error("fast answer failed", exc_info=done.exception())
             if self.fast is not None and not self.fast.may_return(data):
                 self.fast = None
             self.inner.data_received(data)
