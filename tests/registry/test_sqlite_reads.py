@@ -13,7 +13,7 @@ import pytest
 
 from protocol.values import HandleValue
 from registry import sqlite_reads
-from registry.sqlite_reads import InlineReader
+from registry.sqlite_reads import InlineReader, ThreadedReader
 from registry.store import HandleStore
 
 NAME = "88.118.8/TV-0001"
@@ -200,3 +200,36 @@ async def test_while_reads_go_to_the_disk_they_run_on_the_reader_threads(
         assert store._threaded is not None and len(store._threaded._opened) >= 1
     finally:
         await store.close()
+
+
+async def test_the_reader_threads_give_rows_errors_and_cancellations_back(
+    tmp_path: Path,
+) -> None:
+    """Reads handed to the threads come back with their rows, several waiting at once;
+    a failing statement raises its own error in the caller; a read whose caller gave up
+    is dropped without harm; a closed reader stops its threads and reads nothing more."""
+    path = tmp_path / "reads.db"
+    setup = sqlite3.connect(path)
+    setup.executescript("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3);")
+    setup.close()
+    reader = ThreadedReader(str(path), size=3, busy_ms=100)
+    try:
+        results = await asyncio.gather(*(
+            reader.rows("SELECT n, ? FROM t WHERE n >= ? ORDER BY n", (k, k))
+            for k in range(1, 4)))
+        assert results == [[(1, 1), (2, 1), (3, 1)], [(2, 2), (3, 2)], [(3, 3)]]
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await reader.rows("SELECT * FROM missing", ())
+        slow = asyncio.create_task(reader.rows(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000)"
+            " SELECT count(*) FROM c", ()))
+        await asyncio.sleep(0)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert await reader.rows("SELECT count(*) FROM t", ()) == [(3,)]
+        assert len({t.name for t in reader._threads}) == 3
+    finally:
+        reader.close()
+    assert reader._threads == [] and reader._opened == []
+    assert await reader.rows("SELECT 1", ()) is None
