@@ -1,10 +1,16 @@
 """Bulk writes for the importer: one transaction per batch, resumable by job checkpoint.
 
 On PostgreSQL the head and value rows of a batch are written with ``COPY``
-(:mod:`registry.pgcopy`) after the same checks as on SQLite; on SQLite as one
-``executemany`` of a prepared statement each, with tuples built once per value
+(:mod:`registry.pgcopy`) after the same checks as on SQLite; on SQLite as
+multi-row ``INSERT`` statements, with tuples built once per value
 (:func:`registry.valuerows.batch_rows`, no parameter mapping per row) and the
 new heads' ids given by the batch (it holds the write lock), not read back.
+Those inserts are queued on the SQLite thread without waiting
+(:func:`registry.sqlite_driver.insert_records_soon`): the value rows are made
+while SQLite inserts the heads, the links while it inserts the values (it lets
+go of the GIL while it steps).  Its later statements run after them (one thread
+takes them in order), the batch waits for them before its commit, and a failed
+one fails the batch (rolled back: nothing of it stays).
 
 A batch either commits completely (handles, values, one ``bulk_put`` audit row
 whose ``after`` digests every stored record, and the job's ``rows_done``) or
@@ -15,6 +21,8 @@ checkpoint was applied before and is skipped, never stored twice.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +51,7 @@ from registry.valuerows import (
     SQLITE_BLOB,
     SQLITE_TRUTH,
     VALUE_ROW_COLUMNS,
-    batch_rows,
+    add_batch_rows,
     check_values,
 )
 from registry.write_rules import WriteRules
@@ -53,6 +61,9 @@ _V = table_of(HandleValueRow)
 _E = table_of(Enterprise)
 _J = table_of(ImportJob)
 _CHUNK = 5000
+#: on SQLite the head and value rows of a batch are made and queued this many records
+#: at a time (:meth:`BulkMixin._put_rows`)
+_PIPELINE = 1000
 _CHECKED_TYPES = links.CHECKED_TYPES
 
 _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "created",
@@ -252,34 +263,51 @@ class BulkMixin(StoreBase):
             ids_before = set(ids)
             stamp = int(now.timestamp())
             await self._clear(conn, replaced, now, stamp)
-            ids.update(await self._create_heads(conn, fresh, now, stamp))
-            stored = sorted([row for row, _owner in fresh] + [row for row, _hid in replaced],
-                            key=lambda r: r.position)
-            digest = await self._put_values(conn, stored, ids, stamp)
-            # a record without links (or identifiers) now or before adds no rows
-            await links.link_records(conn, [(row.name, row.values) for row in stored
-                                            if row.linked or row.key in ids_before],
-                                     replaced=[row.name for row, _hid in replaced])
-            await identifiers.index_records(conn, [(row.name, row.values) for row in stored
-                                                   if row.identified],
-                                            replaced=[row.name for row, _hid in replaced])
-            if stored:
-                detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
-                          "replaced": len(replaced), "first": stored[0].name,
-                          "last": stored[-1].name}
-                await append_audit(conn, [AuditEvent(actor, "bulk_put", None, after=digest,
-                                                     detail=detail)])
-            await changes.record(conn, [row.name for row in stored])
-            if job_id is not None and job_position is not None:
-                await conn.execute(
-                    update(_J).where(_J.c.job_id == job_id).values(rows_done=job_position,
-                                                                   updated=now)
-                )
+            # on SQLite the head and value rows are queued on its thread and not waited
+            # for (:func:`sqlite_driver.insert_records_soon`): the next rows (values, links,
+            # identifiers) are made while it inserts these, the statements after run after
+            # them, and every one is awaited before the commit
+            pending: list[asyncio.Future[None]] = []
+            try:
+                ids.update(await self._new_ids(conn, fresh))
+                stored = sorted([row for row, _owner in fresh]
+                                + [row for row, _hid in replaced], key=lambda r: r.position)
+                digest = await self._put_rows(conn, stored, {row.key: owner for row, owner
+                                                             in fresh}, ids, now, stamp, pending)
+                await self._index(conn, stored, replaced, ids_before)
+                if stored:
+                    detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
+                              "replaced": len(replaced), "first": stored[0].name,
+                              "last": stored[-1].name}
+                    await append_audit(conn, [AuditEvent(actor, "bulk_put", None,
+                                                         after=digest, detail=detail)])
+                await changes.record(conn, [row.name for row in stored])
+                if job_id is not None and job_position is not None:
+                    await conn.execute(update(_J).where(_J.c.job_id == job_id).values(
+                        rows_done=job_position, updated=now))
+            except BaseException:
+                # the queued inserts run (or fail) before the rollback; this error stands
+                await asyncio.gather(*pending, return_exceptions=True)
+                raise
+            await sqlite_driver.settle(conn, pending)
             await self._changed([row.name for row in stored])
         if fresh and self.dialect == "postgresql":
             await self._analyze_when_grown(len(fresh))
         rejected.sort(key=lambda r: r.row)
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
+
+    @staticmethod
+    async def _index(conn: AsyncConnection, stored: list[_Row],
+                     replaced: list[tuple[_Row, int]], ids_before: set[str]) -> None:
+        """Write the where-used links and the identifiers index of the ``stored`` rows
+        (``replaced`` ones lose their old entries; ``ids_before``: their keys)."""
+        # a record without links (or identifiers) now or before adds no rows
+        await links.link_records(conn, [(row.name, row.values) for row in stored
+                                        if row.linked or row.key in ids_before],
+                                 replaced=[row.name for row, _hid in replaced])
+        await identifiers.index_records(conn, [(row.name, row.values) for row in stored
+                                               if row.identified],
+                                        replaced=[row.name for row, _hid in replaced])
 
     async def _analyze_when_grown(self, added: int) -> None:
         """ANALYZE the handle tables once this store's bulk writes have grown them enough
@@ -393,14 +421,11 @@ class BulkMixin(StoreBase):
             [{"hid": hid, "image": make_image(row.values.values(), stamp)}
              for row, hid in replaced])
 
-    async def _create_heads(
-        self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]], now: datetime,
-        stamp: int,
-    ) -> dict[str, int]:
-        """Insert the new handles' head rows with ids given here and their images (values
-        without a timestamp stamped ``stamp``); their ids by key.
+    async def _new_ids(self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]]
+                       ) -> dict[str, int]:
+        """The ids of the new handles by key, given here.
 
-        PostgreSQL hands out the ids from the table's sequence; on SQLite the batch's
+        PostgreSQL hands them out from the table's sequence; on SQLite the batch's
         transaction holds the database's write lock (``BEGIN IMMEDIATE``), so the ids
         after the largest one are free, as SQLite itself would pick them.
         """
@@ -408,35 +433,48 @@ class BulkMixin(StoreBase):
             return {}
         if self.dialect == "postgresql":
             new_ids = await pgcopy.next_ids(conn, _H, len(fresh))
-            created: Any = now
         else:
             top = (await conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM handles")
                    ).scalar_one()
             new_ids = list(range(top + 1, top + 1 + len(fresh)))
-            created = sqlite_driver.bind_value(conn, _H, "created", now)
-        heads = [(hid, row.name, row.key, row.prefix, owner, 1, created, created,
-                  make_image(row.values.values(), stamp))
-                 for (row, owner), hid in zip(fresh, new_ids, strict=True)]
-        await self._insert(conn, _H, _HEAD_COLUMNS, heads)
         return {row.key: hid for (row, _owner), hid in zip(fresh, new_ids, strict=True)}
 
     async def _insert(self, conn: AsyncConnection, table: Any, columns: Sequence[str],
-                      records: list[tuple[Any, ...]]) -> None:
-        """Bulk-insert driver-ready tuples: COPY on PostgreSQL, executemany on SQLite."""
+                      records: list[tuple[Any, ...]], pending: list[asyncio.Future[None]]
+                      ) -> None:
+        """Bulk-insert driver-ready tuples: COPY on PostgreSQL; on SQLite queued on its
+        thread (:func:`sqlite_driver.insert_records_soon`), the future to ``pending``."""
         if self.dialect == "postgresql":
             await pgcopy.copy_records(conn, table, columns, records)
-        else:
-            await sqlite_driver.insert_records(conn, table, columns, records)
+        elif records:
+            pending.append(await sqlite_driver.insert_records_soon(conn, table, columns,
+                                                                   records))
 
-    async def _put_values(
-        self, conn: AsyncConnection, stored: list[_Row], ids: dict[str, int], stamp: int
+    async def _put_rows(
+        self, conn: AsyncConnection, stored: list[_Row], owners: dict[str, str | None],
+        ids: dict[str, int], now: datetime, stamp: int, pending: list[asyncio.Future[None]],
     ) -> str:
-        """Insert the values of ``stored`` rows (a zero timestamp stored as ``stamp``); the
-        digest of the batch for the audit log."""
+        """Insert the head rows of the new handles among ``stored`` (their owners by key
+        in ``owners``) with their images, and the values of every one of ``stored`` (a
+        zero timestamp stored as ``stamp``); the digest of the batch for the audit log.
+
+        On SQLite :data:`_PIPELINE` records at a time, each part's inserts queued before
+        the next part's rows are made: SQLite inserts one part while the next is made.
+        """
         sqlite = self.dialect == "sqlite"
-        records, digest = batch_rows([(row.name, ids[row.key], row.key, row.values.values())
-                                      for row in stored], stamp,
-                                     SQLITE_TRUTH if sqlite else BOOL_TRUTH,
-                                     SQLITE_BLOB if sqlite else None)
-        await self._insert(conn, _V, VALUE_ROW_COLUMNS, records)
-        return digest
+        created = sqlite_driver.bind_value(conn, _H, "created", now) if sqlite else now
+        truth, blob = (SQLITE_TRUTH, SQLITE_BLOB) if sqlite else (BOOL_TRUTH, None)
+        step = _PIPELINE if sqlite else max(1, len(stored))
+        digest = hashlib.sha256()
+        for start in range(0, len(stored), step):
+            part = stored[start:start + step]
+            heads = [(ids[row.key], row.name, row.key, row.prefix, owners[row.key], 1,
+                      created, created, make_image(row.values.values(), stamp))
+                     for row in part if row.key in owners]
+            await self._insert(conn, _H, _HEAD_COLUMNS, heads, pending)
+            records: list[tuple[Any, ...]] = []
+            add_batch_rows(records, digest, [(row.name, ids[row.key], row.key,
+                                              row.values.values()) for row in part],
+                           stamp, truth, blob)
+            await self._insert(conn, _V, VALUE_ROW_COLUMNS, records, pending)
+        return digest.hexdigest()

@@ -199,10 +199,22 @@ def batch_rows(records: Iterable[tuple[str, int, str, Iterable[HandleValue]]], s
     order)``: every record's rows in one list, and the batch's digest for its audit row
     (SHA-256 of ``name\nrecord digest\n`` of each record in turn)."""
     rows: list[tuple[Any, ...]] = []
+    digest = hashlib.sha256()
+    add_batch_rows(rows, digest, records, stamp, truth, blob)
+    return rows, digest.hexdigest()
+
+
+def add_batch_rows(rows: list[tuple[Any, ...]], digest: Any,
+                   records: Iterable[tuple[str, int, str, Iterable[HandleValue]]], stamp: int,
+                   truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None
+                   ) -> None:
+    """:func:`batch_rows` of some records of a batch: their rows appended to ``rows``,
+    their part of the batch's digest to ``digest`` (a ``hashlib.sha256()``), so a batch
+    can be made a part at a time."""
     add_row = rows.append
     lines = [f"{name}\n{_add_rows(add_row, handle_id, key, values, stamp, truth, blob)}\n"
              for name, handle_id, key, values in records]
-    return rows, hashlib.sha256("".join(lines).encode()).hexdigest()
+    digest.update("".join(lines).encode())
 
 
 def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: str,

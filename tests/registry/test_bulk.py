@@ -1,12 +1,17 @@
-"""bulk_put: batches with rejections, overwrite, quota, and resume by job checkpoint."""
+"""bulk_put: batches with rejections, overwrite, quota, resume by job checkpoint, and a
+batch whose queued insert fails."""
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from protocol.values import HandleValue
+from registry import sqlite_driver
 from registry.errors import StoreError
 from registry.store import HandleStore
 from registry.valuerows import record_digest
@@ -109,3 +114,40 @@ async def test_values_are_stored_and_digested_in_index_order(database: HandleSto
                         for r in records)
         entry = (await database.audit_entries())[-1]
         assert entry.after == hashlib.sha256(lines.encode()).hexdigest()
+
+
+async def test_a_batch_whose_queued_insert_fails_leaves_nothing(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the batch's head and value rows are inserted while it makes the next
+    rows (queued on the SQLite thread); when the value rows' insert fails (here made to),
+    the batch fails with it: no handle, no audit row, the job's checkpoint where it was,
+    and the next batch stores as ever."""
+    store = await HandleStore.open(sqlite_url)
+    try:
+        job = await store.start_import_job("job-f", "sha256:f")
+        insert = sqlite_driver._insert_many
+
+        def failing(db: sqlite3.Connection, head: str, width: int, records: list[Any]) -> None:
+            if head.startswith('INSERT INTO handle_values'):
+                raise sqlite3.OperationalError("database or disk is full")
+            insert(db, head, width, records)
+
+        monkeypatch.setattr(sqlite_driver, "_insert_many", failing)
+        with pytest.raises(OperationalError, match="disk is full"):
+            await store.bulk_put([row(n) for n in range(10)], actor="importer",
+                                 job_id="job-f", job_position=10)
+        assert await store.count_handles("88.118.8") == 0
+        assert await store.audit_entries() == []
+        state = await store.get_import_job("job-f")
+        assert state is not None and state.rows_done == job.rows_done == 0
+        monkeypatch.setattr(sqlite_driver, "_insert_many", insert)
+        done = await store.bulk_put([row(n) for n in range(10)], actor="importer",
+                                    job_id="job-f", job_position=10)
+        assert done.inserted == 10 and await store.count_handles("88.118.8") == 10
+        record = await store.get_handle("88.118.8/BULK-00003")
+        assert record is not None
+        assert [v.data for v in record.values] == [b"https://e.test/3", b"ops@e.test"]
+        assert (await store.verify_audit()).ok
+    finally:
+        await store.close()

@@ -1,5 +1,5 @@
 """SQLite statements make one trip to aiosqlite's thread each and behave as before; bulk
-inserts without SQLAlchemy's work per row store the same."""
+inserts without SQLAlchemy's work per row store the same, queued ones too."""
 
 from __future__ import annotations
 
@@ -14,10 +14,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from protocol.values import HandleValue, ValueReference
+from registry import sqlite_driver
 from registry.db import SQLITE_BUSY_TIMEOUT_MS, open_engine
 from registry.errors import HandleAlreadyExists
 from registry.models import Handle, HandleValueRow, table_of, utcnow
-from registry.sqlite_driver import THREAD_COMMIT_EVERY, adapted, insert_rows, prepared_insert
+from registry.sqlite_driver import (
+    THREAD_COMMIT_EVERY,
+    adapted,
+    insert_records_soon,
+    insert_rows,
+    prepared_insert,
+    settle,
+)
 from registry.store import HandleStore
 from registry.valuerows import value_row
 
@@ -227,3 +235,38 @@ async def test_prepared_params_bind_each_column_as_sqlalchemy_does(engine: Async
     both = prepared_insert(engine.dialect, table, ("name", "id"))
     assert both.params({"name": "x", "id": 2}) == tuple({"name": "x", "id": 2}[c]
                                                          for c in both.columns)
+
+
+async def test_queued_inserts_store_the_rows_in_order_before_later_statements(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """insert_records_soon: multi-row statements (here 3 rows of 2 parameters each, the
+    last one shorter) store the rows executemany stores, in order; a statement issued
+    after it, without awaiting it, runs after it in the same transaction."""
+    monkeypatch.setattr(sqlite_driver, "MAX_PARAMETERS", 6)
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("name", Text))
+    rows = [(n, f"n{n}") for n in range(1, 9)]
+    async with engine.begin() as conn:
+        queued = await insert_records_soon(conn, table, ("id", "name"), rows)
+        seen = (await conn.execute(text("SELECT id, name FROM t ORDER BY rowid"))).all()
+        await queued
+    assert [tuple(r) for r in seen] == rows
+    assert await _ids(engine) == list(range(1, 9))
+
+
+async def test_a_failed_queued_insert_fails_its_transaction(engine: AsyncEngine) -> None:
+    """The queued insert's error is its future's, and settle raises it as SQLAlchemy's;
+    the statements after it still run after it, and the rollback leaves nothing of the
+    transaction."""
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("name", Text))
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (id, name) VALUES (1, 'a')"))
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id, name) VALUES (2, 'b')"))
+            queued = [await insert_records_soon(conn, table, ("id", "name"),
+                                                [(3, "c"), (1, "again")]),
+                      await insert_records_soon(conn, table, ("id", "name"), [(5, "e")])]
+            await conn.execute(text("INSERT INTO t (id, name) VALUES (4, 'd')"))
+            await settle(conn, queued)
+    assert await _ids(engine) == [1]
