@@ -491,9 +491,10 @@ _INT_RANGE = range(-(1 << 31), 1 << 31)
 
 
 def _plain_value(obj: dict[str, Json]) -> HandleValue | None:
-    """The value of the common shape (an integer index and TTL, a type, string data, the
-    default permissions; nothing else), as :func:`value_from_json` reads it, or None
-    for any other shape.  Bulk imports read millions of these."""
+    """The value of the common shape (an integer index and TTL, a type, string or admin
+    data, the default permissions; nothing else), as :func:`value_from_json` reads it,
+    or None for any other shape.  Bulk imports read millions of these, REST creates an
+    HS_ADMIN each."""
     if not obj.keys() <= _PLAIN_KEYS:
         return None
     index, type_name, data, ttl = obj.get("index"), obj.get("type"), obj.get("data"), \
@@ -506,6 +507,8 @@ def _plain_value(obj: dict[str, Json]) -> HandleValue | None:
         raw = text.encode("utf-8")
     elif type(data) is str:
         raw = data.encode("utf-8")
+    elif type(data) is dict and data.get("format") == "admin" and len(data) == 2:
+        raw = data_from_json(data)  # an HS_ADMIN, as every create carries
     else:
         return None
     return make_value(index, type_name, raw, TTL_TYPE_RELATIVE, ttl, 0, True, True,

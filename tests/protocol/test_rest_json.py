@@ -203,7 +203,14 @@ _SHAPES = [
                   "HS_\u00dfECKEY", "", 5)
     for data in ("abc", {"format": "string", "value": "é"}, {"format": "String", "value": "x"},
                  {"format": "string", "value": 5}, {"format": "string", "value": "x", "y": 1},
-                 {"format": "hex", "value": "00"})
+                 {"format": "hex", "value": "00"},
+                 {"format": "admin", "value": {"handle": "0.NA/p", "index": 300,
+                                               "permissions": "011111111111"}},
+                 {"format": "admin", "value": {"handle": "0.NA/p", "index": 0}},
+                 {"format": "Admin", "value": {"handle": "0.NA/p", "index": 300}},
+                 {"format": "admin", "value": {"handle": 5, "index": 300}},
+                 {"format": "admin", "value": "0.NA/p"},
+                 {"format": "admin", "value": {"handle": "0.NA/p", "index": 1}, "y": 1})
     for ttl in (None, 60, True, 2**31, "2024-01-01T00:00:00Z")
     for extra in ({}, {"permissions": "1110"}, {"references": []})
 ]
