@@ -93,10 +93,16 @@ class Server:
 
 def start_server(name: str, argv: Sequence[str], log: Path,
                  env: Mapping[str, str] | None = None) -> Server:
-    """Start ``argv`` and wait for its ``serving`` line (BenchError if it never comes)."""
+    """Start ``argv`` and wait for its ``serving`` line (BenchError if it never comes).
+
+    The server gets a session of its own, as one started by an init system or by its
+    own scripts (a peer's) has: where the kernel schedules by autogroup (Linux's
+    ``sched_autogroup_enabled``), each session is a group that gets its share of the
+    cores, so a server in the load tool's session would share the load tool's share
+    task by task while a peer in its own session competes with it group to group."""
     with log.open("wb") as out:
         process = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT,
-                                   env=_env(env))
+                                   env=_env(env), start_new_session=True)
     server = Server(name, process, log)
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:

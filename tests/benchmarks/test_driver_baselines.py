@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,3 +115,16 @@ def test_locust_tcp_user_resolves_against_the_baseline(baseline: Baseline, tmp_p
     assert by_type["HDL-TCP"].latencies and by_type["HDL-TCP"].errors == 0
     assert seconds > 1.0
     assert (tmp_path / "tcp_stats.csv").exists()
+
+
+def test_a_server_runs_in_a_session_of_its_own(tmp_path: Path) -> None:
+    """As a peer started by its own scripts does: the load tool's session (a scheduling
+    group under autogroup) is not the server's."""
+    server = start_server("sleeper", [
+        sys.executable, "-c", "import time; print('serving', flush=True); time.sleep(60)"],
+        tmp_path / "sleeper.log")
+    try:
+        assert os.getsid(server.process.pid) == server.process.pid != os.getsid(0)
+    finally:
+        server.stop()
+    assert server.process.returncode is not None
