@@ -123,8 +123,7 @@ class KeptDatagrams:
         #: :mod:`resolver.handle.udp_send`)
         self.segment = segment_size([len(datagram) for datagram in full])
         #: what keeping this costs the cache's byte bound
-        self.charge = self.size + 8 + sum(  # the use-TCP reply: its pieces, id and expiration
-            map(len, (self.short_head, self.short_middle, self.short_tail)))
+        self.charge = _charge(self.size, (self.short_head, self.short_middle, self.short_tail))
 
     @classmethod
     def laid_out(cls, envelope: bytes, message: bytes, short: tuple[bytes, bytes, bytes]
@@ -153,7 +152,7 @@ class KeptDatagrams:
         last = size - (count - 1) * MAX_UDP_DATA_SIZE + MESSAGE_ENVELOPE_SIZE
         kept.segment = segment_size((MESSAGE_ENVELOPE_SIZE + MAX_UDP_DATA_SIZE,) * (count - 1)
                                     + (last,))
-        kept.charge = kept.size + 8 + len(short[0]) + len(short[1]) + len(short[2])
+        kept.charge = _charge(kept.size, short)
         return kept
 
     def pieces(self) -> tuple[object, ...]:
@@ -182,6 +181,12 @@ class KeptDatagrams:
         expires = response_expiration().to_bytes(4, "big", signed=True)
         return b"".join((self.short_head, request_id, self.short_middle, expires,
                          self.short_tail))
+
+
+def _charge(size: int, short: tuple[bytes, bytes, bytes]) -> int:
+    """What keeping an answer of ``size`` octets with its use-TCP reply's ``short``
+    pieces costs the cache's byte bound (the reply: its pieces, id and expiration)."""
+    return size + 8 + len(short[0]) + len(short[1]) + len(short[2])
 
 
 #: the use-TCP reply's pieces by the response fields they depend on (see short_pieces)

@@ -360,12 +360,8 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
             if wire is None or res.authoritative != shape.authoritative:
                 self._answer_resolution(data, addr, request, key, res)
                 return True
-            kept = shape.kept(request.handle.encode(), wire)
-            self._send_kept(kept, data, addr)
-            answer = self.hot.lookup(request.handle)
-            if answer is not None:
-                self.hot.keep(request.handle, answer, request.form, kept,
-                              len(request.form) + kept.charge)
+            # nothing ran since the answer was made: the cached record is the one it came from
+            self._send_laid_out(request, data, addr, shape, wire, self.hot.lookup(request.handle))
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
         return True
@@ -397,27 +393,35 @@ class _UdpServer(_Listener, asyncio.DatagramProtocol):
         try:
             wire = wire_of(res.values) if res.response_code == RC_SUCCESS else None
             if wire is None or res.authoritative != shape.authoritative:
-                limit = self.limits.max_message_size
-                asked = decode_message(decode_envelope(data, limit),
-                                       data[MESSAGE_ENVELOPE_SIZE:], limit)
+                asked = self._decoded(data)
                 response = await self.processor.resolution_answer(asked, res)
                 self._reply(asked, [response], addr, len(data), request, answer, key)
                 return
-            kept = shape.kept(request.handle.encode(), wire)
-            self._send_kept(kept, data, addr)
-            if answer is not None:
-                hot.keep(request.handle, answer, request.form, kept,
-                         len(request.form) + kept.charge)
+            self._send_laid_out(request, data, addr, shape, wire, answer)
         except Exception as exc:
             log.error("handle udp request failed: %r", exc)
+
+    def _send_laid_out(self, request: HotRequest, data: bytes, addr: tuple[str | int, ...],
+                       shape: ColdShape, wire: bytes, answer: Answer | None) -> None:
+        """Send the answer to ``data`` laid out from ``shape`` around the values ``wire``;
+        keep it with ``answer``, the cached record it was made from (if any)."""
+        assert self.hot is not None
+        kept = shape.kept(request.handle.encode(), wire)
+        self._send_kept(kept, data, addr)
+        if answer is not None:
+            self.hot.keep(request.handle, answer, request.form, kept,
+                          len(request.form) + kept.charge)
+
+    def _decoded(self, data: bytes) -> Message:
+        """The single-datagram request ``data``, decoded."""
+        limit = self.limits.max_message_size
+        return decode_message(decode_envelope(data, limit), data[MESSAGE_ENVELOPE_SIZE:], limit)
 
     def _answer_resolution(self, data: bytes, addr: tuple[str | int, ...], hot: HotRequest,
                            key: bytes | None, res: Resolution) -> None:
         """Answer the single-datagram request ``data`` with ``res``, its resolution made
         already, as :meth:`_answer_now` answers."""
-        limit = self.limits.max_message_size
-        env = decode_envelope(data, limit)
-        request = decode_message(env, data[MESSAGE_ENVELOPE_SIZE:], limit)
+        request = self._decoded(data)
         response = RequestProcessor.resolution_response(request, res)
         answer = self.hot.lookup(hot.handle) if self.hot is not None else None
         self._reply(request, [response], addr, len(data), hot, answer, key)
