@@ -192,25 +192,14 @@ def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: 
     return rows, _add_rows(rows.append, handle_id, key, values, stamp, truth, blob)
 
 
-def batch_rows(records: Iterable[tuple[str, int, str, Iterable[HandleValue]]], stamp: int,
-               truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None
-               ) -> tuple[list[tuple[Any, ...]], str]:
-    """:func:`stored_rows` of a batch of ``(name, handle id, name key, values in index
-    order)``: every record's rows in one list, and the batch's digest for its audit row
-    (SHA-256 of ``name\nrecord digest\n`` of each record in turn)."""
-    rows: list[tuple[Any, ...]] = []
-    digest = hashlib.sha256()
-    add_batch_rows(rows, digest, records, stamp, truth, blob)
-    return rows, digest.hexdigest()
-
-
 def add_batch_rows(rows: list[tuple[Any, ...]], digest: Any,
                    records: Iterable[tuple[str, int, str, Iterable[HandleValue]]], stamp: int,
                    truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None
                    ) -> None:
-    """:func:`batch_rows` of some records of a batch: their rows appended to ``rows``,
-    their part of the batch's digest to ``digest`` (a ``hashlib.sha256()``), so a batch
-    can be made a part at a time."""
+    """:func:`stored_rows` of some records of a batch of ``(name, handle id, name key,
+    values in index order)``: their rows appended to ``rows``, their part of the batch's
+    digest for its audit row (SHA-256 of ``name\nrecord digest\n`` of each record in
+    turn) to ``digest`` (a ``hashlib.sha256()``), so a batch can be made a part at a time."""
     add_row = rows.append
     lines = [f"{name}\n{_add_rows(add_row, handle_id, key, values, stamp, truth, blob)}\n"
              for name, handle_id, key, values in records]

@@ -8,6 +8,7 @@ import gc
 import hashlib
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from registry.valuerows import (
     SQLITE_BLOB,
     SQLITE_TRUTH,
     VALUE_ROW_COLUMNS,
-    batch_rows,
+    add_batch_rows,
     record_digest,
     stored_rows,
 )
@@ -217,8 +218,15 @@ def test_batch_rows_are_each_records_rows_and_the_batch_digest() -> None:
     records = [("88.118.8/A\u00e9", 3, "88.118.8/a\u00e9", [HandleValue(1, "URL", b"a")]),
                ("88.118.8/B", 4, "88.118.8/b", [HandleValue(1, "URL", b"b", timestamp=5),
                                                 HandleValue(2, "EMAIL", b"o@e.test")])]
-    rows, digest = batch_rows(records, 777, SQLITE_TRUTH)
+    rows: list[tuple[Any, ...]] = []
+    digest = hashlib.sha256()
+    add_batch_rows(rows, digest, records, 777, SQLITE_TRUTH)
     each = [stored_rows(hid, key, values, 777, SQLITE_TRUTH) for _, hid, key, values in records]
     assert rows == [row for record_rows, _ in each for row in record_rows]
     lines = "".join(f"{name}\n{record_digest(values, 777)}\n" for name, _, _, values in records)
-    assert digest == hashlib.sha256(lines.encode()).hexdigest()
+    assert digest.hexdigest() == hashlib.sha256(lines.encode()).hexdigest()
+    parts: list[tuple[Any, ...]] = []
+    in_parts = hashlib.sha256()
+    for record in records:  # a part at a time: the same rows and digest
+        add_batch_rows(parts, in_parts, [record], 777, SQLITE_TRUTH)
+    assert (parts, in_parts.hexdigest()) == (rows, digest.hexdigest())
