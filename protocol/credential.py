@@ -25,6 +25,7 @@ from protocol.constants import (
     HASH_ALG_HMAC_SHA256,
     HASH_ALG_SHA1,
     HASH_CODE_SHA1,
+    MAX_ARRAY_SIZE,
 )
 from protocol.crypto import default_signature_hash, mac, mac_code, sign, verify
 from protocol.digests import digest
@@ -34,6 +35,12 @@ from protocol.message import Message, encode_header_body
 from protocol.wire import Reader, Writer
 
 _INT = struct.Struct(">i")
+_TWO = struct.Struct(">ii")
+#: version, reserved, flags and the signer's length
+_HEAD = struct.Struct(">BBhi")
+#: versions (2.7: two octets, from 2.8 four), session id, request id, counter
+_PREFIX_27 = struct.Struct(">BBiii")
+_PREFIX_28 = struct.Struct(">BBBBiii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,42 @@ def encode_credential(cred: Credential) -> bytes:
 
 def decode_credential(data: bytes) -> Credential:
     """Parse a credential section (the section length field is not trusted)."""
+    return _decode_plain(data) or _decode_read(data)
+
+
+def _decode_plain(data: bytes) -> Credential | None:
+    """:func:`decode_credential` of a well-formed section (every length in bounds) with
+    a few slices instead of a :class:`Reader` call a field (a session's every request
+    carries one); None for anything else, which the reader decodes or refuses."""
+    size = len(data)
+    if size < 8:
+        return None
+    version, reserved, flags, n = _HEAD.unpack_from(data)
+    at = 8
+    if not 0 <= n <= MAX_ARRAY_SIZE or at + n + 8 > size:
+        return None
+    signer = data[at:at + n]
+    counter, n = _TWO.unpack_from(data, at + n)
+    at += len(signer) + 8
+    if not 0 <= n <= MAX_ARRAY_SIZE or at + n + 8 > size:
+        return None
+    cred_type = data[at:at + n]
+    at += n + 4  # the section length, not trusted
+    n = _INT.unpack_from(data, at)[0]
+    at += 4
+    if not 0 <= n <= MAX_ARRAY_SIZE or at + n + 4 > size:
+        return None
+    hash_alg = data[at:at + n]
+    n = _INT.unpack_from(data, at + n)[0]
+    at += len(hash_alg) + 4
+    if not 0 <= n <= MAX_ARRAY_SIZE or at + n > size:
+        return None
+    return Credential(cred_type, hash_alg, data[at:at + n], counter, version, reserved, flags,
+                      signer)
+
+
+def _decode_read(data: bytes) -> Credential:
+    """:func:`decode_credential` field by field, with the reader's errors."""
     r = Reader(data)
     version = r.u8()
     reserved = r.u8()
@@ -89,10 +132,12 @@ def _header_body(msg: Message) -> bytes:
 
 def _version_prefix(msg: Message, counter: int) -> bytes:
     """Versions, session id, request id and counter as 2.7+ put them in front."""
-    out = bytes([msg.major_version & 0xFF, msg.minor_version & 0xFF])
+    ids = _s32(msg.session_id), _s32(msg.request_id), _s32(counter)
     if msg.at_least(2, 8):
-        out += bytes([msg.suggest_major_version & 0xFF, msg.suggest_minor_version & 0xFF])
-    return out + b"".join(_INT.pack(_s32(v)) for v in (msg.session_id, msg.request_id, counter))
+        return _PREFIX_28.pack(msg.major_version & 0xFF, msg.minor_version & 0xFF,
+                               msg.suggest_major_version & 0xFF,
+                               msg.suggest_minor_version & 0xFF, *ids)
+    return _PREFIX_27.pack(msg.major_version & 0xFF, msg.minor_version & 0xFF, *ids)
 
 
 def _s32(v: int) -> int:
