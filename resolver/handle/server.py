@@ -183,10 +183,13 @@ class _TcpConnections(_Listener):
         limit = self.limits.max_message_size
         client = client_of(writer.get_extra_info("peername"))
         self.proofs.prove(client)  # the handshake completed: the address is real
+        loop = asyncio.get_running_loop()
         while True:
-            async with asyncio.timeout(self.limits.idle_timeout):
+            # one deadline a request: idle until its first octet, then the read timeout
+            async with asyncio.timeout(self.limits.idle_timeout) as deadline:
                 first = await reader.readexactly(1)
-            async with asyncio.timeout(self.limits.read_timeout):
+                # returned, not cancelled: the deadline has not passed (nothing ran since)
+                deadline.reschedule(loop.time() + self.limits.read_timeout)
                 try:
                     env, data = await read_tcp_frame(reader, limit, first)
                 except BadEnvelope as exc:
