@@ -85,6 +85,13 @@ def encode_frames(messages: Iterable[Message]) -> bytes:
     return b"".join(encode_tcp(msg) for msg in messages)
 
 
+def read_envelope(buffer: bytes | bytearray, max_message_size: int = MAX_MESSAGE_SIZE
+                  ) -> Envelope:
+    """The envelope at the start of ``buffer`` (at least its size): as
+    :func:`read_tcp_frame` reads it, :class:`BadEnvelope` when it does not decode."""
+    return _envelope(bytes(buffer[:MESSAGE_ENVELOPE_SIZE]), max_message_size)
+
+
 async def read_tcp_frame(
     reader: asyncio.StreamReader, max_message_size: int = MAX_MESSAGE_SIZE, first: bytes = b""
 ) -> tuple[Envelope, bytes]:

@@ -43,7 +43,7 @@ from protocol.constants import (
 )
 from protocol.envelope import Envelope, decode_envelope
 from protocol.errors import ProtocolError
-from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
+from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_envelope
 from protocol.key_types import HandlePrivateKey
 from protocol.message import Message, decode_message
 from protocol.record_image import wire_of
@@ -157,64 +157,172 @@ class _Listener:
 
 
 class _TcpConnections(_Listener):
-    """Serves TCP connections: one request after another, bounded and idle-timed;
-    once a request's first byte is in, all of it must arrive within the read timeout."""
+    """Serves TCP connections (a :class:`_TcpConnection` each): one request after
+    another, bounded and idle-timed; once a request's first byte is in, all of it must
+    arrive within the read timeout."""
 
     gate: ConnectionGate  # open connections, in all and per client
 
-    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        key = self.gate.admit(client_of(writer.get_extra_info("peername")))
-        if key is None:
-            writer.close()
-            return
+    def __call__(self) -> _TcpConnection:
+        return _TcpConnection(self)
+
+    async def answer(self, env: Envelope, data: bytes, client: str,
+                     write: Callable[[bytes], None]) -> bool:
+        """Answer the request ``env`` + ``data`` from ``client`` through ``write``;
+        whether the connection goes on (False: it is to be closed)."""
+        if self.limiter.seconds_until_allowed(client):
+            write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
+            return True
         try:
-            await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
+            request = await self.processor.decode(env, data)
+        except ProtocolError as exc:
+            write(encode_tcp(envelope_error(env, exc.response_code, str(exc))))
+            return False
+        request = self._limit_recursion(request, client)
+        if self._certify_refused(request, client):
+            write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
+            return True
+        for response in await respond(self.processor, request):
+            write(encode_tcp(response))
+        return True
+
+
+#: octets a connection buffers while its request is answered before it stops reading
+_TCP_BUFFER = 2**17
+
+
+class _TcpConnection(asyncio.Protocol):
+    """One TCP connection of :class:`_TcpConnections`, framed where its bytes arrive
+    (no stream reader and writer, no task waiting for bytes): a whole request is
+    answered in a task of its own, the next one read once the answer is written (and
+    drained), so answers keep their order.  A deadline a request: the idle timeout
+    until its first octet, the read timeout from there to its last; none while it is
+    answered."""
+
+    def __init__(self, listener: _TcpConnections) -> None:
+        self.listener = listener
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.client = ""
+        self.key: str | None = None  # the gate's, while the connection holds its place
+        self.buffer = bytearray()
+        self.deadline: asyncio.TimerHandle | None = None
+        self.reading = False  # a request's first octet is in: the read timeout runs
+        self.busy = False  # a request is being answered
+        self.eof = False
+        self.paused = False  # reading paused: the buffer is full while busy
+        self.drained: asyncio.Future[None] | None = None  # while writing is paused
+        self.task: asyncio.Task[None] | None = None  # the answer under way (held here)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.client = client_of(transport.get_extra_info("peername"))
+        self.key = self.listener.gate.admit(self.client)
+        if self.key is None:
+            transport.close()
+            return
+        self.listener.proofs.prove(self.client)  # the handshake completed: the address is real
+        self._until(self.listener.limits.idle_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.key is not None:
+            self.listener.gate.release(self.key)
+            self.key = None
+        self._until(None)
+        self._drained()
+
+    def _until(self, seconds: float | None) -> None:
+        """Close the connection in ``seconds`` (None: no deadline)."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+        self.deadline = None if seconds is None else self.loop.call_later(seconds, self._close)
+
+    def _close(self) -> None:
+        self.deadline = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._next()
+        elif len(self.buffer) > _TCP_BUFFER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if not self.busy:
+            self._next()
+        return True  # closed here, once what came before the end is answered
+
+    def pause_writing(self) -> None:
+        if self.drained is None:
+            self.drained = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        self._drained()
+
+    def _drained(self) -> None:
+        drained, self.drained = self.drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def _next(self) -> None:
+        """Start answering the next whole request in the buffer, or wait for its bytes."""
+        transport, buffer = self.transport, self.buffer
+        if transport is None or self.key is None or transport.is_closing():
+            return
+        if buffer and not self.reading:
+            self.reading = True
+            self._until(self.listener.limits.read_timeout)
+        env = None
+        if len(buffer) >= MESSAGE_ENVELOPE_SIZE:
+            try:
+                env = read_envelope(buffer, self.listener.limits.max_message_size)
+            except BadEnvelope as exc:
+                fake = Envelope(0, *_ids(exc.head))
+                transport.write(encode_tcp(envelope_error(fake, RC_PROTOCOL_ERROR, str(exc))))
+                transport.close()
+                return
+        end = MESSAGE_ENVELOPE_SIZE + (-1 if env is None else env.message_length)
+        if env is None or len(buffer) < end:
+            if self.eof:  # ended inside a request, or between two
+                transport.close()
+            elif self.paused:
+                self.paused = False
+                transport.resume_reading()
+            return
+        data = bytes(buffer[MESSAGE_ENVELOPE_SIZE:end])
+        del buffer[:end]
+        self.reading, self.busy = False, True
+        self._until(None)
+        self.task = self.loop.create_task(self._answer(env, data))
+
+    def _write(self, answer: bytes) -> None:
+        """Send ``answer`` unless the connection is ending (the client left meanwhile)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(answer)
+
+    async def _answer(self, env: Envelope, data: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        goes_on = False
+        try:
+            goes_on = await self.listener.answer(env, data, self.client, self._write)
+            if self.drained is not None:
+                await self.drained
         except asyncio.CancelledError:
-            pass  # shutting down: this task is the connection's top level
+            pass  # shutting down
         except Exception as exc:
             log.error("handle tcp connection failed: %r", exc)
-        finally:
-            self.gate.release(key)
-            writer.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        limit = self.limits.max_message_size
-        client = client_of(writer.get_extra_info("peername"))
-        self.proofs.prove(client)  # the handshake completed: the address is real
-        loop = asyncio.get_running_loop()
-        while True:
-            # one deadline a request: idle until its first octet, then the read timeout
-            async with asyncio.timeout(self.limits.idle_timeout) as deadline:
-                first = await reader.readexactly(1)
-                # returned, not cancelled: the deadline has not passed (nothing ran since)
-                deadline.reschedule(loop.time() + self.limits.read_timeout)
-                try:
-                    env, data = await read_tcp_frame(reader, limit, first)
-                except BadEnvelope as exc:
-                    fake = Envelope(0, *_ids(exc.head))
-                    writer.write(encode_tcp(envelope_error(fake, RC_PROTOCOL_ERROR, str(exc))))
-                    await writer.drain()
-                    return
-            if self.limiter.seconds_until_allowed(client):
-                writer.write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
-                await writer.drain()
-                continue
-            try:
-                request = await self.processor.decode(env, data)
-            except ProtocolError as exc:
-                writer.write(encode_tcp(envelope_error(env, exc.response_code, str(exc))))
-                await writer.drain()
-                return
-            request = self._limit_recursion(request, client)
-            if self._certify_refused(request, client):
-                writer.write(encode_tcp(envelope_error(env, RC_SERVER_TOO_BUSY, "rate limited")))
-                await writer.drain()
-                continue
-            for response in await respond(self.processor, request):
-                writer.write(encode_tcp(response))
-            await writer.drain()
+        self.busy = False
+        if not goes_on:
+            transport.close()
+        elif not transport.is_closing():
+            self._until(self.listener.limits.idle_timeout)
+            self._next()
 
 
 def _ids(head: bytes) -> tuple[int, int]:
@@ -649,7 +757,7 @@ async def run_handle_server(
         for one in [host] if isinstance(host, str) else host:
             tcp_sock = bind_socket(one, port, socket.SOCK_STREAM, reuse_port)
             port = tcp_sock.getsockname()[1]
-            srv = await asyncio.start_server(handler, sock=tcp_sock, limit=2**16)
+            srv = await loop.create_server(handler, sock=tcp_sock)
             server.tcp.append(srv)
             udp_sock = bind_socket(one, port, socket.SOCK_DGRAM, reuse_port)
             if spread and not spread_by_request(udp_sock, udp_workers):
