@@ -37,14 +37,6 @@ each sent the next second's reads, nearly all of them, the dearer way.
 Only the resolution path's one-record reads come here; scans and writes keep
 their pooled connections.
 
-Both readers' connections read the database file through a memory map
-(:data:`MAPPED_BYTES`): a page already in the page cache is then read without a
-``pread`` call and without a copy into the connection's own page cache (issue 17:
-on a walk of 994,237 records, 20,000 fresh ones a run, 3 alternating pairs, 167-184
-against 182-197 µs of CPU an answer).  A page not in memory costs a page fault instead
-of a read: the same wait for the disk, counted the same way (``ru_inblock``, or a
-voluntary switch).  The writer and the pooled connections keep plain reads.
-
 Each statement is its own snapshot: rows are fetched to the end, so SQLite
 ends the read at once (no snapshot is held between statements, nothing older
 than the last commit is served).  The connection belongs to the thread (and
@@ -73,11 +65,6 @@ DISK_BUDGET = 0.1
 """Seconds of each :data:`DISK_WINDOW` the loop may wait for reads that went to the disk
 (0: step aside at the first one)."""
 
-MAPPED_BYTES = 1 << 40
-"""How much of the database file a reading connection maps (``PRAGMA mmap_size``);
-SQLite takes at most its build's ``SQLITE_MAX_MMAP_SIZE`` (2 GiB in Debian's), so the
-first part of a larger file is mapped and the rest read as before."""
-
 
 def waits() -> int:
     """How often this thread has waited so far: blocks it read from storage (page cache
@@ -88,11 +75,10 @@ def waits() -> int:
 
 
 def read_only_connection(path: str, *, busy_ms: int) -> sqlite3.Connection:
-    """A connection to ``path`` that cannot write, waits at most ``busy_ms`` for a lock
-    and reads the file through a memory map (:data:`MAPPED_BYTES`)."""
+    """A connection to ``path`` that cannot write and waits at most ``busy_ms`` for a lock."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        for pragma in (f"busy_timeout={busy_ms}", "query_only=ON", f"mmap_size={MAPPED_BYTES}"):
+        for pragma in (f"busy_timeout={busy_ms}", "query_only=ON"):
             conn.execute(f"PRAGMA {pragma}")
     except BaseException:
         conn.close()

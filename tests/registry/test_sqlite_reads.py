@@ -104,47 +104,6 @@ def test_a_locked_database_or_another_thread_gets_none(tmp_path: Path) -> None:
         setup.close()
 
 
-async def test_both_readers_read_through_a_memory_map_and_see_the_file_grow(
-    tmp_path: Path
-) -> None:
-    """Reading connections map the file; rows another connection writes later, the file
-    growing by many pages, are read back (the map follows the file)."""
-    path = str(tmp_path / "mapped.db")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-    writer.execute("INSERT INTO t VALUES (0, x'00')")
-    inline, threaded = InlineReader(path), ThreadedReader(path, size=2, busy_ms=1000)
-    try:
-        mapped = "PRAGMA mmap_size"
-        cap = _mmap_cap(path)
-        assert cap > 0
-        assert inline.rows(mapped, ()) == [(min(sqlite_reads.MAPPED_BYTES, cap),)]
-        assert await threaded.rows(mapped, ()) == inline.rows(mapped, ())
-        for batch in range(4):  # ~4 MB more, written by another connection, checkpointed
-            writer.executemany("INSERT INTO t VALUES (?, ?)",
-                               [(batch * 250 + k + 1, bytes([k % 256]) * 4000)
-                                for k in range(250)])
-            writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            last = batch * 250 + 250
-            assert inline.rows("SELECT length(v), v = ? FROM t WHERE k = ?",
-                               (bytes([249]) * 4000, last)) == [(4000, 1)]
-            assert await threaded.rows("SELECT count(*) FROM t", ()) == [(last + 1,)]
-    finally:
-        threaded.close()
-        inline.close()
-        writer.close()
-
-
-def _mmap_cap(path: str) -> int:
-    """The most this SQLite build maps of ``path`` (``PRAGMA mmap_size`` is clamped to it)."""
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute(f"PRAGMA mmap_size={1 << 62}").fetchone()[0])
-    finally:
-        conn.close()
-
-
 def test_reads_that_keep_the_loop_waiting_for_the_disk_make_the_reader_step_aside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
