@@ -49,7 +49,8 @@ _HEAD = struct.Struct(">BBIii")
 _FIXED = struct.Struct(">iiBiB")  # index, timestamp, ttl type, ttl, permissions
 _U32 = struct.Struct(">I").pack
 _I32 = struct.Struct(">i").pack
-_NO_REFERENCES = b"\0\0\0\0"
+#: the references field of a value that has none
+NO_REFERENCES = b"\0\0\0\0"
 _RELATIVE, _ABSOLUTE = 1, 2
 
 
@@ -57,43 +58,58 @@ def make_image(values: Iterable[HandleValue], stamp: int = 0) -> bytes | None:
     """The image of a record whose ``values`` come in index order (a zero timestamp
     stored as ``stamp``, as the rows store it), or None when the values would not
     survive the wire exactly (see the module docstring)."""
+    values = list(values)  # (walked twice: for the parts, then for the head)
     parts: list[bytes] = [b""]
     add = parts.extend
     heads = _HEADS
-    withheld = flags = 0
-    min_relative = min_absolute = 0
     try:
         for v in values:
             data = v.data
-            ttl = v.ttl
-            ttl_type = v.ttl_type
-            public_read = v.public_read
             if len(data) > MAX_ARRAY_SIZE:
                 return None
-            head = (v.index, v.timestamp or stamp, ttl_type, ttl, v.admin_read, v.admin_write,
-                    public_read, v.public_write, v.type)
-            add((heads.get(head) or _value_head(head), _U32(len(data)),
+            head = (v.index, v.timestamp or stamp, v.ttl_type, v.ttl, v.admin_read,
+                    v.admin_write, v.public_read, v.public_write, v.type)
+            add((heads.get(head) or value_head(head), _U32(len(data)),
                  data if type(data) is bytes else bytes(data),
-                 _references(v) if v.references else _NO_REFERENCES))
-            if not public_read:
-                withheld += 1
-            if ttl_type == TTL_TYPE_RELATIVE:
-                if not flags & _RELATIVE or ttl < min_relative:
-                    min_relative = ttl
-                flags |= _RELATIVE
-            elif ttl_type == TTL_TYPE_ABSOLUTE:
-                if not flags & _ABSOLUTE or ttl < min_absolute:
-                    min_absolute = ttl
-                flags |= _ABSOLUTE
-            else:
-                return None  # the cache knows no other kind of TTL
+                 references_field(v) if v.references else NO_REFERENCES))
     except (struct.error, ProtocolError):
         return None
-    count = len(parts) // 4  # four parts a value after the head's
-    if count > MAX_HANDLE_VALUES:
+    return image_of(parts, values_summary(values))
+
+
+def values_summary(values: Iterable[HandleValue]) -> tuple[int, int, int, int] | None:
+    """``(flags, withheld, min_relative, min_absolute)`` of an image's head for ``values``
+    (see the module docstring), or None when a value has a TTL type a cache does not know
+    (then the record gets no image)."""
+    withheld = flags = 0
+    min_relative = min_absolute = 0
+    for v in values:
+        ttl = v.ttl
+        ttl_type = v.ttl_type
+        if not v.public_read:
+            withheld += 1
+        if ttl_type == TTL_TYPE_RELATIVE:
+            if not flags & _RELATIVE or ttl < min_relative:
+                min_relative = ttl
+            flags |= _RELATIVE
+        elif ttl_type == TTL_TYPE_ABSOLUTE:
+            if not flags & _ABSOLUTE or ttl < min_absolute:
+                min_absolute = ttl
+            flags |= _ABSOLUTE
+        else:
+            return None  # the cache knows no other kind of TTL
+    return flags, withheld, min_relative, min_absolute
+
+
+def image_of(parts: list[bytes], summary: tuple[int, int, int, int] | None) -> bytes | None:
+    """The image whose values are ``parts[1:]``, four parts a value (fixed fields and type
+    field, data length, data, references: as :func:`make_image` lays them out), behind the
+    head of ``summary`` (:func:`values_summary`) written into ``parts[0]``; None when the
+    summary is (a TTL type no cache knows) or there are too many values."""
+    count = len(parts) // 4
+    if summary is None or count > MAX_HANDLE_VALUES:
         return None
-    parts[0] = _HEAD.pack(IMAGE_FORMAT, flags, withheld, min_relative, min_absolute) + _U32(
-        count)
+    parts[0] = _HEAD.pack(IMAGE_FORMAT, *summary) + _U32(count)
     return b"".join(parts)
 
 
@@ -104,7 +120,7 @@ _HEADS: dict[tuple[Any, ...], bytes] = {}
 _HEADS_KEPT = 4096
 
 
-def _value_head(head: tuple[Any, ...]) -> bytes:
+def value_head(head: tuple[Any, ...]) -> bytes:
     """The fixed fields and the type field of a value with ``head`` (struct.error or
     ProtocolError when the wire cannot carry them); kept in :data:`_HEADS`."""
     index, timestamp, ttl_type, ttl, admin_read, admin_write, public_read, public_write, \
@@ -119,7 +135,7 @@ def _value_head(head: tuple[Any, ...]) -> bytes:
     return part
 
 
-def _references(value: HandleValue) -> bytes:
+def references_field(value: HandleValue) -> bytes:
     """The counted references of ``value`` (strict: an index outside the signed range
     raises struct.error, a name that is not UTF-8 ProtocolError)."""
     out = [_U32(len(value.references))]

@@ -3,12 +3,13 @@
 On PostgreSQL the head and value rows of a batch are written with ``COPY``
 (:mod:`registry.pgcopy`) after the same checks as on SQLite; on SQLite as
 multi-row ``INSERT`` statements, with tuples built once per value
-(:func:`registry.valuerows.batch_rows`, no parameter mapping per row) and the
-new heads' ids given by the batch (it holds the write lock), not read back.
-Those inserts are queued on the SQLite thread without waiting
-(:func:`registry.sqlite_driver.insert_records_soon`): the value rows are made
-while SQLite inserts the heads, the links while it inserts the values (it lets
-go of the GIL while it steps).  Its later statements run after them (one thread
+(:func:`registry.valuerows.add_batch_rows`, no parameter mapping per row; the
+records' images are made in the same pass over the values) and the new heads'
+ids given by the batch (it holds the write lock), not read back.  Those inserts
+are queued on the SQLite thread a part at a time without waiting
+(:func:`registry.sqlite_driver.insert_records_soon`): the rows of a part are made
+while SQLite inserts the part before, the links while it inserts the last one
+(it lets go of the GIL while it steps).  Its later statements run after them (one thread
 takes them in order), the batch waits for them before its commit, and a failed
 one fails the batch (rolled back: nothing of it stays).
 
@@ -468,13 +469,15 @@ class BulkMixin(StoreBase):
         digest = hashlib.sha256()
         for start in range(0, len(stored), step):
             part = stored[start:start + step]
-            heads = [(ids[row.key], row.name, row.key, row.prefix, owners[row.key], 1,
-                      created, created, make_image(row.values.values(), stamp))
-                     for row in part if row.key in owners]
-            await self._insert(conn, _H, _HEAD_COLUMNS, heads, pending)
+            # the value rows, and the images (make_image's) in the same pass over the values
             records: list[tuple[Any, ...]] = []
+            images: list[bytes | None] = []
             add_batch_rows(records, digest, [(row.name, ids[row.key], row.key,
                                               row.values.values()) for row in part],
-                           stamp, truth, blob)
+                           stamp, truth, blob, images)
+            heads = [(ids[row.key], row.name, row.key, row.prefix, owners[row.key], 1,
+                      created, created, image)
+                     for row, image in zip(part, images, strict=True) if row.key in owners]
+            await self._insert(conn, _H, _HEAD_COLUMNS, heads, pending)
             await self._insert(conn, _V, VALUE_ROW_COLUMNS, records, pending)
         return digest.hexdigest()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row
 
+from protocol import record_image
+from protocol.constants import MAX_ARRAY_SIZE
+from protocol.errors import ProtocolError
 from protocol.values import (
     TTL_TYPE_ABSOLUTE,
     TTL_TYPE_RELATIVE,
@@ -121,10 +124,12 @@ def record_digest(values: Iterable[HandleValue], stamp: int = 0) -> str:
 
 _LENGTH = struct.Struct(">I").pack
 _NO_REFERENCES = _LENGTH(0)
-#: the length-prefixed head and type fields of :func:`record_digest` by their inputs
-#: (index, type, ttl_type, ttl, timestamp, the four permissions): the values of a bulk
-#: write repeat a few of them (bounded: cleared when full)
-_HEADS: dict[tuple[Any, ...], bytes] = {}
+#: by the inputs of a value's head (index, type, ttl_type, ttl, timestamp, the four
+#: permissions): its length-prefixed head and type fields of :func:`record_digest`, and
+#: its fixed fields and type field in a record image (:func:`record_image.value_head`;
+#: None when the wire cannot carry them).  The values of a bulk write repeat a few of
+#: them (bounded: cleared when full)
+_HEADS: dict[tuple[Any, ...], tuple[bytes, bytes | None]] = {}
 _PARTS_KEPT = 4096
 
 
@@ -132,17 +137,23 @@ def _field(part: bytes) -> bytes:
     return _LENGTH(len(part)) + part
 
 
-def _head_part(head: tuple[Any, ...]) -> bytes:
+def _head_parts(head: tuple[Any, ...]) -> tuple[bytes, bytes | None]:
     index, type_, ttl_type, ttl, timestamp, admin_read, admin_write, public_read, public_write \
         = head
     permissions = HandleValue(index, "", b"", admin_read=admin_read, admin_write=admin_write,
                               public_read=public_read, public_write=public_write).permissions
     part = (_field(f"{index} {ttl_type} {ttl} {timestamp} {permissions}".encode())
             + _field(type_.encode()))
+    try:
+        image_part: bytes | None = record_image.value_head(
+            (index, timestamp, ttl_type, ttl, admin_read, admin_write, public_read,
+             public_write, type_))
+    except (struct.error, ProtocolError):
+        image_part = None
     if len(_HEADS) >= _PARTS_KEPT:
         _HEADS.clear()
-    _HEADS[head] = part
-    return part
+    _HEADS[head] = parts = (part, image_part)
+    return parts
 
 
 def _references_text(value: HandleValue) -> bytes:
@@ -193,26 +204,33 @@ def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: 
 
 
 def add_batch_rows(rows: list[tuple[Any, ...]], digest: Any,
-                   records: Iterable[tuple[str, int, str, Iterable[HandleValue]]], stamp: int,
-                   truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None
-                   ) -> None:
+                   records: Iterable[tuple[str, int, str, Collection[HandleValue]]], stamp: int,
+                   truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None,
+                   images: list[bytes | None] | None = None) -> None:
     """:func:`stored_rows` of some records of a batch of ``(name, handle id, name key,
     values in index order)``: their rows appended to ``rows``, their part of the batch's
     digest for its audit row (SHA-256 of ``name\nrecord digest\n`` of each record in
-    turn) to ``digest`` (a ``hashlib.sha256()``), so a batch can be made a part at a time."""
+    turn) to ``digest`` (a ``hashlib.sha256()``), so a batch can be made a part at a time;
+    with ``images``, each record's image (:func:`protocol.record_image.make_image` of its
+    values and ``stamp``) appended to it, made in the same pass over the values."""
     add_row = rows.append
-    lines = [f"{name}\n{_add_rows(add_row, handle_id, key, values, stamp, truth, blob)}\n"
-             for name, handle_id, key, values in records]
+    add_image = None if images is None else images.append
+    lines = [f"{name}\n{_add_rows(add_row, hid, key, values, stamp, truth, blob, add_image)}\n"
+             for name, hid, key, values in records]
     digest.update("".join(lines).encode())
 
 
 def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: str,
-              values: Iterable[HandleValue], stamp: int, truth: tuple[Any, Any],
-              blob: type[bytearray] | None) -> str:
-    """Hand :func:`stored_rows`' rows to ``add_row``; the record's digest."""
+              values: Collection[HandleValue], stamp: int, truth: tuple[Any, Any],
+              blob: type[bytearray] | None,
+              add_image: Callable[[bytes | None], None] | None = None) -> str:
+    """Hand :func:`stored_rows`' rows to ``add_row`` (and, given ``add_image``, the
+    record's image to it); the record's digest."""
     parts: list[bytes] = []
     add_parts = parts.extend
-    heads, length = _HEADS, _LENGTH
+    # the image's parts (as make_image lays them out) while the wire can carry them all
+    image: list[bytes] | None = None if add_image is None else [b""]
+    heads, length, no_refs = _HEADS, _LENGTH, record_image.NO_REFERENCES
     for v in values:
         index = v.index
         type_ = v.type
@@ -229,6 +247,33 @@ def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: s
                  timestamp, truth[ar], truth[aw], truth[pr], truth[pw],
                  "[]" if not refs else references_text(v)))
         head = (index, type_, ttl_type, ttl, timestamp, ar, aw, pr, pw)
-        add_parts((heads.get(head) or _head_part(head), length(len(data)), data,
+        digest_head, image_head = heads.get(head) or _head_parts(head)
+        size = length(len(data))
+        add_parts((digest_head, size, data,
                    _NO_REFERENCES if not refs else _field(_references_text(v))))
+        if image is None:
+            continue
+        if image_head is None or len(data) > MAX_ARRAY_SIZE:
+            image = None  # the wire cannot carry this value: the record gets no image
+        elif refs:
+            image = _add_referring(image, v, image_head, size)
+        else:
+            image += (image_head, size, data if type(data) is bytes else bytes(data), no_refs)
+    if add_image is not None:
+        add_image(None if image is None
+                  else record_image.image_of(image, record_image.values_summary(values)))
     return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def _add_referring(image: list[bytes], value: HandleValue, head: bytes, size: bytes
+                   ) -> list[bytes] | None:
+    """``image`` with the four parts of ``value``, which has references (``head``: its fixed
+    fields and type field, ``size``: its data's length field), or None when the wire
+    cannot carry them."""
+    try:
+        references = record_image.references_field(value)
+    except (struct.error, ProtocolError):
+        return None
+    data = value.data
+    image += (head, size, data if type(data) is bytes else bytes(data), references)
+    return image

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from protocol.constants import MAX_ARRAY_SIZE
+from protocol.record_image import make_image
 from protocol.values import HandleValue, ValueReference
 from registry.collector import IMPORT_YOUNG_OBJECTS
 from registry.importer import Item, import_file, read_csv, read_jsonl, scan_source
@@ -230,3 +232,39 @@ def test_batch_rows_are_each_records_rows_and_the_batch_digest() -> None:
     for record in records:  # a part at a time: the same rows and digest
         add_batch_rows(parts, in_parts, [record], 777, SQLITE_TRUTH)
     assert (parts, in_parts.hexdigest()) == (rows, digest.hexdigest())
+
+
+def test_batch_rows_make_each_records_image_in_the_same_pass() -> None:
+    """add_batch_rows with ``images``: each record's image is make_image's of its values
+    (demo records, and values an image cannot carry: then None, as make_image gives),
+    and the rows and digest are those made without images."""
+    from registry.demo import generate  # the generator pulls in the templates
+
+    demo = [values for _name, values in generate(3)]
+    odd = [
+        [HandleValue(1, "URL", b"u", ttl_type=1, ttl=50), HandleValue(2, "EMAIL", b"e", ttl=9,
+                                                                       public_read=False)],
+        [HandleValue(1, "HS_VLIST", b"", references=(ValueReference("88.118.8/A", 1),)),
+         HandleValue(2, "URL", b"x", timestamp=5)],
+        [HandleValue(1, "URL", b"u"), HandleValue(2, "URL", b"v", ttl_type=7)],  # no TTL kind
+        [HandleValue(1, "URL", b"u"), HandleValue(2**31, "URL", b"v")],  # index too large
+        [HandleValue(1, "HS_VLIST", b"", references=(ValueReference("88.118.8/A", 2**31),))],
+        [HandleValue(1, "URL", b"u", ttl=2**31)],
+        [HandleValue(1, "URL", bytes(MAX_ARRAY_SIZE + 1))],
+    ]
+    records = [(f"88.118.8/R{i}", i + 1, f"88.118.8/r{i}", sorted(values, key=_index))
+               for i, values in enumerate(demo + odd)]
+    rows: list[tuple[Any, ...]] = []
+    digest = hashlib.sha256()
+    images: list[bytes | None] = []
+    add_batch_rows(rows, digest, records, 777, SQLITE_TRUTH, SQLITE_BLOB, images)
+    assert images == [make_image(values, 777) for _, _, _, values in records]
+    assert [image is None for image in images] == [False] * (len(demo) + 2) + [True] * 5
+    plain: list[tuple[Any, ...]] = []
+    without = hashlib.sha256()
+    add_batch_rows(plain, without, records, 777, SQLITE_TRUTH, SQLITE_BLOB)
+    assert (rows, digest.hexdigest()) == (plain, without.hexdigest())
+
+
+def _index(value: HandleValue) -> int:
+    return value.index
