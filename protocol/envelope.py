@@ -53,18 +53,28 @@ def encode_envelope(env: Envelope) -> bytes:
         | (ENV_FLAG_ENCRYPTED if env.encrypted else 0)
         | (ENV_FLAG_TRUNCATED if env.truncated else 0)
     )
-    if not 0 <= env.suggest_major_version <= 3:
-        raise ProtocolError(f"suggested major version {env.suggest_major_version} does not fit")
+    return pack_envelope(env.message_length, env.request_id, env.session_id,
+                         env.major_version, env.minor_version, env.suggest_major_version,
+                         env.suggest_minor_version, env.sequence_number, flags)
+
+
+def pack_envelope(message_length: int, request_id: int, session_id: int, major_version: int,
+                  minor_version: int, suggest_major_version: int, suggest_minor_version: int,
+                  sequence_number: int = 0, flags: int = 0) -> bytes:
+    """The 20 envelope bytes of these fields (``flags``: the ``ENV_FLAG_*``), without an
+    :class:`Envelope` made for them (a TCP answer's)."""
+    if not 0 <= suggest_major_version <= 3:
+        raise ProtocolError(f"suggested major version {suggest_major_version} does not fit")
     try:
         return _ENVELOPE.pack(
-            env.major_version,
-            env.minor_version,
-            flags | env.suggest_major_version,
-            env.suggest_minor_version,
-            _s32(env.session_id),
-            _s32(env.request_id),
-            _s32(env.sequence_number),
-            env.message_length,
+            major_version,
+            minor_version,
+            flags | suggest_major_version,
+            suggest_minor_version,
+            _s32(session_id),
+            _s32(request_id),
+            _s32(sequence_number),
+            message_length,
         )
     except struct.error as exc:
         raise ProtocolError(f"envelope field out of range: {exc}") from None

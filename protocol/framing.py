@@ -18,7 +18,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from protocol.constants import MAX_MESSAGE_SIZE, MAX_UDP_DATA_SIZE, MESSAGE_ENVELOPE_SIZE
-from protocol.envelope import Envelope, decode_envelope, encode_envelope
+from protocol.envelope import Envelope, decode_envelope, encode_envelope, pack_envelope
 from protocol.errors import ProtocolError
 from protocol.message import Message, decode_message, encode_message
 
@@ -27,7 +27,9 @@ def encode_tcp(msg: Message, *, as_received: bool = False) -> bytes:
     """Envelope + message, ready to write to a TCP stream (or to keep, for
     :func:`decode_packet`: ``as_received`` keeps a decoded message's own bytes)."""
     body = encode_message(msg, as_received=as_received)
-    return encode_envelope(msg.envelope(len(body))) + body
+    return pack_envelope(len(body), msg.request_id, msg.session_id, msg.major_version,
+                         msg.minor_version, msg.suggest_major_version,
+                         msg.suggest_minor_version) + body
 
 
 def decode_packet(data: bytes, max_message_size: int = MAX_MESSAGE_SIZE) -> Message:

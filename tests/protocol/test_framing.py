@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 
 import pytest
 
-from protocol.bodies import ResolutionResponse
+from protocol.bodies import ResolutionRequest, ResolutionResponse
 from protocol.constants import MAX_UDP_PACKET_SIZE, OC_RESOLUTION, RC_SUCCESS
-from protocol.envelope import decode_envelope
+from protocol.envelope import decode_envelope, encode_envelope
 from protocol.errors import ProtocolError
 from protocol.framing import BadEnvelope, UdpReassembler, encode_tcp, encode_udp, read_tcp_frame
 from protocol.message import Message, decode_message, encode_message
@@ -130,3 +131,26 @@ async def test_an_oversized_tcp_frame_is_refused_with_its_envelope() -> None:
     with pytest.raises(BadEnvelope) as refused:
         await read_tcp_frame(_stream(data), max_message_size=100)
     assert refused.value.head == data[:20]
+
+
+def test_tcp_envelope_is_packed_as_the_message_envelope_encodes() -> None:
+    """encode_tcp packs the envelope from the message's fields: the bytes (or the error)
+    of encode_envelope(msg.envelope(...)), for ids and versions in and out of range."""
+    rng = random.Random(26)
+    for _ in range(500):
+        msg = Message(OC_RESOLUTION, body=ResolutionRequest("0.NA/x"),
+                      request_id=rng.choice((0, 7, 2**31, 2**32 - 1, 2**32, -1, -2**31 - 1)),
+                      major_version=rng.choice((2, 3, 255, 256)), minor_version=rng.randrange(12))
+        msg.session_id = rng.choice((0, 5, 2**31 + 3, -2))
+        msg.suggest_major_version = rng.choice((0, 2, 3, 4, -1))
+        msg.suggest_minor_version = rng.choice((0, 10, 255, 300))
+        body = encode_message(msg)
+        try:
+            expected: bytes | str = encode_envelope(msg.envelope(len(body))) + body
+        except ProtocolError as exc:
+            expected = str(exc)
+        try:
+            packed: bytes | str = encode_tcp(msg)
+        except ProtocolError as exc:
+            packed = str(exc)
+        assert packed == expected
