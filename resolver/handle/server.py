@@ -196,8 +196,8 @@ class _TcpConnection(asyncio.Protocol):
     (no stream reader and writer, no task waiting for bytes): a whole request is
     answered in a task of its own, the next one read once the answer is written (and
     drained), so answers keep their order.  A deadline a request: the idle timeout
-    until its first octet, the read timeout from there to its last; none while it is
-    answered."""
+    until its first octet, the read timeout from there to its last (none when all of it
+    came at once); none while it is answered."""
 
     def __init__(self, listener: _TcpConnections) -> None:
         self.listener = listener
@@ -206,7 +206,9 @@ class _TcpConnection(asyncio.Protocol):
         self.client = ""
         self.key: str | None = None  # the gate's, while the connection holds its place
         self.buffer = bytearray()
-        self.deadline: asyncio.TimerHandle | None = None
+        self.due: float | None = None  # when the connection is to be closed (loop time)
+        self.timer: asyncio.TimerHandle | None = None  # fires at or before ``due``
+        self.timer_at = 0.0
         self.reading = False  # a request's first octet is in: the read timeout runs
         self.busy = False  # a request is being answered
         self.eof = False
@@ -232,14 +234,36 @@ class _TcpConnection(asyncio.Protocol):
         self._drained()
 
     def _until(self, seconds: float | None) -> None:
-        """Close the connection in ``seconds`` (None: no deadline)."""
-        if self.deadline is not None:
-            self.deadline.cancel()
-        self.deadline = None if seconds is None else self.loop.call_later(seconds, self._close)
+        """Close the connection in ``seconds`` (None: no deadline).  The timer is set
+        again only to fire earlier: one that fires before the deadline sets itself for
+        it then (a request answered at once moves the deadline twice, the timer not)."""
+        if seconds is None:
+            self.due = None
+            if self.transport is None or self.transport.is_closing():
+                self._stop_timer()
+            return
+        due = self.due = self.loop.time() + seconds
+        if self.timer is None or self.timer_at > due:
+            self._set_timer(due)
 
-    def _close(self) -> None:
-        self.deadline = None
-        if self.transport is not None:
+    def _set_timer(self, when: float) -> None:
+        self._stop_timer()
+        self.timer_at = when
+        self.timer = self.loop.call_at(when, self._expire)
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expire(self) -> None:
+        self.timer = None
+        due = self.due
+        if due is None:
+            return  # answering: no deadline (the next one sets the timer again)
+        if self.loop.time() < due:
+            self._set_timer(due)
+        elif self.transport is not None:
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -273,9 +297,6 @@ class _TcpConnection(asyncio.Protocol):
         transport, buffer = self.transport, self.buffer
         if transport is None or self.key is None or transport.is_closing():
             return
-        if buffer and not self.reading:
-            self.reading = True
-            self._until(self.listener.limits.read_timeout)
         env = None
         if len(buffer) >= MESSAGE_ENVELOPE_SIZE:
             try:
@@ -289,7 +310,11 @@ class _TcpConnection(asyncio.Protocol):
         if env is None or len(buffer) < end:
             if self.eof:  # ended inside a request, or between two
                 transport.close()
-            elif self.paused:
+                return
+            if buffer and not self.reading:  # its first octets are in: the read timeout
+                self.reading = True
+                self._until(self.listener.limits.read_timeout)
+            if self.paused:
                 self.paused = False
                 transport.resume_reading()
             return

@@ -19,10 +19,12 @@ from protocol.framing import encode_tcp
 from protocol.message import Message, decode_message
 from protocol.values import HandleValue
 from registry.store import HandleStore
+from resolver.core.limits import Limits
 from resolver.core.service import ResolutionService
 from resolver.handle.server import _TCP_BUFFER, HandleServer, run_handle_server
 
 HOST = "127.0.0.1"
+IDLE = 1.0  # the idle timeout of the server, seconds
 NAME = "88.118.8/TV-0001"
 BIG = "88.118.8/BIG"  # an answer of some 60 KB
 
@@ -34,7 +36,8 @@ async def server(tmp_path: Path) -> AsyncIterator[HandleServer]:
                               actor="test")
     await store.create_handle(BIG, [HandleValue(i, "NOTE", b"n" * 2000) for i in range(1, 31)],
                               actor="test")
-    running = await run_handle_server(ResolutionService(store), HOST, 0)
+    running = await run_handle_server(ResolutionService(store), HOST, 0,
+                                      limits=Limits(idle_timeout=IDLE))
     try:
         yield running
     finally:
@@ -136,3 +139,17 @@ async def test_client_ends_inside_a_request(server: HandleServer) -> None:
         writer.write_eof()
         assert await asyncio.wait_for(reader.read(), 10) == b""
         writer.close()
+
+
+async def test_idle_timeout_counts_from_the_last_answer(server: HandleServer) -> None:
+    """Requests spaced well within the idle timeout keep a connection open past it (the
+    deadline moves with every answer); once they stop, it is closed."""
+    alone = await _alone(server.port)
+    reader, writer = await asyncio.open_connection(HOST, server.port)
+    for request_id in range(20, 20 + int(3 * IDLE / 0.1)):  # three idle timeouts long
+        writer.write(_request(request_id))
+        (answer,) = await _answers(reader, 1)
+        _same_answer(answer, alone, request_id)
+        await asyncio.sleep(0.1)
+    assert await asyncio.wait_for(reader.read(), 30) == b""
+    writer.close()
