@@ -60,6 +60,8 @@ HANDLE = "handle"
 HTTP = "http"
 #: how many sessions a process keeps in memory as it last read them (:meth:`Sessions.known`)
 KNOWN_SESSIONS = 10000
+#: session records a process keeps as it wrote them (:meth:`Sessions._written_slot`)
+WRITTEN_KEPT = 1024
 
 
 class AuthState(Protocol):
@@ -237,6 +239,9 @@ class Sessions:
         #: of a session :meth:`get` read: its record's bytes and idle lifetime (see
         #: :meth:`use_guard`)
         self._read: dict[str, tuple[bytes, float]] = {}
+        #: records a counter's change (:class:`CounterGuard`) wrote, by their bytes: the
+        #: next change of the session reads them back without decoding (taken once)
+        self._written: dict[bytes, _Stored] = {}
 
     def _key(self, session_id: str) -> str:
         return _key(self.kind, session_id)
@@ -248,6 +253,25 @@ class Sessions:
         proven = stored.handle is not None
         lifetime = min(stored.lifetime, self.lifetime if proven else self.open_lifetime)
         return AuthSlot(self._pool(proven), self.clock() + lifetime, stored.encode())
+
+    def _stored(self, data: bytes) -> _Stored:
+        """The record ``data`` holds: the one :meth:`_written_slot` made it from if it is
+        still kept (then no longer), else decoded.  Either way what decoding gives: a
+        kept record is one decoded, changed and encoded, and the same bytes decode to
+        the same record."""
+        stored = self._written.pop(data, None)
+        return _Stored.decode(data) if stored is None else stored
+
+    def _written_slot(self, stored: _Stored) -> AuthSlot:
+        """:meth:`_slot` of ``stored``, which its caller no longer changes, kept for
+        :meth:`_stored` under the slot's bytes (at most :data:`WRITTEN_KEPT` records: a
+        change rolled back, or another process's, leaves one that is never asked for)."""
+        slot = self._slot(stored)
+        written = self._written
+        if len(written) >= WRITTEN_KEPT:
+            written.clear()
+        written[slot.data] = stored
+        return slot
 
     async def open(self, secret: bytes, lifetime: float | None = None) -> Session:
         """Start an anonymous session with ``secret``, idle for at most ``lifetime``."""
@@ -425,7 +449,7 @@ class CounterGuard:
     def _change(self, slot: AuthSlot | None) -> AuthSlot | None:
         if slot is None:
             raise SessionRefused(RC_SESSION_TIMEOUT, "invalid session or timed out")
-        stored = _Stored.decode(slot.data)
+        stored = self.sessions._stored(slot.data)
         now = stored.session(self.session.session_id)
         if not (hmac.compare_digest(stored.secret, self.session.secret)
                 and now.caller == self.session.caller
@@ -436,7 +460,7 @@ class CounterGuard:
         self.accepted = True
         stored.sent += 1
         self.sent = stored.sent
-        return self.sessions._slot(stored)
+        return self.sessions._written_slot(stored)
 
 
 class UseGuard:

@@ -286,3 +286,40 @@ async def test_a_node_of_several_processes_or_hosts_keeps_them_in_the_registry(
         assert isinstance(state, DatabaseAuthState if shared else MemoryAuthState)
     finally:
         await store.close()
+
+
+async def test_a_counter_change_reads_back_what_it_wrote_as_a_decode_would() -> None:
+    """A counter's change in a write (CounterGuard) takes back the record it wrote last
+    instead of decoding its bytes: the same records and verdicts as decoding each time,
+    through replays, counters out of order and beyond the window, and changes whose
+    write was rolled back (the stored record stays the one before)."""
+    clock = Clock()
+    state = MemoryAuthState(auth_bounds(LIMIT, LIMIT), clock=clock)
+    kept_by = Sessions(state, HANDLE, lifetime=100, clock=clock)
+    decoded_by = Sessions(state, HANDLE, lifetime=100, clock=clock)
+    sid = (await kept_by.open(b"key")).session_id
+    await kept_by.authenticate(sid, ADMIN, b"v1")
+    known = await kept_by.get(sid)
+    slot = await state.get(kept_by._key(sid))
+    assert known is not None and slot is not None
+    stored = {kept_by: slot, decoded_by: slot}
+    far = 9 + COUNTER_WINDOW
+    taken = 0
+    for step, counter in enumerate([1, 2, 2, 5, 3, 4, 3, 9, far, 8, far + 1, far + 2, far]):
+        outcomes: list[tuple[object, object]] = []
+        for sessions in (kept_by, decoded_by):
+            decoded_by._written.clear()  # nothing kept: decoded every time
+            taken += stored[sessions].data in sessions._written
+            guard = sessions.guard(known, counter)
+            try:
+                new = guard._change(stored[sessions])
+            except SessionRefused as exc:
+                outcomes.append((exc.response_code, exc.message))
+                continue
+            assert new is not None
+            outcomes.append((new.data, guard.sent))
+            if step % 4 != 3:  # else rolled back: the record stays as it was
+                stored[sessions] = new
+        assert outcomes[0] == outcomes[1]
+    assert stored[kept_by] == stored[decoded_by]
+    assert taken >= 5  # most changes took back the record written before
