@@ -22,7 +22,9 @@ What ``make bench`` runs (``make bench-quick`` adds ``--quick``):
    profile ``idnode import`` rates (:mod:`benchmarks.writes`).  With a peer and
    its writer (``--peer-admin``, ``--peer-secret-env``, ``--peer-create-prefix``)
    the same number of creates runs on the peer right after the node's, for each
-   protocol.  With ``--peer-cold HOST:PORT`` (:mod:`benchmarks.peer_cold`) the cold
+   protocol; each target first makes ``--create-warmup`` creates that are not
+   measured (a JVM peer compiles its create path as it runs).  With
+   ``--peer-cold HOST:PORT`` (:mod:`benchmarks.peer_cold`) the cold
    profile restarts that server (``--peer-cold-restart``) after the node's cold runs of
    each setup and walks ``--peer-cold-handles`` with the node's cold Handle UDP settings
    and budget.
@@ -56,7 +58,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -490,14 +492,14 @@ class Bench:
         for protocol in ("HDL-TCP", "HTTP"):
             self.run_number += 1
             handles = writes.names(data.writer, f"{self.run_number}", self.plan.creates)
+            where = ("127.0.0.1", target.hdl_port, f"http://127.0.0.1:{target.http_port}")
+            warmup = writes.names(data.writer, f"{self.run_number}w", self.plan.create_warmup)
+            if warmup:
+                self.log(f"creates node {setup.name} {protocol}: {len(warmup)} to warm up")
+                _creates(protocol, *where, data.writer, warmup)
             self.log(f"creates node {setup.name} {protocol}: {len(handles)}, one at a time")
             before = target.cpu_seconds()
-            if protocol == "HDL-TCP":
-                result = asyncio.run(writes.handle_creates("127.0.0.1", target.hdl_port,
-                                                           data.writer, handles))
-            else:
-                result = asyncio.run(writes.rest_creates(f"http://127.0.0.1:{target.http_port}",
-                                                         data.writer, handles))
+            result = _creates(protocol, *where, data.writer, handles)
             after = target.cpu_seconds()
             self.add(create_measurement(result, "node", setup.name, protocol,
                                         target.processes, cpu_spent(before, after,
@@ -511,16 +513,16 @@ class Bench:
         who = peer.writer
         assert who is not None
         handles = writes.names(who, tag, self.plan.creates)
+        warmup = writes.names(who, tag + "w", self.plan.create_warmup)
         where = (f"{peer.host}:{peer.hdl_port}" if protocol == "HDL-TCP" else peer.rest_url)
-        self.log(f"creates peer {where} {protocol}: {len(handles)} under {who.prefix} as "
-                 f"{who.index}:{who.handle}, one at a time")
+        run = (protocol, peer.host, peer.hdl_port, peer.rest_url, who)
         try:
-            if protocol == "HDL-TCP":
-                result = asyncio.run(writes.handle_creates(peer.host, peer.hdl_port, who,
-                                                           handles))
-            else:
-                result = asyncio.run(writes.rest_creates(peer.rest_url, who, handles,
-                                                         verify_tls=peer.verify_tls))
+            if warmup:
+                self.log(f"creates peer {where} {protocol}: {len(warmup)} to warm up")
+                _creates(*run, warmup, verify_tls=peer.verify_tls)
+            self.log(f"creates peer {where} {protocol}: {len(handles)} under {who.prefix} as "
+                     f"{who.index}:{who.handle}, one at a time")
+            result = _creates(*run, handles, verify_tls=peer.verify_tls)
         except (BenchError, OSError, TimeoutError, aiohttp.ClientError) as exc:
             self.skip(f"peer creates {protocol} at {where}", f"{type(exc).__name__}: {exc}")
             return
@@ -712,6 +714,15 @@ def cpu_spent(before: tuple[float, float], after: tuple[float, float],
     return server, database
 
 
+def _creates(protocol: str, host: str, hdl_port: int, rest_url: str, who: writes.Credentials,
+             handles: Sequence[str], *, verify_tls: bool = True) -> writes.WriteRun:
+    """Create ``handles`` one at a time as ``who`` over ``protocol`` (HDL-TCP at
+    ``host``:``hdl_port``, else REST at ``rest_url``)."""
+    if protocol == "HDL-TCP":
+        return asyncio.run(writes.handle_creates(host, hdl_port, who, handles))
+    return asyncio.run(writes.rest_creates(rest_url, who, handles, verify_tls=verify_tls))
+
+
 def create_measurement(result: writes.WriteRun, target: str, setup: str, protocol: str,
                        processes: int, cpu_us: tuple[float, float] = (math.nan, math.nan)
                        ) -> Measurement:
@@ -818,6 +829,9 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
                         "default: the node's own)")
     parser.add_argument("--creates", type=int,
                         help="write profile: creates per protocol (one at a time)")
+    parser.add_argument("--create-warmup", type=int,
+                        help="write profile: creates each target makes over a protocol before "
+                        "the measured ones (a JVM peer compiles as it runs)")
     parser.add_argument("--import-products", type=int,
                         help="import profile: demo products imported as JSON Lines")
     parser.add_argument("--csv-rows", type=int, help="import profile: plain CSV rows imported")
@@ -835,7 +849,8 @@ def parse_plan(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     plan = QUICK if args.quick else DEFAULT
     changes: dict[str, Any] = {}
     for name in ("products", "locust_seconds", "driver_seconds", "concurrency",
-                 "driver_processes", "udp_amplification", "creates", "import_products",
+                 "driver_processes", "udp_amplification", "creates", "create_warmup",
+                 "import_products",
                  "csv_rows"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.benchmarks.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CREATES = 12
+WARMUP = 5
 
 
 @pytest.mark.slow
@@ -32,7 +34,8 @@ def test_write_profile_creates_on_the_peer_too(tmp_path: Path) -> None:
     with serving(peer_dir, env, "--dns-port", "0") as (http_port, handle_port):
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.run", "--quick", "--profiles", "write",
-             "--products", "60", "--creates", str(CREATES), "--out", str(out),
+             "--products", "60", "--creates", str(CREATES), "--create-warmup", str(WARMUP),
+             "--out", str(out),
              "--peer", f"127.0.0.1:{handle_port},http://127.0.0.1:{http_port}",
              "--peer-handles", "0.NA/88.118", "--peer-admin",
              f"{writer.index}:{writer.handle}", "--peer-secret-env", "PEER_SECRET",
@@ -46,6 +49,12 @@ def test_write_profile_creates_on_the_peer_too(tmp_path: Path) -> None:
     assert sorted((r["target"], r["protocol"], r["requests"], r["errors"]) for r in rows) == [
         ("node", "HDL-TCP", str(CREATES), "0"), ("node", "HTTP", str(CREATES), "0"),
         ("peer", "HDL-TCP", str(CREATES), "0"), ("peer", "HTTP", str(CREATES), "0")]
+    # each target made the warm-up creates first, over each protocol, not measured
+    warmups = [line for line in done.stdout.splitlines() if f": {WARMUP} to warm up" in line]
+    assert len(warmups) == 4, done.stdout[-3000:]
+    made = _handles_under(peer_dir, writer.prefix)
+    assert sum(bool(re.search(r"w-\d{7}$", name)) for name in made) == 2 * WARMUP, made
+    assert len(made) == 2 * (WARMUP + CREATES), made
     goals = json.loads((out / "goals.json").read_text())
     assert goals["creates over Handle vs peer"] > 0 and goals["creates over REST vs peer"] > 0
     assert "creates over REST vs peer" in done.stdout
@@ -53,3 +62,10 @@ def test_write_profile_creates_on_the_peer_too(tmp_path: Path) -> None:
     for path in out.rglob("*"):
         if path.is_file():
             assert writer.secret.encode() not in path.read_bytes(), path
+
+
+def _handles_under(data_dir: Path, prefix: str) -> list[str]:
+    """The names of the handles ``data_dir``'s registry holds under ``prefix``."""
+    listed = run_idnode(data_dir, "handle", "list", prefix, "--limit", "1000")
+    return [line.strip() for line in listed.splitlines()
+            if line.strip().startswith(prefix + "/")]
