@@ -19,7 +19,9 @@ no trip at all when the write lock is free: :meth:`OneTripConnection.call_now` r
 on the event loop's thread, reads and commit, which saves waking the SQLite thread and
 then the loop twice (on a busy 2-core machine those wake-ups cost more than the
 create's SQL), and sends every :data:`THREAD_COMMIT_EVERY`-th such commit to the SQLite
-thread, where SQLite may checkpoint the WAL (never on the loop's thread); when another
+thread, where SQLite may checkpoint the WAL (never on the loop's thread: there the
+connection has no busy wait and no auto-checkpoint, set once when it begins working there
+and set back by its next call on the SQLite thread, not around each create); when another
 connection holds the lock it reads what it checks in one trip and commits in the next.
 :func:`json_text` writes JSON columns (the same text, the common empty list without encoding);
 :func:`insert_rows` is a bulk insert without SQLAlchemy's work per row;
@@ -87,10 +89,25 @@ class _Unlogged:
         return f"<sqlite call {self.__name__}>"
 
 
+#: what a connection is set to while it works on the event loop's thread
+#: (:meth:`OneTripConnection.call_now`): no busy wait, no WAL checkpoint in a commit
+QUICK_SETTINGS = (0, 0)
+
+
+def _set(conn: sqlite3.Connection, settings: tuple[int, int]) -> None:
+    """Set ``conn``'s busy timeout (ms) and WAL auto-checkpoint (pages)."""
+    busy_ms, autocheckpoint = settings
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+
+
 def _then(conn: sqlite3.Connection, begin: bool, deferred: Deferred, fn: Callable[..., T],
-          args: tuple[Any, ...]) -> T:
-    """On the SQLite thread: ``BEGIN IMMEDIATE`` first when ``begin``, then the
-    ``deferred`` writes, then ``fn``."""
+          args: tuple[Any, ...], settings: tuple[int, int] | None = None) -> T:
+    """On the SQLite thread: the connection's own ``settings`` back first when given
+    (it worked on the loop's thread before), ``BEGIN IMMEDIATE`` when ``begin``, then
+    the ``deferred`` writes, then ``fn``."""
+    if settings is not None:
+        _set(conn, settings)
     if begin:
         conn.execute(BEGIN)
     for write, write_args in deferred:
@@ -98,32 +115,17 @@ def _then(conn: sqlite3.Connection, begin: bool, deferred: Deferred, fn: Callabl
     return fn(conn, *args)
 
 
-def _begin_now(conn: sqlite3.Connection, busy_ms: int) -> bool:
-    """Here and now: ``BEGIN IMMEDIATE`` if the write lock is free (True), without the
-    busy wait for it (False: another connection holds it); the busy timeout is
-    ``busy_ms`` again either way."""
-    conn.execute("PRAGMA busy_timeout=0")
+def _begin_now(conn: sqlite3.Connection) -> bool:
+    """Here and now, on a connection set to :data:`QUICK_SETTINGS`: ``BEGIN IMMEDIATE``
+    if the write lock is free (True), without the busy wait for it (False: another
+    connection holds it)."""
     try:
         conn.execute(BEGIN)
     except sqlite3.OperationalError as exc:
         if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
             raise
         return False
-    finally:
-        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     return True
-
-
-def _commit_now(conn: sqlite3.Connection, deferred: Deferred, autocheckpoint: int) -> None:
-    """Here and now: the deferred writes and the commit, without the WAL checkpoint
-    SQLite may run in a commit (copying the log into the database: too long to keep
-    the event loop waiting; a commit on the SQLite thread does it,
-    :data:`THREAD_COMMIT_EVERY`)."""
-    conn.execute("PRAGMA wal_autocheckpoint=0")
-    try:
-        _flush_and_commit(conn, False, deferred)
-    finally:
-        conn.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
 
 
 def _commit(conn: sqlite3.Connection) -> None:
@@ -138,9 +140,10 @@ def _commit(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _flush_and_commit(conn: sqlite3.Connection, begin: bool, deferred: Deferred) -> None:
+def _flush_and_commit(conn: sqlite3.Connection, begin: bool, deferred: Deferred,
+                      settings: tuple[int, int] | None = None) -> None:
     try:
-        _then(conn, begin, deferred, _commit, ())
+        _then(conn, begin, deferred, _commit, (), settings)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -239,6 +242,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         "_deferred",
         "_in_transaction",
         "_now_commits",
+        "_quick",
         "autocheckpoint",
         "busy_ms",
     )
@@ -258,6 +262,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         #: there too, but every :data:`THREAD_COMMIT_EVERY`-th of them
         self._began_now = False
         self._now_commits = 0
+        #: the sqlite3 connection is set to :data:`QUICK_SETTINGS` (it worked on the loop's
+        #: thread last): its next call on the SQLite thread sets its own ones back first
+        self._quick = False
 
     def begin(self) -> None:
         """Start a writing transaction (``BEGIN IMMEDIATE``) with the next statement."""
@@ -283,10 +290,22 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         deferred, self._deferred = self._deferred, []
         try:
             return await connection._execute(
-                _Unlogged(_then, connection._conn, begin, deferred, fn, args))
+                _Unlogged(_then, connection._conn, begin, deferred, fn, args, self._own()))
         finally:
             # read after the trip, the thread idle again
             self._in_transaction = bool(connection._conn and connection._conn.in_transaction)
+
+    def _own(self) -> tuple[int, int] | None:
+        """The connection's own busy timeout and auto-checkpoint, for the next call on the
+        SQLite thread to set back, when it is set to :data:`QUICK_SETTINGS` (else None).
+
+        The loop's thread sets those once, when it first begins a transaction there, not
+        for each one: a create made no trip but four statements more (the two settings
+        set and set back around its ``BEGIN IMMEDIATE`` and around its ``COMMIT``)."""
+        if not self._quick:
+            return None
+        self._quick = False
+        return self.busy_ms, self.autocheckpoint
 
     def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """``fn(sqlite3 connection, *args)`` queued for the SQLite thread here and now
@@ -305,7 +324,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._in_transaction = True
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         connection._tx.put_nowait(
-            (future, _Unlogged(_then, connection._conn, begin, deferred, fn, args)))
+            (future, _Unlogged(_then, connection._conn, begin, deferred, fn, args, self._own())))
         return future
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -323,8 +342,12 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         async with self._execute_mutex:
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             db = connection._conn
-            if not (self._begin_pending and self.busy_ms and db is not None
-                    and _begin_now(db, self.busy_ms)):
+            if not (self._begin_pending and self.busy_ms and db is not None):
+                return await self._on_thread(fn, *args)
+            if not self._quick:
+                _set(db, QUICK_SETTINGS)
+                self._quick = True
+            if not _begin_now(db):
                 return await self._on_thread(fn, *args)
             self._begin_pending = False
             self._began_now = True
@@ -357,8 +380,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             begin, self._begin_pending = self._begin_pending, False
             deferred, self._deferred = self._deferred, []
             try:
-                await_(connection._execute(
-                    _Unlogged(_flush_and_commit, connection._conn, begin, deferred)))
+                await_(connection._execute(_Unlogged(
+                    _flush_and_commit, connection._conn, begin, deferred, self._own())))
             except Exception as error:
                 self._handle_exception(error)
             finally:
@@ -381,10 +404,11 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._now_commits += 1
         if not self._now_commits % THREAD_COMMIT_EVERY:
             return False
-        # a create's few rows: committed here, with no trip
+        # a create's few rows: committed here, with no trip (and no WAL checkpoint:
+        # QUICK_SETTINGS, set since the transaction began here)
         deferred, self._deferred = self._deferred, []
         try:
-            _commit_now(db, deferred, self.autocheckpoint)
+            _flush_and_commit(db, False, deferred)
         finally:
             self._in_transaction = db.in_transaction
         return True
@@ -401,7 +425,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             return  # nothing was begun: no trip
         try:
             await connection._execute(
-                _Unlogged(_flush_and_commit, connection._conn, begin, deferred))
+                _Unlogged(_flush_and_commit, connection._conn, begin, deferred, self._own()))
         finally:
             self._in_transaction = bool(connection._conn and connection._conn.in_transaction)
 

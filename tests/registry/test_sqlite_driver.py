@@ -192,6 +192,51 @@ async def test_a_create_makes_no_trip_when_the_write_lock_is_free(
         await store.close()
 
 
+async def test_creates_on_the_loop_thread_set_the_connection_once(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """The loop's thread sets the writing connection to no busy wait and no checkpoint
+    when it first begins a transaction there, not around each create: creates in a row
+    send no PRAGMA; the next call on the SQLite thread (the THREAD_COMMIT_EVERY-th
+    commit, here a read in a transaction) finds its own busy timeout and auto-checkpoint
+    set back, and a create after it sets them again once."""
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'creates.db'}")
+    try:
+        await store.create_handle("88.118.8/T-0", [HandleValue(1, "URL", b"x")], actor="t")
+        async with store.transaction(), store._write() as conn:
+            raw = await adapted(conn)
+        db = raw._connection._conn
+        assert db is not None
+        sent: list[str] = []
+        db.set_trace_callback(sent.append)
+
+        def settings() -> tuple[int, int]:
+            return (db.execute("PRAGMA busy_timeout").fetchone()[0],
+                    db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+        trips.clear()
+        for i in range(1, 4):
+            await store.create_handle(f"88.118.8/T-{i}", [HandleValue(1, "URL", b"x")],
+                                      actor="t")
+        assert trips == [] and [s for s in sent if "PRAGMA" in s] == []
+        assert [s for s in sent if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+            "BEGIN IMMEDIATE", "COMMIT"] * 3
+        db.set_trace_callback(None)
+        assert settings() == (0, 0)
+        async with store.transaction(), store._write() as conn:
+            assert await raw.call(lambda _db: settings()) == (SQLITE_BUSY_TIMEOUT_MS, 1000)
+        db.set_trace_callback(sent.append)
+        sent.clear()
+        await store.create_handle("88.118.8/T-4", [HandleValue(1, "URL", b"x")], actor="t")
+        assert [s for s in sent if "PRAGMA" in s] == [
+            "PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0"]
+        db.set_trace_callback(None)
+        assert await store.count_handles("88.118.8") == 5
+        assert (await store.verify_audit()).ok
+    finally:
+        await store.close()
+
+
 async def test_a_create_waits_for_the_write_lock_on_the_sqlite_thread(
     tmp_path: Path, trips: list[str]
 ) -> None:
