@@ -47,6 +47,7 @@ _P = table_of(Prefix)
 _E = table_of(Enterprise)
 _H = table_of(Handle)
 _NA = name_key(prefix_handle("")[:-1])  # 0.NA
+_NA_OF_NOTHING = name_key(prefix_handle(""))  # the prefix handle of no prefix
 _WITH_OWNERS = select(_P.c.name, _P.c.owner, _E.c.code, _E.c.status, _E.c.quota).select_from(
     _P.outerjoin(_E, _E.c.code == _P.c.owner))
 
@@ -184,7 +185,14 @@ async def load_owners(
     enterprises' rows are locked and their usage counted (for admitting creates).
     On SQLite ``sqlite_rows`` are the rows of :func:`owners_query_sqlite` for these
     keys, read already in this transaction."""
-    wanted = {key: _owning_chain(key) for key in set(handle_keys)}
+    keys = handle_keys if isinstance(handle_keys, (list, tuple)) else list(handle_keys)
+    if sqlite_rows is not None and len(keys) == 1:  # a create's one handle
+        key = keys[0]
+        ownership = _one_ownership(key, sqlite_rows)
+        if lock and ownership.owner is not None and ownership.owner.quota is not None:
+            await _count_usage(conn, {ownership.owner.code: ownership.owner})
+        return {key: ownership}
+    wanted = {key: _owning_chain(key) for key in set(keys)}
     candidates = _candidates(wanted)
     if not candidates:
         return {}
@@ -230,6 +238,21 @@ async def load_owners(
     if lock:
         await _count_usage(conn, owners)
     return result
+
+
+def _one_ownership(key: str, rows: Sequence[Any]) -> Ownership:
+    """:func:`load_owners`' ownership of one handle ``key`` from the rows of
+    :func:`owners_query_sqlite` (prefix, owner, code, status, quota), without the
+    dictionaries a batch of handles needs."""
+    chain = _owning_chain(key)
+    by_name = {row[0]: row for row in rows}
+    prefix = next((p for p in chain if p in by_name), None)
+    if prefix is None:
+        return Ownership(None, key == _NA_OF_NOTHING, None)
+    _, owner_code, code, status, quota = by_name[prefix]
+    owner = (Owner(code, status, quota, 0) if owner_code and code is not None
+             else None)
+    return Ownership(owner, key == name_key(prefix_handle(prefix)), prefix)
 
 
 async def _count_usage(conn: AsyncConnection, owners: dict[str, Owner]) -> None:
