@@ -40,6 +40,7 @@ import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -53,6 +54,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import EMPTY_DICT, await_
+
+from registry.models import UTCDateTime
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
 T = TypeVar("T")
@@ -502,6 +505,27 @@ class PreparedInsert:
         return tuple(out)
 
 
+def utc_text(value: datetime | None) -> str | None:
+    """A :class:`~registry.models.UTCDateTime` value as SQLite stores it, in one step:
+    the text its bind processor and SQLite ``DATETIME``'s make in two (UTC, naive,
+    ``YYYY-MM-DD HH:MM:SS.ffffff``), for the times every write binds (a create: its
+    head's, its audit row's, its change row's)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _bind_processor(table: Table, name: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of ``table.name`` goes to sqlite3: none for bytes (LargeBinary's
+    processor only wraps them), :func:`utc_text` for UTC times, else the type's own."""
+    kind = table.c[name].type
+    if isinstance(kind, LargeBinary):
+        return None
+    if isinstance(kind, UTCDateTime) and dialect.name == "sqlite":
+        return utc_text
+    return kind._cached_bind_processor(dialect)
+
+
 @functools.lru_cache(maxsize=64)
 def prepared_insert(dialect: Dialect, table: Table, columns: tuple[str, ...],
                     returning: str | None = None) -> PreparedInsert:
@@ -512,10 +536,7 @@ def prepared_insert(dialect: Dialect, table: Table, columns: tuple[str, ...],
         statement = statement.returning(table.c[returning])
     compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     order = tuple(compiled.positiontup or ())
-    # bytes go to sqlite3 as they are (LargeBinary's processor only wraps them)
-    processors = tuple(None if isinstance(table.c[name].type, LargeBinary)
-                       else table.c[name].type._cached_bind_processor(dialect)
-                       for name in order)
+    processors = tuple(_bind_processor(table, name, dialect) for name in order)
     return PreparedInsert(str(compiled), order, processors)
 
 
@@ -661,5 +682,5 @@ async def settle(conn: AsyncConnection, pending: Sequence[asyncio.Future[Any]]) 
 def bind_value(conn: AsyncConnection, table: Table, column: str, value: Any) -> Any:
     """``value`` of ``table.column`` as the dialect's bind processor hands it to the driver
     (for a value that many rows of a bulk insert share, processed once)."""
-    process = table.c[column].type._cached_bind_processor(conn.dialect)
+    process = _bind_processor(table, column, conn.dialect)
     return process(value) if process else value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,12 @@ from registry.models import Handle, HandleValueRow, table_of, utcnow
 from registry.sqlite_driver import (
     THREAD_COMMIT_EVERY,
     adapted,
+    bind_value,
     insert_records_soon,
     insert_rows,
     prepared_insert,
     settle,
+    utc_text,
 )
 from registry.store import HandleStore
 from registry.valuerows import value_row
@@ -280,6 +283,33 @@ async def test_prepared_params_bind_each_column_as_sqlalchemy_does(engine: Async
     both = prepared_insert(engine.dialect, table, ("name", "id"))
     assert both.params({"name": "x", "id": 2}) == tuple({"name": "x", "id": 2}[c]
                                                          for c in both.columns)
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 12, 7, 17, 30, 24, 576989, tzinfo=UTC),
+    datetime(2026, 12, 7, 17, 30, 24, tzinfo=UTC),  # no microseconds: still six digits
+    datetime(2026, 12, 8, 1, 30, 24, 5, tzinfo=timezone(timedelta(hours=8))),  # Beijing
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a year of three digits
+    datetime(2026, 6, 1, 12, 0, 0, 1),  # naive: local time, as UTCDateTime takes it
+    None,
+])
+async def test_utc_times_bind_as_sqlalchemy_binds_them(
+    engine: AsyncEngine, when: datetime | None
+) -> None:
+    """A UTC time column binds in one step the text SQLAlchemy's two processors make
+    (UTCDateTime's, then SQLite DATETIME's), in a prepared insert and bound alone."""
+    handles = table_of(Handle)
+    processor = handles.c.created.type._cached_bind_processor(engine.dialect)
+    assert processor is not None
+    head = {"name": "n", "name_key": "n", "prefix": "p", "version": 1, "created": when,
+            "updated": when, "enterprise": None, "image": b""}
+    prepared = prepared_insert(engine.dialect, handles, tuple(head))
+    params = prepared.params(head)
+    assert [params[prepared.columns.index(c)] for c in ("created", "updated")] == [
+        processor(when)] * 2
+    assert utc_text(when) == processor(when)
+    async with engine.begin() as conn:
+        assert bind_value(conn, handles, "created", when) == processor(when)
 
 
 async def test_queued_inserts_store_the_rows_in_order_before_later_statements(
