@@ -188,10 +188,10 @@ async def load_owners(
     keys = handle_keys if isinstance(handle_keys, (list, tuple)) else list(handle_keys)
     if sqlite_rows is not None and len(keys) == 1:  # a create's one handle
         key = keys[0]
-        ownership = _one_ownership(key, sqlite_rows)
-        if lock and ownership.owner is not None and ownership.owner.quota is not None:
-            await _count_usage(conn, {ownership.owner.code: ownership.owner})
-        return {key: ownership}
+        one = _one_ownership(key, sqlite_rows)
+        if lock and one.owner is not None and one.owner.quota is not None:
+            await _count_usage(conn, {one.owner.code: one.owner})
+        return {key: one}
     wanted = {key: _owning_chain(key) for key in set(keys)}
     candidates = _candidates(wanted)
     if not candidates:
