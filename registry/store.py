@@ -185,6 +185,16 @@ def _records_of(keys: Sequence[str], rows: Sequence[Any]) -> list[HandleRecord |
     return records
 
 
+@functools.lru_cache(maxsize=64)
+def _checked_records(keys: tuple[str, ...], rows: tuple[Any, ...]
+                     ) -> tuple[HandleRecord | None, ...]:
+    """:func:`_records_of` for what a write reads with its lock (:class:`ReadWith`) on
+    SQLite (raw rows: hashable): the same few records (an enterprise's prefix handle, its
+    admin's) create after create, made once while their rows stay the same (records and
+    values are immutable)."""
+    return tuple(_records_of(keys, rows))
+
+
 @dataclass(slots=True)
 class _Current:
     """The locked head row and values of a handle inside a write."""
@@ -664,7 +674,9 @@ class HandleStore(
                 if read_with is not None:
                     if owners_read is None and read_keys:
                         read_rows = await self._rows_in(conn, read_with, read_keys)
-                    await read_with.check(_records_of(read_keys, read_rows), bool(rows))
+                    checked = (list(_checked_records(tuple(read_keys), tuple(read_rows)))
+                               if sqlite else _records_of(read_keys, read_rows))
+                    await read_with.check(checked, bool(rows))
                 if not rows:
                     if not create:
                         raise HandleNotFound(name)

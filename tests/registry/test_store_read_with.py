@@ -79,3 +79,25 @@ async def test_the_check_sees_an_existing_handle_first(database: HandleStore) ->
     with pytest.raises(HandleAlreadyExists):
         await database.create_handle(NAME, [url(2)], actor="t", read_with=_read_with(quiet))
     assert quiet.calls[0][1]
+
+
+async def test_records_read_again_are_made_once_and_follow_a_change(
+    database: HandleStore
+) -> None:
+    """Creates in a row give their checks the records as read each time: on SQLite the
+    same (immutable) records while their rows are the same, and the new values once the
+    prefix handle's HS_ADMIN changed in between."""
+    await _seed(database)
+    seen = Seen()
+    for i in range(2):
+        await database.create_handle(f"{NAME}-{i}", [url()], actor="t",
+                                     read_with=_read_with(seen))
+    first, second = (records for records, _ in seen.calls)
+    assert first == second
+    if database.dialect == "sqlite":
+        assert all(a is b for a, b in zip(first, second, strict=True))
+    await database.modify_values(NA, [HandleValue(100, "HS_ADMIN", b"other")], actor="t")
+    await database.create_handle(f"{NAME}-2", [url()], actor="t", read_with=_read_with(seen))
+    prefix = seen.calls[-1][0][0]
+    assert prefix is not None and [v.data for v in prefix.values] == [b"other"]
+    assert seen.calls[-1][0][1:] == first[1:]
