@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -115,6 +116,12 @@ class StoreBase:
             finally:
                 self._open_tx.reset(token)
         await self._changed(tx.changed)
+
+    def _write_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """``async with store.transaction(), store._write() as conn`` in one class-based
+        context manager: a transaction of its own (or the open one, joined) and its
+        connection; for the writes every create makes."""
+        return _TransactionWrite(self)
 
     def _begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A writing transaction: on SQLite on the store's held writing connection
@@ -229,3 +236,41 @@ class StoreBase:
         for one in {self.engine, self.read_engine}:
             event.remove(one.sync_engine, "before_cursor_execute", self._count)
             await one.dispose()
+
+
+class _TransactionWrite:
+    """:meth:`StoreBase._write_transaction`'s block: what :meth:`StoreBase.transaction`
+    and :meth:`StoreBase._write` do, without their two generators (and their first
+    iteration hooks and frames): the open transaction joined, else one begun, the store's
+    change hook told what it changed once it committed."""
+
+    __slots__ = ("_begun", "_store", "_token", "_tx")
+
+    def __init__(self, store: StoreBase) -> None:
+        self._store = store
+        self._begun: AbstractAsyncContextManager[AsyncConnection] | None = None
+        self._tx: _Transaction | None = None
+        self._token: Token[_Transaction | None] | None = None
+
+    async def __aenter__(self) -> AsyncConnection:
+        store = self._store
+        open_tx = store._open_tx.get()
+        if open_tx is not None:  # already inside one: join it
+            return open_tx.conn
+        begun = store._begin()
+        conn = await begun.__aenter__()
+        self._begun, self._tx = begun, _Transaction(conn)
+        self._token = store._open_tx.set(self._tx)
+        return conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        begun, tx, token = self._begun, self._tx, self._token
+        if begun is None:
+            return
+        assert tx is not None and token is not None
+        self._store._open_tx.reset(token)
+        if await begun.__aexit__(exc_type, exc, tb):
+            return  # (a transaction never swallows what its block raised)
+        if exc_type is None:
+            await self._store._changed(tx.changed)

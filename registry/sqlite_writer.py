@@ -23,13 +23,13 @@ name taken).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from registry.sqlite_driver import adapted
+from registry.sqlite_driver import OneTripConnection, adapted
 
 
 class HeldWriter:
@@ -43,42 +43,79 @@ class HeldWriter:
         #: how many connections were taken from the pool (tests: one for many writes)
         self.connections = 0
 
-    @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A transaction on the held connection (as ``engine.begin()``: committed at
         the end of the block, rolled back when it raises)."""
+        return _HeldTransaction(self)
+
+    async def _take(self) -> tuple[AsyncConnection, asyncio.Lock]:
+        """The held connection (a fresh one if it failed) and its lock, now held."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             stale, self._conn = self._conn, None
             self._loop, self._lock = loop, asyncio.Lock()
             if stale is not None and not stale.closed:
                 await stale.close()  # back to the pool (no transaction is open on it)
-        assert self._lock is not None
-        async with self._lock:
+        lock = self._lock
+        assert lock is not None
+        await lock.acquire()
+        try:
             conn = self._conn
             if conn is None or conn.closed or conn.invalidated:
                 conn = self._conn = await self.engine.connect()
                 await conn.begin()  # the one SQLAlchemy transaction, for the connection's life
                 self.connections += 1
-            raw = await adapted(conn)
-            raw.begin()  # BEGIN IMMEDIATE, sent with the first statement
-            try:
-                yield conn
-            except BaseException:
-                await raw.rollback_async()
-                raise
-            try:
-                await raw.commit_async()
-            except Exception as error:
-                await raw.rollback_async()
-                if isinstance(error, self.engine.dialect.loaded_dbapi.Error):
-                    raise DBAPIError.instance("COMMIT", None, error,
-                                              self.engine.dialect.loaded_dbapi.Error,
-                                              dialect=self.engine.dialect) from error
-                raise
+        except BaseException:
+            lock.release()
+            raise
+        return conn, lock
 
     async def close(self) -> None:
         """Give the held connection back (before the engine is disposed)."""
         conn, self._conn = self._conn, None
         if conn is not None and not conn.closed:
             await conn.close()
+
+
+class _HeldTransaction:
+    """:meth:`HeldWriter.begin`'s block: a class, not a generator-based context manager
+    (each write enters one: a generator, its first-iteration hook and its frame cost a
+    create a few microseconds more)."""
+
+    __slots__ = ("_lock", "_raw", "_writer")
+
+    def __init__(self, writer: HeldWriter) -> None:
+        self._writer = writer
+        self._lock: asyncio.Lock | None = None
+        self._raw: OneTripConnection | None = None
+
+    async def __aenter__(self) -> AsyncConnection:
+        conn, lock = await self._writer._take()
+        try:
+            raw = await adapted(conn)
+            raw.begin()  # BEGIN IMMEDIATE, sent with the first statement
+        except BaseException:
+            lock.release()
+            raise
+        self._lock, self._raw = lock, raw
+        return conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        lock, raw = self._lock, self._raw
+        assert lock is not None and raw is not None
+        try:
+            if exc_type is not None:
+                await raw.rollback_async()
+                return
+            try:
+                await raw.commit_async()
+            except Exception as error:
+                await raw.rollback_async()
+                dbapi_error = self._writer.engine.dialect.loaded_dbapi.Error
+                if isinstance(error, dbapi_error):
+                    raise DBAPIError.instance("COMMIT", None, error, dbapi_error,
+                                              dialect=self._writer.engine.dialect) from error
+                raise
+        finally:
+            lock.release()
