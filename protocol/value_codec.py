@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from protocol.constants import MAX_ARRAY_SIZE, MAX_HANDLE_VALUES
 from protocol.errors import ProtocolError
-from protocol.values import HandleValue, ValueReference
+from protocol.values import HandleValue, ValueReference, make_value
 from protocol.wire import Reader, decode_utf8, encode_utf8
 
 _FIXED = struct.Struct(">iiBiB")  # index, timestamp, ttl type, ttl, permissions
@@ -166,7 +166,7 @@ def read_value(r: Reader) -> HandleValue:
         pos = r.pos
     r.pos = pos
     ar, aw, pr, pw = _PERMS[perms]
-    return HandleValue(index, type_name, payload, ttl_type, ttl, timestamp, ar, aw, pr, pw, refs)
+    return make_value(index, type_name, payload, ttl_type, ttl, timestamp, ar, aw, pr, pw, refs)
 
 
 def read_values(r: Reader, limit: int = MAX_HANDLE_VALUES) -> tuple[HandleValue, ...]:

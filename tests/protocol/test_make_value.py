@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from protocol.value_codec import decode_value, decode_values, encode_value, encode_values
 from protocol.values import HandleValue, ValueReference, make_value, with_timestamp
 
 FIELDS = [
@@ -45,3 +46,16 @@ def test_a_made_value_is_a_plain_handle_value() -> None:
     assert dataclasses.replace(made, index=8) == HandleValue(8, *FIELDS[1][1:])  # type: ignore[arg-type]
     with pytest.raises(dataclasses.FrozenInstanceError):
         del made.data  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("fields", FIELDS)
+def test_a_decoded_value_is_the_constructor_s_value(fields: tuple[object, ...]) -> None:
+    """read_value (every value a request or a stored image carries) makes its values
+    with make_value: the same value as the constructor's, as frozen."""
+    built = HandleValue(*fields)  # type: ignore[arg-type]
+    decoded = decode_value(encode_value(built))
+    assert type(decoded) is HandleValue
+    assert decoded == built and hash(decoded) == hash(built) and repr(decoded) == repr(built)
+    assert decode_values(encode_values([built, built])) == (built, built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.data = b""  # type: ignore[misc]
