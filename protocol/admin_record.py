@@ -76,8 +76,27 @@ def encode_admin_record(admin: AdminRecord) -> bytes:
     return w.getvalue()
 
 
+#: decoded HS_ADMIN data by its bytes, at most :data:`DECODED_KEPT` (an AdminRecord is
+#: frozen: one serves every reader): each create under a prefix reads the same few
+#: HS_ADMIN values of its prefix handle
+_decoded: dict[bytes, AdminRecord] = {}
+DECODED_KEPT = 4096
+
+
 def decode_admin_record(data: bytes) -> AdminRecord:
-    """Decode HS_ADMIN value data (accepting the legacy two trailing octets)."""
+    """Decode HS_ADMIN value data (accepting the legacy two trailing octets); data seen
+    before gives the record decoded then (the same record)."""
+    admin = _decoded.get(data) if type(data) is bytes else None
+    if admin is None:
+        admin = _decode(data)
+        if type(data) is bytes:
+            if len(_decoded) >= DECODED_KEPT:
+                _decoded.clear()
+            _decoded[data] = admin
+    return admin
+
+
+def _decode(data: bytes) -> AdminRecord:
     r = Reader(data)
     permissions = r.u16() & ADMIN_PERM_ALL
     handle = r.string()
