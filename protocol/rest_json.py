@@ -375,6 +375,30 @@ def data_to_json(type_name: str, data: bytes) -> dict[str, Json]:
     return {"format": "string", "value": data.decode("utf-8")}
 
 
+#: HS_ADMIN data made from admin objects of the plain shape, by (handle, index,
+#: permissions): every REST create carries one naming its writer, the same every time
+_admin_made: dict[tuple[str, int, str], bytes] = {}
+ADMIN_MADE_KEPT = 4096
+
+
+def _admin_data(obj: Json) -> bytes:
+    """HS_ADMIN data from an admin object (:func:`admin_from_json`); one of the plain
+    shape (a string handle, an integer index and a permissions string, nothing else)
+    made once for its three members."""
+    if not (type(obj) is dict and len(obj) == 3 and type(handle := obj.get("handle")) is str
+            and type(index := obj.get("index")) is int
+            and type(perms := obj.get("permissions")) is str):
+        return _encode_admin(admin_from_json(obj))
+    key = (handle, index, perms)
+    data = _admin_made.get(key)
+    if data is None:
+        data = _encode_admin(admin_from_json(obj))
+        if len(_admin_made) >= ADMIN_MADE_KEPT:
+            _admin_made.clear()
+        _admin_made[key] = data
+    return data
+
+
 def data_from_json(obj: Json) -> bytes:
     """Value bytes from a ``data`` member (a bare string is UTF-8 text)."""
     if isinstance(obj, str):
@@ -395,7 +419,7 @@ def data_from_json(obj: Json) -> bytes:
         except ValueError:
             raise _fail("bad hex") from None
     if fmt == "admin":
-        return _encode_admin(admin_from_json(value))
+        return _admin_data(value)
     if fmt == "vlist":
         if not isinstance(value, list):
             raise _fail("vlist must be a list")

@@ -230,3 +230,44 @@ def test_the_plain_value_fast_path_reads_as_the_full_path(
     assert sum(not isinstance(found, str) for found in fast) > 100  # both kinds are tried
     monkeypatch.setattr(rest_json, "_plain_value", lambda _obj: None)
     assert fast == [_outcome(rest_json.value_from_json, obj) for obj in _SHAPES]
+
+
+ADMIN_OBJECTS = [
+    {"handle": "0.NA/88.118.8", "index": 300, "permissions": "111111111111"},
+    {"handle": "0.NA/88.118.8", "index": 300, "permissions": "011111110011"},
+    {"handle": "0.NA/88.118.8", "index": 301, "permissions": "*"},
+    {"handle": "0.NA/88.118.8", "index": 300, "permissions": True},
+    {"handle": "0.NA/88.118.8", "index": "300", "permissions": "1"},
+    {"handle": "0.NA/88.118.8", "index": 300, "permissions": [1, 0, 1]},
+    {"handle": "0.NA/88.118.8", "index": 300, "permissions": "1", "legacyByteLength": True},
+]
+
+
+@pytest.mark.parametrize("obj", ADMIN_OBJECTS)
+def test_admin_data_is_made_once_as_each_time(obj: dict[str, object]) -> None:
+    """HS_ADMIN data of the plain admin object is kept by its members: the same bytes
+    as made each time, whichever shape."""
+    made = encode_admin_record(rest_json.admin_from_json(obj))
+    for _ in range(2):
+        assert rest_json.data_from_json({"format": "admin", "value": dict(obj)}) == made
+
+
+@pytest.mark.parametrize("obj", [
+    {"handle": "0.NA/88.118.8", "index": 1 << 31, "permissions": "1"},
+    {"handle": 5, "index": 300, "permissions": "1"},
+    {"handle": "0.NA/88.118.8", "index": 300, "permissions": 1.5},
+])
+def test_bad_admin_objects_fail_every_time(obj: dict[str, object]) -> None:
+    for _ in range(2):
+        with pytest.raises(ProtocolError):
+            rest_json.data_from_json({"format": "admin", "value": obj})
+    assert not any(key[1] == 1 << 31 for key in rest_json._admin_made)
+
+
+def test_kept_admin_data_is_bounded() -> None:
+    for n in range(rest_json.ADMIN_MADE_KEPT + 10):
+        obj = {"handle": "0.NA/88.118.8", "index": n, "permissions": "1"}
+        assert rest_json.data_from_json({"format": "admin", "value": obj}) == (
+            encode_admin_record(AdminRecord("0.NA/88.118.8", n, rest_json.admin_from_json(
+                obj).permissions)))
+        assert len(rest_json._admin_made) <= rest_json.ADMIN_MADE_KEPT
