@@ -109,6 +109,10 @@ def parse_basic(value: str) -> tuple[str, int, bytes] | None:
     return handle, index, secret
 
 
+#: the parameters (their keys as kept: lower case) that try to prove an identity
+_PROVING = frozenset(("id", "type", "alg", "signature"))
+
+
 @dataclass(frozen=True, slots=True)
 class HandleAuthHeader:
     """The parameters of an ``Authorization: Handle ...`` header (``HandleAuthorizationHeader``)."""
@@ -146,12 +150,12 @@ class HandleAuthHeader:
     @property
     def session_id(self) -> str | None:
         """The ``sessionId`` parameter."""
-        return self.get("sessionid")
+        return self.params.get("sessionid")
 
     @property
     def authenticating(self) -> bool:
         """Whether the header tries to prove an identity (any of id, type, alg, signature)."""
-        return any(self.get(k) is not None for k in ("id", "type", "alg", "signature"))
+        return not self.params.keys().isdisjoint(_PROVING)
 
 
 #: how long a REST session lives idle once proven, and before
