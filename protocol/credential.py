@@ -84,6 +84,19 @@ def _decode_plain(data: bytes) -> Credential | None:
     """:func:`decode_credential` of a well-formed section (every length in bounds) with
     a few slices instead of a :class:`Reader` call a field (a session's every request
     carries one); None for anything else, which the reader decodes or refuses."""
+    fields = _plain_fields(data)
+    if fields is None:
+        return None
+    cred_type, hash_alg, signature, counter, version, reserved, flags, signer = fields
+    return Credential(cred_type, hash_alg, signature, counter, version, reserved, flags,
+                      signer)
+
+
+def _plain_fields(
+    data: bytes,
+) -> tuple[bytes, bytes, bytes, int, int, int, int, bytes] | None:
+    """The fields of :func:`_decode_plain`'s credential, in :class:`Credential`'s order,
+    without making it."""
     size = len(data)
     if size < 8:
         return None
@@ -107,8 +120,7 @@ def _decode_plain(data: bytes) -> Credential | None:
     at += len(hash_alg) + 4
     if not 0 <= n <= MAX_ARRAY_SIZE or at + n > size:
         return None
-    return Credential(cred_type, hash_alg, data[at:at + n], counter, version, reserved, flags,
-                      signer)
+    return cred_type, hash_alg, data[at:at + n], counter, version, reserved, flags, signer
 
 
 def _decode_read(data: bytes) -> Credential:
@@ -207,11 +219,17 @@ def mac_counter(msg: Message, secret_key: bytes) -> int | None:
     ``secret_key`` (:func:`verify_message_mac`), else None: the credential read once."""
     if not msg.signature:
         return None
-    cred = decode_credential(msg.signature)
-    if not cred.is_mac:
+    fields = _plain_fields(msg.signature)  # a well-formed section, without a Credential
+    if fields is None:
+        cred = _decode_read(msg.signature)
+        cred_type, hash_alg, signature, counter = (cred.type, cred.hash_alg, cred.signature,
+                                                   cred.session_counter)
+    else:
+        cred_type, hash_alg, signature, counter = fields[:4]
+    if cred_type != CREDENTIAL_TYPE_MAC:
         return None
-    expected = _mac_value(msg, cred.hash_alg, secret_key, cred.session_counter)
-    return cred.session_counter if hmac.compare_digest(expected, cred.signature) else None
+    expected = _mac_value(msg, hash_alg, secret_key, counter)
+    return counter if hmac.compare_digest(expected, signature) else None
 
 
 def sign_message(

@@ -3,6 +3,7 @@ prefix packed at once: the same as the field-by-field reader and the former layo
 
 from __future__ import annotations
 
+import hmac
 import random
 import struct
 
@@ -14,9 +15,12 @@ from protocol.credential import (
     Credential,
     _decode_plain,
     _decode_read,
+    _mac_value,
     _version_prefix,
     decode_credential,
     encode_credential,
+    mac_counter,
+    sign_message_mac,
 )
 from protocol.errors import ProtocolError
 from protocol.message import Message
@@ -93,3 +97,43 @@ def test_prefix_packs_as_before(version: tuple[int, int]) -> None:
             rng.randrange(256)
         counter = rng.randrange(-2**31, 2**32)
         assert _version_prefix(msg, counter) == _old_prefix(msg, counter)
+
+
+def _mac_counter_as_before(msg: Message, key: bytes) -> int | None:
+    """mac_counter as it was: the section decoded into a Credential first."""
+    if not msg.signature:
+        return None
+    cred = decode_credential(msg.signature)
+    if not cred.is_mac:
+        return None
+    expected = _mac_value(msg, cred.hash_alg, key, cred.session_counter)
+    return cred.session_counter if hmac.compare_digest(expected, cred.signature) else None
+
+
+@pytest.mark.parametrize("version", [(2, 5), (2, 6), (2, 7), (2, 10), (2, 11)])
+def test_mac_counter_reads_sections_as_before(version: tuple[int, int]) -> None:
+    """mac_counter, which reads a well-formed section without making a Credential,
+    answers (counter, None or error) as it did for MACs good, bad, cut and mangled."""
+    rng = random.Random(40 + version[1])
+    key = rng.randbytes(32)
+    for _ in range(40):
+        msg = Message(OC_CREATE_HANDLE, body=ValuesRequest("88.118.8/m", ()),
+                      request_id=rng.randrange(1, 2**31), major_version=version[0],
+                      minor_version=version[1])
+        msg.session_id = rng.randrange(1, 2**31)
+        sign_message_mac(msg, key, rng.randrange(1, 2**31))
+        assert msg.signature is not None
+        good = msg.signature
+        variants = [good, good[:rng.randrange(len(good))],
+                    good[:-1] + bytes([good[-1] ^ 1]),
+                    good.replace(b"HS_MAC", b"HS_SIGNED"[:6])]
+        for _ in range(6):
+            spot = rng.randrange(0, len(good) - 3)
+            variants.append(good[:spot] + _INT.pack(rng.choice((-1, 0, 2**30))) + good[spot + 4:])
+        for variant in variants:
+            msg.signature = variant
+            for k in (key, rng.randbytes(32)):
+                assert _outcome(lambda _d, m=msg, k=k: mac_counter(m, k), b"") == _outcome(
+                    lambda _d, m=msg, k=k: _mac_counter_as_before(m, k), b"")
+        msg.signature = good
+        assert mac_counter(msg, key) is not None
