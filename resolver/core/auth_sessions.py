@@ -62,6 +62,8 @@ HTTP = "http"
 KNOWN_SESSIONS = 10000
 #: session records a process keeps as it wrote them (:meth:`Sessions._written_slot`)
 WRITTEN_KEPT = 1024
+#: starts of encoded session records a process keeps (:func:`_stored_head`)
+HEADS_KEPT = 1024
 
 
 class AuthState(Protocol):
@@ -199,12 +201,11 @@ class _Stored:
     sent: int = 0
 
     def encode(self) -> bytes:
-        return orjson.dumps({
-            "s": _b64(self.secret), "l": self.lifetime, "h": self.handle, "i": self.index,
-            "c": None if self.credential is None else self.credential.hex(),
-            "u": self.claimed, "hi": self.highest, "w": format(self.window, "x"),
-            "n": self.sent,
-        })
+        """The record as JSON (``orjson.dumps`` of its fields, :meth:`decode` reads it):
+        the part a session's requests do not change made once (:func:`_stored_head`)."""
+        head = _stored_head(self.secret, self.lifetime, self.handle, self.index,
+                            self.credential, self.claimed)
+        return b'%b,"hi":%d,"w":"%x","n":%d}' % (head, self.highest, self.window, self.sent)
 
     @classmethod
     def decode(cls, data: bytes) -> _Stored:
@@ -213,9 +214,34 @@ class _Stored:
                    None if f["c"] is None else bytes.fromhex(f["c"]), bool(f["u"]),
                    int(f["hi"]), int(f["w"], 16), int(f["n"]))
 
+    def caller(self) -> Caller:
+        """Who the session proved to be (anonymous: nobody yet)."""
+        return ANONYMOUS if self.handle is None else Caller(self.handle, self.index)
+
     def session(self, session_id: str) -> Session:
-        caller = ANONYMOUS if self.handle is None else Caller(self.handle, self.index)
-        return Session(session_id, self.secret, caller, self.credential)
+        return Session(session_id, self.secret, self.caller(), self.credential)
+
+
+#: the start of encoded session records by their fields that requests do not change
+_heads: dict[tuple[bytes, float, str | None, int | None, bytes | None, bool], bytes] = {}
+
+
+def _stored_head(secret: bytes, lifetime: float, handle: str | None, index: int | None,
+                 credential: bytes | None, claimed: bool) -> bytes:
+    """``orjson.dumps`` of a record's first fields, without its closing brace: made once
+    for them (at most :data:`HEADS_KEPT`), then taken again by every request of its
+    session, whose counter changes only the fields after them."""
+    key = (secret, lifetime, handle, index, credential, claimed)
+    head = _heads.get(key)
+    if head is None:
+        head = orjson.dumps({
+            "s": _b64(secret), "l": lifetime, "h": handle, "i": index,
+            "c": None if credential is None else credential.hex(), "u": claimed,
+        })[:-1]
+        if len(_heads) >= HEADS_KEPT:
+            _heads.clear()
+        _heads[key] = head
+    return head
 
 
 class Sessions:
@@ -450,10 +476,10 @@ class CounterGuard:
         if slot is None:
             raise SessionRefused(RC_SESSION_TIMEOUT, "invalid session or timed out")
         stored = self.sessions._stored(slot.data)
-        now = stored.session(self.session.session_id)
-        if not (hmac.compare_digest(stored.secret, self.session.secret)
-                and now.caller == self.session.caller
-                and now.credential == self.session.credential):
+        session = self.session
+        if not (hmac.compare_digest(stored.secret, session.secret)
+                and stored.caller() == session.caller
+                and stored.credential == session.credential):
             raise SessionRefused(RC_SESSION_TIMEOUT, "the session changed", changed=True)
         if not _use_counter(stored, self.counter):
             raise SessionRefused(RC_SESSION_MESSAGE_REJECTED, "replayed")

@@ -5,17 +5,21 @@ identity bound to a credential fingerprint (F5), replay window, hashed ids."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Callable
 
+import orjson
 import pytest
 from sqlalchemy import select
 
 from registry.config import NodeConfig
 from registry.models import AuthRecord, table_of
 from registry.store import HandleStore
+from resolver.core import auth_sessions
 from resolver.core.auth_sessions import (
     COUNTER_WINDOW,
     HANDLE,
+    HEADS_KEPT,
     HTTP,
     AuthState,
     Challenges,
@@ -23,6 +27,8 @@ from resolver.core.auth_sessions import (
     MemoryAuthState,
     SessionRefused,
     Sessions,
+    _Stored,
+    _use_counter,
     auth_bounds,
 )
 from resolver.core.limits import Limits
@@ -323,3 +329,34 @@ async def test_a_counter_change_reads_back_what_it_wrote_as_a_decode_would() -> 
         assert outcomes[0] == outcomes[1]
     assert stored[kept_by] == stored[decoded_by]
     assert taken >= 5  # most changes took back the record written before
+
+
+def _dumped(stored: _Stored) -> bytes:
+    """A session record as it was encoded: orjson of all its fields at once."""
+    return orjson.dumps({
+        "s": base64.b64encode(stored.secret).decode("ascii"), "l": stored.lifetime,
+        "h": stored.handle, "i": stored.index,
+        "c": None if stored.credential is None else stored.credential.hex(),
+        "u": stored.claimed, "hi": stored.highest, "w": format(stored.window, "x"),
+        "n": stored.sent,
+    })
+
+
+def test_records_encode_as_all_their_fields_at_once() -> None:
+    """A session record's fields that requests do not change are encoded once
+    (_stored_head): each record encodes to the bytes of all its fields at once, through
+    counters, an identity bound later, a claim, and more records than are kept."""
+    records = [_Stored(b"k" * 16, 600.0), _Stored(b"\x00\xff" * 8, 1.5, claimed=True),
+               _Stored(b"key", 1800.0, "0.NA/88.118.8", 300, b"\x01" * 32)]
+    for stored in records:
+        for counter in (1, 2, 7, 3, COUNTER_WINDOW + 40, 2 * COUNTER_WINDOW):
+            _use_counter(stored, counter)
+            stored.sent += 1
+            assert stored.encode() == _dumped(stored)
+            assert _Stored.decode(stored.encode()) == stored
+        stored.handle, stored.index, stored.credential = "0.NA/88.118.9", 301, b"\x02" * 32
+        assert stored.encode() == _dumped(stored)
+    for n in range(HEADS_KEPT + 10):
+        many = _Stored(n.to_bytes(4, "big"), 600.0, "0.NA/88.118.8", n)
+        assert many.encode() == _dumped(many)
+        assert len(auth_sessions._heads) <= HEADS_KEPT
