@@ -45,6 +45,7 @@ from registry.db import (
 )
 from registry.pg_batches import KeyBatcher
 from registry.pg_reads import PointReader
+from registry.sqlite_checkpoints import BackgroundCheckpoints
 from registry.sqlite_driver import OneTripConnection, adapted
 from registry.sqlite_reads import InlineReader, ThreadedReader
 from registry.sqlite_writer import HeldWriter
@@ -75,9 +76,11 @@ class StoreBase:
         self._inline: InlineReader | None = None
         self._threaded: ThreadedReader | None = None
         self._writer: HeldWriter | None = None
+        self._checkpoints: BackgroundCheckpoints | None = None
         if engine.dialect.name == "sqlite":
-            self._writer = HeldWriter(engine)
             assert engine.url.database
+            self._checkpoints = BackgroundCheckpoints(engine.url.database)
+            self._writer = HeldWriter(engine, after_commit=self._checkpoints.written)
             self._inline = InlineReader(engine.url.database)
             self._threaded = ThreadedReader(engine.url.database, size=SQLITE_READ_THREADS,
                                             busy_ms=SQLITE_BUSY_TIMEOUT_MS)
@@ -225,6 +228,8 @@ class StoreBase:
         """Close every pooled connection."""
         if self._writer is not None:
             await self._writer.close()
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         if self._inline is not None:
             self._inline.close()
         if self._threaded is not None:

@@ -23,6 +23,7 @@ name taken).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
@@ -35,8 +36,11 @@ from registry.sqlite_driver import OneTripConnection, adapted
 class HeldWriter:
     """Transactions of ``engine`` (SQLite) on one connection kept checked out."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine,
+                 after_commit: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        #: called after each transaction committed (:mod:`registry.sqlite_checkpoints`)
+        self.after_commit = after_commit
         self._conn: AsyncConnection | None = None
         self._lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -110,6 +114,8 @@ class _HeldTransaction:
                 return
             try:
                 await raw.commit_async()
+                if self._writer.after_commit is not None:
+                    self._writer.after_commit()
             except Exception as error:
                 await raw.rollback_async()
                 dbapi_error = self._writer.engine.dialect.loaded_dbapi.Error

@@ -1,0 +1,76 @@
+"""WAL checkpoints in the background (registry.sqlite_checkpoints)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from protocol.values import HandleValue
+from registry.sqlite_checkpoints import BackgroundCheckpoints
+from registry.store import HandleStore
+
+VALUE = HandleValue(1, "URL", b"https://example.test")
+
+
+def in_database_file(path: Path, name: str) -> bool:
+    """Whether the database file itself (not its WAL) holds handle ``name``."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)  # reads no WAL
+    try:
+        return conn.execute("SELECT 1 FROM handles WHERE name = ?", (name,)).fetchone() is not None
+    except sqlite3.OperationalError:  # not even the table yet: the schema is in the WAL
+        return False
+    finally:
+        conn.close()
+
+
+async def eventually(check: object, seconds: float = 20.0) -> bool:
+    """Whether ``check()`` came true within ``seconds`` (asked every 20 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.02)
+    return bool(check())  # type: ignore[operator]
+
+
+async def test_a_write_reaches_the_database_file_a_moment_later(tmp_path: Path) -> None:
+    """A create commits to the WAL only (the writers' own checkpoint is far off); the
+    background checkpoint puts it in the database file without another write, once for
+    the writes of that moment, and none runs while nothing is written."""
+    path = tmp_path / "registry.db"
+    store = await HandleStore.open(f"sqlite:///{path}")
+    checkpoints = store._checkpoints
+    assert checkpoints is not None
+    checkpoints.after = 0.05
+    try:
+        runs = checkpoints.runs
+        for i in range(3):
+            await store.create_handle(f"88.118.8/a{i}", [VALUE], actor="t")
+        assert not in_database_file(path, "88.118.8/a2")
+        assert await eventually(lambda: in_database_file(path, "88.118.8/a2"))
+        assert await eventually(lambda: checkpoints.runs > runs)
+        assert checkpoints.last is not None and checkpoints.last[0] == 0  # not busy
+        done = checkpoints.runs
+        await asyncio.sleep(0.3)
+        assert checkpoints.runs == done  # nothing written: no checkpoint
+        assert (await store.verify_audit()).ok
+    finally:
+        await store.close()
+    assert checkpoints._thread is None
+
+
+async def test_checkpoints_stop_with_their_store_and_start_again(tmp_path: Path) -> None:
+    path = tmp_path / "registry.db"
+    checkpoints = BackgroundCheckpoints(str(path), after=0.01)
+    sqlite3.connect(path).close()
+    checkpoints.written()
+    thread = checkpoints._thread
+    assert thread is not None and thread.is_alive()
+    checkpoints.close()
+    assert not thread.is_alive() and checkpoints._thread is None
+    checkpoints.written()  # a store used again after its close: a new thread
+    assert checkpoints._thread is not None and checkpoints._thread.is_alive()
+    assert await eventually(lambda: checkpoints.runs == 1)
+    checkpoints.close()
