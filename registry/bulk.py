@@ -74,7 +74,7 @@ _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "c
 @dataclass(slots=True)
 class _Row:
     """One valid input row of a batch, and which rules can concern it at all (by its
-    value types: :func:`_kinds`)."""
+    value types: :func:`record_kinds`)."""
 
     position: int
     name: str
@@ -89,14 +89,16 @@ class _Row:
     linked: bool
 
 
-#: :func:`_kinds` by the set of value types (bounded: cleared when full)
+#: :func:`record_kinds` by the set of value types (bounded: cleared when full)
 _KINDS: dict[frozenset[str], tuple[bool, bool, bool]] = {}
 
 
-def _kinds(types: frozenset[str]) -> tuple[bool, bool, bool]:
-    """``(checked, identified, linked)`` of a record whose values have ``types``: worked
-    out once for each set of types (the records of an import repeat a few), not three
-    set intersections for every record."""
+def record_kinds(types: frozenset[str]) -> tuple[bool, bool, bool]:
+    """``(checked, identified, linked)`` of a record whose values have ``types``: whether
+    templates and events (:func:`links.check_records`), identifiers
+    (:mod:`registry.identifiers`) and links (:func:`links.link_records`) can concern it
+    at all.  Worked out once for each set of types (the records of an import repeat a
+    few, a node's creates one or two), not three set intersections for every record."""
     kinds = _KINDS.get(types)
     if kinds is None:
         kinds = (not types.isdisjoint(_CHECKED_TYPES),
@@ -249,7 +251,7 @@ class BulkMixin(StoreBase):
                                                                  self.record_values), key=_index)
                         by_index = {v.index: v for v in admitted}
                     rows[key] = _Row(position, name, key, key.partition("/")[0], by_index,
-                                     *_kinds(frozenset([v.type for v in admitted])))
+                                     *record_kinds(frozenset([v.type for v in admitted])))
                 except StoreError as exc:
                     rejected.append(Rejection(position, name, str(exc), exc.response_code))
             if not validated:

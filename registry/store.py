@@ -31,7 +31,7 @@ from registry.applications import ApplicationsMixin
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.auth_state import AuthStateMixin
 from registry.backlinks import BacklinksMixin
-from registry.bulk import BulkMixin
+from registry.bulk import BulkMixin, record_kinds
 from registry.catalog import CatalogMixin
 from registry.cert_requests import CertRequestsMixin
 from registry.changes import ChangesMixin
@@ -738,9 +738,14 @@ class HandleStore(
             if values:
                 await conn.execute(insert(_V),
                                    [value_row(handle_id, key, v) for v in values.values()])
-        # the rules read other rows only; the identifier index refers to the head
-        await links.on_write(conn, name, None, values)
-        await identifiers.on_write(conn, name, None, values)
+        # the rules read other rows only; the identifier index refers to the head.  A new
+        # record whose value types no template, event, identifier or link concerns (a
+        # plain one: a URL and an HS_ADMIN) has nothing to check or index
+        checked, identified, linked = record_kinds(frozenset([v.type for v in values.values()]))
+        if checked or linked:
+            await links.on_write(conn, name, None, values)
+        if identified:
+            await identifiers.on_write(conn, name, None, values)
         event = AuditEvent(actor, action, name, after=record_digest(values.values()),
                            detail={"version": 1})
         await append_audit(conn, [event])
