@@ -173,7 +173,17 @@ def owners_query_sqlite(handle_keys: Iterable[str]) -> tuple[str, tuple[str, ...
     """The SQLite text and parameters of :func:`load_owners`' one read for
     ``handle_keys`` (None when it reads nothing), for a caller that runs it in the
     same trip as another statement and hands the rows in (``sqlite_rows``)."""
-    candidates = _candidates({key: _owning_chain(key) for key in set(handle_keys)})
+    keys = set(handle_keys)
+    if len(keys) == 1:  # a create's one handle: the same few prefixes create after create
+        return _chain_query_sqlite(_owning_chain(keys.pop()))
+    candidates = _candidates({key: _owning_chain(key) for key in keys})
+    return (_with_owners_sqlite(len(candidates)), tuple(candidates)) if candidates else None
+
+
+@lru_cache(maxsize=4096)
+def _chain_query_sqlite(chain: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """:func:`owners_query_sqlite` of a handle whose owning prefixes are ``chain``."""
+    candidates = sorted(set(chain))
     return (_with_owners_sqlite(len(candidates)), tuple(candidates)) if candidates else None
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from registry import sqlite_driver
-from registry.admission import Ownership, load_owners, owners_query_sqlite
+from registry.admission import (
+    Ownership,
+    _candidates,
+    _owning_chain,
+    _with_owners_sqlite,
+    load_owners,
+    owners_query_sqlite,
+)
 from registry.store import HandleStore
 
 KEYS = [
@@ -42,7 +49,8 @@ async def test_one_handle_has_the_ownership_a_batch_gives_it(tmp_path: Path, key
         others = ["88.118.8/zz", "88.118.6/zz", "99.2/zz"]
         async with store.transaction(), store._write() as conn:
             query = owners_query_sqlite([key])
-            assert query is not None
+            candidates = _candidates({key: _owning_chain(key)})
+            assert query == (_with_owners_sqlite(len(candidates)), tuple(candidates))
             rows = (await sqlite_driver.fetch_each(conn, [query]))[0]
             one = await load_owners(conn, [key], sqlite_rows=rows)
             batch_query = owners_query_sqlite([key, *others])
