@@ -272,12 +272,15 @@ def encode_header_body(msg: Message) -> bytes:
         raise ProtocolError(
             f"body {type(msg.body).__name__} does not fit op {msg.op_code} rc {msg.response_code}"
         )
-    ctx = BodyContext(msg.major_version, msg.minor_version)
     flags = msg.flags & 0xFFFFFFFF
     if not msg.at_least(2, 1):
         flags &= ~MSG_FLAG_RRDG
+    with_digest = msg.response_code != RC_RESERVED and flags & MSG_FLAG_RRDG
+    if not with_digest and _writes_nothing(msg.body):
+        return _header(msg, flags, b"")  # an "ok" answer, a create's: no writer to make
+    ctx = BodyContext(msg.major_version, msg.minor_version)
     w = Writer()
-    if msg.response_code != RC_RESERVED and flags & MSG_FLAG_RRDG:
+    if with_digest:
         rd = msg.request_digest
         if rd is None:
             raise ProtocolError("return-request-digest set but no request digest")
@@ -289,7 +292,19 @@ def encode_header_body(msg: Message) -> bytes:
         else:
             raise ProtocolError(f"bad request digest (code {rd.alg}, {len(rd.digest)} bytes)")
     msg.body.write(w, ctx)
-    body = w.getvalue()
+    return _header(msg, flags, w.getvalue())
+
+
+def _writes_nothing(body: AnyBody) -> bool:
+    """Whether ``body`` writes no octet (:meth:`EmptyBody.write`, a create's answer
+    naming no minted handle)."""
+    kind = type(body)
+    return kind is EmptyBody or (kind is CreateHandleResponse
+                                 and body.handle is None)  # type: ignore[union-attr]
+
+
+def _header(msg: Message, flags: int, body: bytes) -> bytes:
+    """The header of ``msg`` (its ``flags`` as sent) followed by ``body``."""
     try:
         header = _HEADER.pack(
             msg.op_code,
@@ -414,22 +429,17 @@ def make_response(
     always for a challenge).  ``expiration`` defaults to now + 12 hours.
     """
     major, minor = negotiate(request.suggest_major_version, request.suggest_minor_version)
-    resp = Message(
-        op_code=request.op_code,
-        response_code=response_code,
-        body=body,
-        flags=MSG_FLAG_RECU | (request.flags & _COPIED_FLAGS),
-        site_info_serial=site_info_serial,
-        recursion_count=request.recursion_count,
-        expiration=response_expiration() if expiration is None else expiration,
-        request_id=request.request_id,
-        session_id=request.session_id,
-        major_version=major,
-        minor_version=minor,
-    )
+    flags = MSG_FLAG_RECU | (request.flags & _COPIED_FLAGS)
     if response_code == RC_AUTHENTICATION_NEEDED:
-        resp.return_request_digest = True
-    if resp.return_request_digest:
+        flags |= MSG_FLAG_RRDG
+    # positionally, in Message's field order: its __init__ matches no keyword
+    resp = Message(
+        request.op_code, response_code, body, flags, site_info_serial,
+        request.recursion_count,
+        response_expiration() if expiration is None else expiration,
+        None, None, request.request_id, request.session_id, major, minor,
+    )
+    if flags & MSG_FLAG_RRDG:
         alg = digest_alg_for_version(major, minor)
         resp.request_digest = make_request_digest(request_bytes(request), alg)
     return resp
