@@ -105,25 +105,10 @@ class StoreBase:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        """Run the store operations inside the block as one transaction (see module doc)."""
-        if self._open_tx.get() is not None:  # already inside one: join it
-            yield
-            return
-        async with self._begin() as conn:
-            tx = _Transaction(conn)
-            token = self._open_tx.set(tx)
-            try:
-                yield
-            finally:
-                self._open_tx.reset(token)
-        await self._changed(tx.changed)
-
-    def _write_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """``async with store.transaction(), store._write() as conn`` in one class-based
-        context manager: a transaction of its own (or the open one, joined) and its
-        connection; for the writes every create makes."""
+    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """Run the store operations inside the block as one transaction (see module doc);
+        its connection (``as conn``) for a write of the store's own.  Inside an open one,
+        the block joins it."""
         return _TransactionWrite(self)
 
     def _begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -244,10 +229,10 @@ class StoreBase:
 
 
 class _TransactionWrite:
-    """:meth:`StoreBase._write_transaction`'s block: what :meth:`StoreBase.transaction`
-    and :meth:`StoreBase._write` do, without their two generators (and their first
-    iteration hooks and frames): the open transaction joined, else one begun, the store's
-    change hook told what it changed once it committed."""
+    """:meth:`StoreBase.transaction`'s block, a class rather than a generator (each write
+    enters one: a generator, its first-iteration hook and its frame cost a create a few
+    microseconds more): the open transaction joined, else one begun, the store's change
+    hook told what it changed once it committed."""
 
     __slots__ = ("_begun", "_store", "_token", "_tx")
 

@@ -643,7 +643,7 @@ class HandleStore(
         record: HandleRecord | None
         try:
             # a transaction, so the rules' reads (signers' keys) see this write's snapshot
-            async with self._write_transaction() as conn:
+            async with self.transaction() as conn:
                 if guard is not None:
                     await guard()
                 rows: Sequence[Any]

@@ -1,4 +1,4 @@
-"""A store write's transaction (``StoreBase._write_transaction``): its own or the open one."""
+"""A store write's transaction (``StoreBase.transaction``): its own or the open one."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ async def test_a_failed_write_rolls_back_and_tells_nothing(database: HandleStore
     told = Told()
     database.on_change = told
     with pytest.raises(LookupError):
-        async with database._write_transaction() as conn:
+        async with database.transaction() as conn:
             assert database._open_tx.get() is not None
-            assert (await database._write_transaction().__aenter__()) is conn  # joins
+            assert (await database.transaction().__aenter__()) is conn  # joins
             database._open_tx.get().changed.append("88.118.8/b")  # type: ignore[union-attr]
             raise LookupError("refused")
     assert database._open_tx.get() is None
