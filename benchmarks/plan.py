@@ -108,8 +108,10 @@ class Plan:
     #: creates each target (node and peer) makes over a protocol before the measured ones:
     #: a JVM peer (CNRI's) compiles its create path while it runs, so its first creates
     #: measure its interpreter (issue 17: CNRI's Handle creates went 868/s for its first
-    #: 500, 1,207/s for the next 500, 1,724/s over 3,000 after those)
-    create_warmup: int = 1000
+    #: 500, 1,207/s for the next 500, 1,724/s over 3,000 after those; with 1,000 warm-up
+    #: creates, four runs of 3,000 in a row measured it at 1,417, 1,758, 2,257 and
+    #: 2,209/s, settled after ~12,000)
+    create_warmup: int = 12000
     import_products: int = 3000
     csv_rows: int = 1_000_000
     #: profiles whose Handle UDP driver run is repeated at half the rate it reached
