@@ -114,8 +114,6 @@ class _HeldTransaction:
                 return
             try:
                 await raw.commit_async()
-                if self._writer.after_commit is not None:
-                    self._writer.after_commit()
             except Exception as error:
                 await raw.rollback_async()
                 dbapi_error = self._writer.engine.dialect.loaded_dbapi.Error
@@ -123,5 +121,8 @@ class _HeldTransaction:
                     raise DBAPIError.instance("COMMIT", None, error, dbapi_error,
                                               dialect=self._writer.engine.dialect) from error
                 raise
+            # committed: what the hook raises is its own, never the commit's failure
+            if self._writer.after_commit is not None:
+                self._writer.after_commit()
         finally:
             lock.release()

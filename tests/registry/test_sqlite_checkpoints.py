@@ -74,3 +74,28 @@ async def test_checkpoints_stop_with_their_store_and_start_again(tmp_path: Path)
     assert checkpoints._thread is not None and checkpoints._thread.is_alive()
     assert await eventually(lambda: checkpoints.runs == 1)
     checkpoints.close()
+
+
+async def test_a_failing_hook_after_commit_leaves_the_write_committed(tmp_path: Path) -> None:
+    """The held writer's after-commit hook runs once the commit succeeded: what it raises
+    reaches the caller as itself, and the write it followed stays committed."""
+    store = await HandleStore.open(f"sqlite:///{tmp_path / 'registry.db'}")
+    writer = store._writer
+    assert writer is not None
+
+    def broken() -> None:
+        raise RuntimeError("no thread")
+
+    writer.after_commit = broken
+    try:
+        try:
+            await store.create_handle("88.118.8/kept", [VALUE], actor="t")
+        except RuntimeError as exc:
+            assert str(exc) == "no thread"
+        else:
+            raise AssertionError("the hook's error was swallowed")
+        assert await store.get_handle("88.118.8/kept") is not None
+        assert (await store.verify_audit()).ok
+    finally:
+        writer.after_commit = None
+        await store.close()
