@@ -1,17 +1,21 @@
 """Bulk writes for the importer: one transaction per batch, resumable by job checkpoint.
 
+A batch is made ready before its transaction (:meth:`BulkMixin.prepare_bulk`,
+:mod:`registry.bulk_prepare`: records admitted, templates and events checked,
+value rows, images and digests laid out, on a snapshot of which handles exist
+and who owns the others) and stored in it, where what the snapshot decided is
+checked again and any record it no longer holds for is admitted anew.
 On PostgreSQL the head and value rows of a batch are written with ``COPY``
 (:mod:`registry.pgcopy`) after the same checks as on SQLite; on SQLite as
 multi-row ``INSERT`` statements, with tuples built once per value
-(:func:`registry.valuerows.add_batch_rows`, no parameter mapping per row; the
-records' images are made in the same pass over the values) and the new heads'
-ids given by the batch (it holds the write lock), not read back.  Those inserts
-are queued on the SQLite thread a part at a time without waiting
-(:func:`registry.sqlite_driver.insert_records_soon`): the rows of a part are made
-while SQLite inserts the part before, the links while it inserts the last one
-(it lets go of the GIL while it steps).  Its later statements run after them (one thread
-takes them in order), the batch waits for them before its commit, and a failed
-one fails the batch (rolled back: nothing of it stays).
+(:func:`registry.valuerows.record_rows`, no parameter mapping per row) and the
+new heads' ids given by the batch (it holds the write lock), not read back.
+Those inserts are queued on the SQLite thread a part at a time without waiting
+(:func:`registry.sqlite_driver.insert_records_soon`): the rows of a part are
+given their ids while SQLite inserts the part before, the links while it inserts
+the last one (it lets go of the GIL while it steps).  Its later statements run
+after them (one thread takes them in order), the batch waits for them before its
+commit, and a failed one fails the batch (rolled back: nothing of it stays).
 
 A batch either commits completely (handles, values, one ``bulk_put`` audit row
 whose ``after`` digests every stored record, and the job's ``rows_done``) or
@@ -25,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -34,27 +37,26 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.constants import RC_INVALID_VALUE
-from protocol.record_image import make_image
 from protocol.values import HandleValue
 from registry import changes, identifiers, links, pgcopy, sqlite_driver
 from registry.admission import Ownership, load_owners
 from registry.audit import AuditEvent, append_audit
 from registry.base import StoreBase
-from registry.errors import EnterpriseSuspended, HandleAlreadyExists, InvalidValue, StoreError
+from registry.bulk_prepare import (
+    PreparedBatch,
+    Row,
+    admin_prefix,
+    admit_row,
+    lay_out,
+    prepare_rows,
+)
+from registry.errors import EnterpriseSuspended, HandleAlreadyExists, StoreError
 from registry.models import Enterprise, Handle, HandleValueRow, ImportJob, table_of, utcnow
 from registry.names import name_key, split_handle
 from registry.pg_growth import ANALYZE, GrowthWatch
 from registry.records import BulkResult, ImportJobState, Rejection
-from registry.templates.mapping import LINK_RELATIONS
 from registry.trust.verify import Fetch
-from registry.valuerows import (
-    BOOL_TRUTH,
-    SQLITE_BLOB,
-    SQLITE_TRUTH,
-    VALUE_ROW_COLUMNS,
-    add_batch_rows,
-    check_values,
-)
+from registry.valuerows import BOOL_TRUTH, SQLITE_BLOB, SQLITE_TRUTH, VALUE_ROW_COLUMNS
 from registry.write_rules import WriteRules
 
 _H = table_of(Handle)
@@ -65,53 +67,9 @@ _CHUNK = 5000
 #: on SQLite the head and value rows of a batch are made and queued this many records
 #: at a time (:meth:`BulkMixin._put_rows`)
 _PIPELINE = 1000
-_CHECKED_TYPES = links.CHECKED_TYPES
 
 _HEAD_COLUMNS = ("id", "name", "name_key", "prefix", "enterprise", "version", "created",
                  "updated", "image")
-
-
-@dataclass(slots=True)
-class _Row:
-    """One valid input row of a batch, and which rules can concern it at all (by its
-    value types: :func:`record_kinds`)."""
-
-    position: int
-    name: str
-    key: str
-    prefix: str
-    values: dict[int, HandleValue]  # in index order
-    #: the record holds an event or a template (:func:`links.check_records`)
-    checked: bool
-    #: the record names other identifiers (:mod:`registry.identifiers`)
-    identified: bool
-    #: the record holds link values (:func:`links.link_records`)
-    linked: bool
-
-
-#: :func:`record_kinds` by the set of value types (bounded: cleared when full)
-_KINDS: dict[frozenset[str], tuple[bool, bool, bool]] = {}
-
-
-def record_kinds(types: frozenset[str]) -> tuple[bool, bool, bool]:
-    """``(checked, identified, linked)`` of a record whose values have ``types``: whether
-    templates and events (:func:`links.check_records`), identifiers
-    (:mod:`registry.identifiers`) and links (:func:`links.link_records`) can concern it
-    at all.  Worked out once for each set of types (the records of an import repeat a
-    few, a node's creates one or two), not three set intersections for every record."""
-    kinds = _KINDS.get(types)
-    if kinds is None:
-        kinds = (not types.isdisjoint(_CHECKED_TYPES),
-                 not types.isdisjoint(identifiers.ID_TYPES),
-                 not types.isdisjoint(LINK_RELATIONS))
-        if len(_KINDS) >= 4096:
-            _KINDS.clear()
-        _KINDS[types] = kinds
-    return kinds
-
-
-def _index(value: HandleValue) -> int:
-    return value.index
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
@@ -157,10 +115,12 @@ class BulkMixin(StoreBase):
     #: PostgreSQL: when the tables have grown enough to ANALYZE (:mod:`registry.pg_growth`)
     growth: GrowthWatch | None = None
 
-    async def start_import_job(self, job_id: str, source_digest: str) -> ImportJobState:
-        """The job ``job_id``, created at row 0 if new; resuming needs the same source."""
+    async def start_import_job(self, job_id: str, source_digest: str, *,
+                               rows_done: int = 0) -> ImportJobState:
+        """The job ``job_id``, created at row ``rows_done`` if new; resuming needs the
+        same source."""
         async with self._write() as conn:
-            job = await self._job(conn, job_id, source_digest)
+            job = await self._job(conn, job_id, source_digest, rows_done)
         if job.source_digest != source_digest:
             raise StoreError(f"import job {job_id} was started on another source")
         return job
@@ -171,24 +131,68 @@ class BulkMixin(StoreBase):
             row = (await conn.execute(select(_J).where(_J.c.job_id == job_id))).first()
         return None if row is None else ImportJobState(*row)
 
-    async def finish_import_job(self, job_id: str, status: str = "done") -> None:
-        """Mark a job finished (``done``, ``failed``...)."""
-        async with self._write() as conn:
-            await conn.execute(
-                update(_J).where(_J.c.job_id == job_id).values(status=status, updated=utcnow())
-            )
+    async def import_jobs_under(self, job_id: str) -> list[ImportJobState]:
+        """The jobs named ``job_id/...`` (the shares of a parallel import), by name."""
+        query = select(_J).where(_J.c.job_id.startswith(f"{job_id}/", autoescape=True))
+        async with self._read() as conn:
+            rows = (await conn.execute(query.order_by(_J.c.job_id))).all()
+        return [ImportJobState(*row) for row in rows]
 
-    async def _job(self, conn: AsyncConnection, job_id: str, digest: str) -> ImportJobState:
+    async def finish_import_job(self, job_id: str, status: str = "done", *,
+                                rows_done: int | None = None) -> None:
+        """Mark a job finished (``done``, ``failed``...), its checkpoint at ``rows_done``
+        if given."""
+        fields: dict[str, Any] = {"status": status, "updated": utcnow()}
+        if rows_done is not None:
+            fields["rows_done"] = rows_done
+        async with self._write() as conn:
+            await conn.execute(update(_J).where(_J.c.job_id == job_id).values(**fields))
+
+    async def _job(self, conn: AsyncConnection, job_id: str, digest: str,
+                   rows_done: int = 0) -> ImportJobState:
         query = select(_J).where(_J.c.job_id == job_id).with_for_update()
         row = (await conn.execute(query)).first()
         if row is not None:
             return ImportJobState(*row)
-        state = ImportJobState(job_id, digest, 0, "running", utcnow())
+        state = ImportJobState(job_id, digest, rows_done, "running", utcnow())
         await conn.execute(insert(_J), [
-            {"job_id": job_id, "source_digest": digest, "rows_done": 0, "status": "running",
-             "updated": state.updated}
+            {"job_id": job_id, "source_digest": digest, "rows_done": rows_done,
+             "status": "running", "updated": state.updated}
         ])
         return state
+
+    async def prepare_bulk(
+        self, records: Sequence[tuple[str, Sequence[HandleValue]]], *, validated: bool = False
+    ) -> PreparedBatch:
+        """``records`` made ready for :meth:`bulk_put` outside its transaction
+        (:mod:`registry.bulk_prepare`): admitted and laid out on a snapshot of which of
+        them exist and who owns the others, templates and events checked (unless
+        ``validated``).  Holds no write lock: an importing process prepares its next batch
+        while another stores one."""
+        now = utcnow()
+        unnamed: list[Rejection] = []
+        named: list[tuple[int, str, Sequence[HandleValue], str]] = []
+        for position, (name, values) in enumerate(records):
+            try:
+                split_handle(name)
+            except StoreError as exc:
+                unnamed.append(Rejection(position, name, str(exc), exc.response_code))
+                continue
+            named.append((position, name, values, name_key(name)))
+        async with self._read() as conn:
+            admins, _heads = await self._new_handle_owners(
+                conn, {entry[3] for entry in named}, lock=False)
+            prepared = await prepare_rows(self.rules, named, admins)
+            rows = [p.outcome for p in prepared.values() if isinstance(p.outcome, Row)]
+            if not validated:
+                await _trace(conn, rows)
+        stamp = int(now.timestamp())
+        lay_out(rows, stamp, *self._row_style())
+        return PreparedBatch(now, stamp, named, unnamed, prepared)
+
+    def _row_style(self) -> tuple[tuple[Any, Any], type[bytearray] | None]:
+        """How this dialect's driver takes value rows: permission flags, data."""
+        return (SQLITE_TRUTH, SQLITE_BLOB) if self.dialect == "sqlite" else (BOOL_TRUTH, None)
 
     async def bulk_put(
         self,
@@ -199,6 +203,7 @@ class BulkMixin(StoreBase):
         job_position: int | None = None,
         overwrite: bool = False,
         validated: bool = False,
+        prepared: PreparedBatch | None = None,
     ) -> BulkResult:
         """Store a batch of ``(name, values)`` in one transaction.
 
@@ -213,45 +218,38 @@ class BulkMixin(StoreBase):
         ``validated`` skips that for records known to be good, e.g. the demo
         generator's), and the stored records' where-used links are written.  Each
         record passes the store's write rules (:mod:`registry.write_rules`) or is
-        rejected with their reason.
+        rejected with their reason.  ``prepared``: what :meth:`prepare_bulk` made of
+        ``records`` (with the same ``validated``); made here, before the transaction,
+        when not given.
         """
-        rejected: list[Rejection] = []
-        rows: dict[str, _Row] = {}
+        batch = prepared or await self.prepare_bulk(records, validated=validated)
+        rejected: list[Rejection] = list(batch.unnamed)
+        rows: dict[str, Row] = {}
         # a transaction, so the write rules' reads see this batch's snapshot
         async with self.transaction(), self._write() as conn:
             if job_id is not None:
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
                     return BulkResult(0, 0, (), skipped=True)
-            named: list[tuple[int, str, Sequence[HandleValue], str]] = []
-            for position, (name, values) in enumerate(records):
+            admins, heads = await self._new_handle_owners(
+                conn, {entry[3] for entry in batch.named})
+            for position, name, values, key in batch.named:
+                duplicate = key in rows
+                before = batch.records.get(position)
                 try:
-                    split_handle(name)
-                except StoreError as exc:
-                    rejected.append(Rejection(position, name, str(exc), exc.response_code))
-                    continue
-                named.append((position, name, values, name_key(name)))
-            admins, heads = await self._new_handle_owners(conn, {entry[3] for entry in named})
-            for position, name, values, key in named:
-                try:
-                    if key in rows:
-                        raise HandleAlreadyExists(f"{name} appears twice in the batch")
-                    if not values:
-                        raise InvalidValue(f"{name} has no values (a record needs at least one)")
-                    checked = check_values(values)
-                    if key in admins:  # a new handle: its enterprise's admin unless it names one
-                        checked = admins[key].with_admin(checked)
-                    # sorted by index (unique: the values are never compared), in C
-                    by_index = dict(sorted(checked.items()))
-                    ordered = list(by_index.values())
-                    # None: signatures to verify or make; else the same values, in order
-                    admitted = self.rules.admit_unsigned(name, ordered)
-                    if admitted is None:
-                        admitted = sorted(await self.rules.admit(name, ordered,
-                                                                 self.record_values), key=_index)
-                        by_index = {v.index: v for v in admitted}
-                    rows[key] = _Row(position, name, key, key.partition("/")[0], by_index,
-                                     *record_kinds(frozenset([v.type for v in admitted])))
+                    if (before is not None and before.outcome is not None
+                            and before.duplicate == duplicate
+                            and before.admission == admin_prefix(key, admins)):
+                        outcome = before.outcome  # what it came to holds
+                        if isinstance(outcome, Rejection):
+                            rejected.append(outcome)
+                        else:
+                            rows[key] = outcome
+                        continue
+                    row = await admit_row(self.rules, self.record_values, position, name, key,
+                                          values, admins.get(key), duplicate)
+                    assert row is not None  # (given record_values, it is admitted or raises)
+                    rows[key] = row
                 except StoreError as exc:
                     rejected.append(Rejection(position, name, str(exc), exc.response_code))
             if not validated:
@@ -261,11 +259,13 @@ class BulkMixin(StoreBase):
                                                     heads)
             if not validated:
                 replaced = await self._keep_events(conn, replaced, rejected)
-            now = utcnow()
+            now, stamp = batch.now, batch.stamp
             ids = {row.key: hid for row, hid in replaced}
             ids_before = set(ids)
-            stamp = int(now.timestamp())
-            await self._clear(conn, replaced, now, stamp)
+            stored = sorted([row for row, _owner in fresh]
+                            + [row for row, _hid in replaced], key=lambda r: r.position)
+            lay_out(stored, stamp, *self._row_style())
+            await self._clear(conn, replaced, now)
             # on SQLite the head and value rows are queued on its thread and not waited
             # for (:func:`sqlite_driver.insert_records_soon`): the next rows (values, links,
             # identifiers) are made while it inserts these, the statements after run after
@@ -273,10 +273,8 @@ class BulkMixin(StoreBase):
             pending: list[asyncio.Future[None]] = []
             try:
                 ids.update(await self._new_ids(conn, fresh))
-                stored = sorted([row for row, _owner in fresh]
-                                + [row for row, _hid in replaced], key=lambda r: r.position)
                 digest = await self._put_rows(conn, stored, {row.key: owner for row, owner
-                                                             in fresh}, ids, now, stamp, pending)
+                                                             in fresh}, ids, now, pending)
                 await self._index(conn, stored, replaced, ids_before)
                 if stored:
                     detail = {"job": job_id, "position": job_position, "inserted": len(fresh),
@@ -300,8 +298,8 @@ class BulkMixin(StoreBase):
         return BulkResult(len(fresh), len(replaced), tuple(rejected))
 
     @staticmethod
-    async def _index(conn: AsyncConnection, stored: list[_Row],
-                     replaced: list[tuple[_Row, int]], ids_before: set[str]) -> None:
+    async def _index(conn: AsyncConnection, stored: list[Row],
+                     replaced: list[tuple[Row, int]], ids_before: set[str]) -> None:
         """Write the where-used links and the identifiers index of the ``stored`` rows
         (``replaced`` ones lose their old entries; ``ids_before``: their keys)."""
         # a record without links (or identifiers) now or before adds no rows
@@ -323,7 +321,7 @@ class BulkMixin(StoreBase):
 
     @staticmethod
     async def _reject_taken_identifiers(
-        conn: AsyncConnection, rows: dict[str, _Row], rejected: list[Rejection]
+        conn: AsyncConnection, rows: dict[str, Row], rejected: list[Rejection]
     ) -> None:
         """Move the rows whose GS1/OID identifiers are malformed or bound elsewhere to
         ``rejected``."""
@@ -335,33 +333,34 @@ class BulkMixin(StoreBase):
 
     @staticmethod
     async def _new_handle_owners(
-        conn: AsyncConnection, keys: set[str]
+        conn: AsyncConnection, keys: set[str], *, lock: bool = True
     ) -> tuple[dict[str, Ownership], dict[str, tuple[int, str | None]]]:
         """The ownership of the batch's handles (name ``keys``) that do not exist yet, by
-        key, their enterprises locked and usage counted for admitting them (read before
-        the rows are admitted, so a default admin is signed with the record); and the
-        existing ones' ``(id, enterprise status)`` by key (on SQLite what
+        key, with ``lock`` their enterprises locked and usage counted for admitting them
+        (read before the rows are admitted, so a default admin is signed with the record);
+        and the existing ones' ``(id, enterprise status)`` by key (on SQLite what
         :meth:`_sort_rows` goes by: one query less a batch; not locked here, on
         PostgreSQL the enterprises are locked before the handles, as a create does)."""
         existing = {key: (hid, status)
                     for key, hid, status in await _rows_with_keys(conn, _EXISTING, sorted(keys))}
-        return await load_owners(conn, keys - existing.keys()), existing
+        return await load_owners(conn, keys - existing.keys(), lock=lock), existing
 
     @staticmethod
     async def _reject_untraceable(
-        conn: AsyncConnection, rows: dict[str, _Row], rejected: list[Rejection]
+        conn: AsyncConnection, rows: dict[str, Row], rejected: list[Rejection]
     ) -> None:
-        """Move the rows that break a traceability rule from ``rows`` to ``rejected``."""
-        bad = await links.check_records(conn, [(key, row.values) for key, row in rows.items()
-                                               if row.checked])
-        for key, reason in bad.items():
-            row = rows.pop(key)
-            rejected.append(Rejection(row.position, row.name, reason, RC_INVALID_VALUE))
+        """Move the rows that break a traceability rule from ``rows`` to ``rejected``
+        (asked here of the rows their preparation did not ask of)."""
+        await _trace(conn, [row for row in rows.values() if not row.traced])
+        for row in [row for row in rows.values() if row.problem is not None]:
+            del rows[row.key]
+            rejected.append(Rejection(row.position, row.name, row.problem or "",
+                                      RC_INVALID_VALUE))
 
     @staticmethod
     async def _keep_events(
-        conn: AsyncConnection, replaced: list[tuple[_Row, int]], rejected: list[Rejection]
-    ) -> list[tuple[_Row, int]]:
+        conn: AsyncConnection, replaced: list[tuple[Row, int]], rejected: list[Rejection]
+    ) -> list[tuple[Row, int]]:
         """The overwrites that keep every stored event; the others go to ``rejected``."""
         bad = await links.rewritten_events(conn, [(hid, r.name, r.values) for r, hid in replaced])
         for row, _hid in replaced:
@@ -371,10 +370,10 @@ class BulkMixin(StoreBase):
         return [(row, hid) for row, hid in replaced if row.name not in bad]
 
     async def _sort_rows(
-        self, conn: AsyncConnection, rows: dict[str, _Row], overwrite: bool,
+        self, conn: AsyncConnection, rows: dict[str, Row], overwrite: bool,
         rejected: list[Rejection], owners: dict[str, Ownership],
         heads: dict[str, tuple[int, str | None]],
-    ) -> tuple[list[tuple[_Row, str | None]], list[tuple[_Row, int]]]:
+    ) -> tuple[list[tuple[Row, str | None]], list[tuple[Row, int]]]:
         """Split rows into new ones with their owner and ``(row, id)`` to overwrite;
         ``owners`` and ``heads`` are what :meth:`_new_handle_owners` loaded.  On SQLite
         the batch has held the write lock since, so ``heads`` are still the existing
@@ -390,8 +389,8 @@ class BulkMixin(StoreBase):
         if not new <= owners.keys():
             owners = await load_owners(conn, new)
         current = await load_owners(conn, existing.keys(), lock=False)
-        fresh: list[tuple[_Row, str | None]] = []
-        replaced: list[tuple[_Row, int]] = []
+        fresh: list[tuple[Row, str | None]] = []
+        replaced: list[tuple[Row, int]] = []
         for row in sorted(rows.values(), key=lambda r: r.position):
             try:
                 if row.key in existing:
@@ -410,10 +409,10 @@ class BulkMixin(StoreBase):
                 rejected.append(Rejection(row.position, row.name, str(exc), exc.response_code))
         return fresh, replaced
 
-    async def _clear(self, conn: AsyncConnection, replaced: list[tuple[_Row, int]],
-                     now: datetime, stamp: int) -> None:
+    async def _clear(self, conn: AsyncConnection, replaced: list[tuple[Row, int]],
+                     now: datetime) -> None:
         """Drop the values of handles about to be overwritten, bump their versions and
-        store their new images (values without a timestamp stamped ``stamp``)."""
+        store their new images (laid out: :func:`bulk_prepare.lay_out`)."""
         if not replaced:
             return
         for chunk in _chunks([hid for _row, hid in replaced]):
@@ -421,10 +420,10 @@ class BulkMixin(StoreBase):
         bump = update(_H).where(_H.c.id == bindparam("hid"))
         await conn.execute(
             bump.values(version=_H.c.version + 1, updated=now, image=bindparam("image")),
-            [{"hid": hid, "image": make_image(row.values.values(), stamp)}
+            [{"hid": hid, "image": row.laid_out.image if row.laid_out else None}
              for row, hid in replaced])
 
-    async def _new_ids(self, conn: AsyncConnection, fresh: list[tuple[_Row, str | None]]
+    async def _new_ids(self, conn: AsyncConnection, fresh: list[tuple[Row, str | None]]
                        ) -> dict[str, int]:
         """The ids of the new handles by key, given here.
 
@@ -454,32 +453,43 @@ class BulkMixin(StoreBase):
                                                                    records))
 
     async def _put_rows(
-        self, conn: AsyncConnection, stored: list[_Row], owners: dict[str, str | None],
-        ids: dict[str, int], now: datetime, stamp: int, pending: list[asyncio.Future[None]],
+        self, conn: AsyncConnection, stored: list[Row], owners: dict[str, str | None],
+        ids: dict[str, int], now: datetime, pending: list[asyncio.Future[None]],
     ) -> str:
         """Insert the head rows of the new handles among ``stored`` (their owners by key
-        in ``owners``) with their images, and the values of every one of ``stored`` (a
-        zero timestamp stored as ``stamp``); the digest of the batch for the audit log.
+        in ``owners``) with their images, and the values of every one of ``stored``, as
+        they were laid out (:func:`bulk_prepare.lay_out`) with their ids now; the digest
+        of the batch for the audit log.
 
         On SQLite :data:`_PIPELINE` records at a time, each part's inserts queued before
         the next part's rows are made: SQLite inserts one part while the next is made.
         """
         sqlite = self.dialect == "sqlite"
         created = sqlite_driver.bind_value(conn, _H, "created", now) if sqlite else now
-        truth, blob = (SQLITE_TRUTH, SQLITE_BLOB) if sqlite else (BOOL_TRUTH, None)
         step = _PIPELINE if sqlite else max(1, len(stored))
-        digest = hashlib.sha256()
+        lines: list[str] = []
         for start in range(0, len(stored), step):
             part = stored[start:start + step]
-            # the value rows, and the images (make_image's) in the same pass over the values
             records: list[tuple[Any, ...]] = []
-            images: list[bytes | None] = []
-            add_batch_rows(records, digest, [(row.name, ids[row.key], row.key,
-                                              row.values.values()) for row in part],
-                           stamp, truth, blob, images)
-            heads = [(ids[row.key], row.name, row.key, row.prefix, owners[row.key], 1,
-                      created, created, image)
-                     for row, image in zip(part, images, strict=True) if row.key in owners]
+            heads: list[tuple[Any, ...]] = []
+            for row in part:
+                hid, laid_out = ids[row.key], row.laid_out
+                assert laid_out is not None
+                records += [(hid, *tail) for tail in laid_out.tails]
+                lines.append(f"{row.name}\n{laid_out.digest}\n")
+                if row.key in owners:
+                    heads.append((hid, row.name, row.key, row.prefix, owners[row.key], 1,
+                                  created, created, laid_out.image))
             await self._insert(conn, _H, _HEAD_COLUMNS, heads, pending)
             await self._insert(conn, _V, VALUE_ROW_COLUMNS, records, pending)
-        return digest.hexdigest()
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+async def _trace(conn: AsyncConnection, rows: Sequence[Row]) -> None:
+    """Ask :func:`links.check_records` about ``rows`` (those templates or events concern)
+    and note on each what it said."""
+    bad = await links.check_records(conn, [(row.key, row.values) for row in rows
+                                           if row.checked])
+    for row in rows:
+        row.traced = True
+        row.problem = bad.get(row.key)

@@ -31,7 +31,8 @@ from registry.applications import ApplicationsMixin
 from registry.audit import AuditEvent, AuditMixin, append_audit
 from registry.auth_state import AuthStateMixin
 from registry.backlinks import BacklinksMixin
-from registry.bulk import BulkMixin, record_kinds
+from registry.bulk import BulkMixin
+from registry.bulk_prepare import record_kinds
 from registry.catalog import CatalogMixin
 from registry.cert_requests import CertRequestsMixin
 from registry.changes import ChangesMixin

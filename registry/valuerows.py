@@ -6,7 +6,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 
@@ -199,33 +199,40 @@ def stored_rows(handle_id: int, key: str, values: Sequence[HandleValue], stamp: 
     :func:`record_digest` with that ``stamp``: what a bulk write stores and digests for
     each record, in one pass over the fields (not one for the rows and one, after
     sorting the values again, for the digest)."""
-    rows: list[tuple[Any, ...]] = []
-    return rows, _add_rows(rows.append, handle_id, key, values, stamp, truth, blob)
+    tails: list[tuple[Any, ...]] = []
+    digest = _add_rows(tails.append, key, values, stamp, truth, blob)
+    return [(handle_id, *tail) for tail in tails], digest
 
 
-def add_batch_rows(rows: list[tuple[Any, ...]], digest: Any,
-                   records: Iterable[tuple[str, int, str, Collection[HandleValue]]], stamp: int,
-                   truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None,
-                   images: list[bytes | None] | None = None) -> None:
-    """:func:`stored_rows` of some records of a batch of ``(name, handle id, name key,
-    values in index order)``: their rows appended to ``rows``, their part of the batch's
-    digest for its audit row (SHA-256 of ``name\nrecord digest\n`` of each record in
-    turn) to ``digest`` (a ``hashlib.sha256()``), so a batch can be made a part at a time;
-    with ``images``, each record's image (:func:`protocol.record_image.make_image` of its
-    values and ``stamp``) appended to it, made in the same pass over the values."""
-    add_row = rows.append
-    add_image = None if images is None else images.append
-    lines = [f"{name}\n{_add_rows(add_row, hid, key, values, stamp, truth, blob, add_image)}\n"
-             for name, hid, key, values in records]
-    digest.update("".join(lines).encode())
+class RecordRows(NamedTuple):
+    """What a bulk write stores of one record but its handle id: its ``handle_values``
+    rows without their first column (``(handle id, *tail)`` is the row), its image
+    (None when the wire cannot carry its values) and its :func:`record_digest`."""
+
+    tails: list[tuple[Any, ...]]
+    image: bytes | None
+    digest: str
 
 
-def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: str,
+def record_rows(key: str, values: Collection[HandleValue], stamp: int,
+                truth: tuple[Any, Any] = BOOL_TRUTH, blob: type[bytearray] | None = None
+                ) -> RecordRows:
+    """:func:`stored_rows` of a record (values in index order) with no handle id yet, and
+    its image (:func:`protocol.record_image.make_image` of its values and ``stamp``), made
+    in the same pass over the values: a bulk write lays its records out before its
+    transaction gives the new handles their ids (:mod:`registry.bulk_prepare`)."""
+    tails: list[tuple[Any, ...]] = []
+    images: list[bytes | None] = []
+    digest = _add_rows(tails.append, key, values, stamp, truth, blob, images.append)
+    return RecordRows(tails, images[0], digest)
+
+
+def _add_rows(add_row: Callable[[tuple[Any, ...]], None], key: str,
               values: Collection[HandleValue], stamp: int, truth: tuple[Any, Any],
               blob: type[bytearray] | None,
               add_image: Callable[[bytes | None], None] | None = None) -> str:
-    """Hand :func:`stored_rows`' rows to ``add_row`` (and, given ``add_image``, the
-    record's image to it); the record's digest."""
+    """Hand :func:`stored_rows`' rows but their handle id to ``add_row`` (and, given
+    ``add_image``, the record's image to it); the record's digest."""
     parts: list[bytes] = []
     add_parts = parts.extend
     # the image's parts (as make_image lays them out) while the wire can carry them all
@@ -243,7 +250,7 @@ def _add_rows(add_row: Callable[[tuple[Any, ...]], None], handle_id: int, key: s
         pr = v.public_read
         pw = v.public_write
         timestamp = v.timestamp or stamp
-        add_row((handle_id, key, index, type_, blob(data) if blob else data, ttl_type, ttl,
+        add_row((key, index, type_, blob(data) if blob else data, ttl_type, ttl,
                  timestamp, truth[ar], truth[aw], truth[pr], truth[pw],
                  "[]" if not refs else references_text(v)))
         head = (index, type_, ttl_type, ttl, timestamp, ar, aw, pr, pw)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import gc
-import hashlib
 import io
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,11 +17,12 @@ from registry.collector import IMPORT_YOUNG_OBJECTS
 from registry.importer import Item, import_file, read_csv, read_jsonl, scan_source
 from registry.store import HandleStore
 from registry.valuerows import (
+    BOOL_TRUTH,
     SQLITE_BLOB,
     SQLITE_TRUTH,
     VALUE_ROW_COLUMNS,
-    add_batch_rows,
     record_digest,
+    record_rows,
     stored_rows,
 )
 
@@ -216,28 +215,24 @@ def test_read_csv_resumes_after_skipped_rows(skip: int) -> None:
     assert list(read_csv(io.StringIO(CSV_TEXT), skip=skip)) == whole
 
 
-def test_batch_rows_are_each_records_rows_and_the_batch_digest() -> None:
-    records = [("88.118.8/A\u00e9", 3, "88.118.8/a\u00e9", [HandleValue(1, "URL", b"a")]),
-               ("88.118.8/B", 4, "88.118.8/b", [HandleValue(1, "URL", b"b", timestamp=5),
-                                                HandleValue(2, "EMAIL", b"o@e.test")])]
-    rows: list[tuple[Any, ...]] = []
-    digest = hashlib.sha256()
-    add_batch_rows(rows, digest, records, 777, SQLITE_TRUTH)
-    each = [stored_rows(hid, key, values, 777, SQLITE_TRUTH) for _, hid, key, values in records]
-    assert rows == [row for record_rows, _ in each for row in record_rows]
-    lines = "".join(f"{name}\n{record_digest(values, 777)}\n" for name, _, _, values in records)
-    assert digest.hexdigest() == hashlib.sha256(lines.encode()).hexdigest()
-    parts: list[tuple[Any, ...]] = []
-    in_parts = hashlib.sha256()
-    for record in records:  # a part at a time: the same rows and digest
-        add_batch_rows(parts, in_parts, [record], 777, SQLITE_TRUTH)
-    assert (parts, in_parts.hexdigest()) == (rows, digest.hexdigest())
+def test_record_rows_are_the_stored_rows_but_the_handle_id() -> None:
+    """record_rows: the rows stored_rows gives without their handle id, and the digest."""
+    records = [("88.118.8/a\u00e9", [HandleValue(1, "URL", b"a")]),
+               ("88.118.8/b", [HandleValue(1, "URL", b"b", timestamp=5),
+                               HandleValue(2, "EMAIL", b"o@e.test")])]
+    for truth, blob in ((SQLITE_TRUTH, SQLITE_BLOB), (BOOL_TRUTH, None)):
+        for hid, (key, values) in enumerate(records, start=3):
+            laid_out = record_rows(key, values, 777, truth, blob)
+            rows, digest = stored_rows(hid, key, values, 777, truth, blob)
+            assert [(hid, *tail) for tail in laid_out.tails] == rows
+            assert [type(field) for row in rows for field in row] == [
+                type(field) for tail in laid_out.tails for field in (hid, *tail)]
+            assert laid_out.digest == digest == record_digest(values, 777)
 
 
-def test_batch_rows_make_each_records_image_in_the_same_pass() -> None:
-    """add_batch_rows with ``images``: each record's image is make_image's of its values
-    (demo records, and values an image cannot carry: then None, as make_image gives),
-    and the rows and digest are those made without images."""
+def test_record_rows_make_the_records_image_in_the_same_pass() -> None:
+    """record_rows' image is make_image's of the values (demo records, and values an
+    image cannot carry: then None, as make_image gives)."""
     from registry.demo import generate  # the generator pulls in the templates
 
     demo = [values for _name, values in generate(3)]
@@ -252,18 +247,13 @@ def test_batch_rows_make_each_records_image_in_the_same_pass() -> None:
         [HandleValue(1, "URL", b"u", ttl=2**31)],
         [HandleValue(1, "URL", bytes(MAX_ARRAY_SIZE + 1))],
     ]
-    records = [(f"88.118.8/R{i}", i + 1, f"88.118.8/r{i}", sorted(values, key=_index))
-               for i, values in enumerate(demo + odd)]
-    rows: list[tuple[Any, ...]] = []
-    digest = hashlib.sha256()
-    images: list[bytes | None] = []
-    add_batch_rows(rows, digest, records, 777, SQLITE_TRUTH, SQLITE_BLOB, images)
-    assert images == [make_image(values, 777) for _, _, _, values in records]
+    records = [sorted(values, key=_index) for values in demo + odd]
+    laid_out = [record_rows(f"88.118.8/r{i}", values, 777, SQLITE_TRUTH, SQLITE_BLOB)
+                for i, values in enumerate(records)]
+    images = [one.image for one in laid_out]
+    assert images == [make_image(values, 777) for values in records]
     assert [image is None for image in images] == [False] * (len(demo) + 2) + [True] * 5
-    plain: list[tuple[Any, ...]] = []
-    without = hashlib.sha256()
-    add_batch_rows(plain, without, records, 777, SQLITE_TRUTH, SQLITE_BLOB)
-    assert (rows, digest.hexdigest()) == (plain, without.hexdigest())
+    assert [one.digest for one in laid_out] == [record_digest(v, 777) for v in records]
 
 
 def _index(value: HandleValue) -> int:

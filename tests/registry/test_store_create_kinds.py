@@ -1,5 +1,5 @@
 """A create runs the template, event, link and identifier rules only on records they
-can concern (by the record's value types: ``registry.bulk.record_kinds``)."""
+can concern (by the record's value types: ``registry.bulk_prepare.record_kinds``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from protocol.values import HandleValue
 from registry import identifiers, links
-from registry.bulk import record_kinds
+from registry.bulk_prepare import record_kinds
 from registry.store import HandleStore
 
 URL = HandleValue(1, "URL", b"https://example.test")
