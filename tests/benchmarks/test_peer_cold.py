@@ -103,7 +103,9 @@ def test_cold_profile_restarts_the_cold_peer_and_walks_its_handles(tmp_path: Pat
     assert 0 < int(rows[0]["requests"]) <= len(names)
     assert "ran out of fresh handles" not in rows[0]["note"]
     assert rows[0]["setup"] == f"127.0.0.1:{handle_port} (after sqlite/1w/redis-off)"
-    assert float(rows[0]["cpu_us"]) > 0
+    # the peer's process was found and its CPU read (NaN if not): 61 answers are a few
+    # milliseconds, which a kernel that charges CPU time by clock ticks can read as 0
+    assert float(rows[0]["cpu_us"]) >= 0
     goals = json.loads((out / "goals.json").read_text())
     assert goals["cold UDP vs peer, SQLite"] > 0
     assert goals["cold UDP vs peer, PostgreSQL"] is None
