@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             ctx = CommandContext.from_args(args, overrides)
             run_loop = getattr(args, "run_loop", asyncio.run)
-            return int(run_loop(args.handler(ctx, args)))
+            outcome = args.handler(ctx, args)  # a coroutine, or (a command that forks) done
+            return int(run_loop(outcome) if inspect.iscoroutine(outcome) else outcome)
         except Exception as exc:
             if not is_database_error(exc):
                 raise

@@ -2,7 +2,9 @@
 
 Every command module under :mod:`admin.commands` has ``register(subparsers)``
 which calls :func:`add_command` for each of its commands.  A command's handler
-is ``async def handler(ctx: CommandContext, args: Namespace) -> int``.  An
+is ``async def handler(ctx: CommandContext, args: Namespace) -> int`` (or a plain
+function returning the exit code or that coroutine: ``import`` forks processes, which
+it does before any event loop runs).  An
 option with ``dest="cfg_<key>"`` overrides configuration key ``<key>``.
 """
 
@@ -17,7 +19,7 @@ from admin.invalidation import SERVERS_NOTE
 CONFIG_OPTION_PREFIX = "cfg_"
 """Options whose ``dest`` starts with this override the NodeConfig key after it."""
 
-Handler = Callable[[CommandContext, argparse.Namespace], Awaitable[int]]
+Handler = Callable[[CommandContext, argparse.Namespace], Awaitable[int] | int]
 
 
 def common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -32,9 +32,9 @@ from registry.importer import (
     ImportOptions,
     ImportSummary,
     Item,
-    _import_batch,
-    _open_report,
+    import_batch_items,
     open_job,
+    open_report,
 )
 from registry.store import HandleStore
 
@@ -72,15 +72,15 @@ async def import_batch(
     started, cpu_started = time.monotonic(), time.process_time()
     skip = summary.resumed_from
     ops = (op for op in read_batch(_text(path), path.parent) if op.row > skip)
-    with _open_report(Path(summary.report), skip > 0) as report, few_collections():
+    with open_report(Path(summary.report), skip > 0) as report, few_collections():
         writer = csv.writer(report)
         if on_progress:
             on_progress(summary.rows_done, source.rows)
         for run in _runs(ops, options.get("batch_rows", DEFAULT_BATCH_ROWS)):
             if run[0].kind == "CREATE":
                 items = [Item(op.row, op.end, op.handle, op.values, op.error) for op in run]
-                await _import_batch(store, items, summary, writer, actor,
-                                    options.get("overwrite", False))
+                await import_batch_items(store, items, summary, writer, actor,
+                                         options.get("overwrite", False))
             else:
                 await _apply(store, run[0], summary, writer, actor)
             report.flush()

@@ -49,6 +49,7 @@ import contextlib
 import csv
 import hashlib
 import time
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ from protocol.value_text import ReadFile, ValueSyntaxError, text_type, value_fro
 from protocol.values import DEFAULT_TTL, TTL_TYPE_RELATIVE, HandleValue, make_value
 from registry.collector import IMPORT_YOUNG_OBJECTS, few_collections
 from registry.errors import InvalidArgument
+from registry.names import name_key
 from registry.plain_jsonl import plain_record
 from registry.store import HandleStore
 
@@ -140,6 +142,8 @@ class ImportSummary:
     #: runs by on a shared machine
     cpu_seconds: float = 0.0
     already_done: bool = False
+    #: how many processes imported (:mod:`registry.parallel_import`)
+    processes: int = 1
 
     @property
     def rows_per_second(self) -> float:
@@ -156,6 +160,7 @@ class ImportSummary:
             "report": self.report, "seconds": round(self.seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3),
             "rows_per_second": round(self.rows_per_second), "already_done": self.already_done,
+            "processes": self.processes,
         }
 
 
@@ -188,12 +193,63 @@ def scan_source(path: Path, fmt: str) -> SourceInfo:
 # --- readers ----------------------------------------------------------------------
 
 
-def read_jsonl(stream: IO[bytes], *, skip: int = 0) -> Iterator[Item]:
-    """Records of a JSON Lines stream; the first ``skip`` lines are passed over unparsed."""
+def read_jsonl(stream: IO[bytes], *, skip: int = 0, share: Share | None = None
+               ) -> Iterator[Item]:
+    """Records of a JSON Lines stream; the first ``skip`` lines are passed over unparsed;
+    with ``share``, only the records it takes (the others' lines are not parsed when
+    their handle can be read without: :func:`line_handle`)."""
     for number, line in enumerate(stream, start=1):
         if number <= skip or not line or line.isspace():  # (no stripped copy of a line)
             continue
-        yield _jsonl_item(number, line.removeprefix(UTF8_BOM) if number == 1 else line)
+        if number == 1:
+            line = line.removeprefix(UTF8_BOM)
+        if share is not None:
+            handle = line_handle(line)
+            if handle is None:  # read the line to know whose it is
+                item = _jsonl_item(number, line)
+                if share.takes(item.handle, number):
+                    yield item
+                continue
+            if not share.takes(handle, number):
+                continue
+        yield _jsonl_item(number, line)
+
+
+class Share(NamedTuple):
+    """Which records of a file one of ``of`` importing processes takes: those whose
+    handle's name key hashes to ``number`` (every record of a handle in the file goes
+    to the same process, in the file's order); a record with no handle by its first
+    row."""
+
+    number: int
+    of: int
+
+    def takes(self, handle: str, row: int) -> bool:
+        """Whether the record of ``handle`` starting at ``row`` is this share's."""
+        if not handle:
+            return row % self.of == self.number
+        return zlib.crc32(name_key(handle).encode("utf-8", "surrogatepass")) % self.of \
+            == self.number
+
+
+_HANDLE_OPENINGS = (b'{"handle":"', b'{"handle": "')
+
+
+def line_handle(line: bytes) -> str | None:
+    """The handle of a JSON Lines record that starts with it, as the exporter and most
+    tools write (``{"handle": "..."``), read without parsing the line: None if the line
+    starts otherwise, names ``"handle"`` again, or the name holds an escape."""
+    for opening in _HANDLE_OPENINGS:
+        if line.startswith(opening):
+            end = line.find(b'"', len(opening))
+            raw = line[len(opening):end]
+            if end < 0 or b"\\" in raw or line.count(b'"handle"') != 1:
+                return None
+            try:
+                return raw.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _jsonl_item(number: int, line: bytes) -> Item:
@@ -219,10 +275,12 @@ def _jsonl_item(number: int, line: bytes) -> Item:
 
 
 def read_csv(
-    stream: IO[str], *, skip: int = 0, read: ReadFile | None = None
+    stream: IO[str], *, skip: int = 0, read: ReadFile | None = None,
+    share: Share | None = None,
 ) -> Iterator[Item]:
     """Records of a CSV stream (see the module docstring); rows up to ``skip`` are passed
-    over; ``read`` opens the files ``@FILE`` data names (none accepted without it)."""
+    over; ``read`` opens the files ``@FILE`` data names (none accepted without it); with
+    ``share``, only the records it takes."""
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
@@ -255,11 +313,11 @@ def read_csv(
         if handle == current and group:
             group.append((number, cells))
             continue
-        if group:
+        if group and (share is None or share.takes(current, group[0][0])):
             yield _csv_item(current, group, layout, read)
         group = [(number, cells)]
         current = handle
-    if group:
+    if group and (share is None or share.takes(current, group[0][0])):
         yield _csv_item(current, group, layout, read)
 
 
@@ -315,15 +373,19 @@ def _csv_item(
 _text_type = lru_cache(maxsize=1024)(text_type)
 
 
-def _items(source: SourceInfo, skip: int, opened: list[IO[Any]]) -> Iterator[Item]:
+def items_of(source: SourceInfo, skip: int, opened: list[IO[Any]],
+             share: Share | None = None) -> Iterator[Item]:
+    """The records of ``source`` after row ``skip`` (those of ``share``); the files it
+    opens go to ``opened``, for the caller to close."""
     if source.format == "csv":
         text = source.path.open(newline="", encoding="utf-8-sig")
         opened.append(text)
         folder = source.path.parent
-        return read_csv(text, skip=skip, read=lambda name: (folder / name).read_bytes())
+        return read_csv(text, skip=skip, read=lambda name: (folder / name).read_bytes(),
+                        share=share)
     raw = source.path.open("rb")
     opened.append(raw)
-    return read_jsonl(raw, skip=skip)
+    return read_jsonl(raw, skip=skip, share=share)
 
 
 @asynccontextmanager
@@ -356,15 +418,19 @@ async def read_ahead(source: Iterator[T]) -> AsyncIterator[AsyncGenerator[T, Non
         await reading.aclose()
 
 
-def _batches(items: Iterator[Item], batch_rows: int) -> Iterator[list[Item]]:
+def batches_of(items: Iterator[Item], batch_rows: int, first_rows: int | None = None
+               ) -> Iterator[list[Item]]:
+    """``items`` in batches of about ``batch_rows`` source rows (whole records), the
+    first of about ``first_rows`` if given."""
     batch: list[Item] = []
     rows = 0
+    limit = first_rows or batch_rows
     for item in items:
         batch.append(item)
         rows += item.end - item.row + 1
-        if rows >= batch_rows:
+        if rows >= limit:
             yield batch
-            batch, rows = [], 0
+            batch, rows, limit = [], 0, batch_rows
     if batch:
         yield batch
 
@@ -372,7 +438,7 @@ def _batches(items: Iterator[Item], batch_rows: int) -> Iterator[list[Item]]:
 # --- the import ----------------------------------------------------------------------
 
 
-def _open_report(path: Path, resuming: bool) -> IO[str]:
+def open_report(path: Path, resuming: bool) -> IO[str]:
     if resuming and path.exists():
         return path.open("a", newline="", encoding="utf-8")
     handle = path.open("w", newline="", encoding="utf-8")
@@ -381,12 +447,13 @@ def _open_report(path: Path, resuming: bool) -> IO[str]:
 
 
 async def open_job(
-    store: HandleStore, path: Path, fmt: str, report_path: Path | None
+    store: HandleStore, path: Path, fmt: str, report_path: Path | None,
+    source: SourceInfo | None = None,
 ) -> tuple[SourceInfo, ImportSummary]:
-    """Scan ``path`` and start (or find) its job: the summary says where it resumes
-    (``resumed_from``), whether it was ``already_done``, and the report's path
-    (default: ``FILE.rejected.csv``)."""
-    source = scan_source(path, fmt)
+    """Scan ``path`` (unless ``source`` is its scan) and start (or find) its job: the
+    summary says where it resumes (``resumed_from``), whether it was ``already_done``,
+    and the report's path (default: ``FILE.rejected.csv``)."""
+    source = source or scan_source(path, fmt)
     report_path = report_path or path.with_name(path.name + ".rejected.csv")
     job = await store.start_import_job(source.job_id, source.digest)
     summary = ImportSummary(source.job_id, str(path), source.format, source.rows,
@@ -405,27 +472,36 @@ async def import_file(
     overwrite: bool = False,
     actor: str = "import",
     on_progress: Callable[[int, int], None] | None = None,
+    source: SourceInfo | None = None,
 ) -> ImportSummary:
     """Import ``path`` into ``store``, resuming its job if an earlier run was interrupted.
 
-    ``on_progress(rows_done, rows_total)`` is called after every committed batch.
+    ``on_progress(rows_done, rows_total)`` is called after every committed batch;
+    ``source``: the file's scan, if made already.  A file an interrupted run imported
+    in several processes is resumed by :mod:`registry.parallel_import` only.
     """
-    source, summary = await open_job(store, path, fmt or detect_format(path), report_path)
+    source, summary = await open_job(store, path, fmt or detect_format(path), report_path,
+                                     source)
     if summary.already_done:
         return summary
+    if shares := await store.import_jobs_under(source.job_id):
+        count = shares[0].job_id.rpartition(".")[2]
+        raise InvalidArgument(
+            f"{path}: an interrupted import of it ran in {count} processes; run 'idnode "
+            "import' on it again to resume them (registry.parallel_import)")
     started, cpu_started = time.monotonic(), time.process_time()
     opened: list[IO[Any]] = []
     try:
-        items = _items(source, summary.resumed_from, opened)
-        report = _open_report(Path(summary.report), summary.resumed_from > 0)
+        items = items_of(source, summary.resumed_from, opened)
+        report = open_report(Path(summary.report), summary.resumed_from > 0)
         opened.append(report)
         writer = csv.writer(report)
         if on_progress:
             on_progress(summary.rows_done, source.rows)
         with few_collections(IMPORT_YOUNG_OBJECTS):  # registry.collector: few passes
-            async with read_ahead(_batches(items, batch_rows)) as batches:
+            async with read_ahead(batches_of(items, batch_rows)) as batches:
                 async for batch in batches:
-                    await _import_batch(store, batch, summary, writer, actor, overwrite)
+                    await import_batch_items(store, batch, summary, writer, actor, overwrite)
                     report.flush()
                     if on_progress:
                         on_progress(summary.rows_done, source.rows)
@@ -442,20 +518,31 @@ async def import_file(
     return summary
 
 
-async def _import_batch(
+async def import_batch_items(
     store: HandleStore,
     batch: list[Item],
     summary: ImportSummary,
     writer: Any,
     actor: str,
     overwrite: bool,
+    *,
+    job_id: str | None = None,
+    hold: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
 ) -> None:
+    """Store the records of ``batch`` as one bulk write that moves the job ``job_id``
+    (default: the summary's) to the batch's last row; count them in ``summary`` and write
+    the rejected rows to ``writer``.  The records are made ready first
+    (:meth:`HandleStore.prepare_bulk`), then stored inside ``hold()`` (another importing
+    process's turn to store waits for it: :mod:`registry.parallel_import`)."""
     good = [item for item in batch if item.error is None]
     position = batch[-1].end
-    result = await store.bulk_put(
-        [(item.handle, item.values) for item in good],
-        actor=actor, job_id=summary.job_id, job_position=position, overwrite=overwrite,
-    )
+    records = [(item.handle, item.values) for item in good]
+    prepared = await store.prepare_bulk(records)
+    async with hold() if hold is not None else contextlib.nullcontext():
+        result = await store.bulk_put(
+            records, actor=actor, job_id=job_id or summary.job_id, job_position=position,
+            overwrite=overwrite, prepared=prepared,
+        )
     rejected = [(item.row, item.handle, item.error or "") for item in batch if item.error]
     if not result.skipped:
         rejected += [(good[r.row].row, r.name, r.reason) for r in result.rejected]

@@ -10,9 +10,12 @@ publish (HS_PUBKEY) that key, in the write of each record (see ``idnode sign``).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections.abc import Coroutine
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from admin.commands.keys import add_passphrase_options, read_private_key
 from admin.context import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, CommandContext
@@ -21,8 +24,21 @@ from admin.parsing import add_command
 from admin.progress import Progress
 from registry.batch_import import import_batch
 from registry.exporter import export_file, write_jsonl
-from registry.importer import DEFAULT_BATCH_ROWS, FORMATS, import_file
+from registry.importer import (
+    DEFAULT_BATCH_ROWS,
+    FORMATS,
+    ImportSummary,
+    detect_format,
+    import_file,
+)
 from registry.names import name_key
+from registry.parallel_import import (
+    MAX_SHARES,
+    MIN_SHARE_ROWS,
+    can_fork,
+    import_in_parallel,
+    usable_cores,
+)
 from registry.signing_policy import SigningPolicy, SigningUnavailable
 from registry.trust.keys import PrivateKey
 
@@ -52,36 +68,74 @@ async def _signers(ctx: CommandContext, args: argparse.Namespace) -> dict[str, P
     return found
 
 
-async def import_(ctx: CommandContext, args: argparse.Namespace) -> int:
-    """Import a CSV, JSON Lines or CNRI batch file, resuming an interrupted run of it."""
+def import_(ctx: CommandContext, args: argparse.Namespace) -> int | Coroutine[Any, Any, int]:
+    """Import a CSV, JSON Lines or CNRI batch file, resuming an interrupted run of it: a
+    CSV or JSON Lines file in up to ``--jobs`` processes (:mod:`registry.parallel_import`,
+    forked here, before any event loop runs), a batch file in this one."""
     path = _readable(args.file)
     if args.batch < 1:
         raise CliError("--batch must be at least 1", EXIT_USAGE)
-    progress: Progress | None = None
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError("--jobs must be at least 1", EXIT_USAGE)
+    if args.format == "batch" or not can_fork():
+        return _import_here(ctx, args, path)
+    progress = _Shown(args)
+    signers = asyncio.run(_signers(ctx, args)) if args.sign_key else None
+    summary = import_in_parallel(
+        partial(ctx.store, migrate=False, signers=signers), path,
+        fmt=args.format or detect_format(path), shares=args.jobs or default_jobs(),
+        report_path=Path(args.report) if args.report else None, batch_rows=args.batch,
+        overwrite=args.overwrite, actor=ctx.actor, on_progress=progress.show,
+    )
+    return _summary(ctx, args, path, summary, progress)
 
-    def show(done: int, total: int) -> None:
-        nonlocal progress
-        if args.quiet:
+
+def default_jobs() -> int:
+    """How many processes an import runs unless ``--jobs`` says: one a core, at most
+    :data:`MAX_SHARES`."""
+    return min(usable_cores(), MAX_SHARES)
+
+
+class _Shown:
+    """The import's progress display (none with ``--quiet``)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.quiet = args.quiet
+        self.progress: Progress | None = None
+
+    def show(self, done: int, total: int) -> None:
+        if self.quiet:
             return
-        if progress is None:
-            progress = Progress("import", total, start=done)
-        progress.update(done, force=done == total)
+        if self.progress is None:
+            self.progress = Progress("import", total, start=done)
+        self.progress.update(done, force=done == total)
 
+
+async def _import_here(ctx: CommandContext, args: argparse.Namespace, path: Path) -> int:
+    """The import in this process (a batch file's, or where processes cannot fork)."""
+    progress = _Shown(args)
     signers = await _signers(ctx, args) if args.sign_key else None
     async with ctx.store(migrate=False, signers=signers) as store:
         run = import_batch if args.format == "batch" else partial(import_file, fmt=args.format)
         summary = await run(
             store, path, report_path=Path(args.report) if args.report else None,
-            batch_rows=args.batch, overwrite=args.overwrite, actor=ctx.actor, on_progress=show,
+            batch_rows=args.batch, overwrite=args.overwrite, actor=ctx.actor,
+            on_progress=progress.show,
         )
-    if progress is not None:
-        progress.finish()
+    return _summary(ctx, args, path, summary, progress)
+
+
+def _summary(ctx: CommandContext, args: argparse.Namespace, path: Path, summary: ImportSummary,
+             progress: _Shown) -> int:
+    if progress.progress is not None:
+        progress.progress.finish()
     data = summary.as_dict()
     if summary.already_done:
         ctx.out.result(data, f"{path} was already imported (job {summary.job_id}); nothing to do")
         return EXIT_OK
     text = fields({k: data[k] for k in ("job_id", "rows", "resumed_from", "inserted",
-                                          "replaced", "rejected", "rows_per_second")})
+                                          "replaced", "rejected", "rows_per_second",
+                                          "processes")})
     if summary.rejected:
         text += f"\nrejected rows are listed in {summary.report}"
     ctx.out.result(data, text)
@@ -141,6 +195,10 @@ formats:
                         help="replace existing handles instead of rejecting them")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_ROWS,
                         help=f"rows per transaction (default {DEFAULT_BATCH_ROWS})")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="processes importing a CSV or JSON Lines file, each a share of "
+                        f"its handles (default: one a core, at most {MAX_SHARES}; one for "
+                        f"every {MIN_SHARE_ROWS} rows; 1: this process only)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when any row was rejected")
     parser.add_argument("--sign-key", metavar="FILE",

@@ -114,12 +114,10 @@ def test_export_import_round_trip_is_byte_identical(node: Node, tmp_path: Path) 
     assert {json.loads(line)["handle"].split("/")[0] for line in only.open()} == {"88.118.8"}
 
 
-def test_import_resumes_after_kill_without_duplicates(node: Node, tmp_path: Path) -> None:
-    source = tmp_path / "big.csv"
-    rows = write_csv(source, 40_000, 5)
-    command = [sys.executable, "-m", "admin.cli", "--data-dir", str(node.data_dir), "import",
-               str(source), "--batch", "4000"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+def kill_once_committed(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Start the import ``command``, SIGKILL it once its progress shows a committed
+    batch; the rows it showed committed."""
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     committed = 0
@@ -129,7 +127,16 @@ def test_import_resumes_after_kill_without_duplicates(node: Node, tmp_path: Path
             committed = int(match.group(1))
             break
     os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.wait(timeout=10)
+    return committed
+
+
+def test_import_resumes_after_kill_without_duplicates(node: Node, tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    rows = write_csv(source, 40_000, 5)
+    committed = kill_once_committed([
+        sys.executable, "-m", "admin.cli", "--data-dir", str(node.data_dir), "import",
+        str(source), "--batch", "4000"])
     assert 0 < committed < rows, "the import should have been killed midway"
 
     resumed = node.json("import", str(source), "--batch", "4000", "--quiet")

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -25,8 +22,8 @@ from benchmarks.soak import HOT, PREFIX, Ledger, handle_writer
 from protocol.constants import RC_SUCCESS
 from resolver.core.client import HandleClient
 from tests._services import PgDatabase
-from tests.admin.test_bulk_cli import PROGRESS, write_csv
-from tests.faults._node import REPO, NodeProcess, seed
+from tests.admin.test_bulk_cli import kill_once_committed, write_csv
+from tests.faults._node import NodeProcess, seed
 
 HANDLES = 30_000  # long enough (seconds) that a progress line shows a part done
 VALUES = 2
@@ -35,19 +32,8 @@ BATCH = "500"
 
 def _import_until_killed(node: NodeProcess, source: Path) -> int:
     """Start ``idnode import``, SIGKILL it once a batch is committed; rows committed."""
-    process = subprocess.Popen(node.cli("import", str(source), "--batch", BATCH), cwd=REPO,
-                               env=node.environment(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    committed = 0
-    for line in process.stderr:
-        match = PROGRESS.search(line)
-        if match and int(match.group(1)) > 0:
-            committed = int(match.group(1))
-            break
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    return committed
+    return kill_once_committed(node.cli("import", str(source), "--batch", BATCH),
+                               env=node.environment())
 
 
 async def _keep_reading(node: NodeProcess, stop: asyncio.Event) -> tuple[int, list[str]]:
