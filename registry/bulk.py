@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -305,10 +305,13 @@ class BulkMixin(StoreBase):
         # a record without links (or identifiers) now or before adds no rows
         await links.link_records(conn, [(row.name, row.values) for row in stored
                                         if row.linked or row.key in ids_before],
-                                 replaced=[row.name for row, _hid in replaced])
+                                 replaced=[row.name for row, _hid in replaced],
+                                 laid_out={row.name: row.links for row in stored
+                                           if row.links is not None})
         await identifiers.index_records(conn, [(row.name, row.values) for row in stored
                                                if row.identified],
-                                        replaced=[row.name for row, _hid in replaced])
+                                        replaced=[row.name for row, _hid in replaced],
+                                        parsed_already=_identifiers_of(stored))
 
     async def _analyze_when_grown(self, added: int) -> None:
         """ANALYZE the handle tables once this store's bulk writes have grown them enough
@@ -326,7 +329,8 @@ class BulkMixin(StoreBase):
         """Move the rows whose GS1/OID identifiers are malformed or bound elsewhere to
         ``rejected``."""
         bad = await identifiers.check_records(
-            conn, [(row.name, row.values) for row in rows.values() if row.identified])
+            conn, [(row.name, row.values) for row in rows.values() if row.identified],
+            _identifiers_of(rows.values()))
         for row in [row for row in rows.values() if row.name in bad]:
             del rows[row.key]
             rejected.append(Rejection(row.position, row.name, bad[row.name], RC_INVALID_VALUE))
@@ -483,6 +487,11 @@ class BulkMixin(StoreBase):
             await self._insert(conn, _H, _HEAD_COLUMNS, heads, pending)
             await self._insert(conn, _V, VALUE_ROW_COLUMNS, records, pending)
         return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def _identifiers_of(rows: Iterable[Row]) -> dict[str, identifiers.Parsed]:
+    """The identifiers of those of ``rows`` whose preparation parsed them, by name."""
+    return {row.name: row.identifiers for row in rows if row.identifiers is not None}
 
 
 async def _trace(conn: AsyncConnection, rows: Sequence[Row]) -> None:

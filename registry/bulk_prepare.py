@@ -61,6 +61,10 @@ class Row:
     #: its value rows but their handle id, image and digest (:func:`record_rows`), made
     #: with the batch's stamp; None until made
     laid_out: RecordRows | None = None
+    #: its links and their rows (``linked`` records), its identifiers (``identified``
+    #: ones) or why they are malformed; None until made (:func:`lay_out`)
+    links: links.LaidOutLinks | None = None
+    identifiers: identifiers.Parsed | None = None
 
 
 @dataclass(slots=True)
@@ -177,7 +181,12 @@ async def prepare_rows(rules: WriteRules, named: list[tuple[int, str, Sequence[H
 
 def lay_out(rows: Sequence[Row], stamp: int, truth: tuple[Any, Any],
             blob: type[bytearray] | None) -> None:
-    """Make the value rows, image and digest of each of ``rows`` not laid out yet."""
+    """Make the value rows, image and digest of each of ``rows`` not laid out yet, and
+    the links and identifiers of those that have them."""
     for row in rows:
         if row.laid_out is None:
             row.laid_out = record_rows(row.key, row.values.values(), stamp, truth, blob)
+            if row.linked:
+                row.links = links.lay_out_links(row.name, row.values.values())
+            if row.identified:
+                row.identifiers = identifiers.parse_record(row.values)

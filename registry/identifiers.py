@@ -101,18 +101,36 @@ async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Va
     await _insert(conn, [(name, parsed)])
 
 
+#: a record's identifiers as :func:`parse_record` gives them: ``{canonical key:
+#: (identifier, named by a public value)}``, or why they are malformed
+Parsed = dict[str, tuple[Identifier, bool]] | str
+
+
+def parse_record(values: Values) -> Parsed:
+    """The identifiers a record names, or why they are malformed (what a bulk write
+    finds out before its transaction: :mod:`registry.bulk_prepare`)."""
+    try:
+        return _parsed(values)
+    except InvalidValue as exc:
+        return str(exc)
+
+
 async def check_records(
-    conn: AsyncConnection, records: Iterable[tuple[str, Values]]
+    conn: AsyncConnection, records: Iterable[tuple[str, Values]],
+    parsed_already: Mapping[str, Parsed] | None = None,
 ) -> dict[str, str]:
     """``{handle: reason}`` for each record of a batch whose identifiers are malformed or taken
-    (by another handle, or by an earlier record of the same batch)."""
+    (by another handle, or by an earlier record of the same batch); ``parsed_already``:
+    records' identifiers parsed before (:func:`parse_record`), by name."""
     bad: dict[str, str] = {}
     parsed: dict[str, dict[str, Identifier]] = {}
+    made = parsed_already or {}
     for name, values in records:
-        try:
-            parsed[name] = keys_of(values)
-        except InvalidValue as exc:
-            bad[name] = str(exc)
+        found = made[name] if name in made else parse_record(values)
+        if isinstance(found, str):
+            bad[name] = found
+        else:
+            parsed[name] = {key: ident for key, (ident, _public) in found.items()}
     bound = await owners(conn, (key for keys in parsed.values() for key in keys))
     claimed: dict[str, str] = {}
     for name, keys in parsed.items():
@@ -127,11 +145,14 @@ async def check_records(
 
 
 async def index_records(conn: AsyncConnection, records: Iterable[tuple[str, Values]],
-                        *, replaced: Iterable[str] | None = None) -> None:
+                        *, replaced: Iterable[str] | None = None,
+                        parsed_already: Mapping[str, Parsed] | None = None) -> None:
     """Re-index a batch that :func:`check_records` passed: the old keys of the ``replaced``
     handles (default: of every handle of the batch) are dropped first (a new handle has
-    none: its earlier keys went with it)."""
-    todo = [(name, _parsed(values)) for name, values in records]
+    none: its earlier keys went with it); ``parsed_already`` as for :func:`check_records`."""
+    made = parsed_already or {}
+    todo = [(name, found if isinstance(found := made.get(name), dict) else _parsed(values))
+            for name, values in records]
     names = [name_key(name) for name in (replaced if replaced is not None
                                          else (name for name, _keys in todo))]
     for start in range(0, len(names), _CHUNK):

@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -77,6 +78,8 @@ _TIERED_USERS = (
 
 Values = Mapping[int, HandleValue]
 Link = tuple[str, str, str]   # (to handle, relation, tier)
+#: a ``handle_links`` row: (from_key, from_handle, to_key, to_handle, relation, tier)
+LinkRow = tuple[str, str, str, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,7 @@ async def on_write(conn: AsyncConnection, name: str, old: Values | None, new: Va
     before = [] if old is None else tiered_links(old.values())
     if old is None or before != links:
         await conn.execute(delete(_L).where(_L.c.from_key == name_key(name)))
-        await _insert_links(conn, [(name, links)])
+        await _insert_links(conn, [link_rows(name, links)])
         await backlinks.queue_changes(conn, [(name, _published(before), _published(links))])
 
 
@@ -263,9 +266,13 @@ async def rewritten_events(
 
 
 async def link_records(
-    conn: AsyncConnection, records: Iterable[tuple[str, Values]], *, replaced: Iterable[str] = ()
+    conn: AsyncConnection, records: Iterable[tuple[str, Values]], *, replaced: Iterable[str] = (),
+    laid_out: Mapping[str, LaidOutLinks] | None = None,
 ) -> None:
-    """Write the links of a batch; ``replaced`` handles lose their old links first."""
+    """Write the links of a batch; ``replaced`` handles lose their old links first.
+    ``laid_out``: a record's links and rows made already (:func:`lay_out_links`), by
+    name (a bulk write makes them before its transaction)."""
+    made = laid_out or {}
     keys = [name_key(n) for n in replaced]
     before: dict[str, list[Link]] = {}
     for start in range(0, len(keys), _CHUNK):
@@ -277,10 +284,13 @@ async def link_records(
         await conn.execute(delete(_L).where(_L.c.from_key.in_(chunk)))
     # a record without links now or before has nothing to index or queue
     after = [(name, links) for name, values in records
-             if (links := tiered_links(values.values())) or (before and name_key(name) in before)]
-    await _insert_links(conn, after)
-    await backlinks.queue_changes(conn, [(name, _published(before.get(name_key(name), [])),
-                                          _published(links)) for name, links in after])
+             if (links := (made[name].links if name in made else tiered_links(values.values())))
+             or (before and name_key(name) in before)]
+    await _insert_links(conn, [made[name].rows if name in made else link_rows(name, links)
+                               for name, links in after])
+    await backlinks.queue_changes(conn, [
+        (name, _published(before.get(name_key(name), [])),
+         made[name].published if name in made else _published(links)) for name, links in after])
 
 
 def _published(links: Iterable[Link]) -> list[tuple[str, str]]:
@@ -300,19 +310,38 @@ def _is_handle(text: str) -> bool:
     return True
 
 
-async def _insert_links(
-    conn: AsyncConnection, records: Iterable[tuple[str, list[Link]]]
-) -> None:
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    for name, links in records:
-        from_key = name_key(name)
-        seen: set[tuple[str, str]] = set()
-        for to, relation, tier in links:
-            key = (name_key(to), relation)
-            if key in seen or not _is_handle(to):
-                continue
-            seen.add(key)
-            rows.append((from_key, name, key[0], to, relation, tier))
+class LaidOutLinks(NamedTuple):
+    """A record's links (:func:`tiered_links`), its ``handle_links`` rows and the links
+    other nodes are told of (:func:`_published`)."""
+
+    links: list[Link]
+    rows: list[LinkRow]
+    published: list[tuple[str, str]]
+
+
+def lay_out_links(name: str, values: Collection[HandleValue]) -> LaidOutLinks:
+    """The links of the record ``name``, the rows they are stored as and those published."""
+    links = tiered_links(values)
+    return LaidOutLinks(links, link_rows(name, links), _published(links))
+
+
+def link_rows(name: str, links: list[Link]) -> list[LinkRow]:
+    """The ``handle_links`` rows of the record ``name`` (:data:`_LINK_COLUMNS`): one a
+    handle and relation it links to."""
+    rows: list[LinkRow] = []
+    from_key = name_key(name)
+    seen: set[tuple[str, str]] = set()
+    for to, relation, tier in links:
+        key = (name_key(to), relation)
+        if key in seen or not _is_handle(to):
+            continue
+        seen.add(key)
+        rows.append((from_key, name, key[0], to, relation, tier))
+    return rows
+
+
+async def _insert_links(conn: AsyncConnection, records: Iterable[list[LinkRow]]) -> None:
+    rows = [row for rows in records for row in rows]
     if conn.dialect.name == "sqlite":  # one executemany of tuples (a bulk write's many)
         await sqlite_driver.insert_records(conn, _L, _LINK_COLUMNS, rows)
         return

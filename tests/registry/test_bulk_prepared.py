@@ -3,7 +3,10 @@ transaction finds changed since is decided again there, as if never prepared."""
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from protocol.values import HandleValue
+from registry.records import Rejection
 from registry.store import HandleStore
 
 
@@ -106,3 +109,42 @@ async def test_a_twice_named_handle_is_decided_in_the_transaction_when_its_first
     expected = await database.bulk_put(batch, actor="t")
     assert [(r.row, r.response_code) for r in result.rejected] == [
         (r.row, r.response_code) for r in expected.rejected] == [(0, 101), (1, 101)]
+
+
+async def test_links_and_identifiers_laid_out_before_are_stored_as_a_single_write_stores_them(
+        database: HandleStore) -> None:
+    """The where-used links, their back-link queue and the identifier index a bulk write
+    laid out before its transaction are the rows a create writes for the same record."""
+    def values(n: int) -> list[HandleValue]:
+        return [HandleValue(1, "URL", b"https://e.test/p"),
+                HandleValue(2, "TRACE.COMPONENT", b"88.118.8/PART-1"),
+                HandleValue(3, "TRACE.COMPONENT", b"99.999/REMOTE-PART", public_read=False),
+                HandleValue(4, "TRACE.BATCH", b"88.118.8/BATCH-1"),
+                HandleValue(5, "ID.GS1", f"(01)06901234567892(21)S{n}".encode())]
+    made = await database.prepare_bulk([("88.118.8/BULK", values(1))])
+    row = made.records[0].outcome
+    assert row is not None and not isinstance(row, Rejection)
+    assert row.links is not None and row.identifiers is not None  # laid out before
+    assert (await database.bulk_put([("88.118.8/BULK", values(1))], actor="t",
+                                    prepared=made)).inserted == 1
+    await database.create_handle("88.118.8/ONE", values(2), actor="t")
+    queries = {
+        "handle_links": "SELECT from_key, from_handle, to_key, to_handle, relation, tier "
+                        "FROM handle_links",
+        "identifier_keys": "SELECT key, scheme, name_key, handle, public FROM identifier_keys",
+        "backlink_outbox": "SELECT product_key, part_key, relation, product_handle, "
+                           "part_handle, op FROM backlink_outbox",
+    }
+    async with database.engine.connect() as conn:
+        for table, sql in queries.items():
+            rows = [tuple(map(str, row)) for row in (await conn.execute(text(sql))).all()]
+            bulk = sorted(_as_one(row, "BULK", "S1") for row in rows if "88.118.8/BULK" in row)
+            single = sorted(_as_one(row, "ONE", "S2") for row in rows if "88.118.8/ONE" in row)
+            assert bulk == single, table
+            assert bulk, table  # (a part on another node is queued as a back-link)
+
+
+def _as_one(row: tuple[str, ...], name: str, serial: str) -> tuple[str, ...]:
+    """``row`` with the record's name and identifier serial made the same for both."""
+    return tuple(field.replace(f"88.118.8/{name}", "88.118.8/X").replace(serial, "S")
+                 for field in row)
