@@ -547,10 +547,11 @@ class Bench:
                 target="node", setup="sqlite/cli", profile=profile, protocol="CLI",
                 tool="import", offered_rps=None, achieved_rps=result.rate,
                 requests=result.rows, errors=result.rejected, p50=math.nan, p95=math.nan,
-                p99=math.nan, p999=math.nan,
+                p99=math.nan, p999=math.nan, processes=result.processes,
                 cpu_us=result.cpu_seconds * 1e6 / result.rows if result.rows else math.nan,
-                note=f"{result.rows} {unit} in {result.seconds:.1f} s, "
-                     f"CPU {result.cpu_seconds:.1f} s"))
+                note=f"{result.rows} {unit} in {result.seconds:.1f} s by "
+                     f"{result.processes} process{'es' if result.processes > 1 else ''}, "
+                     f"CPU {result.cpu_seconds:.1f} s (all of them)"))
 
     def measure_recursive(self, data: StoreData) -> None:
         """The recursive profile: node -> delegated enterprise node (root running)."""

@@ -358,6 +358,8 @@ class ImportRun:
     rejected: int
     seconds: float
     cpu_seconds: float
+    #: how many processes imported (``idnode import --jobs``, by default one a core)
+    processes: int = 1
 
     @property
     def rate(self) -> float:
@@ -370,4 +372,5 @@ def run_import(data_dir: Path, source: Path, env: dict[str, str]) -> ImportRun:
     out = json.loads(run_idnode(data_dir, "import", str(source), "--json", env=env,
                                 timeout=1800.0))
     return ImportRun(int(out["rows_done"]) - int(out["resumed_from"]), int(out["rejected"]),
-                     float(out["seconds"]), float(out["cpu_seconds"]))
+                     float(out["seconds"]), float(out["cpu_seconds"]),
+                     int(out.get("processes", 1)))

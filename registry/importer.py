@@ -36,6 +36,9 @@ without ``overwrite``, suspended enterprises, quota) are appended to a CSV
 report ``row,handle,reason`` after their batch commits (a crash in between
 loses that batch's report lines, never its data).  A file that was imported
 completely is not imported again: the command says so and does nothing.
+``idnode import`` runs a file in several processes, a :class:`Share` of its handles
+each, with a job and report part of their own (:mod:`registry.parallel_import`); this
+module reads the records of a share and imports one process's batches.
 Each record passes the store's write rules (:mod:`registry.write_rules`) as a
 server's write would: one whose HS_SIGNATURE does not verify, or with too many
 values, is rejected with the reason, and the handles of enterprises the node

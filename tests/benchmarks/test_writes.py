@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from admin.commands.bulk import default_jobs
 from benchmarks import writes
 from benchmarks.processes import BenchError, run_idnode
 from tests.benchmarks.one_answer import OneAnswerFront
@@ -126,5 +127,10 @@ def test_imports_of_demo_records_and_plain_csv(tmp_path: Path) -> None:
     rows = writes.plain_csv(tmp_path / "plain.csv", 10, "88.118.8")
     plain = writes.run_import(folder, tmp_path / "plain.csv", {})
     assert (plain.rows, plain.rejected) == (rows, 0)
+    assert demo.processes == plain.processes == 1  # files this small: one process
+    writes.plain_csv(tmp_path / "many.csv", 2400, "88.118.8")
+    # one process for every 1,000 rows, at most one a core (idnode import --jobs)
+    assert writes.run_import(folder, tmp_path / "many.csv", {}).processes == min(
+        2, default_jobs())
     assert "support@example.com" in run_idnode(folder, "handle", "get", "88.118.8/CSV-00000004",
                                                "--json")
