@@ -493,21 +493,53 @@ async def import_file(
             f"{path}: an interrupted import of it ran in {count} processes; run 'idnode "
             "import' on it again to resume them (registry.parallel_import)")
     started, cpu_started = time.monotonic(), time.process_time()
+    if on_progress:
+        on_progress(summary.rows_done, source.rows)
+    await import_batches(
+        store, source, summary, report_path=Path(summary.report),
+        resuming=summary.resumed_from > 0, batch_rows=batch_rows, overwrite=overwrite,
+        actor=actor,
+        after_batch=(lambda: on_progress(summary.rows_done, source.rows)) if on_progress else None)
+    await store.finish_import_job(source.job_id)
+    summary.seconds = time.monotonic() - started
+    summary.cpu_seconds = time.process_time() - cpu_started
+    return summary
+
+
+async def import_batches(
+    store: HandleStore,
+    source: SourceInfo,
+    summary: ImportSummary,
+    *,
+    report_path: Path,
+    resuming: bool,
+    batch_rows: int,
+    overwrite: bool,
+    actor: str,
+    share: Share | None = None,
+    first_rows: int | None = None,
+    hold: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
+    after_batch: Callable[[], None] | None = None,
+) -> None:
+    """Import the records of ``source`` after ``summary.rows_done`` (those of ``share``)
+    a batch at a time (the first of ``first_rows`` if given), each moving the job
+    ``summary.job_id``; rejected rows go to the report at ``report_path`` (appended to
+    when ``resuming``), each batch's write is made inside ``hold()``, and
+    ``after_batch()`` runs after each committed batch (:func:`import_batch_items`)."""
     opened: list[IO[Any]] = []
     try:
-        items = items_of(source, summary.resumed_from, opened)
-        report = open_report(Path(summary.report), summary.resumed_from > 0)
+        items = items_of(source, summary.rows_done, opened, share)
+        report = open_report(report_path, resuming)
         opened.append(report)
         writer = csv.writer(report)
-        if on_progress:
-            on_progress(summary.rows_done, source.rows)
         with few_collections(IMPORT_YOUNG_OBJECTS):  # registry.collector: few passes
-            async with read_ahead(batches_of(items, batch_rows)) as batches:
+            async with read_ahead(batches_of(items, batch_rows, first_rows)) as batches:
                 async for batch in batches:
-                    await import_batch_items(store, batch, summary, writer, actor, overwrite)
+                    await import_batch_items(store, batch, summary, writer, actor, overwrite,
+                                             hold=hold)
                     report.flush()
-                    if on_progress:
-                        on_progress(summary.rows_done, source.rows)
+                    if after_batch:
+                        after_batch()
                 # let go of the last batch's records here: leaving the block lets the
                 # collector's young pass run, and it would walk them (~20 ms a 5,000-record
                 # batch of demo records)
@@ -515,10 +547,6 @@ async def import_file(
     finally:
         for handle in opened:
             handle.close()
-    await store.finish_import_job(source.job_id)
-    summary.seconds = time.monotonic() - started
-    summary.cpu_seconds = time.process_time() - cpu_started
-    return summary
 
 
 async def import_batch_items(
@@ -529,12 +557,11 @@ async def import_batch_items(
     actor: str,
     overwrite: bool,
     *,
-    job_id: str | None = None,
     hold: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
 ) -> None:
-    """Store the records of ``batch`` as one bulk write that moves the job ``job_id``
-    (default: the summary's) to the batch's last row; count them in ``summary`` and write
-    the rejected rows to ``writer``.  The records are made ready first
+    """Store the records of ``batch`` as one bulk write that moves the summary's job to
+    the batch's last row; count them in ``summary`` and write the rejected rows to
+    ``writer``.  The records are made ready first
     (:meth:`HandleStore.prepare_bulk`), then stored inside ``hold()`` (another importing
     process's turn to store waits for it: :mod:`registry.parallel_import`)."""
     good = [item for item in batch if item.error is None]
@@ -543,7 +570,7 @@ async def import_batch_items(
     prepared = await store.prepare_bulk(records)
     async with hold() if hold is not None else contextlib.nullcontext():
         result = await store.bulk_put(
-            records, actor=actor, job_id=job_id or summary.job_id, job_position=position,
+            records, actor=actor, job_id=summary.job_id, job_position=position,
             overwrite=overwrite, prepared=prepared,
         )
     rejected = [(item.row, item.handle, item.error or "") for item in batch if item.error]

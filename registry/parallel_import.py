@@ -45,9 +45,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from registry.collector import IMPORT_YOUNG_OBJECTS, few_collections
 from registry.errors import StoreError
 from registry.importer import (
     DEFAULT_BATCH_ROWS,
@@ -55,13 +54,9 @@ from registry.importer import (
     ImportSummary,
     Share,
     SourceInfo,
-    batches_of,
-    import_batch_items,
+    import_batches,
     import_file,
-    items_of,
     open_job,
-    open_report,
-    read_ahead,
 )
 from registry.store import HandleStore
 
@@ -164,26 +159,13 @@ async def _import_share(open_store: OpenStore, plan: _Plan, share: Share, lock: 
     summary = ImportSummary(job_id, str(source.path), source.format, source.rows,
                             resumed_from=start, rows_done=start, report=str(report_path))
     cpu_started = time.process_time()
-    opened: list[IO[Any]] = []
     async with open_store() as store:
-        try:
-            items = items_of(source, start, opened, share)
-            report = open_report(report_path, not plan.fresh)
-            opened.append(report)
-            writer = csv.writer(report)
-            with few_collections(IMPORT_YOUNG_OBJECTS):
-                first = max(1, batch_rows // FIRST_BATCH_PART)
-                async with read_ahead(batches_of(items, batch_rows, first)) as batches:
-                    async for batch in batches:
-                        await import_batch_items(store, batch, summary, writer, actor,
-                                                 overwrite, job_id=job_id,
-                                                 hold=lambda: _turn(lock))
-                        report.flush()
-                        tell.send(("at", share.number, summary.rows_done))
-                    batch = []  # (see import_file: the collector need not walk it)
-        finally:
-            for handle in opened:
-                handle.close()
+        await import_batches(
+            store, source, summary, report_path=report_path, resuming=not plan.fresh,
+            share=share, batch_rows=batch_rows,
+            first_rows=max(1, batch_rows // FIRST_BATCH_PART),
+            overwrite=overwrite, actor=actor, hold=lambda: _turn(lock),
+            after_batch=lambda: tell.send(("at", share.number, summary.rows_done)))
     summary.cpu_seconds = time.process_time() - cpu_started
     return summary
 
