@@ -88,7 +88,6 @@ class BacklinkInfo:
 
 
 @lru_cache(maxsize=8192)
-@lru_cache(maxsize=8192)
 def _prefix_of(handle: str) -> str | None:
     """The name key of ``handle``'s prefix, None if it is not a handle name (asked for
     each link of a batch more than once)."""

@@ -2,7 +2,7 @@
 
 A record names its other identifiers in typed values: ``ID.GS1`` (a GTIN with
 serial, an SSCC... in any spelling :mod:`registry.schemes.gs1` reads) and
-``ID.OID``, ``ID.ECODE``.  Each write transaction parses them (:func:`keys_of`; a value that
+``ID.OID``, ``ID.ECODE``.  Each write transaction parses them (:func:`parse_record`; a value that
 does not parse, or parses as another scheme than its type says, is refused
 with the value's index and the reason) and brings ``identifier_keys`` up to
 date; a key already bound to another handle is refused with the owner named.
@@ -38,11 +38,6 @@ Values = Mapping[int, HandleValue]
 #: a bulk write parses each record's identifiers twice (check, then index): the second
 #: time is a look-up here (texts to immutable Identifiers, bounded)
 _parse = lru_cache(maxsize=8192)(parse_identifier)
-
-
-def keys_of(values: Values) -> dict[str, Identifier]:
-    """``{canonical key: identifier}`` that the ``ID.*`` values of a record name."""
-    return {key: ident for key, (ident, _public) in _parsed(values).items()}
 
 
 def _parsed(values: Values) -> dict[str, tuple[Identifier, bool]]:
@@ -123,14 +118,14 @@ async def check_records(
     (by another handle, or by an earlier record of the same batch); ``parsed_already``:
     records' identifiers parsed before (:func:`parse_record`), by name."""
     bad: dict[str, str] = {}
-    parsed: dict[str, dict[str, Identifier]] = {}
+    parsed: dict[str, Mapping[str, object]] = {}  # the canonical keys each record names
     made = parsed_already or {}
     for name, values in records:
         found = made[name] if name in made else parse_record(values)
         if isinstance(found, str):
             bad[name] = found
         else:
-            parsed[name] = {key: ident for key, (ident, _public) in found.items()}
+            parsed[name] = found
     bound = await owners(conn, (key for keys in parsed.values() for key in keys))
     claimed: dict[str, str] = {}
     for name, keys in parsed.items():

@@ -119,7 +119,11 @@ def record_digest(values: Iterable[HandleValue], stamp: int = 0) -> str:
     ``stamp`` stands for the timestamp of values whose own is 0 (a bulk write stores
     them with its time without making new values first).
     """
-    return stored_rows(0, "", sorted(values, key=_index), stamp)[1]
+    return _add_rows(_drop, "", sorted(values, key=_index), stamp, BOOL_TRUTH, None)
+
+
+def _drop(_row: tuple[Any, ...]) -> None:
+    """The rows :func:`record_digest` does not keep."""
 
 
 _LENGTH = struct.Struct(">I").pack
