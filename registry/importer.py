@@ -234,6 +234,15 @@ class Share(NamedTuple):
         return zlib.crc32(name_key(handle).encode("utf-8", "surrogatepass")) % self.of \
             == self.number
 
+    def job_id(self, job_id: str) -> str:
+        """This share's job of the file job ``job_id``: ``JOB/N.S``, N counted from 1."""
+        return f"{job_id}/{self.number + 1}.{self.of}"
+
+    @staticmethod
+    def count_in(share_job_id: str) -> int:
+        """How many shares the file's import ran in, from one of their jobs' ids."""
+        return int(share_job_id.rpartition(".")[2])
+
 
 _HANDLE_OPENINGS = (b'{"handle":"', b'{"handle": "')
 
@@ -488,9 +497,9 @@ async def import_file(
     if summary.already_done:
         return summary
     if shares := await store.import_jobs_under(source.job_id):
-        count = shares[0].job_id.rpartition(".")[2]
         raise InvalidArgument(
-            f"{path}: an interrupted import of it ran in {count} processes; run 'idnode "
+            f"{path}: an interrupted import of it ran in {Share.count_in(shares[0].job_id)} "
+            "processes; run 'idnode "
             "import' on it again to resume them (registry.parallel_import)")
     started, cpu_started = time.monotonic(), time.process_time()
     if on_progress:

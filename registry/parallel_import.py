@@ -86,11 +86,6 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def share_job_id(job_id: str, share: Share) -> str:
-    """The job of ``share`` of the file job ``job_id``: ``JOB/N.S``, N counted from 1."""
-    return f"{job_id}/{share.number + 1}.{share.of}"
-
-
 def share_report(report: Path, share: Share) -> Path:
     """Where ``share`` writes the rows it rejects: ``REPORT.N.S``."""
     return report.with_name(f"{report.name}.{share.number + 1}.{share.of}")
@@ -120,7 +115,7 @@ async def _plan(open_store: OpenStore, path: Path, fmt: str, report_path: Path |
             return _Plan(source, summary, 0, [])
         found = await store.import_jobs_under(source.job_id)
         if found:
-            shares = int(found[0].job_id.rpartition(".")[2])
+            shares = Share.count_in(found[0].job_id)
         else:
             shares = max(1, min(shares, (source.rows - summary.resumed_from) // MIN_SHARE_ROWS))
         if shares == 1:
@@ -128,7 +123,7 @@ async def _plan(open_store: OpenStore, path: Path, fmt: str, report_path: Path |
         starts = []
         for number in range(shares):
             job = await store.start_import_job(
-                share_job_id(source.job_id, Share(number, shares)), source.digest,
+                Share(number, shares).job_id(source.job_id), source.digest,
                 rows_done=summary.resumed_from)
             starts.append(job.rows_done)
     fresh = not found and summary.resumed_from == 0
@@ -154,7 +149,7 @@ async def _import_share(open_store: OpenStore, plan: _Plan, share: Share, lock: 
     each stored in the processes' turn; its position sent to ``tell`` after each."""
     source = plan.source
     start = plan.starts[share.number]
-    job_id = share_job_id(source.job_id, share)
+    job_id = share.job_id(source.job_id)
     report_path = share_report(Path(plan.summary.report), share)
     summary = ImportSummary(job_id, str(source.path), source.format, source.rows,
                             resumed_from=start, rows_done=start, report=str(report_path))
@@ -278,8 +273,7 @@ async def _import_here(open_store: OpenStore, plan: _Plan, **options: Any) -> Im
 async def _finish(open_store: OpenStore, plan: _Plan) -> None:
     async with open_store() as store:
         for number in range(plan.shares):
-            await store.finish_import_job(share_job_id(plan.source.job_id,
-                                                       Share(number, plan.shares)))
+            await store.finish_import_job(Share(number, plan.shares).job_id(plan.source.job_id))
         await store.finish_import_job(plan.source.job_id, rows_done=plan.source.rows)
 
 
