@@ -214,7 +214,7 @@ class BacklinksMixin(StoreBase):
         key = (name_key(link.part), name_key(link.product), link.relation)
         where = and_(_B.c.part_key == key[0], _B.c.product_key == key[1],
                      _B.c.relation == key[2])
-        async with self.transaction(), self._write() as conn:
+        async with self.transaction() as conn:
             current = (await conn.execute(select(_B.c.signed_at, _B.c.active).where(where))
                        ).first()
             if current is not None and current.signed_at > link.signed_at:

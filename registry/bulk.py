@@ -225,8 +225,8 @@ class BulkMixin(StoreBase):
         batch = prepared or await self.prepare_bulk(records, validated=validated)
         rejected: list[Rejection] = list(batch.unnamed)
         rows: dict[str, Row] = {}
-        # a transaction, so the write rules' reads see this batch's snapshot
-        async with self.transaction(), self._write() as conn:
+        # a transaction (its connection), so the write rules' reads see this batch's snapshot
+        async with self.transaction() as conn:
             if job_id is not None:
                 job = await self._job(conn, job_id, "")
                 if job_position is not None and job.rows_done >= job_position:
