@@ -65,7 +65,9 @@ class BackgroundCheckpoints:
     def _run(self, written: threading.Event, stop: threading.Event) -> None:
         conn: sqlite3.Connection | None = None
         try:
-            while True:
+            # stop is asked for again after each checkpoint: close() sets stop, then
+            # written, and a clear below that follows close's set eats the wake-up
+            while not stop.is_set():
                 written.wait()
                 if stop.wait(self.after):  # the writes of that moment, then one checkpoint
                     return

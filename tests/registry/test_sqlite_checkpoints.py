@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -99,3 +100,29 @@ async def test_a_failing_hook_after_commit_leaves_the_write_committed(tmp_path: 
     finally:
         writer.after_commit = None
         await store.close()
+
+
+def test_a_close_that_comes_as_the_thread_wakes_for_a_write_still_stops_it(
+        tmp_path: Path) -> None:
+    """close() sets stop, then written; the thread, woken by a write's timer, clears
+    written.  When close's two calls fall right before that clear the thread must still
+    stop (it once cleared close's wake-up, checkpointed and waited for a next write that
+    never came: close() waited for ever and an import's process hung at its end)."""
+    path = tmp_path / "registry.db"
+    sqlite3.connect(path).close()
+    checkpoints = BackgroundCheckpoints(str(path), after=0.01)
+    stop = threading.Event()
+
+    class CloseArrivesJustBeforeClear(threading.Event):
+        def clear(self) -> None:
+            stop.set()  # what close() does, in its order
+            self.set()
+            super().clear()
+
+    written = CloseArrivesJustBeforeClear()
+    written.set()  # a write committed
+    thread = threading.Thread(target=checkpoints._run, args=(written, stop), daemon=True)
+    thread.start()
+    thread.join(5.0)
+    assert not thread.is_alive(), "the checkpoint thread waits although it was stopped"
+    assert checkpoints.runs <= 1
