@@ -430,19 +430,26 @@ async def read_ahead(source: Iterator[T]) -> AsyncIterator[AsyncGenerator[T, Non
         await reading.aclose()
 
 
-def batches_of(items: Iterator[Item], batch_rows: int, first_rows: int | None = None
+#: how many rows a batch may hold, given how many batches came before it and the row it
+#: starts at (:func:`batches_of`)
+BatchLimit = Callable[[int, int], int]
+
+
+def batches_of(items: Iterator[Item], batch_rows: int, limit: BatchLimit | None = None
                ) -> Iterator[list[Item]]:
-    """``items`` in batches of about ``batch_rows`` source rows (whole records), the
-    first of about ``first_rows`` if given."""
+    """``items`` in batches of about ``batch_rows`` source rows (whole records), or of
+    ``limit(batches before, first row)`` if given."""
     batch: list[Item] = []
-    rows = 0
-    limit = first_rows or batch_rows
+    rows = made = 0
+    most = batch_rows
     for item in items:
+        if not batch and limit is not None:
+            most = limit(made, item.row)
         batch.append(item)
         rows += item.end - item.row + 1
-        if rows >= limit:
+        if rows >= most:
             yield batch
-            batch, rows, limit = [], 0, batch_rows
+            batch, rows, made = [], 0, made + 1
     if batch:
         yield batch
 
@@ -526,12 +533,12 @@ async def import_batches(
     overwrite: bool,
     actor: str,
     share: Share | None = None,
-    first_rows: int | None = None,
+    batch_limit: BatchLimit | None = None,
     hold: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
     after_batch: Callable[[], None] | None = None,
 ) -> None:
     """Import the records of ``source`` after ``summary.rows_done`` (those of ``share``)
-    a batch at a time (the first of ``first_rows`` if given), each moving the job
+    a batch at a time (of ``batch_limit``'s size if given: :func:`batches_of`), each moving the job
     ``summary.job_id``; rejected rows go to the report at ``report_path`` (appended to
     when ``resuming``), each batch's write is made inside ``hold()``, and
     ``after_batch()`` runs after each committed batch (:func:`import_batch_items`)."""
@@ -542,7 +549,7 @@ async def import_batches(
         opened.append(report)
         writer = csv.writer(report)
         with few_collections(IMPORT_YOUNG_OBJECTS):  # registry.collector: few passes
-            async with read_ahead(batches_of(items, batch_rows, first_rows)) as batches:
+            async with read_ahead(batches_of(items, batch_rows, batch_limit)) as batches:
                 async for batch in batches:
                     await import_batch_items(store, batch, summary, writer, actor, overwrite,
                                              hold=hold)

@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from registry.errors import InvalidArgument
-from registry.importer import Share, import_file, line_handle, read_csv, read_jsonl, scan_source
-from registry.parallel_import import merge_reports, share_report
+from registry.importer import (
+    Share,
+    batches_of,
+    import_file,
+    line_handle,
+    read_csv,
+    read_jsonl,
+    scan_source,
+)
+from registry.parallel_import import ShareBatches, merge_reports, share_report
 from registry.store import HandleStore
 
 LINES = b"".join([
@@ -93,6 +101,43 @@ def test_a_share_takes_a_handle_whatever_its_case_and_a_nameless_record_by_row()
             assert takers == [n for n in range(of) if Share(n, of).takes(other_case, 99)]
             assert len(takers) == 1
         assert [n for n in range(of) if Share(n, of).takes("", 7)] == [7 % of]
+
+
+def test_batches_follow_their_limit_asked_with_each_batch_first_row() -> None:
+    text = "handle,index,type,data\n" + "".join(
+        f"88.118.8/R{i},1,URL,https://r{i}\n" for i in range(20))
+    asked: list[tuple[int, int]] = []
+
+    def limit(batches_before: int, row: int) -> int:
+        asked.append((batches_before, row))
+        return (3, 5, 100)[min(batches_before, 2)]
+
+    batches = list(batches_of(read_csv(io.StringIO(text)), 1000, limit))
+    assert [len(b) for b in batches] == [3, 5, 12]
+    assert asked == [(0, 1), (1, 4), (2, 9)]
+    assert [len(b) for b in batches_of(read_csv(io.StringIO(text)), 8)] == [8, 8, 4]
+
+
+def test_a_share_batches_grow_to_whole_then_shrink_near_the_end() -> None:
+    """A share's first batch is small (no share stores while all make their first ready),
+    the next ones double up to ``batch_rows``, and near the file's end a batch is half
+    of what the share has left, not under 1,000 rows."""
+    sizes = ShareBatches(batch_rows=5000, rows_total=100_000, shares=2)
+    assert [sizes(n, 1) for n in range(5)] == [1000, 2000, 4000, 5000, 5000]
+    assert sizes(9, 100_000 - 8_000 + 1) == 2000  # 8,000 rows left: 4,000 the share's
+    assert sizes(9, 100_000 - 1_000 + 1) == 1000
+    assert sizes(9, 100_000) == 1000
+    asked = ShareBatches(batch_rows=300, rows_total=100_000, shares=3)
+    assert [asked(n, 1) for n in range(4)] == [60, 120, 240, 300]
+    assert asked(9, 100_000) == 300  # never over what was asked
+    whole = ShareBatches(batch_rows=5000, rows_total=100_000, shares=2)
+    rows, made, row = [], 0, 1
+    while row <= 100_000:  # a share taking every second row of the file
+        size = whole(made, row)
+        rows.append(size)
+        row, made = row + 2 * size, made + 1
+    assert max(rows) == 5000 and sum(rows) >= 50_000
+    assert all(size >= 1000 for size in rows)
 
 
 def test_merging_reports_keeps_every_row_in_order_and_removes_the_parts(tmp_path: Path) -> None:
