@@ -348,3 +348,28 @@ async def test_a_failed_queued_insert_fails_its_transaction(engine: AsyncEngine)
             await conn.execute(text("INSERT INTO t (id, name) VALUES (4, 'd')"))
             await settle(conn, queued)
     assert await _ids(engine) == [1]
+
+
+def test_multi_row_inserts_use_few_statement_texts_whatever_the_count(tmp_path: Path) -> None:
+    """_insert_many: full statements, then the rest in power-of-two statements (largest
+    first), so counts that differ from batch to batch reuse the same prepared texts;
+    every row is stored once, in order."""
+    db = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 20)  # 10 rows of 2 a statement
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    head = "INSERT INTO t (id, name) VALUES "
+    stored = 0
+    for count in (27, 3, 10, 1, 9, 15, 0):
+        rows = [(stored + n + 1, f"n{stored + n + 1}") for n in range(count)]
+        statements.clear()
+        sqlite_driver._insert_many(db, head, 2, rows)
+        sizes = [s.count("),(") + 1 for s in statements if s.startswith("INSERT")]
+        assert sum(sizes) == count
+        assert sizes == sorted(sizes, reverse=True)
+        assert all(size == 10 or size & (size - 1) == 0 for size in sizes)
+        stored += count
+    assert db.execute("SELECT id, name FROM t ORDER BY rowid").fetchall() == [
+        (n, f"n{n}") for n in range(1, stored + 1)]
+    db.close()
