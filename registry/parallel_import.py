@@ -83,9 +83,10 @@ class ShareBatches:
     ``rows_total`` rows hold (:data:`registry.importer.BatchLimit`): growing from a
     :data:`FIRST_BATCH_PART` of ``batch_rows`` to all of it, and near the end of the
     file a :data:`TAIL_PART` of the rows the share has left (its part of the rows from
-    the batch's first on).  Measured on two cores (issue 17, demo records, median of
-    four alternating runs): 8,491/s with whole batches after a first of a quarter,
-    9,028/s so."""
+    the batch's first on).  Measured on two cores (issue 17, 9,144 demo records, median
+    of five alternating runs): 7,670/s with whole batches after a first of a quarter,
+    8,320/s so; a first of a tenth or a twentieth was no better (the first batch also
+    pays for what the process sets up: ~40 ms)."""
 
     batch_rows: int
     rows_total: int
