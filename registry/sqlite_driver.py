@@ -632,7 +632,7 @@ async def insert_records(conn: AsyncConnection, table: Table, columns: Sequence[
 MAX_PARAMETERS = 32766
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _rows_sql(head: str, width: int, count: int) -> str:
     """``head`` (``INSERT INTO t (columns) VALUES ``) and ``count`` rows of ``width``
     placeholders."""
