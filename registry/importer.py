@@ -234,9 +234,15 @@ class Share(NamedTuple):
         return zlib.crc32(name_key(handle).encode("utf-8", "surrogatepass")) % self.of \
             == self.number
 
+    @property
+    def label(self) -> str:
+        """``N.S``: share N (counted from 1) of S, as its job, report part and process
+        are named."""
+        return f"{self.number + 1}.{self.of}"
+
     def job_id(self, job_id: str) -> str:
-        """This share's job of the file job ``job_id``: ``JOB/N.S``, N counted from 1."""
-        return f"{job_id}/{self.number + 1}.{self.of}"
+        """This share's job of the file job ``job_id``: ``JOB/N.S``."""
+        return f"{job_id}/{self.label}"
 
     @staticmethod
     def count_in(share_job_id: str) -> int:

@@ -117,7 +117,7 @@ def can_fork() -> bool:
 
 def share_report(report: Path, share: Share) -> Path:
     """Where ``share`` writes the rows it rejects: ``REPORT.N.S``."""
-    return report.with_name(f"{report.name}.{share.number + 1}.{share.of}")
+    return report.with_name(f"{report.name}.{share.label}")
 
 
 @dataclass(slots=True)
@@ -342,7 +342,7 @@ def import_in_parallel(
     for number in range(plan.shares):
         hear, tell = forking.Pipe(duplex=False)
         process = forking.Process(
-            target=_run_share, name=f"idnode-import-{number + 1}.{plan.shares}",
+            target=_run_share, name=f"idnode-import-{Share(number, plan.shares).label}",
             args=(open_store, plan, Share(number, plan.shares), lock, tell, options,
                   os.getpid()))
         process.start()
